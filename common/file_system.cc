@@ -1,0 +1,105 @@
+#include "common/file_system.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+
+namespace iommuvm {
+namespace fs = std::filesystem;
+
+namespace {
+absl::Status FromErrorCode(const std::error_code& ec, const std::string& what,
+                           const std::string& path) {
+  std::string msg = absl::StrCat(what, " ", path, ": ", ec.message());
+  if (ec == std::errc::no_such_file_or_directory) return absl::NotFoundError(msg);
+  if (ec == std::errc::permission_denied) return absl::PermissionDeniedError(msg);
+  return absl::InternalError(msg);
+}
+}  // namespace
+
+LocalFileSystem::LocalFileSystem(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string LocalFileSystem::HostPath(const std::string& path) const {
+  if (root_ == "/" || root_.empty()) return path;
+  return path.empty() || path[0] != '/' ? absl::StrCat(root_, "/", path)
+                                        : absl::StrCat(root_, path);
+}
+
+absl::StatusOr<std::string> LocalFileSystem::ReadFile(const std::string& path) const {
+  std::string host = HostPath(path);
+  std::ifstream in(host, std::ios::binary);
+  if (!in) {
+    return FromErrorCode(std::error_code(errno, std::generic_category()),
+                         "cannot read", host);
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+absl::Status LocalFileSystem::WriteFile(const std::string& path,
+                                        const std::string& content) {
+  std::string host = HostPath(path);
+  std::error_code ec;
+  fs::create_directories(fs::path(host).parent_path(), ec);
+  std::ofstream out(host, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    return FromErrorCode(std::error_code(errno, std::generic_category()),
+                         "cannot write", host);
+  }
+  out << content;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("short write to ", host));
+  return absl::OkStatus();
+}
+
+bool LocalFileSystem::Exists(const std::string& path) const {
+  std::error_code ec;
+  return fs::exists(HostPath(path), ec);
+}
+
+absl::StatusOr<std::vector<std::string>> LocalFileSystem::ListDir(
+    const std::string& path) const {
+  std::string host = HostPath(path);
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(host, ec), end; !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec) return FromErrorCode(ec, "cannot list", host);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<std::string> LocalFileSystem::ReadLink(const std::string& path) const {
+  std::string host = HostPath(path);
+  std::error_code ec;
+  fs::path target = fs::read_symlink(host, ec);
+  if (ec) return FromErrorCode(ec, "cannot readlink", host);
+  return target.string();
+}
+
+absl::Status LocalFileSystem::MakeDirs(const std::string& path) {
+  std::string host = HostPath(path);
+  std::error_code ec;
+  fs::create_directories(host, ec);
+  if (ec) return FromErrorCode(ec, "cannot create directory", host);
+  return absl::OkStatus();
+}
+
+absl::Status LocalFileSystem::RemoveAll(const std::string& path) {
+  std::string host = HostPath(path);
+  std::error_code ec;
+  fs::remove_all(host, ec);
+  if (ec) return FromErrorCode(ec, "cannot remove", host);
+  return absl::OkStatus();
+}
+
+}  // namespace iommuvm

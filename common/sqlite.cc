@@ -1,0 +1,144 @@
+#include "common/sqlite.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace iommuvm::sqlite {
+namespace {
+absl::Status Error(sqlite3* db, absl::string_view what) {
+  int code = sqlite3_extended_errcode(db);
+  std::string msg = absl::StrCat("sqlite: ", sqlite3_errmsg(db), " (", what, ")");
+  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
+    return absl::UnavailableError(msg);
+  }
+  if ((code & 0xff) == SQLITE_CONSTRAINT) return absl::AlreadyExistsError(msg);
+  return absl::InternalError(msg);
+}
+}  // namespace
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::Bind(int index, int64_t v) {
+  sqlite3_bind_int64(stmt_, index, v);
+  return *this;
+}
+Statement& Statement::Bind(int index, double v) {
+  sqlite3_bind_double(stmt_, index, v);
+  return *this;
+}
+Statement& Statement::Bind(int index, absl::string_view v) {
+  sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::Bind(int index, std::nullopt_t) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return Error(db_, sqlite3_sql(stmt_));
+}
+
+absl::Status Statement::Run() {
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return absl::OkStatus();
+  }
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::string Statement::Text(int col) const {
+  const unsigned char* t = sqlite3_column_text(stmt_, col);
+  if (t == nullptr) return "";
+  return std::string(reinterpret_cast<const char*>(t),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                         bool create, bool read_only) {
+  sqlite3* db = nullptr;
+  int flags = read_only ? SQLITE_OPEN_READONLY
+                        : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  flags |= SQLITE_OPEN_FULLMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = absl::StrCat("cannot open database ", path, ": ",
+                                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return absl::FailedPreconditionError(msg);
+  }
+  std::unique_ptr<Database> out(new Database(db, path));
+  sqlite3_busy_timeout(db, 5000);
+  if (!read_only && sqlite3_db_readonly(db, "main") == 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open database ", path, " for writing: it is read-only"));
+  }
+  RETURN_IF_ERROR(out->Exec("PRAGMA foreign_keys=ON"));
+  return out;
+}
+
+absl::Status Database::EnableWal() {
+  RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
+  return Exec("PRAGMA synchronous=NORMAL");
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+absl::Status Database::Exec(absl::string_view sql) {
+  std::string s(sql);
+  char* err = nullptr;
+  if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = absl::StrCat("sqlite: ", err ? err : "error", " (", sql.substr(0, 80), ")");
+    sqlite3_free(err);
+    int code = sqlite3_extended_errcode(db_) & 0xff;
+    if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_IOERR ||
+        code == SQLITE_PERM) {
+      return absl::FailedPreconditionError(msg);
+    }
+    return absl::InternalError(msg);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK) {
+    return Error(db_, sql);
+  }
+  return Statement(db_, stmt);
+}
+
+absl::StatusOr<int64_t> Database::QueryInt(absl::string_view sql) {
+  ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.Int(0) : 0;
+}
+
+Transaction::Transaction(Database& db) : db_(db) {
+  begin_status_ = db_.Exec("BEGIN IMMEDIATE");
+  done_ = !begin_status_.ok();
+}
+
+Transaction::~Transaction() {
+  if (!done_) (void)db_.Exec("ROLLBACK");
+}
+
+absl::Status Transaction::Commit() {
+  RETURN_IF_ERROR(begin_status_);
+  done_ = true;
+  absl::Status s = db_.Exec("COMMIT");
+  if (!s.ok()) (void)db_.Exec("ROLLBACK");
+  return s;
+}
+
+}  // namespace iommuvm::sqlite

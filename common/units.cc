@@ -1,0 +1,74 @@
+#include "common/units.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace iommuvm {
+namespace {
+
+// Splits "12.5GiB" into ("12.5", "GiB").
+std::pair<absl::string_view, absl::string_view> SplitNumber(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && (absl::ascii_isdigit(text[i]) || text[i] == '.')) ++i;
+  return {text.substr(0, i), text.substr(i)};
+}
+
+}  // namespace
+
+absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
+  auto [num, unit] = SplitNumber(text);
+  double value = 0;
+  if (num.empty() || !absl::SimpleAtod(num, &value) || !std::isfinite(value)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", text, "' is not a duration; write a number and a unit: 250ms, 30s, 5m, 1h"));
+  }
+  if (unit == "ms") return absl::Milliseconds(value);
+  if (unit == "s") return absl::Seconds(value);
+  if (unit == "m") return absl::Minutes(value);
+  if (unit == "h") return absl::Hours(value);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "'", text, "' has ", unit.empty() ? "no unit" : absl::StrCat("unit '", unit, "'"),
+      "; allowed units: ms, s, m, h (e.g. 30s)"));
+}
+
+absl::StatusOr<uint64_t> ParseSize(absl::string_view text) {
+  auto [num, unit] = SplitNumber(text);
+  uint64_t value = 0;
+  if (num.empty() || !absl::SimpleAtoi(num, &value)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", text, "' is not a size; write an integer with an optional unit: 64, 4KiB, 16GiB"));
+  }
+  static const std::pair<absl::string_view, uint64_t> kUnits[] = {
+      {"", 1},          {"B", 1},
+      {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+      {"KB", 1000},     {"MB", 1000000},      {"GB", 1000000000},  {"TB", 1000000000000}};
+  for (const auto& [name, mult] : kUnits) {
+    if (unit == name) {
+      if (value > UINT64_MAX / mult) {
+        return absl::InvalidArgumentError(absl::StrCat("'", text, "' is too large"));
+      }
+      return value * mult;
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "'", text, "' has unknown unit '", unit, "'; allowed: B, KiB, MiB, GiB, TiB, KB, MB, GB, TB"));
+}
+
+std::string SpecDuration(absl::Duration d) {
+  if (d % absl::Hours(1) == absl::ZeroDuration() && d >= absl::Hours(1)) {
+    return absl::StrCat(d / absl::Hours(1), "h");
+  }
+  if (d % absl::Minutes(1) == absl::ZeroDuration() && d >= absl::Minutes(1)) {
+    return absl::StrCat(d / absl::Minutes(1), "m");
+  }
+  if (d % absl::Seconds(1) == absl::ZeroDuration()) {
+    return absl::StrCat(d / absl::Seconds(1), "s");
+  }
+  return absl::StrCat(absl::ToInt64Milliseconds(d), "ms");
+}
+
+}  // namespace iommuvm

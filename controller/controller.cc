@@ -1,0 +1,79 @@
+#include "controller/controller.h"
+
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace iommuvm {
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerConfig& config) {
+  std::unique_ptr<Controller> c(new Controller());
+  ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.db_path, &c->clock_));
+  c->scheduler_ = std::make_unique<scheduler::Scheduler>(
+      c->store_.get(), &c->registry_, &c->clock_, &c->metrics_, config.scheduler);
+  c->controller_service_ =
+      std::make_unique<service::ControllerServiceImpl>(c->scheduler_.get(), c->store_.get());
+  c->agent_service_ =
+      std::make_unique<service::AgentServiceImpl>(c->scheduler_.get(), &c->registry_);
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &c->port_);
+  builder.RegisterService(c->controller_service_.get());
+  builder.RegisterService(c->agent_service_.get());
+  // Detect dead agents at the transport level too, not only by heartbeats.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  c->server_ = builder.BuildAndStart();
+  if (c->server_ == nullptr || c->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen_address, " (address in use?)"));
+  }
+  if (!config.metrics_address.empty()) {
+    try {
+      c->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_address);
+      c->exposer_->RegisterCollectable(c->metrics_.registry());
+    } catch (const std::exception& e) {
+      c->server_->Shutdown();
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve /metrics on ", config.metrics_address, ": ", e.what()));
+    }
+  }
+  c->tick_interval_ = config.tick_interval;
+  c->loop_ = std::thread([ctl = c.get()] { ctl->Loop(); });
+  Log("controller", "listening on ", config.listen_address.substr(0, config.listen_address.rfind(':')),
+      ":", c->port_, ", database ", config.db_path, " (schema v", c->store_->schema_version(),
+      ")", c->exposer_ ? absl::StrCat(", metrics on :", c->metrics_port()) : "");
+  return c;
+}
+
+int Controller::metrics_port() const {
+  if (!exposer_) return 0;
+  auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+void Controller::Loop() {
+  uint64_t seen = 0;
+  while (!stopping_.load()) {
+    absl::Status s = scheduler_->Tick();
+    if (!s.ok()) Log("controller", "scheduling pass failed: ", s.message());
+    // Wake early on any change (a result, a new agent, a submission).
+    seen = scheduler_->WaitForChange(seen, tick_interval_);
+  }
+}
+
+void Controller::Shutdown() {
+  if (stopping_.exchange(true)) return;
+  if (loop_.joinable()) loop_.join();  // the current pass (and transaction) completes
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  exposer_.reset();
+}
+
+Controller::~Controller() { Shutdown(); }
+
+}  // namespace iommuvm

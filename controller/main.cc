@@ -1,0 +1,35 @@
+// iommuvm-controller: schedules experiments on agents and stores results.
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/log.h"
+#include "common/shutdown.h"
+#include "controller/controller.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address for the CLI and agents");
+ABSL_FLAG(std::string, db, "iommuvm.db", "SQLite results database (created if missing)");
+ABSL_FLAG(std::string, metrics, "127.0.0.1:9470", "Prometheus /metrics address; empty: off");
+ABSL_FLAG(absl::Duration, agent_grace, absl::Seconds(15),
+          "an agent silent this long is lost and its attempt retried");
+
+int main(int argc, char** argv) {
+  iommuvm::BlockTerminationSignals();
+  absl::SetProgramUsageMessage(
+      "iommuvm-controller [--listen ADDR] [--db FILE] [--metrics ADDR]\n"
+      "Schedules IOMMU experiments on connected agents and stores every result.");
+  absl::ParseCommandLine(argc, argv);
+  iommuvm::ControllerConfig config;
+  config.listen_address = absl::GetFlag(FLAGS_listen);
+  config.db_path = absl::GetFlag(FLAGS_db);
+  config.metrics_address = absl::GetFlag(FLAGS_metrics);
+  config.scheduler.agent_grace = absl::GetFlag(FLAGS_agent_grace);
+  auto controller = iommuvm::Controller::Start(config);
+  if (!controller.ok()) {
+    iommuvm::Log("iommuvm-controller", "refusing to start: ", controller.status().message());
+    return 1;
+  }
+  int sig = iommuvm::WaitForTerminationSignal();
+  iommuvm::Log("iommuvm-controller", "signal ", sig, ": shutting down");
+  (*controller)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,87 @@
+#include "controller/scheduler/attempt_state.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace iommuvm::scheduler {
+namespace {
+using S = AttemptState;
+
+// The forward edges; the failure edges (to FAILED, CANCELLED, LOST) exist
+// from every non-terminal state and are not listed.
+constexpr std::pair<S, S> kForwardEdges[] = {
+    {S::kPending, S::kAssigned},
+    {S::kAssigned, S::kConfiguringBoot},
+    {S::kAssigned, S::kVerifying},  // node already in the right boot config
+    {S::kConfiguringBoot, S::kRebooting},
+    {S::kConfiguringBoot, S::kVerifying},  // switched without reboot (sysfs)
+    {S::kRebooting, S::kVerifying},
+    {S::kVerifying, S::kPreparing},
+    {S::kPreparing, S::kRunning},
+    {S::kRunning, S::kCollecting},
+    {S::kCollecting, S::kSucceeded},
+};
+}  // namespace
+
+bool IsTerminal(AttemptState s) {
+  switch (s) {
+    case S::kSucceeded:
+    case S::kFailed:
+    case S::kCancelled:
+    case S::kLost:
+      return true;
+    case S::kPending:
+    case S::kAssigned:
+    case S::kConfiguringBoot:
+    case S::kRebooting:
+    case S::kVerifying:
+    case S::kPreparing:
+    case S::kRunning:
+    case S::kCollecting:
+      return false;
+  }
+  return false;  // unreachable: the switch covers every state
+}
+
+bool IsLegalTransition(AttemptState from, AttemptState to) {
+  if (IsTerminal(from)) return false;
+  if (to == S::kFailed || to == S::kCancelled || to == S::kLost) return true;
+  for (const auto& [a, b] : kForwardEdges) {
+    if (a == from && b == to) return true;
+  }
+  return false;
+}
+
+absl::Status CheckTransition(AttemptState from, AttemptState to) {
+  if (IsLegalTransition(from, to)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "illegal attempt transition ", AttemptStateName(from), " -> ", AttemptStateName(to)));
+}
+
+absl::string_view AttemptStateName(AttemptState s) {
+  switch (s) {
+    case S::kPending: return "PENDING";
+    case S::kAssigned: return "ASSIGNED";
+    case S::kConfiguringBoot: return "CONFIGURING_BOOT";
+    case S::kRebooting: return "REBOOTING";
+    case S::kVerifying: return "VERIFYING";
+    case S::kPreparing: return "PREPARING";
+    case S::kRunning: return "RUNNING";
+    case S::kCollecting: return "COLLECTING";
+    case S::kSucceeded: return "SUCCEEDED";
+    case S::kFailed: return "FAILED";
+    case S::kCancelled: return "CANCELLED";
+    case S::kLost: return "LOST";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<AttemptState> ParseAttemptState(absl::string_view name) {
+  for (AttemptState s : kAllAttemptStates) {
+    if (AttemptStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+}  // namespace iommuvm::scheduler

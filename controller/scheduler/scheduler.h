@@ -1,0 +1,125 @@
+#pragma once
+// Scheduler: drives every attempt through the state machine. It is the only
+// writer of experiment/run/attempt state; every decision is one Mutation
+// applied to the Store, and messages to agents go out only after commit.
+// State lives in the Store, so a restarted controller resumes by reading it;
+// only connectivity (who is online since when) is kept in memory.
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "controller/metrics.h"
+#include "controller/service/session_registry.h"
+#include "controller/spec/spec.h"
+#include "controller/spec/spec_error.h"
+#include "controller/store/store.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::scheduler {
+
+struct SchedulerOptions {
+  // An agent silent or disconnected this long is lost; its attempt is LOST.
+  absl::Duration agent_grace = absl::Seconds(15);
+  absl::Duration heartbeat_interval = absl::Seconds(2);
+  uint32_t quarantine_after_losses = 3;
+};
+
+struct SubmitResult {
+  int64_t experiment_id = 0;  // 0 when rejected
+  spec::SpecErrors errors;
+};
+
+struct AgentView {
+  store::NodeRecord node;
+  bool connected = false;
+  bool busy = false;
+};
+
+class Scheduler {
+ public:
+  // `metrics` may be null.
+  Scheduler(store::Store* store, service::AgentGateway* gateway, const Clock* clock,
+            ControllerMetrics* metrics, SchedulerOptions options);
+
+  // Validates and stores a spec; an invalid spec writes nothing.
+  absl::StatusOr<SubmitResult> Submit(const std::string& spec_yaml);
+  // Cancels every unfinished run of an experiment.
+  absl::Status Cancel(int64_t experiment_id);
+
+  // An agent opened a session. Returns the ack and the steps it must
+  // (re)execute, which the session sends after the ack, in order.
+  absl::StatusOr<v1::RegisterAck> OnRegister(const v1::Register& reg,
+                                             std::vector<v1::ControllerMessage>* resend);
+  void OnHeartbeat(const std::string& agent_id);
+  void OnDisconnect(const std::string& agent_id);
+  // Ingests one data message; OK means committed (or a known duplicate),
+  // so the caller may ack it.
+  absl::Status OnData(const std::string& agent_id, const v1::AgentMessage& msg);
+
+  // Detects lost agents and timeouts, assigns pending attempts to free
+  // pairs, finishes experiments. Called periodically and after events.
+  absl::Status Tick();
+
+  std::vector<AgentView> Agents();
+  // A counter bumped on every committed change.
+  uint64_t version();
+  // Waits until version() != seen or `timeout` passes; returns version().
+  uint64_t WaitForChange(uint64_t seen, absl::Duration timeout);
+
+ private:
+  struct LiveNode {
+    bool connected = false;
+    absl::Time last_seen;
+    absl::Time disconnected_at;
+  };
+  struct Pair {
+    std::string server;
+    std::string client;
+  };
+
+  absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecFor(int64_t experiment_id);
+  absl::Status Commit(const store::Mutation& m);
+  std::optional<std::string> LostNode(const store::AttemptRecord& a, absl::Time now);
+  absl::Time Deadline(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
+  std::optional<Pair> PickPair(const spec::ExperimentSpec& spec,
+                               const std::set<std::string>& busy);
+  bool Eligible(const std::string& agent_id, v1::Role role, const std::set<std::string>& busy);
+
+  absl::Status StartAttempt(const store::AttemptRecord& a, const Pair& pair);
+  absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node);
+  // Ends an attempt as FAILED (or CANCELLED), with its run, and cleans up.
+  absl::Status EndAttempt(const store::AttemptRecord& a, AttemptState to,
+                          const std::string& error, store::Mutation m = {});
+  void SendCleanup(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
+  absl::Status HandleStepUpdate(const std::string& agent_id, uint64_t seq,
+                                const v1::StepUpdate& u, const std::string& kind_name);
+  absl::StatusOr<std::optional<v1::Step>> CurrentStep(const store::AttemptRecord& a,
+                                                      std::string* target_agent);
+  absl::StatusOr<std::optional<store::AttemptRecord>> FindOpen(int64_t attempt_id);
+  absl::Status FinishExperiments();
+  void SendStep(const std::string& agent_id, v1::Step step);
+  void UpdateGauges();
+
+  store::Store* store_;
+  service::AgentGateway* gateway_;
+  const Clock* clock_;
+  ControllerMetrics* metrics_;
+  SchedulerOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  uint64_t version_ = 0;
+  std::map<std::string, LiveNode> live_;
+  std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
+};
+
+}  // namespace iommuvm::scheduler

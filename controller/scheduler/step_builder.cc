@@ -1,0 +1,88 @@
+#include "controller/scheduler/step_builder.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace iommuvm::scheduler {
+namespace {
+
+constexpr std::pair<StepKind, const char*> kSuffixes[] = {
+    {StepKind::kStartServer, "start"},
+    {StepKind::kRunLoad, "load"},
+    {StepKind::kStopServer, "stop"},
+    {StepKind::kCleanup, "cleanup"},
+};
+
+uint32_t Ms(absl::Duration d) { return static_cast<uint32_t>(absl::ToInt64Milliseconds(d)); }
+
+v1::Step BaseStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                  StepKind kind, absl::Duration timeout) {
+  v1::Step step;
+  step.set_step_id(StepId(attempt_id, kind));
+  step.set_attempt_id(attempt_id);
+  step.set_run_id(run_id);
+  step.set_timeout_ms(Ms(timeout));
+  step.set_telemetry_interval_ms(Ms(exp.telemetry_interval));
+  return step;
+}
+
+}  // namespace
+
+std::string StepId(int64_t attempt_id, StepKind kind) {
+  for (const auto& [k, suffix] : kSuffixes) {
+    if (k == kind) return absl::StrCat("a", attempt_id, "-", suffix);
+  }
+  return "";
+}
+
+bool ParseStepId(const std::string& step_id, int64_t* attempt_id, StepKind* kind) {
+  size_t dash = step_id.find('-');
+  if (step_id.size() < 3 || step_id[0] != 'a' || dash == std::string::npos) return false;
+  if (!absl::SimpleAtoi(step_id.substr(1, dash - 1), attempt_id)) return false;
+  std::string suffix = step_id.substr(dash + 1);
+  for (const auto& [k, s] : kSuffixes) {
+    if (suffix == s) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                         const spec::WorkloadSpec& w) {
+  v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kStartServer, exp.timeouts.prepare);
+  v1::StartServer* s = step.mutable_start_server();
+  s->set_app(w.app);
+  s->set_port(w.server.port);
+  s->set_io_threads(w.server.io_threads);
+  s->set_max_memory_bytes(w.server.max_memory_bytes);
+  return step;
+}
+
+v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                     const spec::WorkloadSpec& w, const std::string& host, uint32_t port) {
+  v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kRunLoad, exp.timeouts.run);
+  v1::RunLoad* l = step.mutable_run_load();
+  const spec::GeneratorSpec& g = w.generator;
+  l->set_tool(g.tool);
+  l->set_target_host(host);
+  l->set_target_port(port);
+  for (const auto& t : g.tests) l->add_tests(t);
+  l->set_clients(g.clients);
+  l->set_requests(g.requests);
+  l->set_pipeline(g.pipeline);
+  l->set_value_size(g.value_size);
+  l->set_keyspace(g.keyspace);
+  l->set_threads(g.threads);
+  return step;
+}
+
+v1::Step StopServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                        StepKind kind) {
+  v1::Step step = BaseStep(attempt_id, run_id, exp, kind, exp.timeouts.collect);
+  step.mutable_stop_server();
+  return step;
+}
+
+}  // namespace iommuvm::scheduler

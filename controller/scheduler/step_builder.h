@@ -1,0 +1,32 @@
+#pragma once
+// Turns a run's workload spec into the typed steps agents execute. Step ids
+// are derived from the attempt ("a17-start"), so re-sending a step after a
+// reconnect is idempotent on the agent.
+
+#include <string>
+
+#include "controller/spec/spec.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::scheduler {
+
+enum class StepKind { kStartServer, kRunLoad, kStopServer, kCleanup };
+
+std::string StepId(int64_t attempt_id, StepKind kind);
+// Parses a step id back; false for ids not made by StepId.
+bool ParseStepId(const std::string& step_id, int64_t* attempt_id, StepKind* kind);
+
+// Margin the controller waits beyond an agent-side step timeout, so the
+// agent's own (more precise) failure message normally arrives first.
+inline constexpr absl::Duration kStepTimeoutSlack = absl::Seconds(10);
+
+v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                         const spec::WorkloadSpec& w);
+v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                     const spec::WorkloadSpec& w, const std::string& host, uint32_t port);
+// kStopServer ends a successful attempt; kCleanup stops whatever an ended
+// attempt left running (its result is not awaited).
+v1::Step StopServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                        StepKind kind);
+
+}  // namespace iommuvm::scheduler

@@ -1,0 +1,147 @@
+#include "controller/service/agent_service.h"
+
+#include <deque>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace iommuvm::service {
+namespace {
+
+constexpr char kLog[] = "session";
+
+class SessionReactor final
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>,
+      public SessionSink {
+ public:
+  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry, std::string peer)
+      : scheduler_(scheduler), registry_(registry), peer_(std::move(peer)) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      End(grpc::Status::OK);
+      return;
+    }
+    grpc::Status status = Handle(in_);
+    if (!status.ok()) {
+      Log(kLog, "closing session of ", agent_id_.empty() ? peer_ : agent_id_, ": ",
+          status.error_message());
+      End(status);
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    out_.pop_front();
+    if (!ok) out_.clear();
+    if (!out_.empty()) {
+      StartWrite(&out_.front());
+      return;
+    }
+    writing_ = false;
+    if (end_requested_ && !finished_) {
+      finished_ = true;
+      Finish(end_status_);
+    }
+  }
+
+  void OnDone() override {
+    if (!agent_id_.empty() && registry_->Detach(agent_id_, this)) {
+      scheduler_->OnDisconnect(agent_id_);
+    }
+    delete this;
+  }
+
+  void Write(const v1::ControllerMessage& msg) override {
+    std::lock_guard lock(mu_);
+    if (end_requested_) return;
+    out_.push_back(msg);
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&out_.front());
+    }
+  }
+
+  void Close(const std::string& reason) override {
+    End(grpc::Status(grpc::StatusCode::ABORTED, reason));
+  }
+
+ private:
+  void End(const grpc::Status& status) {
+    std::lock_guard lock(mu_);
+    if (end_requested_) return;
+    end_requested_ = true;
+    end_status_ = status;
+    if (!writing_) {
+      finished_ = true;
+      Finish(status);
+    }
+  }
+
+  grpc::Status Handle(const v1::AgentMessage& msg) {
+    if (agent_id_.empty()) {
+      if (msg.body_case() != v1::AgentMessage::kRegister || msg.register_().agent_id().empty()) {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "the first message of a session must be Register with an agent id");
+      }
+      std::vector<v1::ControllerMessage> resend;
+      auto ack = scheduler_->OnRegister(msg.register_(), &resend);
+      if (!ack.ok()) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(ack.status().message()));
+      }
+      agent_id_ = msg.register_().agent_id();
+      registry_->Attach(agent_id_, this);
+      v1::ControllerMessage reply;
+      *reply.mutable_register_ack() = *ack;
+      Write(reply);
+      for (const auto& m : resend) Write(m);
+      return grpc::Status::OK;
+    }
+    switch (msg.body_case()) {
+      case v1::AgentMessage::kHeartbeat:
+        scheduler_->OnHeartbeat(agent_id_);
+        return grpc::Status::OK;
+      case v1::AgentMessage::kRegister:
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "registered twice");
+      default: {
+        absl::Status s = scheduler_->OnData(agent_id_, msg);
+        if (!s.ok()) {
+          // Not acked: the agent keeps it in its outbox and resends.
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              absl::StrCat("cannot store message ", msg.seq(), ": ", s.message()));
+        }
+        v1::ControllerMessage ack;
+        ack.mutable_ack()->set_seq(msg.seq());
+        Write(ack);
+        return grpc::Status::OK;
+      }
+    }
+  }
+
+  scheduler::Scheduler* scheduler_;
+  SessionRegistry* registry_;
+  std::string peer_;
+  std::string agent_id_;
+  v1::AgentMessage in_;
+
+  std::mutex mu_;
+  std::deque<v1::ControllerMessage> out_;
+  bool writing_ = false;
+  bool end_requested_ = false;
+  bool finished_ = false;
+  grpc::Status end_status_;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentServiceImpl::Session(
+    grpc::CallbackServerContext* context) {
+  return new SessionReactor(scheduler_, registry_, context->peer());
+}
+
+}  // namespace iommuvm::service

@@ -1,0 +1,25 @@
+#pragma once
+// gRPC adapter for AgentService.Session: one reactor per connected agent.
+// It only translates messages; decisions are the Scheduler's.
+
+#include "controller/metrics.h"
+#include "controller/scheduler/scheduler.h"
+#include "controller/service/session_registry.h"
+#include "iommuvm/v1/agent.grpc.pb.h"
+
+namespace iommuvm::service {
+
+class AgentServiceImpl final : public v1::AgentService::CallbackService {
+ public:
+  AgentServiceImpl(scheduler::Scheduler* scheduler, SessionRegistry* registry)
+      : scheduler_(scheduler), registry_(registry) {}
+
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Session(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  scheduler::Scheduler* scheduler_;
+  SessionRegistry* registry_;
+};
+
+}  // namespace iommuvm::service

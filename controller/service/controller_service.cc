@@ -1,0 +1,191 @@
+#include "controller/service/controller_service.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "controller/service/proto_convert.h"
+
+namespace iommuvm::service {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+  auto* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpc(s));
+  return reactor;
+}
+
+bool IsFinal(const std::string& state) {
+  return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
+}
+
+// Streams a snapshot of the experiment whenever it changes, until it ends
+// or the client goes away. Runs on its own thread because it waits.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::Experiment> {
+ public:
+  WatchReactor(scheduler::Scheduler* scheduler, store::Store* store, int64_t id)
+      : scheduler_(scheduler), store_(store), id_(id) {
+    std::thread([this] { Loop(); }).detach();
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    write_done_ = true;
+    if (!ok) cancelled_ = true;
+    cv_.notify_all();
+  }
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  void OnDone() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return loop_exited_; });
+    lock.unlock();
+    delete this;
+  }
+
+ private:
+  bool Cancelled() {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+
+  void Loop() {
+    uint64_t seen = scheduler_->version() + 1;  // forces a first snapshot
+    std::string last_sent;
+    grpc::Status final_status = grpc::Status::OK;
+    while (!Cancelled()) {
+      uint64_t now = scheduler_->WaitForChange(seen, absl::Milliseconds(500));
+      if (now == seen) continue;
+      seen = now;
+      auto exp = LoadExperiment(store_, id_, true);
+      if (!exp.ok()) {
+        final_status = ToGrpc(exp.status());
+        break;
+      }
+      std::string serialized = exp->SerializeAsString();
+      if (serialized == last_sent) continue;
+      last_sent = serialized;
+      {
+        std::unique_lock lock(mu_);
+        write_done_ = false;
+        StartWrite(&*exp);
+        cv_.wait(lock, [&] { return write_done_; });
+        if (cancelled_) break;
+      }
+      if (IsFinal(exp->state())) break;
+    }
+    Finish(Cancelled() ? grpc::Status::CANCELLED : final_status);
+    std::lock_guard lock(mu_);
+    loop_exited_ = true;
+    cv_.notify_all();
+  }
+
+  scheduler::Scheduler* scheduler_;
+  store::Store* store_;
+  int64_t id_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool write_done_ = false;
+  bool cancelled_ = false;
+  bool loop_exited_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, int64_t id, bool with_runs) {
+  ASSIGN_OR_RETURN(store::ExperimentRecord e, store->GetExperiment(id));
+  ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
+  ASSIGN_OR_RETURN(auto attempts, store->ListAttempts(id));
+  v1::Experiment out = ToProto(e, runs, attempts, with_runs);
+  if (with_runs) out.set_spec_yaml(e.spec_yaml);
+  return out;
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
+    grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
+    v1::SubmitExperimentResponse* resp) {
+  auto result = scheduler_->Submit(req->spec_yaml());
+  if (!result.ok()) return Done(ctx, result.status());
+  resp->set_experiment_id(result->experiment_id);
+  for (const auto& e : result->errors) {
+    v1::SpecError* out = resp->add_errors();
+    out->set_file(req->file_name());
+    out->set_line(static_cast<uint32_t>(e.line));
+    out->set_column(static_cast<uint32_t>(e.column));
+    out->set_key_path(e.key_path);
+    out->set_message(e.message);
+  }
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::GetExperiment(
+    grpc::CallbackServerContext* ctx, const v1::GetExperimentRequest* req, v1::Experiment* resp) {
+  auto exp = LoadExperiment(store_, req->experiment_id(), true);
+  if (exp.ok()) *resp = std::move(*exp);
+  return Done(ctx, exp.status());
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::ListExperiments(
+    grpc::CallbackServerContext* ctx, const v1::ListExperimentsRequest*,
+    v1::ListExperimentsResponse* resp) {
+  auto list = store_->ListExperiments();
+  if (!list.ok()) return Done(ctx, list.status());
+  for (const auto& e : *list) {
+    auto exp = LoadExperiment(store_, e.id, false);
+    if (!exp.ok()) return Done(ctx, exp.status());
+    *resp->add_experiments() = std::move(*exp);
+  }
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::CancelExperiment(
+    grpc::CallbackServerContext* ctx, const v1::CancelExperimentRequest* req,
+    v1::Experiment* resp) {
+  absl::Status s = scheduler_->Cancel(req->experiment_id());
+  if (!s.ok()) return Done(ctx, s);
+  auto exp = LoadExperiment(store_, req->experiment_id(), true);
+  if (exp.ok()) *resp = std::move(*exp);
+  return Done(ctx, exp.status());
+}
+
+grpc::ServerWriteReactor<v1::Experiment>* ControllerServiceImpl::WatchExperiment(
+    grpc::CallbackServerContext*, const v1::WatchExperimentRequest* req) {
+  return new WatchReactor(scheduler_, store_, req->experiment_id());
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServerContext* ctx,
+                                                            const v1::ListAgentsRequest*,
+                                                            v1::ListAgentsResponse* resp) {
+  for (const auto& a : scheduler_->Agents()) *resp->add_agents() = ToProto(a);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServerContext* ctx,
+                                                            const v1::GetResultsRequest* req,
+                                                            v1::GetResultsResponse* resp) {
+  int64_t id = req->experiment_id();
+  auto exp = store_->GetExperiment(id);
+  if (!exp.ok()) return Done(ctx, exp.status());
+  auto runs = store_->ListRuns(id);
+  auto attempts = store_->ListAttempts(id);
+  auto results = store_->ResultsOfExperiment(id);
+  for (const absl::Status& s : {runs.status(), attempts.status(), results.status()}) {
+    if (!s.ok()) return Done(ctx, s);
+  }
+  for (auto& row : ToResultRows(*runs, *attempts, *results, store_)) {
+    *resp->add_rows() = std::move(row);
+  }
+  return Done(ctx, absl::OkStatus());
+}
+
+}  // namespace iommuvm::service

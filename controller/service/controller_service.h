@@ -1,0 +1,45 @@
+#pragma once
+// gRPC adapter for the public ControllerService. Converts requests to
+// Scheduler/Store calls and absl::Status to grpc::Status; no logic here.
+
+#include "controller/scheduler/scheduler.h"
+#include "controller/store/store.h"
+#include "iommuvm/v1/controller.grpc.pb.h"
+
+namespace iommuvm::service {
+
+class ControllerServiceImpl final : public v1::ControllerService::CallbackService {
+ public:
+  ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store)
+      : scheduler_(scheduler), store_(store) {}
+
+  grpc::ServerUnaryReactor* SubmitExperiment(grpc::CallbackServerContext* ctx,
+                                             const v1::SubmitExperimentRequest* req,
+                                             v1::SubmitExperimentResponse* resp) override;
+  grpc::ServerUnaryReactor* GetExperiment(grpc::CallbackServerContext* ctx,
+                                          const v1::GetExperimentRequest* req,
+                                          v1::Experiment* resp) override;
+  grpc::ServerUnaryReactor* ListExperiments(grpc::CallbackServerContext* ctx,
+                                            const v1::ListExperimentsRequest* req,
+                                            v1::ListExperimentsResponse* resp) override;
+  grpc::ServerUnaryReactor* CancelExperiment(grpc::CallbackServerContext* ctx,
+                                             const v1::CancelExperimentRequest* req,
+                                             v1::Experiment* resp) override;
+  grpc::ServerWriteReactor<v1::Experiment>* WatchExperiment(
+      grpc::CallbackServerContext* ctx, const v1::WatchExperimentRequest* req) override;
+  grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* ctx,
+                                       const v1::ListAgentsRequest* req,
+                                       v1::ListAgentsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetResults(grpc::CallbackServerContext* ctx,
+                                       const v1::GetResultsRequest* req,
+                                       v1::GetResultsResponse* resp) override;
+
+ private:
+  scheduler::Scheduler* scheduler_;
+  store::Store* store_;
+};
+
+// Loads an experiment with its runs and attempts as the API presents it.
+absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, int64_t id, bool with_runs);
+
+}  // namespace iommuvm::service

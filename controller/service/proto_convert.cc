@@ -1,0 +1,123 @@
+#include "controller/service/proto_convert.h"
+
+#include <map>
+
+namespace iommuvm::service {
+namespace {
+
+// The latest attempt of each run.
+std::map<int64_t, const store::AttemptRecord*> LatestAttempts(
+    const std::vector<store::AttemptRecord>& attempts) {
+  std::map<int64_t, const store::AttemptRecord*> latest;
+  for (const auto& a : attempts) {
+    auto& slot = latest[a.run_id];
+    if (slot == nullptr || slot->number < a.number) slot = &a;
+  }
+  return latest;
+}
+
+}  // namespace
+
+v1::Experiment ToProto(const store::ExperimentRecord& e,
+                       const std::vector<store::RunRecord>& runs,
+                       const std::vector<store::AttemptRecord>& attempts, bool with_runs) {
+  v1::Experiment out;
+  out.set_id(e.id);
+  out.set_name(e.name);
+  out.set_state(e.state);
+  out.set_spec_sha256(e.spec_sha256);
+  out.set_created_ms(absl::ToUnixMillis(e.created));
+  if (e.finished) out.set_finished_ms(absl::ToUnixMillis(*e.finished));
+  out.set_runs_total(static_cast<uint32_t>(runs.size()));
+  auto latest = LatestAttempts(attempts);
+  std::map<int64_t, uint32_t> attempt_counts;
+  for (const auto& a : attempts) ++attempt_counts[a.run_id];
+  for (const auto& r : runs) {
+    if (r.state == "SUCCEEDED") out.set_runs_succeeded(out.runs_succeeded() + 1);
+    if (r.state == "FAILED") out.set_runs_failed(out.runs_failed() + 1);
+    if (r.state == "CANCELLED") out.set_runs_cancelled(out.runs_cancelled() + 1);
+    if (r.state == "ACTIVE") out.set_runs_active(out.runs_active() + 1);
+    if (!with_runs) continue;
+    v1::Run* run = out.add_runs();
+    run->set_id(r.id);
+    run->set_index(r.index);
+    run->set_iommu(r.iommu);
+    run->set_workload(r.workload);
+    run->set_vm(r.vm);
+    run->set_repetition(r.repetition);
+    run->set_state(r.state);
+    run->set_error(r.error);
+    run->set_attempts(attempt_counts[r.id]);
+    if (auto it = latest.find(r.id); it != latest.end()) {
+      const store::AttemptRecord& a = *it->second;
+      run->set_attempt_state(std::string(scheduler::AttemptStateName(a.state)));
+      run->set_server_node(a.server_node);
+      run->set_client_node(a.client_node);
+      if (run->error().empty()) run->set_error(a.error);
+      for (const auto& [k, v] : a.evidence) (*run->mutable_evidence())[k] = v;
+    }
+  }
+  return out;
+}
+
+v1::Agent ToProto(const scheduler::AgentView& a) {
+  v1::Agent out;
+  out.set_agent_id(a.node.agent_id);
+  for (v1::Role r : a.node.roles) out.add_roles(r);
+  for (const auto& [k, v] : a.node.labels) (*out.mutable_labels())[k] = v;
+  std::string health = a.node.health;
+  if (health == "READY" && a.busy) health = "BUSY";
+  if (health != "QUARANTINED" && !a.connected) health = "LOST";
+  out.set_health(health);
+  out.set_connected(a.connected);
+  out.set_boot_id(a.node.boot_id);
+  out.set_kernel_cmdline(a.node.kernel_cmdline);
+  out.set_hostname(a.node.hostname);
+  out.set_last_seen_ms(absl::ToUnixMillis(a.node.last_seen));
+  out.set_data_address(a.node.data_address);
+  return out;
+}
+
+std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& runs,
+                                        const std::vector<store::AttemptRecord>& attempts,
+                                        const std::vector<store::ResultRecord>& results,
+                                        store::Store* store) {
+  auto latest = LatestAttempts(attempts);
+  std::multimap<int64_t, const store::ResultRecord*> by_attempt;
+  for (const auto& r : results) by_attempt.emplace(r.attempt_id, &r);
+  std::vector<v1::ResultRow> rows;
+  for (const auto& run : runs) {
+    v1::ResultRow base;
+    base.set_run_id(run.id);
+    base.set_run_index(run.index);
+    base.set_iommu(run.iommu);
+    base.set_workload(run.workload);
+    base.set_vm(run.vm);
+    base.set_repetition(run.repetition);
+    base.set_state(run.state);
+    base.set_error(run.error);
+    auto it = latest.find(run.id);
+    if (it != latest.end()) {
+      const store::AttemptRecord& a = *it->second;
+      base.set_attempt_id(a.id);
+      if (base.error().empty()) base.set_error(a.error);
+      auto mode = a.evidence.find("server.cmdline_mode");
+      if (mode != a.evidence.end()) base.set_detected_mode(mode->second);
+      auto samples = store->CountSamples(a.id);
+      if (samples.ok()) base.set_metric_samples(*samples);
+    }
+    auto [first, last] = by_attempt.equal_range(base.attempt_id());
+    if (first == last) {
+      rows.push_back(base);
+      continue;
+    }
+    for (auto r = first; r != last; ++r) {
+      v1::ResultRow row = base;
+      *row.mutable_result() = r->second->result;
+      rows.push_back(std::move(row));
+    }
+  }
+  return rows;
+}
+
+}  // namespace iommuvm::service

@@ -1,0 +1,23 @@
+#pragma once
+// Store records -> public API messages.
+
+#include <vector>
+
+#include "controller/scheduler/scheduler.h"
+#include "controller/store/store.h"
+#include "iommuvm/v1/controller.pb.h"
+
+namespace iommuvm::service {
+
+// Summary counts always; runs (with their latest attempt) when `runs` given.
+v1::Experiment ToProto(const store::ExperimentRecord& e,
+                       const std::vector<store::RunRecord>& runs,
+                       const std::vector<store::AttemptRecord>& attempts, bool with_runs);
+v1::Agent ToProto(const scheduler::AgentView& a);
+// One row per run and measured operation; runs without results get one row.
+std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& runs,
+                                        const std::vector<store::AttemptRecord>& attempts,
+                                        const std::vector<store::ResultRecord>& results,
+                                        store::Store* store);
+
+}  // namespace iommuvm::service

@@ -1,0 +1,37 @@
+#include "controller/service/session_registry.h"
+
+namespace iommuvm::service {
+
+void SessionRegistry::Attach(const std::string& agent_id, SessionSink* sink) {
+  SessionSink* old = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto& slot = sessions_[agent_id];
+    old = slot;
+    slot = sink;
+  }
+  if (old != nullptr && old != sink) old->Close("replaced by a newer session");
+}
+
+bool SessionRegistry::Detach(const std::string& agent_id, SessionSink* sink) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(agent_id);
+  if (it == sessions_.end() || it->second != sink) return false;
+  sessions_.erase(it);
+  return true;
+}
+
+bool SessionRegistry::Send(const std::string& agent_id, const v1::ControllerMessage& msg) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(agent_id);
+  if (it == sessions_.end()) return false;
+  it->second->Write(msg);
+  return true;
+}
+
+size_t SessionRegistry::size() const {
+  std::lock_guard lock(mu_);
+  return sessions_.size();
+}
+
+}  // namespace iommuvm::service

@@ -1,0 +1,45 @@
+#pragma once
+// Who is connected right now: agent id -> the open Session stream. The
+// scheduler sends to agents only through the AgentGateway interface.
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::service {
+
+class AgentGateway {
+ public:
+  virtual ~AgentGateway() = default;
+  // Queues `msg` on the agent's open session; false when it has none.
+  virtual bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) = 0;
+};
+
+// A session's outgoing side, implemented by the stream reactor.
+class SessionSink {
+ public:
+  virtual ~SessionSink() = default;
+  // Queues a message for writing; never blocks.
+  virtual void Write(const v1::ControllerMessage& msg) = 0;
+  // Ends the session (e.g. replaced by a newer one from the same agent).
+  virtual void Close(const std::string& reason) = 0;
+};
+
+class SessionRegistry final : public AgentGateway {
+ public:
+  // Makes `sink` the agent's session; an older session is closed.
+  void Attach(const std::string& agent_id, SessionSink* sink);
+  // Removes `sink` if it is still the agent's session; true if it was.
+  bool Detach(const std::string& agent_id, SessionSink* sink);
+  bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) override;
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, SessionSink*> sessions_;
+};
+
+}  // namespace iommuvm::service

@@ -1,0 +1,84 @@
+#pragma once
+// The experiment spec: what a researcher's YAML file means, as plain data.
+// Parsed and validated by ParseSpec (spec_parser.h); expanded into runs by
+// ExpandMatrix (matrix.h). Defaults here are the documented defaults.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "iommuvm/v1/common.pb.h"
+
+namespace iommuvm::spec {
+
+// Name used in YAML for each IOMMU mode, and back.
+const char* IommuModeName(v1::IommuMode mode);
+bool ParseIommuModeName(const std::string& name, v1::IommuMode* out);
+
+struct ServerSpec {
+  uint32_t port = 0;  // 0: the agent picks a free port
+  uint32_t io_threads = 1;
+  uint64_t max_memory_bytes = 0;  // 0: unlimited
+};
+
+struct GeneratorSpec {
+  std::string tool = "redis-benchmark";
+  std::vector<std::string> tests = {"get"};
+  uint32_t clients = 50;
+  uint64_t requests = 100000;
+  uint32_t pipeline = 1;
+  uint32_t value_size = 3;  // bytes
+  uint64_t keyspace = 0;    // 0: a single key
+  uint32_t threads = 0;     // 0: tool default
+};
+
+struct WorkloadSpec {
+  std::string name;
+  std::string app;  // "redis"
+  ServerSpec server;
+  GeneratorSpec generator;
+};
+
+struct PairSpec {
+  std::string server;
+  std::string client;
+};
+
+struct TimeoutsSpec {
+  absl::Duration prepare = absl::Seconds(60);
+  absl::Duration run = absl::Minutes(10);
+  absl::Duration collect = absl::Seconds(60);
+  absl::Duration boot = absl::Minutes(10);
+};
+
+struct MatrixSpec {
+  std::vector<v1::IommuMode> iommu = {v1::IOMMU_MODE_CURRENT};
+  std::vector<std::string> workload;
+  std::vector<std::string> vm = {"bare-metal"};
+};
+
+struct ExperimentSpec {
+  std::string name;
+  std::string description;
+  std::map<std::string, std::string> labels;
+  MatrixSpec matrix;
+  uint32_t repetitions = 1;
+  std::map<std::string, WorkloadSpec> workloads;
+  std::vector<PairSpec> pairs;  // empty: any free server + client agents
+  TimeoutsSpec timeouts;
+  uint32_t retries = 1;  // extra attempts after a LOST attempt
+  absl::Duration telemetry_interval = absl::Seconds(1);
+};
+
+// One point of the matrix times one repetition.
+struct RunPoint {
+  uint32_t index = 0;
+  v1::IommuMode iommu = v1::IOMMU_MODE_CURRENT;
+  std::string workload;
+  std::string vm;
+  uint32_t repetition = 0;  // 1-based
+};
+
+}  // namespace iommuvm::spec

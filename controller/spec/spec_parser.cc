@@ -1,0 +1,225 @@
+#include "controller/spec/spec_parser.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+#include "controller/spec/yaml_reader.h"
+
+namespace iommuvm::spec {
+namespace {
+
+const std::vector<std::string> kApps = {"redis"};
+const std::vector<std::string> kTools = {"redis-benchmark"};
+const std::vector<std::string> kRedisTests = {
+    "ping_inline", "ping_mbulk", "set",        "get",        "incr",       "lpush",
+    "rpush",       "lpop",       "rpop",       "sadd",       "hset",       "spop",
+    "zadd",        "zpopmin",    "lrange_100", "lrange_300", "lrange_500", "lrange_600",
+    "mset"};
+const std::vector<std::string> kIommuModes = {"off", "passthrough", "lazy", "strict",
+                                              "current"};
+const std::vector<std::string> kBareMetal = {"bare-metal"};
+
+// Reads one spec file; each Read* method handles one section.
+class Parser {
+ public:
+  explicit Parser(SpecErrors* errors) : errors_(errors) {}
+
+  void ReadTop(const YAML::Node& root, ExperimentSpec* spec) {
+    MapReader r(root, "", errors_);
+    if (!r.valid()) return;
+    r.String("name", &spec->name, /*required=*/true);
+    r.String("description", &spec->description);
+    r.StringMap("labels", &spec->labels);
+    r.UInt32("repetitions", &spec->repetitions, 1, 10000);
+    r.UInt32("retries", &spec->retries, 0, 10);
+    ReadWorkloads(r, spec);
+    ReadMatrix(r, spec);
+    ReadNodes(r, spec);
+    ReadTimeouts(r, &spec->timeouts);
+    ReadTelemetry(r, spec);
+  }
+
+ private:
+  void ReadWorkloads(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("workloads");
+    if (!n.IsDefined()) {
+      parent.Error(n, "workloads", "required key is missing; define at least one workload");
+      return;
+    }
+    if (!n.IsMap() || n.size() == 0) {
+      AddError(errors_, n, "workloads",
+               "expected a mapping of workload names to definitions, found " + Describe(n));
+      return;
+    }
+    for (const auto& kv : n) {
+      WorkloadSpec w;
+      w.name = kv.first.as<std::string>("");
+      ReadWorkload(kv.second, "workloads." + w.name, &w);
+      spec->workloads[w.name] = std::move(w);
+    }
+  }
+
+  void ReadWorkload(const YAML::Node& node, const std::string& path, WorkloadSpec* w) {
+    MapReader r(node, path, errors_);
+    if (!r.valid()) return;
+    std::vector<std::string> app;
+    r.StringList("app", &app, kApps, /*required=*/true);
+    if (app.size() > 1) r.Error(r.Child("app"), r.ChildPath("app"), "expected one app");
+    if (!app.empty()) w->app = app[0];
+
+    YAML::Node server = r.Child("server");
+    if (server.IsDefined()) {
+      MapReader s(server, r.ChildPath("server"), errors_);
+      s.UInt32("port", &w->server.port, 0, 65535);
+      s.UInt32("io_threads", &w->server.io_threads, 1, 128);
+      s.Size("max_memory", &w->server.max_memory_bytes, 0, 1ull << 50);
+    }
+    YAML::Node gen = r.Child("generator");
+    if (!gen.IsDefined()) {
+      r.Error(gen, r.ChildPath("generator"), "required key is missing");
+      return;
+    }
+    MapReader g(gen, r.ChildPath("generator"), errors_);
+    if (!g.valid()) return;
+    std::vector<std::string> tool;
+    g.StringList("tool", &tool, kTools);
+    if (!tool.empty()) w->generator.tool = tool[0];
+    g.StringList("tests", &w->generator.tests, kRedisTests);
+    g.UInt32("clients", &w->generator.clients, 1, 100000);
+    g.UInt64("requests", &w->generator.requests, 1, 1ull << 40);
+    g.UInt32("pipeline", &w->generator.pipeline, 1, 100000);
+    uint64_t value_size = w->generator.value_size;
+    g.Size("value_size", &value_size, 1, 512ull << 20);
+    w->generator.value_size = static_cast<uint32_t>(value_size);
+    g.UInt64("keyspace", &w->generator.keyspace, 0, 1ull << 40);
+    g.UInt32("threads", &w->generator.threads, 0, 1024);
+    YAML::Node duration = g.Child("duration");
+    if (duration.IsDefined()) {
+      g.Error(duration, g.ChildPath("duration"),
+              "redis-benchmark is bounded by a request count, not by time; "
+              "use 'requests' instead");
+    }
+  }
+
+  void ReadMatrix(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("matrix");
+    if (!n.IsDefined()) {
+      parent.Error(n, "matrix", "required key is missing; list at least the workloads to run");
+      return;
+    }
+    MapReader m(n, "matrix", errors_);
+    if (!m.valid()) return;
+    std::vector<std::string> modes;
+    m.StringList("iommu", &modes, kIommuModes);
+    if (!modes.empty()) {
+      spec->matrix.iommu.clear();
+      for (const auto& name : modes) {
+        v1::IommuMode mode;
+        ParseIommuModeName(name, &mode);
+        spec->matrix.iommu.push_back(mode);
+      }
+    }
+    std::vector<std::string> workload_names;
+    for (const auto& [name, w] : spec->workloads) workload_names.push_back(name);
+    m.StringList("workload", &spec->matrix.workload, workload_names, /*required=*/true);
+    m.StringList("vm", &spec->matrix.vm, kBareMetal);
+  }
+
+  void ReadNodes(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("nodes");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "nodes", errors_);
+    if (!r.valid()) return;
+    YAML::Node pairs = r.Child("pairs");
+    if (!pairs.IsDefined()) return;
+    if (!pairs.IsSequence()) {
+      AddError(errors_, pairs, "nodes.pairs", "expected a list of {server, client}");
+      return;
+    }
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      PairSpec p;
+      MapReader pr(pairs[i], "nodes.pairs[" + std::to_string(i) + "]", errors_);
+      pr.String("server", &p.server, true);
+      pr.String("client", &p.client, true);
+      spec->pairs.push_back(p);
+    }
+  }
+
+  void ReadTimeouts(MapReader& parent, TimeoutsSpec* t) {
+    YAML::Node n = parent.Child("timeouts");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "timeouts", errors_);
+    r.Duration("prepare", &t->prepare, absl::Seconds(1));
+    r.Duration("run", &t->run, absl::Seconds(1));
+    r.Duration("collect", &t->collect, absl::Seconds(1));
+    r.Duration("boot", &t->boot, absl::Seconds(10));
+  }
+
+  void ReadTelemetry(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("telemetry");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "telemetry", errors_);
+    r.Duration("interval", &spec->telemetry_interval, absl::Milliseconds(100));
+  }
+
+  SpecErrors* errors_;
+};
+
+}  // namespace
+
+ParseResult ParseSpec(absl::string_view yaml_text) {
+  ParseResult result;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    SpecError err;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = "YAML syntax error: " + e.msg;
+    result.errors.push_back(err);
+    return result;
+  }
+  ExperimentSpec spec;
+  try {
+    Parser parser(&result.errors);
+    parser.ReadTop(root, &spec);
+  } catch (const YAML::Exception& e) {  // defensive: yaml-cpp throws on odd input
+    SpecError err;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = "cannot read spec: " + e.msg;
+    result.errors.push_back(err);
+  }
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const SpecError& a, const SpecError& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
+  if (result.errors.empty()) result.spec = std::move(spec);
+  return result;
+}
+
+const char* IommuModeName(v1::IommuMode mode) {
+  switch (mode) {
+    case v1::IOMMU_MODE_OFF: return "off";
+    case v1::IOMMU_MODE_PASSTHROUGH: return "passthrough";
+    case v1::IOMMU_MODE_LAZY: return "lazy";
+    case v1::IOMMU_MODE_STRICT: return "strict";
+    case v1::IOMMU_MODE_CURRENT: return "current";
+    default: return "unspecified";
+  }
+}
+
+bool ParseIommuModeName(const std::string& name, v1::IommuMode* out) {
+  for (int m = v1::IOMMU_MODE_OFF; m <= v1::IOMMU_MODE_CURRENT; ++m) {
+    if (name == IommuModeName(static_cast<v1::IommuMode>(m))) {
+      *out = static_cast<v1::IommuMode>(m);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace iommuvm::spec

@@ -1,0 +1,123 @@
+#include "controller/store/migrations.h"
+
+namespace iommuvm::store {
+
+const std::vector<absl::string_view>& Migrations() {
+  static const std::vector<absl::string_view> kMigrations = {
+      // 1: experiments, runs, attempts, nodes, results, samples, events.
+      R"sql(
+CREATE TABLE experiments (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  spec_yaml TEXT NOT NULL,
+  spec_sha256 TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  finished_ms INTEGER
+);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+  idx INTEGER NOT NULL,
+  iommu INTEGER NOT NULL,
+  workload TEXT NOT NULL,
+  vm TEXT NOT NULL,
+  repetition INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  UNIQUE (experiment_id, idx)
+);
+CREATE TABLE attempts (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  server_node TEXT NOT NULL DEFAULT '',
+  client_node TEXT NOT NULL DEFAULT '',
+  step_id TEXT NOT NULL DEFAULT '',
+  endpoint_host TEXT NOT NULL DEFAULT '',
+  endpoint_port INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  samples_reported INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  UNIQUE (run_id, number)
+);
+CREATE INDEX attempts_by_state ON attempts(state);
+CREATE TABLE attempt_evidence (
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (attempt_id, key)
+) WITHOUT ROWID;
+CREATE TABLE nodes (
+  agent_id TEXT PRIMARY KEY,
+  roles TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  boot_id TEXT NOT NULL,
+  kernel_cmdline TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  data_address TEXT NOT NULL,
+  health TEXT NOT NULL,
+  losses INTEGER NOT NULL DEFAULT 0,
+  last_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE run_results (
+  id INTEGER PRIMARY KEY,
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  tool TEXT NOT NULL,
+  tool_version TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  throughput_ops REAL NOT NULL,
+  throughput_bytes REAL NOT NULL,
+  latency_mean_us REAL NOT NULL,
+  latency_min_us REAL NOT NULL,
+  latency_p50_us REAL NOT NULL,
+  latency_p90_us REAL NOT NULL,
+  latency_p95_us REAL NOT NULL,
+  latency_p99_us REAL NOT NULL,
+  latency_p999_us REAL NOT NULL,
+  latency_max_us REAL NOT NULL,
+  requests INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  duration_s REAL NOT NULL
+);
+CREATE INDEX run_results_by_run ON run_results(run_id);
+CREATE TABLE metric_samples (
+  id INTEGER PRIMARY KEY,
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  agent_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  value REAL NOT NULL
+);
+CREATE INDEX metric_samples_by_attempt ON metric_samples(attempt_id);
+CREATE TABLE ingested (
+  agent_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE artifacts (
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  name TEXT NOT NULL,
+  content TEXT NOT NULL,
+  PRIMARY KEY (attempt_id, name)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  experiment_id INTEGER,
+  run_id INTEGER,
+  attempt_id INTEGER,
+  agent_id TEXT NOT NULL DEFAULT '',
+  kind TEXT NOT NULL,
+  message TEXT NOT NULL
+);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace iommuvm::store

@@ -1,0 +1,501 @@
+#include "controller/store/sqlite_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "controller/store/migrations.h"
+
+namespace iommuvm::store {
+namespace {
+
+using sqlite::Statement;
+
+absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
+
+std::string EncodeMap(const std::map<std::string, std::string>& m) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : m) parts.push_back(absl::StrCat(k, "=", v));
+  return absl::StrJoin(parts, "\n");
+}
+
+std::map<std::string, std::string> DecodeMap(const std::string& s) {
+  std::map<std::string, std::string> m;
+  for (absl::string_view line : absl::StrSplit(s, '\n', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    m[kv.first] = kv.second;
+  }
+  return m;
+}
+
+std::string EncodeRoles(const std::vector<v1::Role>& roles) {
+  std::vector<std::string> names;
+  for (v1::Role r : roles) names.push_back(r == v1::ROLE_SERVER ? "server" : "client");
+  return absl::StrJoin(names, ",");
+}
+
+std::vector<v1::Role> DecodeRoles(const std::string& s) {
+  std::vector<v1::Role> roles;
+  for (absl::string_view r : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    roles.push_back(r == "server" ? v1::ROLE_SERVER : v1::ROLE_CLIENT);
+  }
+  return roles;
+}
+
+constexpr char kAttemptColumns[] =
+    "a.id, a.run_id, r.experiment_id, a.number, a.state, a.server_node, a.client_node, "
+    "a.step_id, a.endpoint_host, a.endpoint_port, a.error, a.samples_reported, "
+    "a.created_ms, a.updated_ms";
+
+AttemptRecord ReadAttempt(const Statement& st) {
+  AttemptRecord a;
+  a.id = st.Int(0);
+  a.run_id = st.Int(1);
+  a.experiment_id = st.Int(2);
+  a.number = static_cast<uint32_t>(st.Int(3));
+  a.state = scheduler::ParseAttemptState(st.Text(4)).value_or(AttemptState::kFailed);
+  a.server_node = st.Text(5);
+  a.client_node = st.Text(6);
+  a.step_id = st.Text(7);
+  a.endpoint_host = st.Text(8);
+  a.endpoint_port = static_cast<uint32_t>(st.Int(9));
+  a.error = st.Text(10);
+  a.samples_reported = static_cast<uint64_t>(st.Int(11));
+  a.created = FromMs(st.Int(12));
+  a.updated = FromMs(st.Int(13));
+  return a;
+}
+
+constexpr char kResultColumns[] =
+    "attempt_id, run_id, tool, tool_version, operation, throughput_ops, throughput_bytes, "
+    "latency_mean_us, latency_min_us, latency_p50_us, latency_p90_us, latency_p95_us, "
+    "latency_p99_us, latency_p999_us, latency_max_us, requests, errors, duration_s";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                               const Clock* clock) {
+  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path));
+  ASSIGN_OR_RETURN(int64_t version, db->QueryInt("PRAGMA user_version"));
+  if (version > LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database ", path, " has schema version ", version, " but this iommuvm-controller "
+        "knows versions up to ", LatestSchemaVersion(), "; run a newer iommuvm-controller"));
+  }
+  RETURN_IF_ERROR(db->EnableWal());
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), clock));
+  store->schema_version_ = static_cast<int>(version);
+  RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+absl::Status SqliteStore::Migrate() {
+  const auto& migrations = Migrations();
+  for (int v = schema_version_; v < static_cast<int>(migrations.size()); ++v) {
+    sqlite::Transaction tx(*db_);
+    RETURN_IF_ERROR(tx.status());
+    RETURN_IF_ERROR(db_->Exec(migrations[v]));
+    RETURN_IF_ERROR(db_->Exec(absl::StrCat("PRAGMA user_version = ", v + 1)));
+    RETURN_IF_ERROR(tx.Commit());
+    schema_version_ = v + 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms) {
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("INSERT INTO attempts (run_id, number, state, created_ms, "
+                                "updated_ms) VALUES (?, ?, 'PENDING', ?, ?)"));
+  return st.BindAll(run_id, number, now_ms, now_ms).Run();
+}
+
+absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
+  std::lock_guard lock(mu_);
+  int64_t now = absl::ToUnixMillis(clock_->Now());
+  sqlite::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.status());
+  ASSIGN_OR_RETURN(Statement ins,
+                   db_->Prepare("INSERT INTO experiments (name, spec_yaml, spec_sha256, "
+                                "state, created_ms) VALUES (?, ?, ?, 'QUEUED', ?)"));
+  RETURN_IF_ERROR(ins.BindAll(e.name, e.spec_yaml, e.spec_sha256, now).Run());
+  int64_t id = db_->LastInsertId();
+  ASSIGN_OR_RETURN(Statement run,
+                   db_->Prepare("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
+                                "repetition, state) VALUES (?, ?, ?, ?, ?, ?, 'PENDING')"));
+  for (const RunRecord& r : e.runs) {
+    run.Reset();
+    RETURN_IF_ERROR(run.BindAll(id, r.index, static_cast<int>(r.iommu), r.workload, r.vm,
+                                r.repetition)
+                        .Run());
+    RETURN_IF_ERROR(InsertAttempt(db_->LastInsertId(), 1, now));
+  }
+  RETURN_IF_ERROR(tx.Commit());
+  return id;
+}
+
+absl::StatusOr<ExperimentRecord> SqliteStore::GetExperiment(int64_t id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT id, name, spec_yaml, spec_sha256, state, created_ms, "
+                                "finished_ms FROM experiments WHERE id = ?"));
+  st.BindAll(id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no experiment ", id));
+  ExperimentRecord e;
+  e.id = st.Int(0);
+  e.name = st.Text(1);
+  e.spec_yaml = st.Text(2);
+  e.spec_sha256 = st.Text(3);
+  e.state = st.Text(4);
+  e.created = FromMs(st.Int(5));
+  if (!st.IsNull(6)) e.finished = FromMs(st.Int(6));
+  return e;
+}
+
+absl::StatusOr<std::vector<ExperimentRecord>> SqliteStore::ListExperiments() {
+  std::vector<int64_t> ids;
+  {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT id FROM experiments ORDER BY id DESC"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      ids.push_back(st.Int(0));
+    }
+  }
+  std::vector<ExperimentRecord> out;
+  for (int64_t id : ids) {
+    ASSIGN_OR_RETURN(ExperimentRecord e, GetExperiment(id));
+    e.spec_yaml.clear();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string& where,
+                                                              int64_t arg) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare(absl::StrCat("SELECT id, experiment_id, idx, iommu, workload, vm, "
+                                             "repetition, state, error FROM runs ",
+                                             where)));
+  st.BindAll(arg);
+  std::vector<RunRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    RunRecord r;
+    r.id = st.Int(0);
+    r.experiment_id = st.Int(1);
+    r.index = static_cast<uint32_t>(st.Int(2));
+    r.iommu = static_cast<v1::IommuMode>(st.Int(3));
+    r.workload = st.Text(4);
+    r.vm = st.Text(5);
+    r.repetition = static_cast<uint32_t>(st.Int(6));
+    r.state = st.Text(7);
+    r.error = st.Text(8);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RunRecord>> SqliteStore::ListRuns(int64_t experiment_id) {
+  return QueryRuns("WHERE experiment_id = ? ORDER BY idx", experiment_id);
+}
+
+absl::StatusOr<RunRecord> SqliteStore::GetRun(int64_t run_id) {
+  ASSIGN_OR_RETURN(std::vector<RunRecord> runs, QueryRuns("WHERE id = ?", run_id));
+  if (runs.empty()) return absl::NotFoundError(absl::StrCat("no run ", run_id));
+  return runs.front();
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(const std::string& where,
+                                                                      int64_t arg, bool bind) {
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare(absl::StrCat("SELECT ", kAttemptColumns,
+                                             " FROM attempts a JOIN runs r ON r.id = a.run_id ",
+                                             where)));
+  if (bind) st.BindAll(arg);
+  std::vector<AttemptRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadAttempt(st));
+  }
+  ASSIGN_OR_RETURN(Statement ev,
+                   db_->Prepare("SELECT key, value FROM attempt_evidence WHERE attempt_id = ?"));
+  for (AttemptRecord& a : out) {
+    ev.Reset();
+    ev.BindAll(a.id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, ev.Step());
+      if (!row) break;
+      a.evidence[ev.Text(0)] = ev.Text(1);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ListAttempts(int64_t experiment_id) {
+  std::lock_guard lock(mu_);
+  return QueryAttempts("WHERE r.experiment_id = ? ORDER BY r.idx, a.number", experiment_id,
+                       true);
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::OpenAttempts() {
+  std::lock_guard lock(mu_);
+  return QueryAttempts(
+      "WHERE a.state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'LOST') "
+      "ORDER BY r.experiment_id, r.idx, a.number",
+      0, false);
+}
+
+absl::StatusOr<uint32_t> SqliteStore::AttemptCount(int64_t run_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT COUNT(*) FROM attempts WHERE run_id = ?"));
+  st.BindAll(run_id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? static_cast<uint32_t>(st.Int(0)) : 0;
+}
+
+absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(
+      Statement st,
+      db_->Prepare("INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
+                   "hostname, data_address, health, losses, last_seen_ms) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE SET "
+                   "roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
+                   "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
+                   "data_address=excluded.data_address, health=excluded.health, "
+                   "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms"));
+  return st
+      .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id,
+               n.kernel_cmdline, n.hostname, n.data_address, n.health, n.losses,
+               absl::ToUnixMillis(n.last_seen))
+      .Run();
+}
+
+absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
+                                "hostname, data_address, health, losses, last_seen_ms "
+                                "FROM nodes ORDER BY agent_id"));
+  std::vector<NodeRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    NodeRecord n;
+    n.agent_id = st.Text(0);
+    n.roles = DecodeRoles(st.Text(1));
+    n.labels = DecodeMap(st.Text(2));
+    n.boot_id = st.Text(3);
+    n.kernel_cmdline = st.Text(4);
+    n.hostname = st.Text(5);
+    n.data_address = st.Text(6);
+    n.health = st.Text(7);
+    n.losses = static_cast<uint32_t>(st.Int(8));
+    n.last_seen = FromMs(st.Int(9));
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+absl::Status SqliteStore::ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms) {
+  RETURN_IF_ERROR(scheduler::CheckTransition(u.from, u.to));
+  std::vector<std::string> sets = {"state = ?1", "updated_ms = ?2",
+                                   "samples_reported = samples_reported + ?3"};
+  if (u.error) sets.push_back("error = ?4");
+  if (u.step_id) sets.push_back("step_id = ?5");
+  if (u.nodes) sets.push_back("server_node = ?6, client_node = ?7");
+  if (u.endpoint) sets.push_back("endpoint_host = ?8, endpoint_port = ?9");
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare(absl::StrCat("UPDATE attempts SET ", absl::StrJoin(sets, ", "),
+                                             " WHERE id = ?10 AND state = ?11")));
+  st.Bind(1, scheduler::AttemptStateName(u.to)).Bind(2, now_ms).Bind(3, u.add_samples_reported);
+  if (u.error) st.Bind(4, *u.error);
+  if (u.step_id) st.Bind(5, *u.step_id);
+  if (u.nodes) st.Bind(6, u.nodes->first).Bind(7, u.nodes->second);
+  if (u.endpoint) st.Bind(8, u.endpoint->first).Bind(9, u.endpoint->second);
+  st.Bind(10, u.attempt_id).Bind(11, scheduler::AttemptStateName(u.from));
+  RETURN_IF_ERROR(st.Run());
+  if (db_->Changes() != 1) {
+    return absl::AbortedError(absl::StrCat("attempt ", u.attempt_id, " is no longer ",
+                                           scheduler::AttemptStateName(u.from)));
+  }
+  ASSIGN_OR_RETURN(Statement ev,
+                   db_->Prepare("INSERT OR REPLACE INTO attempt_evidence (attempt_id, key, "
+                                "value) VALUES (?, ?, ?)"));
+  for (const auto& [k, v] : u.evidence) {
+    ev.Reset();
+    RETURN_IF_ERROR(ev.BindAll(u.attempt_id, k, v).Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
+  std::lock_guard lock(mu_);
+  int64_t now = absl::ToUnixMillis(clock_->Now());
+  sqlite::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.status());
+  if (m.dedupe) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare("INSERT OR IGNORE INTO ingested (agent_id, seq) VALUES (?, ?)"));
+    RETURN_IF_ERROR(st.BindAll(m.dedupe->first, m.dedupe->second).Run());
+    if (db_->Changes() == 0) return ApplyOutcome::kDuplicate;  // tx rolls back
+  }
+  for (const AttemptUpdate& u : m.attempts) RETURN_IF_ERROR(ApplyAttemptUpdate(u, now));
+  for (int64_t run_id : m.new_attempts) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare("SELECT COALESCE(MAX(number), 0) FROM attempts WHERE run_id = ?"));
+    st.BindAll(run_id);
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    RETURN_IF_ERROR(InsertAttempt(run_id, row ? static_cast<uint32_t>(st.Int(0)) + 1 : 1, now));
+  }
+  if (!m.runs.empty()) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare("UPDATE runs SET state = ?, error = ? WHERE id = ?"));
+    for (const RunUpdate& r : m.runs) {
+      st.Reset();
+      RETURN_IF_ERROR(st.BindAll(r.state, r.error, r.run_id).Run());
+    }
+  }
+  for (const ExperimentUpdate& e : m.experiments) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare("UPDATE experiments SET state = ?, finished_ms = ? WHERE id = ?"));
+    st.BindAll(e.state);
+    if (e.finished) {
+      st.Bind(2, now);
+    } else {
+      st.Bind(2, std::nullopt);
+    }
+    RETURN_IF_ERROR(st.Bind(3, e.experiment_id).Run());
+  }
+  if (!m.results.empty()) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare(absl::StrCat("INSERT INTO run_results (", kResultColumns,
+                                               ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
+    for (const ResultRecord& r : m.results) {
+      const v1::OperationResult& o = r.result;
+      st.Reset();
+      RETURN_IF_ERROR(st.BindAll(r.attempt_id, r.run_id, r.tool, r.tool_version, o.operation(),
+                                 o.throughput_ops(), o.throughput_bytes(), o.latency_mean_us(),
+                                 o.latency_min_us(), o.latency_p50_us(), o.latency_p90_us(),
+                                 o.latency_p95_us(), o.latency_p99_us(), o.latency_p999_us(),
+                                 o.latency_max_us(), o.requests(), o.errors(), o.duration_s())
+                          .Run());
+    }
+  }
+  if (!m.samples.empty()) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare("INSERT INTO metric_samples (attempt_id, agent_id, name, "
+                                  "labels, ts_ms, value) VALUES (?, ?, ?, ?, ?, ?)"));
+    for (const SampleRecord& s : m.samples) {
+      std::map<std::string, std::string> labels(s.sample.labels().begin(),
+                                                s.sample.labels().end());
+      st.Reset();
+      RETURN_IF_ERROR(st.BindAll(s.attempt_id, s.agent_id, s.sample.name(), EncodeMap(labels),
+                                 s.sample.timestamp_ms(), s.sample.value())
+                          .Run());
+    }
+  }
+  if (!m.artifacts.empty()) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare("INSERT OR REPLACE INTO artifacts (attempt_id, name, content) "
+                                  "VALUES (?, ?, ?)"));
+    for (const ArtifactRecord& a : m.artifacts) {
+      st.Reset();
+      RETURN_IF_ERROR(st.BindAll(a.attempt_id, a.name, a.content).Run());
+    }
+  }
+  if (!m.events.empty()) {
+    ASSIGN_OR_RETURN(Statement st,
+                     db_->Prepare("INSERT INTO events (ts_ms, experiment_id, run_id, attempt_id, "
+                                  "agent_id, kind, message) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    for (const EventRecord& e : m.events) {
+      st.Reset();
+      RETURN_IF_ERROR(st.BindAll(now, e.experiment_id, e.run_id, e.attempt_id, e.agent_id,
+                                 e.kind, e.message)
+                          .Run());
+    }
+  }
+  RETURN_IF_ERROR(tx.Commit());
+  return ApplyOutcome::kApplied;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::CommittedSeq(const std::string& agent_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT COALESCE(MAX(seq), 0) FROM ingested WHERE agent_id = ?"));
+  st.BindAll(agent_id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? static_cast<uint64_t>(st.Int(0)) : 0;
+}
+
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(const std::string& where,
+                                                                    int64_t arg) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(absl::StrCat("SELECT ", kResultColumns,
+                                                           " FROM run_results ", where,
+                                                           " ORDER BY run_id, id")));
+  st.BindAll(arg);
+  std::vector<ResultRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    ResultRecord r;
+    r.attempt_id = st.Int(0);
+    r.run_id = st.Int(1);
+    r.tool = st.Text(2);
+    r.tool_version = st.Text(3);
+    v1::OperationResult& o = r.result;
+    o.set_operation(st.Text(4));
+    o.set_throughput_ops(st.Double(5));
+    o.set_throughput_bytes(st.Double(6));
+    o.set_latency_mean_us(st.Double(7));
+    o.set_latency_min_us(st.Double(8));
+    o.set_latency_p50_us(st.Double(9));
+    o.set_latency_p90_us(st.Double(10));
+    o.set_latency_p95_us(st.Double(11));
+    o.set_latency_p99_us(st.Double(12));
+    o.set_latency_p999_us(st.Double(13));
+    o.set_latency_max_us(st.Double(14));
+    o.set_requests(static_cast<uint64_t>(st.Int(15)));
+    o.set_errors(static_cast<uint64_t>(st.Int(16)));
+    o.set_duration_s(st.Double(17));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfExperiment(int64_t id) {
+  return QueryResults("WHERE run_id IN (SELECT id FROM runs WHERE experiment_id = ?)", id);
+}
+
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfAttempt(int64_t attempt_id) {
+  return QueryResults("WHERE attempt_id = ?", attempt_id);
+}
+
+absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT COUNT(*) FROM metric_samples WHERE attempt_id = ?"));
+  st.BindAll(attempt_id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? static_cast<uint64_t>(st.Int(0)) : 0;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts() {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT state, COUNT(*) FROM runs GROUP BY state"));
+  std::map<std::string, int64_t> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = st.Int(1);
+  }
+  return out;
+}
+
+}  // namespace iommuvm::store

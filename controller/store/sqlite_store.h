@@ -1,0 +1,59 @@
+#pragma once
+// Store on one SQLite file (WAL, numbered migrations). Thread-safe: every
+// call is serialized on one connection.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "common/sqlite.h"
+#include "controller/store/store.h"
+
+namespace iommuvm::store {
+
+class SqliteStore final : public Store {
+ public:
+  // Opens or creates the database and migrates it to the latest schema.
+  // FailedPrecondition, touching nothing, when the file cannot be opened
+  // for writing or has a schema newer than this binary knows.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path,
+                                                           const Clock* clock);
+
+  absl::StatusOr<int64_t> CreateExperiment(const NewExperiment& e) override;
+  absl::StatusOr<ExperimentRecord> GetExperiment(int64_t id) override;
+  absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments() override;
+  absl::StatusOr<RunRecord> GetRun(int64_t run_id) override;
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() override;
+  absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) override;
+  absl::Status UpsertNode(const NodeRecord& node) override;
+  absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;
+  absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) override;
+  absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) override;
+  absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) override;
+  absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) override;
+  absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) override;
+  absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() override;
+
+  int schema_version() const { return schema_version_; }
+
+ private:
+  SqliteStore(std::unique_ptr<sqlite::Database> db, const Clock* clock)
+      : db_(std::move(db)), clock_(clock) {}
+  absl::Status Migrate();
+  absl::StatusOr<std::vector<RunRecord>> QueryRuns(const std::string& where, int64_t arg);
+  absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(const std::string& where,
+                                                           int64_t arg, bool bind);
+  absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
+  absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
+  absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where, int64_t arg);
+
+  std::mutex mu_;
+  std::unique_ptr<sqlite::Database> db_;
+  const Clock* clock_;
+  int schema_version_ = 0;
+};
+
+}  // namespace iommuvm::store

@@ -1,0 +1,195 @@
+#pragma once
+// Store: the controller's only state. Everything the scheduler decides is
+// written as one Mutation, applied atomically; agent data carries a dedupe
+// key (agent id, sequence number) so redelivered messages change nothing.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/scheduler/attempt_state.h"
+#include "iommuvm/v1/common.pb.h"
+
+namespace iommuvm::store {
+
+using scheduler::AttemptState;
+
+struct ExperimentRecord {
+  int64_t id = 0;
+  std::string name;
+  std::string spec_yaml;
+  std::string spec_sha256;
+  std::string state;  // QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
+  absl::Time created;
+  std::optional<absl::Time> finished;
+};
+
+struct RunRecord {
+  int64_t id = 0;
+  int64_t experiment_id = 0;
+  uint32_t index = 0;
+  v1::IommuMode iommu = v1::IOMMU_MODE_CURRENT;
+  std::string workload;
+  std::string vm;
+  uint32_t repetition = 0;
+  std::string state;  // PENDING, ACTIVE, SUCCEEDED, FAILED, CANCELLED
+  std::string error;
+};
+
+struct AttemptRecord {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t experiment_id = 0;
+  uint32_t number = 1;  // 1 for the first attempt of a run
+  AttemptState state = AttemptState::kPending;
+  std::string server_node;
+  std::string client_node;
+  std::string step_id;  // the step the attempt waits for
+  std::string endpoint_host;
+  uint32_t endpoint_port = 0;
+  std::string error;
+  std::map<std::string, std::string> evidence;
+  uint64_t samples_reported = 0;  // metric samples the agents said they sent
+  absl::Time created;
+  absl::Time updated;  // last state change; deadlines count from here
+};
+
+struct NodeRecord {
+  std::string agent_id;
+  std::vector<v1::Role> roles;
+  std::map<std::string, std::string> labels;
+  std::string boot_id;
+  std::string kernel_cmdline;
+  std::string hostname;
+  std::string data_address;
+  std::string health = "READY";  // READY, LOST, QUARANTINED
+  uint32_t losses = 0;
+  absl::Time last_seen;
+};
+
+struct NewExperiment {
+  std::string name;
+  std::string spec_yaml;
+  std::string spec_sha256;
+  std::vector<RunRecord> runs;  // id/experiment_id ignored; one attempt each
+};
+
+// A state change of one attempt, applied only if it is still in `from`.
+struct AttemptUpdate {
+  int64_t attempt_id = 0;
+  AttemptState from = AttemptState::kPending;
+  AttemptState to = AttemptState::kPending;
+  std::optional<std::string> error;
+  std::optional<std::string> step_id;
+  std::optional<std::pair<std::string, std::string>> nodes;  // server, client
+  std::optional<std::pair<std::string, uint32_t>> endpoint;
+  std::map<std::string, std::string> evidence;  // merged into the stored map
+  uint64_t add_samples_reported = 0;
+};
+
+struct RunUpdate {
+  int64_t run_id = 0;
+  std::string state;
+  std::string error;
+};
+
+struct ExperimentUpdate {
+  int64_t experiment_id = 0;
+  std::string state;
+  bool finished = false;
+};
+
+struct ResultRecord {
+  int64_t attempt_id = 0;
+  int64_t run_id = 0;
+  std::string tool;
+  std::string tool_version;
+  v1::OperationResult result;
+};
+
+struct SampleRecord {
+  int64_t attempt_id = 0;
+  std::string agent_id;
+  v1::MetricSample sample;
+};
+
+struct EventRecord {
+  int64_t experiment_id = 0;
+  int64_t run_id = 0;
+  int64_t attempt_id = 0;
+  std::string agent_id;
+  std::string kind;
+  std::string message;
+};
+
+// A named text kept with an attempt (raw tool output, server log).
+struct ArtifactRecord {
+  int64_t attempt_id = 0;
+  std::string name;
+  std::string content;
+};
+
+struct Mutation {
+  std::optional<std::pair<std::string, uint64_t>> dedupe;  // (agent id, seq)
+  std::vector<AttemptUpdate> attempts;                     // applied in order
+  std::vector<int64_t> new_attempts;                       // run ids to retry
+  std::vector<RunUpdate> runs;
+  std::vector<ExperimentUpdate> experiments;
+  std::vector<ResultRecord> results;
+  std::vector<SampleRecord> samples;
+  std::vector<EventRecord> events;
+  std::vector<ArtifactRecord> artifacts;
+  bool empty() const {
+    return !dedupe && attempts.empty() && new_attempts.empty() && runs.empty() &&
+           experiments.empty() && results.empty() && samples.empty() && events.empty() &&
+           artifacts.empty();
+  }
+};
+
+enum class ApplyOutcome { kApplied, kDuplicate };
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Inserts the experiment, its runs and a PENDING first attempt per run.
+  virtual absl::StatusOr<int64_t> CreateExperiment(const NewExperiment& e) = 0;
+  // NotFound when there is no such experiment.
+  virtual absl::StatusOr<ExperimentRecord> GetExperiment(int64_t id) = 0;
+  // All experiments, newest first.
+  virtual absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments() = 0;
+  // NotFound when there is no such run.
+  virtual absl::StatusOr<RunRecord> GetRun(int64_t run_id) = 0;
+  // Runs of an experiment in index order.
+  virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) = 0;
+  // Attempts of an experiment, by run index then attempt number.
+  virtual absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) = 0;
+  // Every attempt not in a terminal state, oldest experiment and run first.
+  virtual absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() = 0;
+  // Number of attempts a run has had.
+  virtual absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) = 0;
+
+  // Creates or replaces a node's registration.
+  virtual absl::Status UpsertNode(const NodeRecord& node) = 0;
+  virtual absl::StatusOr<std::vector<NodeRecord>> ListNodes() = 0;
+
+  // Applies all parts of `m` in one transaction. kDuplicate (and nothing
+  // changed) when m.dedupe was applied before; Aborted (and nothing changed)
+  // when an attempt is no longer in its expected `from` state.
+  virtual absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) = 0;
+  // Highest sequence number committed for an agent (0 if none).
+  virtual absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) = 0;
+
+  virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) = 0;
+  virtual absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) = 0;
+  // Count of runs per state over all experiments (for /metrics).
+  virtual absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() = 0;
+};
+
+}  // namespace iommuvm::store
