@@ -314,7 +314,8 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
                  u.phase() != v1::StepUpdate::PHASE_STARTED;
   if (!current) {
     // Late, duplicate or informational: record the sequence number only.
-    if (u.phase() != v1::StepUpdate::PHASE_STARTED) {
+    bool cleanup = ParseStepId(u.step_id(), &parsed_attempt, &kind) && kind == StepKind::kCleanup;
+    if (u.phase() != v1::StepUpdate::PHASE_STARTED && !cleanup) {
       Log(kLog, "ignoring stale update of step ", u.step_id(), " from ", agent_id);
     }
     ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));

@@ -185,19 +185,22 @@ void MapReader::StringList(const std::string& key, std::vector<std::string>* out
     if (required && valid_) Error(node_, ChildPath(key), "required key is missing");
     return;
   }
-  if (n.IsScalar()) {  // a single value is a one-element list
-    YAML::Node seq(YAML::NodeType::Sequence);
-    seq.push_back(n);
-    n = seq;
-  }
-  if (!n.IsSequence() || n.size() == 0) {
+  // A single scalar is a one-element list. (yaml-cpp nodes have reference
+  // semantics, so items are collected rather than rebuilding the node.)
+  std::vector<YAML::Node> items;
+  if (n.IsScalar()) {
+    items.push_back(n);
+  } else if (n.IsSequence() && n.size() > 0) {
+    for (size_t i = 0; i < n.size(); ++i) items.push_back(n[i]);
+  } else {
     Error(n, ChildPath(key), "expected a non-empty list, found " + Describe(n));
     return;
   }
   std::vector<std::string> values;
-  for (size_t i = 0; i < n.size(); ++i) {
-    YAML::Node item = n[i];
-    std::string item_path = ChildPath(key) + "[" + std::to_string(i) + "]";
+  for (size_t i = 0; i < items.size(); ++i) {
+    const YAML::Node& item = items[i];
+    std::string item_path =
+        n.IsScalar() ? ChildPath(key) : ChildPath(key) + "[" + std::to_string(i) + "]";
     if (!item.IsScalar()) {
       Error(item, item_path, "expected a string, found " + Describe(item));
       continue;

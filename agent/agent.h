@@ -1,0 +1,35 @@
+#pragma once
+// Agent: the daemon on every node. Wires the Outbox, StepExecutor and
+// SessionClient; main() only fills AgentConfig.
+
+#include <atomic>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "agent/session/session_client.h"
+#include "iommuvm/v1/common.pb.h"
+
+namespace iommuvm::agent {
+
+struct AgentConfig {
+  std::string agent_id;  // default: hostname
+  std::string controller_address = "127.0.0.1:7070";
+  std::vector<v1::Role> roles = {v1::ROLE_SERVER, v1::ROLE_CLIENT};
+  std::map<std::string, std::string> labels;
+  std::string state_dir = "/var/lib/iommuvm-agent";
+  std::string data_address = "127.0.0.1";
+  std::string sysroot = "/";
+};
+
+// Runs the agent until `stop` is set. Errors only when it cannot start
+// (e.g. the state directory is unusable); connection problems are retried.
+absl::Status RunAgent(const AgentConfig& config, const std::atomic<bool>* stop);
+
+// Parses "server,client" into roles; InvalidArgument names a bad entry.
+absl::StatusOr<std::vector<v1::Role>> ParseRoles(const std::string& text);
+// Parses "k=v,k2=v2" into labels.
+absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const std::string& text);
+
+}  // namespace iommuvm::agent

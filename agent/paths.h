@@ -1,0 +1,23 @@
+#pragma once
+// The agent's on-disk layout, all under its state directory:
+//
+//   <state_dir>/outbox.db          data messages not yet acked + finished steps
+//   <state_dir>/runs/a<attempt>/   per-attempt working directory (configs,
+//                                  server logs, generator output); removed
+//                                  when the attempt's server is stopped
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace iommuvm::agent {
+
+inline std::string OutboxPath(const std::string& state_dir) {
+  return absl::StrCat(state_dir, "/outbox.db");
+}
+
+inline std::string RunDir(const std::string& state_dir, int64_t attempt_id) {
+  return absl::StrCat(state_dir, "/runs/a", attempt_id);
+}
+
+}  // namespace iommuvm::agent

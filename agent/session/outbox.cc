@@ -1,0 +1,119 @@
+#include "agent/session/outbox.h"
+
+#include "common/status_macros.h"
+
+namespace iommuvm::agent {
+
+absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
+  ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path));
+  RETURN_IF_ERROR(db->EnableWal());
+  RETURN_IF_ERROR(db->Exec(
+      "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, message BLOB NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS done_steps (step_id TEXT PRIMARY KEY, done_ms INTEGER);"));
+  std::unique_ptr<Outbox> box(new Outbox(std::move(db)));
+  ASSIGN_OR_RETURN(int64_t max_seq, box->db_->QueryInt("SELECT COALESCE(MAX(seq), 0) FROM outbox"));
+  ASSIGN_OR_RETURN(int64_t acked,
+                   box->db_->QueryInt("SELECT value FROM counters WHERE name = 'last_acked'"));
+  ASSIGN_OR_RETURN(int64_t issued,
+                   box->db_->QueryInt("SELECT value FROM counters WHERE name = 'last_issued'"));
+  box->last_acked_ = static_cast<uint64_t>(acked);
+  box->next_seq_ = static_cast<uint64_t>(std::max({max_seq, acked, issued})) + 1;
+  return box;
+}
+
+absl::StatusOr<uint64_t> Outbox::Enqueue(v1::AgentMessage msg) {
+  std::lock_guard lock(mu_);
+  uint64_t seq = next_seq_;
+  msg.set_seq(seq);
+  sqlite::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.status());
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT INTO outbox (seq, message) VALUES (?, ?)"));
+  RETURN_IF_ERROR(st.BindAll(seq, msg.SerializeAsString()).Run());
+  ASSIGN_OR_RETURN(auto counter, db_->Prepare("INSERT OR REPLACE INTO counters (name, value) "
+                                              "VALUES ('last_issued', ?)"));
+  RETURN_IF_ERROR(counter.BindAll(seq).Run());
+  RETURN_IF_ERROR(tx.Commit());
+  ++next_seq_;
+  cv_.notify_all();
+  return seq;
+}
+
+absl::StatusOr<std::vector<v1::AgentMessage>> Outbox::After(uint64_t after, size_t limit) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT message FROM outbox WHERE seq > ? "
+                                         "ORDER BY seq LIMIT ?"));
+  st.BindAll(after, static_cast<int64_t>(limit));
+  std::vector<v1::AgentMessage> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    v1::AgentMessage m;
+    if (!m.ParseFromString(st.Text(0))) return absl::DataLossError("corrupt outbox entry");
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+absl::Status Outbox::Ack(uint64_t seq) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM outbox WHERE seq = ?"));
+  RETURN_IF_ERROR(st.BindAll(seq).Run());
+  if (seq > last_acked_) {
+    last_acked_ = seq;
+    ASSIGN_OR_RETURN(auto c, db_->Prepare("INSERT OR REPLACE INTO counters (name, value) "
+                                          "VALUES ('last_acked', ?)"));
+    RETURN_IF_ERROR(c.BindAll(seq).Run());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Outbox::AckUpTo(uint64_t seq) {
+  {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto st, db_->Prepare("DELETE FROM outbox WHERE seq <= ?"));
+    RETURN_IF_ERROR(st.BindAll(seq).Run());
+  }
+  return seq > 0 ? Ack(seq) : absl::OkStatus();
+}
+
+uint64_t Outbox::last_acked() const {
+  std::lock_guard lock(mu_);
+  return last_acked_;
+}
+
+absl::StatusOr<int64_t> Outbox::Pending() {
+  std::lock_guard lock(mu_);
+  return db_->QueryInt("SELECT COUNT(*) FROM outbox");
+}
+
+void Outbox::WaitForNew(uint64_t after, absl::Duration timeout) {
+  std::unique_lock lock(mu_);
+  uint64_t generation = wake_generation_;
+  cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+               [&] { return next_seq_ > after + 1 || wake_generation_ != generation; });
+}
+
+void Outbox::Wake() {
+  std::lock_guard lock(mu_);
+  ++wake_generation_;
+  cv_.notify_all();
+}
+
+absl::Status Outbox::MarkStepDone(const std::string& step_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT OR IGNORE INTO done_steps (step_id, done_ms) "
+                                         "VALUES (?, strftime('%s','now') * 1000)"));
+  return st.BindAll(step_id).Run();
+}
+
+bool Outbox::IsStepDone(const std::string& step_id) {
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare("SELECT 1 FROM done_steps WHERE step_id = ?");
+  if (!st.ok()) return false;
+  st->BindAll(step_id);
+  auto row = st->Step();
+  return row.ok() && *row;
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,147 @@
+#include "agent/session/session_client.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "iommuvm/v1/agent.grpc.pb.h"
+
+namespace iommuvm::agent {
+namespace {
+constexpr char kLog[] = "agent";
+// Unacked messages in flight before the sender waits for acks.
+constexpr uint64_t kMaxInFlight = 512;
+}  // namespace
+
+SessionClient::SessionClient(SessionOptions options, RegisterFn make_register, Outbox* outbox,
+                             StepExecutor* executor)
+    : options_(std::move(options)),
+      make_register_(std::move(make_register)),
+      outbox_(outbox),
+      executor_(executor) {}
+
+void SessionClient::Run(const std::atomic<bool>* stop) {
+  absl::Duration backoff = options_.min_backoff;
+  std::mt19937 rng(std::random_device{}());
+  int attempt = 0;
+  while (!stop->load()) {
+    ++attempt;
+    bool registered = false;
+    absl::Status s = RunOnce(stop, &registered);
+    if (stop->load()) break;
+    if (registered) {
+      Log(kLog, "session with controller ", options_.controller_address, " ended: ", s.message());
+      backoff = options_.min_backoff;
+      attempt = 0;
+    } else {
+      // Jitter so a fleet of agents does not reconnect in lockstep.
+      std::uniform_real_distribution<double> jitter(0.8, 1.2);
+      absl::Duration wait = backoff * jitter(rng);
+      Log(kLog, "cannot reach controller ", options_.controller_address, " (attempt ", attempt,
+          "): ", s.message(), "; retrying in ", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(10))));
+      absl::Time until = absl::Now() + wait;
+      while (!stop->load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+  }
+}
+
+absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registered) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  auto channel = grpc::CreateCustomChannel(options_.controller_address,
+                                           grpc::InsecureChannelCredentials(), args);
+  auto stub = v1::AgentService::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->Session(&ctx);
+
+  v1::AgentMessage hello;
+  *hello.mutable_register_() = make_register_();
+  hello.mutable_register_()->set_last_acked_seq(outbox_->last_acked());
+  for (const auto& id : executor_->ActiveStepIds()) hello.mutable_register_()->add_active_step_ids(id);
+  v1::ControllerMessage first;
+  if (!stream->Write(hello) || !stream->Read(&first)) {
+    grpc::Status st = stream->Finish();
+    return absl::UnavailableError(st.error_message().empty() ? "stream closed"
+                                                             : st.error_message());
+  }
+  if (first.body_case() != v1::ControllerMessage::kRegisterAck) {
+    ctx.TryCancel();
+    stream->Finish();
+    return absl::FailedPreconditionError("controller did not acknowledge registration");
+  }
+  *registered = true;
+  const v1::RegisterAck& ack = first.register_ack();
+  absl::Status s = outbox_->AckUpTo(ack.committed_seq());
+  if (!s.ok()) Log(kLog, "outbox: ", s.message());
+  absl::Duration heartbeat = absl::Milliseconds(
+      ack.heartbeat_interval_ms() > 0 ? ack.heartbeat_interval_ms() : 2000);
+  Log(kLog, "connected to controller ", options_.controller_address, "; ",
+      outbox_->Pending().value_or(0), " unacked messages to resend");
+
+  std::atomic<bool> reader_done{false};
+  std::thread reader([&] {
+    v1::ControllerMessage msg;
+    while (stream->Read(&msg)) {
+      switch (msg.body_case()) {
+        case v1::ControllerMessage::kAck: {
+          absl::Status a = outbox_->Ack(msg.ack().seq());
+          if (!a.ok()) Log(kLog, "outbox: ", a.message());
+          break;
+        }
+        case v1::ControllerMessage::kAssign:
+          executor_->Submit(msg.assign().step());
+          break;
+        case v1::ControllerMessage::kCancel:
+          executor_->Cancel(msg.cancel().step_id());
+          break;
+        default:
+          break;
+      }
+    }
+    reader_done = true;
+    outbox_->Wake();
+  });
+
+  uint64_t last_sent = ack.committed_seq();
+  absl::Time next_heartbeat = absl::Now() + heartbeat;
+  bool write_failed = false;
+  while (!stop->load() && !reader_done.load() && !write_failed) {
+    if (last_sent < outbox_->last_acked() + kMaxInFlight) {
+      auto batch = outbox_->After(last_sent, 64);
+      if (batch.ok()) {
+        for (const auto& m : *batch) {
+          if (!stream->Write(m)) {
+            write_failed = true;
+            break;
+          }
+          last_sent = m.seq();
+        }
+        if (write_failed || !batch->empty()) continue;
+      }
+    }
+    if (absl::Now() >= next_heartbeat) {
+      v1::AgentMessage hb;
+      hb.mutable_heartbeat()->set_timestamp_ms(absl::ToUnixMillis(absl::Now()));
+      if (!stream->Write(hb)) break;
+      next_heartbeat = absl::Now() + heartbeat;
+    }
+    outbox_->WaitForNew(last_sent, std::min(next_heartbeat - absl::Now(), absl::Milliseconds(500)));
+  }
+  stream->WritesDone();
+  ctx.TryCancel();
+  reader.join();
+  grpc::Status st = stream->Finish();
+  if (stop->load()) return absl::CancelledError("agent stopping");
+  return absl::UnavailableError(st.ok() ? "controller closed the session"
+                                        : absl::StrCat(st.error_message(), " (code ",
+                                                       static_cast<int>(st.error_code()), ")"));
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,43 @@
+#pragma once
+// SessionClient: keeps one Session stream to the controller open for as
+// long as the agent runs. Dials with exponential backoff (one log line per
+// failed attempt naming the address and the error; it never gives up),
+// registers, then sends outbox entries and heartbeats while handing the
+// controller's acks, steps and cancels to the Outbox and StepExecutor.
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/session/outbox.h"
+#include "agent/step_executor.h"
+
+namespace iommuvm::agent {
+
+struct SessionOptions {
+  std::string controller_address = "127.0.0.1:7070";
+  absl::Duration min_backoff = absl::Milliseconds(250);
+  absl::Duration max_backoff = absl::Seconds(10);
+};
+
+class SessionClient {
+ public:
+  using RegisterFn = std::function<v1::Register()>;
+  SessionClient(SessionOptions options, RegisterFn make_register, Outbox* outbox,
+                StepExecutor* executor);
+  // Runs until `stop` is set (then returns within about a second).
+  void Run(const std::atomic<bool>* stop);
+
+ private:
+  // One connection's lifetime; returns why it ended.
+  absl::Status RunOnce(const std::atomic<bool>* stop, bool* registered);
+
+  SessionOptions options_;
+  RegisterFn make_register_;
+  Outbox* outbox_;
+  StepExecutor* executor_;
+};
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,209 @@
+#include "agent/step_executor.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/paths.h"
+#include "agent/telemetry/cpu_collector.h"
+#include "agent/workload/load_generator.h"
+#include "common/log.h"
+
+namespace iommuvm::agent {
+namespace {
+constexpr char kLog[] = "agent";
+
+absl::Duration Timeout(const v1::Step& step) {
+  return step.timeout_ms() > 0 ? absl::Milliseconds(step.timeout_ms()) : absl::Minutes(10);
+}
+}  // namespace
+
+StepExecutor::StepExecutor(AgentDeps deps, std::string state_dir, std::string data_address,
+                           Outbox* outbox)
+    : deps_(deps),
+      state_dir_(std::move(state_dir)),
+      data_address_(std::move(data_address)),
+      outbox_(outbox),
+      thread_([this] { Loop(); }) {}
+
+StepExecutor::~StepExecutor() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    queue_.clear();
+    cancel_running_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void StepExecutor::Submit(const v1::Step& step) {
+  if (outbox_->IsStepDone(step.step_id())) {
+    Log(kLog, "step ", step.step_id(), " already finished; not running it again");
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (running_ == step.step_id()) return;
+  for (const auto& q : queue_) {
+    if (q.step_id() == step.step_id()) return;
+  }
+  queue_.push_back(step);
+  cv_.notify_all();
+}
+
+void StepExecutor::Cancel(const std::string& step_id) {
+  std::lock_guard lock(mu_);
+  if (running_ == step_id) cancel_running_ = true;
+  std::erase_if(queue_, [&](const v1::Step& s) { return s.step_id() == step_id; });
+  cv_.notify_all();
+}
+
+std::vector<std::string> StepExecutor::ActiveStepIds() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  if (!running_.empty()) ids.push_back(running_);
+  for (const auto& q : queue_) ids.push_back(q.step_id());
+  return ids;
+}
+
+void StepExecutor::WaitIdle() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return queue_.empty() && running_.empty(); });
+}
+
+void StepExecutor::Loop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) break;
+    v1::Step step = std::move(queue_.front());
+    queue_.pop_front();
+    running_ = step.step_id();
+    cancel_running_ = false;
+    lock.unlock();
+    Execute(step, &cancel_running_);
+    lock.lock();
+    running_.clear();
+    cv_.notify_all();
+  }
+  lock.unlock();
+  for (auto& [attempt, server] : servers_) {
+    if (server.sampler) server.sampler->Stop();
+    server.app->Stop();
+  }
+  servers_.clear();
+}
+
+void StepExecutor::Execute(const v1::Step& step, const std::atomic<bool>* cancel) {
+  Log(kLog, "executing step ", step.step_id());
+  switch (step.kind_case()) {
+    case v1::Step::kStartServer: return StartServer(step);
+    case v1::Step::kRunLoad: return RunLoad(step, cancel);
+    case v1::Step::kStopServer: return StopServer(step);
+    default:
+      Finish(step, absl::UnimplementedError("this agent does not know that kind of step"), {});
+  }
+}
+
+void StepExecutor::Emit(v1::AgentMessage msg) {
+  auto seq = outbox_->Enqueue(std::move(msg));
+  if (!seq.ok()) Log(kLog, "cannot store message in outbox: ", seq.status().message());
+}
+
+void StepExecutor::Finish(const v1::Step& step, const absl::Status& status,
+                          v1::StepUpdate update) {
+  update.set_step_id(step.step_id());
+  update.set_attempt_id(step.attempt_id());
+  if (status.ok()) {
+    update.set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
+  } else {
+    update.set_phase(v1::StepUpdate::PHASE_FAILED);
+    update.set_error(std::string(status.message()));
+    Log(kLog, "step ", step.step_id(), " failed: ", status.message());
+  }
+  v1::AgentMessage msg;
+  *msg.mutable_step_update() = std::move(update);
+  Emit(std::move(msg));
+  absl::Status s = outbox_->MarkStepDone(step.step_id());
+  if (!s.ok()) Log(kLog, "cannot record step ", step.step_id(), " as done: ", s.message());
+}
+
+std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step) {
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<CpuCollector>(deps_.fs));
+  absl::Duration interval = step.telemetry_interval_ms() > 0
+                                ? absl::Milliseconds(step.telemetry_interval_ms())
+                                : absl::Seconds(1);
+  std::string step_id = step.step_id();
+  int64_t attempt_id = step.attempt_id();
+  return std::make_unique<Sampler>(
+      std::move(collectors), deps_.clock, interval,
+      [this, step_id, attempt_id](std::vector<v1::MetricSample> samples) {
+        v1::AgentMessage msg;
+        v1::MetricBatch* b = msg.mutable_metric_batch();
+        b->set_step_id(step_id);
+        b->set_attempt_id(attempt_id);
+        for (auto& s : samples) *b->add_samples() = std::move(s);
+        Emit(std::move(msg));
+      });
+}
+
+void StepExecutor::StartServer(const v1::Step& step) {
+  const v1::StartServer& cfg = step.start_server();
+  std::string run_dir = RunDir(state_dir_, step.attempt_id());
+  absl::Status s = deps_.fs->MakeDirs(run_dir);
+  if (!s.ok()) return Finish(step, s, {});
+  auto app = MakeApplication(cfg.app(), deps_.runner);
+  if (!app.ok()) return Finish(step, app.status(), {});
+  auto port = (*app)->Start(cfg, data_address_, deps_.fs->HostPath(run_dir), Timeout(step));
+  if (!port.ok()) return Finish(step, port.status(), {});
+  Server& server = servers_[step.attempt_id()];
+  server.app = std::move(*app);
+  server.sampler = StartSampler(step);
+  v1::StepUpdate u;
+  u.set_endpoint_host(data_address_);
+  u.set_endpoint_port(*port);
+  Log(kLog, cfg.app(), " for attempt ", step.attempt_id(), " listening on ", data_address_, ":",
+      *port);
+  Finish(step, absl::OkStatus(), u);
+}
+
+void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel) {
+  const v1::RunLoad& load = step.run_load();
+  std::string run_dir = RunDir(state_dir_, step.attempt_id());
+  absl::Status s = deps_.fs->MakeDirs(run_dir);
+  if (!s.ok()) return Finish(step, s, {});
+  auto generator = MakeLoadGenerator(load.tool(), deps_.runner);
+  if (!generator.ok()) return Finish(step, generator.status(), {});
+  std::unique_ptr<Sampler> sampler = StartSampler(step);
+  auto result = (*generator)->Run(load, deps_.fs->HostPath(run_dir), Timeout(step), cancel);
+  v1::StepUpdate u;
+  u.set_samples_sent(sampler->Stop());
+  if (result.ok()) {
+    v1::AgentMessage msg;
+    v1::RunResult* r = msg.mutable_run_result();
+    r->set_step_id(step.step_id());
+    r->set_attempt_id(step.attempt_id());
+    r->set_tool(result->tool);
+    r->set_tool_version(result->tool_version);
+    r->set_raw_output(result->raw_output);
+    for (auto& op : result->operations) *r->add_operations() = std::move(op);
+    Emit(std::move(msg));
+  }
+  // On a client-only node the directory holds generator output, already
+  // sent; when this agent also serves the attempt, StopServer removes it.
+  if (!servers_.count(step.attempt_id())) (void)deps_.fs->RemoveAll(run_dir);
+  Finish(step, result.status(), u);
+}
+
+void StepExecutor::StopServer(const v1::Step& step) {
+  v1::StepUpdate u;
+  auto it = servers_.find(step.attempt_id());
+  if (it != servers_.end()) {
+    if (it->second.sampler) u.set_samples_sent(it->second.sampler->Stop());
+    bool was_running = it->second.app->Stop();
+    servers_.erase(it);
+    Log(kLog, "server of attempt ", step.attempt_id(), was_running ? " stopped" : " had exited");
+  }
+  (void)deps_.fs->RemoveAll(RunDir(state_dir_, step.attempt_id()));
+  Finish(step, absl::OkStatus(), u);
+}
+
+}  // namespace iommuvm::agent

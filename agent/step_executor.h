@@ -1,0 +1,78 @@
+#pragma once
+// StepExecutor: runs the typed steps the controller assigns, one at a time
+// on one long-lived thread (servers it starts die with that thread, never
+// outliving the agent). Every outcome leaves as data messages through the
+// Outbox; a step id that already finished is never executed twice.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/session/outbox.h"
+#include "agent/telemetry/sampler.h"
+#include "agent/workload/application.h"
+#include "common/clock.h"
+#include "common/command_runner.h"
+#include "common/file_system.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::agent {
+
+// The agent's side effects, replaced by fakes in tests.
+struct AgentDeps {
+  FileSystem* fs = nullptr;      // rooted at the sysroot (/proc, /sys)
+  CommandRunner* runner = nullptr;
+  const Clock* clock = nullptr;
+};
+
+class StepExecutor {
+ public:
+  StepExecutor(AgentDeps deps, std::string state_dir, std::string data_address, Outbox* outbox);
+  // Cancels the running step and stops every server still running.
+  ~StepExecutor();
+
+  // Queues `step` unless it is queued, running or already finished.
+  void Submit(const v1::Step& step);
+  // Cancels a queued or running step (no-op for unknown ids).
+  void Cancel(const std::string& step_id);
+  // Ids of queued and running steps.
+  std::vector<std::string> ActiveStepIds();
+  // Waits until no step is queued or running (for tests and shutdown).
+  void WaitIdle();
+
+ private:
+  struct Server {
+    std::unique_ptr<Application> app;
+    std::unique_ptr<Sampler> sampler;
+  };
+  void Loop();
+  void Execute(const v1::Step& step, const std::atomic<bool>* cancel);
+  void StartServer(const v1::Step& step);
+  void RunLoad(const v1::Step& step, const std::atomic<bool>* cancel);
+  void StopServer(const v1::Step& step);
+  void Finish(const v1::Step& step, const absl::Status& status, v1::StepUpdate update);
+  std::unique_ptr<Sampler> StartSampler(const v1::Step& step);
+  void Emit(v1::AgentMessage msg);
+
+  AgentDeps deps_;
+  std::string state_dir_;
+  std::string data_address_;
+  Outbox* outbox_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::Step> queue_;
+  std::string running_;
+  std::atomic<bool> cancel_running_{false};
+  bool stop_ = false;
+  std::map<int64_t, Server> servers_;  // by attempt id; executor thread only
+  std::thread thread_;
+};
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,33 @@
+#pragma once
+// Application: a server under test (redis today; memcached and nginx slot
+// in as further implementations). One instance per attempt.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/command_runner.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::agent {
+
+class Application {
+ public:
+  virtual ~Application() = default;
+  // Writes the server's config into `run_dir`, starts it bound to `host`
+  // and returns the port once the server answers its own protocol. On
+  // failure the process is gone and the error carries the server's words.
+  virtual absl::StatusOr<uint32_t> Start(const v1::StartServer& config, const std::string& host,
+                                         const std::string& run_dir, absl::Duration timeout) = 0;
+  // Stops the server (idempotent); true if it was still running.
+  virtual bool Stop() = 0;
+  // True while the server process is alive.
+  virtual bool Running() = 0;
+};
+
+// The Application for `app` ("redis"), or InvalidArgument.
+absl::StatusOr<std::unique_ptr<Application>> MakeApplication(const std::string& app,
+                                                             CommandRunner* runner);
+
+}  // namespace iommuvm::agent

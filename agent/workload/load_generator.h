@@ -1,0 +1,40 @@
+#pragma once
+// LoadGenerator: a load tool run on the client node against a server
+// (redis-benchmark today; memtier, memcaslap, wrk slot in here).
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/command_runner.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::agent {
+
+struct LoadResult {
+  std::string tool;
+  std::string tool_version;
+  std::vector<v1::OperationResult> operations;
+  std::string raw_output;
+};
+
+class LoadGenerator {
+ public:
+  virtual ~LoadGenerator() = default;
+  // The tool's command line for `load` (exposed for tests and logs).
+  virtual std::vector<std::string> CommandLine(const v1::RunLoad& load) const = 0;
+  // Runs the tool to completion (killed at `timeout` or when `cancel` is
+  // set) and parses its output. Errors carry the tool's own message.
+  virtual absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
+                                         absl::Duration timeout,
+                                         const std::atomic<bool>* cancel) = 0;
+};
+
+// The LoadGenerator for `tool` ("redis-benchmark"), or InvalidArgument.
+absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::string& tool,
+                                                                 CommandRunner* runner);
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,69 @@
+#include "agent/workload/redis_benchmark.h"
+
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/workload/redis_benchmark_parser.h"
+#include "common/status_macros.h"
+
+namespace iommuvm::agent {
+
+std::vector<std::string> RedisBenchmark::CommandLine(const v1::RunLoad& load) const {
+  std::vector<std::string> argv = {"redis-benchmark", "-h", load.target_host(), "-p",
+                                   absl::StrCat(load.target_port())};
+  std::vector<std::string> tests(load.tests().begin(), load.tests().end());
+  if (!tests.empty()) argv.insert(argv.end(), {"-t", absl::StrJoin(tests, ",")});
+  if (load.clients() > 0) argv.insert(argv.end(), {"-c", absl::StrCat(load.clients())});
+  if (load.requests() > 0) argv.insert(argv.end(), {"-n", absl::StrCat(load.requests())});
+  if (load.pipeline() > 1) argv.insert(argv.end(), {"-P", absl::StrCat(load.pipeline())});
+  if (load.value_size() > 0) argv.insert(argv.end(), {"-d", absl::StrCat(load.value_size())});
+  if (load.keyspace() > 0) argv.insert(argv.end(), {"-r", absl::StrCat(load.keyspace())});
+  if (load.threads() > 0) argv.insert(argv.end(), {"--threads", absl::StrCat(load.threads())});
+  argv.push_back("--csv");
+  return argv;
+}
+
+absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
+                                               const std::string& run_dir,
+                                               absl::Duration timeout,
+                                               const std::atomic<bool>* cancel) {
+  LoadResult result;
+  result.tool = "redis-benchmark";
+  CommandSpec version;
+  version.argv = {"redis-benchmark", "--version"};
+  version.timeout = absl::Seconds(5);
+  ASSIGN_OR_RETURN(CommandResult v, runner_->Run(version));
+  result.tool_version = std::string(absl::StripAsciiWhitespace(v.out));
+
+  CommandSpec spec;
+  spec.argv = CommandLine(load);
+  spec.cwd = run_dir;
+  spec.timeout = timeout;
+  spec.cancel = cancel;
+  ASSIGN_OR_RETURN(CommandResult run, runner_->Run(spec));
+  result.raw_output = run.out + run.err;
+  std::ofstream(run_dir + "/redis-benchmark.out") << result.raw_output;
+  if (run.timed_out || run.cancelled) {
+    // redis-benchmark retries a refused connection forever; the timeout is
+    // what ends it, so say what it printed.
+    return absl::DeadlineExceededError(run.Describe("redis-benchmark"));
+  }
+  auto parsed = ParseRedisBenchmark(result.raw_output);
+  if (!parsed.ok()) return parsed.status();
+  if (!run.ok()) return absl::FailedPreconditionError(run.Describe("redis-benchmark"));
+  for (auto& op : *parsed) {
+    if (op.throughput_ops() <= 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("redis-benchmark reported zero throughput for ", op.operation()));
+    }
+    op.set_requests(load.requests());
+    op.set_duration_s(static_cast<double>(load.requests()) / op.throughput_ops());
+    op.set_throughput_bytes(op.throughput_ops() * load.value_size());
+  }
+  result.operations = std::move(*parsed);
+  return result;
+}
+
+}  // namespace iommuvm::agent

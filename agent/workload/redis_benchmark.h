@@ -1,0 +1,20 @@
+#pragma once
+// redis-benchmark as a LoadGenerator: --csv output, one result per test.
+
+#include "agent/workload/load_generator.h"
+
+namespace iommuvm::agent {
+
+class RedisBenchmark final : public LoadGenerator {
+ public:
+  explicit RedisBenchmark(CommandRunner* runner) : runner_(runner) {}
+  std::vector<std::string> CommandLine(const v1::RunLoad& load) const override;
+  absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
+                                 absl::Duration timeout,
+                                 const std::atomic<bool>* cancel) override;
+
+ private:
+  CommandRunner* runner_;
+};
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,79 @@
+#include "agent/workload/tcp_probe.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace iommuvm::agent {
+namespace {
+
+absl::StatusOr<sockaddr_in> Address(const std::string& host, uint32_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IPv4 address"));
+  }
+  return addr;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> TcpExchange(const std::string& host, uint32_t port,
+                                        const std::string& request, absl::Duration timeout) {
+  auto addr = Address(host, port);
+  if (!addr.ok()) return addr.status();
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  timeval tv{static_cast<time_t>(absl::ToInt64Seconds(timeout)),
+             static_cast<suseconds_t>(absl::ToInt64Microseconds(timeout) % 1000000)};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("connect ", host, ":", port, ": ", std::strerror(errno)));
+  }
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return absl::UnavailableError(absl::StrCat("send to ", host, ":", port, " failed"));
+  }
+  char buf[4096];
+  ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+  if (n <= 0) {
+    return absl::UnavailableError(absl::StrCat("no answer from ", host, ":", port));
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+absl::StatusOr<uint32_t> PickFreePort(const std::string& host) {
+  auto addr = Address(host, 0);
+  if (!addr.ok()) return addr.status();
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
+    return absl::UnavailableError(absl::StrCat("bind ", host, ":0: ", std::strerror(errno)));
+  }
+  socklen_t len = sizeof *addr;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&*addr), &len);
+  return ntohs(addr->sin_port);
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,58 @@
+#include "cli/cli.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
+namespace iommuvm::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: iommuvm <command> [options]\n"
+    "\n"
+    "Measure what IOMMU protection costs: submit experiment specs to an\n"
+    "iommuvm-controller, follow them, and read their results.\n"
+    "\n"
+    "commands:\n"
+    "  submit FILE [--wait]               submit an experiment spec (--wait: follow it live)\n"
+    "  validate FILE                      check a spec without submitting it\n"
+    "  status [EXP]                       list experiments, or the runs of one\n"
+    "  results EXP                        measured results of an experiment\n"
+    "  agents                             connected and known agents\n"
+    "\n"
+    "options (all commands):\n"
+    "  --controller ADDR   controller address (default 127.0.0.1:7070)\n"
+    "  --format FMT        table, csv or json (status, results, agents)\n"
+    "  --help              this text, or `iommuvm COMMAND --help`\n"
+    "\n"
+    "exit codes: 0 ok, 1 failure, 2 usage error\n";
+
+}  // namespace
+
+StubFactory GrpcStubFactory() {
+  return [](const std::string& address) -> std::unique_ptr<v1::ControllerService::StubInterface> {
+    return v1::ControllerService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  };
+}
+
+int RunCli(const std::vector<std::string>& argv, Context& ctx) {
+  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h" || argv[0] == "help") {
+    (argv.empty() ? ctx.err : ctx.out) << kUsage;
+    return argv.empty() ? kExitUsage : kExitOk;
+  }
+  static const std::map<std::string, int (*)(Context&, const std::vector<std::string>&)> kCommands =
+      {{"submit", Submit}, {"status", Status}, {"results", Results}, {"agents", Agents},
+       {"validate", Validate}};
+  auto it = kCommands.find(argv[0]);
+  if (it == kCommands.end()) {
+    ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;
+    return kExitUsage;
+  }
+  return it->second(ctx, std::vector<std::string>(argv.begin() + 1, argv.end()));
+}
+
+}  // namespace iommuvm::cli

@@ -1,0 +1,75 @@
+#include "cli/command_support.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+
+namespace iommuvm::cli {
+
+std::optional<Args> ParseCommand(Context& ctx, const std::vector<std::string>& argv,
+                                 const char* usage, std::set<std::string> value_flags,
+                                 std::set<std::string> bool_flags, size_t min_positional,
+                                 size_t max_positional, int* exit_code) {
+  value_flags.insert({"controller", "format"});
+  bool_flags.insert("help");
+  auto args = ParseArgs(argv, value_flags, bool_flags);
+  if (args.ok() && args->Has("help")) {
+    ctx.out << usage;
+    *exit_code = kExitOk;
+    return std::nullopt;
+  }
+  std::string error;
+  if (!args.ok()) {
+    error = std::string(args.status().message());
+  } else if (args->positional.size() < min_positional) {
+    error = "missing argument";
+  } else if (args->positional.size() > max_positional) {
+    error = "unexpected argument '" + args->positional[max_positional] + "'";
+  }
+  if (!error.empty()) {
+    ctx.err << "iommuvm: " << error << "\n" << usage;
+    *exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  return *args;
+}
+
+std::optional<Format> FormatOf(Context& ctx, const Args& args) {
+  auto f = ParseFormat(args.Get("format", "table"));
+  if (!f.ok()) {
+    ctx.err << "iommuvm: " << f.status().message() << "\n";
+    return std::nullopt;
+  }
+  return *f;
+}
+
+std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text) {
+  int64_t id;
+  if (!absl::SimpleAtoi(text, &id) || id <= 0) {
+    ctx.err << "iommuvm: '" << text << "' is not an experiment id (a positive number)\n";
+    return std::nullopt;
+  }
+  return id;
+}
+
+std::string Clock(absl::Duration d) {
+  int64_t s = absl::ToInt64Seconds(d);
+  if (s < 0) s = 0;
+  if (s >= 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+  return absl::StrFormat("%02d:%02d", s / 60, s % 60);
+}
+
+std::string FormatTimeMs(int64_t unix_ms) {
+  if (unix_ms == 0) return "";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMillis(unix_ms),
+                          absl::LocalTimeZone());
+}
+
+std::string RpcError(const grpc::Status& s, const std::string& address) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return "cannot reach the controller at " + address + ": " + s.error_message() +
+           " (is iommuvm-controller running? see --controller)";
+  }
+  return s.error_message();
+}
+
+}  // namespace iommuvm::cli

@@ -1,0 +1,33 @@
+#pragma once
+// Helpers shared by the commands: argument parsing with the common
+// options, --help text, and time formatting.
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+
+namespace iommuvm::cli {
+
+inline constexpr char kDefaultController[] = "127.0.0.1:7070";
+
+// Parses argv with --controller, --format, --help plus the command's own
+// flags. On --help prints `usage` and sets *exit_code to 0; on errors
+// prints them and sets *exit_code to 2. Returns nullopt in both cases.
+std::optional<Args> ParseCommand(Context& ctx, const std::vector<std::string>& argv,
+                                 const char* usage, std::set<std::string> value_flags,
+                                 std::set<std::string> bool_flags, size_t min_positional,
+                                 size_t max_positional, int* exit_code);
+// --format, validated (default table); nullopt after printing the error.
+std::optional<Format> FormatOf(Context& ctx, const Args& args);
+// Parses an experiment id; nullopt after printing the error.
+std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text);
+// "12:05" style mm:ss (h:mm:ss past an hour).
+std::string Clock(absl::Duration d);
+std::string FormatTimeMs(int64_t unix_ms);
+
+}  // namespace iommuvm::cli

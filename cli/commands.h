@@ -1,0 +1,42 @@
+#pragma once
+// The iommuvm CLI's commands. Each takes its arguments (after the command
+// name) and returns the process exit code: 0 ok, 1 failure, 2 usage.
+
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/table.h"
+#include "iommuvm/v1/controller.grpc.pb.h"
+
+namespace iommuvm::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+using StubFactory =
+    std::function<std::unique_ptr<v1::ControllerService::StubInterface>(const std::string&)>;
+
+struct Context {
+  std::ostream& out;
+  std::ostream& err;
+  StubFactory make_stub;
+  bool interactive = false;  // stdout is a terminal: redraw progress in place
+};
+
+int Submit(Context& ctx, const std::vector<std::string>& argv);
+int Status(Context& ctx, const std::vector<std::string>& argv);
+int Results(Context& ctx, const std::vector<std::string>& argv);
+int Agents(Context& ctx, const std::vector<std::string>& argv);
+int Validate(Context& ctx, const std::vector<std::string>& argv);
+
+// Fetches and prints an experiment's results; false on RPC failure.
+bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int64_t id,
+                  Format format);
+// "rpc failed: <status>" with a hint when the controller is unreachable.
+std::string RpcError(const grpc::Status& s, const std::string& address);
+
+}  // namespace iommuvm::cli

@@ -1,0 +1,64 @@
+#include "cli/progress.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/command_support.h"
+#include "controller/spec/spec.h"
+
+namespace iommuvm::cli {
+
+std::string ProgressLine(const v1::Experiment& e, absl::Duration elapsed) {
+  uint32_t done = e.runs_succeeded() + e.runs_failed() + e.runs_cancelled();
+  uint32_t total = e.runs_total();
+  constexpr int kWidth = 20;
+  int filled = total == 0 ? 0 : static_cast<int>(kWidth * done / total);
+  std::string bar = std::string(filled, '#') + std::string(kWidth - filled, '-');
+  std::string line = absl::StrCat("[", bar, "] ", done, "/", total, " runs (", e.runs_succeeded(),
+                                  " ok, ", e.runs_failed(), " failed)");
+  for (const auto& r : e.runs()) {
+    if (r.state() != "ACTIVE") continue;
+    absl::StrAppend(&line, " | run ", r.index(), " ", r.workload(), " iommu=",
+                    spec::IommuModeName(r.iommu()), " rep ", r.repetition(), " ",
+                    r.attempt_state());
+    break;
+  }
+  absl::StrAppend(&line, " | ", Clock(elapsed), " elapsed");
+  if (done > 0 && done < total) {
+    absl::StrAppend(&line, ", ETA ", Clock(elapsed / done * (total - done)));
+  }
+  return line;
+}
+
+std::optional<std::string> FollowExperiment(Context& ctx,
+                                            v1::ControllerService::StubInterface* stub,
+                                            int64_t id) {
+  absl::Time start = absl::Now();
+  grpc::ClientContext rpc;
+  v1::WatchExperimentRequest req;
+  req.set_experiment_id(id);
+  auto reader = stub->WatchExperiment(&rpc, req);
+  v1::Experiment e;
+  std::string state;
+  size_t last_len = 0;
+  while (reader->Read(&e)) {
+    state = e.state();
+    std::string line = ProgressLine(e, absl::Now() - start);
+    if (ctx.interactive) {
+      std::string pad = line.size() < last_len ? std::string(last_len - line.size(), ' ') : "";
+      ctx.out << "\r" << line << pad << std::flush;
+      last_len = line.size();
+    } else {
+      ctx.out << line << "\n" << std::flush;
+    }
+  }
+  if (ctx.interactive) ctx.out << "\n";
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) {
+    ctx.err << "iommuvm: lost track of experiment " << id << ": " << s.error_message() << "\n";
+    return std::nullopt;
+  }
+  ctx.out << "experiment " << id << " " << state << " in " << Clock(absl::Now() - start) << "\n";
+  return state;
+}
+
+}  // namespace iommuvm::cli

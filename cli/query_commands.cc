@@ -1,0 +1,161 @@
+// `iommuvm status`, `results` and `agents`: commands that read state.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/command_support.h"
+#include "controller/spec/spec.h"
+
+namespace iommuvm::cli {
+namespace {
+
+constexpr char kStatusUsage[] =
+    "usage: iommuvm status [EXP] [--format table|csv|json] [--controller ADDR]\n"
+    "Without EXP lists experiments; with EXP shows each run, its latest attempt\n"
+    "and the evidence recorded for it.\n";
+constexpr char kResultsUsage[] =
+    "usage: iommuvm results EXP [--format table|csv|json] [--controller ADDR]\n"
+    "One row per run and measured operation: throughput and latency percentiles.\n";
+constexpr char kAgentsUsage[] =
+    "usage: iommuvm agents [--format table|csv|json] [--controller ADDR]\n"
+    "Known agents with their roles and health (READY, BUSY, LOST, QUARANTINED).\n";
+
+grpc::ClientContext* WithDeadline(grpc::ClientContext* c) {
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return c;
+}
+
+std::string Roles(const google::protobuf::RepeatedField<int>& roles) {
+  std::vector<std::string> names;
+  for (int r : roles) names.push_back(r == v1::ROLE_SERVER ? "server" : "client");
+  return absl::StrJoin(names, ",");
+}
+
+std::string Evidence(const v1::Run& r) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : r.evidence()) {
+    if (k == "server.cmdline_mode") parts.push_back(absl::StrCat("mode=", v));
+    if (k == "server.boot_id") parts.push_back(absl::StrCat("boot=", v.substr(0, 8)));
+  }
+  std::sort(parts.begin(), parts.end());
+  return absl::StrJoin(parts, " ");
+}
+
+}  // namespace
+
+int Status(Context& ctx, const std::vector<std::string>& argv) {
+  int code = kExitOk;
+  auto args = ParseCommand(ctx, argv, kStatusUsage, {}, {}, 0, 1, &code);
+  if (!args) return code;
+  auto format = FormatOf(ctx, *args);
+  if (!format) return kExitUsage;
+  std::string address = args->Get("controller", kDefaultController);
+  auto stub = ctx.make_stub(address);
+  grpc::ClientContext rpc;
+  if (args->positional.empty()) {
+    v1::ListExperimentsResponse resp;
+    grpc::Status s = stub->ListExperiments(WithDeadline(&rpc), {}, &resp);
+    if (!s.ok()) {
+      ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
+      return kExitFailure;
+    }
+    Table t({{"id", true}, {"name"}, {"state"}, {"runs", true}, {"succeeded", true},
+             {"failed", true}, {"active", true}, {"created"}});
+    for (const auto& e : resp.experiments()) {
+      t.AddRow({absl::StrCat(e.id()), e.name(), e.state(), absl::StrCat(e.runs_total()),
+                absl::StrCat(e.runs_succeeded()), absl::StrCat(e.runs_failed()),
+                absl::StrCat(e.runs_active()), FormatTimeMs(e.created_ms())});
+    }
+    t.Print(ctx.out, *format);
+    return kExitOk;
+  }
+  auto id = ExperimentId(ctx, args->positional[0]);
+  if (!id) return kExitUsage;
+  v1::GetExperimentRequest req;
+  req.set_experiment_id(*id);
+  v1::Experiment e;
+  grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &e);
+  if (!s.ok()) {
+    ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
+    return kExitFailure;
+  }
+  if (*format == Format::kTable) {
+    ctx.out << "experiment " << e.id() << " '" << e.name() << "' " << e.state() << ": "
+            << e.runs_succeeded() << "/" << e.runs_total() << " runs succeeded, "
+            << e.runs_failed() << " failed (spec sha256 " << e.spec_sha256().substr(0, 12)
+            << ")\n";
+  }
+  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"rep", true}, {"state"},
+           {"attempt"}, {"attempts", true}, {"server"}, {"client"}, {"evidence"}, {"error"}});
+  for (const auto& r : e.runs()) {
+    t.AddRow({absl::StrCat(r.index()), spec::IommuModeName(r.iommu()), r.workload(), r.vm(),
+              absl::StrCat(r.repetition()), r.state(), r.attempt_state(),
+              absl::StrCat(r.attempts()), r.server_node(), r.client_node(), Evidence(r),
+              r.error()});
+  }
+  t.Print(ctx.out, *format);
+  return kExitOk;
+}
+
+bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int64_t id,
+                  Format format) {
+  grpc::ClientContext rpc;
+  v1::GetResultsRequest req;
+  req.set_experiment_id(id);
+  v1::GetResultsResponse resp;
+  grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, &resp);
+  if (!s.ok()) {
+    ctx.err << "iommuvm: " << s.error_message() << "\n";
+    return false;
+  }
+  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"rep", true}, {"op"},
+           {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true}, {"max_us", true},
+           {"samples", true}, {"state"}, {"error"}});
+  for (const auto& r : resp.rows()) {
+    bool has = r.has_result();
+    const v1::OperationResult& o = r.result();
+    t.AddRow({absl::StrCat(r.run_index()), spec::IommuModeName(r.iommu()), r.workload(), r.vm(),
+              absl::StrCat(r.repetition()), has ? o.operation() : "",
+              has ? Fixed(o.throughput_ops(), 1) : "", has ? Fixed(o.latency_p50_us(), 1) : "",
+              has ? Fixed(o.latency_p99_us(), 1) : "", has ? Fixed(o.latency_max_us(), 1) : "",
+              absl::StrCat(r.metric_samples()), r.state(), r.error()});
+  }
+  t.Print(ctx.out, format);
+  return true;
+}
+
+int Results(Context& ctx, const std::vector<std::string>& argv) {
+  int code = kExitOk;
+  auto args = ParseCommand(ctx, argv, kResultsUsage, {}, {}, 1, 1, &code);
+  if (!args) return code;
+  auto format = FormatOf(ctx, *args);
+  auto id = ExperimentId(ctx, args->positional[0]);
+  if (!format || !id) return kExitUsage;
+  auto stub = ctx.make_stub(args->Get("controller", kDefaultController));
+  return PrintResults(ctx, stub.get(), *id, *format) ? kExitOk : kExitFailure;
+}
+
+int Agents(Context& ctx, const std::vector<std::string>& argv) {
+  int code = kExitOk;
+  auto args = ParseCommand(ctx, argv, kAgentsUsage, {}, {}, 0, 0, &code);
+  if (!args) return code;
+  auto format = FormatOf(ctx, *args);
+  if (!format) return kExitUsage;
+  std::string address = args->Get("controller", kDefaultController);
+  auto stub = ctx.make_stub(address);
+  grpc::ClientContext rpc;
+  v1::ListAgentsResponse resp;
+  grpc::Status s = stub->ListAgents(WithDeadline(&rpc), {}, &resp);
+  if (!s.ok()) {
+    ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
+    return kExitFailure;
+  }
+  Table t({{"agent"}, {"roles"}, {"health"}, {"hostname"}, {"data_address"}, {"boot_id"},
+           {"last_seen"}});
+  for (const auto& a : resp.agents()) {
+    t.AddRow({a.agent_id(), Roles(a.roles()), a.health(), a.hostname(), a.data_address(),
+              a.boot_id(), FormatTimeMs(a.last_seen_ms())});
+  }
+  t.Print(ctx.out, *format);
+  return kExitOk;
+}
+
+}  // namespace iommuvm::cli
