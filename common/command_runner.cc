@@ -46,6 +46,19 @@ absl::StatusOr<Spawned> Spawn(const std::string& path, const CommandSpec& spec) 
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The environment is built before fork: the child may only exec.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    std::string key = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const auto& o : spec.env) overridden |= o.substr(0, o.find('=')) == key;
+    if (!overridden) env_storage.push_back(std::move(entry));
+  }
+  env_storage.insert(env_storage.end(), spec.env.begin(), spec.env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, exec_pipe[2];
   int log_fd = -1;
@@ -78,7 +91,7 @@ absl::StatusOr<Spawned> Spawn(const std::string& path, const CommandSpec& spec) 
       (void)unused;
       ::_exit(127);
     }
-    ::execv(path.c_str(), argv.data());
+    ::execve(path.c_str(), argv.data(), envp.data());
     int e = errno;
     ssize_t unused = ::write(exec_pipe[1], &e, sizeof e);
     (void)unused;

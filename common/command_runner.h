@@ -20,6 +20,7 @@ namespace iommuvm {
 struct CommandSpec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH
   std::string cwd;                // empty: inherit
+  std::vector<std::string> env;   // KEY=VALUE entries overriding the inherited ones
   absl::Duration timeout = absl::InfiniteDuration();  // Run only
   std::string log_path;  // Start only: stdout+stderr appended here
   const std::atomic<bool>* cancel = nullptr;  // Run only: checked every 50 ms

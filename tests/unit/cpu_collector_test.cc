@@ -1,0 +1,64 @@
+#include "agent/telemetry/cpu_collector.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/clock.h"
+
+namespace iommuvm::agent {
+namespace {
+
+class CpuCollectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() / ("cpu_test_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(root_);
+    fs_ = std::make_unique<LocalFileSystem>(root_.string());
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+  void WriteStat(const std::string& cpu_line) {
+    ASSERT_TRUE(fs_->WriteFile("/proc/stat", cpu_line + "\ncpu0 1 2 3 4\nintr 5\n").ok());
+  }
+  std::filesystem::path root_;
+  std::unique_ptr<LocalFileSystem> fs_;
+  FakeClock clock_;
+};
+
+TEST_F(CpuCollectorTest, UtilisationOverTheInterval) {
+  CpuCollector c(fs_.get());
+  std::vector<v1::MetricSample> out;
+  WriteStat("cpu  100 0 100 800 0 0 0 0 0 0");
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  EXPECT_TRUE(out.empty());  // baseline only
+  // +300 busy (user 200, system 50, softirq 50), +100 idle, +100 iowait.
+  WriteStat("cpu  300 0 150 900 100 0 50 0 0 0");
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name(), "node_cpu_utilization");
+  EXPECT_DOUBLE_EQ(out[0].value(), 300.0 / 500.0);
+  EXPECT_EQ(out[0].timestamp_ms(), absl::ToUnixMillis(clock_.Now()));
+}
+
+TEST_F(CpuCollectorTest, CountersGoingBackwardsProduceNoSample) {
+  CpuCollector c(fs_.get());
+  std::vector<v1::MetricSample> out;
+  WriteStat("cpu  300 0 150 900 100 0 50 0 0 0");
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  WriteStat("cpu  10 0 10 10 0 0 0 0 0 0");  // e.g. CPUs went offline
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(CpuCollectorTest, MissingOrBrokenFileIsAnError) {
+  CpuCollector c(fs_.get());
+  std::vector<v1::MetricSample> out;
+  EXPECT_EQ(c.Collect(clock_.Now(), &out).code(), absl::StatusCode::kNotFound);
+  WriteStat("intr 1");
+  EXPECT_EQ(c.Collect(clock_.Now(), &out).code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace iommuvm::agent

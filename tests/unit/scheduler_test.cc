@@ -1,0 +1,246 @@
+#include "controller/scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "controller/scheduler/step_builder.h"
+#include "controller/store/sqlite_store.h"
+#include "tests/support/status_matchers.h"
+
+namespace iommuvm::scheduler {
+namespace {
+
+using ::iommuvm::testing::IsOk;
+
+// Records what the scheduler sends, per agent.
+class FakeGateway final : public service::AgentGateway {
+ public:
+  bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) override {
+    sent[agent_id].push_back(msg);
+    return true;
+  }
+  // The last Assign sent to `agent` (fails the test if there is none).
+  v1::Step LastStep(const std::string& agent) {
+    for (auto it = sent[agent].rbegin(); it != sent[agent].rend(); ++it) {
+      if (it->has_assign()) return it->assign().step();
+    }
+    ADD_FAILURE() << "no step sent to " << agent;
+    return {};
+  }
+  std::map<std::string, std::vector<v1::ControllerMessage>> sent;
+};
+
+constexpr char kSpec[] = R"(name: t
+matrix:
+  workload: [w]
+repetitions: 1
+retries: 1
+workloads:
+  w:
+    app: redis
+    generator:
+      requests: 1000
+)";
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("scheduler_test_" + std::to_string(::getpid()) + ".db"))
+                .string();
+    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
+    store_ = *store::SqliteStore::Open(path_, &clock_);
+    SchedulerOptions options;
+    options.agent_grace = absl::Seconds(10);
+    scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  }
+  void TearDown() override {
+    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
+  }
+
+  void Register(const std::string& id, v1::Role role) {
+    v1::Register reg;
+    reg.set_agent_id(id);
+    reg.add_roles(role);
+    reg.set_boot_id("boot-" + id);
+    reg.set_data_address("127.0.0.1");
+    std::vector<v1::ControllerMessage> resend;
+    ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  }
+  absl::Status Update(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,
+                      const std::string& error = "") {
+    v1::AgentMessage m;
+    m.set_seq(++seq_[agent]);
+    v1::StepUpdate* u = m.mutable_step_update();
+    u->set_step_id(step.step_id());
+    u->set_attempt_id(step.attempt_id());
+    u->set_phase(phase);
+    u->set_error(error);
+    u->set_endpoint_host("127.0.0.1");
+    u->set_endpoint_port(6379);
+    return scheduler_->OnData(agent, m);
+  }
+  absl::Status Result(const std::string& agent, const v1::Step& step) {
+    v1::AgentMessage m;
+    m.set_seq(++seq_[agent]);
+    v1::RunResult* r = m.mutable_run_result();
+    r->set_step_id(step.step_id());
+    r->set_attempt_id(step.attempt_id());
+    r->set_tool("redis-benchmark");
+    r->add_operations()->set_throughput_ops(1000);
+    return scheduler_->OnData(agent, m);
+  }
+  int64_t Submit() {
+    auto r = scheduler_->Submit(kSpec);
+    EXPECT_THAT(r, IsOk());
+    EXPECT_TRUE(r->errors.empty());
+    return r->experiment_id;
+  }
+
+  FakeClock clock_;
+  FakeGateway gateway_;
+  std::string path_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::map<std::string, uint64_t> seq_;
+};
+
+TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step start = gateway_.LastStep("srv");
+  ASSERT_TRUE(start.has_start_server());
+  EXPECT_EQ(start.start_server().app(), "redis");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "RUNNING");
+
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step load = gateway_.LastStep("cli");
+  ASSERT_TRUE(load.has_run_load());
+  EXPECT_EQ(load.run_load().target_port(), 6379u);
+  EXPECT_EQ(load.run_load().requests(), 1000u);
+
+  ASSERT_THAT(Result("cli", load), IsOk());
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step stop = gateway_.LastStep("srv");
+  ASSERT_TRUE(stop.has_stop_server());
+  ASSERT_THAT(Update("srv", stop, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kSucceeded);
+  EXPECT_EQ(attempts[0].evidence.at("server.boot_id"), "boot-srv");
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, "SUCCEEDED");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "SUCCEEDED");
+  EXPECT_EQ(store_->ResultsOfExperiment(id)->size(), 1u);
+}
+
+TEST_F(SchedulerTest, ToolFailureFailsTheRunAndCleansUp) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step start = gateway_.LastStep("srv");
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step load = gateway_.LastStep("cli");
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_FAILED, "redis-benchmark: not found"),
+              IsOk());
+  auto runs = *store_->ListRuns(id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].error, "cli: redis-benchmark: not found");
+  EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
+}
+
+TEST_F(SchedulerTest, LostAgentIsRetriedOnceThenTheRunFails) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step first = gateway_.LastStep("srv");
+  scheduler_->OnDisconnect("cli");
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_THAT(scheduler_->Tick(), IsOk());  // within grace: nothing happens
+  EXPECT_EQ((*store_->OpenAttempts())[0].state, AttemptState::kPreparing);
+  clock_.Advance(absl::Seconds(6));
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kLost);
+  EXPECT_EQ(attempts[1].state, AttemptState::kPending);  // no client to run it on
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, "PENDING");
+
+  // A late result of the lost attempt is acknowledged but not stored.
+  ASSERT_THAT(Update("srv", first, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  EXPECT_EQ((*store_->ListAttempts(id))[0].state, AttemptState::kLost);
+
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ((*store_->ListAttempts(id))[1].state, AttemptState::kPreparing);
+  scheduler_->OnDisconnect("srv");
+  clock_.Advance(absl::Seconds(11));
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  auto runs = *store_->ListRuns(id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("no retries left"), std::string::npos);
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
+}
+
+TEST_F(SchedulerTest, ReconnectingAgentGetsItsCurrentStepAgain) {
+  Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step start = gateway_.LastStep("srv");
+  v1::Register reg;
+  reg.set_agent_id("srv");
+  reg.add_roles(v1::ROLE_SERVER);
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_EQ(resend.size(), 1u);
+  EXPECT_EQ(resend[0].assign().step().step_id(), start.step_id());
+  // Not resent when the agent says it is still executing it.
+  reg.add_active_step_ids(start.step_id());
+  resend.clear();
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  EXPECT_TRUE(resend.empty());
+}
+
+TEST_F(SchedulerTest, InvalidSpecWritesNothing) {
+  auto r = scheduler_->Submit("name: t\nmatrix: {workload: [nope]}\nworkloads: {}\n");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  EXPECT_FALSE(r->errors.empty());
+  EXPECT_TRUE(store_->ListExperiments()->empty());
+}
+
+TEST_F(SchedulerTest, ModeMismatchFailsBeforeAnythingStarts) {
+  auto r = scheduler_->Submit(std::string(kSpec) + "\n");
+  std::string yaml = kSpec;
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  iommu: [strict]\n");
+  r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  v1::Register reg;
+  reg.set_agent_id("srv");
+  reg.add_roles(v1::ROLE_SERVER);
+  reg.set_kernel_cmdline("BOOT_IMAGE=/vmlinuz intel_iommu=on iommu=pt");
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());  // runs the first experiment's attempt
+  ASSERT_THAT(scheduler_->Cancel(1), IsOk());
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  auto runs = *store_->ListRuns(r->experiment_id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("needs iommu strict but node srv booted with passthrough"),
+            std::string::npos);
+  EXPECT_EQ((*store_->GetExperiment(1)).state, "CANCELLED");
+}
+
+}  // namespace
+}  // namespace iommuvm::scheduler

@@ -1,0 +1,145 @@
+#include "controller/spec/spec_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "controller/spec/matrix.h"
+
+namespace iommuvm::spec {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+constexpr char kMinimal[] = R"(name: t
+matrix:
+  workload: [w]
+workloads:
+  w:
+    app: redis
+    generator:
+      tests: [get, set]
+      requests: 1000
+)";
+
+TEST(SpecParserTest, QuickstartParses) {
+  ParseResult r = ParseSpec(ReadFile(IOMMUVM_SOURCE_DIR "/experiments/quickstart.yaml"));
+  ASSERT_TRUE(r.spec) << (r.errors.empty() ? "" : r.errors[0].Format("quickstart"));
+  EXPECT_EQ(r.spec->name, "quickstart");
+  EXPECT_EQ(r.spec->repetitions, 3u);
+  EXPECT_EQ(r.spec->workloads.at("redis-get").server.max_memory_bytes, 256ull << 20);
+  EXPECT_EQ(r.spec->telemetry_interval, absl::Milliseconds(500));
+  EXPECT_EQ(ExpandMatrix(*r.spec).size(), 6u);
+}
+
+TEST(SpecParserTest, DefaultsAndExpansion) {
+  ParseResult r = ParseSpec(kMinimal);
+  ASSERT_TRUE(r.spec);
+  const WorkloadSpec& w = r.spec->workloads.at("w");
+  EXPECT_EQ(w.generator.tool, "redis-benchmark");
+  EXPECT_EQ(w.generator.tests, (std::vector<std::string>{"get", "set"}));
+  EXPECT_EQ(w.generator.requests, 1000u);
+  auto runs = ExpandMatrix(*r.spec);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].iommu, v1::IOMMU_MODE_CURRENT);
+  EXPECT_EQ(runs[0].vm, "bare-metal");
+  EXPECT_EQ(runs[0].repetition, 1u);
+}
+
+TEST(SpecParserTest, ExpansionOrderKeepsModesTogether) {
+  std::string yaml = std::string(kMinimal) + "repetitions: 2\n";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  iommu: [strict, off]\n");
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  auto runs = ExpandMatrix(*r.spec);
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[0].iommu, v1::IOMMU_MODE_STRICT);
+  EXPECT_EQ(runs[1].iommu, v1::IOMMU_MODE_STRICT);
+  EXPECT_EQ(runs[1].repetition, 2u);
+  EXPECT_EQ(runs[2].iommu, v1::IOMMU_MODE_OFF);
+  for (uint32_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].index, i);
+}
+
+TEST(SpecParserTest, YamlSyntaxErrorHasLineAndColumn) {
+  ParseResult r = ParseSpec("name: t\nmatrix: [a\n  b: c\n");
+  ASSERT_FALSE(r.spec);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_GT(r.errors[0].line, 1);
+  EXPECT_GT(r.errors[0].column, 0);
+  EXPECT_NE(r.errors[0].message.find("YAML syntax error"), std::string::npos);
+}
+
+TEST(SpecParserTest, UnknownKeySuggestsTheClosest) {
+  std::string yaml = std::string(kMinimal) + "repetitons: 3\n";
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].line, 10);
+  EXPECT_EQ(r.errors[0].column, 1);
+  EXPECT_EQ(r.errors[0].key_path, "repetitons");
+  EXPECT_NE(r.errors[0].message.find("did you mean 'repetitions'"), std::string::npos);
+}
+
+TEST(SpecParserTest, AllErrorsAreReportedAtOnceWithKeyPaths) {
+  ParseResult r = ParseSpec(R"(name: t
+matrix:
+  iommu: [strcit]
+  workload: [w, nope]
+workloads:
+  w:
+    app: redis
+    generator:
+      clients: zero
+      duration: 30s
+)");
+  ASSERT_FALSE(r.spec);
+  ASSERT_EQ(r.errors.size(), 4u);
+  EXPECT_EQ(r.errors[0].key_path, "matrix.iommu[0]");
+  EXPECT_EQ(r.errors[0].line, 3);
+  EXPECT_EQ(r.errors[0].column, 11);
+  EXPECT_NE(r.errors[0].message.find("did you mean 'strict'"), std::string::npos);
+  EXPECT_EQ(r.errors[1].key_path, "matrix.workload[1]");
+  EXPECT_EQ(r.errors[1].line, 4);
+  EXPECT_EQ(r.errors[1].column, 17);
+  EXPECT_EQ(r.errors[2].key_path, "workloads.w.generator.clients");
+  EXPECT_EQ(r.errors[2].line, 9);
+  EXPECT_EQ(r.errors[2].column, 16);
+  EXPECT_NE(r.errors[2].message.find("found 'zero'"), std::string::npos);
+  EXPECT_EQ(r.errors[3].key_path, "workloads.w.generator.duration");
+  EXPECT_NE(r.errors[3].message.find("use 'requests'"), std::string::npos);
+}
+
+TEST(SpecParserTest, MissingRequiredKeys) {
+  ParseResult r = ParseSpec("description: x\n");
+  ASSERT_FALSE(r.spec);
+  std::vector<std::string> paths;
+  for (const auto& e : r.errors) paths.push_back(e.key_path);
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "name"), paths.end());
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "workloads"), paths.end());
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "matrix"), paths.end());
+}
+
+TEST(SpecParserTest, NonMappingDocumentIsAnError) {
+  for (const char* doc : {"", "- a\n- b\n", "just text"}) {
+    ParseResult r = ParseSpec(doc);
+    EXPECT_FALSE(r.spec) << doc;
+    EXPECT_FALSE(r.errors.empty()) << doc;
+  }
+}
+
+TEST(SpecParserTest, BadDurationNamesTheAllowedUnits) {
+  std::string yaml = std::string(kMinimal) + "timeouts:\n  run: 10\n";
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].key_path, "timeouts.run");
+  EXPECT_EQ(r.errors[0].line, 11);
+  EXPECT_NE(r.errors[0].message.find("ms, s, m, h"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace iommuvm::spec

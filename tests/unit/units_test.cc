@@ -1,0 +1,39 @@
+#include "common/units.h"
+
+#include <gtest/gtest.h>
+
+namespace iommuvm {
+namespace {
+
+TEST(UnitsTest, Durations) {
+  EXPECT_EQ(*ParseDuration("250ms"), absl::Milliseconds(250));
+  EXPECT_EQ(*ParseDuration("30s"), absl::Seconds(30));
+  EXPECT_EQ(*ParseDuration("1.5s"), absl::Milliseconds(1500));
+  EXPECT_EQ(*ParseDuration("5m"), absl::Minutes(5));
+  EXPECT_EQ(*ParseDuration("2h"), absl::Hours(2));
+  for (const char* bad : {"30", "s", "", "3 s", "30sec", "-1s", "1e3s"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+  EXPECT_NE(ParseDuration("30").status().message().find("no unit"), absl::string_view::npos);
+}
+
+TEST(UnitsTest, Sizes) {
+  EXPECT_EQ(*ParseSize("64"), 64u);
+  EXPECT_EQ(*ParseSize("4KiB"), 4096u);
+  EXPECT_EQ(*ParseSize("16GiB"), 16ull << 30);
+  EXPECT_EQ(*ParseSize("1MB"), 1000000u);
+  for (const char* bad : {"4kib", "4 KiB", "KiB", "1.5GiB", "99999999999999999999"}) {
+    EXPECT_FALSE(ParseSize(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ParseSize("20000000TiB").ok());
+}
+
+TEST(UnitsTest, SpecDurationRoundTrips) {
+  for (absl::Duration d : {absl::Milliseconds(250), absl::Seconds(90), absl::Minutes(5),
+                           absl::Hours(3)}) {
+    EXPECT_EQ(*ParseDuration(SpecDuration(d)), d);
+  }
+}
+
+}  // namespace
+}  // namespace iommuvm
