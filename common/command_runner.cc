@@ -80,6 +80,12 @@ absl::StatusOr<Spawned> Spawn(const std::string& path, const CommandSpec& spec) 
   if (pid == 0) {
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Daemons block SIGTERM/SIGINT and ignore SIGPIPE; children must not
+    // inherit that, or they could not be stopped.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
     if (::getppid() != parent) ::_exit(127);
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);

@@ -1,0 +1,143 @@
+// An agent that resends messages the controller already committed (as it
+// does after a reconnect) must not create duplicate rows. Drives a real
+// controller over gRPC, speaking the agent protocol by hand.
+#include <grpcpp/create_channel.h>
+#include <gtest/gtest.h>
+
+#include "controller/controller.h"
+#include "iommuvm/v1/agent.grpc.pb.h"
+#include "tests/support/process_harness.h"
+
+namespace iommuvm::testing {
+namespace {
+
+class FakeAgent {
+ public:
+  FakeAgent(const std::string& address, const std::string& id) {
+    stub_ = v1::AgentService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    stream_ = stub_->Session(&ctx_);
+    v1::AgentMessage hello;
+    hello.mutable_register_()->set_agent_id(id);
+    hello.mutable_register_()->add_roles(v1::ROLE_SERVER);
+    hello.mutable_register_()->add_roles(v1::ROLE_CLIENT);
+    EXPECT_TRUE(stream_->Write(hello));
+    v1::ControllerMessage ack;
+    EXPECT_TRUE(stream_->Read(&ack));
+    EXPECT_TRUE(ack.has_register_ack());
+  }
+  ~FakeAgent() {
+    stream_->WritesDone();
+    ctx_.TryCancel();
+    stream_->Finish();
+  }
+  // Reads until a step arrives (acks are collected meanwhile).
+  v1::Step NextStep() {
+    if (!steps_.empty()) {
+      v1::Step s = steps_.front();
+      steps_.erase(steps_.begin());
+      return s;
+    }
+    v1::ControllerMessage m;
+    while (stream_->Read(&m)) {
+      if (m.has_ack()) acks.push_back(m.ack().seq());
+      if (m.has_assign()) return m.assign().step();
+    }
+    ADD_FAILURE() << "stream ended";
+    return {};
+  }
+  // Sends `msg` with `seq` and waits for its ack.
+  void SendAndAwaitAck(v1::AgentMessage msg, uint64_t seq) {
+    msg.set_seq(seq);
+    ASSERT_TRUE(stream_->Write(msg));
+    v1::ControllerMessage m;
+    while (stream_->Read(&m)) {
+      if (m.has_assign()) steps_.push_back(m.assign().step());
+      if (m.has_ack()) {
+        acks.push_back(m.ack().seq());
+        if (m.ack().seq() == seq) return;
+      }
+    }
+    ADD_FAILURE() << "no ack for " << seq;
+  }
+  std::vector<uint64_t> acks;
+
+ private:
+  std::vector<v1::Step> steps_;  // steps that arrived while awaiting acks
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>> stream_;
+};
+
+v1::AgentMessage Update(const v1::Step& step, const std::string& host = "", uint32_t port = 0) {
+  v1::AgentMessage m;
+  auto* u = m.mutable_step_update();
+  u->set_step_id(step.step_id());
+  u->set_attempt_id(step.attempt_id());
+  u->set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
+  u->set_endpoint_host(host);
+  u->set_endpoint_port(port);
+  u->set_samples_sent(step.has_run_load() ? 3 : 0);
+  return m;
+}
+
+TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
+  Harness h;
+  ControllerConfig config;
+  config.listen_address = "127.0.0.1:0";
+  config.db_path = h.db_path();
+  config.metrics_address = "";
+  auto controller = Controller::Start(config);
+  ASSERT_TRUE(controller.ok()) << controller.status();
+  std::string address = "127.0.0.1:" + std::to_string((*controller)->port());
+
+  FakeAgent agent(address, "dup-agent");
+  auto stub = v1::ControllerService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::SubmitExperimentRequest req;
+  req.set_spec_yaml(QuickSpec(1));
+  v1::SubmitExperimentResponse resp;
+  ASSERT_TRUE(stub->SubmitExperiment(&ctx, req, &resp).ok());
+  ASSERT_GT(resp.experiment_id(), 0);
+
+  v1::Step start = agent.NextStep();
+  ASSERT_TRUE(start.has_start_server());
+  agent.SendAndAwaitAck(Update(start, "127.0.0.1", 1234), 1);
+  agent.SendAndAwaitAck(Update(start, "127.0.0.1", 1234), 1);  // resent
+  v1::Step load = agent.NextStep();
+  ASSERT_TRUE(load.has_run_load());
+  EXPECT_EQ(load.run_load().target_port(), 1234u);
+
+  v1::AgentMessage batch;
+  batch.mutable_metric_batch()->set_attempt_id(load.attempt_id());
+  for (int i = 0; i < 3; ++i) {
+    auto* s = batch.mutable_metric_batch()->add_samples();
+    s->set_name("node_cpu_utilization");
+    s->set_value(0.1 * i);
+  }
+  v1::AgentMessage result;
+  result.mutable_run_result()->set_step_id(load.step_id());
+  result.mutable_run_result()->set_attempt_id(load.attempt_id());
+  result.mutable_run_result()->add_operations()->set_throughput_ops(1000);
+  for (int round = 0; round < 3; ++round) {  // the whole sequence, three times
+    agent.SendAndAwaitAck(batch, 2);
+    agent.SendAndAwaitAck(result, 3);
+  }
+  agent.SendAndAwaitAck(Update(load), 4);
+  v1::Step stop = agent.NextStep();
+  ASSERT_TRUE(stop.has_stop_server());
+  agent.SendAndAwaitAck(Update(stop), 5);
+  agent.SendAndAwaitAck(Update(stop), 5);
+
+  (*controller)->Shutdown();
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM metric_samples"), 3);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results"), 1);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM ingested WHERE agent_id = 'dup-agent'"), 5);
+  EXPECT_EQ(h.Count("SELECT samples_reported FROM attempts"), 3);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 1);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1);
+}
+
+}  // namespace
+}  // namespace iommuvm::testing

@@ -1,0 +1,46 @@
+// The real controller and two real agents as processes, a real redis-server
+// and redis-benchmark: the quickstart experiment end to end.
+#include <gtest/gtest.h>
+
+#include "tests/support/process_harness.h"
+
+namespace iommuvm::testing {
+namespace {
+
+TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
+  Harness h;
+  Daemon controller = h.StartController();
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  Daemon server = h.StartAgent("server-1", "server");
+  Daemon client = h.StartAgent("client-1", "client");
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)));
+
+  CommandResult r = h.Cli({"submit", IOMMUVM_SOURCE_DIR "/experiments/quickstart.yaml", "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << controller.Log();
+  EXPECT_NE(r.out.find("experiment 1 SUCCEEDED"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("6/6 runs (6 ok, 0 failed)"), std::string::npos) << r.out;
+
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 6);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs"), 6);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 6);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results WHERE throughput_ops > 0 "
+                    "AND latency_p50_us > 0 AND latency_p50_us <= latency_p99_us "
+                    "AND latency_p99_us <= latency_max_us"),
+            6);
+  // Every sample an agent reported sending is stored, exactly once.
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts a WHERE a.samples_reported != "
+                    "(SELECT COUNT(*) FROM metric_samples m WHERE m.attempt_id = a.id)"),
+            0);
+  EXPECT_GT(h.Count("SELECT MIN(samples_reported) FROM attempts"), 0);
+  // Evidence of what the server node booted with is kept per attempt.
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'server.boot_id'"), 6);
+
+  CommandResult results = h.Cli({"results", "1", "--format", "csv"});
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  EXPECT_EQ(std::count(results.out.begin(), results.out.end(), '\n'), 7) << results.out;
+  CommandResult agents = h.Cli({"agents", "--format", "json"});
+  EXPECT_NE(agents.out.find("\"agent\": \"server-1\""), std::string::npos) << agents.out;
+}
+
+}  // namespace
+}  // namespace iommuvm::testing

@@ -1,0 +1,106 @@
+#include "tests/support/process_harness.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "agent/workload/tcp_probe.h"
+
+namespace iommuvm::testing {
+
+ScratchDir::ScratchDir() {
+  char tmpl[] = "/tmp/iommuvm-test-XXXXXX";
+  path_ = ::mkdtemp(tmpl);
+}
+
+ScratchDir::~ScratchDir() { std::filesystem::remove_all(path_); }
+
+std::string Daemon::Log() const {
+  std::ifstream in(log_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Daemon::WaitForLog(const std::string& text, absl::Duration timeout) const {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Log().find(text) != std::string::npos) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+Harness::Harness() : port_(static_cast<int>(*agent::PickFreePort("127.0.0.1"))) {}
+
+std::string Harness::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+Daemon Harness::StartController(std::vector<std::string> extra_args) {
+  CommandSpec spec;
+  spec.argv = {IOMMUVM_CONTROLLER_BIN, "--listen", address(), "--db", db_path(), "--metrics="};
+  spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
+  Daemon d;
+  d.log_path = dir_ / "controller.log";
+  spec.log_path = d.log_path;
+  d.process = *runner_.Start(spec);
+  return d;
+}
+
+Daemon Harness::StartAgent(const std::string& id, const std::string& roles,
+                           std::vector<std::string> env) {
+  CommandSpec spec;
+  spec.argv = {IOMMUVM_AGENT_BIN, "--controller", address(), "--id", id, "--roles", roles,
+               "--state_dir", dir_ / ("agent-" + id)};
+  spec.env = std::move(env);
+  Daemon d;
+  d.log_path = dir_ / ("agent-" + id + ".log");
+  spec.log_path = d.log_path;
+  d.process = *runner_.Start(spec);
+  return d;
+}
+
+CommandResult Harness::Cli(std::vector<std::string> args, absl::Duration timeout) {
+  CommandSpec spec;
+  spec.argv = {IOMMUVM_CLI_BIN};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.argv.insert(spec.argv.end(), {"--controller", address()});
+  spec.timeout = timeout;
+  return *runner_.Run(spec);
+}
+
+std::string Harness::WriteFile(const std::string& name, const std::string& text) const {
+  std::string path = dir_ / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+int64_t Harness::Count(const std::string& sql) const {
+  auto db = sqlite::Database::Open(db_path(), /*create=*/false, /*read_only=*/true);
+  if (!db.ok()) return -1;
+  auto v = (*db)->QueryInt(sql);
+  return v.ok() ? *v : -1;
+}
+
+bool Harness::WaitForCount(const std::string& sql, int64_t want, absl::Duration timeout) const {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (Count(sql) == want) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return false;
+}
+
+std::string QuickSpec(int repetitions, uint64_t requests) {
+  std::ifstream in(IOMMUVM_SOURCE_DIR "/experiments/quickstart.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return absl::StrReplaceAll(ss.str(), {{"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
+                                        {"requests: 100000", absl::StrCat("requests: ", requests)}});
+}
+
+}  // namespace iommuvm::testing

@@ -1,0 +1,63 @@
+#pragma once
+// Starts the real iommuvm binaries as processes for integration tests, in a
+// scratch directory removed afterwards, and reads back what they logged.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/command_runner.h"
+#include "common/sqlite.h"
+
+namespace iommuvm::testing {
+
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct Daemon {
+  std::unique_ptr<Process> process;
+  std::string log_path;
+  std::string Log() const;
+  // Polls the log until it contains `text`; false after `timeout`.
+  bool WaitForLog(const std::string& text, absl::Duration timeout) const;
+};
+
+class Harness {
+ public:
+  Harness();
+  const ScratchDir& dir() const { return dir_; }
+  int port() const { return port_; }
+  std::string address() const;
+  std::string db_path() const { return dir_ / "controller.db"; }
+
+  Daemon StartController(std::vector<std::string> extra_args = {});
+  Daemon StartAgent(const std::string& id, const std::string& roles,
+                    std::vector<std::string> env = {});
+  // Runs the iommuvm CLI against this harness's controller.
+  CommandResult Cli(std::vector<std::string> args, absl::Duration timeout = absl::Minutes(3));
+  // Writes `text` to a file in the scratch dir and returns its path.
+  std::string WriteFile(const std::string& name, const std::string& text) const;
+  // Opens the controller's database read-only and returns a count query.
+  int64_t Count(const std::string& sql) const;
+  // Polls `sql` until it returns `want`; false after `timeout`.
+  bool WaitForCount(const std::string& sql, int64_t want, absl::Duration timeout) const;
+
+ private:
+  ScratchDir dir_;
+  LocalCommandRunner runner_;
+  int port_;
+};
+
+// The quickstart spec with fewer requests, so a run takes about a second.
+std::string QuickSpec(int repetitions, uint64_t requests = 20000);
+
+}  // namespace iommuvm::testing
