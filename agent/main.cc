@@ -1,10 +1,4 @@
 // iommuvm-agent: runs on every testbed node and executes the controller's steps.
-#include <signal.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <thread>
-
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -25,25 +19,18 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("iommuvm-agent --controller ADDR [--roles server,client] ...\n"
                                "Connects to the controller and executes its steps.");
   absl::ParseCommandLine(argc, argv);
-  iommuvm::agent::AgentConfig config;
   auto roles = iommuvm::agent::ParseRoles(absl::GetFlag(FLAGS_roles));
   auto labels = iommuvm::agent::ParseLabels(absl::GetFlag(FLAGS_labels));
   if (!roles.ok() || !labels.ok()) {
-    iommuvm::Log("iommuvm-agent", "usage: ", !roles.ok() ? roles.status().message()
-                                                        : labels.status().message());
+    iommuvm::Log("iommuvm-agent", "usage: ",
+                 (!roles.ok() ? roles.status() : labels.status()).message());
     return 2;
   }
-  config = {absl::GetFlag(FLAGS_id), absl::GetFlag(FLAGS_controller), *roles, *labels,
-            absl::GetFlag(FLAGS_state_dir), absl::GetFlag(FLAGS_data_address),
-            absl::GetFlag(FLAGS_sysroot)};
-  std::atomic<bool> stop{false};
-  std::thread signals([&] {
-    iommuvm::WaitForTerminationSignal();
-    stop = true;
-  });
-  absl::Status s = iommuvm::agent::RunAgent(config, &stop);
+  iommuvm::agent::AgentConfig config{
+      absl::GetFlag(FLAGS_id),        absl::GetFlag(FLAGS_controller),   *roles, *labels,
+      absl::GetFlag(FLAGS_state_dir), absl::GetFlag(FLAGS_data_address), absl::GetFlag(FLAGS_sysroot)};
+  absl::Status s = iommuvm::RunUntilSignal(
+      [&](const std::atomic<bool>* stop) { return iommuvm::agent::RunAgent(config, stop); });
   if (!s.ok()) iommuvm::Log("iommuvm-agent", "cannot start: ", s.message());
-  if (!stop) kill(getpid(), SIGTERM);  // release the signal thread
-  signals.join();
   return s.ok() ? 0 : 1;
 }

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <thread>
+
 namespace iommuvm {
 namespace {
 sigset_t TerminationSet() {
@@ -25,6 +27,23 @@ int WaitForTerminationSignal() {
   while (sigwait(&set, &sig) != 0) {
   }
   return sig;
+}
+
+}  // namespace iommuvm
+
+namespace iommuvm {
+
+absl::Status RunUntilSignal(const std::function<absl::Status(const std::atomic<bool>*)>& body) {
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    WaitForTerminationSignal();
+    stop = true;
+  });
+  absl::Status s = body(&stop);
+  // Release the waiter if `body` ended on its own.
+  if (!stop.exchange(true)) pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return s;
 }
 
 }  // namespace iommuvm

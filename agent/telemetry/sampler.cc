@@ -24,7 +24,10 @@ void Sampler::Pass() {
   std::vector<v1::MetricSample> samples;
   for (auto& c : collectors_) {
     absl::Status s = c->Collect(clock_->Now(), &samples);
-    if (!s.ok()) Log("telemetry", "collector ", c->name(), " unavailable: ", s.message());
+    // Reported once, not every interval: the sample stream says the rest.
+    if (!s.ok() && unavailable_.insert(c->name()).second) {
+      Log("telemetry", "collector ", c->name(), " unavailable: ", s.message());
+    }
   }
   if (samples.empty()) return;
   emitted_ += samples.size();

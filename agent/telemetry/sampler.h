@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,6 +37,7 @@ class Sampler {
   std::condition_variable cv_;
   bool stop_ = false;
   uint64_t emitted_ = 0;
+  std::set<std::string> unavailable_;  // collectors already reported
   std::thread thread_;
 };
 
