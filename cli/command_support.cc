@@ -42,6 +42,25 @@ std::optional<Format> FormatOf(Context& ctx, const Args& args) {
   return *f;
 }
 
+std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& argv,
+                                 const char* usage, std::set<std::string> bool_flags,
+                                 size_t min_positional, size_t max_positional, int* exit_code) {
+  auto args = ParseCommand(ctx, argv, usage, {}, std::move(bool_flags), min_positional,
+                           max_positional, exit_code);
+  if (!args) return std::nullopt;
+  auto format = FormatOf(ctx, *args);
+  if (!format) {
+    *exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  Invocation inv;
+  inv.address = args->Get("controller", kDefaultController);
+  inv.stub = ctx.make_stub(inv.address);
+  inv.format = *format;
+  inv.args = std::move(*args);
+  return inv;
+}
+
 std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text) {
   int64_t id;
   if (!absl::SimpleAtoi(text, &id) || id <= 0) {

@@ -2,6 +2,7 @@
 // Helpers shared by the commands: argument parsing with the common
 // options, --help text, and time formatting.
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -22,6 +23,18 @@ std::optional<Args> ParseCommand(Context& ctx, const std::vector<std::string>& a
                                  const char* usage, std::set<std::string> value_flags,
                                  std::set<std::string> bool_flags, size_t min_positional,
                                  size_t max_positional, int* exit_code);
+// What every command that talks to the controller starts with.
+struct Invocation {
+  Args args;
+  Format format = Format::kTable;
+  std::string address;
+  std::unique_ptr<v1::ControllerService::StubInterface> stub;
+};
+// ParseCommand + FormatOf + a stub for --controller; nullopt (with
+// *exit_code set) when the command should end here.
+std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& argv,
+                                 const char* usage, std::set<std::string> bool_flags,
+                                 size_t min_positional, size_t max_positional, int* exit_code);
 // --format, validated (default table); nullopt after printing the error.
 std::optional<Format> FormatOf(Context& ctx, const Args& args);
 // Parses an experiment id; nullopt after printing the error.

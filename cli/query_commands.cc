@@ -43,12 +43,12 @@ std::string Evidence(const v1::Run& r) {
 
 int Status(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;
-  auto args = ParseCommand(ctx, argv, kStatusUsage, {}, {}, 0, 1, &code);
-  if (!args) return code;
-  auto format = FormatOf(ctx, *args);
-  if (!format) return kExitUsage;
-  std::string address = args->Get("controller", kDefaultController);
-  auto stub = ctx.make_stub(address);
+  auto inv = Invoke(ctx, argv, kStatusUsage, {}, 0, 1, &code);
+  if (!inv) return code;
+  const Args* args = &inv->args;
+  const Format* format = &inv->format;
+  const std::string& address = inv->address;
+  auto& stub = inv->stub;
   grpc::ClientContext rpc;
   if (args->positional.empty()) {
     v1::ListExperimentsResponse resp;
@@ -124,23 +124,20 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int6
 
 int Results(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;
-  auto args = ParseCommand(ctx, argv, kResultsUsage, {}, {}, 1, 1, &code);
-  if (!args) return code;
-  auto format = FormatOf(ctx, *args);
-  auto id = ExperimentId(ctx, args->positional[0]);
-  if (!format || !id) return kExitUsage;
-  auto stub = ctx.make_stub(args->Get("controller", kDefaultController));
-  return PrintResults(ctx, stub.get(), *id, *format) ? kExitOk : kExitFailure;
+  auto inv = Invoke(ctx, argv, kResultsUsage, {}, 1, 1, &code);
+  if (!inv) return code;
+  auto id = ExperimentId(ctx, inv->args.positional[0]);
+  if (!id) return kExitUsage;
+  return PrintResults(ctx, inv->stub.get(), *id, inv->format) ? kExitOk : kExitFailure;
 }
 
 int Agents(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;
-  auto args = ParseCommand(ctx, argv, kAgentsUsage, {}, {}, 0, 0, &code);
-  if (!args) return code;
-  auto format = FormatOf(ctx, *args);
-  if (!format) return kExitUsage;
-  std::string address = args->Get("controller", kDefaultController);
-  auto stub = ctx.make_stub(address);
+  auto inv = Invoke(ctx, argv, kAgentsUsage, {}, 0, 0, &code);
+  if (!inv) return code;
+  const Format* format = &inv->format;
+  const std::string& address = inv->address;
+  auto& stub = inv->stub;
   grpc::ClientContext rpc;
   v1::ListAgentsResponse resp;
   grpc::Status s = stub->ListAgents(WithDeadline(&rpc), {}, &resp);

@@ -1,4 +1,6 @@
 // `iommuvm submit` and `iommuvm validate`: commands that read spec files.
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -51,16 +53,13 @@ int Validate(Context& ctx, const std::vector<std::string>& argv) {
 
 int Submit(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;
-  auto args = ParseCommand(ctx, argv, kSubmitUsage, {}, {"wait"}, 1, 1, &code);
-  if (!args) return code;
-  auto format = FormatOf(ctx, *args);
-  if (!format) return kExitUsage;
-  const std::string& path = args->positional[0];
+  auto inv = Invoke(ctx, argv, kSubmitUsage, {"wait"}, 1, 1, &code);
+  if (!inv) return code;
+  const std::string& path = inv->args.positional[0];
   auto yaml = ReadValidSpec(ctx, path);
   if (!yaml) return kExitFailure;
-
-  std::string address = args->Get("controller", kDefaultController);
-  auto stub = ctx.make_stub(address);
+  auto& stub = inv->stub;
+  const std::string& address = inv->address;
   v1::SubmitExperimentRequest req;
   req.set_spec_yaml(*yaml);
   req.set_file_name(path);
@@ -80,10 +79,10 @@ int Submit(Context& ctx, const std::vector<std::string>& argv) {
     return kExitFailure;
   }
   ctx.out << "submitted experiment " << resp.experiment_id() << "\n";
-  if (!args->Has("wait")) return kExitOk;
+  if (!inv->args.Has("wait")) return kExitOk;
   auto final_state = FollowExperiment(ctx, stub.get(), resp.experiment_id());
   if (!final_state) return kExitFailure;
-  if (!PrintResults(ctx, stub.get(), resp.experiment_id(), *format)) return kExitFailure;
+  if (!PrintResults(ctx, stub.get(), resp.experiment_id(), inv->format)) return kExitFailure;
   return *final_state == "SUCCEEDED" ? kExitOk : kExitFailure;
 }
 

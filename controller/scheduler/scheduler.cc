@@ -30,6 +30,14 @@ std::string Sha256Hex(const std::string& text) {
   return hex;
 }
 
+const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& nodes,
+                                  const std::string& agent_id) {
+  for (const auto& n : nodes) {
+    if (n.agent_id == agent_id) return &n;
+  }
+  return nullptr;
+}
+
 bool HasRole(const store::NodeRecord& n, v1::Role role) {
   for (v1::Role r : n.roles) {
     if (r == role) return true;
@@ -152,9 +160,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   absl::Time now = clock_->Now();
   store::NodeRecord node;
   ASSIGN_OR_RETURN(auto known, store_->ListNodes());
-  for (const auto& n : known) {
-    if (n.agent_id == reg.agent_id()) node = n;
-  }
+  if (const auto* existing = FindNode(known, reg.agent_id())) node = *existing;
   node.agent_id = reg.agent_id();
   node.roles.clear();
   for (int r : reg.roles()) node.roles.push_back(static_cast<v1::Role>(r));
@@ -450,8 +456,8 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   Log(kLog, "attempt ", a.id, " LOST: ", error);
 
   ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
-  for (store::NodeRecord& n : nodes) {
-    if (n.agent_id != node) continue;
+  if (const auto* found = FindNode(nodes, node)) {
+    store::NodeRecord n = *found;
     ++n.losses;
     if (n.losses >= options_.quarantine_after_losses) n.health = "QUARANTINED";
     RETURN_IF_ERROR(store_->UpsertNode(n));
@@ -460,24 +466,24 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   return absl::OkStatus();
 }
 
-bool Scheduler::Eligible(const std::string& agent_id, v1::Role role,
+bool Scheduler::Eligible(const std::vector<store::NodeRecord>& nodes,
+                         const std::string& agent_id, v1::Role role,
                          const std::set<std::string>& busy) {
   if (busy.count(agent_id)) return false;
   auto it = live_.find(agent_id);
   if (it == live_.end() || !it->second.connected) return false;
-  auto nodes = store_->ListNodes();
-  if (!nodes.ok()) return false;
-  for (const auto& n : *nodes) {
-    if (n.agent_id == agent_id) return n.health != "QUARANTINED" && HasRole(n, role);
-  }
-  return false;
+  const store::NodeRecord* n = FindNode(nodes, agent_id);
+  return n != nullptr && n->health != "QUARANTINED" && HasRole(*n, role);
 }
 
 std::optional<Scheduler::Pair> Scheduler::PickPair(const spec::ExperimentSpec& spec,
                                                    const std::set<std::string>& busy) {
+  auto listed = store_->ListNodes();
+  if (!listed.ok()) return std::nullopt;
+  const std::vector<store::NodeRecord>& nodes = *listed;
   if (!spec.pairs.empty()) {
     for (const auto& p : spec.pairs) {
-      if (Eligible(p.server, v1::ROLE_SERVER, busy) && Eligible(p.client, v1::ROLE_CLIENT, busy)) {
+      if (Eligible(nodes, p.server, v1::ROLE_SERVER, busy) && Eligible(nodes, p.client, v1::ROLE_CLIENT, busy)) {
         return Pair{p.server, p.client};
       }
     }
@@ -486,11 +492,11 @@ std::optional<Scheduler::Pair> Scheduler::PickPair(const spec::ExperimentSpec& s
   // Any free server with a free client; a node with both roles pairs with
   // itself only when no separate client is free.
   for (const auto& [server, _] : live_) {
-    if (!Eligible(server, v1::ROLE_SERVER, busy)) continue;
+    if (!Eligible(nodes, server, v1::ROLE_SERVER, busy)) continue;
     for (const auto& [client, __] : live_) {
-      if (client != server && Eligible(client, v1::ROLE_CLIENT, busy)) return Pair{server, client};
+      if (client != server && Eligible(nodes, client, v1::ROLE_CLIENT, busy)) return Pair{server, client};
     }
-    if (Eligible(server, v1::ROLE_CLIENT, busy)) return Pair{server, server};
+    if (Eligible(nodes, server, v1::ROLE_CLIENT, busy)) return Pair{server, server};
   }
   return std::nullopt;
 }
@@ -499,11 +505,10 @@ absl::Status Scheduler::StartAttempt(const AttemptRecord& a, const Pair& pair) {
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
   ASSIGN_OR_RETURN(store::ExperimentRecord exp, store_->GetExperiment(a.experiment_id));
-  store::NodeRecord server;
   ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
-  for (const auto& n : nodes) {
-    if (n.agent_id == pair.server) server = n;
-  }
+  const store::NodeRecord* found = FindNode(nodes, pair.server);
+  if (found == nullptr) return absl::NotFoundError(absl::StrCat("unknown node ", pair.server));
+  const store::NodeRecord& server = *found;
   Mutation m;
   AttemptUpdate assign = Move(a, AttemptState::kPending, AttemptState::kAssigned);
   assign.nodes = std::make_pair(pair.server, pair.client);

@@ -92,7 +92,8 @@ class Scheduler {
   absl::Time Deadline(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
   std::optional<Pair> PickPair(const spec::ExperimentSpec& spec,
                                const std::set<std::string>& busy);
-  bool Eligible(const std::string& agent_id, v1::Role role, const std::set<std::string>& busy);
+  bool Eligible(const std::vector<store::NodeRecord>& nodes, const std::string& agent_id,
+                v1::Role role, const std::set<std::string>& busy);
 
   absl::Status StartAttempt(const store::AttemptRecord& a, const Pair& pair);
   absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node);

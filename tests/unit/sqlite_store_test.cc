@@ -2,7 +2,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -84,16 +83,6 @@ TEST_F(SqliteStoreTest, UnwritablePathIsRefused) {
   auto s = SqliteStore::Open((dir_ / "missing-dir" / "c.db").string(), &clock_);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cannot open")));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "missing-dir"));
-}
-
-TEST_F(SqliteStoreTest, ReadOnlyFileIsRefused) {
-  { ASSERT_THAT(SqliteStore::Open(path_, &clock_), IsOk()); }
-  std::filesystem::remove(path_ + "-wal");
-  std::filesystem::remove(path_ + "-shm");
-  ::chmod(path_.c_str(), 0444);
-  if (::geteuid() == 0) GTEST_SKIP() << "root can write read-only files";
-  EXPECT_THAT(SqliteStore::Open(path_, &clock_),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("read-only")));
 }
 
 TEST_F(SqliteStoreTest, DedupeIgnoresRepeatedSequenceNumbers) {
