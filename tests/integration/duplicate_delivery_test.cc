@@ -1,9 +1,14 @@
 // An agent that resends messages the controller already committed (as it
 // does after a reconnect) must not create duplicate rows. Drives a real
 // controller over gRPC, speaking the agent protocol by hand.
+#include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
+#include "absl/time/clock.h"
 #include "controller/controller.h"
 #include "iommuvm/v1/agent.grpc.pb.h"
 #include "tests/support/process_harness.h"
@@ -69,6 +74,25 @@ class FakeAgent {
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ControllerMessage>> stream_;
 };
 
+// A whole HTTP/1.0 response body from 127.0.0.1:port.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
+      char buf[8192];
+      for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, n);
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
 v1::AgentMessage Update(const v1::Step& step, const std::string& host = "", uint32_t port = 0) {
   v1::AgentMessage m;
   auto* u = m.mutable_step_update();
@@ -86,7 +110,7 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   ControllerConfig config;
   config.listen_address = "127.0.0.1:0";
   config.db_path = h.db_path();
-  config.metrics_address = "";
+  config.metrics_address = "127.0.0.1:0";
   auto controller = Controller::Start(config);
   ASSERT_TRUE(controller.ok()) << controller.status();
   std::string address = "127.0.0.1:" + std::to_string((*controller)->port());
@@ -130,6 +154,21 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   agent.SendAndAwaitAck(Update(stop), 5);
   agent.SendAndAwaitAck(Update(stop), 5);
 
+  // /metrics counts what happened (the loop refreshes gauges each pass).
+  std::string metrics;
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         metrics.find("iommuvm_runs{state=\"SUCCEEDED\"} 1") == std::string::npos) {
+    metrics = HttpGet((*controller)->metrics_port(), "/metrics");
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_NE(metrics.find("iommuvm_ingest_duplicates_total 6"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("iommuvm_ingest_messages_total{kind=\"metric_batch\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("iommuvm_metric_samples_total 3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("iommuvm_agents_connected 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("iommuvm_runs{state=\"SUCCEEDED\"} 1"), std::string::npos) << metrics;
   (*controller)->Shutdown();
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM metric_samples"), 3);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results"), 1);
