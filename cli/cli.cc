@@ -22,6 +22,7 @@ constexpr char kUsage[] =
     "  status [EXP]                       list experiments, or the runs of one\n"
     "  results EXP                        measured results of an experiment\n"
     "  agents                             connected and known agents\n"
+    "  cancel EXP                         cancel the unfinished runs of an experiment\n"
     "\n"
     "options (all commands):\n"
     "  --controller ADDR   controller address (default 127.0.0.1:7070)\n"
@@ -45,7 +46,7 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
     return argv.empty() ? kExitUsage : kExitOk;
   }
   static const std::map<std::string, int (*)(Context&, const std::vector<std::string>&)> kCommands =
-      {{"submit", Submit}, {"status", Status}, {"results", Results}, {"agents", Agents},
+      {{"submit", Submit}, {"status", Status}, {"results", Results}, {"agents", Agents}, {"cancel", Cancel},
        {"validate", Validate}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {

@@ -39,7 +39,31 @@ std::string Evidence(const v1::Run& r) {
   return absl::StrJoin(parts, " ");
 }
 
+constexpr char kCancelUsage[] =
+    "usage: iommuvm cancel EXP [--controller ADDR]\n"
+    "Cancels every unfinished run of an experiment; servers it started are stopped.\n";
+
 }  // namespace
+
+int Cancel(Context& ctx, const std::vector<std::string>& argv) {
+  int code = kExitOk;
+  auto inv = Invoke(ctx, argv, kCancelUsage, {}, 1, 1, &code);
+  if (!inv) return code;
+  auto id = ExperimentId(ctx, inv->args.positional[0]);
+  if (!id) return kExitUsage;
+  grpc::ClientContext rpc;
+  v1::CancelExperimentRequest req;
+  req.set_experiment_id(*id);
+  v1::Experiment e;
+  grpc::Status s = inv->stub->CancelExperiment(WithDeadline(&rpc), req, &e);
+  if (!s.ok()) {
+    ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
+    return kExitFailure;
+  }
+  ctx.out << "experiment " << e.id() << " " << e.state() << ": " << e.runs_succeeded()
+          << " runs succeeded, " << e.runs_cancelled() << " cancelled\n";
+  return kExitOk;
+}
 
 int Status(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;

@@ -44,3 +44,33 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
 
 }  // namespace
 }  // namespace iommuvm::testing
+
+namespace iommuvm::testing {
+namespace {
+
+TEST(EndToEndTest, CancelStopsTheExperimentAndItsServers) {
+  Harness h;
+  Daemon controller = h.StartController();
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  Daemon server = h.StartAgent("server-1", "server");
+  Daemon client = h.StartAgent("client-1", "client");
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)));
+  CommandResult submit = h.Cli({"submit", h.WriteFile("long.yaml", QuickSpec(10, 200000))});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(30)));
+  CommandResult cancel = h.Cli({"cancel", "1"});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_NE(cancel.out.find("experiment 1 CANCELLED"), std::string::npos) << cancel.out;
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state IN ('PENDING', 'ACTIVE')"), 0);
+  EXPECT_GT(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'CANCELLED'"), 15);
+  // The running server is stopped by the cleanup step.
+  EXPECT_TRUE(server.WaitForLog("server of attempt 1 stopped", absl::Seconds(10)))
+      << server.Log();
+  CommandResult status = h.Cli({"status", "1", "--format", "json"});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.out.find("\"state\": \"CANCELLED\""), std::string::npos) << status.out;
+}
+
+}  // namespace
+}  // namespace iommuvm::testing

@@ -211,6 +211,27 @@ TEST_F(SchedulerTest, ReconnectingAgentGetsItsCurrentStepAgain) {
   EXPECT_TRUE(resend.empty());
 }
 
+TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step start = gateway_.LastStep("srv");
+  EXPECT_EQ(start.timeout_ms(), 60000u);  // timeouts.prepare default
+  // Agents stay in contact; the server simply never becomes ready.
+  for (int i = 0; i < 8; ++i) {  // 60s limit + 10s slack, then past it
+    clock_.Advance(absl::Seconds(10));
+    scheduler_->OnHeartbeat("srv");
+    scheduler_->OnHeartbeat("cli");
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+  }
+  auto runs = *store_->ListRuns(id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("timed out in PREPARING after 80s"), std::string::npos)
+      << runs[0].error;
+  EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
+}
+
 TEST_F(SchedulerTest, InvalidSpecWritesNothing) {
   auto r = scheduler_->Submit("name: t\nmatrix: {workload: [nope]}\nworkloads: {}\n");
   ASSERT_THAT(r, IsOk());
