@@ -53,6 +53,26 @@ struct TimeoutsSpec {
   absl::Duration boot = absl::Minutes(10);
 };
 
+// Per-vendor overrides of the command-line tokens of each mode (defaults:
+// DefaultIommuTokens), plus tokens added to every boot.
+struct IommuTokensSpec {
+  std::map<std::string, std::map<v1::IommuMode, std::string>> overrides;  // "intel"/"amd"
+  std::string extra_cmdline;
+};
+
+// How a node changes host mode: preferred method and what to try next.
+struct SwitchSpec {
+  std::string method = "kexec";  // sysfs | kexec | grub
+  std::vector<std::string> fallback = {"grub"};
+};
+
+struct OrderSpec {
+  bool randomize = false;
+  uint64_t seed = 0;
+  // Each repetition of a point runs in a different boot of its mode.
+  bool repetitions_across_boots = false;
+};
+
 struct MatrixSpec {
   std::vector<v1::IommuMode> iommu = {v1::IOMMU_MODE_CURRENT};
   std::vector<std::string> workload;
@@ -68,6 +88,9 @@ struct ExperimentSpec {
   std::map<std::string, WorkloadSpec> workloads;
   std::vector<PairSpec> pairs;  // empty: any free server + client agents
   TimeoutsSpec timeouts;
+  IommuTokensSpec iommu_tokens;
+  SwitchSpec switch_method;
+  OrderSpec order;
   uint32_t retries = 1;  // extra attempts after a LOST attempt
   absl::Duration telemetry_interval = absl::Seconds(1);
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_join.h"
+#include "controller/spec/cmdline.h"
 #include "controller/spec/yaml_reader.h"
 
 namespace iommuvm::spec {
@@ -20,6 +21,8 @@ const std::vector<std::string> kRedisTests = {
 const std::vector<std::string> kIommuModes = {"off", "passthrough", "lazy", "strict",
                                               "current"};
 const std::vector<std::string> kBareMetal = {"bare-metal"};
+const std::vector<std::string> kVendors = {"intel", "amd"};
+const std::vector<std::string> kSwitchMethods = {"sysfs", "kexec", "grub"};
 
 // Reads one spec file; each Read* method handles one section.
 class Parser {
@@ -39,6 +42,9 @@ class Parser {
     ReadNodes(r, spec);
     ReadTimeouts(r, &spec->timeouts);
     ReadTelemetry(r, spec);
+    ReadIommuTokens(r, &spec->iommu_tokens);
+    ReadSwitch(r, spec);
+    ReadOrder(r, &spec->order);
   }
 
  private:
@@ -162,6 +168,77 @@ class Parser {
     if (!n.IsDefined()) return;
     MapReader r(n, "telemetry", errors_);
     r.Duration("interval", &spec->telemetry_interval, absl::Milliseconds(100));
+  }
+
+  // A command-line fragment: every problem CheckCmdline finds, at `node`.
+  void CheckTokens(const YAML::Node& node, const std::string& path, std::string* out) {
+    if (!node.IsScalar()) {
+      AddError(errors_, node, path, "expected kernel command-line tokens, found " + Describe(node));
+      return;
+    }
+    for (const auto& e : CheckCmdline(node.Scalar())) AddError(errors_, node, path, e);
+    *out = node.Scalar();
+  }
+
+  void ReadIommuTokens(MapReader& parent, IommuTokensSpec* out) {
+    YAML::Node extra = parent.Child("extra_cmdline");
+    if (extra.IsDefined()) CheckTokens(extra, "extra_cmdline", &out->extra_cmdline);
+    YAML::Node n = parent.Child("iommu_tokens");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "iommu_tokens", errors_);
+    if (!r.valid()) return;
+    for (const std::string& vendor : kVendors) {
+      YAML::Node v = r.Child(vendor);
+      if (!v.IsDefined()) continue;
+      MapReader modes(v, r.ChildPath(vendor), errors_);
+      if (!modes.valid()) continue;
+      for (v1::IommuMode m : {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_PASSTHROUGH,
+                              v1::IOMMU_MODE_LAZY, v1::IOMMU_MODE_STRICT}) {
+        YAML::Node t = modes.Child(IommuModeName(m));
+        if (t.IsDefined()) {
+          CheckTokens(t, modes.ChildPath(IommuModeName(m)), &out->overrides[vendor][m]);
+        }
+      }
+    }
+  }
+
+  void ReadSwitch(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("switch");
+    if (!n.IsDefined()) return;
+    SwitchSpec& sw = spec->switch_method;
+    std::vector<std::string> method;
+    if (n.IsScalar()) {  // "switch: kexec" is short for {method: kexec}
+      parent.StringList("switch", &method, kSwitchMethods);
+      sw.fallback.clear();
+    } else {
+      MapReader r(n, "switch", errors_);
+      if (!r.valid()) return;
+      r.StringList("method", &method, kSwitchMethods, /*required=*/true);
+      sw.fallback.clear();
+      r.StringList("fallback", &sw.fallback, kSwitchMethods);
+    }
+    if (method.size() > 1) AddError(errors_, n, "switch.method", "expected one method");
+    if (method.empty()) return;
+    sw.method = method[0];
+    if (std::find(sw.fallback.begin(), sw.fallback.end(), sw.method) != sw.fallback.end()) {
+      AddError(errors_, n, "switch.fallback", "'" + sw.method + "' is already the method");
+    }
+    bool wants_off = std::find(spec->matrix.iommu.begin(), spec->matrix.iommu.end(),
+                               v1::IOMMU_MODE_OFF) != spec->matrix.iommu.end();
+    if (sw.method == "sysfs" && wants_off && sw.fallback.empty()) {
+      AddError(errors_, n, "switch",
+               "sysfs cannot switch a node to iommu off (it needs a reboot); add "
+               "'fallback: [kexec]' or 'fallback: [grub]'");
+    }
+  }
+
+  void ReadOrder(MapReader& parent, OrderSpec* out) {
+    YAML::Node n = parent.Child("order");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "order", errors_);
+    r.Bool("randomize", &out->randomize);
+    r.UInt64("seed", &out->seed, 0, UINT64_MAX);
+    r.Bool("repetitions_across_boots", &out->repetitions_across_boots);
   }
 
   SpecErrors* errors_;

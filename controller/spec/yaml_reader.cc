@@ -119,6 +119,16 @@ void MapReader::String(const std::string& key, std::string* out, bool required) 
   *out = n.Scalar();
 }
 
+void MapReader::Bool(const std::string& key, bool* out) {
+  YAML::Node n = Child(key);
+  if (!n.IsDefined()) return;
+  if (n.IsScalar() && (n.Scalar() == "true" || n.Scalar() == "false")) {
+    *out = n.Scalar() == "true";
+    return;
+  }
+  Error(n, ChildPath(key), "expected true or false, found " + Describe(n));
+}
+
 void MapReader::UInt64(const std::string& key, uint64_t* out, uint64_t min, uint64_t max) {
   YAML::Node n = Child(key);
   if (!n.IsDefined()) return;

@@ -36,6 +36,8 @@ class MapReader {
   void Known(const std::string& key) { known_.insert(key); }
 
   void String(const std::string& key, std::string* out, bool required = false);
+  // Exactly `true` or `false`.
+  void Bool(const std::string& key, bool* out);
   void UInt32(const std::string& key, uint32_t* out, uint32_t min, uint32_t max);
   void UInt64(const std::string& key, uint64_t* out, uint64_t min, uint64_t max);
   void Duration(const std::string& key, absl::Duration* out, absl::Duration min);

@@ -141,5 +141,72 @@ TEST(SpecParserTest, BadDurationNamesTheAllowedUnits) {
   EXPECT_NE(r.errors[0].message.find("ms, s, m, h"), std::string::npos);
 }
 
+TEST(SpecParserTest, NodeControlKeysRoundTrip) {
+  std::string yaml = std::string(kMinimal) + R"(iommu_tokens:
+  intel:
+    strict: "intel_iommu=on,sm_on iommu.strict=1"
+  amd:
+    passthrough: "amd_iommu=force_isolation iommu=pt"
+extra_cmdline: "mitigations=off"
+switch:
+  method: sysfs
+  fallback: [kexec, grub]
+order:
+  randomize: true
+  seed: 42
+  repetitions_across_boots: true
+)";
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  const ExperimentSpec& s = *r.spec;
+  EXPECT_EQ(s.iommu_tokens.overrides.at("intel").at(v1::IOMMU_MODE_STRICT),
+            "intel_iommu=on,sm_on iommu.strict=1");
+  EXPECT_EQ(s.iommu_tokens.overrides.at("amd").at(v1::IOMMU_MODE_PASSTHROUGH),
+            "amd_iommu=force_isolation iommu=pt");
+  EXPECT_EQ(s.iommu_tokens.extra_cmdline, "mitigations=off");
+  EXPECT_EQ(s.switch_method.method, "sysfs");
+  EXPECT_EQ(s.switch_method.fallback, (std::vector<std::string>{"kexec", "grub"}));
+  EXPECT_TRUE(s.order.randomize);
+  EXPECT_EQ(s.order.seed, 42u);
+  EXPECT_TRUE(s.order.repetitions_across_boots);
+}
+
+TEST(SpecParserTest, TokenTyposAreCaughtAtTheirPosition) {
+  std::string yaml = std::string(kMinimal) + R"(iommu_tokens:
+  intel:
+    strict: "intel_iommu=on iommu.stict=1"
+extra_cmdline: "quiet; reboot"
+)";
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_EQ(r.errors[0].key_path, "iommu_tokens.intel.strict");
+  EXPECT_EQ(r.errors[0].line, 12);
+  EXPECT_EQ(r.errors[0].column, 13);
+  EXPECT_NE(r.errors[0].message.find("did you mean 'iommu.strict'"), std::string::npos);
+  EXPECT_EQ(r.errors[1].key_path, "extra_cmdline");
+  EXPECT_EQ(r.errors[1].line, 13);
+  EXPECT_NE(r.errors[1].message.find("';' at offset 5"), std::string::npos);
+}
+
+TEST(SpecParserTest, SysfsCannotReachOffWithoutAFallback) {
+  std::string yaml = std::string(kMinimal) + "switch: sysfs\n";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  iommu: [off, strict]\n");
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].key_path, "switch");
+  EXPECT_NE(r.errors[0].message.find("sysfs cannot switch a node to iommu off"),
+            std::string::npos);
+  yaml.replace(yaml.find("switch: sysfs"), 13, "switch: {method: sysfs, fallback: [kexec]}");
+  EXPECT_TRUE(ParseSpec(yaml).spec);
+}
+
+TEST(SpecParserTest, OrderFlagsAreStrictBooleans) {
+  std::string yaml = std::string(kMinimal) + "order:\n  randomize: yes\n";
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].key_path, "order.randomize");
+  EXPECT_NE(r.errors[0].message.find("expected true or false, found 'yes'"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace iommuvm::spec

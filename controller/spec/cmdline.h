@@ -1,0 +1,24 @@
+#pragma once
+// Kernel command-line fragments from specs (iommu_tokens, extra_cmdline)
+// are checked before any node reboots: a strict token grammar (no quotes,
+// whitespace inside tokens, ';', '$', backquotes or newlines — they would
+// reach grub and kexec) and, for IOMMU-related parameters, a list of the
+// parameters and values the kernel knows, so `iommu.stict=1` is caught.
+
+#include <string>
+#include <vector>
+
+#include "iommuvm/v1/common.pb.h"
+
+namespace iommuvm::spec {
+
+// Problems with `fragment` (empty when it is acceptable), each naming the
+// offending token and, where there is one, the closest known parameter.
+std::vector<std::string> CheckCmdline(const std::string& fragment);
+
+enum class CpuVendor { kIntel, kAmd };
+
+// The design's default tokens for a mode ("intel_iommu=on iommu.strict=1").
+std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode);
+
+}  // namespace iommuvm::spec
