@@ -527,10 +527,16 @@ absl::Status Scheduler::StartAttempt(const AttemptRecord& a, const Pair& pair) {
                      {"server.kernel_cmdline", server.kernel_cmdline},
                      {"server.cmdline_mode", booted_name}};
   m.attempts.push_back(verify);
+  std::string error;
   if (run.iommu != v1::IOMMU_MODE_CURRENT && run.iommu != booted) {
-    std::string error = absl::StrCat("run needs iommu ", spec::IommuModeName(run.iommu),
-                                     " but node ", pair.server, " booted with ", booted_name,
-                                     " (cmdline: ", server.kernel_cmdline, ")");
+    error = absl::StrCat("run needs iommu ", spec::IommuModeName(run.iommu), " but node ",
+                         pair.server, " booted with ", booted_name,
+                         " (cmdline: ", server.kernel_cmdline, ")");
+  } else if (run.vm != "bare-metal") {
+    error = absl::StrCat("vm '", run.vm,
+                         "': this controller cannot launch VMs yet; only bare-metal runs execute");
+  }
+  if (!error.empty()) {
     AttemptUpdate fail = Move(a, AttemptState::kVerifying, AttemptState::kFailed);
     fail.error = error;
     m.attempts.push_back(fail);

@@ -41,6 +41,24 @@ struct WorkloadSpec {
   GeneratorSpec generator;
 };
 
+// A guest configuration: the server runs inside this VM (validated and
+// planned today; launching VMs is the VM capability).
+struct VmSpec {
+  std::string name;
+  uint32_t vcpus = 2;
+  uint64_t memory_bytes = 4ull << 30;
+  std::string viommu = "none";  // none | intel | virtio | amd
+  bool caching_mode = true;     // intel: needed for VFIO assignment, forces strict
+  bool intremap = true;
+  bool device_iotlb = false;
+  uint32_t aw_bits = 48;        // 39 or 48
+  v1::IommuMode guest_iommu = v1::IOMMU_MODE_CURRENT;
+  std::string nic = "virtio";   // virtio | vfio-vf
+  std::string kernel;
+  std::string initrd;
+  std::string disk;
+};
+
 struct PairSpec {
   std::string server;
   std::string client;
@@ -86,6 +104,7 @@ struct ExperimentSpec {
   MatrixSpec matrix;
   uint32_t repetitions = 1;
   std::map<std::string, WorkloadSpec> workloads;
+  std::map<std::string, VmSpec> vms;
   std::vector<PairSpec> pairs;  // empty: any free server + client agents
   TimeoutsSpec timeouts;
   IommuTokensSpec iommu_tokens;

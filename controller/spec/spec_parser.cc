@@ -38,6 +38,7 @@ class Parser {
     r.UInt32("repetitions", &spec->repetitions, 1, 10000);
     r.UInt32("retries", &spec->retries, 0, 10);
     ReadWorkloads(r, spec);
+    ReadVms(r, spec);
     ReadMatrix(r, spec);
     ReadNodes(r, spec);
     ReadTimeouts(r, &spec->timeouts);
@@ -101,6 +102,12 @@ class Parser {
     w->generator.value_size = static_cast<uint32_t>(value_size);
     g.UInt64("keyspace", &w->generator.keyspace, 0, 1ull << 40);
     g.UInt32("threads", &w->generator.threads, 0, 1024);
+    YAML::Node rate = g.Child("rate");
+    if (rate.IsDefined()) {
+      g.Error(rate, g.ChildPath("rate"),
+              w->generator.tool + " is closed-loop and cannot hold a request rate; 'rate' "
+              "needs an open-loop tool (wrk2)");
+    }
     YAML::Node duration = g.Child("duration");
     if (duration.IsDefined()) {
       g.Error(duration, g.ChildPath("duration"),
@@ -130,7 +137,83 @@ class Parser {
     std::vector<std::string> workload_names;
     for (const auto& [name, w] : spec->workloads) workload_names.push_back(name);
     m.StringList("workload", &spec->matrix.workload, workload_names, /*required=*/true);
-    m.StringList("vm", &spec->matrix.vm, kBareMetal);
+    std::vector<std::string> vm_names = kBareMetal;
+    for (const auto& [name, vm] : spec->vms) vm_names.push_back(name);
+    m.StringList("vm", &spec->matrix.vm, vm_names);
+    CheckVmAgainstModes(m, *spec);
+  }
+
+  void ReadVms(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("vms");
+    if (!n.IsDefined()) return;
+    if (!n.IsMap()) {
+      AddError(errors_, n, "vms", "expected a mapping of VM names to definitions, found " +
+                                      Describe(n));
+      return;
+    }
+    for (const auto& kv : n) {
+      VmSpec vm;
+      vm.name = kv.first.as<std::string>("");
+      std::string path = "vms." + vm.name;
+      if (vm.name == "bare-metal") {
+        AddError(errors_, kv.first, path, "'bare-metal' is reserved for runs without a VM");
+        continue;
+      }
+      MapReader r(kv.second, path, errors_);
+      if (!r.valid()) continue;
+      r.UInt32("vcpus", &vm.vcpus, 1, 1024);
+      r.Size("memory", &vm.memory_bytes, 64ull << 20, 16ull << 40);
+      std::vector<std::string> one;
+      r.StringList("viommu", &one, {"none", "intel", "virtio", "amd"});
+      if (!one.empty()) vm.viommu = one[0];
+      YAML::Node opts = r.Child("viommu_options");
+      if (opts.IsDefined()) {
+        MapReader o(opts, r.ChildPath("viommu_options"), errors_);
+        o.Bool("caching_mode", &vm.caching_mode);
+        o.Bool("intremap", &vm.intremap);
+        o.Bool("device_iotlb", &vm.device_iotlb);
+        o.UInt32("aw_bits", &vm.aw_bits, 39, 48);
+        if (vm.aw_bits != 39 && vm.aw_bits != 48) {
+          o.Error(o.Child("aw_bits"), o.ChildPath("aw_bits"), "must be 39 or 48");
+        }
+      }
+      one.clear();
+      r.StringList("guest_iommu", &one, kIommuModes);
+      if (!one.empty()) ParseIommuModeName(one[0], &vm.guest_iommu);
+      one.clear();
+      r.StringList("nic", &one, {"virtio", "vfio-vf"});
+      if (!one.empty()) vm.nic = one[0];
+      r.String("kernel", &vm.kernel);
+      r.String("initrd", &vm.initrd);
+      r.String("disk", &vm.disk);
+      if (vm.nic == "vfio-vf" && vm.viommu == "intel" && !vm.caching_mode) {
+        r.Error(r.Child("nic"), r.ChildPath("nic"),
+                "a vfio-vf NIC behind an emulated Intel IOMMU needs "
+                "viommu_options.caching_mode: true");
+      }
+      if (vm.guest_iommu != v1::IOMMU_MODE_CURRENT && vm.guest_iommu != v1::IOMMU_MODE_OFF &&
+          vm.viommu == "none") {
+        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                std::string("guest mode ") + IommuModeName(vm.guest_iommu) +
+                    " needs a viommu (intel, virtio or amd)");
+      }
+      spec->vms[vm.name] = std::move(vm);
+    }
+  }
+
+  // A VF passed through to a guest needs the host IOMMU on.
+  void CheckVmAgainstModes(MapReader& m, const ExperimentSpec& spec) {
+    bool host_off = std::find(spec.matrix.iommu.begin(), spec.matrix.iommu.end(),
+                              v1::IOMMU_MODE_OFF) != spec.matrix.iommu.end();
+    if (!host_off) return;
+    for (const auto& name : spec.matrix.vm) {
+      auto it = spec.vms.find(name);
+      if (it != spec.vms.end() && it->second.nic == "vfio-vf") {
+        m.Error(m.Child("iommu"), m.ChildPath("iommu"),
+                "vm '" + name + "' passes a VF through (nic: vfio-vf), which needs the host "
+                "IOMMU on; remove 'off' or that vm");
+      }
+    }
   }
 
   void ReadNodes(MapReader& parent, ExperimentSpec* spec) {

@@ -232,6 +232,22 @@ TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
   EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
 }
 
+TEST_F(SchedulerTest, VmRunsFailClearlyUntilVmsCanBeLaunched) {
+  std::string yaml = std::string(kSpec) + "vms:\n  g: {viommu: intel}\n";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [g]\n");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_GT(r->experiment_id, 0) << r->errors[0].Format("t");
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  auto runs = *store_->ListRuns(r->experiment_id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("vm 'g': this controller cannot launch VMs yet"),
+            std::string::npos);
+  EXPECT_TRUE(gateway_.sent["srv"].empty());  // nothing was started
+}
+
 TEST_F(SchedulerTest, InvalidSpecWritesNothing) {
   auto r = scheduler_->Submit("name: t\nmatrix: {workload: [nope]}\nworkloads: {}\n");
   ASSERT_THAT(r, IsOk());

@@ -208,5 +208,62 @@ TEST(SpecParserTest, OrderFlagsAreStrictBooleans) {
   EXPECT_NE(r.errors[0].message.find("expected true or false, found 'yes'"), std::string::npos);
 }
 
+TEST(SpecParserTest, VmsRoundTripAndJoinTheMatrix) {
+  std::string yaml = std::string(kMinimal) + R"(vms:
+  vf-strict:
+    vcpus: 8
+    memory: 16GiB
+    viommu: intel
+    viommu_options: {caching_mode: true, intremap: true, device_iotlb: true, aw_bits: 39}
+    guest_iommu: strict
+    nic: vfio-vf
+    kernel: /boot/vmlinuz
+    disk: guest.qcow2
+)";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [bare-metal, vf-strict]\n");
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  const VmSpec& vm = r.spec->vms.at("vf-strict");
+  EXPECT_EQ(vm.vcpus, 8u);
+  EXPECT_EQ(vm.memory_bytes, 16ull << 30);
+  EXPECT_EQ(vm.viommu, "intel");
+  EXPECT_TRUE(vm.device_iotlb);
+  EXPECT_EQ(vm.aw_bits, 39u);
+  EXPECT_EQ(vm.guest_iommu, v1::IOMMU_MODE_STRICT);
+  EXPECT_EQ(vm.nic, "vfio-vf");
+  EXPECT_EQ(vm.kernel, "/boot/vmlinuz");
+  EXPECT_EQ(ExpandMatrix(*r.spec).size(), 2u);
+}
+
+TEST(SpecParserTest, VmCrossFieldChecks) {
+  std::string yaml = std::string(kMinimal) + R"(vms:
+  vf:
+    viommu: intel
+    viommu_options: {caching_mode: false}
+    nic: vfio-vf
+  plain:
+    guest_iommu: lazy
+)";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  iommu: [off]\n  vm: [vf, plain, vm3]\n");
+  ParseResult r = ParseSpec(yaml);
+  std::vector<std::string> got;
+  for (const auto& e : r.errors) got.push_back(e.key_path + ": " + e.message);
+  ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("matrix.iommu: vm 'vf' passes a VF through"), std::string::npos);
+  EXPECT_NE(got[1].find("matrix.vm[2]: 'vm3' is not allowed"), std::string::npos);
+  EXPECT_NE(got[2].find("vms.vf.nic: a vfio-vf NIC behind an emulated Intel IOMMU needs"),
+            std::string::npos);
+  EXPECT_NE(got[3].find("vms.plain.guest_iommu: guest mode lazy needs a viommu"),
+            std::string::npos);
+}
+
+TEST(SpecParserTest, RateNeedsAnOpenLoopTool) {
+  std::string yaml = std::string(kMinimal) + "      rate: 50k/s\n";
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].key_path, "workloads.w.generator.rate");
+  EXPECT_NE(r.errors[0].message.find("closed-loop"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace iommuvm::spec
