@@ -9,14 +9,11 @@ namespace {
 
 TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   Harness h;
-  Daemon controller = h.StartController();
-  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
-  Daemon server = h.StartAgent("server-1", "server");
-  Daemon client = h.StartAgent("client-1", "client");
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)));
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c));
 
   CommandResult r = h.Cli({"submit", IOMMUVM_SOURCE_DIR "/experiments/quickstart.yaml", "--wait"});
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << controller.Log();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << c.controller.Log();
   EXPECT_NE(r.out.find("experiment 1 SUCCEEDED"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("6/6 runs (6 ok, 0 failed)"), std::string::npos) << r.out;
 
@@ -42,19 +39,10 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   EXPECT_NE(agents.out.find("\"agent\": \"server-1\""), std::string::npos) << agents.out;
 }
 
-}  // namespace
-}  // namespace iommuvm::testing
-
-namespace iommuvm::testing {
-namespace {
-
 TEST(EndToEndTest, CancelStopsTheExperimentAndItsServers) {
   Harness h;
-  Daemon controller = h.StartController();
-  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
-  Daemon server = h.StartAgent("server-1", "server");
-  Daemon client = h.StartAgent("client-1", "client");
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)));
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c));
   CommandResult submit = h.Cli({"submit", h.WriteFile("long.yaml", QuickSpec(10, 200000))});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
@@ -65,8 +53,8 @@ TEST(EndToEndTest, CancelStopsTheExperimentAndItsServers) {
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state IN ('PENDING', 'ACTIVE')"), 0);
   EXPECT_GT(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'CANCELLED'"), 15);
   // The running server is stopped by the cleanup step.
-  EXPECT_TRUE(server.WaitForLog("server of attempt 1 stopped", absl::Seconds(10)))
-      << server.Log();
+  EXPECT_TRUE(c.server.WaitForLog("server of attempt 1 stopped", absl::Seconds(10)))
+      << c.server.Log();
   CommandResult status = h.Cli({"status", "1", "--format", "json"});
   EXPECT_EQ(status.exit_code, 0);
   EXPECT_NE(status.out.find("\"state\": \"CANCELLED\""), std::string::npos) << status.out;

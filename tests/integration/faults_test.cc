@@ -31,7 +31,7 @@ bool WaitForExit(Process* p, absl::Duration timeout) {
   return false;
 }
 
-void StartPair(Harness& h, Daemon* controller) {
+void StartReadyController(Harness& h, Daemon* controller) {
   *controller = h.StartController({"--agent_grace=5s"});
   ASSERT_TRUE(controller->WaitForLog("listening on", absl::Seconds(10))) << controller->Log();
 }
@@ -39,7 +39,7 @@ void StartPair(Harness& h, Daemon* controller) {
 TEST(FaultsTest, UnparseableSpecIsRejectedWithPositionAndWritesNothing) {
   Harness h;
   Daemon controller;
-  StartPair(h, &controller);
+  StartReadyController(h, &controller);
   std::string bad = h.WriteFile("bad.yaml", "name: t\nmatrix:\n  workload: [w\nworkloads: {}\n");
   CommandResult r = h.Cli({"submit", bad});
   EXPECT_EQ(r.exit_code, 1);
@@ -104,10 +104,8 @@ TEST(FaultsTest, AgentRetriesAnUnreachableControllerForever) {
 
 TEST(FaultsTest, MissingRedisServerFailsEachAttemptWithTheToolsMessage) {
   Harness h;
-  Daemon controller;
-  StartPair(h, &controller);
-  Daemon server = h.StartAgent("server-1", "server", {"PATH=/nonexistent"});
-  Daemon client = h.StartAgent("client-1", "client");
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {}, {"PATH=/nonexistent"}));
   CommandResult r = h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(1)), "--wait"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   // Both runs were attempted (the first failure did not block the next).
@@ -120,10 +118,9 @@ TEST(FaultsTest, MissingRedisServerFailsEachAttemptWithTheToolsMessage) {
 
 TEST(FaultsTest, MissingRedisBenchmarkFailsAndTheServerIsStopped) {
   Harness h;
-  Daemon controller;
-  StartPair(h, &controller);
-  Daemon server = h.StartAgent("server-1", "server");
-  Daemon client = h.StartAgent("client-1", "client", {"PATH=/nonexistent"});
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {}, {}, {"PATH=/nonexistent"}));
+  Daemon& server = c.server;
   CommandResult r = h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(1)), "--wait"});
   EXPECT_EQ(r.exit_code, 1) << server.Log();
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'FAILED' AND error LIKE "
@@ -142,10 +139,8 @@ TEST(FaultsTest, MissingRedisBenchmarkFailsAndTheServerIsStopped) {
 
 TEST(FaultsTest, RedisServerThatCannotStartFailsWithItsOwnWords) {
   Harness h;
-  Daemon controller;
-  StartPair(h, &controller);
-  Daemon server = h.StartAgent("server-1", "server");
-  Daemon client = h.StartAgent("client-1", "client");
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c));
   // The controller's own port is taken, so redis-server exits at once and
   // says why.
   std::string spec = absl::StrReplaceAll(
@@ -161,7 +156,7 @@ TEST(FaultsTest, RedisServerThatCannotStartFailsWithItsOwnWords) {
 TEST(FaultsTest, SigtermExitsCleanly) {
   Harness h;
   Daemon controller;
-  StartPair(h, &controller);
+  StartReadyController(h, &controller);
   ::kill(controller.process->pid(), SIGTERM);
   ASSERT_TRUE(WaitForExit(controller.process.get(), absl::Seconds(10)));
   EXPECT_EQ(controller.process->ExitDescription(), "exited with status 0");
@@ -170,11 +165,9 @@ TEST(FaultsTest, SigtermExitsCleanly) {
 
 TEST(FaultsTest, SigkillMidExperimentResumesWithoutDuplicates) {
   Harness h;
-  Daemon controller;
-  StartPair(h, &controller);
-  Daemon server = h.StartAgent("server-1", "server");
-  Daemon client = h.StartAgent("client-1", "client");
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)));
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=5s"}));
+  Daemon& controller = c.controller;
   CommandResult submit = h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(3, 100000))});
   ASSERT_EQ(submit.exit_code, 0) << submit.err;
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'", 2,

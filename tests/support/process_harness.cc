@@ -1,5 +1,6 @@
 #include "tests/support/process_harness.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -62,6 +63,17 @@ Daemon Harness::StartAgent(const std::string& id, const std::string& roles,
   spec.log_path = d.log_path;
   d.process = *runner_.Start(spec);
   return d;
+}
+
+void Harness::StartCluster(Cluster* c, std::vector<std::string> controller_args,
+                           std::vector<std::string> server_env,
+                           std::vector<std::string> client_env) {
+  c->controller = StartController(std::move(controller_args));
+  ASSERT_TRUE(c->controller.WaitForLog("listening on", absl::Seconds(10))) << c->controller.Log();
+  c->server = StartAgent("server-1", "server", std::move(server_env));
+  c->client = StartAgent("client-1", "client", std::move(client_env));
+  ASSERT_TRUE(WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)))
+      << c->server.Log() << c->client.Log();
 }
 
 CommandResult Harness::Cli(std::vector<std::string> args, absl::Duration timeout) {

@@ -31,6 +31,13 @@ struct Daemon {
   bool WaitForLog(const std::string& text, absl::Duration timeout) const;
 };
 
+// A controller with one server agent and one client agent, all registered.
+struct Cluster {
+  Daemon controller;
+  Daemon server;
+  Daemon client;
+};
+
 class Harness {
  public:
   Harness();
@@ -42,6 +49,12 @@ class Harness {
   Daemon StartController(std::vector<std::string> extra_args = {});
   Daemon StartAgent(const std::string& id, const std::string& roles,
                     std::vector<std::string> env = {});
+  // Starts a controller and agents "server-1" (server) and "client-1"
+  // (client, with `client_env`) and waits until both have registered.
+  // Fails the current test (check with ASSERT_NO_FATAL_FAILURE) otherwise.
+  void StartCluster(Cluster* cluster, std::vector<std::string> controller_args = {},
+                    std::vector<std::string> server_env = {},
+                    std::vector<std::string> client_env = {});
   // Runs the iommuvm CLI against this harness's controller.
   CommandResult Cli(std::vector<std::string> args, absl::Duration timeout = absl::Minutes(3));
   // Writes `text` to a file in the scratch dir and returns its path.
