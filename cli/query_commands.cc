@@ -2,6 +2,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_support.h"
+#include "controller/spec/params.h"
 #include "controller/spec/spec.h"
 
 namespace iommuvm::cli {
@@ -27,6 +28,10 @@ std::string Roles(const google::protobuf::RepeatedField<int>& roles) {
   std::vector<std::string> names;
   for (int r : roles) names.push_back(r == v1::ROLE_SERVER ? "server" : "client");
   return absl::StrJoin(names, ",");
+}
+
+std::string Params(const google::protobuf::Map<std::string, std::string>& params) {
+  return spec::FormatParams(std::map<std::string, std::string>(params.begin(), params.end()));
 }
 
 std::string Evidence(const v1::Run& r) {
@@ -107,11 +112,11 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
             << e.runs_failed() << " failed (spec sha256 " << e.spec_sha256().substr(0, 12)
             << ")\n";
   }
-  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"rep", true}, {"state"},
+  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"params"}, {"rep", true}, {"state"},
            {"attempt"}, {"attempts", true}, {"server"}, {"client"}, {"evidence"}, {"error"}});
   for (const auto& r : e.runs()) {
     t.AddRow({absl::StrCat(r.index()), spec::IommuModeName(r.iommu()), r.workload(), r.vm(),
-              absl::StrCat(r.repetition()), r.state(), r.attempt_state(),
+              Params(r.params()), absl::StrCat(r.repetition()), r.state(), r.attempt_state(),
               absl::StrCat(r.attempts()), r.server_node(), r.client_node(), Evidence(r),
               r.error()});
   }
@@ -130,14 +135,14 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int6
     ctx.err << "iommuvm: " << s.error_message() << "\n";
     return false;
   }
-  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"rep", true}, {"op"},
+  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"params"}, {"rep", true}, {"op"},
            {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true}, {"max_us", true},
            {"samples", true}, {"state"}, {"error"}});
   for (const auto& r : resp.rows()) {
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
     t.AddRow({absl::StrCat(r.run_index()), spec::IommuModeName(r.iommu()), r.workload(), r.vm(),
-              absl::StrCat(r.repetition()), has ? o.operation() : "",
+              Params(r.params()), absl::StrCat(r.repetition()), has ? o.operation() : "",
               has ? Fixed(o.throughput_ops(), 1) : "", has ? Fixed(o.latency_p50_us(), 1) : "",
               has ? Fixed(o.latency_p99_us(), 1) : "", has ? Fixed(o.latency_max_us(), 1) : "",
               absl::StrCat(r.metric_samples()), r.state(), r.error()});

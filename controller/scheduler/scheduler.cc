@@ -10,6 +10,7 @@
 #include "controller/scheduler/boot_mode.h"
 #include "controller/scheduler/step_builder.h"
 #include "controller/spec/matrix.h"
+#include "controller/spec/params.h"
 #include "controller/spec/spec_parser.h"
 
 namespace iommuvm::scheduler {
@@ -43,6 +44,11 @@ bool HasRole(const store::NodeRecord& n, v1::Role role) {
     if (r == role) return true;
   }
   return false;
+}
+
+// The run's workload with its user-axis values applied.
+spec::WorkloadSpec WorkloadOf(const spec::ExperimentSpec& spec, const store::RunRecord& run) {
+  return spec::ApplyParams(spec.workloads.at(run.workload), run.params);
 }
 
 store::EventRecord Event(const AttemptRecord& a, const std::string& agent, const std::string& kind,
@@ -129,6 +135,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
     r.workload = p.workload;
     r.vm = p.vm;
     r.repetition = p.repetition;
+    r.params = p.params;
     e.runs.push_back(std::move(r));
   }
   std::lock_guard lock(mu_);
@@ -230,7 +237,7 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
   if (!ParseStepId(a.step_id, &attempt_id, &kind)) return std::optional<v1::Step>();
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
-  const spec::WorkloadSpec& w = spec->workloads.at(run.workload);
+  const spec::WorkloadSpec& w = WorkloadOf(*spec, run);
   switch (kind) {
     case StepKind::kStartServer:
       *target_agent = a.server_node;
@@ -350,7 +357,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
                                absl::StrCat(run.workload, " listening on ", u.endpoint_host(),
                                             ":", u.endpoint_port())));
       next.emplace(a.client_node, RunLoadStep(a.id, a.run_id, *spec,
-                                              spec->workloads.at(run.workload),
+                                              WorkloadOf(*spec, run),
                                               u.endpoint_host(), u.endpoint_port()));
       break;
     }
@@ -549,7 +556,7 @@ absl::Status Scheduler::StartAttempt(const AttemptRecord& a, const Pair& pair) {
   RETURN_IF_ERROR(Commit(m));
   Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ",
       run.repetition, ") on ", pair.server, " -> ", pair.client);
-  SendStep(pair.server, StartServerStep(a.id, a.run_id, *spec, spec->workloads.at(run.workload)));
+  SendStep(pair.server, StartServerStep(a.id, a.run_id, *spec, WorkloadOf(*spec, run)));
   return absl::OkStatus();
 }
 

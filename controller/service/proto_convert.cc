@@ -47,6 +47,7 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
     run->set_repetition(r.repetition);
     run->set_state(r.state);
     run->set_error(r.error);
+    run->mutable_params()->insert(r.params.begin(), r.params.end());
     run->set_attempts(attempt_counts[r.id]);
     if (auto it = latest.find(r.id); it != latest.end()) {
       const store::AttemptRecord& a = *it->second;
@@ -96,6 +97,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     base.set_repetition(run.repetition);
     base.set_state(run.state);
     base.set_error(run.error);
+    base.mutable_params()->insert(run.params.begin(), run.params.end());
     auto it = latest.find(run.id);
     if (it != latest.end()) {
       const store::AttemptRecord& a = *it->second;

@@ -1,24 +1,88 @@
 #include "controller/spec/matrix.h"
 
+#include <set>
+
 namespace iommuvm::spec {
+namespace {
+
+// The value of `axis` at a point.
+std::string ValueOf(const RunPoint& p, const std::string& axis) {
+  if (axis == "iommu") return IommuModeName(p.iommu);
+  if (axis == "workload") return p.workload;
+  if (axis == "vm") return p.vm;
+  auto it = p.params.find(axis);
+  return it == p.params.end() ? "" : it->second;
+}
+
+bool Matches(const RunPoint& p, const PartialPoint& partial) {
+  for (const auto& [axis, value] : partial) {
+    if (ValueOf(p, axis) != value) return false;
+  }
+  return true;
+}
+
+// Every combination of the user axes (one empty map when there are none).
+std::vector<std::map<std::string, std::string>> UserCombinations(const MatrixSpec& m) {
+  std::vector<std::map<std::string, std::string>> combos = {{}};
+  for (const auto& [axis, values] : m.user_axes) {
+    std::vector<std::map<std::string, std::string>> next;
+    for (const auto& c : combos) {
+      for (const auto& v : values) {
+        auto extended = c;
+        extended[axis] = v;
+        next.push_back(std::move(extended));
+      }
+    }
+    combos = std::move(next);
+  }
+  return combos;
+}
+
+}  // namespace
 
 std::vector<RunPoint> ExpandMatrix(const ExperimentSpec& spec) {
-  std::vector<RunPoint> runs;
-  runs.reserve(spec.matrix.iommu.size() * spec.matrix.vm.size() *
-               spec.matrix.workload.size() * spec.repetitions);
-  for (v1::IommuMode mode : spec.matrix.iommu) {
-    for (const auto& vm : spec.matrix.vm) {
-      for (const auto& workload : spec.matrix.workload) {
-        for (uint32_t rep = 1; rep <= spec.repetitions; ++rep) {
+  const MatrixSpec& m = spec.matrix;
+  std::vector<RunPoint> points;  // one repetition each
+  auto combos = UserCombinations(m);
+  for (v1::IommuMode mode : m.iommu) {
+    for (const auto& vm : m.vm) {
+      for (const auto& workload : m.workload) {
+        for (const auto& params : combos) {
           RunPoint p;
-          p.index = static_cast<uint32_t>(runs.size());
           p.iommu = mode;
           p.workload = workload;
           p.vm = vm;
-          p.repetition = rep;
-          runs.push_back(std::move(p));
+          p.params = params;
+          bool excluded = false;
+          for (const auto& e : m.exclude) excluded = excluded || Matches(p, e);
+          if (!excluded) points.push_back(std::move(p));
         }
       }
+    }
+  }
+  for (const PartialPoint& inc : m.include) {
+    RunPoint p;
+    ParseIommuModeName(inc.at("iommu"), &p.iommu);
+    p.workload = inc.at("workload");
+    p.vm = inc.at("vm");
+    for (const auto& [axis, value] : inc) {
+      if (axis != "iommu" && axis != "workload" && axis != "vm") p.params[axis] = value;
+    }
+    bool present = false;
+    for (const auto& q : points) {
+      present = present || (q.iommu == p.iommu && q.workload == p.workload && q.vm == p.vm &&
+                            q.params == p.params);
+    }
+    if (!present) points.push_back(std::move(p));
+  }
+  std::vector<RunPoint> runs;
+  runs.reserve(points.size() * spec.repetitions);
+  for (const RunPoint& p : points) {
+    for (uint32_t rep = 1; rep <= spec.repetitions; ++rep) {
+      RunPoint r = p;
+      r.index = static_cast<uint32_t>(runs.size());
+      r.repetition = rep;
+      runs.push_back(std::move(r));
     }
   }
   return runs;

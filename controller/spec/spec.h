@@ -91,10 +91,17 @@ struct OrderSpec {
   bool repetitions_across_boots = false;
 };
 
+// A partial point: axis name -> value ("iommu" -> "strict", "clients" -> "16").
+using PartialPoint = std::map<std::string, std::string>;
+
 struct MatrixSpec {
   std::vector<v1::IommuMode> iommu = {v1::IOMMU_MODE_CURRENT};
   std::vector<std::string> workload;
   std::vector<std::string> vm = {"bare-metal"};
+  // User axes over workload parameters, in file order (see params.h).
+  std::vector<std::pair<std::string, std::vector<std::string>>> user_axes;
+  std::vector<PartialPoint> exclude;  // points matching any entry are dropped
+  std::vector<PartialPoint> include;  // extra points (iommu, workload, vm given)
 };
 
 struct ExperimentSpec {
@@ -121,6 +128,7 @@ struct RunPoint {
   std::string workload;
   std::string vm;
   uint32_t repetition = 0;  // 1-based
+  std::map<std::string, std::string> params;  // user-axis values of this point
 };
 
 }  // namespace iommuvm::spec

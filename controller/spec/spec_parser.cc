@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_join.h"
 #include "controller/spec/cmdline.h"
+#include "controller/spec/params.h"
 #include "controller/spec/yaml_reader.h"
 
 namespace iommuvm::spec {
@@ -141,6 +142,120 @@ class Parser {
     for (const auto& [name, vm] : spec->vms) vm_names.push_back(name);
     m.StringList("vm", &spec->matrix.vm, vm_names);
     CheckVmAgainstModes(m, *spec);
+    ReadUserAxes(n, m, spec);
+    ReadPartialPoints(m, "exclude", *spec, &spec->matrix.exclude);
+    ReadPartialPoints(m, "include", *spec, &spec->matrix.include);
+  }
+
+  // Matrix keys naming a workload parameter are user axes.
+  void ReadUserAxes(const YAML::Node& n, MapReader& m, ExperimentSpec* spec) {
+    for (const std::string& name : AxisParameters()) m.Known(name);
+    for (const auto& kv : n) {
+      std::string key = kv.first.as<std::string>("");
+      const auto& params = AxisParameters();
+      if (std::find(params.begin(), params.end(), key) == params.end()) continue;
+      std::vector<std::string> values;
+      m.StringList(key, &values);
+      YAML::Node list = m.Child(key);
+      for (size_t i = 0; i < values.size(); ++i) {
+        std::string e = CheckAxisValue(key, values[i]);
+        if (e.empty()) continue;
+        YAML::Node item = list.IsSequence() && i < list.size() ? list[i] : list;
+        AddError(errors_, item, m.ChildPath(key) + "[" + std::to_string(i) + "]", e);
+      }
+      if (!values.empty()) spec->matrix.user_axes.emplace_back(key, values);
+    }
+  }
+
+  // The values an axis of this matrix may take (empty: not an axis here).
+  std::vector<std::string> AxisValues(const ExperimentSpec& spec, const std::string& axis) {
+    if (axis == "iommu") {
+      std::vector<std::string> v;
+      for (auto mode : spec.matrix.iommu) v.push_back(IommuModeName(mode));
+      return v;
+    }
+    if (axis == "workload") return spec.matrix.workload;
+    if (axis == "vm") return spec.matrix.vm;
+    for (const auto& [name, values] : spec.matrix.user_axes) {
+      if (name == axis) return values;
+    }
+    return {};
+  }
+
+  // An included point may use any defined value, not only the matrix's.
+  std::string CheckIncludedValue(const ExperimentSpec& spec, const std::string& axis,
+                                 const std::string& value) {
+    v1::IommuMode mode;
+    if (axis == "iommu") {
+      return ParseIommuModeName(value, &mode) ? "" : "'" + value + "' is not an IOMMU mode";
+    }
+    if (axis == "workload") {
+      return spec.workloads.count(value) ? "" : "'" + value + "' is not a defined workload";
+    }
+    if (axis == "vm") {
+      return value == "bare-metal" || spec.vms.count(value) ? ""
+                                                             : "'" + value + "' is not a defined vm";
+    }
+    const auto& params = AxisParameters();
+    if (std::find(params.begin(), params.end(), axis) == params.end()) {
+      return "'" + axis + "' is not an axis; axes: iommu, workload, vm, " +
+             absl::StrJoin(params, ", ");
+    }
+    return CheckAxisValue(axis, value);
+  }
+
+  void ReadPartialPoints(MapReader& m, const std::string& key, const ExperimentSpec& spec,
+                         std::vector<PartialPoint>* out) {
+    YAML::Node n = m.Child(key);
+    if (!n.IsDefined()) return;
+    std::string path = m.ChildPath(key);
+    if (!n.IsSequence()) {
+      AddError(errors_, n, path, "expected a list of points such as {iommu: off, workload: w}");
+      return;
+    }
+    std::vector<std::string> axes = {"iommu", "workload", "vm"};
+    for (const auto& [name, _] : spec.matrix.user_axes) axes.push_back(name);
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!n[i].IsMap() || n[i].size() == 0) {
+        AddError(errors_, n[i], item_path, "expected a mapping of axis names to values");
+        continue;
+      }
+      PartialPoint point;
+      for (const auto& kv : n[i]) {
+        std::string axis = kv.first.as<std::string>("");
+        std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
+        if (key == "include") {
+          std::string e = CheckIncludedValue(spec, axis, value);
+          if (!e.empty()) {
+            AddError(errors_, kv.second, item_path + "." + axis, e);
+          } else {
+            point[axis] = value;
+          }
+          continue;
+        }
+        std::vector<std::string> allowed = AxisValues(spec, axis);
+        if (allowed.empty()) {
+          std::string msg = "'" + axis + "' is not an axis of this matrix; axes: " +
+                            absl::StrJoin(axes, ", ");
+          AddError(errors_, kv.first, item_path + "." + axis, msg);
+          continue;
+        }
+        if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+          AddError(errors_, kv.second, item_path + "." + axis,
+                   "'" + value + "' is not a value of axis " + axis + " (values: " +
+                       absl::StrJoin(allowed, ", ") + ")");
+          continue;
+        }
+        point[axis] = value;
+      }
+      if (key == "include" &&
+          (!point.count("iommu") || !point.count("workload") || !point.count("vm"))) {
+        AddError(errors_, n[i], item_path, "an included point needs iommu, workload and vm");
+        continue;
+      }
+      out->push_back(std::move(point));
+    }
   }
 
   void ReadVms(MapReader& parent, ExperimentSpec* spec) {

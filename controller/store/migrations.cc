@@ -116,6 +116,10 @@ CREATE TABLE events (
   message TEXT NOT NULL
 );
 )sql",
+      // 2: user-axis values of each run ("clients=16\nvalue_size=4096").
+      R"sql(
+ALTER TABLE runs ADD COLUMN params TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -121,11 +121,12 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
   int64_t id = db_->LastInsertId();
   ASSIGN_OR_RETURN(Statement run,
                    db_->Prepare("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
-                                "repetition, state) VALUES (?, ?, ?, ?, ?, ?, 'PENDING')"));
+                                "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                                "'PENDING')"));
   for (const RunRecord& r : e.runs) {
     run.Reset();
     RETURN_IF_ERROR(run.BindAll(id, r.index, static_cast<int>(r.iommu), r.workload, r.vm,
-                                r.repetition)
+                                r.repetition, EncodeMap(r.params))
                         .Run());
     RETURN_IF_ERROR(InsertAttempt(db_->LastInsertId(), 1, now));
   }
@@ -177,7 +178,7 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string&
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare(absl::StrCat("SELECT id, experiment_id, idx, iommu, workload, vm, "
-                                             "repetition, state, error FROM runs ",
+                                             "repetition, state, error, params FROM runs ",
                                              where)));
   st.BindAll(arg);
   std::vector<RunRecord> out;
@@ -194,6 +195,7 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string&
     r.repetition = static_cast<uint32_t>(st.Int(6));
     r.state = st.Text(7);
     r.error = st.Text(8);
+    r.params = DecodeMap(st.Text(9));
     out.push_back(std::move(r));
   }
   return out;

@@ -37,6 +37,7 @@ struct RunRecord {
   std::string workload;
   std::string vm;
   uint32_t repetition = 0;
+  std::map<std::string, std::string> params;  // user-axis values
   std::string state;  // PENDING, ACTIVE, SUCCEEDED, FAILED, CANCELLED
   std::string error;
 };

@@ -248,6 +248,21 @@ TEST_F(SchedulerTest, VmRunsFailClearlyUntilVmsCanBeLaunched) {
   EXPECT_TRUE(gateway_.sent["srv"].empty());  // nothing was started
 }
 
+TEST_F(SchedulerTest, UserAxisValuesReachTheSteps) {
+  std::string yaml = kSpec;
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  clients: [7]\n  io_threads: [3]\n");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_GT(r->experiment_id, 0);
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step start = gateway_.LastStep("srv");
+  EXPECT_EQ(start.start_server().io_threads(), 3u);
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  EXPECT_EQ(gateway_.LastStep("cli").run_load().clients(), 7u);
+}
+
 TEST_F(SchedulerTest, InvalidSpecWritesNothing) {
   auto r = scheduler_->Submit("name: t\nmatrix: {workload: [nope]}\nworkloads: {}\n");
   ASSERT_THAT(r, IsOk());

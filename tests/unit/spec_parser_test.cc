@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "controller/spec/matrix.h"
+#include "controller/spec/params.h"
 
 namespace iommuvm::spec {
 namespace {
@@ -263,6 +264,64 @@ TEST(SpecParserTest, RateNeedsAnOpenLoopTool) {
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].key_path, "workloads.w.generator.rate");
   EXPECT_NE(r.errors[0].message.find("closed-loop"), std::string::npos);
+}
+
+TEST(SpecParserTest, UserAxesIncludeAndExclude) {
+  std::string yaml = kMinimal;
+  yaml.replace(yaml.find("matrix:\n"), 8, R"(matrix:
+  iommu: [off, strict]
+  value_size: [64, 4KiB]
+  clients: [16, 256]
+  exclude:
+    - {iommu: off, clients: "256"}
+  include:
+    - {iommu: lazy, workload: w, vm: bare-metal, clients: "1"}
+)");
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  ASSERT_EQ(r.spec->matrix.user_axes.size(), 2u);
+  EXPECT_EQ(r.spec->matrix.user_axes[0].first, "value_size");  // file order
+  auto runs = ExpandMatrix(*r.spec);
+  // 2 modes x 2 sizes x 2 client counts = 8, minus 2 excluded, plus 1 included.
+  ASSERT_EQ(runs.size(), 7u);
+  for (const auto& run : runs) {
+    EXPECT_FALSE(run.iommu == v1::IOMMU_MODE_OFF && run.params.at("clients") == "256");
+  }
+  EXPECT_EQ(runs.back().iommu, v1::IOMMU_MODE_LAZY);
+  EXPECT_EQ(runs.back().params, (std::map<std::string, std::string>{{"clients", "1"}}));
+  // Later axes vary fastest: off/64/16, off/4KiB/16, strict/64/16, strict/64/256, ...
+  EXPECT_EQ(runs[1].params, (std::map<std::string, std::string>{{"clients", "16"},
+                                                                {"value_size", "4KiB"}}));
+  EXPECT_EQ(runs[3].iommu, v1::IOMMU_MODE_STRICT);
+  WorkloadSpec applied = ApplyParams(r.spec->workloads.at("w"), runs[3].params);
+  EXPECT_EQ(applied.generator.clients, 256u);
+  EXPECT_EQ(applied.generator.value_size, 64u);
+  EXPECT_EQ(ApplyParams(r.spec->workloads.at("w"), runs[4].params).generator.value_size, 4096u);
+}
+
+TEST(SpecParserTest, UserAxisAndPartialPointErrors) {
+  std::string yaml = kMinimal;
+  yaml.replace(yaml.find("matrix:\n"), 8, R"(matrix:
+  clients: [16, lots]
+  value_sise: [64]
+  exclude:
+    - {iommu: strict}
+    - {color: red}
+  include:
+    - {iommu: lazy}
+)");
+  ParseResult r = ParseSpec(yaml);
+  std::vector<std::string> got;
+  for (const auto& e : r.errors) got.push_back(e.key_path + ": " + e.message);
+  ASSERT_EQ(got.size(), 5u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("matrix.clients[1]: 'lots' is not a valid clients"), std::string::npos);
+  EXPECT_NE(got[1].find("matrix.value_sise: unknown key 'value_sise'; did you mean 'value_size'"),
+            std::string::npos);
+  EXPECT_NE(got[2].find("matrix.exclude[0].iommu: 'strict' is not a value of axis iommu"),
+            std::string::npos);
+  EXPECT_NE(got[3].find("matrix.exclude[1].color: 'color' is not an axis"), std::string::npos);
+  EXPECT_NE(got[4].find("matrix.include[0]: an included point needs iommu, workload and vm"),
+            std::string::npos);
 }
 
 }  // namespace

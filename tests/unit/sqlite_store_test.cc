@@ -60,6 +60,39 @@ TEST_F(SqliteStoreTest, FreshDatabaseIsMigratedToLatest) {
   EXPECT_EQ((*again)->schema_version(), LatestSchemaVersion());
 }
 
+TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRows) {
+  {
+    auto db = *sqlite::Database::Open(path_);
+    ASSERT_THAT(db->Exec(Migrations()[0]), IsOk());
+    ASSERT_THAT(db->Exec("PRAGMA user_version = 1"), IsOk());
+    ASSERT_THAT(db->Exec("INSERT INTO experiments (name, spec_yaml, spec_sha256, state, "
+                         "created_ms) VALUES ('old', 'name: old', 'x', 'SUCCEEDED', 1);"
+                         "INSERT INTO runs (experiment_id, idx, iommu, workload, vm, repetition, "
+                         "state) VALUES (1, 0, 4, 'w', 'bare-metal', 1, 'SUCCEEDED')"),
+                IsOk());
+  }
+  auto s = SqliteStore::Open(path_, &clock_);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ((*s)->schema_version(), LatestSchemaVersion());
+  auto runs = *(*s)->ListRuns(1);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].state, "SUCCEEDED");
+  EXPECT_TRUE(runs[0].params.empty());
+}
+
+TEST_F(SqliteStoreTest, RunParamsRoundTrip) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  NewExperiment e;
+  e.name = "p";
+  RunRecord r;
+  r.workload = "w";
+  r.vm = "bare-metal";
+  r.params = {{"clients", "16"}, {"value_size", "4KiB"}};
+  e.runs.push_back(r);
+  int64_t id = *s->CreateExperiment(e);
+  EXPECT_EQ((*s->ListRuns(id))[0].params, r.params);
+}
+
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndFileUntouched) {
   {
     auto db = sqlite::Database::Open(path_);
