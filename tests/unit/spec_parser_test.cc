@@ -18,6 +18,13 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// "key.path: message" for each error, in order.
+std::vector<std::string> ErrorLines(const ParseResult& r) {
+  std::vector<std::string> lines;
+  for (const auto& e : r.errors) lines.push_back(e.key_path + ": " + e.message);
+  return lines;
+}
+
 constexpr char kMinimal[] = R"(name: t
 matrix:
   workload: [w]
@@ -247,8 +254,7 @@ TEST(SpecParserTest, VmCrossFieldChecks) {
 )";
   yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  iommu: [off]\n  vm: [vf, plain, vm3]\n");
   ParseResult r = ParseSpec(yaml);
-  std::vector<std::string> got;
-  for (const auto& e : r.errors) got.push_back(e.key_path + ": " + e.message);
+  std::vector<std::string> got = ErrorLines(r);
   ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
   EXPECT_NE(got[0].find("matrix.iommu: vm 'vf' passes a VF through"), std::string::npos);
   EXPECT_NE(got[1].find("matrix.vm[2]: 'vm3' is not allowed"), std::string::npos);
@@ -311,8 +317,7 @@ TEST(SpecParserTest, UserAxisAndPartialPointErrors) {
     - {iommu: lazy}
 )");
   ParseResult r = ParseSpec(yaml);
-  std::vector<std::string> got;
-  for (const auto& e : r.errors) got.push_back(e.key_path + ": " + e.message);
+  std::vector<std::string> got = ErrorLines(r);
   ASSERT_EQ(got.size(), 5u) << ::testing::PrintToString(got);
   EXPECT_NE(got[0].find("matrix.clients[1]: 'lots' is not a valid clients"), std::string::npos);
   EXPECT_NE(got[1].find("matrix.value_sise: unknown key 'value_sise'; did you mean 'value_size'"),
