@@ -1,0 +1,65 @@
+#pragma once
+// The planner: orders an experiment's runs so nodes switch IOMMU mode as
+// rarely as possible and spreads them over N server/client pairs.
+//
+// Policy. Runs sharing a boot config form a boot group (mode, and with
+// order.repetitions_across_boots also the repetition, so each repetition
+// gets its own boot). A pair boots each group it runs exactly once. A group
+// longer than a pair's fair share is split across pairs (longest-
+// processing-time first), which costs one more boot per extra pair but
+// shortens the makespan. Within a boot, runs are grouped by VM config so
+// guests are relaunched as rarely as possible, and shuffled reproducibly
+// (order.seed) when order.randomize is set. `current` needs no boot.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "controller/spec/spec.h"
+
+namespace iommuvm::planner {
+
+struct PlanOptions {
+  uint32_t pairs = 1;
+  absl::Duration switch_cost = absl::Seconds(40);  // one mode switch (boot)
+  absl::Duration vm_launch_cost = absl::Seconds(30);
+  spec::OrderSpec order;
+  // Estimated time of one run (generator duration, warmup, setup).
+  std::function<absl::Duration(const spec::RunPoint&)> run_time;
+};
+
+struct Boot {
+  v1::IommuMode mode = v1::IOMMU_MODE_CURRENT;
+  uint32_t instance = 0;           // repetition with repetitions_across_boots, else 0
+  std::vector<uint32_t> runs;      // run indices, in execution order
+};
+
+struct PairPlan {
+  std::vector<Boot> boots;
+  uint32_t switches = 0;    // boots needing a mode switch (not `current`)
+  uint32_t vm_launches = 0;
+  absl::Duration run_time;  // sum of run estimates
+  absl::Duration makespan;  // run time + switches + VM launches
+};
+
+struct Plan {
+  std::vector<PairPlan> pairs;
+  uint32_t boot_groups = 0;  // distinct boot configs: the fewest switches possible
+  uint32_t switches = 0;
+  absl::Duration makespan;
+  // (total run time + one switch per boot group) / pairs, or the longest
+  // single run if that is longer: no plan can finish sooner.
+  absl::Duration lower_bound;
+};
+
+Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& options);
+
+// Rough run-time estimate from a spec: requests / an assumed 50k ops/s per
+// test, plus setup. Good enough to balance pairs; refined by measurement.
+std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
+    const spec::ExperimentSpec& spec);
+
+}  // namespace iommuvm::planner
