@@ -19,6 +19,7 @@ constexpr char kUsage[] =
     "commands:\n"
     "  submit FILE [--wait]               submit an experiment spec (--wait: follow it live)\n"
     "  validate FILE                      check a spec without submitting it\n"
+    "  plan FILE [--pairs N]              boots, runs and makespan per pair, before any reboot\n"
     "  status [EXP]                       list experiments, or the runs of one\n"
     "  results EXP                        measured results of an experiment\n"
     "  agents                             connected and known agents\n"
@@ -46,7 +47,7 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
     return argv.empty() ? kExitUsage : kExitOk;
   }
   static const std::map<std::string, int (*)(Context&, const std::vector<std::string>&)> kCommands =
-      {{"submit", Submit}, {"status", Status}, {"results", Results}, {"agents", Agents}, {"cancel", Cancel},
+      {{"submit", Submit}, {"status", Status}, {"results", Results}, {"agents", Agents}, {"cancel", Cancel}, {"plan", Plan},
        {"validate", Validate}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {

@@ -1,0 +1,113 @@
+// `iommuvm plan`: how a spec would run on N pairs, before anything reboots.
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/command_support.h"
+#include "common/units.h"
+#include "controller/planner/planner.h"
+#include "controller/spec/matrix.h"
+#include "controller/spec/spec_parser.h"
+
+namespace iommuvm::cli {
+namespace {
+
+constexpr char kPlanUsage[] =
+    "usage: iommuvm plan FILE [--pairs N] [--switch-cost sysfs=5s,kexec=40s,grub=300s]\n"
+    "                    [--format table|csv|json]\n"
+    "Expands the matrix and shows, per pair, the boots and runs in order, mode switches,\n"
+    "VM launches and estimated makespan, against the lower bound for N pairs.\n";
+
+// "sysfs=5s,kexec=40s" over the defaults; false after printing the error.
+bool ParseSwitchCosts(Context& ctx, const std::string& text,
+                      std::map<std::string, absl::Duration>* costs) {
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    auto d = ParseDuration(kv.second);
+    if (!costs->count(kv.first) || !d.ok()) {
+      ctx.err << "iommuvm: --switch-cost: '" << item
+              << "' is not METHOD=DURATION with METHOD sysfs, kexec or grub\n";
+      return false;
+    }
+    (*costs)[kv.first] = *d;
+  }
+  return true;
+}
+
+}  // namespace
+
+int Plan(Context& ctx, const std::vector<std::string>& argv) {
+  int code = kExitOk;
+  auto args = ParseCommand(ctx, argv, kPlanUsage, {"pairs", "switch-cost"}, {}, 1, 1, &code);
+  if (!args) return code;
+  auto format = FormatOf(ctx, *args);
+  uint32_t pairs = 0;
+  if (!format || !absl::SimpleAtoi(args->Get("pairs", "1"), &pairs) || pairs == 0) {
+    if (format) ctx.err << "iommuvm: --pairs must be a positive number\n";
+    return kExitUsage;
+  }
+  std::map<std::string, absl::Duration> costs = {
+      {"sysfs", absl::Seconds(5)}, {"kexec", absl::Seconds(40)}, {"grub", absl::Seconds(300)}};
+  if (!ParseSwitchCosts(ctx, args->Get("switch-cost", ""), &costs)) return kExitUsage;
+
+  const std::string& path = args->positional[0];
+  std::ifstream in(path);
+  if (!in) {
+    ctx.err << "iommuvm: cannot read " << path << "\n";
+    return kExitFailure;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  spec::ParseResult parsed = spec::ParseSpec(text.str());
+  for (const auto& e : parsed.errors) ctx.err << e.Format(path) << "\n";
+  if (!parsed.spec) return kExitFailure;
+  const spec::ExperimentSpec& s = *parsed.spec;
+
+  planner::PlanOptions options;
+  options.pairs = pairs;
+  options.switch_cost = costs.at(s.switch_method.method);
+  options.order = s.order;
+  options.run_time = planner::EstimateFromSpec(s);
+  auto runs = spec::ExpandMatrix(s);
+  planner::Plan plan = planner::MakePlan(runs, options);
+
+  Table t({{"pair", true}, {"boot", true}, {"iommu"}, {"instance", true}, {"runs", true},
+           {"first_runs"}});
+  Table summary({{"pair", true}, {"boots", true}, {"switches", true}, {"vm_launches", true},
+                 {"run_time"}, {"makespan"}});
+  for (size_t p = 0; p < plan.pairs.size(); ++p) {
+    const auto& pp = plan.pairs[p];
+    for (size_t b = 0; b < pp.boots.size(); ++b) {
+      const auto& boot = pp.boots[b];
+      std::string first;
+      for (size_t i = 0; i < boot.runs.size() && i < 6; ++i) {
+        absl::StrAppend(&first, i ? " " : "", boot.runs[i]);
+      }
+      if (boot.runs.size() > 6) absl::StrAppend(&first, " ...");
+      t.AddRow({absl::StrCat(p + 1), absl::StrCat(b + 1), spec::IommuModeName(boot.mode),
+                absl::StrCat(boot.instance), absl::StrCat(boot.runs.size()), first});
+    }
+    summary.AddRow({absl::StrCat(p + 1), absl::StrCat(pp.boots.size()),
+                    absl::StrCat(pp.switches), absl::StrCat(pp.vm_launches),
+                    SpecDuration(absl::Trunc(pp.run_time, absl::Seconds(1))),
+                    SpecDuration(absl::Trunc(pp.makespan, absl::Seconds(1)))});
+  }
+  if (*format != Format::kTable) {
+    t.Print(ctx.out, *format);
+    return kExitOk;
+  }
+  t.Print(ctx.out, *format);
+  ctx.out << "\n";
+  summary.Print(ctx.out, *format);
+  double above = absl::FDivDuration(plan.makespan, plan.lower_bound) - 1.0;
+  ctx.out << "\n" << runs.size() << " runs on " << pairs << " pairs, " << plan.switches
+          << " mode switches (" << s.switch_method.method << ", "
+          << SpecDuration(options.switch_cost) << " each; " << plan.boot_groups
+          << " boot configs), makespan " << Clock(plan.makespan) << ", lower bound "
+          << Clock(plan.lower_bound) << " (" << Fixed(above * 100, 1) << "% above)\n";
+  return kExitOk;
+}
+
+}  // namespace iommuvm::cli

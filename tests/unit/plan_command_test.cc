@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/cli.h"
+
+namespace iommuvm::cli {
+namespace {
+
+constexpr char kSpec[] = R"(name: plan
+matrix:
+  iommu: [off, strict]
+  workload: [w]
+repetitions: 4
+workloads:
+  w: {app: redis, generator: {requests: 100000}}
+switch: {method: grub}
+)";
+
+class PlanCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() / ("plan_" + std::to_string(::getpid()) + ".yaml");
+    std::ofstream(path_) << kSpec;
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+  int Run(std::vector<std::string> args) {
+    out_.str("");
+    err_.str("");
+    Context ctx{out_, err_, GrpcStubFactory(), false};
+    return RunCli(args, ctx);
+  }
+  std::filesystem::path path_;
+  std::ostringstream out_, err_;
+};
+
+TEST_F(PlanCommandTest, PrintsBootsSwitchesAndBound) {
+  ASSERT_EQ(Run({"plan", path_.string(), "--pairs", "2", "--switch-cost", "grub=100s"}), 0)
+      << err_.str();
+  std::string out = out_.str();
+  EXPECT_NE(out.find("8 runs on 2 pairs, 2 mode switches (grub, 100s each; 2 boot configs)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("lower bound"), std::string::npos);
+}
+
+TEST_F(PlanCommandTest, JsonListsEveryBoot) {
+  ASSERT_EQ(Run({"plan", path_.string(), "--format", "json"}), 0) << err_.str();
+  EXPECT_NE(out_.str().find("\"iommu\": \"off\""), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("\"iommu\": \"strict\""), std::string::npos) << out_.str();
+}
+
+TEST_F(PlanCommandTest, BadOptionsAreUsageErrors) {
+  EXPECT_EQ(Run({"plan", path_.string(), "--pairs", "0"}), 2);
+  EXPECT_EQ(Run({"plan", path_.string(), "--switch-cost", "pxe=5s"}), 2);
+  EXPECT_NE(err_.str().find("METHOD=DURATION"), std::string::npos);
+  EXPECT_EQ(Run({"plan"}), 2);
+  EXPECT_EQ(Run({"plan", "/nonexistent.yaml"}), 1);
+}
+
+}  // namespace
+}  // namespace iommuvm::cli
