@@ -39,6 +39,67 @@ std::vector<Chunk> SplitGroup(const GroupKey& key, const std::vector<uint32_t>& 
   return chunks;
 }
 
+// Splits each boot group into pieces (more pieces with a higher
+// granularity), assigns them longest first to the least-loaded pair (a pair
+// that already runs the group pays no switch), and merges each pair's pieces
+// of a group into one boot.
+void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& ordered,
+            const std::vector<spec::RunPoint>& runs, const std::vector<absl::Duration>& time,
+            const PlanOptions& options, uint32_t pairs, int granularity, Plan* plan) {
+  // Split groups longer than a fair share, then longest chunk first onto the
+  // least-loaded pair (a pair that already has the group pays no switch).
+  absl::Duration fair = plan->lower_bound / granularity;
+  std::vector<Chunk> chunks;
+  for (const auto& [key, ids] : ordered) {
+    absl::Duration t;
+    for (uint32_t r : ids) t += time[r];
+    size_t n = fair > absl::ZeroDuration()
+                   ? std::clamp<size_t>(static_cast<size_t>(std::ceil(absl::FDivDuration(t, fair))), 1,
+                                      pairs)
+                   : 1;
+    for (auto& c : SplitGroup(key, ids, time, n)) chunks.push_back(std::move(c));
+  }
+  std::stable_sort(chunks.begin(), chunks.end(),
+                   [](const Chunk& a, const Chunk& b) { return a.time > b.time; });
+  std::vector<absl::Duration> load(pairs);
+  std::vector<std::map<GroupKey, std::vector<uint32_t>>> assigned(pairs);
+  for (Chunk& c : chunks) {
+    size_t best = 0;
+    absl::Duration best_load = absl::InfiniteDuration();
+    for (size_t p = 0; p < pairs; ++p) {
+      bool needs_switch = !assigned[p].count(c.group) && c.group.first != v1::IOMMU_MODE_CURRENT;
+      absl::Duration l = load[p] + c.time + (needs_switch ? options.switch_cost : absl::ZeroDuration());
+      if (l < best_load) {
+        best_load = l;
+        best = p;
+      }
+    }
+    load[best] = best_load;
+    auto& dest = assigned[best][c.group];
+    dest.insert(dest.end(), c.runs.begin(), c.runs.end());
+  }
+
+  // One boot per group on each pair, in group order; count costs.
+  for (size_t p = 0; p < pairs; ++p) {
+    PairPlan& pp = plan->pairs[p];
+    for (auto& [key, ids] : assigned[p]) {
+      Boot boot{static_cast<v1::IommuMode>(key.first), key.second, std::move(ids)};
+      if (boot.mode != v1::IOMMU_MODE_CURRENT) ++pp.switches;
+      std::string last_vm = "bare-metal";
+      for (uint32_t r : boot.runs) {
+        pp.run_time += time[r];
+        if (runs[r].vm != "bare-metal" && runs[r].vm != last_vm) ++pp.vm_launches;
+        last_vm = runs[r].vm;
+      }
+      pp.boots.push_back(std::move(boot));
+    }
+    pp.makespan = pp.run_time + options.switch_cost * pp.switches +
+                  options.vm_launch_cost * pp.vm_launches;
+    plan->switches += pp.switches;
+    plan->makespan = std::max(plan->makespan, pp.makespan);
+  }
+}
+
 }  // namespace
 
 Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& options) {
@@ -77,59 +138,16 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
   plan.lower_bound =
       std::max(longest, (total + options.switch_cost * plan.boot_groups) / pairs);
 
-  // Split groups longer than a fair share, then longest chunk first onto the
-  // least-loaded pair (a pair that already has the group pays no switch).
-  absl::Duration fair = (total + options.switch_cost * plan.boot_groups) / pairs;
-  std::vector<Chunk> chunks;
-  for (const auto& [key, ids] : ordered) {
-    absl::Duration t;
-    for (uint32_t r : ids) t += time[r];
-    size_t n = fair > absl::ZeroDuration()
-                   ? std::clamp<size_t>(static_cast<size_t>(std::ceil(absl::FDivDuration(t, fair))), 1,
-                                      pairs)
-                   : 1;
-    for (auto& c : SplitGroup(key, ids, time, n)) chunks.push_back(std::move(c));
+  // Try a few split granularities (1: split only groups longer than a fair
+  // share; higher: finer pieces, more boots) and keep the shortest plan.
+  Plan best;
+  for (int granularity = 1; granularity <= 4; ++granularity) {
+    Plan candidate = plan;
+    Assign(ordered, runs, time, options, pairs, granularity, &candidate);
+    if (granularity == 1 || candidate.makespan < best.makespan) best = std::move(candidate);
+    if (pairs == 1) break;
   }
-  std::stable_sort(chunks.begin(), chunks.end(),
-                   [](const Chunk& a, const Chunk& b) { return a.time > b.time; });
-  std::vector<absl::Duration> load(pairs);
-  std::vector<std::map<GroupKey, std::vector<uint32_t>>> assigned(pairs);
-  for (Chunk& c : chunks) {
-    size_t best = 0;
-    absl::Duration best_load = absl::InfiniteDuration();
-    for (size_t p = 0; p < pairs; ++p) {
-      bool needs_switch = !assigned[p].count(c.group) && c.group.first != v1::IOMMU_MODE_CURRENT;
-      absl::Duration l = load[p] + c.time + (needs_switch ? options.switch_cost : absl::ZeroDuration());
-      if (l < best_load) {
-        best_load = l;
-        best = p;
-      }
-    }
-    load[best] = best_load;
-    auto& dest = assigned[best][c.group];
-    dest.insert(dest.end(), c.runs.begin(), c.runs.end());
-  }
-
-  // One boot per group on each pair, in group order; count costs.
-  for (size_t p = 0; p < pairs; ++p) {
-    PairPlan& pp = plan.pairs[p];
-    for (auto& [key, ids] : assigned[p]) {
-      Boot boot{static_cast<v1::IommuMode>(key.first), key.second, std::move(ids)};
-      if (boot.mode != v1::IOMMU_MODE_CURRENT) ++pp.switches;
-      std::string last_vm = "bare-metal";
-      for (uint32_t r : boot.runs) {
-        pp.run_time += time[r];
-        if (runs[r].vm != "bare-metal" && runs[r].vm != last_vm) ++pp.vm_launches;
-        last_vm = runs[r].vm;
-      }
-      pp.boots.push_back(std::move(boot));
-    }
-    pp.makespan = pp.run_time + options.switch_cost * pp.switches +
-                  options.vm_launch_cost * pp.vm_launches;
-    plan.switches += pp.switches;
-    plan.makespan = std::max(plan.makespan, pp.makespan);
-  }
-  return plan;
+  return best;
 }
 
 std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
