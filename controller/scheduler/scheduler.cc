@@ -223,11 +223,11 @@ void Scheduler::OnDisconnect(const std::string& agent_id) {
 }
 
 absl::StatusOr<std::optional<AttemptRecord>> Scheduler::FindOpen(int64_t attempt_id) {
-  ASSIGN_OR_RETURN(auto open, store_->OpenAttempts());
-  for (AttemptRecord& a : open) {
-    if (a.id == attempt_id) return std::optional<AttemptRecord>(std::move(a));
-  }
-  return std::optional<AttemptRecord>();
+  auto a = store_->GetAttempt(attempt_id);
+  if (absl::IsNotFound(a.status())) return std::optional<AttemptRecord>();
+  if (!a.ok()) return a.status();
+  if (IsTerminal(a->state)) return std::optional<AttemptRecord>();
+  return std::optional<AttemptRecord>(std::move(*a));
 }
 
 absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptRecord& a,

@@ -244,6 +244,13 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ListAttempts(int64_t exp
                        true);
 }
 
+absl::StatusOr<AttemptRecord> SqliteStore::GetAttempt(int64_t attempt_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto found, QueryAttempts("WHERE a.id = ?", attempt_id, true));
+  if (found.empty()) return absl::NotFoundError(absl::StrCat("no attempt ", attempt_id));
+  return found.front();
+}
+
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::OpenAttempts() {
   std::lock_guard lock(mu_);
   return QueryAttempts(

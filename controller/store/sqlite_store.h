@@ -26,6 +26,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<RunRecord> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) override;
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) override;
+  absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() override;
   absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) override;
   absl::Status UpsertNode(const NodeRecord& node) override;

@@ -170,6 +170,8 @@ class Store {
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) = 0;
   // Attempts of an experiment, by run index then attempt number.
   virtual absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) = 0;
+  // The attempt with this id (NotFound if none).
+  virtual absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) = 0;
   // Every attempt not in a terminal state, oldest experiment and run first.
   virtual absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() = 0;
   // Number of attempts a run has had.

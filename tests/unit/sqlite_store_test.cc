@@ -172,6 +172,17 @@ TEST_F(SqliteStoreTest, IllegalTransitionIsRejected) {
                                     HasSubstr("PENDING -> RUNNING")));
 }
 
+TEST_F(SqliteStoreTest, GetAttemptById) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  AttemptRecord a = (*s->OpenAttempts())[0];
+  auto got = s->GetAttempt(a.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->run_id, a.run_id);
+  EXPECT_EQ(got->state, AttemptState::kPending);
+  EXPECT_THAT(s->GetAttempt(a.id + 100), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no attempt")));
+}
+
 TEST_F(SqliteStoreTest, RetryCreatesNumberedAttempt) {
   auto s = *SqliteStore::Open(path_, &clock_);
   CreateOneRun(s.get());
