@@ -343,9 +343,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
     m.attempts.push_back(up);
     return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", u.error()), m);
   }
-  ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
-  std::optional<std::pair<std::string, v1::Step>> next;
   switch (kind) {
     case StepKind::kStartServer: {
       AttemptUpdate up = Move(a, AttemptState::kPreparing, AttemptState::kRunning);
@@ -356,9 +354,6 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       m.events.push_back(Event(a, agent_id, "server_ready",
                                absl::StrCat(run.workload, " listening on ", u.endpoint_host(),
                                             ":", u.endpoint_port())));
-      next.emplace(a.client_node, RunLoadStep(a.id, a.run_id, *spec,
-                                              WorkloadOf(*spec, run),
-                                              u.endpoint_host(), u.endpoint_port()));
       break;
     }
     case StepKind::kRunLoad: {
@@ -375,7 +370,6 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       up.step_id = StepId(a.id, StepKind::kStopServer);
       up.add_samples_reported = u.samples_sent();
       m.attempts.push_back(up);
-      next.emplace(a.server_node, StopServerStep(a.id, a.run_id, *spec, StepKind::kStopServer));
       break;
     }
     case StepKind::kStopServer: {
@@ -390,7 +384,15 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       break;
   }
   RETURN_IF_ERROR(Commit(m));
-  if (next) SendStep(next->first, std::move(next->second));
+  return SendCurrentStep(a.id);
+}
+
+absl::Status Scheduler::SendCurrentStep(int64_t attempt_id) {
+  ASSIGN_OR_RETURN(store::AttemptRecord a, store_->GetAttempt(attempt_id));
+  if (IsTerminal(a.state)) return absl::OkStatus();
+  std::string target;
+  ASSIGN_OR_RETURN(std::optional<v1::Step> step, CurrentStep(a, &target));
+  if (step) SendStep(target, std::move(*step));
   return absl::OkStatus();
 }
 
@@ -556,8 +558,7 @@ absl::Status Scheduler::StartAttempt(const AttemptRecord& a, const Pair& pair) {
   RETURN_IF_ERROR(Commit(m));
   Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ",
       run.repetition, ") on ", pair.server, " -> ", pair.client);
-  SendStep(pair.server, StartServerStep(a.id, a.run_id, *spec, WorkloadOf(*spec, run)));
-  return absl::OkStatus();
+  return SendCurrentStep(a.id);
 }
 
 absl::Status Scheduler::FinishExperiments() {

@@ -108,6 +108,9 @@ class Scheduler {
   absl::StatusOr<std::optional<store::AttemptRecord>> FindOpen(int64_t attempt_id);
   absl::Status FinishExperiments();
   void SendStep(const std::string& agent_id, v1::Step step);
+  // Sends the step an attempt's current state waits for (the one place that
+  // decides which step goes to which node), unless the attempt has ended.
+  absl::Status SendCurrentStep(int64_t attempt_id);
   void UpdateGauges();
 
   store::Store* store_;
