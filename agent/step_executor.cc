@@ -145,14 +145,20 @@ std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step) {
       });
 }
 
-void StepExecutor::StartServer(const v1::Step& step) {
-  const v1::StartServer& cfg = step.start_server();
+absl::StatusOr<std::string> StepExecutor::PrepareRunDir(const v1::Step& step) {
   std::string run_dir = RunDir(state_dir_, step.attempt_id());
   absl::Status s = deps_.fs->MakeDirs(run_dir);
-  if (!s.ok()) return Finish(step, s, {});
+  if (!s.ok()) return s;
+  return deps_.fs->HostPath(run_dir);
+}
+
+void StepExecutor::StartServer(const v1::Step& step) {
+  const v1::StartServer& cfg = step.start_server();
+  auto run_dir = PrepareRunDir(step);
+  if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
   auto app = MakeApplication(cfg.app(), deps_.runner);
   if (!app.ok()) return Finish(step, app.status(), {});
-  auto port = (*app)->Start(cfg, data_address_, deps_.fs->HostPath(run_dir), Timeout(step));
+  auto port = (*app)->Start(cfg, data_address_, *run_dir, Timeout(step));
   if (!port.ok()) return Finish(step, port.status(), {});
   Server& server = servers_[step.attempt_id()];
   server.app = std::move(*app);
@@ -167,13 +173,12 @@ void StepExecutor::StartServer(const v1::Step& step) {
 
 void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel) {
   const v1::RunLoad& load = step.run_load();
-  std::string run_dir = RunDir(state_dir_, step.attempt_id());
-  absl::Status s = deps_.fs->MakeDirs(run_dir);
-  if (!s.ok()) return Finish(step, s, {});
+  auto run_dir = PrepareRunDir(step);
+  if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
   auto generator = MakeLoadGenerator(load.tool(), deps_.runner);
   if (!generator.ok()) return Finish(step, generator.status(), {});
   std::unique_ptr<Sampler> sampler = StartSampler(step);
-  auto result = (*generator)->Run(load, deps_.fs->HostPath(run_dir), Timeout(step), cancel);
+  auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   v1::StepUpdate u;
   u.set_samples_sent(sampler->Stop());
   if (result.ok()) {
@@ -189,7 +194,9 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   }
   // On a client-only node the directory holds generator output, already
   // sent; when this agent also serves the attempt, StopServer removes it.
-  if (!servers_.count(step.attempt_id())) (void)deps_.fs->RemoveAll(run_dir);
+  if (!servers_.count(step.attempt_id())) {
+    (void)deps_.fs->RemoveAll(RunDir(state_dir_, step.attempt_id()));
+  }
   Finish(step, result.status(), u);
 }
 

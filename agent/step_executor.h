@@ -53,6 +53,8 @@ class StepExecutor {
   };
   void Loop();
   void Execute(const v1::Step& step, const std::atomic<bool>* cancel);
+  // Creates the attempt's run directory; returns its host path.
+  absl::StatusOr<std::string> PrepareRunDir(const v1::Step& step);
   void StartServer(const v1::Step& step);
   void RunLoad(const v1::Step& step, const std::atomic<bool>* cancel);
   void StopServer(const v1::Step& step);
