@@ -1,7 +1,13 @@
 #include "cli/command_support.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "controller/spec/spec_parser.h"
 
 namespace iommuvm::cli {
 
@@ -31,6 +37,25 @@ std::optional<Args> ParseCommand(Context& ctx, const std::vector<std::string>& a
     return std::nullopt;
   }
   return *args;
+}
+
+std::optional<LoadedSpec> LoadSpec(Context& ctx, const std::string& path,
+                                   const std::string& consequence) {
+  std::ifstream in(path);
+  if (!in) {
+    ctx.err << "iommuvm: cannot read " << path << ": " << std::strerror(errno) << "\n";
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  spec::ParseResult parsed = spec::ParseSpec(text.str());
+  for (const auto& e : parsed.errors) ctx.err << e.Format(path) << "\n";
+  if (!parsed.spec) {
+    ctx.err << path << ": " << parsed.errors.size() << " error"
+            << (parsed.errors.size() == 1 ? "" : "s") << consequence << "\n";
+    return std::nullopt;
+  }
+  return LoadedSpec{text.str(), std::move(*parsed.spec)};
 }
 
 std::optional<Format> FormatOf(Context& ctx, const Args& args) {

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "controller/spec/spec.h"
 
 namespace iommuvm::cli {
 
@@ -35,6 +36,16 @@ struct Invocation {
 std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& argv,
                                  const char* usage, std::set<std::string> bool_flags,
                                  size_t min_positional, size_t max_positional, int* exit_code);
+struct LoadedSpec {
+  std::string yaml;
+  spec::ExperimentSpec spec;
+};
+// Reads and validates a spec file, printing every error as
+// FILE:LINE:COLUMN and a count followed by `consequence`; nullopt when it
+// cannot be read or is invalid.
+std::optional<LoadedSpec> LoadSpec(Context& ctx, const std::string& path,
+                                   const std::string& consequence);
+
 // --format, validated (default table); nullopt after printing the error.
 std::optional<Format> FormatOf(Context& ctx, const Args& args);
 // Parses an experiment id; nullopt after printing the error.

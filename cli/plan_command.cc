@@ -1,7 +1,4 @@
 // `iommuvm plan`: how a spec would run on N pairs, before anything reboots.
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -9,7 +6,6 @@
 #include "common/units.h"
 #include "controller/planner/planner.h"
 #include "controller/spec/matrix.h"
-#include "controller/spec/spec_parser.h"
 
 namespace iommuvm::cli {
 namespace {
@@ -52,18 +48,9 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
       {"sysfs", absl::Seconds(5)}, {"kexec", absl::Seconds(40)}, {"grub", absl::Seconds(300)}};
   if (!ParseSwitchCosts(ctx, args->Get("switch-cost", ""), &costs)) return kExitUsage;
 
-  const std::string& path = args->positional[0];
-  std::ifstream in(path);
-  if (!in) {
-    ctx.err << "iommuvm: cannot read " << path << "\n";
-    return kExitFailure;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  spec::ParseResult parsed = spec::ParseSpec(text.str());
-  for (const auto& e : parsed.errors) ctx.err << e.Format(path) << "\n";
-  if (!parsed.spec) return kExitFailure;
-  const spec::ExperimentSpec& s = *parsed.spec;
+  auto loaded = LoadSpec(ctx, args->positional[0], "");
+  if (!loaded) return kExitFailure;
+  const spec::ExperimentSpec& s = loaded->spec;
 
   planner::PlanOptions options;
   options.pairs = pairs;

@@ -1,14 +1,8 @@
 // `iommuvm submit` and `iommuvm validate`: commands that read spec files.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/command_support.h"
 #include "cli/progress.h"
-#include "controller/spec/spec_parser.h"
 
 namespace iommuvm::cli {
 namespace {
@@ -21,32 +15,13 @@ constexpr char kValidateUsage[] =
     "usage: iommuvm validate FILE\n"
     "Checks a spec and prints every error as FILE:LINE:COLUMN: key.path: message.\n";
 
-// Reads FILE and validates it locally; prints errors. nullopt when invalid.
-std::optional<std::string> ReadValidSpec(Context& ctx, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    ctx.err << "iommuvm: cannot read " << path << ": " << std::strerror(errno) << "\n";
-    return std::nullopt;
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  spec::ParseResult parsed = spec::ParseSpec(ss.str());
-  for (const auto& e : parsed.errors) ctx.err << e.Format(path) << "\n";
-  if (!parsed.spec) {
-    ctx.err << path << ": " << parsed.errors.size() << " error"
-            << (parsed.errors.size() == 1 ? "" : "s") << "; nothing was submitted\n";
-    return std::nullopt;
-  }
-  return ss.str();
-}
-
 }  // namespace
 
 int Validate(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;
   auto args = ParseCommand(ctx, argv, kValidateUsage, {}, {}, 1, 1, &code);
   if (!args) return code;
-  if (!ReadValidSpec(ctx, args->positional[0])) return kExitFailure;
+  if (!LoadSpec(ctx, args->positional[0], "")) return kExitFailure;
   ctx.out << args->positional[0] << ": valid\n";
   return kExitOk;
 }
@@ -56,12 +31,12 @@ int Submit(Context& ctx, const std::vector<std::string>& argv) {
   auto inv = Invoke(ctx, argv, kSubmitUsage, {"wait"}, 1, 1, &code);
   if (!inv) return code;
   const std::string& path = inv->args.positional[0];
-  auto yaml = ReadValidSpec(ctx, path);
-  if (!yaml) return kExitFailure;
+  auto loaded = LoadSpec(ctx, path, "; nothing was submitted");
+  if (!loaded) return kExitFailure;
   auto& stub = inv->stub;
   const std::string& address = inv->address;
   v1::SubmitExperimentRequest req;
-  req.set_spec_yaml(*yaml);
+  req.set_spec_yaml(loaded->yaml);
   req.set_file_name(path);
   v1::SubmitExperimentResponse resp;
   grpc::ClientContext rpc;
