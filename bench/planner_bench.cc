@@ -15,7 +15,12 @@ spec::ExperimentSpec BigSpec() {
   s.matrix.iommu = {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_PASSTHROUGH, v1::IOMMU_MODE_LAZY,
                     v1::IOMMU_MODE_STRICT};
   s.matrix.vm = {"bare-metal", "vm-a", "vm-b"};
-  for (int i = 0; i < 25; ++i) s.matrix.workload.push_back("w" + std::to_string(i));
+  for (int i = 0; i < 25; ++i) {
+    std::string name = "w" + std::to_string(i);
+    s.matrix.workload.push_back(name);
+    s.workloads[name].app = "redis";
+    s.workloads[name].generator.tool = "redis-benchmark";
+  }
   s.matrix.user_axes = {{"clients", {"16", "256"}}};
   s.repetitions = 167;
   s.order.randomize = true;

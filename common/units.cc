@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace iommuvm {
 namespace {
@@ -56,6 +57,39 @@ absl::StatusOr<uint64_t> ParseSize(absl::string_view text) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "'", text, "' has unknown unit '", unit, "'; allowed: B, KiB, MiB, GiB, TiB, KB, MB, GB, TB"));
+}
+
+absl::StatusOr<uint64_t> ParseRate(absl::string_view original) {
+  absl::string_view text = original;
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", original, "' ", why, "; write requests per second: 50000/s, 50k/s, 1.5M/s"));
+  };
+  if (!absl::ConsumeSuffix(&text, "/s")) return bad("is not a rate");
+  auto [num, unit] = SplitNumber(text);
+  double value = 0;
+  if (num.empty() || !absl::SimpleAtod(num, &value) || !std::isfinite(value)) {
+    return bad("is not a rate");
+  }
+  double mult = 1;
+  if (unit == "k") {
+    mult = 1e3;
+  } else if (unit == "M") {
+    mult = 1e6;
+  } else if (!unit.empty()) {
+    return bad(absl::StrCat("has unknown multiplier '", unit, "' (allowed: k, M)"));
+  }
+  double rate = value * mult;
+  if (rate < 1 || rate > 1e12) return bad("is out of range (1/s to 1000000M/s)");
+  return static_cast<uint64_t>(std::llround(rate));
+}
+
+std::string SpecRate(uint64_t per_second) {
+  if (per_second >= 1000000 && per_second % 1000000 == 0) {
+    return absl::StrCat(per_second / 1000000, "M/s");
+  }
+  if (per_second >= 1000 && per_second % 1000 == 0) return absl::StrCat(per_second / 1000, "k/s");
+  return absl::StrCat(per_second, "/s");
 }
 
 std::string SpecDuration(absl::Duration d) {

@@ -1,7 +1,7 @@
 #pragma once
 // Strict parsers for the quantities researchers write in specs and flags:
 // durations ("250ms", "30s", "5m", "1h"), sizes ("64", "4KiB", "16GiB",
-// "1MB") and plain counts. Anything else is an error saying what is allowed.
+// "1MB"), rates ("50k/s") and plain counts. Anything else is an error saying what is allowed.
 
 #include <cstdint>
 #include <string>
@@ -20,7 +20,13 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text);
 // TiB (powers of 1024) and KB, MB, GB, TB (powers of 1000).
 absl::StatusOr<uint64_t> ParseSize(absl::string_view text);
 
+// Parses a request rate "<number>[k|M]/s": "50000/s", "50k/s", "1.5M/s".
+// Returns requests per second (at least 1).
+absl::StatusOr<uint64_t> ParseRate(absl::string_view text);
+
 // Formats a duration the way ParseDuration reads it ("1m30s" -> "90s").
 std::string SpecDuration(absl::Duration d);
+// Formats a rate the way ParseRate reads it (50000 -> "50k/s").
+std::string SpecRate(uint64_t per_second);
 
 }  // namespace iommuvm

@@ -154,9 +154,14 @@ std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
     const spec::ExperimentSpec& spec) {
   return [&spec](const spec::RunPoint& r) {
     spec::WorkloadSpec w = spec::ApplyParams(spec.workloads.at(r.workload), r.params);
-    double seconds = static_cast<double>(w.generator.requests) *
-                     static_cast<double>(w.generator.tests.size()) / 50000.0;
-    return absl::Seconds(2) + absl::Seconds(seconds);
+    absl::Duration measured = w.generator.duration;
+    if (w.generator.requests > 0) {  // bounded by a count: assume 50k ops/s per test
+      double tests = w.generator.tool == "redis-benchmark"
+                         ? static_cast<double>(w.generator.tests.size())
+                         : 1.0;
+      measured = absl::Seconds(static_cast<double>(w.generator.requests) * tests / 50000.0);
+    }
+    return absl::Seconds(2) + w.generator.warmup + measured;
   };
 }
 

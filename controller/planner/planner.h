@@ -57,8 +57,9 @@ struct Plan {
 
 Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& options);
 
-// Rough run-time estimate from a spec: requests / an assumed 50k ops/s per
-// test, plus setup. Good enough to balance pairs; refined by measurement.
+// Run-time estimate from a spec: setup + warmup + the generator's duration,
+// or for request-bounded tools requests / an assumed 50k ops/s per test.
+// Good enough to balance pairs.
 std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
     const spec::ExperimentSpec& spec);
 

@@ -490,8 +490,8 @@ std::optional<Scheduler::Pair> Scheduler::PickPair(const spec::ExperimentSpec& s
   auto listed = store_->ListNodes();
   if (!listed.ok()) return std::nullopt;
   const std::vector<store::NodeRecord>& nodes = *listed;
-  if (!spec.pairs.empty()) {
-    for (const auto& p : spec.pairs) {
+  if (!spec.nodes.pairs.empty()) {
+    for (const auto& p : spec.nodes.pairs) {
       if (Eligible(nodes, p.server, v1::ROLE_SERVER, busy) && Eligible(nodes, p.client, v1::ROLE_CLIENT, busy)) {
         return Pair{p.server, p.client};
       }

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "controller/spec/params.h"
+
 namespace iommuvm::spec {
 namespace {
 
@@ -21,10 +23,14 @@ bool Matches(const RunPoint& p, const PartialPoint& partial) {
   return true;
 }
 
-// Every combination of the user axes (one empty map when there are none).
-std::vector<std::map<std::string, std::string>> UserCombinations(const MatrixSpec& m) {
+// Every combination of the user axes that mean something for `w` (one
+// empty map when there are none): `rate: [10k/s, 20k/s]` doubles the wrk2
+// workload's points, not the redis-benchmark one's.
+std::vector<std::map<std::string, std::string>> UserCombinations(const MatrixSpec& m,
+                                                                 const WorkloadSpec* w) {
   std::vector<std::map<std::string, std::string>> combos = {{}};
   for (const auto& [axis, values] : m.user_axes) {
+    if (w == nullptr || !AxisAppliesTo(axis, *w)) continue;
     std::vector<std::map<std::string, std::string>> next;
     for (const auto& c : combos) {
       for (const auto& v : values) {
@@ -43,10 +49,11 @@ std::vector<std::map<std::string, std::string>> UserCombinations(const MatrixSpe
 std::vector<RunPoint> ExpandMatrix(const ExperimentSpec& spec) {
   const MatrixSpec& m = spec.matrix;
   std::vector<RunPoint> points;  // one repetition each
-  auto combos = UserCombinations(m);
   for (v1::IommuMode mode : m.iommu) {
     for (const auto& vm : m.vm) {
       for (const auto& workload : m.workload) {
+        auto w = spec.workloads.find(workload);
+        auto combos = UserCombinations(m, w == spec.workloads.end() ? nullptr : &w->second);
         for (const auto& params : combos) {
           RunPoint p;
           p.iommu = mode;

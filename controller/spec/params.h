@@ -16,6 +16,8 @@ namespace iommuvm::spec {
 const std::vector<std::string>& AxisParameters();
 // "" when `value` is valid for parameter `name`, else what is wrong.
 std::string CheckAxisValue(const std::string& name, const std::string& value);
+// Whether parameter `name` means anything for `w`'s app and tool.
+bool AxisAppliesTo(const std::string& name, const WorkloadSpec& w);
 // `w` with every parameter in `params` set (values already checked).
 WorkloadSpec ApplyParams(WorkloadSpec w, const std::map<std::string, std::string>& params);
 // "clients=16 value_size=4096" (empty for no parameters).

@@ -17,26 +17,40 @@ namespace iommuvm::spec {
 const char* IommuModeName(v1::IommuMode mode);
 bool ParseIommuModeName(const std::string& name, v1::IommuMode* out);
 
+// Server parameters; which keys apply to which app is in workload_catalog.
 struct ServerSpec {
   uint32_t port = 0;  // 0: the agent picks a free port
-  uint32_t io_threads = 1;
-  uint64_t max_memory_bytes = 0;  // 0: unlimited
+  uint32_t io_threads = 1;        // redis io-threads
+  uint64_t max_memory_bytes = 0;  // redis maxmemory / memcached -m; 0: app default
+  uint32_t threads = 4;           // memcached worker threads
+  uint32_t connections = 4096;    // memcached connection limit
+  uint32_t workers = 1;           // nginx worker processes
+  uint32_t keepalive_requests = 10000;  // nginx requests per keep-alive connection
+  std::string cores;  // CPU list to pin the server to ("0-3,8"); "": no pinning
+  bool preload = false;  // redis/memcached: populate the key space before measuring
 };
 
+// Load-generator parameters; which keys apply to which tool is in
+// workload_catalog. Either `requests` or `duration` bounds a run.
 struct GeneratorSpec {
-  std::string tool = "redis-benchmark";
-  std::vector<std::string> tests = {"get"};
-  uint32_t clients = 50;
-  uint64_t requests = 100000;
+  std::string tool;  // default: the app's default tool
+  std::vector<std::string> tests = {"get"};  // redis-benchmark tests
+  uint32_t clients = 50;     // connections in total
+  uint64_t requests = 0;     // 0: bounded by duration
+  absl::Duration duration = absl::ZeroDuration();  // 0: bounded by requests
+  absl::Duration warmup = absl::ZeroDuration();    // unmeasured load before the run
   uint32_t pipeline = 1;
-  uint32_t value_size = 3;  // bytes
-  uint64_t keyspace = 0;    // 0: a single key
-  uint32_t threads = 0;     // 0: tool default
+  std::string ratio = "1:10";  // set:get (memtier_benchmark, memcaslap)
+  uint32_t value_size = 3;     // bytes
+  uint64_t keyspace = 0;       // 0: a single key
+  uint32_t threads = 0;        // 0: tool default
+  uint64_t file_size = 0;      // nginx: size of the file fetched
+  uint64_t rate = 0;           // open-loop tools: requests/s in total
 };
 
 struct WorkloadSpec {
   std::string name;
-  std::string app;  // "redis"
+  std::string app;  // redis | memcached | nginx
   ServerSpec server;
   GeneratorSpec generator;
 };
@@ -63,6 +77,23 @@ struct PairSpec {
   std::string server;
   std::string client;
 };
+
+// Which agents run the experiment: explicit pairs, or any agents whose
+// labels match `selector`, at most `count` pairs (0: as many as match).
+struct NodesSpec {
+  std::vector<PairSpec> pairs;
+  std::map<std::string, std::string> selector;
+  uint32_t count = 0;
+};
+
+struct TelemetrySpec {
+  absl::Duration interval = absl::Seconds(1);
+  // Collector names (TelemetryCollectors()); default all of them.
+  std::vector<std::string> collectors;
+};
+
+// The telemetry collectors a spec may name, in reporting order.
+const std::vector<std::string>& TelemetryCollectors();
 
 struct TimeoutsSpec {
   absl::Duration prepare = absl::Seconds(60);
@@ -112,13 +143,13 @@ struct ExperimentSpec {
   uint32_t repetitions = 1;
   std::map<std::string, WorkloadSpec> workloads;
   std::map<std::string, VmSpec> vms;
-  std::vector<PairSpec> pairs;  // empty: any free server + client agents
+  NodesSpec nodes;
   TimeoutsSpec timeouts;
   IommuTokensSpec iommu_tokens;
   SwitchSpec switch_method;
   OrderSpec order;
   uint32_t retries = 1;  // extra attempts after a LOST attempt
-  absl::Duration telemetry_interval = absl::Seconds(1);
+  TelemetrySpec telemetry;
 };
 
 // One point of the matrix times one repetition.

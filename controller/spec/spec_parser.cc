@@ -3,22 +3,18 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_join.h"
 #include "controller/spec/cmdline.h"
+#include "controller/spec/matrix.h"
 #include "controller/spec/params.h"
+#include "controller/spec/workload_parser.h"
 #include "controller/spec/yaml_reader.h"
 
 namespace iommuvm::spec {
 namespace {
 
-const std::vector<std::string> kApps = {"redis"};
-const std::vector<std::string> kTools = {"redis-benchmark"};
-const std::vector<std::string> kRedisTests = {
-    "ping_inline", "ping_mbulk", "set",        "get",        "incr",       "lpush",
-    "rpush",       "lpop",       "rpop",       "sadd",       "hset",       "spop",
-    "zadd",        "zpopmin",    "lrange_100", "lrange_300", "lrange_500", "lrange_600",
-    "mset"};
 const std::vector<std::string> kIommuModes = {"off", "passthrough", "lazy", "strict",
                                               "current"};
 const std::vector<std::string> kBareMetal = {"bare-metal"};
@@ -44,6 +40,7 @@ class Parser {
     ReadNodes(r, spec);
     ReadTimeouts(r, &spec->timeouts);
     ReadTelemetry(r, spec);
+    if (spec->telemetry.collectors.empty()) spec->telemetry.collectors = TelemetryCollectors();
     ReadIommuTokens(r, &spec->iommu_tokens);
     ReadSwitch(r, spec);
     ReadOrder(r, &spec->order);
@@ -64,56 +61,8 @@ class Parser {
     for (const auto& kv : n) {
       WorkloadSpec w;
       w.name = kv.first.as<std::string>("");
-      ReadWorkload(kv.second, "workloads." + w.name, &w);
+      ReadWorkload(kv.second, "workloads." + w.name, errors_, &w);
       spec->workloads[w.name] = std::move(w);
-    }
-  }
-
-  void ReadWorkload(const YAML::Node& node, const std::string& path, WorkloadSpec* w) {
-    MapReader r(node, path, errors_);
-    if (!r.valid()) return;
-    std::vector<std::string> app;
-    r.StringList("app", &app, kApps, /*required=*/true);
-    if (app.size() > 1) r.Error(r.Child("app"), r.ChildPath("app"), "expected one app");
-    if (!app.empty()) w->app = app[0];
-
-    YAML::Node server = r.Child("server");
-    if (server.IsDefined()) {
-      MapReader s(server, r.ChildPath("server"), errors_);
-      s.UInt32("port", &w->server.port, 0, 65535);
-      s.UInt32("io_threads", &w->server.io_threads, 1, 128);
-      s.Size("max_memory", &w->server.max_memory_bytes, 0, 1ull << 50);
-    }
-    YAML::Node gen = r.Child("generator");
-    if (!gen.IsDefined()) {
-      r.Error(gen, r.ChildPath("generator"), "required key is missing");
-      return;
-    }
-    MapReader g(gen, r.ChildPath("generator"), errors_);
-    if (!g.valid()) return;
-    std::vector<std::string> tool;
-    g.StringList("tool", &tool, kTools);
-    if (!tool.empty()) w->generator.tool = tool[0];
-    g.StringList("tests", &w->generator.tests, kRedisTests);
-    g.UInt32("clients", &w->generator.clients, 1, 100000);
-    g.UInt64("requests", &w->generator.requests, 1, 1ull << 40);
-    g.UInt32("pipeline", &w->generator.pipeline, 1, 100000);
-    uint64_t value_size = w->generator.value_size;
-    g.Size("value_size", &value_size, 1, 512ull << 20);
-    w->generator.value_size = static_cast<uint32_t>(value_size);
-    g.UInt64("keyspace", &w->generator.keyspace, 0, 1ull << 40);
-    g.UInt32("threads", &w->generator.threads, 0, 1024);
-    YAML::Node rate = g.Child("rate");
-    if (rate.IsDefined()) {
-      g.Error(rate, g.ChildPath("rate"),
-              w->generator.tool + " is closed-loop and cannot hold a request rate; 'rate' "
-              "needs an open-loop tool (wrk2)");
-    }
-    YAML::Node duration = g.Child("duration");
-    if (duration.IsDefined()) {
-      g.Error(duration, g.ChildPath("duration"),
-              "redis-benchmark is bounded by a request count, not by time; "
-              "use 'requests' instead");
     }
   }
 
@@ -141,10 +90,10 @@ class Parser {
     std::vector<std::string> vm_names = kBareMetal;
     for (const auto& [name, vm] : spec->vms) vm_names.push_back(name);
     m.StringList("vm", &spec->matrix.vm, vm_names);
-    CheckVmAgainstModes(m, *spec);
     ReadUserAxes(n, m, spec);
     ReadPartialPoints(m, "exclude", *spec, &spec->matrix.exclude);
     ReadPartialPoints(m, "include", *spec, &spec->matrix.include);
+    CheckVmAgainstModes(m, *spec);
   }
 
   // Matrix keys naming a workload parameter are user axes.
@@ -162,6 +111,16 @@ class Parser {
         if (e.empty()) continue;
         YAML::Node item = list.IsSequence() && i < list.size() ? list[i] : list;
         AddError(errors_, item, m.ChildPath(key) + "[" + std::to_string(i) + "]", e);
+      }
+      bool applies = false;
+      for (const auto& w : spec->matrix.workload) {
+        auto it = spec->workloads.find(w);
+        if (it != spec->workloads.end() && AxisAppliesTo(key, it->second)) applies = true;
+      }
+      if (!applies && !spec->matrix.workload.empty()) {
+        AddError(errors_, m.Child(key), m.ChildPath(key),
+                 "axis '" + key + "' applies to none of this matrix's workloads (" +
+                     absl::StrJoin(spec->matrix.workload, ", ") + ") with their app and tool");
       }
       if (!values.empty()) spec->matrix.user_axes.emplace_back(key, values);
     }
@@ -316,18 +275,27 @@ class Parser {
     }
   }
 
-  // A VF passed through to a guest needs the host IOMMU on.
+  // A VF passed through to a guest needs the host IOMMU on: no point of
+  // the matrix (after exclude/include) may combine iommu off with such a vm.
   void CheckVmAgainstModes(MapReader& m, const ExperimentSpec& spec) {
-    bool host_off = std::find(spec.matrix.iommu.begin(), spec.matrix.iommu.end(),
-                              v1::IOMMU_MODE_OFF) != spec.matrix.iommu.end();
-    if (!host_off) return;
-    for (const auto& name : spec.matrix.vm) {
-      auto it = spec.vms.find(name);
-      if (it != spec.vms.end() && it->second.nic == "vfio-vf") {
-        m.Error(m.Child("iommu"), m.ChildPath("iommu"),
-                "vm '" + name + "' passes a VF through (nic: vfio-vf), which needs the host "
-                "IOMMU on; remove 'off' or that vm");
+    bool vf_vm = false;
+    for (const auto& [name, vm] : spec.vms) vf_vm = vf_vm || vm.nic == "vfio-vf";
+    if (!vf_vm) return;
+    for (const auto& w : spec.matrix.workload) {
+      if (!spec.workloads.count(w)) return;  // already reported; cannot expand
+    }
+    ExperimentSpec one = spec;
+    one.repetitions = 1;
+    std::set<std::string> reported;
+    for (const RunPoint& p : ExpandMatrix(one)) {
+      auto vm = spec.vms.find(p.vm);
+      if (p.iommu != v1::IOMMU_MODE_OFF || vm == spec.vms.end() ||
+          vm->second.nic != "vfio-vf" || !reported.insert(p.vm).second) {
+        continue;
       }
+      m.Error(m.Child("iommu"), m.ChildPath("iommu"),
+              "vm '" + p.vm + "' passes a VF through (nic: vfio-vf), which needs the host "
+              "IOMMU on; remove 'off' or that vm, or exclude {iommu: off, vm: " + p.vm + "}");
     }
   }
 
@@ -336,18 +304,37 @@ class Parser {
     if (!n.IsDefined()) return;
     MapReader r(n, "nodes", errors_);
     if (!r.valid()) return;
+    NodesSpec& nodes = spec->nodes;
+    r.StringMap("selector", &nodes.selector);
+    r.UInt32("count", &nodes.count, 1, 10000);
     YAML::Node pairs = r.Child("pairs");
     if (!pairs.IsDefined()) return;
-    if (!pairs.IsSequence()) {
+    if (!pairs.IsSequence() || pairs.size() == 0) {
       AddError(errors_, pairs, "nodes.pairs", "expected a list of {server, client}");
       return;
+    }
+    for (const char* other : {"selector", "count"}) {
+      if (r.Child(other).IsDefined()) {
+        r.Error(r.Child(other), r.ChildPath(other),
+                "choose nodes either by explicit 'pairs' or by 'selector' and 'count', "
+                "not both");
+      }
     }
     for (size_t i = 0; i < pairs.size(); ++i) {
       PairSpec p;
       MapReader pr(pairs[i], "nodes.pairs[" + std::to_string(i) + "]", errors_);
       pr.String("server", &p.server, true);
       pr.String("client", &p.client, true);
-      spec->pairs.push_back(p);
+      for (const auto& q : nodes.pairs) {
+        for (const std::string* name : {&p.server, &p.client}) {
+          if (!name->empty() && (*name == q.server || *name == q.client)) {
+            pr.Error(pairs[i], pr.path(),
+                     "node '" + *name + "' is already in another pair; a node serves one "
+                     "pair so runs never share it");
+          }
+        }
+      }
+      nodes.pairs.push_back(p);
     }
   }
 
@@ -365,7 +352,8 @@ class Parser {
     YAML::Node n = parent.Child("telemetry");
     if (!n.IsDefined()) return;
     MapReader r(n, "telemetry", errors_);
-    r.Duration("interval", &spec->telemetry_interval, absl::Milliseconds(100));
+    r.Duration("interval", &spec->telemetry.interval, absl::Milliseconds(100));
+    r.StringList("collectors", &spec->telemetry.collectors, TelemetryCollectors());
   }
 
   // A command-line fragment: every problem CheckCmdline finds, at `node`.
@@ -474,6 +462,12 @@ ParseResult ParseSpec(absl::string_view yaml_text) {
                    });
   if (result.errors.empty()) result.spec = std::move(spec);
   return result;
+}
+
+const std::vector<std::string>& TelemetryCollectors() {
+  static const auto* names = new std::vector<std::string>{
+      "cpu", "interrupts", "softirqs", "network", "memory", "iommu_pmu"};
+  return *names;
 }
 
 const char* IommuModeName(v1::IommuMode mode) {

@@ -28,6 +28,20 @@ TEST(UnitsTest, Sizes) {
   EXPECT_FALSE(ParseSize("20000000TiB").ok());
 }
 
+TEST(UnitsTest, Rates) {
+  EXPECT_EQ(*ParseRate("50000/s"), 50000u);
+  EXPECT_EQ(*ParseRate("50k/s"), 50000u);
+  EXPECT_EQ(*ParseRate("1.5M/s"), 1500000u);
+  for (const char* bad : {"50k", "50K/s", "k/s", "/s", "0/s", "50 k/s", "-5/s", "5k/min"}) {
+    EXPECT_FALSE(ParseRate(bad).ok()) << bad;
+  }
+  EXPECT_NE(ParseRate("50K/s").status().message().find("allowed: k, M"),
+            absl::string_view::npos);
+  for (uint64_t r : {1ull, 999ull, 50000ull, 2000000ull, 1500ull}) {
+    EXPECT_EQ(*ParseRate(SpecRate(r)), r);
+  }
+}
+
 TEST(UnitsTest, SpecDurationRoundTrips) {
   for (absl::Duration d : {absl::Milliseconds(250), absl::Seconds(90), absl::Minutes(5),
                            absl::Hours(3)}) {
