@@ -39,13 +39,80 @@ std::vector<Chunk> SplitGroup(const GroupKey& key, const std::vector<uint32_t>& 
   return chunks;
 }
 
+using Assignment = std::vector<std::map<GroupKey, std::vector<uint32_t>>>;  // per pair
+
+// Local search after the greedy assignment: repeatedly takes the most
+// loaded pair and moves the tail of one of its boot groups to the pair
+// where that lowers the larger of the two loads most (paying a switch when
+// the receiver does not boot that group yet, saving one when the whole
+// group leaves). Every accepted move lowers the critical pair's load
+// strictly, so the sorted load vector falls and the loop ends. This is
+// what fixes "fewer boot groups than pairs", where greedy placement leaves
+// pairs idle.
+void Refine(const std::vector<absl::Duration>& time, absl::Duration switch_cost,
+            std::vector<absl::Duration>* load, Assignment* assigned) {
+  const size_t pairs = load->size();
+  if (pairs < 2) return;
+  for (size_t iteration = 0; iteration < 8 * pairs + 64; ++iteration) {
+    size_t p = std::max_element(load->begin(), load->end()) - load->begin();
+    absl::Duration best = (*load)[p];
+    GroupKey best_group;
+    size_t best_q = 0, best_k = 0;
+    for (const auto& [group, ids] : (*assigned)[p]) {
+      absl::Duration sw = group.first != v1::IOMMU_MODE_CURRENT ? switch_cost
+                                                                : absl::ZeroDuration();
+      absl::Duration whole;
+      for (uint32_t r : ids) whole += time[r];
+      for (size_t q = 0; q < pairs; ++q) {
+        if (q == p) continue;
+        absl::Duration base_q = (*load)[q] + ((*assigned)[q].count(group) ? absl::ZeroDuration() : sw);
+        // Whole group: the sender also saves its switch.
+        absl::Duration whole_max = std::max((*load)[p] - whole - sw, base_q + whole);
+        if (whole_max < best) {
+          best = whole_max;
+          best_group = group;
+          best_q = q;
+          best_k = ids.size();
+        }
+        // A tail of k runs: scan until the receiver would pass the sender.
+        absl::Duration tail;
+        for (size_t k = 1; k < ids.size(); ++k) {
+          tail += time[ids[ids.size() - k]];
+          absl::Duration p_new = (*load)[p] - tail, q_new = base_q + tail;
+          if (std::max(p_new, q_new) < best) {
+            best = std::max(p_new, q_new);
+            best_group = group;
+            best_q = q;
+            best_k = k;
+          }
+          if (q_new >= p_new) break;
+        }
+      }
+    }
+    if (best_k == 0) return;
+    auto& from = (*assigned)[p][best_group];
+    auto& to = (*assigned)[best_q][best_group];
+    absl::Duration sw = best_group.first != v1::IOMMU_MODE_CURRENT ? switch_cost
+                                                                   : absl::ZeroDuration();
+    absl::Duration moved;
+    bool receiver_had = to.size() > 0;
+    for (size_t i = from.size() - best_k; i < from.size(); ++i) moved += time[from[i]];
+    to.insert(to.end(), from.end() - static_cast<ptrdiff_t>(best_k), from.end());
+    from.resize(from.size() - best_k);
+    (*load)[p] -= moved + (from.empty() ? sw : absl::ZeroDuration());
+    (*load)[best_q] += moved + (receiver_had ? absl::ZeroDuration() : sw);
+    if (from.empty()) (*assigned)[p].erase(best_group);
+  }
+}
+
 // Splits each boot group into pieces (more pieces with a higher
 // granularity), assigns them longest first to the least-loaded pair (a pair
 // that already runs the group pays no switch), and merges each pair's pieces
 // of a group into one boot.
 void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& ordered,
             const std::vector<spec::RunPoint>& runs, const std::vector<absl::Duration>& time,
-            const PlanOptions& options, uint32_t pairs, int granularity, Plan* plan) {
+            const std::vector<uint32_t>& position, const PlanOptions& options, uint32_t pairs,
+            int granularity, Plan* plan) {
   // Split groups longer than a fair share, then longest chunk first onto the
   // least-loaded pair (a pair that already has the group pays no switch).
   absl::Duration fair = plan->lower_bound / granularity;
@@ -62,7 +129,7 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
   std::stable_sort(chunks.begin(), chunks.end(),
                    [](const Chunk& a, const Chunk& b) { return a.time > b.time; });
   std::vector<absl::Duration> load(pairs);
-  std::vector<std::map<GroupKey, std::vector<uint32_t>>> assigned(pairs);
+  Assignment assigned(pairs);
   for (Chunk& c : chunks) {
     size_t best = 0;
     absl::Duration best_load = absl::InfiniteDuration();
@@ -78,11 +145,15 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
     auto& dest = assigned[best][c.group];
     dest.insert(dest.end(), c.runs.begin(), c.runs.end());
   }
+  Refine(time, options.switch_cost, &load, &assigned);
 
   // One boot per group on each pair, in group order; count costs.
   for (size_t p = 0; p < pairs; ++p) {
     PairPlan& pp = plan->pairs[p];
     for (auto& [key, ids] : assigned[p]) {
+      // Moved runs were appended; restore the group's VM/shuffle order.
+      std::sort(ids.begin(), ids.end(),
+                [&](uint32_t a, uint32_t b) { return position[a] < position[b]; });
       Boot boot{static_cast<v1::IommuMode>(key.first), key.second, std::move(ids)};
       if (boot.mode != v1::IOMMU_MODE_CURRENT) ++pp.switches;
       std::string last_vm = "bare-metal";
@@ -135,6 +206,10 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
     ordered.emplace_back(key, std::move(order));
     if (key.first != v1::IOMMU_MODE_CURRENT) ++plan.boot_groups;
   }
+  std::vector<uint32_t> position(runs.size());  // index in its group's order
+  for (const auto& [key, ids] : ordered) {
+    for (size_t i = 0; i < ids.size(); ++i) position[ids[i]] = static_cast<uint32_t>(i);
+  }
   plan.lower_bound =
       std::max(longest, (total + options.switch_cost * plan.boot_groups) / pairs);
 
@@ -143,7 +218,7 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
   Plan best;
   for (int granularity = 1; granularity <= 4; ++granularity) {
     Plan candidate = plan;
-    Assign(ordered, runs, time, options, pairs, granularity, &candidate);
+    Assign(ordered, runs, time, position, options, pairs, granularity, &candidate);
     if (granularity == 1 || candidate.makespan < best.makespan) best = std::move(candidate);
     if (pairs == 1) break;
   }

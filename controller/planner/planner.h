@@ -7,7 +7,9 @@
 // gets its own boot). A pair boots each group it runs exactly once. A group
 // longer than a pair's fair share is split across pairs (longest-
 // processing-time first), which costs one more boot per extra pair but
-// shortens the makespan. Within a boot, runs are grouped by VM config so
+// shortens the makespan; a local search then moves tails of boot groups off
+// the busiest pair while that shortens the plan (this is what keeps pairs
+// busy when there are fewer boot configs than pairs). Within a boot, runs are grouped by VM config so
 // guests are relaunched as rarely as possible, and shuffled reproducibly
 // (order.seed) when order.randomize is set. `current` needs no boot.
 

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <set>
 
 #include "controller/spec/matrix.h"
+#include "controller/spec/spec_parser.h"
 
 namespace iommuvm::planner {
 namespace {
@@ -68,7 +71,67 @@ TEST(PlannerTest, PropertiesHoldOverRandomMatrices) {
     // On one pair nothing is split: exactly the minimum number of switches.
     Plan single = MakePlan(runs, Options(1, across, true, trial));
     EXPECT_EQ(single.switches, groups);
+    // When a switch costs more than all runs together, the makespan is
+    // the busiest pair's switches: no pair switches more than the fewest
+    // possible, ceil(groups / pairs). (Idle pairs may still take a share
+    // of a config: their switch runs in parallel.)
+    PlanOptions costly = Options(pairs, across, true, trial);
+    costly.switch_cost = absl::Hours(100);
+    for (const auto& p : MakePlan(runs, costly).pairs) {
+      EXPECT_LE(p.switches, (groups + pairs - 1) / pairs);
+    }
+    // Never worse than running everything on one pair.
+    EXPECT_LE(plan.makespan, single.makespan);
   }
+}
+
+// 4 boot configs of 100 s each on 3 pairs, 60 s a switch: no split gives
+// 320 s (one pair runs two configs); one split 270 s; splitting one config
+// three ways 253.3 s, the optimum (6 switches, (400 + 360) / 3).
+TEST(PlannerTest, FewerBootGroupsThanPairsAreSplitWell) {
+  spec::ExperimentSpec spec;
+  spec.matrix.iommu = {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_PASSTHROUGH, v1::IOMMU_MODE_LAZY,
+                       v1::IOMMU_MODE_STRICT};
+  spec.matrix.workload = {"w"};
+  spec.repetitions = 100;  // 100 runs of 1 s per config
+  PlanOptions o;
+  o.pairs = 3;
+  o.switch_cost = absl::Seconds(60);
+  o.run_time = [](const spec::RunPoint&) { return absl::Seconds(1); };
+  Plan plan = MakePlan(spec::ExpandMatrix(spec), o);
+  EXPECT_LE(plan.makespan, absl::Seconds(256)) << absl::FormatDuration(plan.makespan);
+  EXPECT_GE(plan.makespan, plan.lower_bound);
+}
+
+// Every example in experiments/ validates, expands and plans on 2 pairs
+// with every run scheduled exactly once.
+TEST(PlannerTest, ExampleSpecsPlan) {
+  for (const char* name : {"quickstart", "r650-full", "c6525-full"}) {
+    std::ifstream in(std::string(IOMMUVM_SOURCE_DIR "/experiments/") + name + ".yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    spec::ParseResult parsed = spec::ParseSpec(text.str());
+    ASSERT_TRUE(parsed.spec) << name << ": " << parsed.errors[0].Format(name);
+    auto runs = spec::ExpandMatrix(*parsed.spec);
+    PlanOptions o;
+    o.pairs = 2;
+    o.order = parsed.spec->order;
+    o.run_time = EstimateFromSpec(*parsed.spec);
+    Plan plan = MakePlan(runs, o);
+    std::vector<int> seen(runs.size());
+    for (const auto& p : plan.pairs) {
+      for (const auto& b : p.boots) {
+        for (uint32_t r : b.runs) ++seen[r];
+      }
+    }
+    for (int n : seen) EXPECT_EQ(n, 1) << name;
+    EXPECT_GE(plan.makespan, plan.lower_bound) << name;
+  }
+  // r650-full: 4 modes x 3 workloads x 3 VMs, minus off x VF VM, x 5.
+  std::ifstream in(IOMMUVM_SOURCE_DIR "/experiments/r650-full.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(spec::ExpandMatrix(*spec::ParseSpec(text.str()).spec).size(), (36u - 3u) * 5u);
 }
 
 TEST(PlannerTest, VmConfigsAreGroupedWithinABoot) {
