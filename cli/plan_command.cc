@@ -44,19 +44,14 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
     if (format) ctx.err << "iommuvm: --pairs must be a positive number\n";
     return kExitUsage;
   }
-  std::map<std::string, absl::Duration> costs = {
-      {"sysfs", absl::Seconds(5)}, {"kexec", absl::Seconds(40)}, {"grub", absl::Seconds(300)}};
+  std::map<std::string, absl::Duration> costs = planner::DefaultSwitchCosts();
   if (!ParseSwitchCosts(ctx, args->Get("switch-cost", ""), &costs)) return kExitUsage;
 
   auto loaded = LoadSpec(ctx, args->positional[0], "");
   if (!loaded) return kExitFailure;
   const spec::ExperimentSpec& s = loaded->spec;
 
-  planner::PlanOptions options;
-  options.pairs = pairs;
-  options.switch_cost = costs.at(s.switch_method.method);
-  options.order = s.order;
-  options.run_time = planner::EstimateFromSpec(s);
+  planner::PlanOptions options = planner::OptionsForSpec(s, pairs, costs);
   auto runs = spec::ExpandMatrix(s);
   planner::Plan plan = planner::MakePlan(runs, options);
 

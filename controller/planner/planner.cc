@@ -240,4 +240,19 @@ std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
   };
 }
 
+std::map<std::string, absl::Duration> DefaultSwitchCosts() {
+  return {{"sysfs", absl::Seconds(5)}, {"kexec", absl::Seconds(40)}, {"grub", absl::Seconds(300)}};
+}
+
+PlanOptions OptionsForSpec(const spec::ExperimentSpec& spec, uint32_t pairs,
+                           const std::map<std::string, absl::Duration>& costs) {
+  PlanOptions options;
+  options.pairs = pairs;
+  auto cost = costs.find(spec.switch_method.method);
+  if (cost != costs.end()) options.switch_cost = cost->second;
+  options.order = spec.order;
+  options.run_time = EstimateFromSpec(spec);
+  return options;
+}
+
 }  // namespace iommuvm::planner

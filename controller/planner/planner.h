@@ -65,4 +65,12 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
 std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
     const spec::ExperimentSpec& spec);
 
+// Typical cost of one host mode switch by method: sysfs 5 s, kexec 40 s,
+// grub 300 s (a full firmware POST on r650).
+std::map<std::string, absl::Duration> DefaultSwitchCosts();
+// Options for planning `spec` on `pairs` pairs: its switch method's cost,
+// its order policy and EstimateFromSpec (which keeps a reference to `spec`).
+PlanOptions OptionsForSpec(const spec::ExperimentSpec& spec, uint32_t pairs,
+                           const std::map<std::string, absl::Duration>& costs);
+
 }  // namespace iommuvm::planner

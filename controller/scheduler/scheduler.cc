@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/log.h"
@@ -151,11 +153,12 @@ absl::Status Scheduler::Cancel(int64_t experiment_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(store::ExperimentRecord e, store_->GetExperiment(experiment_id));
   if (e.state != "QUEUED" && e.state != "RUNNING") return absl::OkStatus();
-  ASSIGN_OR_RETURN(auto open, store_->OpenAttempts());
-  for (const AttemptRecord& a : open) {
-    if (a.experiment_id != experiment_id) continue;
+  ASSIGN_OR_RETURN(auto attempts, store_->ListAttempts(experiment_id));
+  for (const AttemptRecord& a : attempts) {
+    if (IsTerminal(a.state)) continue;
     RETURN_IF_ERROR(EndAttempt(a, AttemptState::kCancelled, "cancelled by user"));
   }
+  queues_.erase(experiment_id);
   Mutation m;
   m.experiments.push_back({experiment_id, "CANCELLED", true});
   return Commit(m);
@@ -192,7 +195,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   // Steps this agent owes us that it is not executing: send them again (the
   // agent skips step ids it already finished).
   std::set<std::string> active(reg.active_step_ids().begin(), reg.active_step_ids().end());
-  ASSIGN_OR_RETURN(auto open, store_->OpenAttempts());
+  ASSIGN_OR_RETURN(auto open, store_->ActiveAttempts());
   for (const AttemptRecord& a : open) {
     std::string target;
     ASSIGN_OR_RETURN(std::optional<v1::Step> step, CurrentStep(a, &target));
@@ -462,6 +465,8 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   }
   m.events.push_back(Event(a, node, "LOST", error));
   RETURN_IF_ERROR(Commit(m));
+  // The retry is a new PENDING attempt the plan does not know yet.
+  if (!m.new_attempts.empty()) queues_[a.experiment_id].Invalidate();
   Log(kLog, "attempt ", a.id, " LOST: ", error);
 
   ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
@@ -475,42 +480,7 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   return absl::OkStatus();
 }
 
-bool Scheduler::Eligible(const std::vector<store::NodeRecord>& nodes,
-                         const std::string& agent_id, v1::Role role,
-                         const std::set<std::string>& busy) {
-  if (busy.count(agent_id)) return false;
-  auto it = live_.find(agent_id);
-  if (it == live_.end() || !it->second.connected) return false;
-  const store::NodeRecord* n = FindNode(nodes, agent_id);
-  return n != nullptr && n->health != "QUARANTINED" && HasRole(*n, role);
-}
-
-std::optional<Scheduler::Pair> Scheduler::PickPair(const spec::ExperimentSpec& spec,
-                                                   const std::set<std::string>& busy) {
-  auto listed = store_->ListNodes();
-  if (!listed.ok()) return std::nullopt;
-  const std::vector<store::NodeRecord>& nodes = *listed;
-  if (!spec.nodes.pairs.empty()) {
-    for (const auto& p : spec.nodes.pairs) {
-      if (Eligible(nodes, p.server, v1::ROLE_SERVER, busy) && Eligible(nodes, p.client, v1::ROLE_CLIENT, busy)) {
-        return Pair{p.server, p.client};
-      }
-    }
-    return std::nullopt;
-  }
-  // Any free server with a free client; a node with both roles pairs with
-  // itself only when no separate client is free.
-  for (const auto& [server, _] : live_) {
-    if (!Eligible(nodes, server, v1::ROLE_SERVER, busy)) continue;
-    for (const auto& [client, __] : live_) {
-      if (client != server && Eligible(nodes, client, v1::ROLE_CLIENT, busy)) return Pair{server, client};
-    }
-    if (Eligible(nodes, server, v1::ROLE_CLIENT, busy)) return Pair{server, server};
-  }
-  return std::nullopt;
-}
-
-absl::Status Scheduler::StartAttempt(const AttemptRecord& a, const Pair& pair) {
+absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodePair& pair) {
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
   ASSIGN_OR_RETURN(store::ExperimentRecord exp, store_->GetExperiment(a.experiment_id));
@@ -550,7 +520,8 @@ absl::Status Scheduler::StartAttempt(const AttemptRecord& a, const Pair& pair) {
     fail.error = error;
     m.attempts.push_back(fail);
     m.runs.back() = {a.run_id, "FAILED", error};
-    return Commit(m);
+    RETURN_IF_ERROR(Commit(m));
+    return false;
   }
   AttemptUpdate prepare = Move(a, AttemptState::kVerifying, AttemptState::kPreparing);
   prepare.step_id = StepId(a.id, StepKind::kStartServer);
@@ -558,20 +529,25 @@ absl::Status Scheduler::StartAttempt(const AttemptRecord& a, const Pair& pair) {
   RETURN_IF_ERROR(Commit(m));
   Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ",
       run.repetition, ") on ", pair.server, " -> ", pair.client);
-  return SendCurrentStep(a.id);
+  RETURN_IF_ERROR(SendCurrentStep(a.id));
+  return true;
 }
 
 absl::Status Scheduler::FinishExperiments() {
   ASSIGN_OR_RETURN(auto experiments, store_->ListExperiments());
   for (const auto& e : experiments) {
-    if (e.state != "QUEUED" && e.state != "RUNNING") continue;
-    ASSIGN_OR_RETURN(auto runs, store_->ListRuns(e.id));
+    if (e.state != "QUEUED" && e.state != "RUNNING") {
+      queues_.erase(e.id);
+      continue;
+    }
+    ASSIGN_OR_RETURN(auto counts, store_->RunStateCounts(e.id));
     bool done = true, all_ok = true;
-    for (const auto& r : runs) {
-      if (r.state == "PENDING" || r.state == "ACTIVE") done = false;
-      if (r.state != "SUCCEEDED") all_ok = false;
+    for (const auto& [state, n] : counts) {
+      if (n > 0 && (state == "PENDING" || state == "ACTIVE")) done = false;
+      if (n > 0 && state != "SUCCEEDED") all_ok = false;
     }
     if (!done) continue;
+    queues_.erase(e.id);
     Mutation m;
     m.experiments.push_back({e.id, all_ok ? "SUCCEEDED" : "FAILED", true});
     RETURN_IF_ERROR(Commit(m));
@@ -583,14 +559,9 @@ absl::Status Scheduler::FinishExperiments() {
 absl::Status Scheduler::Tick() {
   std::lock_guard lock(mu_);
   absl::Time now = clock_->Now();
-  ASSIGN_OR_RETURN(auto open, store_->OpenAttempts());
-  std::set<std::string> busy;
-  std::vector<const AttemptRecord*> pending;
-  for (const AttemptRecord& a : open) {
-    if (a.state == AttemptState::kPending) {
-      pending.push_back(&a);
-      continue;
-    }
+  ASSIGN_OR_RETURN(auto active, store_->ActiveAttempts());
+  std::map<std::string, int64_t> busy;
+  for (const AttemptRecord& a : active) {
     if (auto lost = LostNode(a, now)) {
       RETURN_IF_ERROR(LoseAttempt(a, *lost));
       continue;
@@ -603,19 +574,110 @@ absl::Status Scheduler::Tick() {
                        SpecDuration(absl::Seconds(absl::ToInt64Seconds(now - a.updated))))));
       continue;
     }
-    busy.insert(a.server_node);
-    busy.insert(a.client_node);
+    busy[a.server_node] = a.experiment_id;
+    busy[a.client_node] = a.experiment_id;
   }
-  for (const AttemptRecord* a : pending) {
-    ASSIGN_OR_RETURN(auto spec, SpecFor(a->experiment_id));
-    auto pair = PickPair(*spec, busy);
-    if (!pair) continue;
-    RETURN_IF_ERROR(StartAttempt(*a, *pair));
-    busy.insert(pair->server);
-    busy.insert(pair->client);
+  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+  ASSIGN_OR_RETURN(auto experiments, store_->ListExperiments());
+  std::sort(experiments.begin(), experiments.end(),
+            [](const auto& x, const auto& y) { return x.id < y.id; });
+  std::set<std::string> claimed;
+  for (const auto& e : experiments) {
+    if (e.state != "QUEUED" && e.state != "RUNNING") continue;
+    RETURN_IF_ERROR(Dispatch(e.id, nodes, &busy, &claimed));
   }
   RETURN_IF_ERROR(FinishExperiments());
   UpdateGauges();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Dispatch(int64_t experiment_id,
+                                 const std::vector<store::NodeRecord>& nodes,
+                                 std::map<std::string, int64_t>* busy,
+                                 std::set<std::string>* claimed) {
+  ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
+  std::vector<CandidateNode> candidates;
+  for (const auto& n : nodes) {
+    if (!live_[n.agent_id].connected || n.health == "QUARANTINED" || claimed->count(n.agent_id)) {
+      continue;
+    }
+    candidates.push_back({n.agent_id, HasRole(n, v1::ROLE_SERVER), HasRole(n, v1::ROLE_CLIENT),
+                          n.labels});
+  }
+  PlanQueue& queue = queues_[experiment_id];
+  std::vector<NodePair> pairs = FormPairs(spec->nodes, candidates, queue.pairs());
+  if (!queue.valid() || pairs != queue.pairs()) {
+    RETURN_IF_ERROR(Replan(experiment_id, *spec, nodes, pairs, &queue));
+  }
+  for (const NodePair& pair : pairs) {
+    auto running = [&](int64_t* experiment) {
+      for (const std::string& node : {pair.server, pair.client}) {
+        auto it = busy->find(node);
+        if (it != busy->end()) {
+          *experiment = it->second;
+          return true;
+        }
+      }
+      return false;
+    };
+    int64_t running_experiment = 0;
+    while (!running(&running_experiment)) {
+      std::optional<int64_t> next = queue.Next(pair);
+      if (!next) break;
+      queue.Pop(pair);
+      auto a = store_->GetAttempt(*next);
+      if (!a.ok() || a->state != AttemptState::kPending) continue;  // cancelled meanwhile
+      ASSIGN_OR_RETURN(bool started, StartAttempt(*a, pair));
+      if (started) {
+        (*busy)[pair.server] = experiment_id;
+        (*busy)[pair.client] = experiment_id;
+      }
+    }
+    if (queue.Queued(pair) > 0 ||
+        (running(&running_experiment) && running_experiment == experiment_id)) {
+      claimed->insert(pair.server);
+      claimed->insert(pair.client);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec& spec,
+                               const std::vector<store::NodeRecord>& nodes,
+                               const std::vector<NodePair>& pairs, PlanQueue* queue) {
+  ASSIGN_OR_RETURN(auto attempts, store_->PendingAttempts(experiment_id));
+  std::vector<PendingRun> pending;
+  if (!attempts.empty()) {
+    ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
+    std::map<int64_t, const store::RunRecord*> by_id;
+    for (const auto& r : runs) by_id[r.id] = &r;
+    for (const AttemptRecord& a : attempts) {
+      const store::RunRecord& r = *by_id.at(a.run_id);
+      PendingRun p;
+      p.attempt_id = a.id;
+      p.point.iommu = r.iommu;
+      p.point.workload = r.workload;
+      p.point.vm = r.vm;
+      p.point.repetition = r.repetition;
+      p.point.params = r.params;
+      pending.push_back(std::move(p));
+    }
+  }
+  std::map<NodePair, v1::IommuMode> booted;
+  for (const NodePair& pair : pairs) {
+    if (const store::NodeRecord* n = FindNode(nodes, pair.server)) {
+      booted[pair] = RequestedModeFromCmdline(n->kernel_cmdline);
+    }
+  }
+  queue->Replan(spec, pending, pairs, booted);
+  if (!pending.empty() && pairs.empty()) {
+    Log(kLog, "experiment ", experiment_id, ": ", pending.size(),
+        " pending runs wait for a usable server/client pair");
+  } else if (!pending.empty()) {
+    Log(kLog, "experiment ", experiment_id, ": planned ", pending.size(), " pending runs on ",
+        pairs.size(), " pair(s), estimated ",
+        SpecDuration(absl::Seconds(absl::ToInt64Seconds(queue->makespan()))));
+  }
   return absl::OkStatus();
 }
 
@@ -632,7 +694,7 @@ std::vector<AgentView> Scheduler::Agents() {
   std::lock_guard lock(mu_);
   std::vector<AgentView> out;
   auto nodes = store_->ListNodes();
-  auto open = store_->OpenAttempts();
+  auto open = store_->ActiveAttempts();
   if (!nodes.ok()) return out;
   for (const auto& n : *nodes) {
     AgentView v;
@@ -640,8 +702,7 @@ std::vector<AgentView> Scheduler::Agents() {
     v.connected = live_[n.agent_id].connected;
     if (open.ok()) {
       for (const auto& a : *open) {
-        if (a.state != AttemptState::kPending &&
-            (a.server_node == n.agent_id || a.client_node == n.agent_id)) {
+        if (a.server_node == n.agent_id || a.client_node == n.agent_id) {
           v.busy = true;
         }
       }

@@ -2,8 +2,11 @@
 // Scheduler: drives every attempt through the state machine. It is the only
 // writer of experiment/run/attempt state; every decision is one Mutation
 // applied to the Store, and messages to agents go out only after commit.
-// State lives in the Store, so a restarted controller resumes by reading it;
-// only connectivity (who is online since when) is kept in memory.
+// Experiments run oldest first, each following its planner's plan
+// (plan_queue.h) on its own pairs (pairing.h); a pair with no planned work
+// left serves the next experiment. State lives in the Store, so a restarted
+// controller resumes by reading it; only connectivity (who is online since
+// when) and the plans, which are derived, are kept in memory.
 
 #include <condition_variable>
 #include <cstdint>
@@ -18,6 +21,8 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controller/metrics.h"
+#include "controller/scheduler/pairing.h"
+#include "controller/scheduler/plan_queue.h"
 #include "controller/service/session_registry.h"
 #include "controller/spec/spec.h"
 #include "controller/spec/spec_error.h"
@@ -81,21 +86,24 @@ class Scheduler {
     absl::Time last_seen;
     absl::Time disconnected_at;
   };
-  struct Pair {
-    std::string server;
-    std::string client;
-  };
 
   absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecFor(int64_t experiment_id);
   absl::Status Commit(const store::Mutation& m);
   std::optional<std::string> LostNode(const store::AttemptRecord& a, absl::Time now);
   absl::Time Deadline(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
-  std::optional<Pair> PickPair(const spec::ExperimentSpec& spec,
-                               const std::set<std::string>& busy);
-  bool Eligible(const std::vector<store::NodeRecord>& nodes, const std::string& agent_id,
-                v1::Role role, const std::set<std::string>& busy);
-
-  absl::Status StartAttempt(const store::AttemptRecord& a, const Pair& pair);
+  // Follows one experiment's plan: forms its pairs from the usable nodes
+  // not `claimed` by older experiments, re-plans when the pairs changed or
+  // a run was retried, starts the next planned attempt on every free pair,
+  // and claims the nodes of pairs that still have planned work. `busy`
+  // maps a node to the experiment of the attempt running on it.
+  absl::Status Dispatch(int64_t experiment_id, const std::vector<store::NodeRecord>& nodes,
+                        std::map<std::string, int64_t>* busy, std::set<std::string>* claimed);
+  absl::Status Replan(int64_t experiment_id, const spec::ExperimentSpec& spec,
+                      const std::vector<store::NodeRecord>& nodes,
+                      const std::vector<NodePair>& pairs, PlanQueue* queue);
+  // Moves a PENDING attempt onto `pair`. False when it ended at once (the
+  // node cannot run it), so the pair is still free.
+  absl::StatusOr<bool> StartAttempt(const store::AttemptRecord& a, const NodePair& pair);
   absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node);
   // Ends an attempt as FAILED (or CANCELLED), with its run, and cleans up.
   absl::Status EndAttempt(const store::AttemptRecord& a, AttemptState to,
@@ -124,6 +132,8 @@ class Scheduler {
   uint64_t version_ = 0;
   std::map<std::string, LiveNode> live_;
   std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
+  // The plan each unfinished experiment follows (rebuilt after a restart).
+  std::map<int64_t, PlanQueue> queues_;
 };
 
 }  // namespace iommuvm::scheduler

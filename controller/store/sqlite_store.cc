@@ -212,7 +212,8 @@ absl::StatusOr<RunRecord> SqliteStore::GetRun(int64_t run_id) {
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(const std::string& where,
-                                                                      int64_t arg, bool bind) {
+                                                                      int64_t arg, bool bind,
+                                                                      bool with_evidence) {
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare(absl::StrCat("SELECT ", kAttemptColumns,
                                              " FROM attempts a JOIN runs r ON r.id = a.run_id ",
@@ -224,6 +225,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(const std:
     if (!row) break;
     out.push_back(ReadAttempt(st));
   }
+  if (!with_evidence) return out;
   ASSIGN_OR_RETURN(Statement ev,
                    db_->Prepare("SELECT key, value FROM attempt_evidence WHERE attempt_id = ?"));
   for (AttemptRecord& a : out) {
@@ -257,6 +259,21 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::OpenAttempts() {
       "WHERE a.state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'LOST') "
       "ORDER BY r.experiment_id, r.idx, a.number",
       0, false);
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ActiveAttempts() {
+  std::lock_guard lock(mu_);
+  return QueryAttempts(
+      "WHERE a.state NOT IN ('PENDING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'LOST') "
+      "ORDER BY a.id",
+      0, false);
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::PendingAttempts(int64_t experiment_id) {
+  std::lock_guard lock(mu_);
+  // A pending attempt has no evidence yet.
+  return QueryAttempts("WHERE a.state = 'PENDING' AND r.experiment_id = ? ORDER BY r.idx",
+                       experiment_id, true, /*with_evidence=*/false);
 }
 
 absl::StatusOr<uint32_t> SqliteStore::AttemptCount(int64_t run_id) {
@@ -496,8 +513,23 @@ absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts() {
+  return CountRunStates(0);
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts(
+    int64_t experiment_id) {
+  return CountRunStates(experiment_id);
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::CountRunStates(
+    int64_t experiment_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT state, COUNT(*) FROM runs GROUP BY state"));
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare(experiment_id == 0
+                                    ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
+                                    : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
+                                      "GROUP BY state"));
+  if (experiment_id != 0) st.BindAll(experiment_id);
   std::map<std::string, int64_t> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());

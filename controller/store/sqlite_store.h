@@ -28,6 +28,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) override;
   absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() override;
+  absl::StatusOr<std::vector<AttemptRecord>> ActiveAttempts() override;
+  absl::StatusOr<std::vector<AttemptRecord>> PendingAttempts(int64_t experiment_id) override;
   absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) override;
   absl::Status UpsertNode(const NodeRecord& node) override;
   absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;
@@ -37,6 +39,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) override;
   absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() override;
+  absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts(int64_t experiment_id) override;
 
   int schema_version() const { return schema_version_; }
 
@@ -45,8 +48,12 @@ class SqliteStore final : public Store {
       : db_(std::move(db)), clock_(clock) {}
   absl::Status Migrate();
   absl::StatusOr<std::vector<RunRecord>> QueryRuns(const std::string& where, int64_t arg);
+  // Run counts by state; experiment_id 0: all experiments.
+  absl::StatusOr<std::map<std::string, int64_t>> CountRunStates(int64_t experiment_id);
+  // Attempts matching `where`; with_evidence also reads their evidence.
   absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(const std::string& where,
-                                                           int64_t arg, bool bind);
+                                                           int64_t arg, bool bind,
+                                                           bool with_evidence = true);
   absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
   absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where, int64_t arg);

@@ -174,6 +174,10 @@ class Store {
   virtual absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) = 0;
   // Every attempt not in a terminal state, oldest experiment and run first.
   virtual absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() = 0;
+  // Attempts on a pair now: neither PENDING nor ended, oldest first.
+  virtual absl::StatusOr<std::vector<AttemptRecord>> ActiveAttempts() = 0;
+  // PENDING attempts of an experiment, by run index.
+  virtual absl::StatusOr<std::vector<AttemptRecord>> PendingAttempts(int64_t experiment_id) = 0;
   // Number of attempts a run has had.
   virtual absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) = 0;
 
@@ -193,6 +197,8 @@ class Store {
   virtual absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) = 0;
   // Count of runs per state over all experiments (for /metrics).
   virtual absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() = 0;
+  // Count of runs per state of one experiment.
+  virtual absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts(int64_t experiment_id) = 0;
 };
 
 }  // namespace iommuvm::store

@@ -5,7 +5,10 @@
 
 #include <filesystem>
 
+#include "controller/planner/planner.h"
 #include "controller/scheduler/step_builder.h"
+#include "controller/spec/matrix.h"
+#include "controller/spec/spec_parser.h"
 #include "controller/store/sqlite_store.h"
 #include "tests/support/status_matchers.h"
 
@@ -92,6 +95,21 @@ class SchedulerTest : public ::testing::Test {
     r->add_operations()->set_throughput_ops(1000);
     return scheduler_->OnData(agent, m);
   }
+  // Drives the attempt whose StartServer was last sent to `server` through
+  // every step to SUCCEEDED; returns its run's index (-1 if none pending).
+  int RunToCompletion(const std::string& server, const std::string& client) {
+    v1::Step start = gateway_.LastStep(server);
+    if (!start.has_start_server() || finished_.count(start.attempt_id())) return -1;
+    finished_.insert(start.attempt_id());
+    EXPECT_THAT(Update(server, start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+    v1::Step load = gateway_.LastStep(client);
+    EXPECT_THAT(Result(client, load), IsOk());
+    EXPECT_THAT(Update(client, load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+    EXPECT_THAT(Update(server, gateway_.LastStep(server), v1::StepUpdate::PHASE_SUCCEEDED),
+                IsOk());
+    auto a = *store_->GetAttempt(start.attempt_id());
+    return static_cast<int>(store_->GetRun(a.run_id)->index);
+  }
   int64_t Submit() {
     auto r = scheduler_->Submit(kSpec);
     EXPECT_THAT(r, IsOk());
@@ -105,6 +123,7 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::map<std::string, uint64_t> seq_;
+  std::set<int64_t> finished_;
 };
 
 TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
@@ -292,6 +311,80 @@ TEST_F(SchedulerTest, ModeMismatchFailsBeforeAnythingStarts) {
   EXPECT_NE(runs[0].error.find("needs iommu strict but node srv booted with passthrough"),
             std::string::npos);
   EXPECT_EQ((*store_->GetExperiment(1)).state, "CANCELLED");
+}
+
+constexpr char kPlannedSpec[] = R"(name: planned
+matrix:
+  workload: [a, b, c]
+repetitions: 4
+order: {randomize: true, seed: 11}
+workloads:
+  a: {app: redis, generator: {requests: 1000}}
+  b: {app: redis, generator: {requests: 2000}}
+  c: {app: redis, generator: {requests: 3000}}
+)";
+
+// With two pairs, each pair runs exactly the sequence the planner gave it.
+TEST_F(SchedulerTest, EachPairRunsItsPlannedSequence) {
+  auto submitted = scheduler_->Submit(kPlannedSpec);
+  ASSERT_THAT(submitted, IsOk());
+  for (const char* id : {"s1", "s2"}) Register(id, v1::ROLE_SERVER);
+  for (const char* id : {"c1", "c2"}) Register(id, v1::ROLE_CLIENT);
+
+  spec::ExperimentSpec spec = *spec::ParseSpec(kPlannedSpec).spec;
+  planner::Plan plan = planner::MakePlan(
+      spec::ExpandMatrix(spec), planner::OptionsForSpec(spec, 2, planner::DefaultSwitchCosts()));
+  std::vector<std::vector<int>> expected(2);
+  for (size_t p = 0; p < 2; ++p) {
+    for (const auto& boot : plan.pairs[p].boots) {
+      expected[p].insert(expected[p].end(), boot.runs.begin(), boot.runs.end());
+    }
+  }
+  std::vector<std::vector<int>> actual(2);
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    for (int p = 0; p < 2; ++p) {
+      std::string n = std::to_string(p + 1);
+      int run = RunToCompletion("s" + n, "c" + n);
+      if (run >= 0) actual[p].push_back(run);
+    }
+  }
+  EXPECT_EQ(actual, expected);
+  EXPECT_EQ((*store_->GetExperiment(submitted->experiment_id)).state, "SUCCEEDED");
+}
+
+// A lost pair's planned runs (and the lost attempt's retry) move to the
+// pair that is left.
+TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
+  auto submitted = scheduler_->Submit(std::string(kPlannedSpec) + "retries: 1\n");
+  ASSERT_THAT(submitted, IsOk());
+  int64_t id = submitted->experiment_id;
+  for (const char* a : {"s1", "s2"}) Register(a, v1::ROLE_SERVER);
+  for (const char* a : {"c1", "c2"}) Register(a, v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  ASSERT_GE(RunToCompletion("s1", "c1"), 0);
+  ASSERT_GE(RunToCompletion("s2", "c2"), 0);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());  // both pairs start their second run
+  ASSERT_GE(RunToCompletion("s1", "c1"), 0);
+  scheduler_->OnDisconnect("s2");  // s2's second run is in PREPARING
+  clock_.Advance(absl::Seconds(11));
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    RunToCompletion("s1", "c1");
+  }
+  auto attempts = *store_->ListAttempts(id);
+  EXPECT_EQ(attempts.size(), 13u);  // 12 runs, one retried
+  int on_s2 = 0, lost = 0;
+  for (const auto& a : attempts) {
+    on_s2 += a.server_node == "s2";
+    lost += a.state == AttemptState::kLost;
+    if (a.state != AttemptState::kLost) {
+      EXPECT_EQ(a.state, AttemptState::kSucceeded) << a.id;
+    }
+  }
+  EXPECT_EQ(on_s2, 2);
+  EXPECT_EQ(lost, 1);
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "SUCCEEDED");
 }
 
 }  // namespace

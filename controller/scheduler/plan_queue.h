@@ -1,0 +1,56 @@
+#pragma once
+// The plan one experiment is executing: for each of its pairs, the pending
+// attempts in the planner's order (boots grouped, VM configs grouped,
+// seeded shuffle). The scheduler starts a pair's next attempt when the pair
+// is free, and re-plans what is still pending when the pairs change (a pair
+// lost, a pair joined) or a run is retried. Kept in memory; after a
+// controller restart it is rebuilt from the store's pending attempts.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "controller/planner/planner.h"
+#include "controller/scheduler/pairing.h"
+#include "controller/spec/spec.h"
+
+namespace iommuvm::scheduler {
+
+struct PendingRun {
+  int64_t attempt_id = 0;
+  spec::RunPoint point;  // index is ignored (re-numbered for the planner)
+};
+
+class PlanQueue {
+ public:
+  // Plans `pending` over `pairs`. `booted` is each pair's current host mode
+  // (UNSPECIFIED when unknown): a pair already in the mode of a planned
+  // sequence's first boot gets that sequence, so it starts without a switch.
+  void Replan(const spec::ExperimentSpec& spec, const std::vector<PendingRun>& pending,
+              const std::vector<NodePair>& pairs,
+              const std::map<NodePair, v1::IommuMode>& booted);
+
+  // The next attempt planned for `pair`, if any; Pop removes it.
+  std::optional<int64_t> Next(const NodePair& pair) const;
+  void Pop(const NodePair& pair);
+
+  // Forces a re-plan at the next opportunity (a run was retried).
+  void Invalidate() { valid_ = false; }
+  bool valid() const { return valid_; }
+  const std::vector<NodePair>& pairs() const { return pairs_; }
+  // Attempts still queued on `pair` / on all pairs.
+  size_t Queued(const NodePair& pair) const;
+  size_t Queued() const;
+  // The planner's estimate for the remaining runs (0 when nothing queued).
+  absl::Duration makespan() const { return makespan_; }
+
+ private:
+  bool valid_ = false;
+  std::vector<NodePair> pairs_;
+  std::map<NodePair, std::deque<int64_t>> queues_;
+  absl::Duration makespan_;
+};
+
+}  // namespace iommuvm::scheduler
