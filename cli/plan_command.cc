@@ -1,6 +1,7 @@
 // `iommuvm plan`: how a spec would run on N pairs, before anything reboots.
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/command_support.h"
 #include "common/units.h"
@@ -32,6 +33,49 @@ bool ParseSwitchCosts(Context& ctx, const std::string& text,
   return true;
 }
 
+// " (4 sysfs, 2 kexec)", or "" with one method or none.
+std::string ByMethod(const std::map<std::string, uint32_t>& by_method) {
+  if (by_method.size() < 2) return "";
+  std::vector<std::string> parts;
+  for (const auto& [method, n] : by_method) parts.push_back(absl::StrCat(n, " ", method));
+  return absl::StrCat(" (", absl::StrJoin(parts, ", "), ")");
+}
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+std::string JsonCounts(const std::map<std::string, uint32_t>& counts) {
+  std::vector<std::string> parts;
+  for (const auto& [k, n] : counts) parts.push_back(absl::StrCat(JsonEscape(k), ": ", n));
+  return absl::StrCat("{", absl::StrJoin(parts, ", "), "}");
+}
+
+// The whole plan as one JSON object: pairs with their boots (every run
+// index, in order), switches by method, and the overall bound.
+void PrintJson(std::ostream& out, size_t runs, const planner::Plan& plan) {
+  out << "{\n  \"runs\": " << runs << ",\n  \"boot_configs\": " << plan.boot_groups
+      << ",\n  \"switches\": " << plan.switches
+      << ",\n  \"switches_by_method\": " << JsonCounts(plan.switches_by_method)
+      << ",\n  \"makespan_s\": " << Fixed(Seconds(plan.makespan), 1)
+      << ",\n  \"lower_bound_s\": " << Fixed(Seconds(plan.lower_bound), 1)
+      << ",\n  \"pairs\": [";
+  for (size_t p = 0; p < plan.pairs.size(); ++p) {
+    const planner::PairPlan& pp = plan.pairs[p];
+    out << (p ? "," : "") << "\n    {\"pair\": " << p + 1 << ", \"switches\": " << pp.switches
+        << ", \"switches_by_method\": " << JsonCounts(pp.switches_by_method)
+        << ", \"vm_launches\": " << pp.vm_launches
+        << ", \"run_time_s\": " << Fixed(Seconds(pp.run_time), 1)
+        << ", \"makespan_s\": " << Fixed(Seconds(pp.makespan), 1) << ", \"boots\": [";
+    for (size_t b = 0; b < pp.boots.size(); ++b) {
+      const planner::Boot& boot = pp.boots[b];
+      out << (b ? ", " : "") << "{\"iommu\": \"" << spec::IommuModeName(boot.mode)
+          << "\", \"instance\": " << boot.instance << ", \"runs\": ["
+          << absl::StrJoin(boot.runs, ", ") << "]}";
+    }
+    out << "]}";
+  }
+  out << "\n  ]\n}\n";
+}
+
 }  // namespace
 
 int Plan(Context& ctx, const std::vector<std::string>& argv) {
@@ -55,9 +99,13 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
   auto runs = spec::ExpandMatrix(s);
   planner::Plan plan = planner::MakePlan(runs, options);
 
-  Table t({{"pair", true}, {"boot", true}, {"iommu"}, {"instance", true}, {"runs", true},
-           {"first_runs"}});
-  Table summary({{"pair", true}, {"boots", true}, {"switches", true}, {"vm_launches", true},
+  if (*format == Format::kJson) {
+    PrintJson(ctx.out, runs.size(), plan);
+    return kExitOk;
+  }
+  Table t({{"pair", true}, {"boot", true}, {"iommu"}, {"instance", true}, {"switch"},
+           {"runs", true}, {"first_runs"}});
+  Table summary({{"pair", true}, {"boots", true}, {"switches"}, {"vm_launches", true},
                  {"run_time"}, {"makespan"}});
   for (size_t p = 0; p < plan.pairs.size(); ++p) {
     const auto& pp = plan.pairs[p];
@@ -69,24 +117,30 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
       }
       if (boot.runs.size() > 6) absl::StrAppend(&first, " ...");
       t.AddRow({absl::StrCat(p + 1), absl::StrCat(b + 1), spec::IommuModeName(boot.mode),
-                absl::StrCat(boot.instance), absl::StrCat(boot.runs.size()), first});
+                absl::StrCat(boot.instance), planner::SwitchTo(options, boot.mode).method,
+                absl::StrCat(boot.runs.size()), first});
     }
     summary.AddRow({absl::StrCat(p + 1), absl::StrCat(pp.boots.size()),
-                    absl::StrCat(pp.switches), absl::StrCat(pp.vm_launches),
+                    absl::StrCat(pp.switches, ByMethod(pp.switches_by_method)),
+                    absl::StrCat(pp.vm_launches),
                     SpecDuration(absl::Trunc(pp.run_time, absl::Seconds(1))),
                     SpecDuration(absl::Trunc(pp.makespan, absl::Seconds(1)))});
   }
-  if (*format != Format::kTable) {
-    t.Print(ctx.out, *format);
-    return kExitOk;
-  }
   t.Print(ctx.out, *format);
+  if (*format == Format::kCsv) return kExitOk;
   ctx.out << "\n";
   summary.Print(ctx.out, *format);
+  // "kexec, 40s each" or "1 grub at 5m, 6 sysfs at 5s".
+  std::vector<std::string> costs_used;
+  for (const auto& [method, n] : plan.switches_by_method) {
+    std::string cost = SpecDuration(costs.count(method) ? costs.at(method) : options.switch_cost);
+    costs_used.push_back(plan.switches_by_method.size() == 1
+                             ? absl::StrCat(method, ", ", cost, " each")
+                             : absl::StrCat(n, " ", method, " at ", cost));
+  }
   double above = absl::FDivDuration(plan.makespan, plan.lower_bound) - 1.0;
   ctx.out << "\n" << runs.size() << " runs on " << pairs << " pairs, " << plan.switches
-          << " mode switches (" << s.switch_method.method << ", "
-          << SpecDuration(options.switch_cost) << " each; " << plan.boot_groups
+          << " mode switches (" << absl::StrJoin(costs_used, ", ") << "; " << plan.boot_groups
           << " boot configs), makespan " << Clock(plan.makespan) << ", lower bound "
           << Clock(plan.lower_bound) << " (" << Fixed(above * 100, 1) << "% above)\n";
   return kExitOk;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <random>
 #include <tuple>
@@ -49,7 +50,7 @@ using Assignment = std::vector<std::map<GroupKey, std::vector<uint32_t>>>;  // p
 // strictly, so the sorted load vector falls and the loop ends. This is
 // what fixes "fewer boot groups than pairs", where greedy placement leaves
 // pairs idle.
-void Refine(const std::vector<absl::Duration>& time, absl::Duration switch_cost,
+void Refine(const std::vector<absl::Duration>& time, const PlanOptions& options,
             std::vector<absl::Duration>* load, Assignment* assigned) {
   const size_t pairs = load->size();
   if (pairs < 2) return;
@@ -59,8 +60,7 @@ void Refine(const std::vector<absl::Duration>& time, absl::Duration switch_cost,
     GroupKey best_group;
     size_t best_q = 0, best_k = 0;
     for (const auto& [group, ids] : (*assigned)[p]) {
-      absl::Duration sw = group.first != v1::IOMMU_MODE_CURRENT ? switch_cost
-                                                                : absl::ZeroDuration();
+      absl::Duration sw = SwitchTo(options, static_cast<v1::IommuMode>(group.first)).cost;
       absl::Duration whole;
       for (uint32_t r : ids) whole += time[r];
       for (size_t q = 0; q < pairs; ++q) {
@@ -92,8 +92,7 @@ void Refine(const std::vector<absl::Duration>& time, absl::Duration switch_cost,
     if (best_k == 0) return;
     auto& from = (*assigned)[p][best_group];
     auto& to = (*assigned)[best_q][best_group];
-    absl::Duration sw = best_group.first != v1::IOMMU_MODE_CURRENT ? switch_cost
-                                                                   : absl::ZeroDuration();
+    absl::Duration sw = SwitchTo(options, static_cast<v1::IommuMode>(best_group.first)).cost;
     absl::Duration moved;
     bool receiver_had = to.size() > 0;
     for (size_t i = from.size() - best_k; i < from.size(); ++i) moved += time[from[i]];
@@ -134,8 +133,10 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
     size_t best = 0;
     absl::Duration best_load = absl::InfiniteDuration();
     for (size_t p = 0; p < pairs; ++p) {
-      bool needs_switch = !assigned[p].count(c.group) && c.group.first != v1::IOMMU_MODE_CURRENT;
-      absl::Duration l = load[p] + c.time + (needs_switch ? options.switch_cost : absl::ZeroDuration());
+      absl::Duration sw = assigned[p].count(c.group)
+                              ? absl::ZeroDuration()
+                              : SwitchTo(options, static_cast<v1::IommuMode>(c.group.first)).cost;
+      absl::Duration l = load[p] + c.time + sw;
       if (l < best_load) {
         best_load = l;
         best = p;
@@ -145,7 +146,7 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
     auto& dest = assigned[best][c.group];
     dest.insert(dest.end(), c.runs.begin(), c.runs.end());
   }
-  Refine(time, options.switch_cost, &load, &assigned);
+  Refine(time, options, &load, &assigned);
 
   // One boot per group on each pair, in group order; count costs.
   for (size_t p = 0; p < pairs; ++p) {
@@ -155,7 +156,13 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
       std::sort(ids.begin(), ids.end(),
                 [&](uint32_t a, uint32_t b) { return position[a] < position[b]; });
       Boot boot{static_cast<v1::IommuMode>(key.first), key.second, std::move(ids)};
-      if (boot.mode != v1::IOMMU_MODE_CURRENT) ++pp.switches;
+      if (boot.mode != v1::IOMMU_MODE_CURRENT) {
+        SwitchKind kind = SwitchTo(options, boot.mode);
+        ++pp.switches;
+        ++pp.switches_by_method[kind.method];
+        ++plan->switches_by_method[kind.method];
+        pp.makespan += kind.cost;
+      }
       std::string last_vm = "bare-metal";
       for (uint32_t r : boot.runs) {
         pp.run_time += time[r];
@@ -164,8 +171,11 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
       }
       pp.boots.push_back(std::move(boot));
     }
-    pp.makespan = pp.run_time + options.switch_cost * pp.switches +
-                  options.vm_launch_cost * pp.vm_launches;
+    // `off` last: a node booted with the IOMMU off has no groups for sysfs
+    // to retype, so leaving off needs a reboot; entering it last never does.
+    std::stable_partition(pp.boots.begin(), pp.boots.end(),
+                          [](const Boot& b) { return b.mode != v1::IOMMU_MODE_OFF; });
+    pp.makespan += pp.run_time + options.vm_launch_cost * pp.vm_launches;
     plan->switches += pp.switches;
     plan->makespan = std::max(plan->makespan, pp.makespan);
   }
@@ -192,6 +202,7 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
     groups[key][r.vm].push_back(r.index);
   }
   std::vector<std::pair<GroupKey, std::vector<uint32_t>>> ordered;
+  absl::Duration unavoidable_switches;  // each boot config once
   for (auto& [key, by_vm] : groups) {
     std::vector<uint32_t> order;
     for (auto& [vm, ids] : by_vm) {
@@ -205,13 +216,14 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
     }
     ordered.emplace_back(key, std::move(order));
     if (key.first != v1::IOMMU_MODE_CURRENT) ++plan.boot_groups;
+    unavoidable_switches += SwitchTo(options, static_cast<v1::IommuMode>(key.first)).cost;
   }
   std::vector<uint32_t> position(runs.size());  // index in its group's order
   for (const auto& [key, ids] : ordered) {
     for (size_t i = 0; i < ids.size(); ++i) position[ids[i]] = static_cast<uint32_t>(i);
   }
   plan.lower_bound =
-      std::max(longest, (total + options.switch_cost * plan.boot_groups) / pairs);
+      std::max(longest, (total + unavoidable_switches) / pairs);
 
   // Try a few split granularities (1: split only groups longer than a fair
   // share; higher: finer pieces, more boots) and keep the shortest plan.
@@ -240,6 +252,13 @@ std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
   };
 }
 
+SwitchKind SwitchTo(const PlanOptions& options, v1::IommuMode mode) {
+  if (mode == v1::IOMMU_MODE_CURRENT) return {"none", absl::ZeroDuration()};
+  auto it = options.switch_kinds.find(mode);
+  if (it != options.switch_kinds.end()) return it->second;
+  return {"switch", options.switch_cost};
+}
+
 std::map<std::string, absl::Duration> DefaultSwitchCosts() {
   return {{"sysfs", absl::Seconds(5)}, {"kexec", absl::Seconds(40)}, {"grub", absl::Seconds(300)}};
 }
@@ -250,6 +269,16 @@ PlanOptions OptionsForSpec(const spec::ExperimentSpec& spec, uint32_t pairs,
   options.pairs = pairs;
   auto cost = costs.find(spec.switch_method.method);
   if (cost != costs.end()) options.switch_cost = cost->second;
+  for (v1::IommuMode mode : {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_PASSTHROUGH,
+                             v1::IOMMU_MODE_LAZY, v1::IOMMU_MODE_STRICT}) {
+    std::string method = spec.switch_method.method;
+    // sysfs retypes IOMMU groups; turning the IOMMU off needs a reboot.
+    if (method == "sysfs" && mode == v1::IOMMU_MODE_OFF && !spec.switch_method.fallback.empty()) {
+      method = spec.switch_method.fallback.front();
+    }
+    auto c = costs.find(method);
+    options.switch_kinds[mode] = {method, c != costs.end() ? c->second : options.switch_cost};
+  }
   options.order = spec.order;
   options.run_time = EstimateFromSpec(spec);
   return options;

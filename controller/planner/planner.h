@@ -24,9 +24,17 @@
 
 namespace iommuvm::planner {
 
+// How a pair reaches one host mode, and what that costs.
+struct SwitchKind {
+  std::string method;  // sysfs | kexec | grub
+  absl::Duration cost;
+};
+
 struct PlanOptions {
   uint32_t pairs = 1;
-  absl::Duration switch_cost = absl::Seconds(40);  // one mode switch (boot)
+  absl::Duration switch_cost = absl::Seconds(40);  // a mode switch not in switch_kinds
+  // Per-mode method and cost (sysfs cannot reach `off`: its fallback does).
+  std::map<v1::IommuMode, SwitchKind> switch_kinds;
   absl::Duration vm_launch_cost = absl::Seconds(30);
   spec::OrderSpec order;
   // Estimated time of one run (generator duration, warmup, setup).
@@ -40,8 +48,9 @@ struct Boot {
 };
 
 struct PairPlan {
-  std::vector<Boot> boots;
+  std::vector<Boot> boots;  // `off` last: from off, sysfs cannot switch back
   uint32_t switches = 0;    // boots needing a mode switch (not `current`)
+  std::map<std::string, uint32_t> switches_by_method;
   uint32_t vm_launches = 0;
   absl::Duration run_time;  // sum of run estimates
   absl::Duration makespan;  // run time + switches + VM launches
@@ -51,6 +60,7 @@ struct Plan {
   std::vector<PairPlan> pairs;
   uint32_t boot_groups = 0;  // distinct boot configs: the fewest switches possible
   uint32_t switches = 0;
+  std::map<std::string, uint32_t> switches_by_method;
   absl::Duration makespan;
   // (total run time + one switch per boot group) / pairs, or the longest
   // single run if that is longer: no plan can finish sooner.
@@ -58,6 +68,9 @@ struct Plan {
 };
 
 Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& options);
+
+// The method and cost of switching to `mode` (zero for `current`).
+SwitchKind SwitchTo(const PlanOptions& options, v1::IommuMode mode);
 
 // Run-time estimate from a spec: setup + warmup + the generator's duration,
 // or for request-bounded tools requests / an assumed 50k ops/s per test.

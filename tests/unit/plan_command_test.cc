@@ -47,10 +47,26 @@ TEST_F(PlanCommandTest, PrintsBootsSwitchesAndBound) {
   EXPECT_NE(out.find("lower bound"), std::string::npos);
 }
 
-TEST_F(PlanCommandTest, JsonListsEveryBoot) {
+TEST_F(PlanCommandTest, JsonListsEveryBootAndTheBound) {
   ASSERT_EQ(Run({"plan", path_.string(), "--format", "json"}), 0) << err_.str();
-  EXPECT_NE(out_.str().find("\"iommu\": \"off\""), std::string::npos) << out_.str();
-  EXPECT_NE(out_.str().find("\"iommu\": \"strict\""), std::string::npos) << out_.str();
+  std::string out = out_.str();
+  // On one pair: strict first, off last (sysfs could not leave off).
+  EXPECT_NE(out.find("\"boots\": [{\"iommu\": \"strict\", \"instance\": 0, \"runs\": [4, 5, 6, "
+                     "7]}, {\"iommu\": \"off\", \"instance\": 0, \"runs\": [0, 1, 2, 3]}]"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"switches_by_method\": {\"grub\": 2}"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"lower_bound_s\": "), std::string::npos) << out;
+}
+
+TEST_F(PlanCommandTest, SysfsFallsBackForOff) {
+  std::string spec = kSpec;
+  spec.replace(spec.find("switch: {method: grub}"), 22, "switch: {method: sysfs, fallback: [kexec]}");
+  std::ofstream(path_) << spec;
+  ASSERT_EQ(Run({"plan", path_.string()}), 0) << err_.str();
+  EXPECT_NE(out_.str().find("2 mode switches (1 kexec at 40s, 1 sysfs at 5s; 2 boot configs)"),
+            std::string::npos)
+      << out_.str();
 }
 
 TEST_F(PlanCommandTest, BadOptionsAreUsageErrors) {

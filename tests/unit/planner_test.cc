@@ -50,7 +50,11 @@ TEST(PlannerTest, PropertiesHoldOverRandomMatrices) {
     std::vector<int> seen(runs.size());
     for (const auto& p : plan.pairs) {
       std::set<std::pair<int, uint32_t>> boots;
+      bool seen_off = false;
       for (const auto& b : p.boots) {
+        // Once a pair is in `off` it stays there (leaving off needs a reboot).
+        if (seen_off) EXPECT_EQ(b.mode, v1::IOMMU_MODE_OFF);
+        seen_off = seen_off || b.mode == v1::IOMMU_MODE_OFF;
         // A pair boots each boot config at most once.
         EXPECT_TRUE(boots.insert({b.mode, b.instance}).second);
         for (uint32_t r : b.runs) {
