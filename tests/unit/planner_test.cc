@@ -53,7 +53,9 @@ TEST(PlannerTest, PropertiesHoldOverRandomMatrices) {
       bool seen_off = false;
       for (const auto& b : p.boots) {
         // Once a pair is in `off` it stays there (leaving off needs a reboot).
-        if (seen_off) EXPECT_EQ(b.mode, v1::IOMMU_MODE_OFF);
+        if (seen_off) {
+          EXPECT_EQ(b.mode, v1::IOMMU_MODE_OFF);
+        }
         seen_off = seen_off || b.mode == v1::IOMMU_MODE_OFF;
         // A pair boots each boot config at most once.
         EXPECT_TRUE(boots.insert({b.mode, b.instance}).second);
