@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
+#include "controller/scheduler/admission.h"
 #include "controller/scheduler/boot_mode.h"
 #include "controller/scheduler/step_builder.h"
 #include "controller/spec/matrix.h"
@@ -125,6 +126,12 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
   if (!parsed.spec) {
     result.errors = std::move(parsed.errors);
     return result;
+  }
+  {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+    result.errors = CheckAgainstNodes(spec_yaml, *parsed.spec, nodes);
+    if (!result.errors.empty()) return result;
   }
   store::NewExperiment e;
   e.name = parsed.spec->name;

@@ -250,4 +250,38 @@ void MapReader::StringMap(const std::string& key, std::map<std::string, std::str
   }
 }
 
+SpecError ErrorAt(const std::string& yaml, const std::string& key_path,
+                  const std::string& message) {
+  SpecError e;
+  e.key_path = key_path;
+  e.message = message;
+  try {
+    YAML::Node node = YAML::Load(yaml);
+    // "a.b[2].c" -> a, b, [2], c
+    std::string token;
+    auto descend = [&](const std::string& key) {
+      if (!key.empty() && node.IsMap()) node = node[key];
+    };
+    for (size_t i = 0; i <= key_path.size() && node.IsDefined(); ++i) {
+      char c = i < key_path.size() ? key_path[i] : '.';
+      if (c == '.' || c == '[') {
+        descend(token);
+        token.clear();
+      } else if (c == ']') {
+        size_t index = std::stoul(token);
+        node = node.IsSequence() && index < node.size() ? node[index] : YAML::Node();
+        token.clear();
+      } else {
+        token += c;
+      }
+    }
+    if (node.IsDefined() && node.Mark().line >= 0) {
+      e.line = node.Mark().line + 1;
+      e.column = node.Mark().column + 1;
+    }
+  } catch (const std::exception&) {  // the spec parsed before; keep the error unlocated
+  }
+  return e;
+}
+
 }  // namespace iommuvm::spec

@@ -61,6 +61,11 @@ class MapReader {
 // Appends an error located at `node`.
 void AddError(SpecErrors* errors, const YAML::Node& node, const std::string& key_path,
               const std::string& message);
+// An error at `key_path` ("nodes.pairs[0].server") of `yaml`, located at
+// that key's value when it exists (for checks made after parsing, such as
+// against the controller's registered nodes).
+SpecError ErrorAt(const std::string& yaml, const std::string& key_path,
+                  const std::string& message);
 // Human description of what a node is ("a list", "the string 'x'").
 std::string Describe(const YAML::Node& node);
 

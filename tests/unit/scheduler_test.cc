@@ -389,3 +389,31 @@ TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
 
 }  // namespace
 }  // namespace iommuvm::scheduler
+
+namespace iommuvm::scheduler {
+namespace {
+
+// Explicit pairs must name registered agents with the right roles; the
+// errors point into the file and nothing is stored.
+TEST_F(SchedulerTest, PairsMustNameRegisteredAgents) {
+  Register("node-a", v1::ROLE_SERVER);
+  Register("node-b", v1::ROLE_SERVER);
+  std::string yaml = std::string(kSpec) +
+                     "nodes:\n  pairs:\n    - {server: node-a, client: node-b}\n"
+                     "    - {server: node-x, client: nodec}\n";
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 3u);
+  EXPECT_EQ(r->errors[0].Format("f"),
+            "f:13:32: nodes.pairs[0].client: agent 'node-b' does not have the client role; "
+            "start it with --roles=client (or server,client)");
+  EXPECT_EQ(r->errors[1].Format("f"),
+            "f:14:16: nodes.pairs[1].server: no agent 'node-x' has registered with this "
+            "controller (did you mean 'node-a'?); known: node-a, node-b");
+  EXPECT_EQ(r->errors[2].key_path, "nodes.pairs[1].client");
+  EXPECT_TRUE(store_->ListExperiments()->empty());
+}
+
+}  // namespace
+}  // namespace iommuvm::scheduler

@@ -1,0 +1,20 @@
+#pragma once
+// Checks a valid spec against what this controller knows about its nodes,
+// at submit time, before anything is stored: explicit pairs must name
+// registered agents with the right roles (a typo in a node name is caught
+// now, not after the experiment has waited a night for a node that will
+// never come). Errors are located in the file like parse errors.
+
+#include <string>
+#include <vector>
+
+#include "controller/spec/spec.h"
+#include "controller/spec/spec_error.h"
+#include "controller/store/store.h"
+
+namespace iommuvm::scheduler {
+
+spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::ExperimentSpec& spec,
+                                   const std::vector<store::NodeRecord>& nodes);
+
+}  // namespace iommuvm::scheduler
