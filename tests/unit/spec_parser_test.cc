@@ -499,3 +499,37 @@ workloads:
 
 }  // namespace
 }  // namespace iommuvm::spec
+
+namespace iommuvm::spec {
+namespace {
+
+TEST(SpecParserTest, TopLevelKeysRoundTrip) {
+  ParseResult r = ParseSpec(R"(name: top
+description: every top-level key
+labels: {owner: alice, paper: asplos}
+matrix:
+  iommu: [passthrough, lazy]
+  workload: [w]
+repetitions: 7
+retries: 3
+workloads:
+  w: {app: redis, generator: {requests: 10}}
+timeouts: {prepare: 90s, run: 20m, collect: 45s, boot: 12m}
+)");
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("top");
+  const ExperimentSpec& s = *r.spec;
+  EXPECT_EQ(s.description, "every top-level key");
+  EXPECT_EQ(s.labels, (std::map<std::string, std::string>{{"owner", "alice"}, {"paper", "asplos"}}));
+  EXPECT_EQ(s.matrix.iommu,
+            (std::vector<v1::IommuMode>{v1::IOMMU_MODE_PASSTHROUGH, v1::IOMMU_MODE_LAZY}));
+  EXPECT_EQ(s.repetitions, 7u);
+  EXPECT_EQ(s.retries, 3u);
+  EXPECT_EQ(s.timeouts.prepare, absl::Seconds(90));
+  EXPECT_EQ(s.timeouts.run, absl::Minutes(20));
+  EXPECT_EQ(s.timeouts.collect, absl::Seconds(45));
+  EXPECT_EQ(s.timeouts.boot, absl::Minutes(12));
+  EXPECT_EQ(ExpandMatrix(s).size(), 14u);
+}
+
+}  // namespace
+}  // namespace iommuvm::spec
