@@ -22,13 +22,12 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   RETURN_IF_ERROR(host_fs.MakeDirs(config.state_dir));
   ASSIGN_OR_RETURN(auto outbox, Outbox::Open(OutboxPath(config.state_dir)));
   // Proc/sys facts come from the sysroot; run directories live on the host.
-  AgentDeps facts{&sysroot, &runner, &clock};
   AgentDeps deps{&host_fs, &runner, &clock};
   StepExecutor executor(deps, config.state_dir, config.data_address, outbox.get());
 
   std::string agent_id = config.agent_id;
   v1::Register base;
-  FillNodeFacts(facts, &base);
+  FillNodeFacts(sysroot, &runner, &base);
   if (agent_id.empty()) agent_id = base.inventory().hostname();
   base.set_agent_id(agent_id);
   for (v1::Role r : config.roles) base.add_roles(r);

@@ -2,7 +2,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include <iostream>
+#include <string>
+#include <vector>
+
 #include "agent/agent.h"
+#include "agent/inspect_command.h"
 #include "common/log.h"
 #include "common/shutdown.h"
 
@@ -15,9 +20,16 @@ ABSL_FLAG(std::string, data_address, "127.0.0.1", "address servers bind and clie
 ABSL_FLAG(std::string, sysroot, "/", "root for /proc and /sys (fixtures, simulated nodes)");
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "inspect") {
+    return iommuvm::agent::RunInspect(std::vector<std::string>(argv + 2, argv + argc), std::cout,
+                                      std::cerr);
+  }
   iommuvm::BlockTerminationSignals();
-  absl::SetProgramUsageMessage("iommuvm-agent --controller ADDR [--roles server,client] ...\n"
-                               "Connects to the controller and executes its steps.");
+  absl::SetProgramUsageMessage(
+      "iommuvm-agent --controller ADDR [--roles server,client] ...\n"
+      "Connects to the controller and executes its steps.\n"
+      "iommuvm-agent inspect [--sysroot DIR] [--kernel-log FILE] [--format table|json]\n"
+      "Shows the node's requested and detected IOMMU mode with evidence (see inspect --help).");
   absl::ParseCommandLine(argc, argv);
   auto roles = iommuvm::agent::ParseRoles(absl::GetFlag(FLAGS_roles));
   auto labels = iommuvm::agent::ParseLabels(absl::GetFlag(FLAGS_labels));

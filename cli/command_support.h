@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "cli/args.h"
+#include "common/args.h"
 #include "cli/commands.h"
 #include "controller/spec/spec.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/table.h"
+#include "common/table.h"
 #include "iommuvm/v1/controller.grpc.pb.h"
 
 namespace iommuvm::cli {

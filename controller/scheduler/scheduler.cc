@@ -10,7 +10,7 @@
 #include "common/status_macros.h"
 #include "common/units.h"
 #include "controller/scheduler/admission.h"
-#include "controller/scheduler/boot_mode.h"
+#include "controller/spec/cmdline.h"
 #include "controller/scheduler/step_builder.h"
 #include "controller/spec/matrix.h"
 #include "controller/spec/params.h"
@@ -505,7 +505,7 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
                            absl::StrCat("server ", pair.server, ", client ", pair.client)));
 
   // The node is never rebooted here: it must already run the requested mode.
-  v1::IommuMode booted = RequestedModeFromCmdline(server.kernel_cmdline);
+  v1::IommuMode booted = spec::RequestedModeFromCmdline(server.kernel_cmdline);
   std::string booted_name =
       booted == v1::IOMMU_MODE_UNSPECIFIED ? "kernel default" : spec::IommuModeName(booted);
   AttemptUpdate verify = Move(a, AttemptState::kAssigned, AttemptState::kVerifying);
@@ -673,7 +673,7 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
   std::map<NodePair, v1::IommuMode> booted;
   for (const NodePair& pair : pairs) {
     if (const store::NodeRecord* n = FindNode(nodes, pair.server)) {
-      booted[pair] = RequestedModeFromCmdline(n->kernel_cmdline);
+      booted[pair] = spec::RequestedModeFromCmdline(n->kernel_cmdline);
     }
   }
   queue->Replan(spec, pending, pairs, booted);

@@ -137,4 +137,54 @@ std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode) {
   }
 }
 
+v1::IommuMode RequestedModeFromCmdline(absl::string_view cmdline) {
+  v1::IommuMode mode = v1::IOMMU_MODE_UNSPECIFIED;
+  // Later tokens win, as in the kernel's own parsing.
+  for (absl::string_view token : absl::StrSplit(cmdline, absl::ByAnyChar(" \t\n"),
+                                                absl::SkipEmpty())) {
+    if (token == "intel_iommu=off" || token == "amd_iommu=off" || token == "iommu=off") {
+      mode = v1::IOMMU_MODE_OFF;
+    } else if (token == "iommu=pt" || token == "iommu.passthrough=1") {
+      mode = v1::IOMMU_MODE_PASSTHROUGH;
+    } else if (token == "iommu.strict=0") {
+      if (mode != v1::IOMMU_MODE_OFF && mode != v1::IOMMU_MODE_PASSTHROUGH) {
+        mode = v1::IOMMU_MODE_LAZY;
+      }
+    } else if (token == "iommu.strict=1" || token == "iommu=nopt" ||
+               token == "iommu.passthrough=0") {
+      if (mode != v1::IOMMU_MODE_OFF) mode = v1::IOMMU_MODE_STRICT;
+    }
+  }
+  return mode;
+}
+
+namespace {
+
+bool IsModeToken(absl::string_view token) {
+  for (absl::string_view key : {"intel_iommu=", "amd_iommu=", "iommu=", "iommu.strict=",
+                                "iommu.passthrough="}) {
+    if (absl::StartsWith(token, key)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> ModeTokens(absl::string_view cmdline) {
+  std::vector<std::string> out;
+  for (absl::string_view t : absl::StrSplit(cmdline, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+    if (IsModeToken(t)) out.emplace_back(t);
+  }
+  return out;
+}
+
+std::string ReplaceModeTokens(absl::string_view cmdline, absl::string_view tokens) {
+  std::vector<std::string> kept;
+  for (absl::string_view t : absl::StrSplit(cmdline, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+    if (!IsModeToken(t)) kept.emplace_back(t);
+  }
+  for (absl::string_view t : absl::StrSplit(tokens, ' ', absl::SkipEmpty())) kept.emplace_back(t);
+  return absl::StrJoin(kept, " ");
+}
+
 }  // namespace iommuvm::spec

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "iommuvm/v1/common.pb.h"
 
 namespace iommuvm::spec {
@@ -20,5 +21,18 @@ enum class CpuVendor { kIntel, kAmd };
 
 // The design's default tokens for a mode ("intel_iommu=on iommu.strict=1").
 std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode);
+
+// OFF, PASSTHROUGH, LAZY or STRICT from a booted command line's tokens;
+// UNSPECIFIED when the line leaves the choice to the kernel's built-in
+// default. The authority is the agent's probe (sysfs group types).
+v1::IommuMode RequestedModeFromCmdline(absl::string_view cmdline);
+
+// The tokens of `cmdline` that select the IOMMU mode (intel_iommu=,
+// amd_iommu=, iommu=, iommu.strict=, iommu.passthrough=), in order.
+std::vector<std::string> ModeTokens(absl::string_view cmdline);
+
+// `cmdline` with its mode tokens removed and `tokens` appended: what kexec
+// and grub boot next. Every other token (root=, console=, ...) is kept.
+std::string ReplaceModeTokens(absl::string_view cmdline, absl::string_view tokens);
 
 }  // namespace iommuvm::spec

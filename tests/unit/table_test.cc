@@ -1,10 +1,10 @@
-#include "cli/table.h"
+#include "common/table.h"
 
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-namespace iommuvm::cli {
+namespace iommuvm {
 namespace {
 
 Table Sample() {
@@ -40,4 +40,4 @@ TEST(TableTest, FormatNames) {
 }
 
 }  // namespace
-}  // namespace iommuvm::cli
+}  // namespace iommuvm

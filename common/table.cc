@@ -1,11 +1,11 @@
-#include "cli/table.h"
+#include "common/table.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace iommuvm::cli {
+namespace iommuvm {
 
 absl::StatusOr<Format> ParseFormat(const std::string& text) {
   if (text == "table") return Format::kTable;
@@ -103,4 +103,4 @@ void Table::PrintJson(std::ostream& out) const {
   out << (rows_.empty() ? "]\n" : "\n]\n");
 }
 
-}  // namespace iommuvm::cli
+}  // namespace iommuvm

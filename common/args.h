@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace iommuvm::cli {
+namespace iommuvm {
 
 struct Args {
   std::vector<std::string> positional;
@@ -26,4 +26,4 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv,
                                const std::set<std::string>& value_flags,
                                const std::set<std::string>& bool_flags);
 
-}  // namespace iommuvm::cli
+}  // namespace iommuvm

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace iommuvm::cli {
+namespace iommuvm {
 
 enum class Format { kTable, kCsv, kJson };
 
@@ -40,4 +40,4 @@ std::string JsonEscape(const std::string& s);
 // Fixed-point with `digits` decimals ("1234.5").
 std::string Fixed(double v, int digits);
 
-}  // namespace iommuvm::cli
+}  // namespace iommuvm

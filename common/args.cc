@@ -1,9 +1,9 @@
-#include "cli/args.h"
+#include "common/args.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-namespace iommuvm::cli {
+namespace iommuvm {
 
 absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv,
                                const std::set<std::string>& value_flags,
@@ -41,4 +41,4 @@ absl::StatusOr<Args> ParseArgs(const std::vector<std::string>& argv,
   return args;
 }
 
-}  // namespace iommuvm::cli
+}  // namespace iommuvm

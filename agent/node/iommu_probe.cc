@@ -1,0 +1,182 @@
+#include "agent/node/iommu_probe.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "controller/spec/cmdline.h"
+
+namespace iommuvm::agent {
+namespace {
+
+std::string Trimmed(const FileSystem& fs, const std::string& path) {
+  auto s = fs.ReadFile(path);
+  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s)) : "";
+}
+
+// The mode a group type means; the caching-mode trap turns DMA-FQ strict.
+std::string ModeOfType(const std::string& type, bool batching_disallowed) {
+  if (type == "identity") return "passthrough";
+  if (type == "DMA") return "strict";
+  if (type == "DMA-FQ") return batching_disallowed ? "strict" : "lazy";
+  return "";
+}
+
+std::string DescribeGroup(const IommuProbe& p, const IommuGroup& g) {
+  std::vector<std::string> devices;
+  for (const std::string& bdf : g.devices) {
+    std::string d = bdf;
+    if (bdf == p.data_nic.bdf && !p.data_nic.driver.empty()) {
+      absl::StrAppend(&d, ", ", p.data_nic.driver);
+    }
+    devices.push_back(d);
+  }
+  return absl::StrCat("group ", g.id, " (", absl::StrJoin(devices, ", "), ")");
+}
+
+// The data-plane NIC: named, or the only NIC backed by a PCI device.
+void PickDataNic(const FileSystem& fs, const std::string& wanted, IommuProbe* p) {
+  std::vector<NetInterface> pci;
+  for (NetInterface& n : NetInterfaces(fs)) {
+    if (!wanted.empty() && (n.name == wanted || n.bdf == wanted)) {
+      p->data_nic = n;
+      return;
+    }
+    if (!n.bdf.empty()) pci.push_back(n);
+  }
+  if (!wanted.empty()) {
+    p->warnings.push_back(absl::StrCat("no network interface or PCI NIC '", wanted,
+                                       "' in /sys/class/net; judging by all groups"));
+  } else if (pci.size() == 1) {
+    p->data_nic = pci[0];
+  } else if (pci.size() > 1) {
+    std::vector<std::string> names;
+    for (const auto& n : pci) names.push_back(n.name);
+    p->warnings.push_back(absl::StrCat("several PCI NICs (", absl::StrJoin(names, ", "),
+                                       "); name the data-plane one (--nic) to judge by its group"));
+  }
+}
+
+}  // namespace
+
+std::string ModeName(v1::IommuMode mode) {
+  switch (mode) {
+    case v1::IOMMU_MODE_OFF: return "off";
+    case v1::IOMMU_MODE_PASSTHROUGH: return "passthrough";
+    case v1::IOMMU_MODE_LAZY: return "lazy";
+    case v1::IOMMU_MODE_STRICT: return "strict";
+    default: return "kernel default";
+  }
+}
+
+IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool log_available,
+                      const std::string& data_nic) {
+  IommuProbe p;
+  p.cmdline = Trimmed(fs, "/proc/cmdline");
+  p.requested = spec::RequestedModeFromCmdline(p.cmdline);
+  std::vector<std::string> tokens = spec::ModeTokens(p.cmdline);
+  p.evidence.push_back(absl::StrCat(
+      "cmdline: ", tokens.empty() ? "no IOMMU mode tokens" : absl::StrJoin(tokens, " "),
+      " -> requests ", ModeName(p.requested)));
+
+  p.kernel_log_read = log_available;
+  if (log_available) {
+    p.kernel_log = ParseKernelLog(kernel_log);
+    for (const std::string& line : p.kernel_log.lines) p.evidence.push_back("kernel log: " + line);
+  } else {
+    p.warnings.push_back("kernel log not available; judging by sysfs only");
+  }
+  const KernelLogFacts& log = p.kernel_log;
+
+  p.iommu_units = IommuUnits(fs);
+  p.groups = IommuGroups(fs);
+  PickDataNic(fs, data_nic, &p);
+  p.evidence.push_back(p.iommu_units.empty()
+                           ? "/sys/class/iommu: no IOMMU units"
+                           : "/sys/class/iommu: " + absl::StrJoin(p.iommu_units, ", "));
+
+  std::set<std::string> modes;
+  for (const IommuGroup& g : p.groups) {
+    std::string mode = ModeOfType(g.type, log.batching_disallowed);
+    p.group_modes.push_back(mode);
+    p.evidence.push_back(absl::StrCat(DescribeGroup(p, g), ": type ",
+                                      g.type.empty() ? "unreadable" : g.type));
+    if (mode.empty()) {
+      p.warnings.push_back(absl::StrCat("group ", g.id, " has type '", g.type,
+                                        "', which says nothing about the mode"));
+      continue;
+    }
+    modes.insert(mode);
+    bool is_data = !p.data_nic.bdf.empty() &&
+                   std::find(g.devices.begin(), g.devices.end(), p.data_nic.bdf) != g.devices.end();
+    if (is_data) {
+      p.data_group = g.id;
+      p.data_group_type = g.type;
+      p.data_mode = mode;
+    }
+  }
+  if (p.groups.empty()) {
+    p.evidence.push_back("/sys/kernel/iommu_groups: no groups");
+  }
+
+  if (p.groups.empty() && p.iommu_units.empty()) {
+    p.detected = "off";
+    if (!p.data_nic.name.empty()) p.data_mode = "off";
+  } else if (modes.size() == 1) {
+    p.detected = *modes.begin();
+  } else if (modes.size() > 1) {
+    p.detected = "mixed";
+  } else if (log.default_domain == "Passthrough") {
+    p.detected = "passthrough";
+    p.warnings.push_back("no readable group types; mode taken from the kernel log");
+  } else if (log.default_domain == "Translated" && !log.tlb_policy.empty()) {
+    p.detected = log.batching_disallowed ? "strict" : log.tlb_policy;
+    p.warnings.push_back("no readable group types; mode taken from the kernel log");
+  } else {
+    p.detected = "unknown";
+    p.warnings.push_back("IOMMU units exist but no group type or kernel log line tells the mode");
+  }
+
+  if (log.batching_disallowed && log.tlb_policy == "lazy") {
+    p.warnings.push_back(
+        "the kernel log says lazy mode, then 'IOMMU batching disallowed due to virtualization': "
+        "an emulated VT-d with caching mode invalidates every unmap, so this node runs strict");
+  }
+  std::string asked = ModeName(p.requested);
+  if (p.requested != v1::IOMMU_MODE_UNSPECIFIED && p.detected != asked &&
+      p.detected != "unknown") {
+    p.warnings.push_back(absl::StrCat("the command line asks for ", asked, " but the node runs ",
+                                      p.detected));
+  }
+  if (p.detected == "mixed" && p.data_mode.empty()) {
+    p.warnings.push_back("groups run different modes and no data-plane NIC is known");
+  }
+  return p;
+}
+
+std::string CheckMode(const IommuProbe& p, v1::IommuMode wanted) {
+  std::string want = ModeName(wanted);
+  if (wanted == v1::IOMMU_MODE_OFF) {
+    if (p.detected == "off") return "";
+    return absl::StrCat("requested off, but the IOMMU is on: ", p.groups.size(),
+                        " IOMMU groups, units ", absl::StrJoin(p.iommu_units, ", "));
+  }
+  if (p.detected == "off") {
+    return absl::StrCat("requested ", want, ", but the IOMMU is off (no IOMMU units or groups)");
+  }
+  for (size_t i = 0; i < p.groups.size(); ++i) {
+    const IommuGroup& g = p.groups[i];
+    bool judged = p.data_group.empty() || g.id == p.data_group;
+    if (!judged || p.group_modes[i] == want) continue;
+    std::string type = g.type;
+    if (p.group_modes[i] == "strict" && g.type == "DMA-FQ") type += " (strict: batching disallowed)";
+    return absl::StrCat("requested ", want, ", but ", DescribeGroup(p, g), " has type ", type);
+  }
+  if (p.groups.empty() && p.detected != want) {
+    return absl::StrCat("requested ", want, ", but the node runs ", p.detected);
+  }
+  return "";
+}
+
+}  // namespace iommuvm::agent

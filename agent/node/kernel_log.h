@@ -1,0 +1,36 @@
+#pragma once
+// The kernel log lines that say how the IOMMU was set up at boot, matched
+// loosely because the wording varies between kernel versions:
+//   iommu: Default domain type: Translated|Passthrough [(set via ...)]
+//   iommu: DMA domain TLB invalidation policy: lazy|strict mode [...]
+//   DMAR: IOMMU batching disallowed due to virtualization
+//   DMAR: IOMMU disabled / DMAR: IOMMU enabled
+// Accepts `dmesg` output and raw /dev/kmsg records ("6,12,345,-;text").
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/command_runner.h"
+
+namespace iommuvm::agent {
+
+struct KernelLogFacts {
+  std::string default_domain;  // "Translated", "Passthrough", "" when not logged
+  std::string tlb_policy;      // "lazy", "strict", ""
+  // An emulated VT-d with caching mode: invalidations are never batched,
+  // so a lazy request runs strict.
+  bool batching_disallowed = false;
+  bool iommu_disabled = false;
+  bool iommu_enabled = false;
+  std::vector<std::string> lines;  // the matching lines, without prefixes
+};
+
+KernelLogFacts ParseKernelLog(absl::string_view log);
+
+// The live kernel log: /dev/kmsg read without blocking, or `dmesg` when
+// /dev/kmsg cannot be opened.
+absl::StatusOr<std::string> ReadLiveKernelLog(CommandRunner* runner);
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,206 @@
+#include "agent/node/iommu_probe.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/node/inventory.h"
+#include "common/file_system.h"
+#include "tests/support/sysroot_builder.h"
+
+namespace iommuvm::agent {
+namespace {
+
+using ::iommuvm::testing::SysrootBuilder;
+
+constexpr char kIntelLog[] =
+    "[    0.135117] DMAR: IOMMU enabled\n"
+    "[    1.401073] iommu: Default domain type: Translated \n"
+    "[    1.401073] iommu: DMA domain TLB invalidation policy: strict mode (set via kernel "
+    "command line)\n";
+
+IommuProbe Probe(const SysrootBuilder& b, const std::string& log = "",
+                 const std::string& nic = "") {
+  LocalFileSystem fs(b.root());
+  return ProbeIommu(fs, log, !log.empty(), nic);
+}
+
+// A node with four groups of `type` and a ConnectX NIC in group 14.
+void Node(SysrootBuilder& b, const std::string& cmdline, const std::string& unit,
+          const std::string& type) {
+  b.Cmdline(cmdline).Unit(unit);
+  b.Device("0000:00:00.0", "", "0", type).Device("0000:00:14.0", "xhci_hcd", "3", type);
+  b.Device("0000:ca:00.0", "mlx5_core", "14", type).Device("0000:ca:00.1", "mlx5_core", "15", type);
+  b.Nic("enp202s0f0np0", "0000:ca:00.0").Nic("lo", "");
+}
+
+struct ModeCase {
+  const char* vendor_unit;
+  const char* cmdline;
+  const char* type;
+  const char* detected;
+  v1::IommuMode requested;
+};
+
+TEST(IommuProbeTest, EachModeOnIntelAndAmd) {
+  const ModeCase cases[] = {
+      {"dmar0", "intel_iommu=on iommu=pt", "identity", "passthrough", v1::IOMMU_MODE_PASSTHROUGH},
+      {"dmar0", "intel_iommu=on iommu.strict=0", "DMA-FQ", "lazy", v1::IOMMU_MODE_LAZY},
+      {"dmar0", "intel_iommu=on iommu.strict=1", "DMA", "strict", v1::IOMMU_MODE_STRICT},
+      {"ivhd0", "iommu=pt", "identity", "passthrough", v1::IOMMU_MODE_PASSTHROUGH},
+      {"ivhd0", "iommu.strict=0", "DMA-FQ", "lazy", v1::IOMMU_MODE_LAZY},
+      {"ivhd0", "iommu.strict=1", "DMA", "strict", v1::IOMMU_MODE_STRICT},
+  };
+  for (const ModeCase& c : cases) {
+    SCOPED_TRACE(std::string(c.vendor_unit) + " " + c.cmdline);
+    SysrootBuilder b;
+    Node(b, std::string("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ") + c.cmdline, c.vendor_unit,
+         c.type);
+    IommuProbe p = Probe(b);
+    EXPECT_EQ(p.requested, c.requested);
+    EXPECT_EQ(p.detected, c.detected);
+    EXPECT_EQ(p.data_nic.name, "enp202s0f0np0");  // the only PCI NIC
+    EXPECT_EQ(p.data_group, "14");
+    EXPECT_EQ(p.data_mode, c.detected);
+    EXPECT_EQ(CheckMode(p, c.requested), "");
+    EXPECT_EQ(p.iommu_units, std::vector<std::string>{c.vendor_unit});
+  }
+}
+
+TEST(IommuProbeTest, OffHasNoUnitsAndNoGroups) {
+  for (const char* cmdline : {"intel_iommu=off", "amd_iommu=off"}) {
+    SysrootBuilder b;
+    b.Cmdline(cmdline).Device("0000:ca:00.0", "mlx5_core", "", "").Nic("eth2", "0000:ca:00.0");
+    IommuProbe p = Probe(b, "[    0.000000] DMAR: IOMMU disabled\n");
+    EXPECT_EQ(p.detected, "off");
+    EXPECT_EQ(p.requested, v1::IOMMU_MODE_OFF);
+    EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_OFF), "");
+    EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_STRICT),
+              "requested strict, but the IOMMU is off (no IOMMU units or groups)");
+    EXPECT_TRUE(p.kernel_log.iommu_disabled);
+  }
+}
+
+// sysfs switching retypes only the data-plane NIC's group: the node is
+// "mixed", and the attempt is judged by the NIC's group.
+TEST(IommuProbeTest, NicGroupDiffersFromTheRest) {
+  SysrootBuilder b;
+  Node(b, "intel_iommu=on iommu.strict=1", "dmar0", "DMA");
+  b.File("/sys/kernel/iommu_groups/14/type", "identity\n");
+  IommuProbe p = Probe(b, kIntelLog);
+  EXPECT_EQ(p.detected, "mixed");
+  EXPECT_EQ(p.data_mode, "passthrough");
+  EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_PASSTHROUGH), "");
+  EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_STRICT),
+            "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type identity");
+  // Without knowing the NIC, every group must agree.
+  SysrootBuilder c;
+  Node(c, "intel_iommu=on", "dmar0", "DMA");
+  c.File("/sys/kernel/iommu_groups/3/type", "DMA-FQ\n");
+  c.Nic("enp202s0f1np1", "0000:ca:00.1");  // two PCI NICs: none chosen
+  IommuProbe q = Probe(c);
+  EXPECT_EQ(q.detected, "mixed");
+  EXPECT_TRUE(q.data_group.empty());
+  EXPECT_EQ(CheckMode(q, v1::IOMMU_MODE_STRICT),
+            "requested strict, but group 3 (0000:00:14.0) has type DMA-FQ");
+  // Naming it by interface or PCI address picks its group.
+  EXPECT_EQ(Probe(c, "", "enp202s0f1np1").data_group, "15");
+  EXPECT_EQ(Probe(c, "", "0000:ca:00.0").data_group, "14");
+}
+
+TEST(IommuProbeTest, MismatchNamesTheGroupDeviceAndType) {
+  SysrootBuilder b;
+  Node(b, "intel_iommu=on iommu.strict=1", "dmar0", "DMA-FQ");
+  IommuProbe p = Probe(b);
+  EXPECT_EQ(p.detected, "lazy");
+  EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_STRICT),
+            "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type DMA-FQ");
+  EXPECT_NE(std::find(p.warnings.begin(), p.warnings.end(),
+                      "the command line asks for strict but the node runs lazy"),
+            p.warnings.end());
+}
+
+// An emulated VT-d with caching mode: the log says lazy, then that
+// batching is disallowed. Even if a kernel still showed DMA-FQ, it runs
+// strict.
+TEST(IommuProbeTest, CachingModeGuestForcedStrict) {
+  const std::string log =
+      "[    1.4] iommu: Default domain type: Translated \n"
+      "[    1.4] iommu: DMA domain TLB invalidation policy: lazy mode (set via kernel command "
+      "line)\n"
+      "[    1.7] DMAR: IOMMU batching disallowed due to virtualization\n";
+  for (const char* type : {"DMA", "DMA-FQ"}) {
+    SysrootBuilder b;
+    Node(b, "intel_iommu=on iommu.strict=0", "dmar0", type);
+    IommuProbe p = Probe(b, log);
+    EXPECT_EQ(p.detected, "strict") << type;
+    EXPECT_TRUE(p.kernel_log.batching_disallowed);
+    EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_LAZY),
+              std::string("requested lazy, but group 14 (0000:ca:00.0, mlx5_core) has type ") +
+                  (std::string(type) == "DMA" ? "DMA" : "DMA-FQ (strict: batching disallowed)"));
+    EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_STRICT), "");
+  }
+}
+
+// A typo in the command line requests nothing; the kernel default decides
+// and the probe reports what runs.
+TEST(IommuProbeTest, CmdlineTypoFallsBackToTheKernelDefault) {
+  SysrootBuilder b;
+  Node(b, "intel_iommu=on iommu.stict=1", "dmar0", "DMA-FQ");
+  IommuProbe p = Probe(b);
+  EXPECT_EQ(p.requested, v1::IOMMU_MODE_UNSPECIFIED);
+  EXPECT_EQ(p.detected, "lazy");
+  EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_STRICT).substr(0, 27), "requested strict, but group");
+}
+
+TEST(IommuProbeTest, MissingFilesGiveUnknownNotACrash) {
+  SysrootBuilder b;
+  b.Unit("dmar0");  // units but no groups, no cmdline, no log
+  IommuProbe p = Probe(b);
+  EXPECT_EQ(p.detected, "unknown");
+  EXPECT_TRUE(p.cmdline.empty());
+  // With the kernel log the mode is still known.
+  EXPECT_EQ(Probe(b, kIntelLog).detected, "strict");
+  SysrootBuilder empty;
+  EXPECT_EQ(Probe(empty).detected, "off");
+}
+
+TEST(KernelLogTest, ParsesDmesgAndKmsgRecords) {
+  KernelLogFacts f = ParseKernelLog(
+      "6,512,1401073,-;iommu: Default domain type: Passthrough (set via kernel command line)\n"
+      "6,600,1765340,-;DMAR: IOMMU batching disallowed due to virtualization\n"
+      "[    0.1] unrelated line\n");
+  EXPECT_EQ(f.default_domain, "Passthrough");
+  EXPECT_TRUE(f.batching_disallowed);
+  EXPECT_EQ(f.lines.size(), 2u);
+  EXPECT_EQ(f.lines[0], "iommu: Default domain type: Passthrough (set via kernel command line)");
+}
+
+TEST(InventoryTest, NicsUnitsAndKernelDefaults) {
+  SysrootBuilder b;
+  Node(b, "intel_iommu=on", "dmar0", "DMA");
+  b.File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n")
+      .File("/boot/config-6.1.0-26-amd64",
+            "CONFIG_IOMMU_DEFAULT_DMA_LAZY=y\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y\n")
+      .File("/sys/devices/system/node/node0/cpulist", "0-31\n")
+      .File("/sys/devices/system/node/node1/cpulist", "32-63\n")
+      .File("/sys/devices/pci0000:00/0000:ca:00.0/sriov_totalvfs", "8\n")
+      .File("/proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\n"
+                             "processor\t: 1\n");
+  LocalFileSystem fs(b.root());
+  v1::Inventory inv = CollectInventory(fs);
+  EXPECT_EQ(inv.kernel_iommu_default(), "lazy");
+  EXPECT_TRUE(inv.intel_iommu_default_on());
+  EXPECT_EQ(inv.numa_nodes(), 2u);
+  EXPECT_EQ(inv.cpu_vendor(), "GenuineIntel");
+  EXPECT_EQ(inv.cpu_cores(), 2u);
+  ASSERT_EQ(inv.iommu_units_size(), 1);
+  ASSERT_EQ(inv.nics_size(), 1);  // lo is not hardware
+  EXPECT_EQ(inv.nics(0).name(), "enp202s0f0np0");
+  EXPECT_EQ(inv.nics(0).driver(), "mlx5_core");
+  EXPECT_EQ(inv.nics(0).iommu_group(), "14");
+  EXPECT_EQ(inv.nics(0).sriov_totalvfs(), 8u);
+  EXPECT_EQ(inv.nics(0).speed_mbps(), 100000);
+  EXPECT_EQ(inv.nics(0).numa_node(), 0);
+}
+
+}  // namespace
+}  // namespace iommuvm::agent
