@@ -1,5 +1,8 @@
 #include "common/file_system.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -49,14 +52,28 @@ absl::Status LocalFileSystem::WriteFile(const std::string& path,
   std::string host = HostPath(path);
   std::error_code ec;
   fs::create_directories(fs::path(host).parent_path(), ec);
-  std::ofstream out(host, std::ios::binary | std::ios::trunc);
-  if (!out) {
-    return FromErrorCode(std::error_code(errno, std::generic_category()),
-                         "cannot write", host);
+  // Plain open/write (no temp file + rename) so sysfs attribute writes
+  // work, and the kernel's own error (EBUSY, EINVAL) reaches the caller.
+  int fd = ::open(host.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return FromErrorCode(std::error_code(errno, std::generic_category()), "cannot write", host);
   }
-  out << content;
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("short write to ", host));
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::error_code err(n < 0 ? errno : EIO, std::generic_category());
+      ::close(fd);
+      std::string what = content.size() <= 64 ? absl::StrCat("cannot write '", content, "' to")
+                                              : "cannot write";
+      return FromErrorCode(err, what, host);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    return FromErrorCode(std::error_code(errno, std::generic_category()), "cannot write", host);
+  }
   return absl::OkStatus();
 }
 

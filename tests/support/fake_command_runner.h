@@ -1,0 +1,44 @@
+#pragma once
+// A CommandRunner that records what would have run and answers with
+// canned results; for testing logic that drives system tools (update-grub,
+// kexec, reboot) without running them.
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/command_runner.h"
+
+namespace iommuvm::testing {
+
+class FakeCommandRunner final : public CommandRunner {
+ public:
+  // Programs Which() finds; all others are "not installed".
+  std::set<std::string> installed;
+  // Result per program name (default: exit 0, no output).
+  std::map<std::string, CommandResult> results;
+  // Every Run, as its argv joined with spaces.
+  std::vector<std::string> ran;
+
+  absl::StatusOr<CommandResult> Run(const CommandSpec& spec) override {
+    ran.push_back(absl::StrJoin(spec.argv, " "));
+    if (!installed.count(spec.argv[0])) return absl::NotFoundError(spec.argv[0] + ": not found");
+    auto it = results.find(spec.argv[0]);
+    if (it != results.end()) return it->second;
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  }
+  absl::StatusOr<std::unique_ptr<Process>> Start(const CommandSpec& spec) override {
+    return absl::UnimplementedError("FakeCommandRunner cannot start " + spec.argv[0]);
+  }
+  absl::StatusOr<std::string> Which(const std::string& tool) const override {
+    if (installed.count(tool)) return "/usr/sbin/" + tool;
+    return absl::NotFoundError(tool + " not in PATH");
+  }
+};
+
+}  // namespace iommuvm::testing
