@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/node/inventory.h"
+#include "agent/node/node_control.h"
+#include "agent/node/sim_node.h"
 #include "agent/paths.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -21,9 +23,30 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   RealClock clock;
   RETURN_IF_ERROR(host_fs.MakeDirs(config.state_dir));
   ASSIGN_OR_RETURN(auto outbox, Outbox::Open(OutboxPath(config.state_dir)));
+  if (config.simulate_boot && !sysroot.Exists("/proc/cmdline")) {
+    RETURN_IF_ERROR(SimBoot(&sysroot, config.sim_initial_cmdline,
+                            SimNodeSpec{config.sim_vendor, config.sim_caching_mode}));
+  }
+  NodeControlConfig node_config;
+  node_config.state_dir = config.state_dir;
+  node_config.data_nic = config.data_nic;
+  node_config.boot.simulate = config.simulate_boot;
+  node_config.boot.sim_vendor = config.sim_vendor;
+  node_config.boot.sim_caching_mode = config.sim_caching_mode;
+  node_config.boot.restart_argv = config.argv;
+  NodeControl node(&sysroot, &host_fs, &runner, node_config);
+  // A switch that rebooted this node: report its outcome (through the
+  // outbox, so it survives until the controller has it).
+  if (auto booted = node.CompletePendingBoot()) {
+    v1::AgentMessage msg;
+    std::string step_id = booted->step_id();
+    *msg.mutable_step_update() = std::move(*booted);
+    RETURN_IF_ERROR(outbox->Enqueue(std::move(msg)).status());
+    RETURN_IF_ERROR(outbox->MarkStepDone(step_id));
+  }
   // Proc/sys facts come from the sysroot; run directories live on the host.
   AgentDeps deps{&host_fs, &runner, &clock};
-  StepExecutor executor(deps, config.state_dir, config.data_address, outbox.get());
+  StepExecutor executor(deps, config.state_dir, config.data_address, outbox.get(), &node);
 
   std::string agent_id = config.agent_id;
   v1::Register base;
@@ -34,6 +57,12 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   for (const auto& [k, v] : config.labels) (*base.mutable_labels())[k] = v;
   base.set_data_address(config.data_address);
   base.set_agent_version("0.1.0");
+  for (const char* key : {"detected", "data_mode", "data_nic", "data_group", "data_group_type"}) {
+    (*base.mutable_iommu())[key] = "";
+  }
+  for (const auto& [k, v] : node.Probe(v1::IOMMU_MODE_CURRENT)) {
+    if (base.iommu().count(k)) (*base.mutable_iommu())[k] = v;
+  }
   Log("agent", "agent ", agent_id, " starting (boot ", base.boot_id(), ", state ",
       config.state_dir, ")");
 

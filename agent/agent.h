@@ -21,6 +21,14 @@ struct AgentConfig {
   std::string state_dir = "/var/lib/iommuvm-agent";
   std::string data_address = "127.0.0.1";
   std::string sysroot = "/";
+  std::string data_nic;  // the data-plane NIC ("" = the only PCI NIC)
+  // Simulated node: /proc and /sys under `sysroot` are generated, switches
+  // are simulated and "reboots" restart this process with `argv`.
+  bool simulate_boot = false;
+  std::string sim_vendor = "intel";
+  bool sim_caching_mode = false;
+  std::string sim_initial_cmdline = "console=ttyS0 intel_iommu=on iommu.strict=1";
+  std::vector<std::string> argv;
 };
 
 // Runs the agent until `stop` is set. Errors only when it cannot start

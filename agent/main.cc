@@ -18,6 +18,17 @@ ABSL_FLAG(std::string, labels, "", "labels as key=value,key=value");
 ABSL_FLAG(std::string, state_dir, "/var/lib/iommuvm-agent", "outbox and run directories");
 ABSL_FLAG(std::string, data_address, "127.0.0.1", "address servers bind and clients target");
 ABSL_FLAG(std::string, sysroot, "/", "root for /proc and /sys (fixtures, simulated nodes)");
+ABSL_FLAG(std::string, data_nic, "",
+          "data-plane NIC (interface or PCI address) whose IOMMU group decides the mode; "
+          "default: the only PCI NIC");
+ABSL_FLAG(bool, simulate_boot, false,
+          "simulated node: generate /proc and /sys under --sysroot and simulate every mode "
+          "switch and reboot (demo and tests; never touches the real boot)");
+ABSL_FLAG(std::string, sim_vendor, "intel", "simulated node's IOMMU vendor: intel or amd");
+ABSL_FLAG(bool, sim_caching_mode, false,
+          "simulated node has an emulated VT-d with caching mode (lazy runs strict)");
+ABSL_FLAG(std::string, sim_cmdline, "console=ttyS0 intel_iommu=on iommu.strict=1",
+          "simulated node's command line at its first boot");
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "inspect") {
@@ -38,9 +49,24 @@ int main(int argc, char** argv) {
                  (!roles.ok() ? roles.status() : labels.status()).message());
     return 2;
   }
-  iommuvm::agent::AgentConfig config{
-      absl::GetFlag(FLAGS_id),        absl::GetFlag(FLAGS_controller),   *roles, *labels,
-      absl::GetFlag(FLAGS_state_dir), absl::GetFlag(FLAGS_data_address), absl::GetFlag(FLAGS_sysroot)};
+  iommuvm::agent::AgentConfig config;
+  config.agent_id = absl::GetFlag(FLAGS_id);
+  config.controller_address = absl::GetFlag(FLAGS_controller);
+  config.roles = *roles;
+  config.labels = *labels;
+  config.state_dir = absl::GetFlag(FLAGS_state_dir);
+  config.data_address = absl::GetFlag(FLAGS_data_address);
+  config.sysroot = absl::GetFlag(FLAGS_sysroot);
+  config.data_nic = absl::GetFlag(FLAGS_data_nic);
+  config.simulate_boot = absl::GetFlag(FLAGS_simulate_boot);
+  config.sim_vendor = absl::GetFlag(FLAGS_sim_vendor);
+  config.sim_caching_mode = absl::GetFlag(FLAGS_sim_caching_mode);
+  config.sim_initial_cmdline = absl::GetFlag(FLAGS_sim_cmdline);
+  config.argv.assign(argv, argv + argc);
+  if (config.simulate_boot && (config.sysroot.empty() || config.sysroot == "/")) {
+    iommuvm::Log("iommuvm-agent", "usage: --simulate_boot needs its own --sysroot DIR");
+    return 2;
+  }
   absl::Status s = iommuvm::RunUntilSignal(
       [&](const std::atomic<bool>* stop) { return iommuvm::agent::RunAgent(config, stop); });
   if (!s.ok()) iommuvm::Log("iommuvm-agent", "cannot start: ", s.message());

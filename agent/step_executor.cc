@@ -16,11 +16,12 @@ absl::Duration Timeout(const v1::Step& step) {
 }  // namespace
 
 StepExecutor::StepExecutor(AgentDeps deps, std::string state_dir, std::string data_address,
-                           Outbox* outbox)
+                           Outbox* outbox, NodeControl* node)
     : deps_(deps),
       state_dir_(std::move(state_dir)),
       data_address_(std::move(data_address)),
       outbox_(outbox),
+      node_(node),
       thread_([this] { Loop(); }) {}
 
 StepExecutor::~StepExecutor() {
@@ -97,6 +98,8 @@ void StepExecutor::Execute(const v1::Step& step, const std::atomic<bool>* cancel
     case v1::Step::kStartServer: return StartServer(step);
     case v1::Step::kRunLoad: return RunLoad(step, cancel);
     case v1::Step::kStopServer: return StopServer(step);
+    case v1::Step::kSwitchMode: return SwitchMode(step);
+    case v1::Step::kVerifyMode: return VerifyMode(step);
     default:
       Finish(step, absl::UnimplementedError("this agent does not know that kind of step"), {});
   }
@@ -211,6 +214,59 @@ void StepExecutor::StopServer(const v1::Step& step) {
   }
   (void)deps_.fs->RemoveAll(RunDir(state_dir_, step.attempt_id()));
   Finish(step, absl::OkStatus(), u);
+}
+
+void StepExecutor::VerifyMode(const v1::Step& step) {
+  if (node_ == nullptr) return Finish(step, absl::UnimplementedError("no node control"), {});
+  v1::StepUpdate u;
+  for (const auto& [k, v] : node_->Probe(step.verify_mode().expected())) {
+    (*u.mutable_evidence())[k] = v;
+  }
+  Finish(step, absl::OkStatus(), u);
+}
+
+void StepExecutor::SwitchMode(const v1::Step& step) {
+  if (node_ == nullptr) return Finish(step, absl::UnimplementedError("no node control"), {});
+  auto result = node_->Switch(step);
+  if (!result.ok()) return Finish(step, result.status(), {});
+  v1::StepUpdate u;
+  for (const auto& [k, v] : result->evidence) (*u.mutable_evidence())[k] = v;
+  if (!result->reboot) return Finish(step, absl::OkStatus(), u);
+  // Tell the controller we are going down (the outbox keeps the message if
+  // the link drops first), remember the step as handled so a re-sent copy
+  // after the boot is not run again, give the session a moment to deliver,
+  // then reboot. After the boot NodeControl reports the step's outcome.
+  u.set_step_id(step.step_id());
+  u.set_attempt_id(step.attempt_id());
+  u.set_phase(v1::StepUpdate::PHASE_STARTED);
+  v1::AgentMessage msg;
+  *msg.mutable_step_update() = u;
+  Emit(std::move(msg));
+  (void)outbox_->MarkStepDone(step.step_id());
+  absl::Time give_up = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < give_up) {
+    auto pending = outbox_->Pending();
+    if (!pending.ok() || *pending == 0) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  absl::Status rebooted = node_->Reboot();
+  // Still running: either a simulation without restart (tests) or a failure.
+  if (rebooted.ok()) {
+    if (auto done = node_->CompletePendingBoot()) {
+      v1::AgentMessage after;
+      *after.mutable_step_update() = std::move(*done);
+      Emit(std::move(after));
+    }
+    return;
+  }
+  v1::StepUpdate failed;
+  failed.set_step_id(step.step_id());
+  failed.set_attempt_id(step.attempt_id());
+  failed.set_phase(v1::StepUpdate::PHASE_FAILED);
+  failed.set_error(absl::StrCat("reboot failed: ", rebooted.message()));
+  v1::AgentMessage fail_msg;
+  *fail_msg.mutable_step_update() = std::move(failed);
+  Emit(std::move(fail_msg));
 }
 
 }  // namespace iommuvm::agent

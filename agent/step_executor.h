@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/node/node_control.h"
 #include "agent/session/outbox.h"
 #include "agent/telemetry/sampler.h"
 #include "agent/workload/application.h"
@@ -33,7 +34,9 @@ struct AgentDeps {
 
 class StepExecutor {
  public:
-  StepExecutor(AgentDeps deps, std::string state_dir, std::string data_address, Outbox* outbox);
+  // `node` carries out SwitchMode/VerifyMode; null refuses them.
+  StepExecutor(AgentDeps deps, std::string state_dir, std::string data_address, Outbox* outbox,
+               NodeControl* node = nullptr);
   // Cancels the running step and stops every server still running.
   ~StepExecutor();
 
@@ -58,6 +61,8 @@ class StepExecutor {
   void StartServer(const v1::Step& step);
   void RunLoad(const v1::Step& step, const std::atomic<bool>* cancel);
   void StopServer(const v1::Step& step);
+  void SwitchMode(const v1::Step& step);
+  void VerifyMode(const v1::Step& step);
   void Finish(const v1::Step& step, const absl::Status& status, v1::StepUpdate update);
   std::unique_ptr<Sampler> StartSampler(const v1::Step& step);
   void Emit(v1::AgentMessage msg);
@@ -66,6 +71,7 @@ class StepExecutor {
   std::string state_dir_;
   std::string data_address_;
   Outbox* outbox_;
+  NodeControl* node_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -37,8 +37,11 @@ std::string Params(const google::protobuf::Map<std::string, std::string>& params
 std::string Evidence(const v1::Run& r) {
   std::vector<std::string> parts;
   for (const auto& [k, v] : r.evidence()) {
-    if (k == "server.cmdline_mode") parts.push_back(absl::StrCat("mode=", v));
-    if (k == "server.boot_id") parts.push_back(absl::StrCat("boot=", v.substr(0, 8)));
+    if (k == "verify.detected") parts.push_back(absl::StrCat("mode=", v));
+    if (k == "verify.data_group" && !v.empty()) parts.push_back(absl::StrCat("group=", v));
+    if (k == "verify.data_group_type" && !v.empty()) parts.push_back(absl::StrCat("type=", v));
+    if (k == "verify.boot_id") parts.push_back(absl::StrCat("boot=", v.substr(0, 8)));
+    if (k == "switch.method" && !v.empty()) parts.push_back(absl::StrCat("switched=", v));
   }
   std::sort(parts.begin(), parts.end());
   return absl::StrJoin(parts, " ");

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -52,6 +54,12 @@ bool HasRole(const store::NodeRecord& n, v1::Role role) {
 // The run's workload with its user-axis values applied.
 spec::WorkloadSpec WorkloadOf(const spec::ExperimentSpec& spec, const store::RunRecord& run) {
   return spec::ApplyParams(spec.workloads.at(run.workload), run.params);
+}
+
+// An evidence value of a step update ("" when absent).
+std::string EvidenceOf(const v1::StepUpdate& u, const std::string& key) {
+  auto it = u.evidence().find(key);
+  return it == u.evidence().end() ? "" : it->second;
 }
 
 store::EventRecord Event(const AttemptRecord& a, const std::string& agent, const std::string& kind,
@@ -186,6 +194,14 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   node.kernel_cmdline = reg.kernel_cmdline();
   node.hostname = reg.inventory().hostname();
   node.data_address = reg.data_address();
+  node.cpu_vendor = reg.inventory().cpu_vendor();
+  auto iommu = [&](const char* key) {
+    auto it = reg.iommu().find(key);
+    return it == reg.iommu().end() ? std::string() : it->second;
+  };
+  node.iommu_mode = iommu("data_mode").empty() ? iommu("detected") : iommu("data_mode");
+  node.inventory_json.clear();
+  (void)google::protobuf::util::MessageToJsonString(reg.inventory(), &node.inventory_json);
   if (node.health != "QUARANTINED") node.health = "READY";
   node.last_seen = now;
   RETURN_IF_ERROR(store_->UpsertNode(node));
@@ -249,6 +265,15 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
   const spec::WorkloadSpec& w = WorkloadOf(*spec, run);
   switch (kind) {
+    case StepKind::kSwitchMode: {
+      *target_agent = a.server_node;
+      auto vendor = a.evidence.find("server.cpu_vendor");
+      return std::optional<v1::Step>(SwitchModeStep(
+          a.id, a.run_id, *spec, run.iommu, vendor == a.evidence.end() ? "" : vendor->second));
+    }
+    case StepKind::kVerifyMode:
+      *target_agent = a.server_node;
+      return std::optional<v1::Step>(VerifyModeStep(a.id, a.run_id, *spec, run.iommu));
     case StepKind::kStartServer:
       *target_agent = a.server_node;
       return std::optional<v1::Step>(StartServerStep(a.id, a.run_id, *spec, w));
@@ -333,8 +358,20 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   int64_t parsed_attempt;
   StepKind kind;
   bool current = found && found->step_id == u.step_id() &&
-                 ParseStepId(u.step_id(), &parsed_attempt, &kind) &&
-                 u.phase() != v1::StepUpdate::PHASE_STARTED;
+                 ParseStepId(u.step_id(), &parsed_attempt, &kind);
+  // The one STARTED update that moves an attempt: a node going down to
+  // switch its boot config.
+  if (current && u.phase() == v1::StepUpdate::PHASE_STARTED && kind == StepKind::kSwitchMode &&
+      found->state == AttemptState::kConfiguringBoot && u.evidence().count("rebooting")) {
+    AttemptUpdate up = Move(*found, AttemptState::kConfiguringBoot, AttemptState::kRebooting);
+    up.evidence = {{"switch.method", u.evidence().at("rebooting")}};
+    m.attempts.push_back(up);
+    m.events.push_back(Event(*found, agent_id, "rebooting",
+                             absl::StrCat("switching with ", u.evidence().at("rebooting"))));
+    if (metrics_) metrics_->CountIngest(kind_name, false);
+    return Commit(m);
+  }
+  current = current && u.phase() != v1::StepUpdate::PHASE_STARTED;
   if (!current) {
     // Late, duplicate or informational: record the sequence number only.
     bool cleanup = ParseStepId(u.step_id(), &parsed_attempt, &kind) && kind == StepKind::kCleanup;
@@ -355,6 +392,47 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   }
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
   switch (kind) {
+    case StepKind::kSwitchMode: {
+      // Back from the switch: a reboot must have changed the boot id.
+      std::string method = EvidenceOf(u, "method");
+      std::string before = EvidenceOf(u, "boot_id_before"), after = EvidenceOf(u, "boot_id");
+      bool in_place = method == "sysfs" || method == "sim-sysfs";
+      if (!in_place && before == after) {
+        return EndAttempt(a, AttemptState::kFailed,
+                          absl::StrCat(agent_id, ": switched with ", method,
+                                       " but the boot id is unchanged (", after,
+                                       "): the node did not reboot"),
+                          m);
+      }
+      AttemptUpdate up = Move(a, a.state, AttemptState::kVerifying);
+      up.evidence = {{"switch.method", method},
+                     {"switch.boot_id_before", before},
+                     {"switch.boot_id", after}};
+      up.step_id = StepId(a.id, StepKind::kVerifyMode);
+      m.attempts.push_back(up);
+      m.events.push_back(Event(a, agent_id, "switched",
+                               absl::StrCat("with ", method, ", now ",
+                                            EvidenceOf(u, "detected"))));
+      break;
+    }
+    case StepKind::kVerifyMode: {
+      AttemptUpdate up = Move(a, AttemptState::kVerifying, AttemptState::kPreparing);
+      for (const auto& [k, v] : u.evidence()) up.evidence["verify." + k] = v;
+      std::string mismatch = EvidenceOf(u, "mismatch");
+      if (!mismatch.empty()) {
+        up.to = AttemptState::kFailed;
+        m.attempts.push_back(up);
+        return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", mismatch), m);
+      }
+      up.step_id = StepId(a.id, StepKind::kStartServer);
+      m.attempts.push_back(up);
+      std::string mode = EvidenceOf(u, "data_mode").empty() ? EvidenceOf(u, "detected")
+                                                            : EvidenceOf(u, "data_mode");
+      m.events.push_back(Event(a, agent_id, "verified",
+                               absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
+      RecordNodeMode(agent_id, mode, EvidenceOf(u, "boot_id"));
+      break;
+    }
     case StepKind::kStartServer: {
       AttemptUpdate up = Move(a, AttemptState::kPreparing, AttemptState::kRunning);
       up.endpoint = std::make_pair(u.endpoint_host(), u.endpoint_port());
@@ -397,6 +475,19 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   return SendCurrentStep(a.id);
 }
 
+void Scheduler::RecordNodeMode(const std::string& agent_id, const std::string& mode,
+                               const std::string& boot_id) {
+  auto nodes = store_->ListNodes();
+  if (!nodes.ok()) return;
+  const store::NodeRecord* found = FindNode(*nodes, agent_id);
+  if (found == nullptr) return;
+  store::NodeRecord n = *found;
+  n.iommu_mode = mode;
+  if (!boot_id.empty()) n.boot_id = boot_id;
+  absl::Status s = store_->UpsertNode(n);
+  if (!s.ok()) Log(kLog, "cannot record node ", agent_id, "'s mode: ", s.message());
+}
+
 absl::Status Scheduler::SendCurrentStep(int64_t attempt_id) {
   ASSIGN_OR_RETURN(store::AttemptRecord a, store_->GetAttempt(attempt_id));
   if (IsTerminal(a.state)) return absl::OkStatus();
@@ -434,12 +525,19 @@ void Scheduler::SendCleanup(const AttemptRecord& a, const spec::ExperimentSpec& 
   }
 }
 
-std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a, absl::Time now) {
+std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
+                                               const spec::ExperimentSpec& spec, absl::Time now) {
+  // A server switching its boot config is expected to vanish for up to the
+  // spec's boot timeout.
+  bool booting = a.state == AttemptState::kConfiguringBoot || a.state == AttemptState::kRebooting;
   for (const std::string& node : {a.server_node, a.client_node}) {
     if (node.empty()) continue;
     const LiveNode& n = live_[node];
     absl::Time since = n.connected ? n.last_seen : n.disconnected_at;
-    if (now - since > options_.agent_grace) return node;
+    absl::Duration grace = booting && node == a.server_node
+                               ? std::max(spec.timeouts.boot, options_.agent_grace)
+                               : options_.agent_grace;
+    if (now - since > grace) return node;
   }
   return std::nullopt;
 }
@@ -449,6 +547,7 @@ absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpe
   switch (a.state) {
     case AttemptState::kRunning: limit = spec.timeouts.run; break;
     case AttemptState::kCollecting: limit = spec.timeouts.collect; break;
+    case AttemptState::kConfiguringBoot:
     case AttemptState::kRebooting: limit = spec.timeouts.boot; break;
     default: break;
   }
@@ -458,8 +557,14 @@ absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpe
 absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& node) {
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
-  std::string error = absl::StrCat("node ", node, " lost (no contact for ",
-                                   SpecDuration(options_.agent_grace), ")");
+  bool booting = (a.state == AttemptState::kConfiguringBoot ||
+                  a.state == AttemptState::kRebooting) && node == a.server_node;
+  std::string error =
+      booting ? absl::StrCat("node ", node, " did not come back within timeouts.boot (",
+                             SpecDuration(std::max(spec->timeouts.boot, options_.agent_grace)),
+                             ") after a mode switch")
+              : absl::StrCat("node ", node, " lost (no contact for ",
+                             SpecDuration(options_.agent_grace), ")");
   Mutation m;
   AttemptUpdate up = Move(a, a.state, AttemptState::kLost);
   up.error = error;
@@ -504,38 +609,40 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   m.events.push_back(Event(a, pair.server, "assigned",
                            absl::StrCat("server ", pair.server, ", client ", pair.client)));
 
-  // The node is never rebooted here: it must already run the requested mode.
-  v1::IommuMode booted = spec::RequestedModeFromCmdline(server.kernel_cmdline);
-  std::string booted_name =
-      booted == v1::IOMMU_MODE_UNSPECIFIED ? "kernel default" : spec::IommuModeName(booted);
-  AttemptUpdate verify = Move(a, AttemptState::kAssigned, AttemptState::kVerifying);
-  verify.evidence = {{"server.boot_id", server.boot_id},
-                     {"server.kernel_cmdline", server.kernel_cmdline},
-                     {"server.cmdline_mode", booted_name}};
-  m.attempts.push_back(verify);
-  std::string error;
-  if (run.iommu != v1::IOMMU_MODE_CURRENT && run.iommu != booted) {
-    error = absl::StrCat("run needs iommu ", spec::IommuModeName(run.iommu), " but node ",
-                         pair.server, " booted with ", booted_name,
-                         " (cmdline: ", server.kernel_cmdline, ")");
-  } else if (run.vm != "bare-metal") {
-    error = absl::StrCat("vm '", run.vm,
-                         "': this controller cannot launch VMs yet; only bare-metal runs execute");
-  }
-  if (!error.empty()) {
-    AttemptUpdate fail = Move(a, AttemptState::kVerifying, AttemptState::kFailed);
+  // Provenance of every attempt: the server as it registered.
+  m.attempts.back().evidence = {{"assigned.boot_id", server.boot_id},
+                                {"assigned.cmdline", server.kernel_cmdline},
+                                {"assigned.iommu_mode", server.iommu_mode},
+                                {"server.cpu_vendor", server.cpu_vendor},
+                                {"server.inventory", server.inventory_json}};
+  if (run.vm != "bare-metal") {
+    std::string error = absl::StrCat(
+        "vm '", run.vm, "': this controller cannot launch VMs yet; only bare-metal runs execute");
+    AttemptUpdate fail = Move(a, AttemptState::kAssigned, AttemptState::kFailed);
     fail.error = error;
     m.attempts.push_back(fail);
     m.runs.back() = {a.run_id, "FAILED", error};
     RETURN_IF_ERROR(Commit(m));
     return false;
   }
-  AttemptUpdate prepare = Move(a, AttemptState::kVerifying, AttemptState::kPreparing);
-  prepare.step_id = StepId(a.id, StepKind::kStartServer);
-  m.attempts.push_back(prepare);
+  // A node already in the needed mode is not switched (the planner's
+  // promise); `current` measures the node as it is. Either way the agent's
+  // probe verifies before anything runs.
+  bool in_mode = run.iommu == v1::IOMMU_MODE_CURRENT ||
+                 server.iommu_mode == spec::IommuModeName(run.iommu);
+  AttemptUpdate next = Move(a, AttemptState::kAssigned,
+                            in_mode ? AttemptState::kVerifying : AttemptState::kConfiguringBoot);
+  next.step_id = StepId(a.id, in_mode ? StepKind::kVerifyMode : StepKind::kSwitchMode);
+  m.attempts.push_back(next);
+  if (!in_mode) {
+    m.events.push_back(Event(a, pair.server, "switching",
+                             absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
+                                          " -> ", spec::IommuModeName(run.iommu))));
+  }
   RETURN_IF_ERROR(Commit(m));
   Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ",
-      run.repetition, ") on ", pair.server, " -> ", pair.client);
+      run.repetition, ") on ", pair.server, " -> ", pair.client,
+      in_mode ? "" : absl::StrCat(", switching to ", spec::IommuModeName(run.iommu)));
   RETURN_IF_ERROR(SendCurrentStep(a.id));
   return true;
 }
@@ -569,11 +676,11 @@ absl::Status Scheduler::Tick() {
   ASSIGN_OR_RETURN(auto active, store_->ActiveAttempts());
   std::map<std::string, int64_t> busy;
   for (const AttemptRecord& a : active) {
-    if (auto lost = LostNode(a, now)) {
+    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+    if (auto lost = LostNode(a, *spec, now)) {
       RETURN_IF_ERROR(LoseAttempt(a, *lost));
       continue;
     }
-    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
     if (now > Deadline(a, *spec)) {
       RETURN_IF_ERROR(EndAttempt(
           a, AttemptState::kFailed,
@@ -672,9 +779,9 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
   }
   std::map<NodePair, v1::IommuMode> booted;
   for (const NodePair& pair : pairs) {
-    if (const store::NodeRecord* n = FindNode(nodes, pair.server)) {
-      booted[pair] = spec::RequestedModeFromCmdline(n->kernel_cmdline);
-    }
+    v1::IommuMode mode;
+    const store::NodeRecord* n = FindNode(nodes, pair.server);
+    if (n != nullptr && spec::ParseIommuModeName(n->iommu_mode, &mode)) booted[pair] = mode;
   }
   queue->Replan(spec, pending, pairs, booted);
   if (!pending.empty() && pairs.empty()) {

@@ -89,7 +89,8 @@ class Scheduler {
 
   absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecFor(int64_t experiment_id);
   absl::Status Commit(const store::Mutation& m);
-  std::optional<std::string> LostNode(const store::AttemptRecord& a, absl::Time now);
+  std::optional<std::string> LostNode(const store::AttemptRecord& a,
+                                      const spec::ExperimentSpec& spec, absl::Time now);
   absl::Time Deadline(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
   // Follows one experiment's plan: forms its pairs from the usable nodes
   // not `claimed` by older experiments, re-plans when the pairs changed or
@@ -120,6 +121,10 @@ class Scheduler {
   // decides which step goes to which node), unless the attempt has ended.
   absl::Status SendCurrentStep(int64_t attempt_id);
   void UpdateGauges();
+  // The mode (and boot) the node's probe just verified: later assignments
+  // skip the switch when it already matches.
+  void RecordNodeMode(const std::string& agent_id, const std::string& mode,
+                      const std::string& boot_id);
 
   store::Store* store_;
   service::AgentGateway* gateway_;

@@ -2,11 +2,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "controller/spec/cmdline.h"
 
 namespace iommuvm::scheduler {
 namespace {
 
 constexpr std::pair<StepKind, const char*> kSuffixes[] = {
+    {StepKind::kSwitchMode, "switch"},
+    {StepKind::kVerifyMode, "verify"},
     {StepKind::kStartServer, "start"},
     {StepKind::kRunLoad, "load"},
     {StepKind::kStopServer, "stop"},
@@ -47,6 +50,36 @@ bool ParseStepId(const std::string& step_id, int64_t* attempt_id, StepKind* kind
     }
   }
   return false;
+}
+
+std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
+                          const std::string& cpu_vendor) {
+  bool amd = cpu_vendor == "AuthenticAMD";
+  auto vendor = exp.iommu_tokens.overrides.find(amd ? "amd" : "intel");
+  if (vendor != exp.iommu_tokens.overrides.end()) {
+    auto tokens = vendor->second.find(mode);
+    if (tokens != vendor->second.end()) return tokens->second;
+  }
+  return spec::DefaultIommuTokens(amd ? spec::CpuVendor::kAmd : spec::CpuVendor::kIntel, mode);
+}
+
+v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                        v1::IommuMode mode, const std::string& cpu_vendor) {
+  v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kSwitchMode, exp.timeouts.boot);
+  v1::SwitchMode* s = step.mutable_switch_mode();
+  s->set_mode(mode);
+  s->set_tokens(ModeTokensFor(exp, mode, cpu_vendor));
+  s->set_extra_cmdline(exp.iommu_tokens.extra_cmdline);
+  s->add_methods(exp.switch_method.method);
+  for (const auto& m : exp.switch_method.fallback) s->add_methods(m);
+  return step;
+}
+
+v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                        v1::IommuMode expected) {
+  v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kVerifyMode, exp.timeouts.prepare);
+  step.mutable_verify_mode()->set_expected(expected);
+  return step;
 }
 
 v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,

@@ -10,7 +10,7 @@
 
 namespace iommuvm::scheduler {
 
-enum class StepKind { kStartServer, kRunLoad, kStopServer, kCleanup };
+enum class StepKind { kSwitchMode, kVerifyMode, kStartServer, kRunLoad, kStopServer, kCleanup };
 
 std::string StepId(int64_t attempt_id, StepKind kind);
 // Parses a step id back; false for ids not made by StepId.
@@ -20,6 +20,18 @@ bool ParseStepId(const std::string& step_id, int64_t* attempt_id, StepKind* kind
 // agent's own (more precise) failure message normally arrives first.
 inline constexpr absl::Duration kStepTimeoutSlack = absl::Seconds(10);
 
+// The command-line tokens selecting `mode` on a node with `cpu_vendor`
+// ("GenuineIntel", "AuthenticAMD"; unknown counts as Intel): the spec's
+// iommu_tokens override, else the design's defaults.
+std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
+                          const std::string& cpu_vendor);
+
+// Puts the server node into `mode` with the spec's switch method and fallback.
+v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                        v1::IommuMode mode, const std::string& cpu_vendor);
+// Probes the server node; `expected` CURRENT records without checking.
+v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                        v1::IommuMode expected);
 v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                          const spec::WorkloadSpec& w);
 v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,

@@ -103,8 +103,11 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
       const store::AttemptRecord& a = *it->second;
       base.set_attempt_id(a.id);
       if (base.error().empty()) base.set_error(a.error);
-      auto mode = a.evidence.find("server.cmdline_mode");
-      if (mode != a.evidence.end()) base.set_detected_mode(mode->second);
+      // The verified mode: the data-plane NIC's group, else all groups.
+      for (const char* key : {"verify.detected", "verify.data_mode"}) {
+        auto mode = a.evidence.find(key);
+        if (mode != a.evidence.end() && !mode->second.empty()) base.set_detected_mode(mode->second);
+      }
       auto samples = store->CountSamples(a.id);
       if (samples.ok()) base.set_metric_samples(*samples);
     }

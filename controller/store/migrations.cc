@@ -120,6 +120,13 @@ CREATE TABLE events (
       R"sql(
 ALTER TABLE runs ADD COLUMN params TEXT NOT NULL DEFAULT '';
 )sql",
+      // 3: node control: CPU vendor (picks Intel/AMD tokens), the IOMMU
+      // mode the node's probe saw at registration, the inventory (JSON).
+      R"sql(
+ALTER TABLE nodes ADD COLUMN cpu_vendor TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN iommu_mode TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN inventory TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -289,16 +289,19 @@ absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
   ASSIGN_OR_RETURN(
       Statement st,
       db_->Prepare("INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
-                   "hostname, data_address, health, losses, last_seen_ms) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE SET "
-                   "roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
+                   "hostname, data_address, health, losses, last_seen_ms, cpu_vendor, "
+                   "iommu_mode, inventory) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
+                   "SET roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
                    "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
                    "data_address=excluded.data_address, health=excluded.health, "
-                   "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms"));
+                   "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms, "
+                   "cpu_vendor=excluded.cpu_vendor, iommu_mode=excluded.iommu_mode, "
+                   "inventory=excluded.inventory"));
   return st
       .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id,
                n.kernel_cmdline, n.hostname, n.data_address, n.health, n.losses,
-               absl::ToUnixMillis(n.last_seen))
+               absl::ToUnixMillis(n.last_seen), n.cpu_vendor, n.iommu_mode, n.inventory_json)
       .Run();
 }
 
@@ -306,8 +309,8 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare("SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
-                                "hostname, data_address, health, losses, last_seen_ms "
-                                "FROM nodes ORDER BY agent_id"));
+                                "hostname, data_address, health, losses, last_seen_ms, "
+                                "cpu_vendor, iommu_mode, inventory FROM nodes ORDER BY agent_id"));
   std::vector<NodeRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -323,6 +326,9 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
     n.health = st.Text(7);
     n.losses = static_cast<uint32_t>(st.Int(8));
     n.last_seen = FromMs(st.Int(9));
+    n.cpu_vendor = st.Text(10);
+    n.iommu_mode = st.Text(11);
+    n.inventory_json = st.Text(12);
     out.push_back(std::move(n));
   }
   return out;

@@ -71,6 +71,11 @@ struct NodeRecord {
   std::string health = "READY";  // READY, LOST, QUARANTINED
   uint32_t losses = 0;
   absl::Time last_seen;
+  std::string cpu_vendor;  // GenuineIntel, AuthenticAMD
+  // The mode the node's probe saw when it registered (its data-plane NIC's
+  // group, else all groups): off, passthrough, lazy, strict, mixed, unknown.
+  std::string iommu_mode;
+  std::string inventory_json;  // the registration's inventory, for provenance
 };
 
 struct NewExperiment {

@@ -125,10 +125,13 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   ASSERT_TRUE(stub->SubmitExperiment(&ctx, req, &resp).ok());
   ASSERT_GT(resp.experiment_id(), 0);
 
+  v1::Step verify = agent.NextStep();  // the probe comes first
+  ASSERT_TRUE(verify.has_verify_mode());
+  agent.SendAndAwaitAck(Update(verify), 1);
   v1::Step start = agent.NextStep();
   ASSERT_TRUE(start.has_start_server());
-  agent.SendAndAwaitAck(Update(start, "127.0.0.1", 1234), 1);
-  agent.SendAndAwaitAck(Update(start, "127.0.0.1", 1234), 1);  // resent
+  agent.SendAndAwaitAck(Update(start, "127.0.0.1", 1234), 2);
+  agent.SendAndAwaitAck(Update(start, "127.0.0.1", 1234), 2);  // resent
   v1::Step load = agent.NextStep();
   ASSERT_TRUE(load.has_run_load());
   EXPECT_EQ(load.run_load().target_port(), 1234u);
@@ -145,14 +148,14 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   result.mutable_run_result()->set_attempt_id(load.attempt_id());
   result.mutable_run_result()->add_operations()->set_throughput_ops(1000);
   for (int round = 0; round < 3; ++round) {  // the whole sequence, three times
-    agent.SendAndAwaitAck(batch, 2);
-    agent.SendAndAwaitAck(result, 3);
+    agent.SendAndAwaitAck(batch, 3);
+    agent.SendAndAwaitAck(result, 4);
   }
-  agent.SendAndAwaitAck(Update(load), 4);
+  agent.SendAndAwaitAck(Update(load), 5);
   v1::Step stop = agent.NextStep();
   ASSERT_TRUE(stop.has_stop_server());
-  agent.SendAndAwaitAck(Update(stop), 5);
-  agent.SendAndAwaitAck(Update(stop), 5);
+  agent.SendAndAwaitAck(Update(stop), 6);
+  agent.SendAndAwaitAck(Update(stop), 6);
 
   // /metrics counts what happened (the loop refreshes gauges each pass).
   std::string metrics;
@@ -172,7 +175,7 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   (*controller)->Shutdown();
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM metric_samples"), 3);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results"), 1);
-  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM ingested WHERE agent_id = 'dup-agent'"), 5);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM ingested WHERE agent_id = 'dup-agent'"), 6);
   EXPECT_EQ(h.Count("SELECT samples_reported FROM attempts"), 3);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 1);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1);

@@ -29,8 +29,15 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
                     "(SELECT COUNT(*) FROM metric_samples m WHERE m.attempt_id = a.id)"),
             0);
   EXPECT_GT(h.Count("SELECT MIN(samples_reported) FROM attempts"), 0);
-  // Evidence of what the server node booted with is kept per attempt.
-  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'server.boot_id'"), 6);
+  // Evidence of what the server node booted with, and the probe's verdict,
+  // is kept per attempt.
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'assigned.boot_id'"), 6);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' "
+                    "AND value != ''"),
+            6);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'server.inventory' "
+                    "AND value LIKE '%cpuVendor%'"),
+            6);
 
   CommandResult results = h.Cli({"results", "1", "--format", "csv"});
   ASSERT_EQ(results.exit_code, 0) << results.err;

@@ -73,7 +73,8 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
   }
   absl::Status Update(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,
-                      const std::string& error = "") {
+                      const std::string& error = "",
+                      std::map<std::string, std::string> evidence = {}) {
     v1::AgentMessage m;
     m.set_seq(++seq_[agent]);
     v1::StepUpdate* u = m.mutable_step_update();
@@ -81,6 +82,7 @@ class SchedulerTest : public ::testing::Test {
     u->set_attempt_id(step.attempt_id());
     u->set_phase(phase);
     u->set_error(error);
+    u->mutable_evidence()->insert(evidence.begin(), evidence.end());
     u->set_endpoint_host("127.0.0.1");
     u->set_endpoint_port(6379);
     return scheduler_->OnData(agent, m);
@@ -94,6 +96,20 @@ class SchedulerTest : public ::testing::Test {
     r->set_tool("redis-benchmark");
     r->add_operations()->set_throughput_ops(1000);
     return scheduler_->OnData(agent, m);
+  }
+  // A Tick, then every VerifyMode step just sent answered as the agent's
+  // probe would on a node in the expected mode.
+  void TickAndVerify() {
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    for (auto& [agent, msgs] : gateway_.sent) {
+      if (msgs.empty() || !msgs.back().has_assign()) continue;
+      v1::Step step = msgs.back().assign().step();
+      if (!step.has_verify_mode() || verified_.count(step.step_id())) continue;
+      verified_.insert(step.step_id());
+      ASSERT_THAT(Update(agent, step, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                         {{"detected", "lazy"}, {"mismatch", ""}, {"boot_id", "boot-" + agent}}),
+                  IsOk());
+    }
   }
   // Drives the attempt whose StartServer was last sent to `server` through
   // every step to SUCCEEDED; returns its run's index (-1 if none pending).
@@ -124,13 +140,14 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<Scheduler> scheduler_;
   std::map<std::string, uint64_t> seq_;
   std::set<int64_t> finished_;
+  std::set<std::string> verified_;
 };
 
 TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
   int64_t id = Submit();
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   v1::Step start = gateway_.LastStep("srv");
   ASSERT_TRUE(start.has_start_server());
   EXPECT_EQ(start.start_server().app(), "redis");
@@ -147,12 +164,13 @@ TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
   v1::Step stop = gateway_.LastStep("srv");
   ASSERT_TRUE(stop.has_stop_server());
   ASSERT_THAT(Update("srv", stop, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
 
   auto attempts = *store_->ListAttempts(id);
   ASSERT_EQ(attempts.size(), 1u);
   EXPECT_EQ(attempts[0].state, AttemptState::kSucceeded);
-  EXPECT_EQ(attempts[0].evidence.at("server.boot_id"), "boot-srv");
+  EXPECT_EQ(attempts[0].evidence.at("assigned.boot_id"), "boot-srv");
+  EXPECT_EQ(attempts[0].evidence.at("verify.detected"), "lazy");
   EXPECT_EQ((*store_->ListRuns(id))[0].state, "SUCCEEDED");
   EXPECT_EQ((*store_->GetExperiment(id)).state, "SUCCEEDED");
   EXPECT_EQ(store_->ResultsOfExperiment(id)->size(), 1u);
@@ -162,7 +180,7 @@ TEST_F(SchedulerTest, ToolFailureFailsTheRunAndCleansUp) {
   int64_t id = Submit();
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   v1::Step start = gateway_.LastStep("srv");
   ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
   v1::Step load = gateway_.LastStep("cli");
@@ -172,7 +190,7 @@ TEST_F(SchedulerTest, ToolFailureFailsTheRunAndCleansUp) {
   EXPECT_EQ(runs[0].state, "FAILED");
   EXPECT_EQ(runs[0].error, "cli: redis-benchmark: not found");
   EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
 }
 
@@ -180,14 +198,14 @@ TEST_F(SchedulerTest, LostAgentIsRetriedOnceThenTheRunFails) {
   int64_t id = Submit();
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   v1::Step first = gateway_.LastStep("srv");
   scheduler_->OnDisconnect("cli");
   clock_.Advance(absl::Seconds(5));
-  ASSERT_THAT(scheduler_->Tick(), IsOk());  // within grace: nothing happens
+  TickAndVerify();  // within grace: nothing happens
   EXPECT_EQ((*store_->OpenAttempts())[0].state, AttemptState::kPreparing);
   clock_.Advance(absl::Seconds(6));
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   auto attempts = *store_->ListAttempts(id);
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_EQ(attempts[0].state, AttemptState::kLost);
@@ -199,11 +217,11 @@ TEST_F(SchedulerTest, LostAgentIsRetriedOnceThenTheRunFails) {
   EXPECT_EQ((*store_->ListAttempts(id))[0].state, AttemptState::kLost);
 
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   EXPECT_EQ((*store_->ListAttempts(id))[1].state, AttemptState::kPreparing);
   scheduler_->OnDisconnect("srv");
   clock_.Advance(absl::Seconds(11));
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   auto runs = *store_->ListRuns(id);
   EXPECT_EQ(runs[0].state, "FAILED");
   EXPECT_NE(runs[0].error.find("no retries left"), std::string::npos);
@@ -214,7 +232,7 @@ TEST_F(SchedulerTest, ReconnectingAgentGetsItsCurrentStepAgain) {
   Submit();
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   v1::Step start = gateway_.LastStep("srv");
   v1::Register reg;
   reg.set_agent_id("srv");
@@ -234,7 +252,7 @@ TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
   int64_t id = Submit();
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   v1::Step start = gateway_.LastStep("srv");
   EXPECT_EQ(start.timeout_ms(), 60000u);  // timeouts.prepare default
   // Agents stay in contact; the server simply never becomes ready.
@@ -242,7 +260,7 @@ TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
     clock_.Advance(absl::Seconds(10));
     scheduler_->OnHeartbeat("srv");
     scheduler_->OnHeartbeat("cli");
-    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    TickAndVerify();
   }
   auto runs = *store_->ListRuns(id);
   EXPECT_EQ(runs[0].state, "FAILED");
@@ -259,7 +277,7 @@ TEST_F(SchedulerTest, VmRunsFailClearlyUntilVmsCanBeLaunched) {
   ASSERT_GT(r->experiment_id, 0) << r->errors[0].Format("t");
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   auto runs = *store_->ListRuns(r->experiment_id);
   EXPECT_EQ(runs[0].state, "FAILED");
   EXPECT_NE(runs[0].error.find("vm 'g': this controller cannot launch VMs yet"),
@@ -275,7 +293,7 @@ TEST_F(SchedulerTest, UserAxisValuesReachTheSteps) {
   ASSERT_GT(r->experiment_id, 0);
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   v1::Step start = gateway_.LastStep("srv");
   EXPECT_EQ(start.start_server().io_threads(), 3u);
   ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
@@ -290,27 +308,166 @@ TEST_F(SchedulerTest, InvalidSpecWritesNothing) {
   EXPECT_TRUE(store_->ListExperiments()->empty());
 }
 
-TEST_F(SchedulerTest, ModeMismatchFailsBeforeAnythingStarts) {
-  auto r = scheduler_->Submit(std::string(kSpec) + "\n");
+std::string StrictSpec() {
   std::string yaml = kSpec;
   yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  iommu: [strict]\n");
-  r = scheduler_->Submit(yaml);
+  return yaml + "timeouts: {boot: 5m}\n";
+}
+
+// A node in passthrough gets a SwitchMode step with its vendor's tokens;
+// it reports going down, vanishes for longer than the agent grace (but
+// within timeouts.boot), comes back with a new boot id, and the probe's
+// evidence decides.
+TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
+  auto r = scheduler_->Submit(StrictSpec());
   ASSERT_THAT(r, IsOk());
   v1::Register reg;
   reg.set_agent_id("srv");
   reg.add_roles(v1::ROLE_SERVER);
-  reg.set_kernel_cmdline("BOOT_IMAGE=/vmlinuz intel_iommu=on iommu=pt");
+  reg.set_boot_id("boot-1");
+  reg.mutable_inventory()->set_cpu_vendor("AuthenticAMD");
+  (*reg.mutable_iommu())["data_mode"] = "passthrough";
   std::vector<v1::ControllerMessage> resend;
   ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());  // runs the first experiment's attempt
-  ASSERT_THAT(scheduler_->Cancel(1), IsOk());
+  TickAndVerify();
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode());
+  EXPECT_EQ(sw.switch_mode().mode(), v1::IOMMU_MODE_STRICT);
+  EXPECT_EQ(sw.switch_mode().tokens(), "iommu.strict=1");  // AMD's default
+  EXPECT_EQ(std::vector<std::string>(sw.switch_mode().methods().begin(),
+                                     sw.switch_mode().methods().end()),
+            (std::vector<std::string>{"kexec", "grub"}));
+  auto state = [&] { return (*store_->ListAttempts(r->experiment_id))[0].state; };
+  EXPECT_EQ(state(), AttemptState::kConfiguringBoot);
+
+  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_STARTED, "",
+                     {{"rebooting", "kexec"}, {"boot_id_before", "boot-1"}}),
+              IsOk());
+  EXPECT_EQ(state(), AttemptState::kRebooting);
+  scheduler_->OnDisconnect("srv");
+  clock_.Advance(absl::Seconds(60));  // far beyond agent_grace (10 s)
+  scheduler_->OnHeartbeat("cli");
+  TickAndVerify();
+  EXPECT_EQ(state(), AttemptState::kRebooting);
+
+  reg.set_boot_id("boot-2");
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                     {{"method", "kexec"}, {"boot_id_before", "boot-1"}, {"boot_id", "boot-2"},
+                      {"detected", "strict"}}),
+              IsOk());
+  EXPECT_EQ(state(), AttemptState::kVerifying);
+  v1::Step verify = gateway_.LastStep("srv");
+  ASSERT_TRUE(verify.has_verify_mode());
+  EXPECT_EQ(verify.verify_mode().expected(), v1::IOMMU_MODE_STRICT);
+  ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                     {{"detected", "strict"}, {"data_mode", "strict"}, {"mismatch", ""},
+                      {"boot_id", "boot-2"}, {"groups", "0:DMA 14:DMA"}}),
+              IsOk());
+  EXPECT_EQ(state(), AttemptState::kPreparing);
+  EXPECT_TRUE(gateway_.LastStep("srv").has_start_server());
+  auto a = (*store_->ListAttempts(r->experiment_id))[0];
+  EXPECT_EQ(a.evidence.at("switch.method"), "kexec");
+  EXPECT_EQ(a.evidence.at("switch.boot_id"), "boot-2");
+  EXPECT_EQ(a.evidence.at("verify.groups"), "0:DMA 14:DMA");
+  EXPECT_EQ((*store_->ListNodes())[1].iommu_mode, "strict");  // srv, sorted after cli
+}
+
+TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  v1::Register reg;
+  reg.set_agent_id("srv");
+  reg.add_roles(v1::ROLE_SERVER);
+  (*reg.mutable_iommu())["detected"] = "strict";
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  Register("cli", v1::ROLE_CLIENT);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step step = gateway_.LastStep("srv");
+  EXPECT_TRUE(step.has_verify_mode());  // straight to verification
+  for (const auto& msg : gateway_.sent["srv"]) {
+    EXPECT_FALSE(msg.has_assign() && msg.assign().step().has_switch_mode());
+  }
+}
+
+TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode());
+  // sysfs switched in place: same boot id is fine.
+  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                     {{"method", "sysfs"}, {"boot_id_before", "b"}, {"boot_id", "b"}}),
+              IsOk());
+  v1::Step verify = gateway_.LastStep("srv");
+  ASSERT_TRUE(verify.has_verify_mode());
+  std::string mismatch =
+      "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type DMA-FQ";
+  ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                     {{"detected", "lazy"}, {"mismatch", mismatch}}),
+              IsOk());
   auto runs = *store_->ListRuns(r->experiment_id);
   EXPECT_EQ(runs[0].state, "FAILED");
-  EXPECT_NE(runs[0].error.find("needs iommu strict but node srv booted with passthrough"),
-            std::string::npos);
-  EXPECT_EQ((*store_->GetExperiment(1)).state, "CANCELLED");
+  EXPECT_EQ(runs[0].error, "srv: " + mismatch);
+}
+
+TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                     {{"method", "grub"}, {"boot_id_before", "b1"}, {"boot_id", "b1"}}),
+              IsOk());
+  auto runs = *store_->ListRuns(r->experiment_id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("the node did not reboot"), std::string::npos) << runs[0].error;
+}
+
+// A node that does not come back within timeouts.boot is LOST; its run is
+// retried; after three losses it is QUARANTINED.
+TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
+  std::string yaml = StrictSpec() + "retries: 5\n";
+  yaml.replace(yaml.find("retries: 1\n"), 11, "");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_TRUE(r->errors.empty()) << r->errors[0].Format("spec");
+  Register("cli", v1::ROLE_CLIENT);
+  for (int loss = 1; loss <= 3; ++loss) {
+    Register("srv", v1::ROLE_SERVER);
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    v1::Step sw = gateway_.LastStep("srv");
+    ASSERT_TRUE(sw.has_switch_mode()) << loss;
+    ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_STARTED, "", {{"rebooting", "grub"}}),
+                IsOk());
+    scheduler_->OnDisconnect("srv");
+    clock_.Advance(absl::Minutes(4));
+    scheduler_->OnHeartbeat("cli");
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    EXPECT_EQ((*store_->ListAttempts(r->experiment_id)).back().state, AttemptState::kRebooting);
+    clock_.Advance(absl::Minutes(2));  // 6 min > timeouts.boot (5 min)
+    scheduler_->OnHeartbeat("cli");
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    auto attempts = *store_->ListAttempts(r->experiment_id);
+    ASSERT_EQ(attempts.size(), static_cast<size_t>(loss + 1));
+    EXPECT_EQ(attempts[loss - 1].state, AttemptState::kLost);
+    EXPECT_NE(attempts[loss - 1].error.find("did not come back within timeouts.boot (5m)"),
+              std::string::npos)
+        << attempts[loss - 1].error;
+  }
+  auto agents = scheduler_->Agents();
+  for (const auto& a : agents) {
+    if (a.node.agent_id == "srv") {
+      EXPECT_EQ(a.node.health, "QUARANTINED");
+    }
+  }
 }
 
 constexpr char kPlannedSpec[] = R"(name: planned
@@ -342,7 +499,7 @@ TEST_F(SchedulerTest, EachPairRunsItsPlannedSequence) {
   }
   std::vector<std::vector<int>> actual(2);
   for (int round = 0; round < 20; ++round) {
-    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    TickAndVerify();
     for (int p = 0; p < 2; ++p) {
       std::string n = std::to_string(p + 1);
       int run = RunToCompletion("s" + n, "c" + n);
@@ -361,15 +518,15 @@ TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
   int64_t id = submitted->experiment_id;
   for (const char* a : {"s1", "s2"}) Register(a, v1::ROLE_SERVER);
   for (const char* a : {"c1", "c2"}) Register(a, v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  TickAndVerify();
   ASSERT_GE(RunToCompletion("s1", "c1"), 0);
   ASSERT_GE(RunToCompletion("s2", "c2"), 0);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());  // both pairs start their second run
+  TickAndVerify();  // both pairs start their second run
   ASSERT_GE(RunToCompletion("s1", "c1"), 0);
   scheduler_->OnDisconnect("s2");  // s2's second run is in PREPARING
   clock_.Advance(absl::Seconds(11));
   for (int round = 0; round < 20; ++round) {
-    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    TickAndVerify();
     RunToCompletion("s1", "c1");
   }
   auto attempts = *store_->ListAttempts(id);

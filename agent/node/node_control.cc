@@ -1,0 +1,147 @@
+#include "agent/node/node_control.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "agent/node/inventory.h"
+#include "agent/node/iommu_probe.h"
+#include "agent/node/kernel_log.h"
+#include "common/log.h"
+
+namespace iommuvm::agent {
+namespace {
+
+constexpr char kLog[] = "agent";
+
+// key=value lines (values without newlines).
+std::string Encode(const Evidence& e) {
+  std::string out;
+  for (const auto& [k, v] : e) absl::StrAppend(&out, k, "=", v, "\n");
+  return out;
+}
+
+Evidence Decode(absl::string_view text) {
+  Evidence e;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    size_t eq = line.find('=');
+    if (eq != absl::string_view::npos) e[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
+  }
+  return e;
+}
+
+}  // namespace
+
+NodeControl::NodeControl(FileSystem* sysroot, FileSystem* host, CommandRunner* runner,
+                         NodeControlConfig config)
+    : sysroot_(sysroot), host_(host), runner_(runner), config_(std::move(config)) {}
+
+std::string NodeControl::PendingPath() const { return config_.state_dir + "/pending_boot"; }
+
+std::string NodeControl::KernelLog(bool* available) {
+  // Captured and simulated nodes keep their kernel log next to /proc.
+  if (sysroot_->HostPath("/") != "/") {
+    auto log = sysroot_->ReadFile("/dmesg.txt");
+    *available = log.ok();
+    return log.ok() ? *log : "";
+  }
+  auto live = ReadLiveKernelLog(runner_);
+  *available = live.ok();
+  return live.ok() ? *live : "";
+}
+
+Evidence NodeControl::Probe(v1::IommuMode expected) {
+  bool have_log = false;
+  std::string log = KernelLog(&have_log);
+  IommuProbe p = ProbeIommu(*sysroot_, log, have_log, config_.data_nic);
+  Evidence e;
+  e["boot_id"] = BootId(*sysroot_);
+  e["cmdline"] = p.cmdline;
+  e["requested"] = ModeName(p.requested);
+  e["detected"] = p.detected;
+  e["data_nic"] = p.data_nic.name;
+  e["data_group"] = p.data_group;
+  e["data_group_type"] = p.data_group_type;
+  e["data_mode"] = p.data_mode;
+  e["kernel_log"] = absl::StrJoin(p.kernel_log.lines, " | ");
+  e["warnings"] = absl::StrJoin(p.warnings, " | ");
+  std::vector<std::string> groups;
+  for (size_t i = 0; i < p.groups.size(); ++i) {
+    groups.push_back(absl::StrCat(p.groups[i].id, ":", p.groups[i].type));
+  }
+  e["groups"] = absl::StrJoin(groups, " ");
+  e["mismatch"] = expected == v1::IOMMU_MODE_CURRENT || expected == v1::IOMMU_MODE_UNSPECIFIED
+                      ? ""
+                      : CheckMode(p, expected);
+  return e;
+}
+
+absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& step) {
+  const v1::SwitchMode& s = step.switch_mode();
+  BootTarget target;
+  target.mode = s.mode();
+  target.tokens = s.tokens();
+  target.extra_cmdline = s.extra_cmdline();
+  target.data_nic = config_.data_nic;
+  std::vector<std::string> methods(s.methods().begin(), s.methods().end());
+  auto chosen = ChooseBootConfigurator(methods, target, sysroot_, runner_, config_.boot);
+  if (!chosen.ok()) return chosen.status();
+  std::unique_ptr<BootConfigurator> c = std::move(*chosen);
+  std::string boot_before = BootId(*sysroot_);
+  Log(kLog, "switching to ", ModeName(s.mode()), " with ", c->method(), " (tokens '",
+      s.tokens(), "')");
+  auto outcome = c->Apply(target);
+  if (!outcome.ok()) return outcome.status();
+  SwitchResult result;
+  if (*outcome == SwitchOutcome::kSwitchedInPlace) {
+    result.evidence = Probe(s.mode());
+    result.evidence["method"] = c->method();
+    result.evidence["boot_id_before"] = boot_before;
+    return result;
+  }
+  Evidence pending = {{"step_id", step.step_id()},
+                      {"attempt_id", absl::StrCat(step.attempt_id())},
+                      {"mode", absl::StrCat(static_cast<int>(s.mode()))},
+                      {"method", c->method()},
+                      {"boot_id_before", boot_before}};
+  absl::Status saved = host_->WriteFile(PendingPath(), Encode(pending));
+  if (!saved.ok()) return saved;
+  result.reboot = true;
+  result.evidence = {{"rebooting", c->method()}, {"boot_id_before", boot_before}};
+  configured_ = std::move(c);
+  return result;
+}
+
+absl::Status NodeControl::Reboot() {
+  if (!configured_) return absl::FailedPreconditionError("no boot was configured");
+  Log(kLog, "rebooting with ", configured_->method());
+  absl::Status s = configured_->Reboot();
+  // Still here: the reboot did not happen (or a simulated one without a
+  // process restart); a real failure must not be reported as a boot later.
+  if (!s.ok()) (void)host_->RemoveAll(PendingPath());
+  return s;
+}
+
+std::optional<v1::StepUpdate> NodeControl::CompletePendingBoot() {
+  auto text = host_->ReadFile(PendingPath());
+  if (!text.ok()) return std::nullopt;
+  Evidence pending = Decode(*text);
+  int mode = 0;
+  int64_t attempt = 0;
+  absl::SimpleAtoi(pending["mode"], &mode);
+  absl::SimpleAtoi(pending["attempt_id"], &attempt);
+  v1::StepUpdate u;
+  u.set_step_id(pending["step_id"]);
+  u.set_attempt_id(attempt);
+  u.set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
+  Evidence e = Probe(static_cast<v1::IommuMode>(mode));
+  e["method"] = pending["method"];
+  e["boot_id_before"] = pending["boot_id_before"];
+  for (const auto& [k, v] : e) (*u.mutable_evidence())[k] = v;
+  (void)host_->RemoveAll(PendingPath());
+  Log(kLog, "booted after ", pending["method"], " switch (boot ", e["boot_id_before"], " -> ",
+      e["boot_id"], "): ", e["detected"], e["mismatch"].empty() ? "" : ", " + e["mismatch"]);
+  return u;
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,71 @@
+#pragma once
+// The agent's side of the reboot cycle and of verification: probes the
+// node for evidence, switches its IOMMU mode through the chosen boot
+// configurator, and remembers a switch across the reboot.
+//
+// Before rebooting, the switch step, the expected mode, the method and the
+// current boot id are written to <state_dir>/pending_boot. After the boot
+// the agent (started again by systemd, or re-exec'ed on a simulated node)
+// finds that record and reports the switch step SUCCEEDED with the new
+// boot's evidence; the controller checks the boot id changed and the mode.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/node/boot_configurator.h"
+#include "common/command_runner.h"
+#include "common/file_system.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::agent {
+
+using Evidence = std::map<std::string, std::string>;
+
+struct NodeControlConfig {
+  std::string state_dir;
+  std::string data_nic;  // "" = the only PCI NIC
+  BootMethodsConfig boot;
+};
+
+class NodeControl {
+ public:
+  // `sysroot` holds /proc, /sys (and dmesg.txt on captured or simulated
+  // nodes); `host` holds the state directory.
+  NodeControl(FileSystem* sysroot, FileSystem* host, CommandRunner* runner,
+              NodeControlConfig config);
+
+  // The probe as evidence: boot_id, cmdline, requested, detected, data_nic,
+  // data_group, data_group_type, data_mode, kernel_log, warnings, and
+  // mismatch (why the node is not in `expected`; "" when it is or when
+  // `expected` is CURRENT).
+  Evidence Probe(v1::IommuMode expected);
+
+  struct SwitchResult {
+    bool reboot = false;  // true: send `evidence` as STARTED, then call Reboot()
+    Evidence evidence;
+  };
+  // Carries out a SwitchMode step up to the reboot.
+  absl::StatusOr<SwitchResult> Switch(const v1::Step& step);
+  // Reboots into the configured boot. Returns only on failure, after
+  // forgetting the pending boot.
+  absl::Status Reboot();
+
+  // After a boot: the SUCCEEDED update of the switch step that rebooted
+  // the node, with the new boot's evidence; nullopt when none is pending.
+  std::optional<v1::StepUpdate> CompletePendingBoot();
+
+ private:
+  std::string KernelLog(bool* available);
+  std::string PendingPath() const;
+
+  FileSystem* sysroot_;
+  FileSystem* host_;
+  CommandRunner* runner_;
+  NodeControlConfig config_;
+  std::unique_ptr<BootConfigurator> configured_;  // set by Switch when a reboot follows
+};
+
+}  // namespace iommuvm::agent
