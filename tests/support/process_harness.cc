@@ -53,10 +53,11 @@ Daemon Harness::StartController(std::vector<std::string> extra_args) {
 }
 
 Daemon Harness::StartAgent(const std::string& id, const std::string& roles,
-                           std::vector<std::string> env) {
+                           std::vector<std::string> env, std::vector<std::string> extra_args) {
   CommandSpec spec;
   spec.argv = {IOMMUVM_AGENT_BIN, "--controller", address(), "--id", id, "--roles", roles,
                "--state_dir", dir_ / ("agent-" + id)};
+  spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   spec.env = std::move(env);
   Daemon d;
   d.log_path = dir_ / ("agent-" + id + ".log");

@@ -48,7 +48,7 @@ class Harness {
 
   Daemon StartController(std::vector<std::string> extra_args = {});
   Daemon StartAgent(const std::string& id, const std::string& roles,
-                    std::vector<std::string> env = {});
+                    std::vector<std::string> env = {}, std::vector<std::string> extra_args = {});
   // Starts a controller and agents "server-1" (server) and "client-1"
   // (client, with `client_env`) and waits until both have registered.
   // Fails the current test (check with ASSERT_NO_FATAL_FAILURE) otherwise.
