@@ -138,13 +138,16 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int6
     ctx.err << "iommuvm: " << s.error_message() << "\n";
     return false;
   }
-  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"params"}, {"rep", true}, {"op"},
-           {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true}, {"max_us", true},
-           {"samples", true}, {"state"}, {"error"}});
+  // `verified` is the mode the node's probe saw (for `current`, what the
+  // node runs; otherwise the requested mode, proven).
+  Table t({{"run", true}, {"iommu"}, {"verified"}, {"workload"}, {"vm"}, {"params"},
+           {"rep", true}, {"op"}, {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true},
+           {"max_us", true}, {"samples", true}, {"state"}, {"error"}});
   for (const auto& r : resp.rows()) {
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
-    t.AddRow({absl::StrCat(r.run_index()), spec::IommuModeName(r.iommu()), r.workload(), r.vm(),
+    t.AddRow({absl::StrCat(r.run_index()), spec::IommuModeName(r.iommu()), r.detected_mode(),
+              r.workload(), r.vm(),
               Params(r.params()), absl::StrCat(r.repetition()), has ? o.operation() : "",
               has ? Fixed(o.throughput_ops(), 1) : "", has ? Fixed(o.latency_p50_us(), 1) : "",
               has ? Fixed(o.latency_p99_us(), 1) : "", has ? Fixed(o.latency_max_us(), 1) : "",
