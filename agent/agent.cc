@@ -4,9 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/node/control_nic.h"
 #include "agent/node/inventory.h"
 #include "agent/node/node_control.h"
 #include "agent/node/sim_node.h"
+#include "agent/node/sysfs.h"
+#include "agent/node/vfio.h"
 #include "agent/paths.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -43,6 +46,19 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     *msg.mutable_step_update() = std::move(*booted);
     RETURN_IF_ERROR(outbox->Enqueue(std::move(msg)).status());
     RETURN_IF_ERROR(outbox->MarkStepDone(step_id));
+  }
+  // Devices a crashed run left on vfio-pci go back to their drivers.
+  std::string control_bdf;
+  if (config.sysroot == "/") {
+    std::string control = ControlInterface(config.controller_address);
+    for (const NetInterface& n : NetInterfaces(sysroot)) {
+      if (n.name == control) control_bdf = n.bdf;
+    }
+  }
+  Vfio vfio(&sysroot, &host_fs, config.state_dir, control_bdf);
+  for (const VfioBinding& b : vfio.RestoreLeftovers()) {
+    Log("agent", "gave ", b.bdf, " back to ", b.original_driver.empty() ? "no driver" : b.original_driver,
+        " (left on vfio-pci by a previous run)");
   }
   // Proc/sys facts come from the sysroot; run directories live on the host.
   AgentDeps deps{&host_fs, &runner, &clock};

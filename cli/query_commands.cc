@@ -180,11 +180,11 @@ int Agents(Context& ctx, const std::vector<std::string>& argv) {
     ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
     return kExitFailure;
   }
-  Table t({{"agent"}, {"roles"}, {"health"}, {"hostname"}, {"data_address"}, {"boot_id"},
-           {"last_seen"}});
+  Table t({{"agent"}, {"roles"}, {"health"}, {"iommu"}, {"cpu"}, {"hostname"},
+           {"data_address"}, {"boot_id"}, {"last_seen"}});
   for (const auto& a : resp.agents()) {
-    t.AddRow({a.agent_id(), Roles(a.roles()), a.health(), a.hostname(), a.data_address(),
-              a.boot_id(), FormatTimeMs(a.last_seen_ms())});
+    t.AddRow({a.agent_id(), Roles(a.roles()), a.health(), a.iommu_mode(), a.cpu_vendor(),
+              a.hostname(), a.data_address(), a.boot_id(), FormatTimeMs(a.last_seen_ms())});
   }
   t.Print(ctx.out, *format);
   return kExitOk;

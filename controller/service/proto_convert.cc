@@ -70,6 +70,8 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   if (health == "READY" && a.busy) health = "BUSY";
   if (health != "QUARANTINED" && !a.connected) health = "LOST";
   out.set_health(health);
+  out.set_iommu_mode(a.node.iommu_mode);
+  out.set_cpu_vendor(a.node.cpu_vendor);
   out.set_connected(a.connected);
   out.set_boot_id(a.node.boot_id);
   out.set_kernel_cmdline(a.node.kernel_cmdline);

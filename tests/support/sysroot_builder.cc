@@ -35,6 +35,11 @@ void SysrootBuilder::Link(const std::string& path, const std::string& target) {
   fs::create_symlink(target, p);
 }
 
+SysrootBuilder& SysrootBuilder::Symlink(const std::string& path, const std::string& target) {
+  Link(path, target);
+  return *this;
+}
+
 SysrootBuilder& SysrootBuilder::Cmdline(const std::string& cmdline) {
   return File("/proc/cmdline", cmdline + "\n");
 }

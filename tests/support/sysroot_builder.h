@@ -26,6 +26,8 @@ class SysrootBuilder {
   SysrootBuilder& Nic(const std::string& name, const std::string& bdf);
   // Any file below the root.
   SysrootBuilder& File(const std::string& path, const std::string& content);
+  // A symlink below the root (target relative, as sysfs has them).
+  SysrootBuilder& Symlink(const std::string& path, const std::string& target);
 
  private:
   void Link(const std::string& path, const std::string& target);

@@ -1,0 +1,55 @@
+#pragma once
+// SR-IOV and VFIO through sysfs: create virtual functions on a NIC, hand a
+// device to vfio-pci (for passing it to a guest), and give it back to its
+// original driver afterwards — also after a failed run or an agent crash:
+// every binding is recorded in the state directory until it is restored,
+// and RestoreLeftovers() on start undoes what a crash left behind.
+//
+// Never touches the agent's own control-network NIC, nor a device sharing
+// an IOMMU group with it (VFIO takes whole groups).
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/file_system.h"
+
+namespace iommuvm::agent {
+
+struct VfioBinding {
+  std::string bdf;
+  std::string original_driver;  // "" when it had none
+};
+
+class Vfio {
+ public:
+  // `sysroot` holds /sys; `host` the state directory. `control_bdf` is the
+  // PCI device of the control-network NIC ("" when unknown).
+  Vfio(FileSystem* sysroot, FileSystem* host, std::string state_dir, std::string control_bdf);
+
+  // Enables `count` VFs on physical function `pf_bdf` (0 disables them).
+  // With autoprobe false the host driver does not claim the new VFs, so
+  // they can go straight to vfio-pci. Returns the VFs' PCI addresses.
+  absl::StatusOr<std::vector<std::string>> CreateVfs(const std::string& pf_bdf, uint32_t count,
+                                                     bool autoprobe);
+  // driver_override = vfio-pci, unbind from the current driver,
+  // drivers_probe; recorded until Restore.
+  absl::StatusOr<VfioBinding> BindToVfio(const std::string& bdf);
+  // Clears driver_override, unbinds from vfio-pci and probes again, so the
+  // original driver takes the device back.
+  absl::Status Restore(const VfioBinding& binding);
+  // Restores every binding still recorded (after a crash); returns them.
+  std::vector<VfioBinding> RestoreLeftovers();
+
+ private:
+  absl::Status Refuse(const std::string& bdf) const;
+  std::vector<VfioBinding> Recorded() const;
+  absl::Status Record(const std::vector<VfioBinding>& bindings);
+
+  FileSystem* sysroot_;
+  FileSystem* host_;
+  std::string state_path_;
+  std::string control_bdf_;
+};
+
+}  // namespace iommuvm::agent
