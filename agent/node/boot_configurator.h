@@ -28,6 +28,7 @@ struct BootTarget {
   std::string tokens;         // the mode's tokens for this node's vendor
   std::string extra_cmdline;  // added to every boot
   std::string data_nic;       // sysfs: the NIC whose group is retyped ("" = the only one)
+  bool grub_one_shot = false;  // grub: boot it once, keep the default entry
 };
 
 enum class SwitchOutcome {

@@ -1,5 +1,7 @@
 #include "agent/node/grub_boot.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -12,7 +14,20 @@ class GrubBoot final : public BootConfigurator {
   GrubBoot(FileSystem* fs, CommandRunner* runner) : fs_(fs), runner_(runner) {}
   std::string method() const override { return "grub"; }
 
-  absl::Status CanReach(const BootTarget&) override {
+  absl::Status CanReach(const BootTarget& target) override {
+    if (target.grub_one_shot) {
+      for (const char* tool : {"grub-reboot", "grub-probe", "grub-mkrelpath"}) {
+        if (!runner_->Which(tool).ok()) {
+          return absl::FailedPreconditionError(absl::StrCat("grub: ", tool, " is not installed"));
+        }
+      }
+      if (!fs_->Exists("/boot/vmlinuz-" + Release())) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("grub: the running kernel's image /boot/vmlinuz-", Release(),
+                         " does not exist"));
+      }
+      return absl::OkStatus();
+    }
     if (!runner_->Which("update-grub").ok()) {
       return absl::FailedPreconditionError("grub: update-grub is not installed");
     }
@@ -23,6 +38,7 @@ class GrubBoot final : public BootConfigurator {
   }
 
   absl::StatusOr<SwitchOutcome> Apply(const BootTarget& target) override {
+    if (target.grub_one_shot) return ApplyOneShot(target);
     absl::Status s = fs_->WriteFile(kGrubDropIn, GrubDropIn(target));
     if (!s.ok()) return s;
     s = RunBootTool(runner_, {"update-grub"}, absl::Minutes(3));
@@ -38,6 +54,52 @@ class GrubBoot final : public BootConfigurator {
   }
 
  private:
+  std::string Release() const {
+    auto r = fs_->ReadFile("/proc/sys/kernel/osrelease");
+    return r.ok() ? std::string(absl::StripAsciiWhitespace(*r)) : "";
+  }
+
+  // A tool's first output line, or its failure.
+  absl::StatusOr<std::string> Output(std::vector<std::string> argv) {
+    CommandSpec spec;
+    spec.argv = std::move(argv);
+    spec.timeout = absl::Seconds(30);
+    auto r = runner_->Run(spec);
+    if (!r.ok()) return r.status();
+    if (!r->ok()) return absl::InternalError(r->Describe(spec.argv[0]));
+    std::string out(absl::StripAsciiWhitespace(r->out));
+    return out.substr(0, out.find('\n'));
+  }
+
+  absl::StatusOr<SwitchOutcome> ApplyOneShot(const BootTarget& target) {
+    std::string kernel = "/boot/vmlinuz-" + Release();
+    std::string initrd = "/boot/initrd.img-" + Release();
+    auto uuid = Output({"grub-probe", "--target=fs_uuid", fs_->HostPath(kernel)});
+    if (!uuid.ok()) return uuid.status();
+    auto kernel_rel = Output({"grub-mkrelpath", fs_->HostPath(kernel)});
+    if (!kernel_rel.ok()) return kernel_rel.status();
+    std::string initrd_rel;
+    if (fs_->Exists(initrd)) {
+      auto rel = Output({"grub-mkrelpath", fs_->HostPath(initrd)});
+      if (!rel.ok()) return rel.status();
+      initrd_rel = *rel;
+    }
+    auto current = fs_->ReadFile("/proc/cmdline");
+    // grub adds BOOT_IMAGE itself.
+    std::vector<std::string> kept;
+    for (absl::string_view t : absl::StrSplit(current.ok() ? *current : "", absl::ByAnyChar(" \n"),
+                                              absl::SkipEmpty())) {
+      if (!absl::StartsWith(t, "BOOT_IMAGE=")) kept.emplace_back(t);
+    }
+    std::string cmdline = NextCmdline(absl::StrJoin(kept, " "), target);
+    absl::Status s = fs_->WriteFile(kGrubCustomCfg,
+                                    GrubOneShotEntry(*uuid, *kernel_rel, initrd_rel, cmdline));
+    if (!s.ok()) return s;
+    s = RunBootTool(runner_, {"grub-reboot", kGrubOneShotId}, absl::Minutes(1));
+    if (!s.ok()) return s;
+    return SwitchOutcome::kRebootRequired;
+  }
+
   FileSystem* fs_;
   CommandRunner* runner_;
 };
@@ -73,6 +135,22 @@ std::string GrubDropIn(const BootTarget& target) {
       absl::StrJoin(add, " "),
       "\"\n"
       "unset -f iommuvm_strip\n");
+}
+
+std::string GrubOneShotEntry(const std::string& boot_uuid, const std::string& kernel,
+                             const std::string& initrd, const std::string& cmdline) {
+  std::string entry = absl::StrCat(
+      "# Managed by iommuvm-agent: a one-shot entry for the next IOMMU mode switch,\n"
+      "# booted once by `grub-reboot ", kGrubOneShotId,
+      "`; the default entry is untouched.\n"
+      "menuentry 'iommuvm: next boot' --id ", kGrubOneShotId,
+      " {\n"
+      "  insmod gzio\n  insmod part_gpt\n  insmod part_msdos\n  insmod ext2\n"
+      "  search --no-floppy --fs-uuid --set=root ", boot_uuid, "\n  linux ", kernel, " ",
+      cmdline, "\n");
+  if (!initrd.empty()) absl::StrAppend(&entry, "  initrd ", initrd, "\n");
+  absl::StrAppend(&entry, "}\n");
+  return entry;
 }
 
 std::unique_ptr<BootConfigurator> MakeGrubBoot(FileSystem* fs, CommandRunner* runner) {

@@ -1,5 +1,5 @@
 #pragma once
-// The grub method: a drop-in under /etc/default/grub.d that owns the IOMMU
+// The grub method: by default a drop-in under /etc/default/grub.d that owns the IOMMU
 // mode tokens, update-grub, reboot. grub-mkconfig sources the drop-ins
 // after /etc/default/grub, so the drop-in also wins over lines appended to
 // that file later — CloudLab's slicefix appends its own
@@ -15,9 +15,17 @@
 namespace iommuvm::agent {
 
 inline constexpr char kGrubDropIn[] = "/etc/default/grub.d/99-iommuvm.cfg";
+// One-shot mode: Debian's 41_custom sources this file at boot, so the entry
+// exists without update-grub; `grub-reboot iommuvm-next` boots it once.
+inline constexpr char kGrubCustomCfg[] = "/boot/grub/custom.cfg";
+inline constexpr char kGrubOneShotId[] = "iommuvm-next";
 
 // The drop-in's text for `target` (shell, sourced by grub-mkconfig).
 std::string GrubDropIn(const BootTarget& target);
+// The one-shot menu entry: kernel and initrd as grub sees them (paths
+// relative to the filesystem with UUID `boot_uuid`) with `cmdline`.
+std::string GrubOneShotEntry(const std::string& boot_uuid, const std::string& kernel,
+                             const std::string& initrd, const std::string& cmdline);
 
 std::unique_ptr<BootConfigurator> MakeGrubBoot(FileSystem* fs, CommandRunner* runner);
 

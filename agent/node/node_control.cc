@@ -83,6 +83,7 @@ absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& st
   target.tokens = s.tokens();
   target.extra_cmdline = s.extra_cmdline();
   target.data_nic = config_.data_nic;
+  target.grub_one_shot = s.grub_one_shot();
   std::vector<std::string> methods(s.methods().begin(), s.methods().end());
   auto chosen = ChooseBootConfigurator(methods, target, sysroot_, runner_, config_.boot);
   if (!chosen.ok()) return chosen.status();

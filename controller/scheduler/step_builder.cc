@@ -72,6 +72,7 @@ v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::Experime
   s->set_extra_cmdline(exp.iommu_tokens.extra_cmdline);
   s->add_methods(exp.switch_method.method);
   for (const auto& m : exp.switch_method.fallback) s->add_methods(m);
+  s->set_grub_one_shot(exp.switch_method.grub_one_shot);
   return step;
 }
 

@@ -113,6 +113,9 @@ struct IommuTokensSpec {
 struct SwitchSpec {
   std::string method = "kexec";  // sysfs | kexec | grub
   std::vector<std::string> fallback = {"grub"};
+  // grub: boot the new command line once (grub-reboot) and keep the default
+  // entry, so a boot that fails falls back on the next power cycle.
+  bool grub_one_shot = false;
 };
 
 struct OrderSpec {

@@ -402,6 +402,7 @@ class Parser {
       r.StringList("method", &method, kSwitchMethods, /*required=*/true);
       sw.fallback.clear();
       r.StringList("fallback", &sw.fallback, kSwitchMethods);
+      r.Bool("grub_one_shot", &sw.grub_one_shot);
     }
     if (method.size() > 1) AddError(errors_, n, "switch.method", "expected one method");
     if (method.empty()) return;

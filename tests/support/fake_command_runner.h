@@ -18,14 +18,23 @@ class FakeCommandRunner final : public CommandRunner {
  public:
   // Programs Which() finds; all others are "not installed".
   std::set<std::string> installed;
-  // Result per program name (default: exit 0, no output).
+  // Result per whole command line (argv joined with spaces), else per
+  // program name (default: exit 0, no output).
+  std::map<std::string, CommandResult> results_by_command;
   std::map<std::string, CommandResult> results;
+  // Sets the output of one exact command line.
+  void Answer(const std::string& command, const std::string& out) {
+    results_by_command[command].exit_code = 0;
+    results_by_command[command].out = out;
+  }
   // Every Run, as its argv joined with spaces.
   std::vector<std::string> ran;
 
   absl::StatusOr<CommandResult> Run(const CommandSpec& spec) override {
     ran.push_back(absl::StrJoin(spec.argv, " "));
     if (!installed.count(spec.argv[0])) return absl::NotFoundError(spec.argv[0] + ": not found");
+    auto exact = results_by_command.find(ran.back());
+    if (exact != results_by_command.end()) return exact->second;
     auto it = results.find(spec.argv[0]);
     if (it != results.end()) return it->second;
     CommandResult ok;

@@ -80,6 +80,45 @@ TEST(GrubBootTest, DropInWinsOverSlicefixAppendedLines) {
   EXPECT_EQ(runner.ran.back(), "systemctl reboot");
 }
 
+// One-shot: an entry in /boot/grub/custom.cfg booted once by grub-reboot;
+// /etc/default/grub and the default entry stay as they are.
+TEST(GrubBootTest, OneShotEntryIsBootedOnceByGrubReboot) {
+  SysrootBuilder b;
+  b.Cmdline("BOOT_IMAGE=/vmlinuz-6.1.0-26-amd64 root=UUID=aaaa ro quiet iommu.strict=1")
+      .File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n")
+      .File("/boot/vmlinuz-6.1.0-26-amd64", "kernel")
+      .File("/boot/initrd.img-6.1.0-26-amd64", "initrd")
+      .File("/etc/default/grub", "GRUB_DEFAULT=0\n");
+  LocalFileSystem fs(b.root());
+  FakeCommandRunner runner;
+  BootTarget t = Target(v1::IOMMU_MODE_PASSTHROUGH, "intel_iommu=on iommu=pt");
+  t.grub_one_shot = true;
+  auto grub = MakeGrubBoot(&fs, &runner);
+  runner.installed = {"update-grub", "grub-reboot", "grub-probe"};
+  EXPECT_EQ(grub->CanReach(t).message(), "grub: grub-mkrelpath is not installed");
+  runner.installed.insert("grub-mkrelpath");
+  ASSERT_TRUE(grub->CanReach(t).ok());
+  runner.Answer("grub-probe --target=fs_uuid " + b.root() + "/boot/vmlinuz-6.1.0-26-amd64",
+                "3f1c-77aa\n");
+  runner.Answer("grub-mkrelpath " + b.root() + "/boot/vmlinuz-6.1.0-26-amd64",
+                "/vmlinuz-6.1.0-26-amd64\n");
+  runner.Answer("grub-mkrelpath " + b.root() + "/boot/initrd.img-6.1.0-26-amd64",
+                "/initrd.img-6.1.0-26-amd64\n");
+  auto outcome = grub->Apply(t);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(runner.ran.back(), "grub-reboot iommuvm-next");
+  std::string cfg = Read(fs, kGrubCustomCfg);
+  EXPECT_NE(cfg.find("menuentry 'iommuvm: next boot' --id iommuvm-next {"), std::string::npos);
+  EXPECT_NE(cfg.find("  search --no-floppy --fs-uuid --set=root 3f1c-77aa\n"), std::string::npos);
+  EXPECT_NE(cfg.find("  linux /vmlinuz-6.1.0-26-amd64 root=UUID=aaaa ro quiet intel_iommu=on "
+                     "iommu=pt\n"),
+            std::string::npos)
+      << cfg;
+  EXPECT_NE(cfg.find("  initrd /initrd.img-6.1.0-26-amd64\n"), std::string::npos);
+  EXPECT_EQ(Read(fs, kGrubDropIn), "<missing>");  // the default is untouched
+  for (const auto& cmd : runner.ran) EXPECT_NE(cmd, "update-grub");
+}
+
 TEST(GrubBootTest, RefusedWithoutUpdateGrubOrItsConfig) {
   SysrootBuilder b;
   LocalFileSystem fs(b.root());

@@ -159,6 +159,7 @@ extra_cmdline: "mitigations=off"
 switch:
   method: sysfs
   fallback: [kexec, grub]
+  grub_one_shot: true
 order:
   randomize: true
   seed: 42
@@ -174,6 +175,7 @@ order:
   EXPECT_EQ(s.iommu_tokens.extra_cmdline, "mitigations=off");
   EXPECT_EQ(s.switch_method.method, "sysfs");
   EXPECT_EQ(s.switch_method.fallback, (std::vector<std::string>{"kexec", "grub"}));
+  EXPECT_TRUE(s.switch_method.grub_one_shot);
   EXPECT_TRUE(s.order.randomize);
   EXPECT_EQ(s.order.seed, 42u);
   EXPECT_TRUE(s.order.repetitions_across_boots);
