@@ -10,6 +10,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace iommuvm {
@@ -24,6 +25,11 @@ absl::Status FromErrorCode(const std::error_code& ec, const std::string& what,
   return absl::InternalError(msg);
 }
 }  // namespace
+
+std::string ReadTrimmed(const FileSystem& fs, const std::string& path) {
+  auto s = fs.ReadFile(path);
+  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s)) : "";
+}
 
 LocalFileSystem::LocalFileSystem(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();

@@ -34,6 +34,10 @@ class FileSystem {
   virtual std::string HostPath(const std::string& path) const = 0;
 };
 
+// A small file's content without surrounding whitespace ("" when it
+// cannot be read): the shape of most /proc and /sys attributes.
+std::string ReadTrimmed(const FileSystem& fs, const std::string& path);
+
 // FileSystem backed by the real one, with every path prefixed by `root`.
 class LocalFileSystem final : public FileSystem {
  public:

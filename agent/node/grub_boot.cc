@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/node/inventory.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -21,9 +22,9 @@ class GrubBoot final : public BootConfigurator {
           return absl::FailedPreconditionError(absl::StrCat("grub: ", tool, " is not installed"));
         }
       }
-      if (!fs_->Exists("/boot/vmlinuz-" + Release())) {
+      if (!fs_->Exists("/boot/vmlinuz-" + KernelRelease(*fs_))) {
         return absl::FailedPreconditionError(
-            absl::StrCat("grub: the running kernel's image /boot/vmlinuz-", Release(),
+            absl::StrCat("grub: the running kernel's image /boot/vmlinuz-", KernelRelease(*fs_),
                          " does not exist"));
       }
       return absl::OkStatus();
@@ -54,10 +55,6 @@ class GrubBoot final : public BootConfigurator {
   }
 
  private:
-  std::string Release() const {
-    auto r = fs_->ReadFile("/proc/sys/kernel/osrelease");
-    return r.ok() ? std::string(absl::StripAsciiWhitespace(*r)) : "";
-  }
 
   // A tool's first output line, or its failure.
   absl::StatusOr<std::string> Output(std::vector<std::string> argv) {
@@ -72,8 +69,8 @@ class GrubBoot final : public BootConfigurator {
   }
 
   absl::StatusOr<SwitchOutcome> ApplyOneShot(const BootTarget& target) {
-    std::string kernel = "/boot/vmlinuz-" + Release();
-    std::string initrd = "/boot/initrd.img-" + Release();
+    std::string kernel = "/boot/vmlinuz-" + KernelRelease(*fs_);
+    std::string initrd = "/boot/initrd.img-" + KernelRelease(*fs_);
     auto uuid = Output({"grub-probe", "--target=fs_uuid", fs_->HostPath(kernel)});
     if (!uuid.ok()) return uuid.status();
     auto kernel_rel = Output({"grub-mkrelpath", fs_->HostPath(kernel)});

@@ -10,11 +10,6 @@
 namespace iommuvm::agent {
 namespace {
 
-std::string ReadTrimmed(const FileSystem& fs, const std::string& path) {
-  auto s = fs.ReadFile(path);
-  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s)) : "";
-}
-
 // "key\t: value" lines of /proc/cpuinfo and /proc/meminfo.
 std::string Field(absl::string_view line) {
   size_t colon = line.find(':');
@@ -46,6 +41,10 @@ const std::vector<VersionProbe>& VersionProbes() {
 
 }  // namespace
 
+std::string KernelRelease(const FileSystem& fs) {
+  return ReadTrimmed(fs, "/proc/sys/kernel/osrelease");
+}
+
 std::string BootId(const FileSystem& fs) {
   std::string id = ReadTrimmed(fs, "/proc/sys/kernel/random/boot_id");
   // Captured sysroots keep it at /proc/boot_id.
@@ -55,7 +54,7 @@ std::string BootId(const FileSystem& fs) {
 v1::Inventory CollectInventory(const FileSystem& fs) {
   v1::Inventory inv;
   inv.set_hostname(ReadTrimmed(fs, "/proc/sys/kernel/hostname"));
-  inv.set_kernel_release(ReadTrimmed(fs, "/proc/sys/kernel/osrelease"));
+  inv.set_kernel_release(KernelRelease(fs));
   if (auto cpuinfo = fs.ReadFile("/proc/cpuinfo"); cpuinfo.ok()) {
     uint32_t cpus = 0;
     for (absl::string_view line : absl::StrSplit(*cpuinfo, '\n')) {

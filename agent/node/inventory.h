@@ -18,6 +18,8 @@ namespace iommuvm::agent {
 v1::Inventory CollectInventory(const FileSystem& fs);
 // Versions of the servers, load generators and qemu found in PATH.
 std::map<std::string, std::string> ToolVersions(CommandRunner* runner);
+// The running kernel's release ("6.1.0-26-amd64"; "" when unreadable).
+std::string KernelRelease(const FileSystem& fs);
 // The running boot's id (changes on every boot, also with kexec).
 std::string BootId(const FileSystem& fs);
 

@@ -10,11 +10,6 @@
 namespace iommuvm::agent {
 namespace {
 
-std::string Trimmed(const FileSystem& fs, const std::string& path) {
-  auto s = fs.ReadFile(path);
-  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s)) : "";
-}
-
 // The mode a group type means; the caching-mode trap turns DMA-FQ strict.
 std::string ModeOfType(const std::string& type, bool batching_disallowed) {
   if (type == "identity") return "passthrough";
@@ -73,7 +68,7 @@ std::string ModeName(v1::IommuMode mode) {
 IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool log_available,
                       const std::string& data_nic) {
   IommuProbe p;
-  p.cmdline = Trimmed(fs, "/proc/cmdline");
+  p.cmdline = ReadTrimmed(fs, "/proc/cmdline");
   p.requested = spec::RequestedModeFromCmdline(p.cmdline);
   std::vector<std::string> tokens = spec::ModeTokens(p.cmdline);
   p.evidence.push_back(absl::StrCat(

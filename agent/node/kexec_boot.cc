@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "agent/node/inventory.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -15,7 +16,7 @@ class KexecBoot final : public BootConfigurator {
     if (!runner_->Which("kexec").ok()) {
       return absl::FailedPreconditionError("kexec: kexec-tools is not installed");
     }
-    if (Release().empty()) {
+    if (KernelRelease(*fs_).empty()) {
       return absl::FailedPreconditionError("kexec: cannot read /proc/sys/kernel/osrelease");
     }
     if (!fs_->Exists(Kernel())) {
@@ -30,7 +31,7 @@ class KexecBoot final : public BootConfigurator {
     if (!current.ok()) return current.status();
     std::string cmdline = NextCmdline(std::string(absl::StripAsciiWhitespace(*current)), target);
     std::vector<std::string> argv = {"kexec", "-l", fs_->HostPath(Kernel())};
-    std::string initrd = "/boot/initrd.img-" + Release();
+    std::string initrd = "/boot/initrd.img-" + KernelRelease(*fs_);
     if (fs_->Exists(initrd)) argv.push_back("--initrd=" + fs_->HostPath(initrd));
     argv.push_back("--command-line=" + cmdline);
     absl::Status s = RunBootTool(runner_, argv, absl::Minutes(1));
@@ -46,11 +47,7 @@ class KexecBoot final : public BootConfigurator {
   }
 
  private:
-  std::string Release() const {
-    auto r = fs_->ReadFile("/proc/sys/kernel/osrelease");
-    return r.ok() ? std::string(absl::StripAsciiWhitespace(*r)) : "";
-  }
-  std::string Kernel() const { return "/boot/vmlinuz-" + Release(); }
+  std::string Kernel() const { return "/boot/vmlinuz-" + KernelRelease(*fs_); }
 
   FileSystem* fs_;
   CommandRunner* runner_;

@@ -11,11 +11,6 @@
 namespace iommuvm::agent {
 namespace {
 
-std::string Trimmed(const FileSystem& fs, const std::string& path) {
-  auto s = fs.ReadFile(path);
-  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s)) : "";
-}
-
 // Resolves a relative link target against the directory holding the link.
 std::string Resolve(const std::string& link_path, const std::string& target) {
   if (!target.empty() && target[0] == '/') return target;
@@ -75,7 +70,7 @@ std::vector<IommuGroup> IommuGroups(const FileSystem& fs) {
     std::string dir = "/sys/kernel/iommu_groups/" + id;
     IommuGroup g;
     g.id = id;
-    g.type = Trimmed(fs, dir + "/type");
+    g.type = ReadTrimmed(fs, dir + "/type");
     auto devices = fs.ListDir(dir + "/devices");
     if (devices.ok()) g.devices = *devices;
     groups.push_back(std::move(g));
@@ -97,15 +92,15 @@ std::optional<PciDevice> FindPciDevice(const FileSystem& fs, const std::string& 
   if (!fs.Exists(dir + "/vendor") && !fs.Exists(dir + "/class")) return std::nullopt;
   PciDevice d;
   d.bdf = bdf;
-  d.vendor = Trimmed(fs, dir + "/vendor");
-  d.device = Trimmed(fs, dir + "/device");
-  d.pci_class = Trimmed(fs, dir + "/class");
+  d.vendor = ReadTrimmed(fs, dir + "/vendor");
+  d.device = ReadTrimmed(fs, dir + "/device");
+  d.pci_class = ReadTrimmed(fs, dir + "/class");
   if (auto driver = SysfsLink(fs, dir + "/driver")) d.driver = Basename(*driver);
   if (auto group = SysfsLink(fs, dir + "/iommu_group")) d.iommu_group = Basename(*group);
   int numa = -1;
-  if (absl::SimpleAtoi(Trimmed(fs, dir + "/numa_node"), &numa)) d.numa_node = numa;
-  absl::SimpleAtoi(Trimmed(fs, dir + "/sriov_totalvfs"), &d.sriov_totalvfs);
-  absl::SimpleAtoi(Trimmed(fs, dir + "/sriov_numvfs"), &d.sriov_numvfs);
+  if (absl::SimpleAtoi(ReadTrimmed(fs, dir + "/numa_node"), &numa)) d.numa_node = numa;
+  absl::SimpleAtoi(ReadTrimmed(fs, dir + "/sriov_totalvfs"), &d.sriov_totalvfs);
+  absl::SimpleAtoi(ReadTrimmed(fs, dir + "/sriov_numvfs"), &d.sriov_numvfs);
   return d;
 }
 
@@ -133,9 +128,9 @@ std::vector<NetInterface> NetInterfaces(const FileSystem& fs) {
     if (!n.bdf.empty()) {
       if (auto d = FindPciDevice(fs, n.bdf)) n.driver = d->driver;
     }
-    n.mac = Trimmed(fs, dir + "/address");
+    n.mac = ReadTrimmed(fs, dir + "/address");
     int64_t speed = -1;
-    if (absl::SimpleAtoi(Trimmed(fs, dir + "/speed"), &speed) && speed > 0) n.speed_mbps = speed;
+    if (absl::SimpleAtoi(ReadTrimmed(fs, dir + "/speed"), &speed) && speed > 0) n.speed_mbps = speed;
     out.push_back(std::move(n));
   }
   return out;

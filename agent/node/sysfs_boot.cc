@@ -4,6 +4,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/node/inventory.h"
 #include "agent/node/sysfs.h"
 
 namespace iommuvm::agent {
@@ -11,9 +12,7 @@ namespace {
 
 // (major, minor) of "6.1.0-26-amd64"; (0, 0) when unreadable.
 std::pair<int, int> KernelVersion(const FileSystem& fs) {
-  auto r = fs.ReadFile("/proc/sys/kernel/osrelease");
-  if (!r.ok()) return {0, 0};
-  std::vector<std::string> parts = absl::StrSplit(absl::StripAsciiWhitespace(*r), '.');
+  std::vector<std::string> parts = absl::StrSplit(KernelRelease(fs), '.');
   int major = 0, minor = 0;
   if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &major)) return {0, 0};
   std::string digits;

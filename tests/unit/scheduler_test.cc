@@ -141,6 +141,7 @@ class SchedulerTest : public ::testing::Test {
   std::map<std::string, uint64_t> seq_;
   std::set<int64_t> finished_;
   std::set<std::string> verified_;
+  std::pair<int64_t, v1::Step> StartStrictAttempt();
 };
 
 TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
@@ -392,14 +393,21 @@ TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
   }
 }
 
-TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
+// Submits StrictSpec with srv (mode unknown) and cli registered; returns the
+// experiment and the SwitchMode step srv received.
+std::pair<int64_t, v1::Step> SchedulerTest::StartStrictAttempt() {
   auto r = scheduler_->Submit(StrictSpec());
-  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r, IsOk());
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_THAT(scheduler_->Tick(), IsOk());
   v1::Step sw = gateway_.LastStep("srv");
-  ASSERT_TRUE(sw.has_switch_mode());
+  EXPECT_TRUE(sw.has_switch_mode());
+  return {r.ok() ? r->experiment_id : 0, sw};
+}
+
+TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
+  auto [experiment, sw] = StartStrictAttempt();
   // sysfs switched in place: same boot id is fine.
   ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
                      {{"method", "sysfs"}, {"boot_id_before", "b"}, {"boot_id", "b"}}),
@@ -411,22 +419,17 @@ TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
   ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
                      {{"detected", "lazy"}, {"mismatch", mismatch}}),
               IsOk());
-  auto runs = *store_->ListRuns(r->experiment_id);
+  auto runs = *store_->ListRuns(experiment);
   EXPECT_EQ(runs[0].state, "FAILED");
   EXPECT_EQ(runs[0].error, "srv: " + mismatch);
 }
 
 TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
-  auto r = scheduler_->Submit(StrictSpec());
-  ASSERT_THAT(r, IsOk());
-  Register("srv", v1::ROLE_SERVER);
-  Register("cli", v1::ROLE_CLIENT);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
-  v1::Step sw = gateway_.LastStep("srv");
+  auto [experiment, sw] = StartStrictAttempt();
   ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
                      {{"method", "grub"}, {"boot_id_before", "b1"}, {"boot_id", "b1"}}),
               IsOk());
-  auto runs = *store_->ListRuns(r->experiment_id);
+  auto runs = *store_->ListRuns(experiment);
   EXPECT_EQ(runs[0].state, "FAILED");
   EXPECT_NE(runs[0].error.find("the node did not reboot"), std::string::npos) << runs[0].error;
 }
