@@ -180,6 +180,18 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
   auto generator = MakeLoadGenerator(load.tool(), deps_.runner);
   if (!generator.ok()) return Finish(step, generator.status(), {});
+  if (load.warmup_ms() > 0) {
+    // Unmeasured load first: time-bounded tools run for the warmup; a
+    // request-bounded one is stopped when the warmup is over.
+    v1::RunLoad warm = load;
+    absl::Duration warmup = absl::Milliseconds(load.warmup_ms());
+    bool timed = load.duration_ms() > 0;
+    warm.set_duration_ms(load.warmup_ms());
+    auto warmed = (*generator)->Run(warm, *run_dir, timed ? warmup + Timeout(step) : warmup, cancel);
+    Log(kLog, "warmup of attempt ", step.attempt_id(), " done (",
+        warmed.ok() ? "ok" : std::string(warmed.status().message()).substr(0, 80), ")");
+    if (cancel->load()) return Finish(step, absl::CancelledError("cancelled during warmup"), {});
+  }
   std::unique_ptr<Sampler> sampler = StartSampler(step);
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   v1::StepUpdate u;

@@ -1,6 +1,8 @@
 #include "agent/workload/application.h"
 
 #include "absl/strings/str_cat.h"
+#include "agent/workload/memcached_server.h"
+#include "agent/workload/nginx_server.h"
 #include "agent/workload/redis_server.h"
 
 namespace iommuvm::agent {
@@ -8,7 +10,10 @@ namespace iommuvm::agent {
 absl::StatusOr<std::unique_ptr<Application>> MakeApplication(const std::string& app,
                                                              CommandRunner* runner) {
   if (app == "redis") return std::unique_ptr<Application>(new RedisServer(runner));
-  return absl::InvalidArgumentError(absl::StrCat("unknown application '", app, "'"));
+  if (app == "memcached") return std::unique_ptr<Application>(new MemcachedServer(runner));
+  if (app == "nginx") return std::unique_ptr<Application>(new NginxServer(runner));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown application '", app, "'; known: redis, memcached, nginx"));
 }
 
 }  // namespace iommuvm::agent

@@ -1,6 +1,6 @@
 #pragma once
-// Application: a server under test (redis today; memcached and nginx slot
-// in as further implementations). One instance per attempt.
+// Application: a server under test (redis, memcached, nginx; see
+// server_application.h for what they share). One instance per attempt.
 
 #include <memory>
 #include <string>
@@ -26,7 +26,7 @@ class Application {
   virtual bool Running() = 0;
 };
 
-// The Application for `app` ("redis"), or InvalidArgument.
+// The Application for `app` (redis, memcached, nginx), or InvalidArgument.
 absl::StatusOr<std::unique_ptr<Application>> MakeApplication(const std::string& app,
                                                              CommandRunner* runner);
 

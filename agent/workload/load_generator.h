@@ -1,6 +1,6 @@
 #pragma once
 // LoadGenerator: a load tool run on the client node against a server
-// (redis-benchmark today; memtier, memcaslap, wrk slot in here).
+// (redis-benchmark, memcaslap, wrk, wrk2).
 
 #include <atomic>
 #include <memory>
@@ -33,7 +33,16 @@ class LoadGenerator {
                                          const std::atomic<bool>* cancel) = 0;
 };
 
-// The LoadGenerator for `tool` ("redis-benchmark"), or InvalidArgument.
+// Runs a tool's command line in `run_dir`, keeping stdout+stderr as
+// `<run_dir>/<tool>.out` and in `raw_output`. Errors only when it cannot be
+// started.
+absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::string> argv,
+                                      const std::string& run_dir, absl::Duration timeout,
+                                      const std::atomic<bool>* cancel, std::string* raw_output);
+// The first line `argv` prints (stdout, else stderr); "" when it fails.
+std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv);
+
+// The LoadGenerator for `tool`, or InvalidArgument.
 absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::string& tool,
                                                                  CommandRunner* runner);
 

@@ -31,20 +31,9 @@ absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
                                                const std::atomic<bool>* cancel) {
   LoadResult result;
   result.tool = "redis-benchmark";
-  CommandSpec version;
-  version.argv = {"redis-benchmark", "--version"};
-  version.timeout = absl::Seconds(5);
-  ASSIGN_OR_RETURN(CommandResult v, runner_->Run(version));
-  result.tool_version = std::string(absl::StripAsciiWhitespace(v.out));
-
-  CommandSpec spec;
-  spec.argv = CommandLine(load);
-  spec.cwd = run_dir;
-  spec.timeout = timeout;
-  spec.cancel = cancel;
-  ASSIGN_OR_RETURN(CommandResult run, runner_->Run(spec));
-  result.raw_output = run.out + run.err;
-  std::ofstream(run_dir + "/redis-benchmark.out") << result.raw_output;
+  ASSIGN_OR_RETURN(CommandResult run, RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
+                                              &result.raw_output));
+  result.tool_version = ToolVersion(runner_, {"redis-benchmark", "--version"});
   if (run.timed_out || run.cancelled) {
     // redis-benchmark retries a refused connection forever; the timeout is
     // what ends it, so say what it printed.

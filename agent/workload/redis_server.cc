@@ -1,27 +1,12 @@
 #include "agent/workload/redis_server.h"
 
 #include <fstream>
-#include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "agent/workload/tcp_probe.h"
-#include "common/status_macros.h"
 
 namespace iommuvm::agent {
-namespace {
-
-std::string TailOfFile(const std::string& path, size_t max_chars) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  if (s.size() > max_chars) s = s.substr(s.size() - max_chars);
-  return std::string(absl::StripAsciiWhitespace(s));
-}
-
-}  // namespace
 
 std::string RedisServer::Config(const v1::StartServer& config, const std::string& host,
                                 uint32_t port, const std::string& run_dir) {
@@ -36,53 +21,30 @@ std::string RedisServer::Config(const v1::StartServer& config, const std::string
   return conf;
 }
 
-absl::StatusOr<uint32_t> RedisServer::Start(const v1::StartServer& config,
-                                            const std::string& host, const std::string& run_dir,
-                                            absl::Duration timeout) {
-  uint32_t port = config.port();
-  if (port == 0) {
-    ASSIGN_OR_RETURN(port, PickFreePort(host));
-  }
+absl::StatusOr<std::vector<std::string>> RedisServer::Prepare(const v1::StartServer& config,
+                                                              const std::string& host,
+                                                              uint32_t port,
+                                                              const std::string& run_dir) {
   std::string conf_path = run_dir + "/redis.conf";
-  std::string log_path = run_dir + "/redis-server.log";
-  {
-    std::ofstream out(conf_path);
-    out << Config(config, host, port, run_dir);
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", conf_path));
-  }
-  CommandSpec spec;
-  spec.argv = {"redis-server", conf_path};
-  spec.cwd = run_dir;
-  spec.log_path = log_path;
-  ASSIGN_OR_RETURN(process_, runner_->Start(spec));
-  absl::Time deadline = absl::Now() + timeout;
-  while (true) {
-    if (!process_->Running()) {
-      std::string why = process_->ExitDescription();
-      process_.reset();
-      return absl::FailedPreconditionError(
-          absl::StrCat("redis-server ", why, ": ", TailOfFile(log_path, 600)));
-    }
-    auto reply = TcpExchange(host, port, "PING\r\n", absl::Milliseconds(500));
-    if (reply.ok() && absl::StartsWith(*reply, "+PONG")) return port;
-    if (absl::Now() > deadline) {
-      Stop();
-      return absl::DeadlineExceededError(absl::StrCat(
-          "redis-server did not answer PING on ", host, ":", port, " within ",
-          absl::FormatDuration(timeout), ": ", TailOfFile(log_path, 600)));
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  std::ofstream out(conf_path);
+  out << Config(config, host, port, run_dir);
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", conf_path));
+  return std::vector<std::string>{"redis-server", conf_path};
 }
 
-bool RedisServer::Stop() {
-  if (!process_) return false;
-  bool was_running = process_->Running();
-  process_->Stop(absl::Seconds(3));
-  process_.reset();
-  return was_running;
+bool RedisServer::Ready(const std::string& host, uint32_t port) {
+  auto reply = TcpExchange(host, port, "PING\r\n", absl::Milliseconds(500));
+  return reply.ok() && absl::StartsWith(*reply, "+PONG");
 }
 
-bool RedisServer::Running() { return process_ && process_->Running(); }
+absl::Status RedisServer::Preload(const v1::StartServer& config, const std::string& host,
+                                  uint32_t port) {
+  std::string value(config.preload_value_size() > 0 ? config.preload_value_size() : 3, 'x');
+  return TcpPipeline(host, port, config.preload_keys(), "+OK\r\n", [&](uint64_t i) {
+    std::string key = FormatKey(config.preload_key_format(), i);
+    return absl::StrCat("*3\r\n$3\r\nSET\r\n$", key.size(), "\r\n", key, "\r\n$",
+                        value.size(), "\r\n", value, "\r\n");
+  });
+}
 
 }  // namespace iommuvm::agent

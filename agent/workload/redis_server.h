@@ -2,26 +2,26 @@
 // redis-server as an Application: no persistence, bound to the data-plane
 // address, io-threads and maxmemory from the step, log kept in the run dir.
 
-#include "agent/workload/application.h"
+#include "agent/workload/server_application.h"
 
 namespace iommuvm::agent {
 
-class RedisServer final : public Application {
+class RedisServer final : public ServerApplication {
  public:
-  explicit RedisServer(CommandRunner* runner) : runner_(runner) {}
-  ~RedisServer() override { Stop(); }
-  absl::StatusOr<uint32_t> Start(const v1::StartServer& config, const std::string& host,
-                                 const std::string& run_dir, absl::Duration timeout) override;
-  bool Stop() override;
-  bool Running() override;
+  using ServerApplication::ServerApplication;
 
   // The redis.conf written for `config` (exposed for tests).
   static std::string Config(const v1::StartServer& config, const std::string& host,
                             uint32_t port, const std::string& run_dir);
 
- private:
-  CommandRunner* runner_;
-  std::unique_ptr<Process> process_;
+ protected:
+  std::string name() const override { return "redis-server"; }
+  absl::StatusOr<std::vector<std::string>> Prepare(const v1::StartServer& config,
+                                                   const std::string& host, uint32_t port,
+                                                   const std::string& run_dir) override;
+  bool Ready(const std::string& host, uint32_t port) override;
+  absl::Status Preload(const v1::StartServer& config, const std::string& host,
+                       uint32_t port) override;
 };
 
 }  // namespace iommuvm::agent

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -62,6 +63,46 @@ absl::StatusOr<std::string> TcpExchange(const std::string& host, uint32_t port,
     return absl::UnavailableError(absl::StrCat("no answer from ", host, ":", port));
   }
   return std::string(buf, static_cast<size_t>(n));
+}
+
+absl::Status TcpPipeline(const std::string& host, uint32_t port, uint64_t count,
+                         const std::string& ok_reply,
+                         const std::function<std::string(uint64_t)>& command) {
+  auto addr = Address(host, port);
+  if (!addr.ok()) return addr.status();
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  timeval tv{10, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("connect ", host, ":", port, ": ", std::strerror(errno)));
+  }
+  constexpr uint64_t kBatch = 1000;  // replies of one batch fit in socket buffers
+  for (uint64_t start = 0; start < count; start += kBatch) {
+    uint64_t n = std::min(kBatch, count - start);
+    std::string batch;
+    for (uint64_t i = start; i < start + n; ++i) batch += command(i);
+    for (size_t sent = 0; sent < batch.size();) {
+      ssize_t w = ::send(fd.get(), batch.data() + sent, batch.size() - sent, MSG_NOSIGNAL);
+      if (w <= 0) return absl::UnavailableError(absl::StrCat("send to ", host, ":", port, " failed"));
+      sent += static_cast<size_t>(w);
+    }
+    std::string replies;
+    char buf[65536];
+    while (replies.size() < n * ok_reply.size()) {
+      ssize_t r = ::recv(fd.get(), buf, sizeof buf, 0);
+      if (r <= 0) return absl::UnavailableError(absl::StrCat("no answer from ", host, ":", port));
+      replies.append(buf, static_cast<size_t>(r));
+    }
+    for (size_t at = 0; at < replies.size(); at += ok_reply.size()) {
+      if (replies.compare(at, ok_reply.size(), ok_reply) != 0) {
+        std::string bad = replies.substr(at, replies.find('\n', at) - at);
+        return absl::InternalError(absl::StrCat("server answered '", bad, "'"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint32_t> PickFreePort(const std::string& host) {

@@ -2,6 +2,7 @@
 // Tiny blocking TCP helpers for readiness checks and port selection.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -12,6 +13,12 @@ namespace iommuvm::agent {
 // Connects to host:port, sends `request`, returns what arrives first.
 absl::StatusOr<std::string> TcpExchange(const std::string& host, uint32_t port,
                                         const std::string& request, absl::Duration timeout);
+// Sends `count` commands (`command(i)` for i in [0, count)) over one
+// connection in batches, and waits until each was answered with `ok_reply`;
+// any other answer is an error quoting it. For preloading servers.
+absl::Status TcpPipeline(const std::string& host, uint32_t port, uint64_t count,
+                         const std::string& ok_reply,
+                         const std::function<std::string(uint64_t)>& command);
 // A port on `host` that was free a moment ago (bind to port 0, then close).
 absl::StatusOr<uint32_t> PickFreePort(const std::string& host);
 

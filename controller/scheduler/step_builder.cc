@@ -1,5 +1,7 @@
 #include "controller/scheduler/step_builder.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "controller/spec/cmdline.h"
@@ -91,6 +93,19 @@ v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::Experim
   s->set_port(w.server.port);
   s->set_io_threads(w.server.io_threads);
   s->set_max_memory_bytes(w.server.max_memory_bytes);
+  s->set_threads(w.server.threads);
+  s->set_connections(w.server.connections);
+  s->set_workers(w.server.workers);
+  s->set_keepalive_requests(w.server.keepalive_requests);
+  s->set_cores(w.server.cores);
+  if (w.generator.file_size > 0) s->add_file_sizes(w.generator.file_size);
+  if (w.server.preload) {
+    // The keys the generator will ask for, in its own naming.
+    s->set_preload_keys(std::max<uint64_t>(1, w.generator.keyspace));
+    s->set_preload_value_size(w.generator.value_size);
+    s->set_preload_key_format(w.generator.tool == "memtier_benchmark" ? "memtier-%d"
+                                                                      : "key:%012d");
+  }
   return step;
 }
 
@@ -109,6 +124,11 @@ v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentS
   l->set_value_size(g.value_size);
   l->set_keyspace(g.keyspace);
   l->set_threads(g.threads);
+  l->set_duration_ms(Ms(g.duration));
+  l->set_warmup_ms(Ms(g.warmup));
+  l->set_ratio(g.ratio);
+  l->set_file_size(g.file_size);
+  l->set_rate(g.rate);
   return step;
 }
 

@@ -32,9 +32,9 @@ const std::vector<ToolInfo>& Tools() {
       {"memtier_benchmark", {"redis", "memcached"}, false, RunBound::kEither,
        {"tool", "clients", "threads", "requests", "duration", "pipeline", "ratio", "keyspace",
         "value_size", "warmup"}},
+      // memcaslap makes its own keys: no key space (and no preload).
       {"memcaslap", {"memcached"}, false, RunBound::kEither,
-       {"tool", "clients", "threads", "requests", "duration", "ratio", "keyspace", "value_size",
-        "warmup"}},
+       {"tool", "clients", "threads", "requests", "duration", "ratio", "value_size", "warmup"}},
       {"wrk", {"nginx"}, false, RunBound::kDuration,
        {"tool", "clients", "threads", "duration", "warmup", "file_size"}},
       {"wrk2", {"nginx"}, true, RunBound::kDuration,

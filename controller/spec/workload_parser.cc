@@ -214,6 +214,14 @@ void ReadWorkload(const YAML::Node& node, const std::string& path, SpecErrors* e
   const AppInfo* app = FindApp(w->app);
   ReadServer(r, app, errors, &w->server);
   ReadGenerator(r, app, errors, &w->generator);
+  const ToolInfo* tool = FindTool(w->generator.tool);
+  if (w->server.preload && tool != nullptr && !Contains(tool->generator_keys, "keyspace")) {
+    YAML::Node server = r.Child("server");
+    r.Error(server.IsMap() ? server["preload"] : server, r.ChildPath("server") + ".preload",
+            absl::StrCat(tool->name, " makes its own keys, so preloading cannot help it; "
+                         "preload needs a tool with a key space (redis-benchmark, "
+                         "memtier_benchmark)"));
+  }
 }
 
 }  // namespace iommuvm::spec

@@ -1,5 +1,6 @@
-// The real controller and two real agents as processes, a real redis-server
-// and redis-benchmark: the quickstart experiment end to end.
+// The real controller and two real agents as processes, real servers and
+// load generators: the quickstart experiment (Redis with redis-benchmark,
+// Memcached with memcaslap, nginx with wrk) end to end, as the demo runs it.
 #include <gtest/gtest.h>
 
 #include "tests/support/process_harness.h"
@@ -15,15 +16,28 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   CommandResult r = h.Cli({"submit", IOMMUVM_SOURCE_DIR "/experiments/quickstart.yaml", "--wait"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << c.controller.Log();
   EXPECT_NE(r.out.find("experiment 1 SUCCEEDED"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("6/6 runs (6 ok, 0 failed)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("12/12 runs (12 ok, 0 failed)"), std::string::npos) << r.out;
 
-  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 6);
-  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs"), 6);
-  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 6);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 12);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs"), 12);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 12);
+  // One row per operation: 6 redis, 3 x GET+SET memcaslap, 3 wrk; every one
+  // plausible (throughput > 0, p50 <= p99 <= max, no errors).
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results"), 15);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results WHERE throughput_ops > 0 "
                     "AND latency_p50_us > 0 AND latency_p50_us <= latency_p99_us "
-                    "AND latency_p99_us <= latency_max_us"),
-            6);
+                    "AND latency_p99_us <= latency_max_us AND errors = 0"),
+            15);
+  for (const auto& [tool, rows] : {std::pair{"redis-benchmark", 6}, std::pair{"memcaslap", 6},
+                                   std::pair{"wrk", 3}}) {
+    EXPECT_EQ(h.Count(std::string("SELECT COUNT(*) FROM run_results WHERE tool = '") + tool + "'"),
+              rows)
+        << tool;
+  }
+  // Every wrk response carried the 4 KiB file (plus headers).
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results WHERE tool = 'wrk' AND "
+                    "throughput_bytes > throughput_ops * 4096"),
+            3);
   // Every sample an agent reported sending is stored, exactly once.
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts a WHERE a.samples_reported != "
                     "(SELECT COUNT(*) FROM metric_samples m WHERE m.attempt_id = a.id)"),
@@ -31,17 +45,17 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   EXPECT_GT(h.Count("SELECT MIN(samples_reported) FROM attempts"), 0);
   // Evidence of what the server node booted with, and the probe's verdict,
   // is kept per attempt.
-  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'assigned.boot_id'"), 6);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'assigned.boot_id'"), 12);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' "
                     "AND value != ''"),
-            6);
+            12);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'server.inventory' "
                     "AND value LIKE '%cpuVendor%'"),
-            6);
+            12);
 
   CommandResult results = h.Cli({"results", "1", "--format", "csv"});
   ASSERT_EQ(results.exit_code, 0) << results.err;
-  EXPECT_EQ(std::count(results.out.begin(), results.out.end(), '\n'), 7) << results.out;
+  EXPECT_EQ(std::count(results.out.begin(), results.out.end(), '\n'), 16) << results.out;
   CommandResult agents = h.Cli({"agents", "--format", "json"});
   EXPECT_NE(agents.out.find("\"agent\": \"server-1\""), std::string::npos) << agents.out;
 }

@@ -112,8 +112,11 @@ std::string QuickSpec(int repetitions, uint64_t requests) {
   std::ifstream in(IOMMUVM_SOURCE_DIR "/experiments/quickstart.yaml");
   std::stringstream ss;
   ss << in.rdbuf();
-  return absl::StrReplaceAll(ss.str(), {{"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
-                                        {"requests: 100000", absl::StrCat("requests: ", requests)}});
+  return absl::StrReplaceAll(
+      ss.str(), {{"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
+                 {"requests: 100000", absl::StrCat("requests: ", requests)},
+                 {"workload: [redis-get, redis-set, memcached, nginx]",
+                  "workload: [redis-get, redis-set]"}});
 }
 
 }  // namespace iommuvm::testing

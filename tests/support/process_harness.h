@@ -70,7 +70,8 @@ class Harness {
   int port_;
 };
 
-// The quickstart spec with fewer requests, so a run takes about a second.
+// The quickstart spec's Redis workloads with fewer requests, so a run takes
+// about a second.
 std::string QuickSpec(int repetitions, uint64_t requests = 20000);
 
 }  // namespace iommuvm::testing

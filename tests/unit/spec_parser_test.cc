@@ -43,7 +43,9 @@ TEST(SpecParserTest, QuickstartParses) {
   EXPECT_EQ(r.spec->repetitions, 3u);
   EXPECT_EQ(r.spec->workloads.at("redis-get").server.max_memory_bytes, 256ull << 20);
   EXPECT_EQ(r.spec->telemetry.interval, absl::Milliseconds(500));
-  EXPECT_EQ(ExpandMatrix(*r.spec).size(), 6u);
+  EXPECT_EQ(ExpandMatrix(*r.spec).size(), 12u);  // 4 workloads x 3
+  EXPECT_EQ(r.spec->workloads.at("nginx").generator.tool, "wrk");
+  EXPECT_EQ(r.spec->workloads.at("memcached").generator.tool, "memcaslap");
 }
 
 TEST(SpecParserTest, DefaultsAndExpansion) {
@@ -356,21 +358,22 @@ workloads:
       warmup: 5s
   mc:
     app: memcached
-    server: {threads: 8, max_memory: 2GiB, connections: 8192, preload: true}
+    server: {threads: 8, max_memory: 2GiB, connections: 8192}
     generator:
       tool: memcaslap
       clients: 128
       threads: 4
       duration: 20s
       ratio: "1:9"
-      keyspace: 50000
       value_size: 1KiB
   mt:
     app: memcached
+    server: {preload: true}
     generator:
       tool: memtier_benchmark
       requests: 50000
       pipeline: 4
+      keyspace: 50000
   web:
     app: nginx
     server: {workers: 4, keepalive_requests: 500, cores: "2"}
@@ -430,6 +433,8 @@ TEST(WorkloadSpecTest, EveryWorkloadKeyRoundTrips) {
   EXPECT_EQ(mt.generator.requests, 50000u);
   EXPECT_EQ(mt.generator.duration, absl::ZeroDuration());
   EXPECT_EQ(mt.generator.pipeline, 4u);
+  EXPECT_TRUE(mt.server.preload);
+  EXPECT_EQ(mt.generator.keyspace, 50000u);
 
   const WorkloadSpec& web = s.workloads.at("web");
   EXPECT_EQ(web.server.workers, 4u);

@@ -1,0 +1,87 @@
+#include "agent/workload/nginx_server.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/workload/tcp_probe.h"
+
+namespace iommuvm::agent {
+
+std::string NginxServer::Config(const v1::StartServer& config, const std::string& host,
+                                uint32_t port, const std::string& run_dir, bool as_root) {
+  uint32_t workers = config.workers() > 0 ? config.workers() : 1;
+  uint32_t keepalive = config.keepalive_requests() > 0 ? config.keepalive_requests() : 10000;
+  std::string conf = absl::StrCat(
+      "# written by iommuvm-agent for one attempt\n",
+      // As root nginx would switch its workers to nobody, who cannot enter
+      // the run directory.
+      as_root ? "user root;\n" : "", "worker_processes ", workers, ";\n",
+      "daemon off;\n"
+      "pid ", run_dir, "/nginx.pid;\n"
+      "error_log ", run_dir, "/nginx-error.log warn;\n"
+      "events { worker_connections 65535; }\n"
+      "http {\n"
+      "  access_log off;\n"
+      "  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n"
+      "  keepalive_requests ", keepalive, ";\n  keepalive_timeout 65;\n"
+      "  client_body_temp_path ", run_dir, "/tmp/body;\n"
+      "  proxy_temp_path ", run_dir, "/tmp/proxy;\n"
+      "  fastcgi_temp_path ", run_dir, "/tmp/fastcgi;\n"
+      "  uwsgi_temp_path ", run_dir, "/tmp/uwsgi;\n"
+      "  scgi_temp_path ", run_dir, "/tmp/scgi;\n"
+      "  default_type application/octet-stream;\n"
+      "  server {\n"
+      "    listen ", host, ":", port, " reuseport;\n"
+      "    root ", run_dir, "/www;\n"
+      "    location / { }\n"
+      "  }\n"
+      "}\n");
+  return conf;
+}
+
+absl::StatusOr<std::vector<std::string>> NginxServer::Prepare(const v1::StartServer& config,
+                                                              const std::string& host,
+                                                              uint32_t port,
+                                                              const std::string& run_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir + "/www", ec);
+  std::filesystem::create_directories(run_dir + "/tmp", ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", run_dir, "/www: ", ec.message()));
+  std::mt19937_64 rng(port);
+  for (uint64_t size : config.file_sizes()) {
+    std::string path = absl::StrCat(run_dir, "/www/file-", size);
+    std::ofstream out(path, std::ios::binary);
+    std::string chunk(1 << 16, '\0');
+    for (uint64_t left = size; left > 0;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
+      for (size_t i = 0; i < n; i += 8) {
+        uint64_t r = rng();
+        std::memcpy(chunk.data() + i, &r, std::min<size_t>(8, n - i));
+      }
+      out.write(chunk.data(), static_cast<std::streamsize>(n));
+      left -= n;
+    }
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  probe_path_ = config.file_sizes().empty() ? "/" : absl::StrCat("/file-", config.file_sizes(0));
+  std::string conf_path = run_dir + "/nginx.conf";
+  std::ofstream out(conf_path);
+  out << Config(config, host, port, run_dir, ::geteuid() == 0);
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", conf_path));
+  return std::vector<std::string>{"nginx", "-c", conf_path, "-p", run_dir + "/"};
+}
+
+bool NginxServer::Ready(const std::string& host, uint32_t port) {
+  auto reply = TcpExchange(host, port,
+                           absl::StrCat("HEAD ", probe_path_, " HTTP/1.0\r\nHost: x\r\n\r\n"),
+                           absl::Milliseconds(500));
+  return reply.ok() && absl::StartsWith(*reply, "HTTP/1.1 200");
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,51 @@
+#pragma once
+// The shape every server under test shares: write its config into the run
+// directory, start it (pinned with taskset when cores are given) bound to
+// the data-plane address, wait until it answers its own protocol, populate
+// it when asked, and stop it — also when the run fails or is cancelled.
+// Subclasses say how to configure, probe and preload their server.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/workload/application.h"
+
+namespace iommuvm::agent {
+
+class ServerApplication : public Application {
+ public:
+  explicit ServerApplication(CommandRunner* runner) : runner_(runner) {}
+  ~ServerApplication() override { Stop(); }
+  absl::StatusOr<uint32_t> Start(const v1::StartServer& config, const std::string& host,
+                                 const std::string& run_dir, absl::Duration timeout) final;
+  bool Stop() final;
+  bool Running() final;
+
+ protected:
+  // The program's name (log file and messages).
+  virtual std::string name() const = 0;
+  // Writes config files into `run_dir`; returns the command line.
+  virtual absl::StatusOr<std::vector<std::string>> Prepare(const v1::StartServer& config,
+                                                           const std::string& host,
+                                                           uint32_t port,
+                                                           const std::string& run_dir) = 0;
+  // True once the server answers its own protocol.
+  virtual bool Ready(const std::string& host, uint32_t port) = 0;
+  // Populates the key space (config.preload_keys > 0).
+  virtual absl::Status Preload(const v1::StartServer& config, const std::string& host,
+                               uint32_t port);
+
+ private:
+  CommandRunner* runner_;
+  std::unique_ptr<Process> process_;
+};
+
+// Key number `i` in a printf-style `format` with one integer ("key:%012d",
+// "memtier-%d"); "" format means redis-benchmark's "key:%012d".
+std::string FormatKey(const std::string& format, uint64_t i);
+
+// The last `max_chars` of a file, trimmed ("" when unreadable).
+std::string TailOfFile(const std::string& path, size_t max_chars);
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,52 @@
+#include "agent/workload/wrk.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "agent/workload/wrk_parser.h"
+#include "common/status_macros.h"
+
+namespace iommuvm::agent {
+
+std::vector<std::string> Wrk::CommandLine(const v1::RunLoad& load) const {
+  uint32_t clients = std::max<uint32_t>(1, load.clients());
+  // wrk needs at least as many connections as threads.
+  uint32_t threads = std::min(clients, load.threads() > 0 ? load.threads() : 2u);
+  uint32_t seconds = std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000);
+  std::vector<std::string> argv = {tool(),
+                                   "-t", absl::StrCat(threads),
+                                   "-c", absl::StrCat(clients),
+                                   "-d", absl::StrCat(seconds, "s"),
+                                   "--latency",
+                                   "-s", "report.lua"};
+  if (open_loop_) argv.insert(argv.end(), {"-R", absl::StrCat(load.rate())});
+  argv.push_back(absl::StrCat("http://", load.target_host(), ":", load.target_port(), "/file-",
+                              load.file_size()));
+  return argv;
+}
+
+absl::StatusOr<LoadResult> Wrk::Run(const v1::RunLoad& load, const std::string& run_dir,
+                                    absl::Duration timeout, const std::atomic<bool>* cancel) {
+  LoadResult result;
+  result.tool = tool();
+  std::ofstream(run_dir + "/report.lua") << WrkReportScript();
+  ASSIGN_OR_RETURN(CommandResult run, RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
+                                              &result.raw_output));
+  result.tool_version = ToolVersion(runner_, {tool(), "-v"});
+  if (run.timed_out || run.cancelled) return absl::DeadlineExceededError(run.Describe(tool()));
+  auto parsed = ParseWrk(result.raw_output);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->errors() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        tool(), " saw ", parsed->errors(), " errors in ", parsed->requests(),
+        " requests (non-2xx/3xx responses, connect/read/write errors or timeouts)"));
+  }
+  if (parsed->throughput_ops() <= 0) {
+    return absl::FailedPreconditionError(absl::StrCat(tool(), " reported zero throughput"));
+  }
+  result.operations.push_back(std::move(*parsed));
+  return result;
+}
+
+}  // namespace iommuvm::agent
