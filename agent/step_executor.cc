@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/paths.h"
-#include "agent/telemetry/cpu_collector.h"
+#include "agent/telemetry/collectors.h"
 #include "agent/workload/load_generator.h"
 #include "common/log.h"
 
@@ -22,6 +22,7 @@ StepExecutor::StepExecutor(AgentDeps deps, std::string state_dir, std::string da
       data_address_(std::move(data_address)),
       outbox_(outbox),
       node_(node),
+      perf_(MakeLinuxPerfCounters()),
       thread_([this] { Loop(); }) {}
 
 StepExecutor::~StepExecutor() {
@@ -129,8 +130,9 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status,
 }
 
 std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step) {
-  std::vector<std::unique_ptr<Collector>> collectors;
-  collectors.push_back(std::make_unique<CpuCollector>(deps_.fs));
+  std::vector<std::string> names(step.telemetry_collectors().begin(),
+                                 step.telemetry_collectors().end());
+  std::vector<std::unique_ptr<Collector>> collectors = MakeCollectors(names, deps_.fs, perf_.get());
   absl::Duration interval = step.telemetry_interval_ms() > 0
                                 ? absl::Milliseconds(step.telemetry_interval_ms())
                                 : absl::Seconds(1);

@@ -16,6 +16,7 @@
 
 #include "agent/node/node_control.h"
 #include "agent/session/outbox.h"
+#include "agent/telemetry/iommu_pmu_collector.h"
 #include "agent/telemetry/sampler.h"
 #include "agent/workload/application.h"
 #include "common/clock.h"
@@ -72,6 +73,7 @@ class StepExecutor {
   std::string data_address_;
   Outbox* outbox_;
   NodeControl* node_;
+  std::unique_ptr<PerfCounters> perf_;  // for the iommu_pmu collector
 
   std::mutex mu_;
   std::condition_variable cv_;

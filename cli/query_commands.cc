@@ -142,7 +142,8 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int6
   // node runs; otherwise the requested mode, proven).
   Table t({{"run", true}, {"iommu"}, {"verified"}, {"workload"}, {"vm"}, {"params"},
            {"rep", true}, {"op"}, {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true},
-           {"max_us", true}, {"samples", true}, {"state"}, {"error"}});
+           {"max_us", true}, {"srv_cpu_pct", true}, {"srv_irq_per_s", true},
+           {"srv_pkt_per_s", true}, {"samples", true}, {"state"}, {"error"}});
   for (const auto& r : resp.rows()) {
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
@@ -151,6 +152,8 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int6
               Params(r.params()), absl::StrCat(r.repetition()), has ? o.operation() : "",
               has ? Fixed(o.throughput_ops(), 1) : "", has ? Fixed(o.latency_p50_us(), 1) : "",
               has ? Fixed(o.latency_p99_us(), 1) : "", has ? Fixed(o.latency_max_us(), 1) : "",
+              Fixed(r.server_cpu_utilization() * 100, 1),
+              Fixed(r.server_interrupts_per_second(), 0), Fixed(r.server_packets_per_second(), 0),
               absl::StrCat(r.metric_samples()), r.state(), r.error()});
   }
   t.Print(ctx.out, format);

@@ -27,6 +27,13 @@ void Sampler::Pass() {
     // Reported once, not every interval: the sample stream says the rest.
     if (!s.ok() && unavailable_.insert(c->name()).second) {
       Log("telemetry", "collector ", c->name(), " unavailable: ", s.message());
+      v1::MetricSample gone;
+      gone.set_name("telemetry_collector_unavailable");
+      gone.set_timestamp_ms(absl::ToUnixMillis(clock_->Now()));
+      gone.set_value(1);
+      (*gone.mutable_labels())["collector"] = c->name();
+      (*gone.mutable_labels())["reason"] = std::string(s.message()).substr(0, 200);
+      samples.push_back(std::move(gone));
     }
   }
   if (samples.empty()) return;

@@ -28,6 +28,7 @@ v1::Step BaseStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec
   step.set_run_id(run_id);
   step.set_timeout_ms(Ms(timeout));
   step.set_telemetry_interval_ms(Ms(exp.telemetry.interval));
+  for (const auto& c : exp.telemetry.collectors) step.add_telemetry_collectors(c);
   return step;
 }
 

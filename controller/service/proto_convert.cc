@@ -112,6 +112,16 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
       }
       auto samples = store->CountSamples(a.id);
       if (samples.ok()) base.set_metric_samples(*samples);
+      auto means = store->MeanSamples(a.id, a.server_node);
+      if (means.ok()) {
+        auto mean = [&](const char* name) {
+          auto m = means->find(name);
+          return m == means->end() ? 0.0 : m->second;
+        };
+        base.set_server_cpu_utilization(mean("node_cpu_utilization"));
+        base.set_server_interrupts_per_second(mean("node_interrupts_total_per_second"));
+        base.set_server_packets_per_second(mean("node_network_packets_per_second"));
+      }
     }
     auto [first, last] = by_attempt.equal_range(base.attempt_id());
     if (first == last) {

@@ -509,6 +509,22 @@ absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfAttempt(int64_t 
   return QueryResults("WHERE attempt_id = ?", attempt_id);
 }
 
+absl::StatusOr<std::map<std::string, double>> SqliteStore::MeanSamples(
+    int64_t attempt_id, const std::string& agent_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT name, AVG(value) FROM metric_samples WHERE attempt_id = ? "
+                                "AND agent_id = ? AND labels = '' GROUP BY name"));
+  st.BindAll(attempt_id, agent_id);
+  std::map<std::string, double> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = st.Double(1);
+  }
+  return out;
+}
+
 absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement st,

@@ -38,6 +38,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) override;
+  absl::StatusOr<std::map<std::string, double>> MeanSamples(int64_t attempt_id,
+                                                            const std::string& agent_id) override;
   absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() override;
   absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts(int64_t experiment_id) override;
 

@@ -200,6 +200,10 @@ class Store {
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) = 0;
   virtual absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) = 0;
+  // Mean value of each metric `agent_id` reported for an attempt, by name
+  // (unlabelled series and labelled ones alike).
+  virtual absl::StatusOr<std::map<std::string, double>> MeanSamples(
+      int64_t attempt_id, const std::string& agent_id) = 0;
   // Count of runs per state over all experiments (for /metrics).
   virtual absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() = 0;
   // Count of runs per state of one experiment.

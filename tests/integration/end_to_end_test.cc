@@ -53,8 +53,27 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
                     "AND value LIKE '%cpuVendor%'"),
             12);
 
+  // Telemetry from every collector that exists here, on both nodes, for
+  // every attempt; the IOMMU PMU one said once that it is unavailable.
+  for (const char* metric : {"node_cpu_utilization", "node_interrupts_total_per_second",
+                             "node_softirqs_per_second", "node_network_packets_per_second",
+                             "node_memory_used_bytes"}) {
+    EXPECT_EQ(h.Count(std::string("SELECT COUNT(DISTINCT attempt_id) FROM metric_samples "
+                                  "WHERE name = '") + metric + "'"),
+              12)
+        << metric;
+  }
+  EXPECT_EQ(h.Count("SELECT COUNT(DISTINCT attempt_id) FROM metric_samples WHERE name = "
+                    "'node_network_packets_per_second' AND agent_id = 'server-1' AND value > 0"),
+            12);
+  EXPECT_GE(h.Count("SELECT COUNT(*) FROM metric_samples WHERE name = "
+                    "'telemetry_collector_unavailable' AND labels LIKE '%collector=iommu_pmu%'"),
+            1);
+
   CommandResult results = h.Cli({"results", "1", "--format", "csv"});
   ASSERT_EQ(results.exit_code, 0) << results.err;
+  EXPECT_NE(results.out.find("srv_cpu_pct,srv_irq_per_s,srv_pkt_per_s"), std::string::npos)
+      << results.out;
   EXPECT_EQ(std::count(results.out.begin(), results.out.end(), '\n'), 16) << results.out;
   CommandResult agents = h.Cli({"agents", "--format", "json"});
   EXPECT_NE(agents.out.find("\"agent\": \"server-1\""), std::string::npos) << agents.out;

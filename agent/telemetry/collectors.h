@@ -1,0 +1,20 @@
+#pragma once
+// The collectors a step asks for, by the names specs use (telemetry.collectors).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/telemetry/collector.h"
+#include "agent/telemetry/iommu_pmu_collector.h"
+#include "common/file_system.h"
+
+namespace iommuvm::agent {
+
+// Collectors for `names` (empty: all of them), reading /proc and /sys
+// through `fs`; `perf` serves the iommu_pmu collector. Unknown names are
+// skipped (specs are validated upstream).
+std::vector<std::unique_ptr<Collector>> MakeCollectors(const std::vector<std::string>& names,
+                                                       const FileSystem* fs, PerfCounters* perf);
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,93 @@
+#include "agent/telemetry/network_collector.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+
+namespace iommuvm::agent {
+namespace {
+
+v1::MetricSample Sample(const std::string& name, absl::Time now, double value) {
+  v1::MetricSample s;
+  s.set_name(name);
+  s.set_timestamp_ms(absl::ToUnixMillis(now));
+  s.set_value(value);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, NetworkCollector::Counters>> NetworkCollector::Parse(
+    const std::string& text) {
+  std::map<std::string, Counters> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    size_t colon = line.find(':');
+    if (colon == absl::string_view::npos || absl::StrContains(line, "|")) continue;
+    std::string device(absl::StripAsciiWhitespace(line.substr(0, colon)));
+    std::vector<absl::string_view> f = absl::StrSplit(line.substr(colon + 1), ' ', absl::SkipEmpty());
+    if (f.size() < 16) return absl::DataLossError("/proc/net/dev line has fewer than 16 fields");
+    // rx: bytes packets errs drop ...; tx starts at field 8.
+    const int index[6] = {0, 1, 3, 8, 9, 11};
+    Counters c{};
+    for (int i = 0; i < 6; ++i) {
+      if (!absl::SimpleAtoi(f[index[i]], &c[i])) return absl::DataLossError("bad /proc/net/dev number");
+    }
+    out[device] = c;
+  }
+  return out;
+}
+
+uint64_t NetworkCollector::CounterDelta(uint64_t before, uint64_t after) {
+  if (after >= before) return after - before;
+  // A 32-bit counter in its upper half that came back small wrapped; any
+  // other decrease is a reset (driver reloaded): count from zero.
+  if (before >= (1ull << 31) && before < (1ull << 32)) return after + (1ull << 32) - before;
+  return after;
+}
+
+absl::Status NetworkCollector::Collect(absl::Time now, std::vector<v1::MetricSample>* out) {
+  ASSIGN_OR_RETURN(std::string text, fs_->ReadFile("/proc/net/dev"));
+  ASSIGN_OR_RETURN(auto current, Parse(text));
+  if (previous_ && now > previous_time_) {
+    static const char* kNames[6] = {
+        "node_network_receive_bytes_per_second",  "node_network_receive_packets_per_second",
+        "node_network_receive_drops_per_second",  "node_network_transmit_bytes_per_second",
+        "node_network_transmit_packets_per_second", "node_network_transmit_drops_per_second"};
+    double seconds = absl::ToDoubleSeconds(now - previous_time_);
+    double packets = 0;
+    for (const auto& [device, c] : current) {
+      auto before = previous_->find(device);
+      if (before == previous_->end()) continue;  // new interface: baseline first
+      for (int i = 0; i < 6; ++i) {
+        double rate = CounterDelta(before->second[i], c[i]) / seconds;
+        if (i == 1 || i == 4) packets += rate;
+        v1::MetricSample s = Sample(kNames[i], now, rate);
+        (*s.mutable_labels())["device"] = device;
+        out->push_back(std::move(s));
+      }
+    }
+    out->push_back(Sample("node_network_packets_per_second", now, packets));
+  }
+  previous_ = std::move(current);
+  previous_time_ = now;
+  return absl::OkStatus();
+}
+
+absl::Status MemoryCollector::Collect(absl::Time now, std::vector<v1::MetricSample>* out) {
+  ASSIGN_OR_RETURN(std::string text, fs_->ReadFile("/proc/meminfo"));
+  uint64_t total = 0, available = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() < 2) continue;
+    if (f[0] == "MemTotal:") (void)absl::SimpleAtoi(f[1], &total);
+    if (f[0] == "MemAvailable:") (void)absl::SimpleAtoi(f[1], &available);
+  }
+  if (total == 0) return absl::DataLossError("/proc/meminfo has no MemTotal");
+  out->push_back(Sample("node_memory_used_bytes", now, static_cast<double>(total - available) * 1024));
+  out->push_back(Sample("node_memory_available_bytes", now, static_cast<double>(available) * 1024));
+  return absl::OkStatus();
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,47 @@
+#pragma once
+// Network traffic per interface from /proc/net/dev: bytes, packets and
+// drops per second in each direction, as
+// "node_network_{receive,transmit}_{bytes,packets,drops}_per_second{device}",
+// plus "node_network_packets_per_second" over all interfaces. A counter
+// that went down from the upper half of 32 bits wrapped (old drivers);
+// otherwise it was reset (driver reload): never a negative or huge delta.
+
+#include <array>
+#include <map>
+#include <optional>
+
+#include "agent/telemetry/collector.h"
+#include "common/file_system.h"
+
+namespace iommuvm::agent {
+
+class NetworkCollector final : public Collector {
+ public:
+  explicit NetworkCollector(const FileSystem* fs) : fs_(fs) {}
+  std::string name() const override { return "network"; }
+  absl::Status Collect(absl::Time now, std::vector<v1::MetricSample>* out) override;
+
+  // rx bytes, rx packets, rx drops, tx bytes, tx packets, tx drops.
+  using Counters = std::array<uint64_t, 6>;
+  static absl::StatusOr<std::map<std::string, Counters>> Parse(const std::string& text);
+  static uint64_t CounterDelta(uint64_t before, uint64_t after);
+
+ private:
+  const FileSystem* fs_;
+  std::optional<std::map<std::string, Counters>> previous_;
+  absl::Time previous_time_;
+};
+
+// Memory from /proc/meminfo: "node_memory_used_bytes" (MemTotal -
+// MemAvailable) and "node_memory_available_bytes".
+class MemoryCollector final : public Collector {
+ public:
+  explicit MemoryCollector(const FileSystem* fs) : fs_(fs) {}
+  std::string name() const override { return "memory"; }
+  absl::Status Collect(absl::Time now, std::vector<v1::MetricSample>* out) override;
+
+ private:
+  const FileSystem* fs_;
+};
+
+}  // namespace iommuvm::agent
