@@ -8,6 +8,55 @@
 
 namespace iommuvm::scheduler {
 
+namespace {
+
+// The program that serves each app.
+std::string ServerProgram(const std::string& app) {
+  if (app == "redis") return "redis-server";
+  return app;  // memcached, nginx
+}
+
+bool Matches(const store::NodeRecord& n, const spec::NodesSpec& nodes, v1::Role role) {
+  if (std::find(n.roles.begin(), n.roles.end(), role) == n.roles.end()) return false;
+  if (!nodes.pairs.empty()) {
+    for (const auto& p : nodes.pairs) {
+      if ((role == v1::ROLE_SERVER ? p.server : p.client) == n.agent_id) return true;
+    }
+    return false;
+  }
+  for (const auto& [k, v] : nodes.selector) {
+    auto it = n.labels.find(k);
+    if (it == n.labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+void CheckTools(const std::string& yaml, const spec::ExperimentSpec& spec,
+                const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
+  for (const std::string& name : spec.matrix.workload) {
+    const spec::WorkloadSpec& w = spec.workloads.at(name);
+    const std::pair<v1::Role, std::string> needs[] = {
+        {v1::ROLE_SERVER, ServerProgram(w.app)}, {v1::ROLE_CLIENT, w.generator.tool}};
+    for (const auto& [role, program] : needs) {
+      for (const auto& n : nodes) {
+        if (!Matches(n, spec.nodes, role) || n.tools.count(program)) continue;
+        std::vector<std::string> has;
+        for (const auto& [tool, _] : n.tools) has.push_back(tool);
+        std::string path = absl::StrCat("workloads.", name,
+                                        role == v1::ROLE_SERVER ? ".app" : ".generator.tool");
+        errors->push_back(spec::ErrorAt(
+            yaml, path,
+            absl::StrCat("node '", n.agent_id, "' (", role == v1::ROLE_SERVER ? "server" : "client",
+                         ") does not have ", program, "; it has ",
+                         has.empty() ? "none of the known tools" : absl::StrJoin(has, ", "),
+                         ". Install it there, or choose nodes with nodes.pairs/selector")));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::ExperimentSpec& spec,
                                    const std::vector<store::NodeRecord>& nodes) {
   spec::SpecErrors errors;
@@ -39,6 +88,7 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
       }
     }
   }
+  CheckTools(yaml, spec, nodes, &errors);
   return errors;
 }
 

@@ -3,7 +3,10 @@
 // at submit time, before anything is stored: explicit pairs must name
 // registered agents with the right roles (a typo in a node name is caught
 // now, not after the experiment has waited a night for a node that will
-// never come). Errors are located in the file like parse errors.
+// never come), and every registered node that may run the experiment must
+// have the servers and load generators it asks for — refused now, naming
+// the node and the tool, not discovered an hour into the experiment.
+// Errors are located in the file like parse errors.
 
 #include <string>
 #include <vector>

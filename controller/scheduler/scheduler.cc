@@ -200,6 +200,8 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
     return it == reg.iommu().end() ? std::string() : it->second;
   };
   node.iommu_mode = iommu("data_mode").empty() ? iommu("detected") : iommu("data_mode");
+  node.tools = std::map<std::string, std::string>(reg.software_versions().begin(),
+                                                  reg.software_versions().end());
   node.inventory_json.clear();
   (void)google::protobuf::util::MessageToJsonString(reg.inventory(), &node.inventory_json);
   if (node.health != "QUARANTINED") node.health = "READY";

@@ -57,8 +57,23 @@ class SessionReactor final
     delete this;
   }
 
+  // From the scheduler (any thread). Until the RegisterAck is queued,
+  // messages wait, so the agent always reads the ack first.
   void Write(const v1::ControllerMessage& msg) override {
     std::lock_guard lock(mu_);
+    if (holding_) {
+      held_.push_back(msg);
+      return;
+    }
+    Queue(msg);
+  }
+
+  void Close(const std::string& reason) override {
+    End(grpc::Status(grpc::StatusCode::ABORTED, reason));
+  }
+
+ private:
+  void Queue(const v1::ControllerMessage& msg) {  // mu_ held
     if (end_requested_) return;
     out_.push_back(msg);
     if (!writing_) {
@@ -67,11 +82,6 @@ class SessionReactor final
     }
   }
 
-  void Close(const std::string& reason) override {
-    End(grpc::Status(grpc::StatusCode::ABORTED, reason));
-  }
-
- private:
   void End(const grpc::Status& status) {
     std::lock_guard lock(mu_);
     if (end_requested_) return;
@@ -89,17 +99,29 @@ class SessionReactor final
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                             "the first message of a session must be Register with an agent id");
       }
-      std::vector<v1::ControllerMessage> resend;
-      auto ack = scheduler_->OnRegister(msg.register_(), &resend);
-      if (!ack.ok()) {
-        return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(ack.status().message()));
+      // Attached before the scheduler learns the agent is here, so a step it
+      // assigns at once is not sent into the void; held until the ack.
+      {
+        std::lock_guard lock(mu_);
+        holding_ = true;
       }
       agent_id_ = msg.register_().agent_id();
       registry_->Attach(agent_id_, this);
+      std::vector<v1::ControllerMessage> resend;
+      auto ack = scheduler_->OnRegister(msg.register_(), &resend);
+      if (!ack.ok()) {
+        registry_->Detach(agent_id_, this);
+        agent_id_.clear();
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(ack.status().message()));
+      }
       v1::ControllerMessage reply;
       *reply.mutable_register_ack() = *ack;
-      Write(reply);
-      for (const auto& m : resend) Write(m);
+      std::lock_guard lock(mu_);
+      Queue(reply);
+      for (const auto& m : resend) Queue(m);
+      for (const auto& m : held_) Queue(m);
+      held_.clear();
+      holding_ = false;
       return grpc::Status::OK;
     }
     switch (msg.body_case()) {
@@ -132,6 +154,8 @@ class SessionReactor final
   std::mutex mu_;
   std::deque<v1::ControllerMessage> out_;
   bool writing_ = false;
+  bool holding_ = false;                    // until the RegisterAck is queued
+  std::vector<v1::ControllerMessage> held_;  // scheduler messages meanwhile
   bool end_requested_ = false;
   bool finished_ = false;
   grpc::Status end_status_;

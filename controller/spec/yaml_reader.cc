@@ -257,10 +257,13 @@ SpecError ErrorAt(const std::string& yaml, const std::string& key_path,
   e.message = message;
   try {
     YAML::Node node = YAML::Load(yaml);
-    // "a.b[2].c" -> a, b, [2], c
+    // "a.b[2].c" -> a, b, [2], c; a key the file leaves to its default is
+    // located at its nearest written ancestor.
     std::string token;
+    YAML::Node located = node;
     auto descend = [&](const std::string& key) {
       if (!key.empty() && node.IsMap()) node = node[key];
+      if (node.IsDefined()) located = node;
     };
     for (size_t i = 0; i <= key_path.size() && node.IsDefined(); ++i) {
       char c = i < key_path.size() ? key_path[i] : '.';
@@ -270,14 +273,15 @@ SpecError ErrorAt(const std::string& yaml, const std::string& key_path,
       } else if (c == ']') {
         size_t index = std::stoul(token);
         node = node.IsSequence() && index < node.size() ? node[index] : YAML::Node();
+        if (node.IsDefined()) located = node;
         token.clear();
       } else {
         token += c;
       }
     }
-    if (node.IsDefined() && node.Mark().line >= 0) {
-      e.line = node.Mark().line + 1;
-      e.column = node.Mark().column + 1;
+    if (located.Mark().line >= 0) {
+      e.line = located.Mark().line + 1;
+      e.column = located.Mark().column + 1;
     }
   } catch (const std::exception&) {  // the spec parsed before; keep the error unlocated
   }

@@ -127,6 +127,11 @@ ALTER TABLE nodes ADD COLUMN cpu_vendor TEXT NOT NULL DEFAULT '';
 ALTER TABLE nodes ADD COLUMN iommu_mode TEXT NOT NULL DEFAULT '';
 ALTER TABLE nodes ADD COLUMN inventory TEXT NOT NULL DEFAULT '';
 )sql",
+      // 4: the servers and load generators a node has, with versions
+      // ("wrk=wrk debian/4.1.0-3+b2 ..."), for checks at submit time.
+      R"sql(
+ALTER TABLE nodes ADD COLUMN tools TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kMigrations;
 }

@@ -290,18 +290,19 @@ absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
       Statement st,
       db_->Prepare("INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
                    "hostname, data_address, health, losses, last_seen_ms, cpu_vendor, "
-                   "iommu_mode, inventory) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
+                   "iommu_mode, inventory, tools) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
                    "SET roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
                    "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
                    "data_address=excluded.data_address, health=excluded.health, "
                    "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms, "
                    "cpu_vendor=excluded.cpu_vendor, iommu_mode=excluded.iommu_mode, "
-                   "inventory=excluded.inventory"));
+                   "inventory=excluded.inventory, tools=excluded.tools"));
   return st
       .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id,
                n.kernel_cmdline, n.hostname, n.data_address, n.health, n.losses,
-               absl::ToUnixMillis(n.last_seen), n.cpu_vendor, n.iommu_mode, n.inventory_json)
+               absl::ToUnixMillis(n.last_seen), n.cpu_vendor, n.iommu_mode, n.inventory_json,
+               EncodeMap(n.tools))
       .Run();
 }
 
@@ -310,7 +311,8 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare("SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
                                 "hostname, data_address, health, losses, last_seen_ms, "
-                                "cpu_vendor, iommu_mode, inventory FROM nodes ORDER BY agent_id"));
+                                "cpu_vendor, iommu_mode, inventory, tools FROM nodes "
+                                "ORDER BY agent_id"));
   std::vector<NodeRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -329,6 +331,7 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
     n.cpu_vendor = st.Text(10);
     n.iommu_mode = st.Text(11);
     n.inventory_json = st.Text(12);
+    n.tools = DecodeMap(st.Text(13));
     out.push_back(std::move(n));
   }
   return out;

@@ -76,6 +76,7 @@ struct NodeRecord {
   // group, else all groups): off, passthrough, lazy, strict, mixed, unknown.
   std::string iommu_mode;
   std::string inventory_json;  // the registration's inventory, for provenance
+  std::map<std::string, std::string> tools;  // program -> version line
 };
 
 struct NewExperiment {

@@ -26,6 +26,9 @@ class FakeAgent {
     hello.mutable_register_()->set_agent_id(id);
     hello.mutable_register_()->add_roles(v1::ROLE_SERVER);
     hello.mutable_register_()->add_roles(v1::ROLE_CLIENT);
+    for (const char* tool : {"redis-server", "redis-benchmark"}) {
+      (*hello.mutable_register_()->mutable_software_versions())[tool] = "7.0.15";
+    }
     EXPECT_TRUE(stream_->Write(hello));
     v1::ControllerMessage ack;
     EXPECT_TRUE(stream_->Read(&ack));

@@ -67,6 +67,9 @@ class SchedulerTest : public ::testing::Test {
     v1::Register reg;
     reg.set_agent_id(id);
     reg.add_roles(role);
+    for (const char* tool : {"redis-server", "redis-benchmark"}) {
+      (*reg.mutable_software_versions())[tool] = "7.0.15";
+    }
     reg.set_boot_id("boot-" + id);
     reg.set_data_address("127.0.0.1");
     std::vector<v1::ControllerMessage> resend;
@@ -555,6 +558,24 @@ namespace {
 
 // Explicit pairs must name registered agents with the right roles; the
 // errors point into the file and nothing is stored.
+TEST_F(SchedulerTest, NodesMustHaveTheToolsTheSpecNeeds) {
+  v1::Register reg;
+  reg.set_agent_id("bare-client");
+  reg.add_roles(v1::ROLE_CLIENT);
+  (*reg.mutable_software_versions())["wrk"] = "wrk 4.1.0";
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  Register("srv", v1::ROLE_SERVER);
+  auto r = scheduler_->Submit(kSpec);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].Format("f"),
+            "f:10:7: workloads.w.generator.tool: node 'bare-client' (client) does not have "
+            "redis-benchmark; it has wrk. Install it there, or choose nodes with "
+            "nodes.pairs/selector");
+}
+
 TEST_F(SchedulerTest, PairsMustNameRegisteredAgents) {
   Register("node-a", v1::ROLE_SERVER);
   Register("node-b", v1::ROLE_SERVER);
