@@ -37,9 +37,10 @@ bool Daemon::WaitForLog(const std::string& text, absl::Duration timeout) const {
   return false;
 }
 
-Harness::Harness() : port_(static_cast<int>(*agent::PickFreePort("127.0.0.1"))) {}
+Harness::Harness(std::string host)
+    : host_(std::move(host)), port_(static_cast<int>(*agent::PickFreePort(host_))) {}
 
-std::string Harness::address() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string Harness::address() const { return absl::StrCat(host_, ":", port_); }
 
 Daemon Harness::StartController(std::vector<std::string> extra_args) {
   CommandSpec spec;
@@ -53,10 +54,13 @@ Daemon Harness::StartController(std::vector<std::string> extra_args) {
 }
 
 Daemon Harness::StartAgent(const std::string& id, const std::string& roles,
-                           std::vector<std::string> env, std::vector<std::string> extra_args) {
+                           std::vector<std::string> env, std::vector<std::string> extra_args,
+                           std::vector<std::string> wrapper) {
   CommandSpec spec;
-  spec.argv = {IOMMUVM_AGENT_BIN, "--controller", address(), "--id", id, "--roles", roles,
-               "--state_dir", dir_ / ("agent-" + id)};
+  spec.argv = std::move(wrapper);
+  spec.argv.insert(spec.argv.end(),
+                   {IOMMUVM_AGENT_BIN, "--controller", address(), "--id", id, "--roles", roles,
+                    "--state_dir", dir_ / ("agent-" + id)});
   spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   spec.env = std::move(env);
   Daemon d;

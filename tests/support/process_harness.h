@@ -40,15 +40,18 @@ struct Cluster {
 
 class Harness {
  public:
-  Harness();
+  // The controller listens on `host` (an address of this machine).
+  explicit Harness(std::string host = "127.0.0.1");
   const ScratchDir& dir() const { return dir_; }
   int port() const { return port_; }
   std::string address() const;
   std::string db_path() const { return dir_ / "controller.db"; }
 
   Daemon StartController(std::vector<std::string> extra_args = {});
+  // `wrapper` runs before the agent's own argv (e.g. "ip netns exec sut").
   Daemon StartAgent(const std::string& id, const std::string& roles,
-                    std::vector<std::string> env = {}, std::vector<std::string> extra_args = {});
+                    std::vector<std::string> env = {}, std::vector<std::string> extra_args = {},
+                    std::vector<std::string> wrapper = {});
   // Starts a controller and agents "server-1" (server) and "client-1"
   // (client, with `client_env`) and waits until both have registered.
   // Fails the current test (check with ASSERT_NO_FATAL_FAILURE) otherwise.
@@ -67,6 +70,7 @@ class Harness {
  private:
   ScratchDir dir_;
   LocalCommandRunner runner_;
+  std::string host_;
   int port_;
 };
 

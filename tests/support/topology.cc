@@ -1,0 +1,93 @@
+#include "tests/support/topology.h"
+
+#include <unistd.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/command_runner.h"
+
+namespace iommuvm::testing {
+
+Topology::Topology(const std::string& name)
+    : name_(name), prefix_(absl::StrCat("10.", 100 + ::getpid() % 100, ".")) {
+  if (::geteuid() != 0) {
+    status_ = absl::FailedPreconditionError("network namespaces need root");
+    return;
+  }
+  std::string br = name_ + "-br", d0 = name_ + "-d0", d1 = name_ + "-d1";
+  std::string cs = name_ + "-cs", cs_peer = name_ + "-csp", cc = name_ + "-cc",
+              cc_peer = name_ + "-ccp";
+  const std::vector<std::vector<std::string>> steps = {
+      {"ip", "netns", "add", sut_ns()},
+      {"ip", "netns", "add", client_ns()},
+      // Data plane: sut <-> client.
+      {"ip", "link", "add", d0, "netns", sut_ns(), "type", "veth", "peer", "name", d1, "netns",
+       client_ns()},
+      {"ip", "-n", sut_ns(), "addr", "add", sut_address() + "/24", "dev", d0},
+      {"ip", "-n", client_ns(), "addr", "add", client_address() + "/24", "dev", d1},
+      {"ip", "-n", sut_ns(), "link", "set", d0, "up"},
+      {"ip", "-n", client_ns(), "link", "set", d1, "up"},
+      {"ip", "-n", sut_ns(), "link", "set", "lo", "up"},
+      {"ip", "-n", client_ns(), "link", "set", "lo", "up"},
+      // Control plane: a bridge in the root namespace, one leg into each.
+      {"ip", "link", "add", br, "type", "bridge"},
+      {"ip", "addr", "add", controller_host() + "/24", "dev", br},
+      {"ip", "link", "set", br, "up"},
+      {"ip", "link", "add", cs, "type", "veth", "peer", "name", cs_peer, "netns", sut_ns()},
+      {"ip", "link", "add", cc, "type", "veth", "peer", "name", cc_peer, "netns", client_ns()},
+      {"ip", "link", "set", cs, "master", br, "up"},
+      {"ip", "link", "set", cc, "master", br, "up"},
+      {"ip", "-n", sut_ns(), "addr", "add", prefix_ + "0.2/24", "dev", cs_peer},
+      {"ip", "-n", client_ns(), "addr", "add", prefix_ + "0.3/24", "dev", cc_peer},
+      {"ip", "-n", sut_ns(), "link", "set", cs_peer, "up"},
+      {"ip", "-n", client_ns(), "link", "set", cc_peer, "up"},
+  };
+  for (const auto& argv : steps) {
+    status_ = Run(argv);
+    if (!status_.ok()) return;
+  }
+}
+
+Topology::~Topology() {
+  (void)Run({"ip", "netns", "del", sut_ns()});
+  (void)Run({"ip", "netns", "del", client_ns()});
+  (void)Run({"ip", "link", "del", name_ + "-br"});
+}
+
+absl::Status Topology::Run(const std::vector<std::string>& argv) const {
+  LocalCommandRunner runner;
+  CommandSpec spec;
+  spec.argv = argv;
+  spec.timeout = absl::Seconds(10);
+  auto r = runner.Run(spec);
+  if (!r.ok()) return r.status();
+  if (!r->ok()) {
+    return absl::InternalError(absl::StrCat(absl::StrJoin(argv, " "), ": ", r->Describe("ip")));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Topology::In(const std::string& ns) const {
+  return {"ip", "netns", "exec", ns};
+}
+
+int64_t Topology::Counter(const std::string& ns, const std::string& iface,
+                          const std::string& name) const {
+  LocalCommandRunner runner;
+  CommandSpec spec;
+  spec.argv = In(ns);
+  spec.argv.insert(spec.argv.end(), {"cat", "/sys/class/net/" + iface + "/statistics/" + name});
+  spec.timeout = absl::Seconds(5);
+  auto r = runner.Run(spec);
+  int64_t v = -1;
+  if (r.ok() && r->ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(r->out), &v);
+  return v;
+}
+
+absl::Status Topology::SetDataLink(bool up) {
+  return Run({"ip", "-n", sut_ns(), "link", "set", sut_data_if(), up ? "up" : "down"});
+}
+
+}  // namespace iommuvm::testing

@@ -1,0 +1,44 @@
+#pragma once
+// The two-host layout on one machine: network namespaces "<name>-sut"
+// (server under test) and "<name>-cli" (load generator) joined by a veth
+// pair — the data plane, 10.<net>.1.1 and 10.<net>.1.2 — and each linked to
+// a bridge in the root namespace (10.<net>.0.1) where the controller
+// listens: the control plane. Nothing leaves the machine. Removed on
+// destruction. Later fault tests cut and restore links with SetLink.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace iommuvm::testing {
+
+class Topology {
+ public:
+  // Builds it; check ok() (needs root and iproute2).
+  explicit Topology(const std::string& name);
+  ~Topology();
+  const absl::Status& status() const { return status_; }
+
+  std::string controller_host() const { return prefix_ + "0.1"; }
+  std::string sut_address() const { return prefix_ + "1.1"; }
+  std::string client_address() const { return prefix_ + "1.2"; }
+  std::string sut_ns() const { return name_ + "-sut"; }
+  std::string client_ns() const { return name_ + "-cli"; }
+  // The data-plane interface in the sut namespace.
+  std::string sut_data_if() const { return name_ + "-d0"; }
+  // "ip netns exec <ns>", to start a program inside a namespace.
+  std::vector<std::string> In(const std::string& ns) const;
+  // A counter of an interface inside a namespace (e.g. "rx_bytes"); -1 on error.
+  int64_t Counter(const std::string& ns, const std::string& iface, const std::string& name) const;
+  // Takes the data-plane link down or up (for fault tests).
+  absl::Status SetDataLink(bool up);
+
+ private:
+  absl::Status Run(const std::vector<std::string>& argv) const;
+  std::string name_;
+  std::string prefix_;  // "10.<net>."
+  absl::Status status_;
+};
+
+}  // namespace iommuvm::testing
