@@ -195,9 +195,27 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
     if (cancel->load()) return Finish(step, absl::CancelledError("cancelled during warmup"), {});
   }
   std::unique_ptr<Sampler> sampler = StartSampler(step);
+  // The tool's own periodic throughput, streamed as it comes.
+  uint64_t progress_samples = 0;
+  (*generator)->set_progress(
+      [&](double ops) {
+        v1::AgentMessage msg;
+        v1::MetricBatch* b = msg.mutable_metric_batch();
+        b->set_step_id(step.step_id());
+        b->set_attempt_id(step.attempt_id());
+        v1::MetricSample* s = b->add_samples();
+        s->set_name("load_throughput_ops_per_second");
+        s->set_timestamp_ms(absl::ToUnixMillis(deps_.clock->Now()));
+        s->set_value(ops);
+        (*s->mutable_labels())["tool"] = load.tool();
+        Emit(std::move(msg));
+        ++progress_samples;
+      },
+      step.telemetry_interval_ms() > 0 ? absl::Milliseconds(step.telemetry_interval_ms())
+                                       : absl::Seconds(1));
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   v1::StepUpdate u;
-  u.set_samples_sent(sampler->Stop());
+  u.set_samples_sent(sampler->Stop() + progress_samples);
   if (result.ok()) {
     v1::AgentMessage msg;
     v1::RunResult* r = msg.mutable_run_result();

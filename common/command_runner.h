@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace iommuvm {
@@ -24,6 +26,8 @@ struct CommandSpec {
   absl::Duration timeout = absl::InfiniteDuration();  // Run only
   std::string log_path;  // Start only: stdout+stderr appended here
   const std::atomic<bool>* cancel = nullptr;  // Run only: checked every 50 ms
+  // Run only: called with each chunk of stdout as it arrives (progress).
+  std::function<void(absl::string_view)> on_stdout;
 };
 
 struct CommandResult {

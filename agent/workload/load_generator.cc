@@ -12,8 +12,10 @@ namespace iommuvm::agent {
 
 absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::string> argv,
                                       const std::string& run_dir, absl::Duration timeout,
-                                      const std::atomic<bool>* cancel, std::string* raw_output) {
+                                      const std::atomic<bool>* cancel, std::string* raw_output,
+                                      std::function<void(absl::string_view)> on_stdout) {
   CommandSpec spec;
+  spec.on_stdout = std::move(on_stdout);
   std::string tool = argv[0];
   spec.argv = std::move(argv);
   spec.cwd = run_dir;

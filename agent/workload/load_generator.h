@@ -3,6 +3,7 @@
 // (redis-benchmark, memcaslap, wrk, wrk2).
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,7 +24,16 @@ struct LoadResult {
 
 class LoadGenerator {
  public:
+  // Throughput while the tool runs, for tools that report it periodically.
+  using ProgressFn = std::function<void(double ops_per_second)>;
+
   virtual ~LoadGenerator() = default;
+  // Asks for progress about every `interval` (tools without periodic
+  // output ignore it).
+  void set_progress(ProgressFn fn, absl::Duration interval) {
+    progress_ = std::move(fn);
+    progress_interval_ = interval;
+  }
   // The tool's command line for `load` (exposed for tests and logs).
   virtual std::vector<std::string> CommandLine(const v1::RunLoad& load) const = 0;
   // Runs the tool to completion (killed at `timeout` or when `cancel` is
@@ -31,6 +41,10 @@ class LoadGenerator {
   virtual absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
                                          absl::Duration timeout,
                                          const std::atomic<bool>* cancel) = 0;
+
+ protected:
+  ProgressFn progress_;
+  absl::Duration progress_interval_ = absl::Seconds(1);
 };
 
 // Runs a tool's command line in `run_dir`, keeping stdout+stderr as
@@ -38,7 +52,8 @@ class LoadGenerator {
 // started.
 absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::string> argv,
                                       const std::string& run_dir, absl::Duration timeout,
-                                      const std::atomic<bool>* cancel, std::string* raw_output);
+                                      const std::atomic<bool>* cancel, std::string* raw_output,
+                                      std::function<void(absl::string_view)> on_stdout = {});
 // The first line `argv` prints (stdout, else stderr); "" when it fails.
 std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv);
 

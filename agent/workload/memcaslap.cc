@@ -37,12 +37,16 @@ std::vector<std::string> Memcaslap::CommandLine(const v1::RunLoad& load) const {
                                    "-T", absl::StrCat(threads),
                                    "-c", absl::StrCat(clients),
                                    "-F", "memcaslap.cfg"};
+  // -S: periodic tables every stat interval (progress), and the final
+  // per-operation distributions the parser reads.
+  int64_t stat_s = progress_ ? std::max<int64_t>(1, absl::ToInt64Seconds(progress_interval_)) : 0;
   if (load.duration_ms() > 0) {
     uint32_t seconds = std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000);
-    argv.insert(argv.end(), {"-t", absl::StrCat(seconds, "s"), "-S", absl::StrCat(seconds, "s")});
+    argv.insert(argv.end(), {"-t", absl::StrCat(seconds, "s"), "-S",
+                             absl::StrCat(stat_s > 0 ? stat_s : seconds, "s")});
   } else {
     argv.insert(argv.end(), {"-x", absl::StrCat(std::max<uint64_t>(1, load.requests())), "-S",
-                             "3600s"});
+                             absl::StrCat(stat_s > 0 ? stat_s : 3600, "s")});
   }
   return argv;
 }
@@ -53,8 +57,13 @@ absl::StatusOr<LoadResult> Memcaslap::Run(const v1::RunLoad& load, const std::st
   LoadResult result;
   result.tool = "memcaslap";
   std::ofstream(run_dir + "/memcaslap.cfg") << Config(load);
-  ASSIGN_OR_RETURN(CommandResult run, RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
-                                              &result.raw_output));
+  MemcaslapProgress progress([this](double tps) {
+    if (progress_) progress_(tps);
+  });
+  ASSIGN_OR_RETURN(CommandResult run,
+                   RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
+                           &result.raw_output,
+                           [&progress](absl::string_view chunk) { progress.Feed(chunk); }));
   result.tool_version = ToolVersion(runner_, {"memcaslap", "--version"});
   if (run.timed_out || run.cancelled) return absl::DeadlineExceededError(run.Describe("memcaslap"));
   auto parsed = ParseMemcaslap(result.raw_output);

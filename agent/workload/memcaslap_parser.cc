@@ -54,6 +54,26 @@ std::string StripTerminalEscapes(const std::string& output) {
   return out;
 }
 
+void MemcaslapProgress::Feed(absl::string_view chunk) {
+  partial_.append(chunk.data(), chunk.size());
+  size_t nl;
+  while ((nl = partial_.find('\n')) != std::string::npos) {
+    std::string line = StripTerminalEscapes(partial_.substr(0, nl));
+    partial_.erase(0, nl + 1);
+    absl::string_view t = absl::StripAsciiWhitespace(line);
+    if (absl::StartsWith(t, "Total Statistics") && !absl::EndsWith(t, "events)")) {
+      in_total_ = true;
+    } else if (t.empty()) {
+      in_total_ = false;
+    } else if (in_total_ && absl::StartsWith(t, "Period")) {
+      // "Period   1   139053   139053   144.3 ...": Type Time Ops TPS ...
+      std::vector<absl::string_view> w = absl::StrSplit(t, ' ', absl::SkipEmpty());
+      double tps = 0;
+      if (w.size() > 3 && absl::SimpleAtod(w[3], &tps)) on_tps_(tps);
+    }
+  }
+}
+
 absl::StatusOr<std::vector<v1::OperationResult>> ParseMemcaslap(const std::string& raw) {
   std::string text = StripTerminalEscapes(raw);
   std::map<std::string, Block> blocks;  // "Get", "Set", "Total"

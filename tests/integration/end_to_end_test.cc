@@ -69,6 +69,11 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   EXPECT_GE(h.Count("SELECT COUNT(*) FROM metric_samples WHERE name = "
                     "'telemetry_collector_unavailable' AND labels LIKE '%collector=iommu_pmu%'"),
             1);
+  // memcaslap's own throughput streamed while it ran (3 s runs, 500 ms
+  // interval: a table every second).
+  EXPECT_EQ(h.Count("SELECT COUNT(DISTINCT attempt_id) FROM metric_samples WHERE name = "
+                    "'load_throughput_ops_per_second' AND labels = 'tool=memcaslap' AND value > 0"),
+            3);
 
   CommandResult results = h.Cli({"results", "1", "--format", "csv"});
   ASSERT_EQ(results.exit_code, 0) << results.err;

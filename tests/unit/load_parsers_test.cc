@@ -71,6 +71,17 @@ TEST(MemcaslapParserTest, RefusedConnectionIsAnError) {
   EXPECT_NE(ops.status().message().find("servers: 127.0.0.1:1"), std::string::npos);
 }
 
+// Fed in small chunks as the tool writes it, the periodic "Total
+// Statistics" tables yield the interval throughput (TPS column); the
+// per-operation tables and the final distributions do not.
+TEST(MemcaslapParserTest, ProgressFromPeriodicTables) {
+  std::string out = Fixture("memcaslap/time-2s-stat.txt");
+  std::vector<double> tps;
+  MemcaslapProgress progress([&](double v) { tps.push_back(v); });
+  for (size_t i = 0; i < out.size(); i += 7) progress.Feed(absl::string_view(out).substr(i, 7));
+  EXPECT_EQ(tps, (std::vector<double>{162224}));
+}
+
 TEST(MemcaslapParserTest, StripsTerminalEscapes) {
   EXPECT_EQ(StripTerminalEscapes("a\x1b[1;1H\x1b[2Jb"), "ab");
 }
@@ -88,6 +99,9 @@ TEST(MemcaslapTest, CommandLineAndRatioConfig) {
   EXPECT_EQ(m.CommandLine(load),
             (std::vector<std::string>{"memcaslap", "-s", "10.0.0.2:11211", "-T", "4", "-c", "48",
                                       "-F", "memcaslap.cfg", "-t", "30s", "-S", "30s"}));
+  // With progress wanted, tables come every interval.
+  m.set_progress([](double) {}, absl::Seconds(2));
+  EXPECT_EQ(m.CommandLine(load).back(), "2s");
   EXPECT_EQ(Memcaslap::Config(load),
             "# written by iommuvm-agent\nkey\n16 16 1\nvalue\n1024 1024 1\ncmd\n0 0.1000\n1 "
             "0.9000\n");
