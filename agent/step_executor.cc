@@ -132,7 +132,7 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status,
 std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step) {
   std::vector<std::string> names(step.telemetry_collectors().begin(),
                                  step.telemetry_collectors().end());
-  std::vector<std::unique_ptr<Collector>> collectors = MakeCollectors(names, deps_.fs, perf_.get());
+  std::vector<std::unique_ptr<Collector>> collectors = MakeCollectors(names, deps_.fs, perf_.get(), deps_.runner);
   absl::Duration interval = step.telemetry_interval_ms() > 0
                                 ? absl::Milliseconds(step.telemetry_interval_ms())
                                 : absl::Seconds(1);

@@ -17,6 +17,7 @@
 #include "agent/telemetry/collectors.h"
 #include "agent/telemetry/sampler.h"
 #include "common/clock.h"
+#include "common/command_runner.h"
 #include "common/file_system.h"
 
 namespace {
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
   }
   using namespace iommuvm;
   LocalFileSystem fs("/");
+  LocalCommandRunner runner;  // ethtool -S for PCI NICs, as the agent does
   RealClock clock;
   std::string db = (std::filesystem::temp_directory_path() /
                     ("overhead_bench_" + std::to_string(::getpid()) + ".db"))
@@ -69,7 +71,7 @@ int main(int argc, char** argv) {
   c0 = CpuSeconds();
   t0 = absl::Now();
   {
-    agent::Sampler sampler(agent::MakeCollectors({}, &fs, perf.get()), &clock,
+    agent::Sampler sampler(agent::MakeCollectors({}, &fs, perf.get(), &runner), &clock,
                            absl::Milliseconds(interval_ms),
                            [&](std::vector<v1::MetricSample> samples) {
                              busy.samples += samples.size();

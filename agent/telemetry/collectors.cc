@@ -9,7 +9,8 @@
 namespace iommuvm::agent {
 
 std::vector<std::unique_ptr<Collector>> MakeCollectors(const std::vector<std::string>& names,
-                                                       const FileSystem* fs, PerfCounters* perf) {
+                                                       const FileSystem* fs, PerfCounters* perf,
+                                                       CommandRunner* runner) {
   auto wanted = [&](const char* name) {
     return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
   };
@@ -17,7 +18,7 @@ std::vector<std::unique_ptr<Collector>> MakeCollectors(const std::vector<std::st
   if (wanted("cpu")) out.push_back(std::make_unique<CpuCollector>(fs));
   if (wanted("interrupts")) out.push_back(std::make_unique<InterruptsCollector>(fs));
   if (wanted("softirqs")) out.push_back(std::make_unique<SoftirqsCollector>(fs));
-  if (wanted("network")) out.push_back(std::make_unique<NetworkCollector>(fs));
+  if (wanted("network")) out.push_back(std::make_unique<NetworkCollector>(fs, runner));
   if (wanted("memory")) out.push_back(std::make_unique<MemoryCollector>(fs));
   if (wanted("iommu_pmu") && perf != nullptr) {
     out.push_back(std::make_unique<IommuPmuCollector>(fs, perf));

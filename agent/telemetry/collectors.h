@@ -7,6 +7,7 @@
 
 #include "agent/telemetry/collector.h"
 #include "agent/telemetry/iommu_pmu_collector.h"
+#include "common/command_runner.h"
 #include "common/file_system.h"
 
 namespace iommuvm::agent {
@@ -14,7 +15,9 @@ namespace iommuvm::agent {
 // Collectors for `names` (empty: all of them), reading /proc and /sys
 // through `fs`; `perf` serves the iommu_pmu collector. Unknown names are
 // skipped (specs are validated upstream).
+// `runner` (may be null) runs ethtool for NIC counters.
 std::vector<std::unique_ptr<Collector>> MakeCollectors(const std::vector<std::string>& names,
-                                                       const FileSystem* fs, PerfCounters* perf);
+                                                       const FileSystem* fs, PerfCounters* perf,
+                                                       CommandRunner* runner = nullptr);
 
 }  // namespace iommuvm::agent

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "agent/node/sysfs.h"
 #include "common/status_macros.h"
 
 namespace iommuvm::agent {
@@ -70,9 +71,57 @@ absl::Status NetworkCollector::Collect(absl::Time now, std::vector<v1::MetricSam
     }
     out->push_back(Sample("node_network_packets_per_second", now, packets));
   }
+  CollectEthtool(now, previous_ ? absl::ToDoubleSeconds(now - previous_time_) : 0, out);
   previous_ = std::move(current);
   previous_time_ = now;
   return absl::OkStatus();
+}
+
+std::map<std::string, uint64_t> NetworkCollector::ParseEthtool(const std::string& text) {
+  static const char* kWorth[] = {"drop", "discard", "err", "out_of_buffer", "pause", "timeout",
+                                 "fifo", "miss"};
+  std::map<std::string, uint64_t> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    size_t colon = line.rfind(':');
+    if (colon == absl::string_view::npos) continue;
+    std::string name(absl::StripAsciiWhitespace(line.substr(0, colon)));
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(colon + 1)), &value)) continue;
+    for (const char* w : kWorth) {
+      if (absl::StrContains(name, w)) {
+        out[name] = value;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void NetworkCollector::CollectEthtool(absl::Time now, double seconds,
+                                      std::vector<v1::MetricSample>* out) {
+  if (runner_ == nullptr || !runner_->Which("ethtool").ok()) return;
+  for (const NetInterface& nic : NetInterfaces(*fs_)) {
+    if (nic.bdf.empty()) continue;  // virtual interfaces have no hardware counters
+    CommandSpec spec;
+    spec.argv = {"ethtool", "-S", nic.name};
+    spec.timeout = absl::Seconds(2);
+    auto r = runner_->Run(spec);
+    if (!r.ok() || !r->ok()) continue;
+    std::map<std::string, uint64_t> counters = ParseEthtool(r->out);
+    auto before = previous_nic_.find(nic.name);
+    if (before != previous_nic_.end() && seconds > 0) {
+      for (const auto& [name, value] : counters) {
+        auto b = before->second.find(name);
+        if (b == before->second.end() || b->second == value) continue;
+        v1::MetricSample s =
+            Sample("node_nic_counter_per_second", now, CounterDelta(b->second, value) / seconds);
+        (*s.mutable_labels())["device"] = nic.name;
+        (*s.mutable_labels())["counter"] = name;
+        out->push_back(std::move(s));
+      }
+    }
+    previous_nic_[nic.name] = std::move(counters);
+  }
 }
 
 absl::Status MemoryCollector::Collect(absl::Time now, std::vector<v1::MetricSample>* out) {

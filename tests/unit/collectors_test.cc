@@ -11,6 +11,7 @@
 #include "agent/telemetry/network_collector.h"
 #include "common/clock.h"
 #include "common/file_system.h"
+#include "tests/support/fake_command_runner.h"
 #include "tests/support/sysroot_builder.h"
 
 namespace iommuvm::agent {
@@ -115,6 +116,49 @@ TEST_F(CollectorsTest, NetworkRatesWrapAndReset) {
   // lo went from 5e10 to 100: a reset, counted from zero.
   EXPECT_DOUBLE_EQ(r["node_network_receive_bytes_per_second|device=lo"], 50);
   EXPECT_DOUBLE_EQ(r["node_network_packets_per_second"], 10 + 10 + 0.5 + 0.5);
+}
+
+std::string ReadFixture(const std::string& name) {
+  LocalFileSystem src(IOMMUVM_SOURCE_DIR "/tests/fixtures");
+  auto text = src.ReadFile("/" + name);
+  EXPECT_TRUE(text.ok()) << name;
+  return text.ok() ? *text : "";
+}
+
+// `ethtool -S` as recorded from a virtio NIC: only the counters that
+// explain lost performance are kept.
+TEST(EthtoolTest, KeepsDropsErrorsAndTimeouts) {
+  auto counters = NetworkCollector::ParseEthtool(ReadFixture("ethtool/virtio-eth0.txt"));
+  EXPECT_TRUE(counters.count("rx_drops"));
+  EXPECT_TRUE(counters.count("tx_tx_timeouts"));
+  EXPECT_TRUE(counters.count("rx0_xdp_drops"));
+  EXPECT_FALSE(counters.count("rx_kicks"));
+  EXPECT_FALSE(counters.count("rx_xdp_packets"));
+  EXPECT_TRUE(NetworkCollector::ParseEthtool(ReadFixture("ethtool/lo-no-stats.txt")).empty());
+}
+
+TEST_F(CollectorsTest, NicCountersThatChangedFromEthtool) {
+  b_.Device("0000:ca:00.0", "mlx5_core", "14", "DMA").Nic("enp202s0f0np0", "0000:ca:00.0")
+      .Nic("lo", "");
+  const char* dev =
+      "Inter-|\n face |\n  enp202s0f0np0: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n";
+  testing::FakeCommandRunner runner;
+  runner.installed = {"ethtool"};
+  runner.Answer("ethtool -S enp202s0f0np0",
+                "NIC statistics:\n     rx_out_of_buffer: 10\n     rx_discards_phy: 5\n"
+                "     rx_packets: 100\n");
+  NetworkCollector c(&fs_, &runner);
+  Next(c, "/proc/net/dev", dev);
+  runner.Answer("ethtool -S enp202s0f0np0",
+                "NIC statistics:\n     rx_out_of_buffer: 30\n     rx_discards_phy: 5\n"
+                "     rx_packets: 900\n");
+  auto r = ByKey(Next(c, "/proc/net/dev", dev));
+  EXPECT_DOUBLE_EQ(r["node_nic_counter_per_second|counter=rx_out_of_buffer|device=enp202s0f0np0"],
+                   10);
+  EXPECT_EQ(r.count("node_nic_counter_per_second|counter=rx_discards_phy|device=enp202s0f0np0"),
+            0u);  // unchanged
+  EXPECT_EQ(runner.ran, (std::vector<std::string>{"ethtool -S enp202s0f0np0",
+                                                  "ethtool -S enp202s0f0np0"}));  // not lo
 }
 
 TEST_F(CollectorsTest, Memory) {
