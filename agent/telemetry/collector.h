@@ -11,6 +11,15 @@
 
 namespace iommuvm::agent {
 
+// A sample of `name` at `now` (labels added by the caller).
+inline v1::MetricSample MakeSample(const std::string& name, absl::Time now, double value) {
+  v1::MetricSample s;
+  s.set_name(name);
+  s.set_timestamp_ms(absl::ToUnixMillis(now));
+  s.set_value(value);
+  return s;
+}
+
 class Collector {
  public:
   virtual ~Collector() = default;

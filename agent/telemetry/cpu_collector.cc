@@ -22,12 +22,9 @@ absl::Status CpuCollector::Collect(absl::Time now, std::vector<v1::MetricSample>
     if (i != 4 && i != 5) t.busy += v;  // idle and iowait are not busy
   }
   if (previous_ && t.total > previous_->total && t.busy >= previous_->busy) {
-    v1::MetricSample s;
-    s.set_name("node_cpu_utilization");
-    s.set_timestamp_ms(absl::ToUnixMillis(now));
-    s.set_value(static_cast<double>(t.busy - previous_->busy) /
-                static_cast<double>(t.total - previous_->total));
-    out->push_back(std::move(s));
+    out->push_back(MakeSample("node_cpu_utilization", now,
+                              static_cast<double>(t.busy - previous_->busy) /
+                                  static_cast<double>(t.total - previous_->total)));
   }
   previous_ = t;
   return absl::OkStatus();

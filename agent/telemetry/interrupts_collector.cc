@@ -7,14 +7,6 @@
 namespace iommuvm::agent {
 namespace {
 
-v1::MetricSample Rate(const std::string& name, absl::Time now, double value) {
-  v1::MetricSample s;
-  s.set_name(name);
-  s.set_timestamp_ms(absl::ToUnixMillis(now));
-  s.set_value(value);
-  return s;
-}
-
 // The device part of an interrupt description: its last word
 // ("PCI-MSIX-0000:ca:00.0 3-edge mlx5_comp3@pci:0000:ca:00.0" -> the
 // queue name); descriptions of per-CPU interrupts (NMI, LOC) are prose.
@@ -38,12 +30,12 @@ absl::Status InterruptsCollector::Collect(absl::Time now, std::vector<v1::Metric
       uint64_t delta = RowDelta(before->second, row);
       total += static_cast<double>(delta);
       if (delta == 0) continue;  // quiet IRQs would only add volume
-      v1::MetricSample s = Rate("node_interrupts_per_second", now, delta / seconds);
+      v1::MetricSample s = MakeSample("node_interrupts_per_second", now, delta / seconds);
       (*s.mutable_labels())["irq"] = key;
       (*s.mutable_labels())["name"] = DeviceName(key, row.description);
       out->push_back(std::move(s));
     }
-    out->push_back(Rate("node_interrupts_total_per_second", now, total / seconds));
+    out->push_back(MakeSample("node_interrupts_total_per_second", now, total / seconds));
   }
   previous_ = std::move(table);
   previous_time_ = now;
@@ -59,7 +51,7 @@ absl::Status SoftirqsCollector::Collect(absl::Time now, std::vector<v1::MetricSa
       auto before = previous_->rows.find(key);
       if (before == previous_->rows.end()) continue;
       v1::MetricSample s =
-          Rate("node_softirqs_per_second", now, RowDelta(before->second, row) / seconds);
+          MakeSample("node_softirqs_per_second", now, RowDelta(before->second, row) / seconds);
       (*s.mutable_labels())["type"] = key;
       out->push_back(std::move(s));
     }

@@ -155,10 +155,8 @@ absl::Status IommuPmuCollector::Collect(absl::Time now, std::vector<v1::MetricSa
   for (Counter& c : counters_) {
     ASSIGN_OR_RETURN(uint64_t value, perf_->Read(c.handle));
     if (have_baseline) {
-      v1::MetricSample s;
-      s.set_name("iommu_pmu_events_per_second");
-      s.set_timestamp_ms(absl::ToUnixMillis(now));
-      s.set_value(static_cast<double>(value - c.last) / seconds);
+      v1::MetricSample s = MakeSample("iommu_pmu_events_per_second", now,
+                                      static_cast<double>(value - c.last) / seconds);
       (*s.mutable_labels())["pmu"] = c.pmu;
       (*s.mutable_labels())["event"] = c.event;
       out->push_back(std::move(s));

@@ -8,18 +8,6 @@
 #include "common/status_macros.h"
 
 namespace iommuvm::agent {
-namespace {
-
-v1::MetricSample Sample(const std::string& name, absl::Time now, double value) {
-  v1::MetricSample s;
-  s.set_name(name);
-  s.set_timestamp_ms(absl::ToUnixMillis(now));
-  s.set_value(value);
-  return s;
-}
-
-}  // namespace
-
 absl::StatusOr<std::map<std::string, NetworkCollector::Counters>> NetworkCollector::Parse(
     const std::string& text) {
   std::map<std::string, Counters> out;
@@ -64,12 +52,12 @@ absl::Status NetworkCollector::Collect(absl::Time now, std::vector<v1::MetricSam
       for (int i = 0; i < 6; ++i) {
         double rate = CounterDelta(before->second[i], c[i]) / seconds;
         if (i == 1 || i == 4) packets += rate;
-        v1::MetricSample s = Sample(kNames[i], now, rate);
+        v1::MetricSample s = MakeSample(kNames[i], now, rate);
         (*s.mutable_labels())["device"] = device;
         out->push_back(std::move(s));
       }
     }
-    out->push_back(Sample("node_network_packets_per_second", now, packets));
+    out->push_back(MakeSample("node_network_packets_per_second", now, packets));
   }
   CollectEthtool(now, previous_ ? absl::ToDoubleSeconds(now - previous_time_) : 0, out);
   previous_ = std::move(current);
@@ -114,7 +102,7 @@ void NetworkCollector::CollectEthtool(absl::Time now, double seconds,
         auto b = before->second.find(name);
         if (b == before->second.end() || b->second == value) continue;
         v1::MetricSample s =
-            Sample("node_nic_counter_per_second", now, CounterDelta(b->second, value) / seconds);
+            MakeSample("node_nic_counter_per_second", now, CounterDelta(b->second, value) / seconds);
         (*s.mutable_labels())["device"] = nic.name;
         (*s.mutable_labels())["counter"] = name;
         out->push_back(std::move(s));
@@ -134,8 +122,8 @@ absl::Status MemoryCollector::Collect(absl::Time now, std::vector<v1::MetricSamp
     if (f[0] == "MemAvailable:") (void)absl::SimpleAtoi(f[1], &available);
   }
   if (total == 0) return absl::DataLossError("/proc/meminfo has no MemTotal");
-  out->push_back(Sample("node_memory_used_bytes", now, static_cast<double>(total - available) * 1024));
-  out->push_back(Sample("node_memory_available_bytes", now, static_cast<double>(available) * 1024));
+  out->push_back(MakeSample("node_memory_used_bytes", now, static_cast<double>(total - available) * 1024));
+  out->push_back(MakeSample("node_memory_available_bytes", now, static_cast<double>(available) * 1024));
   return absl::OkStatus();
 }
 
