@@ -1,0 +1,117 @@
+#include "controller/scheduler/scheduler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/units.h"
+#include "controller/scheduler/scheduler_helpers.h"
+#include "controller/scheduler/step_builder.h"
+#include "controller/spec/cmdline.h"
+#include "controller/spec/spec_parser.h"
+
+// How attempts end: failed or cancelled with cleanup, lost with a retry
+// (and quarantine), and the deadlines that decide it.
+namespace iommuvm::scheduler {
+
+using store::AttemptRecord;
+using store::AttemptUpdate;
+using store::Mutation;
+
+absl::Status Scheduler::EndAttempt(const AttemptRecord& a, AttemptState to,
+                                   const std::string& error, Mutation m) {
+  if (m.attempts.empty() || m.attempts.back().attempt_id != a.id) {
+    m.attempts.push_back(Move(a, a.state, to));
+  }
+  m.attempts.back().error = error;
+  m.runs.push_back({a.run_id, to == AttemptState::kCancelled ? "CANCELLED" : "FAILED", error});
+  m.events.push_back(Event(a, "", std::string(AttemptStateName(to)), error));
+  RETURN_IF_ERROR(Commit(m));
+  Log(kLog, "attempt ", a.id, " (run ", a.run_id, ") ", AttemptStateName(to), ": ", error);
+  ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+  SendCleanup(a, *spec);
+  return absl::OkStatus();
+}
+
+void Scheduler::SendCleanup(const AttemptRecord& a, const spec::ExperimentSpec& spec) {
+  if (a.state == AttemptState::kPending || a.state == AttemptState::kAssigned) return;
+  v1::ControllerMessage cancel;
+  cancel.mutable_cancel()->set_step_id(a.step_id);
+  cancel.mutable_cancel()->set_reason("attempt ended");
+  for (const std::string& node : {a.server_node, a.client_node}) {
+    if (!node.empty()) gateway_->Send(node, cancel);
+  }
+  if (!a.server_node.empty()) {
+    SendStep(a.server_node, StopServerStep(a.id, a.run_id, spec, StepKind::kCleanup));
+  }
+}
+
+std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
+                                               const spec::ExperimentSpec& spec, absl::Time now) {
+  // A server switching its boot config is expected to vanish for up to the
+  // spec's boot timeout.
+  bool booting = a.state == AttemptState::kConfiguringBoot || a.state == AttemptState::kRebooting;
+  for (const std::string& node : {a.server_node, a.client_node}) {
+    if (node.empty()) continue;
+    const LiveNode& n = live_[node];
+    absl::Time since = n.connected ? n.last_seen : n.disconnected_at;
+    absl::Duration grace = booting && node == a.server_node
+                               ? std::max(spec.timeouts.boot, options_.agent_grace)
+                               : options_.agent_grace;
+    if (now - since > grace) return node;
+  }
+  return std::nullopt;
+}
+
+absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpec& spec) {
+  absl::Duration limit = spec.timeouts.prepare;
+  switch (a.state) {
+    case AttemptState::kRunning: limit = spec.timeouts.run; break;
+    case AttemptState::kCollecting: limit = spec.timeouts.collect; break;
+    case AttemptState::kConfiguringBoot:
+    case AttemptState::kRebooting: limit = spec.timeouts.boot; break;
+    default: break;
+  }
+  return a.updated + limit + kStepTimeoutSlack;
+}
+
+absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& node) {
+  ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+  ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
+  bool booting = (a.state == AttemptState::kConfiguringBoot ||
+                  a.state == AttemptState::kRebooting) && node == a.server_node;
+  std::string error =
+      booting ? absl::StrCat("node ", node, " did not come back within timeouts.boot (",
+                             SpecDuration(std::max(spec->timeouts.boot, options_.agent_grace)),
+                             ") after a mode switch")
+              : absl::StrCat("node ", node, " lost (no contact for ",
+                             SpecDuration(options_.agent_grace), ")");
+  Mutation m;
+  AttemptUpdate up = Move(a, a.state, AttemptState::kLost);
+  up.error = error;
+  m.attempts.push_back(up);
+  if (attempts <= spec->retries) {
+    m.new_attempts.push_back(a.run_id);
+    m.runs.push_back({a.run_id, "PENDING", ""});
+  } else {
+    m.runs.push_back({a.run_id, "FAILED", absl::StrCat(error, "; no retries left")});
+  }
+  m.events.push_back(Event(a, node, "LOST", error));
+  RETURN_IF_ERROR(Commit(m));
+  // The retry is a new PENDING attempt the plan does not know yet.
+  if (!m.new_attempts.empty()) queues_[a.experiment_id].Invalidate();
+  Log(kLog, "attempt ", a.id, " LOST: ", error);
+
+  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+  if (const auto* found = FindNode(nodes, node)) {
+    store::NodeRecord n = *found;
+    ++n.losses;
+    if (n.losses >= options_.quarantine_after_losses) n.health = "QUARANTINED";
+    RETURN_IF_ERROR(store_->UpsertNode(n));
+  }
+  SendCleanup(a, *spec);
+  return absl::OkStatus();
+}
+
+}  // namespace iommuvm::scheduler

@@ -1,0 +1,226 @@
+#include "controller/scheduler/scheduler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/units.h"
+#include "controller/scheduler/scheduler_helpers.h"
+#include "controller/scheduler/step_builder.h"
+#include "controller/spec/cmdline.h"
+#include "controller/spec/spec_parser.h"
+
+// Following the plan: each pass finds lost nodes and timeouts, then lets
+// every unfinished experiment, oldest first, start the next planned
+// attempt on each of its free pairs; re-plans when pairs change.
+namespace iommuvm::scheduler {
+
+using store::AttemptRecord;
+using store::AttemptUpdate;
+using store::Mutation;
+
+absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodePair& pair) {
+  ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+  ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
+  ASSIGN_OR_RETURN(store::ExperimentRecord exp, store_->GetExperiment(a.experiment_id));
+  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+  const store::NodeRecord* found = FindNode(nodes, pair.server);
+  if (found == nullptr) return absl::NotFoundError(absl::StrCat("unknown node ", pair.server));
+  const store::NodeRecord& server = *found;
+  Mutation m;
+  AttemptUpdate assign = Move(a, AttemptState::kPending, AttemptState::kAssigned);
+  assign.nodes = std::make_pair(pair.server, pair.client);
+  m.attempts.push_back(assign);
+  if (exp.state == "QUEUED") m.experiments.push_back({exp.id, "RUNNING", false});
+  m.runs.push_back({a.run_id, "ACTIVE", ""});
+  m.events.push_back(Event(a, pair.server, "assigned",
+                           absl::StrCat("server ", pair.server, ", client ", pair.client)));
+
+  // Provenance of every attempt: the server as it registered.
+  m.attempts.back().evidence = {{"assigned.boot_id", server.boot_id},
+                                {"assigned.cmdline", server.kernel_cmdline},
+                                {"assigned.iommu_mode", server.iommu_mode},
+                                {"server.cpu_vendor", server.cpu_vendor},
+                                {"server.inventory", server.inventory_json}};
+  if (run.vm != "bare-metal") {
+    std::string error = absl::StrCat(
+        "vm '", run.vm, "': this controller cannot launch VMs yet; only bare-metal runs execute");
+    AttemptUpdate fail = Move(a, AttemptState::kAssigned, AttemptState::kFailed);
+    fail.error = error;
+    m.attempts.push_back(fail);
+    m.runs.back() = {a.run_id, "FAILED", error};
+    RETURN_IF_ERROR(Commit(m));
+    return false;
+  }
+  // A node already in the needed mode is not switched (the planner's
+  // promise); `current` measures the node as it is. Either way the agent's
+  // probe verifies before anything runs.
+  bool in_mode = run.iommu == v1::IOMMU_MODE_CURRENT ||
+                 server.iommu_mode == spec::IommuModeName(run.iommu);
+  AttemptUpdate next = Move(a, AttemptState::kAssigned,
+                            in_mode ? AttemptState::kVerifying : AttemptState::kConfiguringBoot);
+  next.step_id = StepId(a.id, in_mode ? StepKind::kVerifyMode : StepKind::kSwitchMode);
+  m.attempts.push_back(next);
+  if (!in_mode) {
+    m.events.push_back(Event(a, pair.server, "switching",
+                             absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
+                                          " -> ", spec::IommuModeName(run.iommu))));
+  }
+  RETURN_IF_ERROR(Commit(m));
+  Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ",
+      run.repetition, ") on ", pair.server, " -> ", pair.client,
+      in_mode ? "" : absl::StrCat(", switching to ", spec::IommuModeName(run.iommu)));
+  RETURN_IF_ERROR(SendCurrentStep(a.id));
+  return true;
+}
+
+absl::Status Scheduler::FinishExperiments() {
+  ASSIGN_OR_RETURN(auto experiments, store_->ListExperiments());
+  for (const auto& e : experiments) {
+    if (e.state != "QUEUED" && e.state != "RUNNING") {
+      queues_.erase(e.id);
+      continue;
+    }
+    ASSIGN_OR_RETURN(auto counts, store_->RunStateCounts(e.id));
+    bool done = true, all_ok = true;
+    for (const auto& [state, n] : counts) {
+      if (n > 0 && (state == "PENDING" || state == "ACTIVE")) done = false;
+      if (n > 0 && state != "SUCCEEDED") all_ok = false;
+    }
+    if (!done) continue;
+    queues_.erase(e.id);
+    Mutation m;
+    m.experiments.push_back({e.id, all_ok ? "SUCCEEDED" : "FAILED", true});
+    RETURN_IF_ERROR(Commit(m));
+    Log(kLog, "experiment ", e.id, " ", all_ok ? "SUCCEEDED" : "FAILED");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Tick() {
+  std::lock_guard lock(mu_);
+  absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(auto active, store_->ActiveAttempts());
+  std::map<std::string, int64_t> busy;
+  for (const AttemptRecord& a : active) {
+    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+    if (auto lost = LostNode(a, *spec, now)) {
+      RETURN_IF_ERROR(LoseAttempt(a, *lost));
+      continue;
+    }
+    if (now > Deadline(a, *spec)) {
+      RETURN_IF_ERROR(EndAttempt(
+          a, AttemptState::kFailed,
+          absl::StrCat("timed out in ", AttemptStateName(a.state), " after ",
+                       SpecDuration(absl::Seconds(absl::ToInt64Seconds(now - a.updated))))));
+      continue;
+    }
+    busy[a.server_node] = a.experiment_id;
+    busy[a.client_node] = a.experiment_id;
+  }
+  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+  ASSIGN_OR_RETURN(auto experiments, store_->ListExperiments());
+  std::sort(experiments.begin(), experiments.end(),
+            [](const auto& x, const auto& y) { return x.id < y.id; });
+  std::set<std::string> claimed;
+  for (const auto& e : experiments) {
+    if (e.state != "QUEUED" && e.state != "RUNNING") continue;
+    RETURN_IF_ERROR(Dispatch(e.id, nodes, &busy, &claimed));
+  }
+  RETURN_IF_ERROR(FinishExperiments());
+  UpdateGauges();
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Dispatch(int64_t experiment_id,
+                                 const std::vector<store::NodeRecord>& nodes,
+                                 std::map<std::string, int64_t>* busy,
+                                 std::set<std::string>* claimed) {
+  ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
+  std::vector<CandidateNode> candidates;
+  for (const auto& n : nodes) {
+    if (!live_[n.agent_id].connected || n.health == "QUARANTINED" || claimed->count(n.agent_id)) {
+      continue;
+    }
+    candidates.push_back({n.agent_id, HasRole(n, v1::ROLE_SERVER), HasRole(n, v1::ROLE_CLIENT),
+                          n.labels});
+  }
+  PlanQueue& queue = queues_[experiment_id];
+  std::vector<NodePair> pairs = FormPairs(spec->nodes, candidates, queue.pairs());
+  if (!queue.valid() || pairs != queue.pairs()) {
+    RETURN_IF_ERROR(Replan(experiment_id, *spec, nodes, pairs, &queue));
+  }
+  for (const NodePair& pair : pairs) {
+    auto running = [&](int64_t* experiment) {
+      for (const std::string& node : {pair.server, pair.client}) {
+        auto it = busy->find(node);
+        if (it != busy->end()) {
+          *experiment = it->second;
+          return true;
+        }
+      }
+      return false;
+    };
+    int64_t running_experiment = 0;
+    while (!running(&running_experiment)) {
+      std::optional<int64_t> next = queue.Next(pair);
+      if (!next) break;
+      queue.Pop(pair);
+      auto a = store_->GetAttempt(*next);
+      if (!a.ok() || a->state != AttemptState::kPending) continue;  // cancelled meanwhile
+      ASSIGN_OR_RETURN(bool started, StartAttempt(*a, pair));
+      if (started) {
+        (*busy)[pair.server] = experiment_id;
+        (*busy)[pair.client] = experiment_id;
+      }
+    }
+    if (queue.Queued(pair) > 0 ||
+        (running(&running_experiment) && running_experiment == experiment_id)) {
+      claimed->insert(pair.server);
+      claimed->insert(pair.client);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec& spec,
+                               const std::vector<store::NodeRecord>& nodes,
+                               const std::vector<NodePair>& pairs, PlanQueue* queue) {
+  ASSIGN_OR_RETURN(auto attempts, store_->PendingAttempts(experiment_id));
+  std::vector<PendingRun> pending;
+  if (!attempts.empty()) {
+    ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
+    std::map<int64_t, const store::RunRecord*> by_id;
+    for (const auto& r : runs) by_id[r.id] = &r;
+    for (const AttemptRecord& a : attempts) {
+      const store::RunRecord& r = *by_id.at(a.run_id);
+      PendingRun p;
+      p.attempt_id = a.id;
+      p.point.iommu = r.iommu;
+      p.point.workload = r.workload;
+      p.point.vm = r.vm;
+      p.point.repetition = r.repetition;
+      p.point.params = r.params;
+      pending.push_back(std::move(p));
+    }
+  }
+  std::map<NodePair, v1::IommuMode> booted;
+  for (const NodePair& pair : pairs) {
+    v1::IommuMode mode;
+    const store::NodeRecord* n = FindNode(nodes, pair.server);
+    if (n != nullptr && spec::ParseIommuModeName(n->iommu_mode, &mode)) booted[pair] = mode;
+  }
+  queue->Replan(spec, pending, pairs, booted);
+  if (!pending.empty() && pairs.empty()) {
+    Log(kLog, "experiment ", experiment_id, ": ", pending.size(),
+        " pending runs wait for a usable server/client pair");
+  } else if (!pending.empty()) {
+    Log(kLog, "experiment ", experiment_id, ": planned ", pending.size(), " pending runs on ",
+        pairs.size(), " pair(s), estimated ",
+        SpecDuration(absl::Seconds(absl::ToInt64Seconds(queue->makespan()))));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace iommuvm::scheduler

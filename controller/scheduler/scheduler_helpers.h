@@ -1,0 +1,62 @@
+#pragma once
+// Small helpers shared by the scheduler's files (scheduler.cc: submission
+// and connectivity; scheduler_ingest.cc: what agents report;
+// scheduler_attempts.cc: how attempts end; scheduler_dispatch.cc:
+// following the plan). Not part of the scheduler's interface.
+
+#include <string>
+#include <vector>
+
+#include "controller/scheduler/attempt_state.h"
+#include "controller/spec/params.h"
+#include "controller/spec/spec.h"
+#include "controller/store/store.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::scheduler {
+
+inline constexpr char kLog[] = "scheduler";
+
+inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& nodes,
+                                         const std::string& agent_id) {
+  for (const auto& n : nodes) {
+    if (n.agent_id == agent_id) return &n;
+  }
+  return nullptr;
+}
+
+inline bool HasRole(const store::NodeRecord& n, v1::Role role) {
+  for (v1::Role r : n.roles) {
+    if (r == role) return true;
+  }
+  return false;
+}
+
+// The run's workload with its user-axis values applied.
+inline spec::WorkloadSpec WorkloadOf(const spec::ExperimentSpec& spec,
+                                     const store::RunRecord& run) {
+  return spec::ApplyParams(spec.workloads.at(run.workload), run.params);
+}
+
+// An evidence value of a step update ("" when absent).
+inline std::string EvidenceOf(const v1::StepUpdate& u, const std::string& key) {
+  auto it = u.evidence().find(key);
+  return it == u.evidence().end() ? "" : it->second;
+}
+
+inline store::EventRecord Event(const store::AttemptRecord& a, const std::string& agent,
+                                const std::string& kind, const std::string& message) {
+  return store::EventRecord{a.experiment_id, a.run_id, a.id, agent, kind, message};
+}
+
+// The attempt update moving `a` from `from` to `to`.
+inline store::AttemptUpdate Move(const store::AttemptRecord& a, AttemptState from,
+                                 AttemptState to) {
+  store::AttemptUpdate u;
+  u.attempt_id = a.id;
+  u.from = from;
+  u.to = to;
+  return u;
+}
+
+}  // namespace iommuvm::scheduler

@@ -1,0 +1,271 @@
+#include "controller/scheduler/scheduler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/units.h"
+#include "controller/scheduler/scheduler_helpers.h"
+#include "controller/scheduler/step_builder.h"
+#include "controller/spec/cmdline.h"
+#include "controller/spec/spec_parser.h"
+
+// What agents report: step updates, results and metric batches, and the
+// step each attempt's state sends to which node.
+namespace iommuvm::scheduler {
+
+using store::AttemptRecord;
+using store::AttemptUpdate;
+using store::Mutation;
+
+absl::StatusOr<std::optional<AttemptRecord>> Scheduler::FindOpen(int64_t attempt_id) {
+  auto a = store_->GetAttempt(attempt_id);
+  if (absl::IsNotFound(a.status())) return std::optional<AttemptRecord>();
+  if (!a.ok()) return a.status();
+  if (IsTerminal(a->state)) return std::optional<AttemptRecord>();
+  return std::optional<AttemptRecord>(std::move(*a));
+}
+
+absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptRecord& a,
+                                                               std::string* target_agent) {
+  int64_t attempt_id;
+  StepKind kind;
+  if (!ParseStepId(a.step_id, &attempt_id, &kind)) return std::optional<v1::Step>();
+  ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+  ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
+  const spec::WorkloadSpec& w = WorkloadOf(*spec, run);
+  switch (kind) {
+    case StepKind::kSwitchMode: {
+      *target_agent = a.server_node;
+      auto vendor = a.evidence.find("server.cpu_vendor");
+      return std::optional<v1::Step>(SwitchModeStep(
+          a.id, a.run_id, *spec, run.iommu, vendor == a.evidence.end() ? "" : vendor->second));
+    }
+    case StepKind::kVerifyMode:
+      *target_agent = a.server_node;
+      return std::optional<v1::Step>(VerifyModeStep(a.id, a.run_id, *spec, run.iommu));
+    case StepKind::kStartServer:
+      *target_agent = a.server_node;
+      return std::optional<v1::Step>(StartServerStep(a.id, a.run_id, *spec, w));
+    case StepKind::kRunLoad:
+      *target_agent = a.client_node;
+      return std::optional<v1::Step>(
+          RunLoadStep(a.id, a.run_id, *spec, w, a.endpoint_host, a.endpoint_port));
+    case StepKind::kStopServer:
+    case StepKind::kCleanup:
+      *target_agent = a.server_node;
+      return std::optional<v1::Step>(StopServerStep(a.id, a.run_id, *spec, kind));
+  }
+  return std::optional<v1::Step>();
+}
+
+void Scheduler::SendStep(const std::string& agent_id, v1::Step step) {
+  v1::ControllerMessage msg;
+  *msg.mutable_assign()->mutable_step() = std::move(step);
+  if (!gateway_->Send(agent_id, msg)) {
+    Log(kLog, "agent ", agent_id, " is offline; step ", msg.assign().step().step_id(),
+        " will be sent when it reconnects");
+  }
+}
+
+absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessage& msg) {
+  std::lock_guard lock(mu_);
+  if (msg.seq() == 0) return absl::InvalidArgumentError("data message without a sequence number");
+  auto it = live_.find(agent_id);
+  if (it != live_.end()) it->second.last_seen = clock_->Now();
+  Mutation m;
+  m.dedupe = std::make_pair(agent_id, msg.seq());
+  std::string kind;
+  uint64_t samples = 0;
+  switch (msg.body_case()) {
+    case v1::AgentMessage::kStepUpdate:
+      return HandleStepUpdate(agent_id, msg.seq(), msg.step_update(), "step_update");
+    case v1::AgentMessage::kMetricBatch: {
+      kind = "metric_batch";
+      const v1::MetricBatch& b = msg.metric_batch();
+      ASSIGN_OR_RETURN(auto a, FindOpen(b.attempt_id()));
+      if (a && (a->server_node == agent_id || a->client_node == agent_id)) {
+        for (const auto& s : b.samples()) m.samples.push_back({a->id, agent_id, s});
+        samples = m.samples.size();
+      } else {
+        Log(kLog, "ignoring late metric batch of attempt ", b.attempt_id(), " from ", agent_id);
+      }
+      break;
+    }
+    case v1::AgentMessage::kRunResult: {
+      kind = "run_result";
+      const v1::RunResult& r = msg.run_result();
+      ASSIGN_OR_RETURN(auto a, FindOpen(r.attempt_id()));
+      if (a && a->state == AttemptState::kRunning && a->step_id == r.step_id() &&
+          a->client_node == agent_id) {
+        for (const auto& op : r.operations()) {
+          m.results.push_back({a->id, a->run_id, r.tool(), r.tool_version(), op});
+        }
+        m.artifacts.push_back({a->id, r.tool() + ".out", r.raw_output()});
+      } else {
+        Log(kLog, "ignoring stale result of step ", r.step_id(), " from ", agent_id);
+      }
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError("unexpected data message");
+  }
+  ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));
+  ++version_;
+  changed_.notify_all();
+  if (metrics_ != nullptr) {
+    metrics_->CountIngest(kind, outcome == store::ApplyOutcome::kDuplicate);
+    if (outcome == store::ApplyOutcome::kApplied) metrics_->CountSamples(samples);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t seq,
+                                         const v1::StepUpdate& u, const std::string& kind_name) {
+  Mutation m;
+  m.dedupe = std::make_pair(agent_id, seq);
+  ASSIGN_OR_RETURN(auto found, FindOpen(u.attempt_id()));
+  int64_t parsed_attempt;
+  StepKind kind;
+  bool current = found && found->step_id == u.step_id() &&
+                 ParseStepId(u.step_id(), &parsed_attempt, &kind);
+  // The one STARTED update that moves an attempt: a node going down to
+  // switch its boot config.
+  if (current && u.phase() == v1::StepUpdate::PHASE_STARTED && kind == StepKind::kSwitchMode &&
+      found->state == AttemptState::kConfiguringBoot && u.evidence().count("rebooting")) {
+    AttemptUpdate up = Move(*found, AttemptState::kConfiguringBoot, AttemptState::kRebooting);
+    up.evidence = {{"switch.method", u.evidence().at("rebooting")}};
+    m.attempts.push_back(up);
+    m.events.push_back(Event(*found, agent_id, "rebooting",
+                             absl::StrCat("switching with ", u.evidence().at("rebooting"))));
+    if (metrics_) metrics_->CountIngest(kind_name, false);
+    return Commit(m);
+  }
+  current = current && u.phase() != v1::StepUpdate::PHASE_STARTED;
+  if (!current) {
+    // Late, duplicate or informational: record the sequence number only.
+    bool cleanup = ParseStepId(u.step_id(), &parsed_attempt, &kind) && kind == StepKind::kCleanup;
+    if (u.phase() != v1::StepUpdate::PHASE_STARTED && !cleanup) {
+      Log(kLog, "ignoring stale update of step ", u.step_id(), " from ", agent_id);
+    }
+    ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));
+    if (metrics_) metrics_->CountIngest(kind_name, outcome == store::ApplyOutcome::kDuplicate);
+    return absl::OkStatus();
+  }
+  const AttemptRecord& a = *found;
+  if (metrics_) metrics_->CountIngest(kind_name, false);
+  if (u.phase() == v1::StepUpdate::PHASE_FAILED) {
+    AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
+    up.add_samples_reported = u.samples_sent();
+    m.attempts.push_back(up);
+    return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", u.error()), m);
+  }
+  ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
+  switch (kind) {
+    case StepKind::kSwitchMode: {
+      // Back from the switch: a reboot must have changed the boot id.
+      std::string method = EvidenceOf(u, "method");
+      std::string before = EvidenceOf(u, "boot_id_before"), after = EvidenceOf(u, "boot_id");
+      bool in_place = method == "sysfs" || method == "sim-sysfs";
+      if (!in_place && before == after) {
+        return EndAttempt(a, AttemptState::kFailed,
+                          absl::StrCat(agent_id, ": switched with ", method,
+                                       " but the boot id is unchanged (", after,
+                                       "): the node did not reboot"),
+                          m);
+      }
+      AttemptUpdate up = Move(a, a.state, AttemptState::kVerifying);
+      up.evidence = {{"switch.method", method},
+                     {"switch.boot_id_before", before},
+                     {"switch.boot_id", after}};
+      up.step_id = StepId(a.id, StepKind::kVerifyMode);
+      m.attempts.push_back(up);
+      m.events.push_back(Event(a, agent_id, "switched",
+                               absl::StrCat("with ", method, ", now ",
+                                            EvidenceOf(u, "detected"))));
+      break;
+    }
+    case StepKind::kVerifyMode: {
+      AttemptUpdate up = Move(a, AttemptState::kVerifying, AttemptState::kPreparing);
+      for (const auto& [k, v] : u.evidence()) up.evidence["verify." + k] = v;
+      std::string mismatch = EvidenceOf(u, "mismatch");
+      if (!mismatch.empty()) {
+        up.to = AttemptState::kFailed;
+        m.attempts.push_back(up);
+        return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", mismatch), m);
+      }
+      up.step_id = StepId(a.id, StepKind::kStartServer);
+      m.attempts.push_back(up);
+      std::string mode = EvidenceOf(u, "data_mode").empty() ? EvidenceOf(u, "detected")
+                                                            : EvidenceOf(u, "data_mode");
+      m.events.push_back(Event(a, agent_id, "verified",
+                               absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
+      RecordNodeMode(agent_id, mode, EvidenceOf(u, "boot_id"));
+      break;
+    }
+    case StepKind::kStartServer: {
+      AttemptUpdate up = Move(a, AttemptState::kPreparing, AttemptState::kRunning);
+      up.endpoint = std::make_pair(u.endpoint_host(), u.endpoint_port());
+      up.step_id = StepId(a.id, StepKind::kRunLoad);
+      up.add_samples_reported = u.samples_sent();
+      m.attempts.push_back(up);
+      m.events.push_back(Event(a, agent_id, "server_ready",
+                               absl::StrCat(run.workload, " listening on ", u.endpoint_host(),
+                                            ":", u.endpoint_port())));
+      break;
+    }
+    case StepKind::kRunLoad: {
+      ASSIGN_OR_RETURN(auto results, store_->ResultsOfAttempt(a.id));
+      if (results.empty()) {
+        AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
+        up.add_samples_reported = u.samples_sent();
+        m.attempts.push_back(up);
+        return EndAttempt(a, AttemptState::kFailed,
+                          absl::StrCat(agent_id, ": load generator finished without a result"),
+                          m);
+      }
+      AttemptUpdate up = Move(a, AttemptState::kRunning, AttemptState::kCollecting);
+      up.step_id = StepId(a.id, StepKind::kStopServer);
+      up.add_samples_reported = u.samples_sent();
+      m.attempts.push_back(up);
+      break;
+    }
+    case StepKind::kStopServer: {
+      AttemptUpdate up = Move(a, AttemptState::kCollecting, AttemptState::kSucceeded);
+      up.add_samples_reported = u.samples_sent();
+      m.attempts.push_back(up);
+      m.runs.push_back({a.run_id, "SUCCEEDED", ""});
+      m.events.push_back(Event(a, agent_id, "attempt_succeeded", "run completed"));
+      break;
+    }
+    case StepKind::kCleanup:
+      break;
+  }
+  RETURN_IF_ERROR(Commit(m));
+  return SendCurrentStep(a.id);
+}
+
+void Scheduler::RecordNodeMode(const std::string& agent_id, const std::string& mode,
+                               const std::string& boot_id) {
+  auto nodes = store_->ListNodes();
+  if (!nodes.ok()) return;
+  const store::NodeRecord* found = FindNode(*nodes, agent_id);
+  if (found == nullptr) return;
+  store::NodeRecord n = *found;
+  n.iommu_mode = mode;
+  if (!boot_id.empty()) n.boot_id = boot_id;
+  absl::Status s = store_->UpsertNode(n);
+  if (!s.ok()) Log(kLog, "cannot record node ", agent_id, "'s mode: ", s.message());
+}
+
+absl::Status Scheduler::SendCurrentStep(int64_t attempt_id) {
+  ASSIGN_OR_RETURN(store::AttemptRecord a, store_->GetAttempt(attempt_id));
+  if (IsTerminal(a.state)) return absl::OkStatus();
+  std::string target;
+  ASSIGN_OR_RETURN(std::optional<v1::Step> step, CurrentStep(a, &target));
+  if (step) SendStep(target, std::move(*step));
+  return absl::OkStatus();
+}
+
+}  // namespace iommuvm::scheduler
