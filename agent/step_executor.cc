@@ -1,9 +1,11 @@
 #include "agent/step_executor.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/paths.h"
 #include "agent/telemetry/collectors.h"
 #include "agent/workload/load_generator.h"
+#include "agent/workload/server_application.h"
 #include "common/log.h"
 
 namespace iommuvm::agent {
@@ -244,7 +246,16 @@ void StepExecutor::StopServer(const v1::Step& step) {
     servers_.erase(it);
     Log(kLog, "server of attempt ", step.attempt_id(), was_running ? " stopped" : " had exited");
   }
-  (void)deps_.fs->RemoveAll(RunDir(state_dir_, step.attempt_id()));
+  // The servers' logs travel with the update (kept as artifacts), also
+  // when a failed attempt is cleaned up; then the directory goes.
+  std::string dir = RunDir(state_dir_, step.attempt_id());
+  if (auto names = deps_.fs->ListDir(dir); names.ok()) {
+    for (const std::string& name : *names) {
+      if (!absl::EndsWith(name, ".log")) continue;
+      (*u.mutable_artifacts())[name] = TailOfFile(deps_.fs->HostPath(dir + "/" + name), 64 << 10);
+    }
+  }
+  (void)deps_.fs->RemoveAll(dir);
   Finish(step, absl::OkStatus(), u);
 }
 

@@ -149,6 +149,12 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
     if (u.phase() != v1::StepUpdate::PHASE_STARTED && !cleanup) {
       Log(kLog, "ignoring stale update of step ", u.step_id(), " from ", agent_id);
     }
+    // A failed attempt's server logs are what explains it: keep them.
+    if (cleanup) {
+      for (const auto& [name, content] : u.artifacts()) {
+        m.artifacts.push_back({parsed_attempt, name, content});
+      }
+    }
     ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));
     if (metrics_) metrics_->CountIngest(kind_name, outcome == store::ApplyOutcome::kDuplicate);
     return absl::OkStatus();
@@ -237,6 +243,9 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       m.attempts.push_back(up);
       m.runs.push_back({a.run_id, "SUCCEEDED", ""});
       m.events.push_back(Event(a, agent_id, "attempt_succeeded", "run completed"));
+      for (const auto& [name, content] : u.artifacts()) {
+        m.artifacts.push_back({a.id, name, content});
+      }
       break;
     }
     case StepKind::kCleanup:

@@ -75,6 +75,13 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
                     "'load_throughput_ops_per_second' AND labels = 'tool=memcaslap' AND value > 0"),
             3);
 
+  // Every attempt kept its server's log as an artifact.
+  EXPECT_EQ(h.Count("SELECT COUNT(DISTINCT attempt_id) FROM artifacts WHERE name LIKE '%.log'"),
+            12);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM artifacts WHERE name = 'redis-server.log' AND "
+                    "content LIKE '%Ready to accept connections%'"),
+            6);
+
   CommandResult results = h.Cli({"results", "1", "--format", "csv"});
   ASSERT_EQ(results.exit_code, 0) << results.err;
   EXPECT_NE(results.out.find("srv_cpu_pct,srv_irq_per_s,srv_pkt_per_s"), std::string::npos)

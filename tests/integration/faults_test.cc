@@ -175,6 +175,10 @@ TEST(FaultsTest, RedisServerThatCannotStartFailsWithItsOwnWords) {
                     "'%redis-server exited with status 1%Address already in use%'"),
             2)
       << r.out << r.err;
+  // The cleanup brought the server's log along.
+  EXPECT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM artifacts WHERE name = 'redis-server.log' "
+                             "AND content LIKE '%Address already in use%'",
+                             2, absl::Seconds(10)));
 }
 
 TEST(FaultsTest, SigtermExitsCleanly) {
