@@ -21,7 +21,9 @@ std::vector<std::string> RedisBenchmark::CommandLine(const v1::RunLoad& load) co
   if (load.value_size() > 0) argv.insert(argv.end(), {"-d", absl::StrCat(load.value_size())});
   if (load.keyspace() > 0) argv.insert(argv.end(), {"-r", absl::StrCat(load.keyspace())});
   if (load.threads() > 0) argv.insert(argv.end(), {"--threads", absl::StrCat(load.threads())});
-  argv.push_back("--csv");
+  // The default report: progress while running (streamed), then per test
+  // a summary with avg/min/p50/p95/p99/max, the percentile distribution
+  // (p90, p99.9) and the elapsed time.
   return argv;
 }
 
@@ -31,8 +33,13 @@ absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
                                                const std::atomic<bool>* cancel) {
   LoadResult result;
   result.tool = "redis-benchmark";
-  ASSIGN_OR_RETURN(CommandResult run, RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
-                                              &result.raw_output));
+  RedisBenchmarkProgress progress([this](double rps) {
+    if (progress_) progress_(rps);
+  });
+  ASSIGN_OR_RETURN(CommandResult run,
+                   RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
+                           &result.raw_output,
+                           [&progress](absl::string_view chunk) { progress.Feed(chunk); }));
   result.tool_version = ToolVersion(runner_, {"redis-benchmark", "--version"});
   if (run.timed_out || run.cancelled) {
     // redis-benchmark retries a refused connection forever; the timeout is
@@ -47,8 +54,10 @@ absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
       return absl::FailedPreconditionError(
           absl::StrCat("redis-benchmark reported zero throughput for ", op.operation()));
     }
-    op.set_requests(load.requests());
-    op.set_duration_s(static_cast<double>(load.requests()) / op.throughput_ops());
+    if (op.requests() == 0) op.set_requests(load.requests());
+    if (op.duration_s() <= 0) {
+      op.set_duration_s(static_cast<double>(load.requests()) / op.throughput_ops());
+    }
     op.set_throughput_bytes(op.throughput_ops() * load.value_size());
   }
   result.operations = std::move(*parsed);

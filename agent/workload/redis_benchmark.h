@@ -1,5 +1,7 @@
 #pragma once
-// redis-benchmark as a LoadGenerator: --csv output, one result per test.
+// redis-benchmark as a LoadGenerator: its default report (progress while
+// it runs, then a summary and percentile distribution per test), one
+// result per test.
 
 #include "agent/workload/load_generator.h"
 

@@ -69,11 +69,16 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   EXPECT_GE(h.Count("SELECT COUNT(*) FROM metric_samples WHERE name = "
                     "'telemetry_collector_unavailable' AND labels LIKE '%collector=iommu_pmu%'"),
             1);
-  // memcaslap's own throughput streamed while it ran (3 s runs, 500 ms
-  // interval: a table every second).
+  // The generators' own throughput streamed while they ran: memcaslap's
+  // table every second (3 s runs), redis-benchmark's progress line every
+  // 250 ms (runs of about a second).
   EXPECT_EQ(h.Count("SELECT COUNT(DISTINCT attempt_id) FROM metric_samples WHERE name = "
                     "'load_throughput_ops_per_second' AND labels = 'tool=memcaslap' AND value > 0"),
             3);
+  EXPECT_EQ(h.Count("SELECT COUNT(DISTINCT attempt_id) FROM metric_samples WHERE name = "
+                    "'load_throughput_ops_per_second' AND labels = 'tool=redis-benchmark' "
+                    "AND value > 0"),
+            6);
 
   // Every attempt kept its server's log as an artifact.
   EXPECT_EQ(h.Count("SELECT COUNT(DISTINCT attempt_id) FROM artifacts WHERE name LIKE '%.log'"),

@@ -105,6 +105,21 @@ TEST(RedisBenchmarkParserTest, PlainReportWithTwoTests) {
   }
 }
 
+// The progress lines of a recorded report, fed in small chunks: each
+// positive instantaneous rate once; the first line's rps=0.0 is not a rate.
+TEST(RedisBenchmarkParserTest, ProgressFromTheDefaultReport) {
+  std::string out = Fixture("plain_set_get.txt");
+  std::vector<double> rps;
+  RedisBenchmarkProgress progress([&](double v) { rps.push_back(v); });
+  for (size_t i = 0; i < out.size(); i += 5) progress.Feed(absl::string_view(out).substr(i, 5));
+  size_t expected = 0;
+  for (size_t at = out.find(": rps="); at != std::string::npos; at = out.find(": rps=", at + 1)) {
+    expected += out.compare(at, 10, ": rps=0.0 ") == 0 ? 0 : 1;
+  }
+  EXPECT_EQ(rps.size(), expected);
+  for (double v : rps) EXPECT_GT(v, 0);
+}
+
 TEST(RedisBenchmarkParserTest, ConnectionRefusedKeepsTheToolsWords) {
   EXPECT_THAT(ParseRedisBenchmark(Fixture("error_refused.txt")),
               StatusIs(absl::StatusCode::kFailedPrecondition,
