@@ -80,6 +80,15 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
                     "AND value > 0"),
             6);
 
+  // nginx runs warmed up first (unmeasured): one warmup per nginx attempt.
+  std::string client_log = c.client.Log();
+  size_t warmups = 0;
+  for (size_t at = client_log.find("warmup of attempt"); at != std::string::npos;
+       at = client_log.find("warmup of attempt", at + 1)) {
+    ++warmups;
+  }
+  EXPECT_EQ(warmups, 3u) << client_log;
+
   // Every attempt kept its server's log as an artifact.
   EXPECT_EQ(h.Count("SELECT COUNT(DISTINCT attempt_id) FROM artifacts WHERE name LIKE '%.log'"),
             12);
