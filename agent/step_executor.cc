@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/paths.h"
 #include "agent/telemetry/collectors.h"
+#include "agent/telemetry/server_requests_collector.h"
 #include "agent/workload/load_generator.h"
 #include "agent/workload/server_application.h"
 #include "common/log.h"
@@ -131,10 +132,15 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status,
   if (!s.ok()) Log(kLog, "cannot record step ", step.step_id(), " as done: ", s.message());
 }
 
-std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step) {
+std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Application* app) {
   std::vector<std::string> names(step.telemetry_collectors().begin(),
                                  step.telemetry_collectors().end());
-  std::vector<std::unique_ptr<Collector>> collectors = MakeCollectors(names, deps_.fs, perf_.get(), deps_.runner);
+  std::vector<std::unique_ptr<Collector>> collectors =
+      MakeCollectors(names, deps_.fs, perf_.get(), deps_.runner);
+  if (app != nullptr) {
+    collectors.push_back(
+        std::make_unique<ServerRequestsCollector>(app, step.start_server().app()));
+  }
   absl::Duration interval = step.telemetry_interval_ms() > 0
                                 ? absl::Milliseconds(step.telemetry_interval_ms())
                                 : absl::Seconds(1);
@@ -169,7 +175,7 @@ void StepExecutor::StartServer(const v1::Step& step) {
   if (!port.ok()) return Finish(step, port.status(), {});
   Server& server = servers_[step.attempt_id()];
   server.app = std::move(*app);
-  server.sampler = StartSampler(step);
+  server.sampler = StartSampler(step, server.app.get());
   v1::StepUpdate u;
   u.set_endpoint_host(data_address_);
   u.set_endpoint_port(*port);

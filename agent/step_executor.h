@@ -65,7 +65,9 @@ class StepExecutor {
   void SwitchMode(const v1::Step& step);
   void VerifyMode(const v1::Step& step);
   void Finish(const v1::Step& step, const absl::Status& status, v1::StepUpdate update);
-  std::unique_ptr<Sampler> StartSampler(const v1::Step& step);
+  // Every collector the step asks for, plus the server's own request
+  // counter when `app` (the server it just started) is given.
+  std::unique_ptr<Sampler> StartSampler(const v1::Step& step, Application* app = nullptr);
   void Emit(v1::AgentMessage msg);
 
   AgentDeps deps_;

@@ -24,6 +24,10 @@ class Application {
   virtual bool Stop() = 0;
   // True while the server process is alive.
   virtual bool Running() = 0;
+  // Requests served so far, from the server's own counters (redis INFO
+  // total_commands_processed, memcached cmd_get + cmd_set, nginx
+  // stub_status): live throughput whatever the generator prints.
+  virtual absl::StatusOr<uint64_t> RequestsServed() = 0;
 };
 
 // The Application for `app` (redis, memcached, nginx), or InvalidArgument.

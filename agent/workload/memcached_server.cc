@@ -47,4 +47,10 @@ absl::Status MemcachedServer::Preload(const v1::StartServer& config, const std::
   });
 }
 
+absl::StatusOr<uint64_t> MemcachedServer::Requests(const std::string& host, uint32_t port) {
+  auto reply = TcpExchange(host, port, "stats\r\n", absl::Milliseconds(500));
+  if (!reply.ok()) return reply.status();
+  return CounterAfter(*reply, "STAT cmd_get ") + CounterAfter(*reply, "STAT cmd_set ");
+}
+
 }  // namespace iommuvm::agent

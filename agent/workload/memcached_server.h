@@ -21,6 +21,7 @@ class MemcachedServer final : public ServerApplication {
                                                    const std::string& host, uint32_t port,
                                                    const std::string& run_dir) override;
   bool Ready(const std::string& host, uint32_t port) override;
+  absl::StatusOr<uint64_t> Requests(const std::string& host, uint32_t port) override;
   absl::Status Preload(const v1::StartServer& config, const std::string& host,
                        uint32_t port) override;
 };

@@ -8,7 +8,9 @@
 #include <random>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/workload/tcp_probe.h"
 
 namespace iommuvm::agent {
@@ -40,6 +42,7 @@ std::string NginxServer::Config(const v1::StartServer& config, const std::string
       "    listen ", host, ":", port, " reuseport;\n"
       "    root ", run_dir, "/www;\n"
       "    location / { }\n"
+      "    location = /iommuvm-status { stub_status; }\n"
       "  }\n"
       "}\n");
   return conf;
@@ -82,6 +85,24 @@ bool NginxServer::Ready(const std::string& host, uint32_t port) {
                            absl::StrCat("HEAD ", probe_path_, " HTTP/1.0\r\nHost: x\r\n\r\n"),
                            absl::Milliseconds(500));
   return reply.ok() && absl::StartsWith(*reply, "HTTP/1.1 200");
+}
+
+absl::StatusOr<uint64_t> NginxServer::Requests(const std::string& host, uint32_t port) {
+  // stub_status: "Active connections: 1 \nserver accepts handled requests\n 5 5 42 \n..."
+  auto reply = TcpExchange(host, port,
+                           "GET /iommuvm-status HTTP/1.0\r\nHost: x\r\n\r\n",
+                           absl::Milliseconds(500));
+  if (!reply.ok()) return reply.status();
+  size_t at = reply->find("accepts handled requests");
+  if (at == std::string::npos) return absl::DataLossError("no stub_status in nginx's answer");
+  std::vector<std::string> numbers =
+      absl::StrSplit(reply->substr(reply->find('\n', at) + 1), absl::ByAnyChar(" \n"),
+                     absl::SkipEmpty());
+  uint64_t requests = 0;
+  if (numbers.size() < 3 || !absl::SimpleAtoi(numbers[2], &requests)) {
+    return absl::DataLossError("unreadable stub_status from nginx");
+  }
+  return requests;
 }
 
 }  // namespace iommuvm::agent

@@ -22,6 +22,7 @@ class NginxServer final : public ServerApplication {
                                                    const std::string& host, uint32_t port,
                                                    const std::string& run_dir) override;
   bool Ready(const std::string& host, uint32_t port) override;
+  absl::StatusOr<uint64_t> Requests(const std::string& host, uint32_t port) override;
 
  private:
   std::string probe_path_ = "/";

@@ -47,4 +47,11 @@ absl::Status RedisServer::Preload(const v1::StartServer& config, const std::stri
   });
 }
 
+absl::StatusOr<uint64_t> RedisServer::Requests(const std::string& host, uint32_t port) {
+  auto reply = TcpExchange(host, port, "INFO stats\r\n", absl::Milliseconds(500));
+  if (!reply.ok()) return reply.status();
+  // Our own INFO call is one command a second: noise, not load.
+  return CounterAfter(*reply, "total_commands_processed:");
+}
+
 }  // namespace iommuvm::agent

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/workload/tcp_probe.h"
@@ -74,6 +75,8 @@ absl::StatusOr<uint32_t> ServerApplication::Start(const v1::StartServer& config,
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
+  host_ = host;
+  port_ = port;
   if (config.preload_keys() > 0) {
     absl::Status s = Preload(config, host, port);
     if (!s.ok()) {
@@ -93,5 +96,21 @@ bool ServerApplication::Stop() {
 }
 
 bool ServerApplication::Running() { return process_ && process_->Running(); }
+
+absl::StatusOr<uint64_t> ServerApplication::RequestsServed() {
+  if (!Running()) return absl::FailedPreconditionError(absl::StrCat(name(), " is not running"));
+  return Requests(host_, port_);
+}
+
+uint64_t CounterAfter(absl::string_view text, absl::string_view key) {
+  size_t at = text.find(key);
+  if (at == absl::string_view::npos) return 0;
+  size_t start = at + key.size();
+  size_t end = start;
+  while (end < text.size() && absl::ascii_isdigit(text[end])) ++end;
+  uint64_t v = 0;
+  (void)absl::SimpleAtoi(text.substr(start, end - start), &v);
+  return v;
+}
 
 }  // namespace iommuvm::agent

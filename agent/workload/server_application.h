@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "agent/workload/application.h"
 
 namespace iommuvm::agent {
@@ -21,6 +22,7 @@ class ServerApplication : public Application {
                                  const std::string& run_dir, absl::Duration timeout) final;
   bool Stop() final;
   bool Running() final;
+  absl::StatusOr<uint64_t> RequestsServed() final;
 
  protected:
   // The program's name (log file and messages).
@@ -32,6 +34,8 @@ class ServerApplication : public Application {
                                                            const std::string& run_dir) = 0;
   // True once the server answers its own protocol.
   virtual bool Ready(const std::string& host, uint32_t port) = 0;
+  // The server's request counter, asked over its own protocol.
+  virtual absl::StatusOr<uint64_t> Requests(const std::string& host, uint32_t port) = 0;
   // Populates the key space (config.preload_keys > 0).
   virtual absl::Status Preload(const v1::StartServer& config, const std::string& host,
                                uint32_t port);
@@ -39,11 +43,17 @@ class ServerApplication : public Application {
  private:
   CommandRunner* runner_;
   std::unique_ptr<Process> process_;
+  std::string host_;
+  uint32_t port_ = 0;
 };
 
 // Key number `i` in a printf-style `format` with one integer ("key:%012d",
 // "memtier-%d"); "" format means redis-benchmark's "key:%012d".
 std::string FormatKey(const std::string& format, uint64_t i);
+
+// The integer right after `key` in `text` (0 when absent):
+// CounterAfter("...\r\ntotal_commands_processed:42\r\n", "total_commands_processed:") = 42.
+uint64_t CounterAfter(absl::string_view text, absl::string_view key);
 
 // The last `max_chars` of a file, trimmed ("" when unreadable).
 std::string TailOfFile(const std::string& path, size_t max_chars);

@@ -69,6 +69,15 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   EXPECT_GE(h.Count("SELECT COUNT(*) FROM metric_samples WHERE name = "
                     "'telemetry_collector_unavailable' AND labels LIKE '%collector=iommu_pmu%'"),
             1);
+  // Every server's own request counter moved while it was measured.
+  for (const auto& [app, attempts] : {std::pair{"redis", 6}, std::pair{"memcached", 3},
+                                      std::pair{"nginx", 3}}) {
+    EXPECT_EQ(h.Count(std::string("SELECT COUNT(DISTINCT attempt_id) FROM metric_samples WHERE "
+                                  "name = 'server_requests_per_second' AND labels = 'app=") +
+                      app + "' AND value > 0 AND agent_id = 'server-1'"),
+              attempts)
+        << app;
+  }
   // The generators' own throughput streamed while they ran: memcaslap's
   // table every second (3 s runs), redis-benchmark's progress line every
   // 250 ms (runs of about a second).

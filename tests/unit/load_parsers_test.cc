@@ -8,6 +8,7 @@
 
 #include "agent/workload/memcaslap.h"
 #include "agent/workload/memcaslap_parser.h"
+#include "agent/workload/server_application.h"
 #include "agent/workload/wrk.h"
 #include "agent/workload/wrk_parser.h"
 
@@ -143,6 +144,15 @@ TEST(WrkParserTest, RefusedConnectionCarriesWrksWords) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "wrk printed no result: unable to connect to 127.0.0.1:1 Connection refused");
+}
+
+TEST(ServerCountersTest, CounterAfterReadsTheNumberAfterItsKey) {
+  EXPECT_EQ(CounterAfter("# Stats\r\ntotal_connections_received:3\r\ntotal_commands_processed:"
+                         "42\r\n",
+                         "total_commands_processed:"),
+            42u);
+  EXPECT_EQ(CounterAfter("STAT cmd_get 100\r\nSTAT cmd_set 7\r\nEND\r\n", "STAT cmd_set "), 7u);
+  EXPECT_EQ(CounterAfter("nothing here", "STAT cmd_get "), 0u);
 }
 
 TEST(WrkTest, CommandLinesForWrkAndWrk2) {
