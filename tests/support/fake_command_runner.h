@@ -41,7 +41,9 @@ class FakeCommandRunner final : public CommandRunner {
     ok.exit_code = 0;
     return ok;
   }
+  // Records the command line (in `ran`) and refuses to start it.
   absl::StatusOr<std::unique_ptr<Process>> Start(const CommandSpec& spec) override {
+    ran.push_back(absl::StrJoin(spec.argv, " "));
     return absl::UnimplementedError("FakeCommandRunner cannot start " + spec.argv[0]);
   }
   absl::StatusOr<std::string> Which(const std::string& tool) const override {
