@@ -148,12 +148,8 @@ int RunInspect(const std::vector<std::string>& argv, std::ostream& out, std::ost
   LocalFileSystem fs(sysroot);
   LocalCommandRunner runner;
 
-  std::string log;
-  bool have_log = false;
+  absl::StatusOr<std::string> log;
   std::string log_file = args->Get("kernel-log", "");
-  if (log_file.empty() && sysroot != "/" && fs.Exists("/dmesg.txt")) {
-    log_file = fs.HostPath("/dmesg.txt");
-  }
   if (!log_file.empty()) {
     std::ifstream in(log_file);
     if (!in) {
@@ -163,13 +159,10 @@ int RunInspect(const std::vector<std::string>& argv, std::ostream& out, std::ost
     std::stringstream ss;
     ss << in.rdbuf();
     log = ss.str();
-    have_log = true;
-  } else if (sysroot == "/") {
-    auto live = ReadLiveKernelLog(&runner);
-    have_log = live.ok();
-    if (have_log) log = *live;
+  } else {
+    log = ReadKernelLogOf(fs, &runner);
   }
-  IommuProbe probe = ProbeIommu(fs, log, have_log, args->Get("nic", ""));
+  IommuProbe probe = ProbeIommu(fs, log.ok() ? *log : "", log.ok(), args->Get("nic", ""));
   v1::Inventory inv = CollectInventory(fs);
   // Tool versions describe this machine, not a captured sysroot.
   std::map<std::string, std::string> tools;

@@ -33,18 +33,13 @@ std::string DescribeGroup(const IommuProbe& p, const IommuGroup& g) {
 // The data-plane NIC: named, or the only NIC backed by a PCI device.
 void PickDataNic(const FileSystem& fs, const std::string& wanted, IommuProbe* p) {
   std::vector<NetInterface> pci;
-  for (NetInterface& n : NetInterfaces(fs)) {
-    if (!wanted.empty() && (n.name == wanted || n.bdf == wanted)) {
-      p->data_nic = n;
-      return;
-    }
-    if (!n.bdf.empty()) pci.push_back(n);
+  if (auto nic = DataPlaneNic(fs, wanted, &pci)) {
+    p->data_nic = *nic;
+    return;
   }
   if (!wanted.empty()) {
     p->warnings.push_back(absl::StrCat("no network interface or PCI NIC '", wanted,
                                        "' in /sys/class/net; judging by all groups"));
-  } else if (pci.size() == 1) {
-    p->data_nic = pci[0];
   } else if (pci.size() > 1) {
     std::vector<std::string> names;
     for (const auto& n : pci) names.push_back(n.name);

@@ -103,4 +103,9 @@ absl::StatusOr<std::string> ReadLiveKernelLog(CommandRunner* runner) {
   return r->out;
 }
 
+absl::StatusOr<std::string> ReadKernelLogOf(const FileSystem& sysroot, CommandRunner* runner) {
+  if (sysroot.HostPath("/") != "/") return sysroot.ReadFile("/dmesg.txt");
+  return ReadLiveKernelLog(runner);
+}
+
 }  // namespace iommuvm::agent

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/command_runner.h"
+#include "common/file_system.h"
 
 namespace iommuvm::agent {
 
@@ -32,5 +33,9 @@ KernelLogFacts ParseKernelLog(absl::string_view log);
 // The live kernel log: /dev/kmsg read without blocking, or `dmesg` when
 // /dev/kmsg cannot be opened.
 absl::StatusOr<std::string> ReadLiveKernelLog(CommandRunner* runner);
+
+// The kernel log of the node behind `sysroot`: the live one for "/";
+// captured and simulated nodes keep theirs as <sysroot>/dmesg.txt.
+absl::StatusOr<std::string> ReadKernelLogOf(const FileSystem& sysroot, CommandRunner* runner);
 
 }  // namespace iommuvm::agent

@@ -38,22 +38,9 @@ NodeControl::NodeControl(FileSystem* sysroot, FileSystem* host, CommandRunner* r
 
 std::string NodeControl::PendingPath() const { return config_.state_dir + "/pending_boot"; }
 
-std::string NodeControl::KernelLog(bool* available) {
-  // Captured and simulated nodes keep their kernel log next to /proc.
-  if (sysroot_->HostPath("/") != "/") {
-    auto log = sysroot_->ReadFile("/dmesg.txt");
-    *available = log.ok();
-    return log.ok() ? *log : "";
-  }
-  auto live = ReadLiveKernelLog(runner_);
-  *available = live.ok();
-  return live.ok() ? *live : "";
-}
-
 Evidence NodeControl::Probe(v1::IommuMode expected) {
-  bool have_log = false;
-  std::string log = KernelLog(&have_log);
-  IommuProbe p = ProbeIommu(*sysroot_, log, have_log, config_.data_nic);
+  auto log = ReadKernelLogOf(*sysroot_, runner_);
+  IommuProbe p = ProbeIommu(*sysroot_, log.ok() ? *log : "", log.ok(), config_.data_nic);
   Evidence e;
   e["boot_id"] = BootId(*sysroot_);
   e["cmdline"] = p.cmdline;

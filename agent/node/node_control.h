@@ -58,7 +58,6 @@ class NodeControl {
   std::optional<v1::StepUpdate> CompletePendingBoot();
 
  private:
-  std::string KernelLog(bool* available);
   std::string PendingPath() const;
 
   FileSystem* sysroot_;

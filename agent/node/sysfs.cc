@@ -124,7 +124,7 @@ std::vector<NetInterface> NetInterfaces(const FileSystem& fs) {
     n.name = name;
     auto target = SysfsLink(fs, link);
     std::string dir = target ? Resolve(link, *target) : link;
-    if (target) n.bdf = LastBdf(Resolve(link, *target));
+    if (target) n.bdf = LastBdf(dir);
     if (!n.bdf.empty()) {
       if (auto d = FindPciDevice(fs, n.bdf)) n.driver = d->driver;
     }
@@ -134,6 +134,20 @@ std::vector<NetInterface> NetInterfaces(const FileSystem& fs) {
     out.push_back(std::move(n));
   }
   return out;
+}
+
+std::optional<NetInterface> DataPlaneNic(const FileSystem& fs, const std::string& wanted,
+                                         std::vector<NetInterface>* pci) {
+  std::vector<NetInterface> backed;
+  std::optional<NetInterface> named;
+  for (NetInterface& n : NetInterfaces(fs)) {
+    if (!wanted.empty() && !named && (n.name == wanted || n.bdf == wanted)) named = n;
+    if (!n.bdf.empty()) backed.push_back(std::move(n));
+  }
+  std::optional<NetInterface> chosen = named;
+  if (wanted.empty() && backed.size() == 1) chosen = backed[0];
+  if (pci != nullptr) *pci = std::move(backed);
+  return chosen;
 }
 
 }  // namespace iommuvm::agent

@@ -57,5 +57,10 @@ std::vector<PciDevice> PciDevices(const FileSystem& fs);
 std::optional<PciDevice> FindPciDevice(const FileSystem& fs, const std::string& bdf);
 // Every interface under /sys/class/net, sorted by name.
 std::vector<NetInterface> NetInterfaces(const FileSystem& fs);
+// The data-plane NIC: the interface named `wanted` (name or PCI address),
+// or with "" the only interface backed by a PCI device. `pci` (optional)
+// receives every PCI-backed interface, so callers can say why none fits.
+std::optional<NetInterface> DataPlaneNic(const FileSystem& fs, const std::string& wanted,
+                                         std::vector<NetInterface>* pci = nullptr);
 
 }  // namespace iommuvm::agent

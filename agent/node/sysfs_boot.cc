@@ -88,15 +88,8 @@ class SysfsBoot final : public BootConfigurator {
  private:
   // The data-plane NIC's group (named, or the only PCI NIC's).
   absl::StatusOr<IommuGroup> DataGroup(const BootTarget& target) const {
-    std::vector<NetInterface> pci;
-    std::string bdf;
-    for (const NetInterface& n : NetInterfaces(*fs_)) {
-      if (!target.data_nic.empty() && (n.name == target.data_nic || n.bdf == target.data_nic)) {
-        bdf = n.bdf;
-      }
-      if (!n.bdf.empty()) pci.push_back(n);
-    }
-    if (target.data_nic.empty() && pci.size() == 1) bdf = pci[0].bdf;
+    std::optional<NetInterface> nic = DataPlaneNic(*fs_, target.data_nic);
+    std::string bdf = nic ? nic->bdf : "";
     if (bdf.empty()) {
       return absl::FailedPreconditionError(
           target.data_nic.empty()

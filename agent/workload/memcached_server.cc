@@ -40,7 +40,7 @@ bool MemcachedServer::Ready(const std::string& host, uint32_t port) {
 
 absl::Status MemcachedServer::Preload(const v1::StartServer& config, const std::string& host,
                                       uint32_t port) {
-  std::string value(config.preload_value_size() > 0 ? config.preload_value_size() : 3, 'x');
+  std::string value = PreloadValue(config);
   return TcpPipeline(host, port, config.preload_keys(), "STORED\r\n", [&](uint64_t i) {
     return absl::StrCat("set ", FormatKey(config.preload_key_format(), i), " 0 0 ", value.size(),
                         "\r\n", value, "\r\n");

@@ -39,7 +39,7 @@ bool RedisServer::Ready(const std::string& host, uint32_t port) {
 
 absl::Status RedisServer::Preload(const v1::StartServer& config, const std::string& host,
                                   uint32_t port) {
-  std::string value(config.preload_value_size() > 0 ? config.preload_value_size() : 3, 'x');
+  std::string value = PreloadValue(config);
   return TcpPipeline(host, port, config.preload_keys(), "+OK\r\n", [&](uint64_t i) {
     std::string key = FormatKey(config.preload_key_format(), i);
     return absl::StrCat("*3\r\n$3\r\nSET\r\n$", key.size(), "\r\n", key, "\r\n$",

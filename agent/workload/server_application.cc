@@ -39,6 +39,10 @@ std::string FormatKey(const std::string& format, uint64_t i) {
   return f.substr(0, pct) + number + f.substr(d + 1);
 }
 
+std::string PreloadValue(const v1::StartServer& config) {
+  return std::string(config.preload_value_size() > 0 ? config.preload_value_size() : 3, 'x');
+}
+
 absl::Status ServerApplication::Preload(const v1::StartServer&, const std::string&, uint32_t) {
   return absl::UnimplementedError(absl::StrCat(name(), " cannot be preloaded"));
 }

@@ -55,6 +55,10 @@ std::string FormatKey(const std::string& format, uint64_t i);
 // CounterAfter("...\r\ntotal_commands_processed:42\r\n", "total_commands_processed:") = 42.
 uint64_t CounterAfter(absl::string_view text, absl::string_view key);
 
+// The value preloaded under every key (preload_value_size bytes, 3 when
+// unset, like redis-benchmark's default).
+std::string PreloadValue(const v1::StartServer& config);
+
 // The last `max_chars` of a file, trimmed ("" when unreadable).
 std::string TailOfFile(const std::string& path, size_t max_chars);
 

@@ -1,5 +1,7 @@
 #include "controller/scheduler/admission.h"
 
+#include "controller/scheduler/pairing.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -24,11 +26,7 @@ bool Matches(const store::NodeRecord& n, const spec::NodesSpec& nodes, v1::Role 
     }
     return false;
   }
-  for (const auto& [k, v] : nodes.selector) {
-    auto it = n.labels.find(k);
-    if (it == n.labels.end() || it->second != v) return false;
-  }
-  return true;
+  return LabelsMatch(n.labels, nodes.selector);
 }
 
 void CheckTools(const std::string& yaml, const spec::ExperimentSpec& spec,

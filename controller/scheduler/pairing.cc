@@ -5,24 +5,21 @@
 #include <set>
 
 namespace iommuvm::scheduler {
-namespace {
-
-bool Matches(const CandidateNode& n, const std::map<std::string, std::string>& selector) {
+bool LabelsMatch(const std::map<std::string, std::string>& labels,
+                 const std::map<std::string, std::string>& selector) {
   for (const auto& [k, v] : selector) {
-    auto it = n.labels.find(k);
-    if (it == n.labels.end() || it->second != v) return false;
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
   }
   return true;
 }
-
-}  // namespace
 
 std::vector<NodePair> FormPairs(const spec::NodesSpec& nodes,
                                 const std::vector<CandidateNode>& candidates,
                                 const std::vector<NodePair>& previous) {
   std::map<std::string, const CandidateNode*> usable;
   for (const auto& c : candidates) {
-    if (Matches(c, nodes.selector)) usable[c.agent_id] = &c;
+    if (LabelsMatch(c.labels, nodes.selector)) usable[c.agent_id] = &c;
   }
   auto can = [&](const std::string& id, bool server) {
     auto it = usable.find(id);

@@ -30,6 +30,10 @@ struct CandidateNode {
   std::map<std::string, std::string> labels;
 };
 
+// Whether `labels` hold every key=value of `selector` (nodes.selector).
+bool LabelsMatch(const std::map<std::string, std::string>& labels,
+                 const std::map<std::string, std::string>& selector);
+
 // The pairs for `nodes` (the spec's `nodes` section) out of `candidates`,
 // keeping `previous` pairs that are still possible. Explicit pairs are used
 // as listed when both nodes are candidates. Otherwise server-only nodes pair
