@@ -115,7 +115,8 @@ class Scheduler {
   absl::StatusOr<std::optional<v1::Step>> CurrentStep(const store::AttemptRecord& a,
                                                       std::string* target_agent);
   absl::StatusOr<std::optional<store::AttemptRecord>> FindOpen(int64_t attempt_id);
-  absl::Status FinishExperiments();
+  // Ends each open experiment of `experiments` whose runs have all ended.
+  absl::Status FinishExperiments(const std::vector<store::ExperimentRecord>& experiments);
   void SendStep(const std::string& agent_id, v1::Step step);
   // Sends the step an attempt's current state waits for (the one place that
   // decides which step goes to which node), unless the attempt has ended.

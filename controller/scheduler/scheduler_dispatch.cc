@@ -75,8 +75,8 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   return true;
 }
 
-absl::Status Scheduler::FinishExperiments() {
-  ASSIGN_OR_RETURN(auto experiments, store_->ListExperiments());
+absl::Status Scheduler::FinishExperiments(
+    const std::vector<store::ExperimentRecord>& experiments) {
   for (const auto& e : experiments) {
     if (e.state != "QUEUED" && e.state != "RUNNING") {
       queues_.erase(e.id);
@@ -128,7 +128,9 @@ absl::Status Scheduler::Tick() {
     if (e.state != "QUEUED" && e.state != "RUNNING") continue;
     RETURN_IF_ERROR(Dispatch(e.id, nodes, &busy, &claimed));
   }
-  RETURN_IF_ERROR(FinishExperiments());
+  // The list read above still tells which experiments are open: only this
+  // pass (under mu_) changed them, and only from QUEUED to RUNNING.
+  RETURN_IF_ERROR(FinishExperiments(experiments));
   UpdateGauges();
   return absl::OkStatus();
 }
