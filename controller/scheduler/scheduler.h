@@ -91,6 +91,11 @@ class Scheduler {
   absl::Status Commit(const store::Mutation& m);
   std::optional<std::string> LostNode(const store::AttemptRecord& a,
                                       const spec::ExperimentSpec& spec, absl::Time now);
+  // Whether `node` is the attempt's server, switching its boot config.
+  bool Booting(const store::AttemptRecord& a, const std::string& node) const;
+  // How long `node` may be silent before the attempt is lost.
+  absl::Duration Grace(const store::AttemptRecord& a, const spec::ExperimentSpec& spec,
+                       const std::string& node) const;
   absl::Time Deadline(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
   // Follows one experiment's plan: forms its pairs from the usable nodes
   // not `claimed` by older experiments, re-plans when the pairs changed or

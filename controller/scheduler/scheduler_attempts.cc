@@ -47,19 +47,26 @@ void Scheduler::SendCleanup(const AttemptRecord& a, const spec::ExperimentSpec& 
   }
 }
 
-std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
-                                               const spec::ExperimentSpec& spec, absl::Time now) {
+bool Scheduler::Booting(const AttemptRecord& a, const std::string& node) const {
+  return node == a.server_node &&
+         (a.state == AttemptState::kConfiguringBoot || a.state == AttemptState::kRebooting);
+}
+
+absl::Duration Scheduler::Grace(const AttemptRecord& a, const spec::ExperimentSpec& spec,
+                                const std::string& node) const {
   // A server switching its boot config is expected to vanish for up to the
   // spec's boot timeout.
-  bool booting = a.state == AttemptState::kConfiguringBoot || a.state == AttemptState::kRebooting;
+  return Booting(a, node) ? std::max(spec.timeouts.boot, options_.agent_grace)
+                          : options_.agent_grace;
+}
+
+std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
+                                               const spec::ExperimentSpec& spec, absl::Time now) {
   for (const std::string& node : {a.server_node, a.client_node}) {
     if (node.empty()) continue;
     const LiveNode& n = live_[node];
     absl::Time since = n.connected ? n.last_seen : n.disconnected_at;
-    absl::Duration grace = booting && node == a.server_node
-                               ? std::max(spec.timeouts.boot, options_.agent_grace)
-                               : options_.agent_grace;
-    if (now - since > grace) return node;
+    if (now - since > Grace(a, spec, node)) return node;
   }
   return std::nullopt;
 }
@@ -79,14 +86,12 @@ absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpe
 absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& node) {
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
-  bool booting = (a.state == AttemptState::kConfiguringBoot ||
-                  a.state == AttemptState::kRebooting) && node == a.server_node;
+  std::string grace = SpecDuration(Grace(a, *spec, node));
   std::string error =
-      booting ? absl::StrCat("node ", node, " did not come back within timeouts.boot (",
-                             SpecDuration(std::max(spec->timeouts.boot, options_.agent_grace)),
-                             ") after a mode switch")
-              : absl::StrCat("node ", node, " lost (no contact for ",
-                             SpecDuration(options_.agent_grace), ")");
+      Booting(a, node)
+          ? absl::StrCat("node ", node, " did not come back within timeouts.boot (", grace,
+                         ") after a mode switch")
+          : absl::StrCat("node ", node, " lost (no contact for ", grace, ")");
   Mutation m;
   AttemptUpdate up = Move(a, a.state, AttemptState::kLost);
   up.error = error;
