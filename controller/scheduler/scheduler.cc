@@ -154,11 +154,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   node.hostname = reg.inventory().hostname();
   node.data_address = reg.data_address();
   node.cpu_vendor = reg.inventory().cpu_vendor();
-  auto iommu = [&](const char* key) {
-    auto it = reg.iommu().find(key);
-    return it == reg.iommu().end() ? std::string() : it->second;
-  };
-  node.iommu_mode = iommu("data_mode").empty() ? iommu("detected") : iommu("data_mode");
+  node.iommu_mode = ProbedMode(reg.iommu());
   node.tools = std::map<std::string, std::string>(reg.software_versions().begin(),
                                                   reg.software_versions().end());
   node.inventory_json.clear();

@@ -44,6 +44,16 @@ inline std::string EvidenceOf(const v1::StepUpdate& u, const std::string& key) {
   return it == u.evidence().end() ? "" : it->second;
 }
 
+// The mode a probe's report says counts (the agent's registration facts
+// or VerifyMode evidence): the data-plane NIC's group, else all groups.
+inline std::string ProbedMode(const google::protobuf::Map<std::string, std::string>& probe) {
+  auto get = [&](const char* key) {
+    auto it = probe.find(key);
+    return it == probe.end() ? std::string() : it->second;
+  };
+  return get("data_mode").empty() ? get("detected") : get("data_mode");
+}
+
 inline store::EventRecord Event(const store::AttemptRecord& a, const std::string& agent,
                                 const std::string& kind, const std::string& message) {
   return store::EventRecord{a.experiment_id, a.run_id, a.id, agent, kind, message};

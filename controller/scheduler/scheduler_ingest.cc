@@ -203,8 +203,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       }
       up.step_id = StepId(a.id, StepKind::kStartServer);
       m.attempts.push_back(up);
-      std::string mode = EvidenceOf(u, "data_mode").empty() ? EvidenceOf(u, "detected")
-                                                            : EvidenceOf(u, "data_mode");
+      std::string mode = ProbedMode(u.evidence());
       m.events.push_back(Event(a, agent_id, "verified",
                                absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
       RecordNodeMode(agent_id, mode, EvidenceOf(u, "boot_id"));
