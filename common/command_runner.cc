@@ -228,7 +228,8 @@ absl::StatusOr<CommandResult> LocalCommandRunner::Run(const CommandSpec& spec) {
       ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         sinks[i]->append(buf, static_cast<size_t>(n));
-        if (i == 0 && spec.on_stdout) spec.on_stdout(absl::string_view(buf, static_cast<size_t>(n)));
+        const auto& on_chunk = i == 0 ? spec.on_stdout : spec.on_stderr;
+        if (on_chunk) on_chunk(absl::string_view(buf, static_cast<size_t>(n)));
       } else if (n == 0 || errno != EINTR) {
         ::close(fds[i].fd);
         fds[i].fd = -1;

@@ -26,8 +26,10 @@ struct CommandSpec {
   absl::Duration timeout = absl::InfiniteDuration();  // Run only
   std::string log_path;  // Start only: stdout+stderr appended here
   const std::atomic<bool>* cancel = nullptr;  // Run only: checked every 50 ms
-  // Run only: called with each chunk of stdout as it arrives (progress).
+  // Run only: called with each chunk of stdout / stderr as it arrives
+  // (progress; some tools report it on stderr).
   std::function<void(absl::string_view)> on_stdout;
+  std::function<void(absl::string_view)> on_stderr;
 };
 
 struct CommandResult {

@@ -1,10 +1,12 @@
 #include "agent/workload/load_generator.h"
 
-#include "absl/strings/str_cat.h"
 #include <fstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/workload/memcaslap.h"
+#include "agent/workload/memtier.h"
 #include "agent/workload/redis_benchmark.h"
 #include "agent/workload/wrk.h"
 
@@ -13,9 +15,11 @@ namespace iommuvm::agent {
 absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::string> argv,
                                       const std::string& run_dir, absl::Duration timeout,
                                       const std::atomic<bool>* cancel, std::string* raw_output,
-                                      std::function<void(absl::string_view)> on_stdout) {
+                                      std::function<void(absl::string_view)> on_stdout,
+                                      std::function<void(absl::string_view)> on_stderr) {
   CommandSpec spec;
   spec.on_stdout = std::move(on_stdout);
+  spec.on_stderr = std::move(on_stderr);
   std::string tool = argv[0];
   spec.argv = std::move(argv);
   spec.cwd = run_dir;
@@ -38,14 +42,48 @@ std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv) {
   return text.substr(0, text.find('\n'));
 }
 
+std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind) {
+  uint64_t total = 0;
+  std::vector<std::string> kinds;
+  for (const auto& [kind, n] : by_kind) {
+    if (n == 0) continue;
+    total += n;
+    kinds.push_back(absl::StrCat(kind, " ", n));
+  }
+  return absl::StrCat(total, total == 1 ? " error (" : " errors (", absl::StrJoin(kinds, ", "), ")");
+}
+
+absl::Status RequireServedWithoutErrors(const std::string& tool,
+                                        const std::vector<v1::OperationResult>& operations) {
+  for (const auto& op : operations) {
+    std::map<std::string, uint64_t> by_kind(op.errors_by_kind().begin(),
+                                            op.errors_by_kind().end());
+    if (by_kind.empty() && op.errors() > 0) by_kind["unspecified"] = op.errors();
+    if (op.errors() > 0 || !by_kind.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(tool, " saw ", DescribeErrors(by_kind),
+                                                        " in ", op.requests(), " ",
+                                                        op.operation(), " requests"));
+    }
+    if (op.throughput_ops() <= 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(tool, " reported zero throughput for ", op.operation()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::string& tool,
                                                                  CommandRunner* runner) {
   if (tool == "redis-benchmark") return std::unique_ptr<LoadGenerator>(new RedisBenchmark(runner));
+  if (tool == "memtier_benchmark") {
+    return std::unique_ptr<LoadGenerator>(new MemtierBenchmark(runner));
+  }
   if (tool == "memcaslap") return std::unique_ptr<LoadGenerator>(new Memcaslap(runner));
   if (tool == "wrk") return std::unique_ptr<LoadGenerator>(new Wrk(runner, /*open_loop=*/false));
   if (tool == "wrk2") return std::unique_ptr<LoadGenerator>(new Wrk(runner, /*open_loop=*/true));
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown load generator '", tool, "'; known: redis-benchmark, memcaslap, wrk, wrk2"));
+      "unknown load generator '", tool,
+      "'; known: redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2"));
 }
 
 }  // namespace iommuvm::agent

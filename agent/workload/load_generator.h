@@ -1,9 +1,10 @@
 #pragma once
 // LoadGenerator: a load tool run on the client node against a server
-// (redis-benchmark, memcaslap, wrk, wrk2).
+// (redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2).
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,9 +54,18 @@ class LoadGenerator {
 absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::string> argv,
                                       const std::string& run_dir, absl::Duration timeout,
                                       const std::atomic<bool>* cancel, std::string* raw_output,
-                                      std::function<void(absl::string_view)> on_stdout = {});
+                                      std::function<void(absl::string_view)> on_stdout = {},
+                                      std::function<void(absl::string_view)> on_stderr = {});
 // The first line `argv` prints (stdout, else stderr); "" when it fails.
 std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv);
+
+// "12 errors (status 10, timeout 2)".
+std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind);
+// FailedPrecondition naming the tool, the operation and the errors by kind
+// when an operation saw errors or no throughput: such a run measured
+// something other than the server serving the workload.
+absl::Status RequireServedWithoutErrors(const std::string& tool,
+                                        const std::vector<v1::OperationResult>& operations);
 
 // The LoadGenerator for `tool`, or InvalidArgument.
 absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::string& tool,

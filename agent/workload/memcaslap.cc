@@ -74,6 +74,7 @@ absl::StatusOr<LoadResult> Memcaslap::Run(const v1::RunLoad& load, const std::st
     }
     return parsed.status();
   }
+  RETURN_IF_ERROR(RequireServedWithoutErrors(result.tool, *parsed));
   for (auto& op : *parsed) op.set_throughput_bytes(op.throughput_ops() * load.value_size());
   result.operations = std::move(*parsed);
   return result;

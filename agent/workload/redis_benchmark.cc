@@ -49,11 +49,8 @@ absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
   auto parsed = ParseRedisBenchmark(result.raw_output);
   if (!parsed.ok()) return parsed.status();
   if (!run.ok()) return absl::FailedPreconditionError(run.Describe("redis-benchmark"));
+  RETURN_IF_ERROR(RequireServedWithoutErrors(result.tool, *parsed));
   for (auto& op : *parsed) {
-    if (op.throughput_ops() <= 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("redis-benchmark reported zero throughput for ", op.operation()));
-    }
     if (op.requests() == 0) op.set_requests(load.requests());
     if (op.duration_s() <= 0) {
       op.set_duration_s(static_cast<double>(load.requests()) / op.throughput_ops());

@@ -37,15 +37,8 @@ absl::StatusOr<LoadResult> Wrk::Run(const v1::RunLoad& load, const std::string& 
   if (run.timed_out || run.cancelled) return absl::DeadlineExceededError(run.Describe(tool()));
   auto parsed = ParseWrk(result.raw_output);
   if (!parsed.ok()) return parsed.status();
-  if (parsed->errors() > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        tool(), " saw ", parsed->errors(), " errors in ", parsed->requests(),
-        " requests (non-2xx/3xx responses, connect/read/write errors or timeouts)"));
-  }
-  if (parsed->throughput_ops() <= 0) {
-    return absl::FailedPreconditionError(absl::StrCat(tool(), " reported zero throughput"));
-  }
   result.operations.push_back(std::move(*parsed));
+  RETURN_IF_ERROR(RequireServedWithoutErrors(tool(), result.operations));
   return result;
 }
 

@@ -64,8 +64,16 @@ absl::StatusOr<v1::OperationResult> ParseWrk(const std::string& output) {
   r.set_latency_p99_us(f["p99"]);
   r.set_latency_p999_us(f["p999"]);
   r.set_latency_max_us(f["max"]);
-  r.set_errors(static_cast<uint64_t>(f["connect"] + f["read"] + f["write"] + f["timeout"] +
-                                     f["status"]));
+  uint64_t errors = 0;
+  // wrk's "status" counts responses outside 2xx/3xx.
+  for (const auto& [field, kind] : {std::pair{"connect", "connect"}, std::pair{"read", "read"},
+                                    std::pair{"write", "write"}, std::pair{"timeout", "timeout"},
+                                    std::pair{"status", "http_status"}}) {
+    auto n = static_cast<uint64_t>(f[field]);
+    if (n > 0) (*r.mutable_errors_by_kind())[kind] = n;
+    errors += n;
+  }
+  r.set_errors(errors);
   return r;
 }
 

@@ -116,6 +116,7 @@ v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentS
   v1::RunLoad* l = step.mutable_run_load();
   const spec::GeneratorSpec& g = w.generator;
   l->set_tool(g.tool);
+  l->set_app(w.app);
   l->set_target_host(host);
   l->set_target_port(port);
   for (const auto& t : g.tests) l->add_tests(t);

@@ -3,6 +3,7 @@
 // canned results; for testing logic that drives system tools (update-grub,
 // kexec, reboot) without running them.
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -29,10 +30,14 @@ class FakeCommandRunner final : public CommandRunner {
   }
   // Every Run, as its argv joined with spaces.
   std::vector<std::string> ran;
+  // Called on every Run of an installed program before it answers: plays
+  // the program's side effects (files it writes, progress it streams).
+  std::function<void(const CommandSpec&)> on_run;
 
   absl::StatusOr<CommandResult> Run(const CommandSpec& spec) override {
     ran.push_back(absl::StrJoin(spec.argv, " "));
     if (!installed.count(spec.argv[0])) return absl::NotFoundError(spec.argv[0] + ": not found");
+    if (on_run) on_run(spec);
     auto exact = results_by_command.find(ran.back());
     if (exact != results_by_command.end()) return exact->second;
     auto it = results.find(spec.argv[0]);

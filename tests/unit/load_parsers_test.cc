@@ -1,6 +1,7 @@
 // memcaslap and wrk parsers on outputs recorded from the real tools
 // installed here (memaslap v1.0 from libmemcached-tools 1.1.4, wrk
-// debian/4.1.0), every field checked.
+// debian/4.1.0), every field checked; memtier_benchmark on documents in its
+// JSON layout (tests/fixtures/memtier/README.md says why they are composed).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,12 +9,14 @@
 
 #include "agent/workload/memcaslap.h"
 #include "agent/workload/memcaslap_parser.h"
+#include "agent/workload/memtier.h"
+#include "agent/workload/memtier_parser.h"
 #include "agent/workload/nginx_server.h"
 #include "agent/workload/server_application.h"
-#include "tests/support/fake_command_runner.h"
-#include "tests/support/sysroot_builder.h"
 #include "agent/workload/wrk.h"
 #include "agent/workload/wrk_parser.h"
+#include "tests/support/fake_command_runner.h"
+#include "tests/support/sysroot_builder.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -140,6 +143,33 @@ TEST(WrkParserTest, Non2xxResponsesAreErrors) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->errors(), 89677u);
   EXPECT_EQ(r->requests(), 89677u);
+  EXPECT_EQ(r->errors_by_kind().size(), 1u);
+  EXPECT_EQ(r->errors_by_kind().at("http_status"), 89677u);
+  EXPECT_EQ(RequireServedWithoutErrors("wrk", {*r}).message(),
+            "wrk saw 89677 errors (http_status 89677) in 89677 GET requests");
+}
+
+TEST(LoadGeneratorTest, ErrorsByKindAndZeroThroughputFailTheRun) {
+  v1::OperationResult ok;
+  ok.set_operation("GET");
+  ok.set_throughput_ops(1000);
+  EXPECT_TRUE(RequireServedWithoutErrors("t", {ok}).ok());
+  v1::OperationResult idle = ok;
+  idle.set_operation("SET");
+  idle.set_throughput_ops(0);
+  EXPECT_EQ(RequireServedWithoutErrors("t", {ok, idle}).message(),
+            "t reported zero throughput for SET");
+  v1::OperationResult bad = ok;
+  bad.set_requests(40);
+  bad.set_errors(3);
+  (*bad.mutable_errors_by_kind())["timeout"] = 1;
+  (*bad.mutable_errors_by_kind())["connect"] = 2;
+  EXPECT_EQ(RequireServedWithoutErrors("t", {bad}).message(),
+            "t saw 3 errors (connect 2, timeout 1) in 40 GET requests");
+  bad.clear_errors_by_kind();
+  EXPECT_EQ(RequireServedWithoutErrors("t", {bad}).message(),
+            "t saw 3 errors (unspecified 3) in 40 GET requests");
+  EXPECT_EQ(DescribeErrors({{"connection", 1}}), "1 error (connection 1)");
 }
 
 TEST(WrkParserTest, RefusedConnectionCarriesWrksWords) {
@@ -205,6 +235,150 @@ TEST(WrkTest, CommandLinesForWrkAndWrk2) {
             (std::vector<std::string>{"wrk2", "-t", "4", "-c", "64", "-d", "15s", "--latency",
                                       "-s", "report.lua", "-R", "50000",
                                       "http://10.0.0.2:8080/file-4096"}));
+}
+
+TEST(MemtierParserTest, Version2DocumentEveryField) {
+  auto r = ParseMemtierJson(Fixture("memtier/2.x-redis-ratio-1to10.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->interrupted);
+  EXPECT_TRUE(r->errors.empty());
+  EXPECT_DOUBLE_EQ(r->duration_s, 2.0);
+  ASSERT_EQ(r->operations.size(), 2u);
+  const v1::OperationResult& set = r->operations[0];
+  EXPECT_EQ(set.operation(), "SET");
+  EXPECT_EQ(set.requests(), 18182u);
+  EXPECT_DOUBLE_EQ(set.throughput_ops(), 9091);
+  EXPECT_DOUBLE_EQ(set.throughput_bytes(), 938.54 * 1024);
+  EXPECT_DOUBLE_EQ(set.latency_mean_us(), 512);
+  EXPECT_DOUBLE_EQ(set.latency_min_us(), 87);
+  EXPECT_DOUBLE_EQ(set.latency_max_us(), 7231);
+  EXPECT_DOUBLE_EQ(set.duration_s(), 2.0);
+  const v1::OperationResult& get = r->operations[1];
+  EXPECT_EQ(get.operation(), "GET");
+  EXPECT_EQ(get.requests(), 181818u);
+  EXPECT_DOUBLE_EQ(get.throughput_ops(), 90909);
+  EXPECT_DOUBLE_EQ(get.latency_p50_us(), 463);
+  EXPECT_DOUBLE_EQ(get.latency_p90_us(), 687);
+  EXPECT_DOUBLE_EQ(get.latency_p95_us(), 799);
+  EXPECT_DOUBLE_EQ(get.latency_p99_us(), 1215);
+  EXPECT_DOUBLE_EQ(get.latency_p999_us(), 3007);
+  EXPECT_DOUBLE_EQ(get.latency_min_us(), 71);
+  EXPECT_DOUBLE_EQ(get.latency_max_us(), 8015);
+}
+
+TEST(MemtierParserTest, OlderLayoutWithNanForTheCommandThatNeverRan) {
+  auto r = ParseMemtierJson(Fixture("memtier/1.4-get-only.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->operations.size(), 1u);  // no SETs in a 0:1 ratio
+  const v1::OperationResult& get = r->operations[0];
+  EXPECT_EQ(get.operation(), "GET");
+  EXPECT_DOUBLE_EQ(r->duration_s, 1.6);
+  EXPECT_EQ(get.requests(), 160000u);  // Ops/sec × duration: this layout has no Count
+  EXPECT_DOUBLE_EQ(get.latency_mean_us(), 158);
+  EXPECT_DOUBLE_EQ(get.latency_p50_us(), 151);
+  EXPECT_DOUBLE_EQ(get.latency_p99_us(), 399);
+  EXPECT_DOUBLE_EQ(get.latency_p999_us(), 807);
+  EXPECT_DOUBLE_EQ(get.latency_p90_us(), 0);  // not asked for in that run
+}
+
+TEST(MemtierParserTest, InterruptedRunAndConnectionErrorsAreReported) {
+  auto r = ParseMemtierJson(Fixture("memtier/2.x-interrupted-connection-errors.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->interrupted);
+  EXPECT_EQ(r->errors, (std::map<std::string, uint64_t>{{"connection", 3}}));
+}
+
+TEST(MemtierParserTest, NotJsonOrNoStatsIsAnError) {
+  EXPECT_EQ(ParseMemtierJson("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(ParseMemtierJson("{\"configuration\": {}}").status().message().find("ALL STATS"),
+            std::string::npos);
+  EXPECT_NE(ParseMemtierJson("{\"ALL STATS\": {\"Sets\": {\"Ops/sec\": 0}}}")
+                .status()
+                .message()
+                .find("no SET or GET"),
+            std::string::npos);
+}
+
+TEST(MemtierParserTest, ProgressFromTheRewrittenStderrLine) {
+  std::vector<double> rates;
+  MemtierProgress progress([&](double r) { rates.push_back(r); });
+  std::string text = Fixture("memtier/stderr-progress.txt");
+  // Arrives in arbitrary chunks.
+  for (size_t i = 0; i < text.size(); i += 37) progress.Feed(absl::string_view(text).substr(i, 37));
+  EXPECT_EQ(rates, (std::vector<double>{96412, 99932, 101321}));
+}
+
+v1::RunLoad MemtierLoad() {
+  v1::RunLoad load;
+  load.set_tool("memtier_benchmark");
+  load.set_app("memcached");
+  load.set_target_host("10.0.0.2");
+  load.set_target_port(11211);
+  load.set_clients(50);
+  load.set_threads(4);
+  load.set_requests(100000);
+  load.set_value_size(512);
+  load.set_keyspace(10000);
+  load.set_ratio("1:4");
+  return load;
+}
+
+TEST(MemtierTest, CommandLineSplitsClientsOverThreadsAndMatchesThePreloadedKeys) {
+  v1::RunLoad load = MemtierLoad();
+  MemtierBenchmark m(nullptr);
+  EXPECT_EQ(m.CommandLine(load),
+            (std::vector<std::string>{
+                "memtier_benchmark", "--server=10.0.0.2", "--port=11211",
+                "--protocol=memcache_text", "--threads=4", "--clients=12", "--ratio=1:4",
+                "--pipeline=1", "--data-size=512", "--key-prefix=memtier-", "--key-pattern=R:R",
+                "--distinct-client-seed", "--hide-histogram",
+                "--print-percentiles=50,90,95,99,99.9", "--json-out-file=memtier.json",
+                "--key-minimum=0", "--key-maximum=9999",
+                // 100000 requests over 48 connections, rounded up per client.
+                "--requests=2084"}));
+  // The preload writes exactly the keys memtier asks for.
+  EXPECT_EQ(FormatKey("memtier-%d", 0), "memtier-0");
+  EXPECT_EQ(FormatKey("memtier-%d", 9999), "memtier-9999");
+  load.set_app("redis");
+  load.set_requests(0);
+  load.set_duration_ms(10500);
+  auto argv = m.CommandLine(load);
+  EXPECT_EQ(argv[3], "--protocol=redis");
+  EXPECT_EQ(argv.back(), "--test-time=11");
+}
+
+TEST(MemtierTest, RunReadsItsJsonFileAndStreamsProgress) {
+  testing::FakeCommandRunner runner;
+  runner.installed = {"memtier_benchmark"};
+  std::string document = Fixture("memtier/2.x-redis-ratio-1to10.json");
+  runner.on_run = [&](const CommandSpec& spec) {
+    if (spec.argv.size() < 2 || spec.argv[1] == "--version") return;
+    std::ofstream(spec.cwd + "/memtier.json") << document;
+    if (spec.on_stderr) spec.on_stderr(Fixture("memtier/stderr-progress.txt"));
+  };
+  runner.Answer("memtier_benchmark --version", "memtier_benchmark 2.1.1\nCopyright (C) 2011-2024");
+  testing::SysrootBuilder dir;  // a temporary run directory
+  MemtierBenchmark m(&runner);
+  std::vector<double> rates;
+  m.set_progress([&](double r) { rates.push_back(r); }, absl::Seconds(1));
+  auto r = m.Run(MemtierLoad(), dir.root(), absl::Seconds(5), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tool_version, "memtier_benchmark 2.1.1");
+  ASSERT_EQ(r->operations.size(), 2u);
+  EXPECT_EQ(r->operations[1].requests(), 181818u);
+  EXPECT_EQ(rates.size(), 3u);
+
+  // An interrupted run, or one that saw connection errors, fails.
+  document = Fixture("memtier/2.x-interrupted-connection-errors.json");
+  EXPECT_EQ(m.Run(MemtierLoad(), dir.root(), absl::Seconds(5), nullptr).status().message(),
+            "memtier_benchmark stopped before the full run");
+  // A failed start keeps the tool's own words, and no earlier file is read.
+  runner.on_run = nullptr;
+  runner.results["memtier_benchmark"].exit_code = 1;
+  runner.results["memtier_benchmark"].err = "Connection refused (111)";
+  auto failed = m.Run(MemtierLoad(), dir.root(), absl::Seconds(5), nullptr);
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(failed.status().message().find("Connection refused"), std::string::npos);
 }
 
 }  // namespace
