@@ -32,6 +32,19 @@ absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::st
   return run;
 }
 
+void LoadGenerator::ReportProgress(double ops_per_second, absl::Time now) {
+  if (!progress_) return;
+  pending_sum_ += ops_per_second;
+  ++pending_count_;
+  // A little slack so a tool printing exactly every interval is not
+  // skipped every other time by jitter.
+  if (now - last_report_ < progress_interval_ * 0.9) return;
+  progress_(pending_sum_ / pending_count_);
+  last_report_ = now;
+  pending_sum_ = 0;
+  pending_count_ = 0;
+}
+
 std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv) {
   CommandSpec spec;
   spec.argv = std::move(argv);

@@ -29,8 +29,9 @@ class LoadGenerator {
   using ProgressFn = std::function<void(double ops_per_second)>;
 
   virtual ~LoadGenerator() = default;
-  // Asks for progress about every `interval` (tools without periodic
-  // output ignore it).
+  // Asks for progress about every `interval`: a tool reporting more often
+  // is averaged down to one value per interval, so the stream matches the
+  // telemetry's (tools without periodic output ignore it).
   void set_progress(ProgressFn fn, absl::Duration interval) {
     progress_ = std::move(fn);
     progress_interval_ = interval;
@@ -44,8 +45,18 @@ class LoadGenerator {
                                          const std::atomic<bool>* cancel) = 0;
 
  protected:
+    bool wants_progress() const { return static_cast<bool>(progress_); }
+  // A rate the tool just printed; passed on as the mean of the rates seen
+  // once an interval has passed since the last report (the first at once).
+  void ReportProgress(double ops_per_second, absl::Time now = absl::Now());
+
   ProgressFn progress_;
   absl::Duration progress_interval_ = absl::Seconds(1);
+
+ private:
+  absl::Time last_report_ = absl::InfinitePast();
+  double pending_sum_ = 0;
+  int pending_count_ = 0;
 };
 
 // Runs a tool's command line in `run_dir`, keeping stdout+stderr as

@@ -39,7 +39,7 @@ std::vector<std::string> Memcaslap::CommandLine(const v1::RunLoad& load) const {
                                    "-F", "memcaslap.cfg"};
   // -S: periodic tables every stat interval (progress), and the final
   // per-operation distributions the parser reads.
-  int64_t stat_s = progress_ ? std::max<int64_t>(1, absl::ToInt64Seconds(progress_interval_)) : 0;
+  int64_t stat_s = wants_progress() ? std::max<int64_t>(1, absl::ToInt64Seconds(progress_interval_)) : 0;
   if (load.duration_ms() > 0) {
     uint32_t seconds = std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000);
     argv.insert(argv.end(), {"-t", absl::StrCat(seconds, "s"), "-S",
@@ -58,7 +58,7 @@ absl::StatusOr<LoadResult> Memcaslap::Run(const v1::RunLoad& load, const std::st
   result.tool = "memcaslap";
   std::ofstream(run_dir + "/memcaslap.cfg") << Config(load);
   MemcaslapProgress progress([this](double tps) {
-    if (progress_) progress_(tps);
+    ReportProgress(tps);
   });
   ASSIGN_OR_RETURN(CommandResult run,
                    RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,

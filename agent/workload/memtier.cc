@@ -57,7 +57,7 @@ absl::StatusOr<LoadResult> MemtierBenchmark::Run(const v1::RunLoad& load,
   LocalFileSystem fs;
   (void)fs.RemoveAll(json_path);  // never read an earlier run's file
   MemtierProgress progress([this](double ops) {
-    if (progress_) progress_(ops);
+    ReportProgress(ops);
   });
   ASSIGN_OR_RETURN(CommandResult run,
                    RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,

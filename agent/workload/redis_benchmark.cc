@@ -34,7 +34,7 @@ absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
   LoadResult result;
   result.tool = "redis-benchmark";
   RedisBenchmarkProgress progress([this](double rps) {
-    if (progress_) progress_(rps);
+    ReportProgress(rps);
   });
   ASSIGN_OR_RETURN(CommandResult run,
                    RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
