@@ -55,11 +55,8 @@ std::string StripTerminalEscapes(const std::string& output) {
 }
 
 void MemcaslapProgress::Feed(absl::string_view chunk) {
-  partial_.append(chunk.data(), chunk.size());
-  size_t nl;
-  while ((nl = partial_.find('\n')) != std::string::npos) {
-    std::string line = StripTerminalEscapes(partial_.substr(0, nl));
-    partial_.erase(0, nl + 1);
+  lines_.Feed(chunk, [this](absl::string_view raw) {
+    std::string line = StripTerminalEscapes(std::string(raw));
     absl::string_view t = absl::StripAsciiWhitespace(line);
     if (absl::StartsWith(t, "Total Statistics") && !absl::EndsWith(t, "events)")) {
       in_total_ = true;
@@ -71,7 +68,7 @@ void MemcaslapProgress::Feed(absl::string_view chunk) {
       double tps = 0;
       if (w.size() > 3 && absl::SimpleAtod(w[3], &tps)) on_tps_(tps);
     }
-  }
+  });
 }
 
 absl::StatusOr<std::vector<v1::OperationResult>> ParseMemcaslap(const std::string& raw) {

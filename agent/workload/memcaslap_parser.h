@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/workload/line_stream.h"
 #include "iommuvm/v1/common.pb.h"
 
 namespace iommuvm::agent {
@@ -28,7 +29,7 @@ class MemcaslapProgress {
 
  private:
   std::function<void(double)> on_tps_;
-  std::string partial_;
+  LineStream lines_;
   bool in_total_ = false;
 };
 

@@ -125,20 +125,15 @@ absl::StatusOr<MemtierReport> ParseMemtierJson(const std::string& json) {
 }
 
 void MemtierProgress::Feed(absl::string_view chunk) {
-  partial_.append(chunk.data(), chunk.size());
-  size_t end;
-  while ((end = partial_.find_first_of("\r\n")) != std::string::npos) {
-    std::string line = partial_.substr(0, end);
-    partial_.erase(0, end + 1);
+  lines_.Feed(chunk, [this](absl::string_view line) {
     absl::string_view t = absl::StripAsciiWhitespace(line);
-    if (!absl::StartsWith(t, "[RUN #")) continue;
+    if (!absl::StartsWith(t, "[RUN #")) return;
     size_t ops = t.find(" ops, ");
-    if (ops == std::string::npos) continue;
-    std::vector<absl::string_view> w =
-        absl::StrSplit(t.substr(ops + 6), ' ', absl::SkipEmpty());
+    if (ops == absl::string_view::npos) return;
+    std::vector<absl::string_view> w = absl::StrSplit(t.substr(ops + 6), ' ', absl::SkipEmpty());
     double rate = 0;
     if (!w.empty() && absl::SimpleAtod(w[0], &rate) && rate > 0) on_ops_(rate);
-  }
+  });
 }
 
 }  // namespace iommuvm::agent

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/workload/line_stream.h"
 #include "iommuvm/v1/common.pb.h"
 
 namespace iommuvm::agent {
@@ -37,7 +38,7 @@ class MemtierProgress {
 
  private:
   std::function<void(double)> on_ops_;
-  std::string partial_;
+  LineStream lines_{"\r\n"};
 };
 
 }  // namespace iommuvm::agent

@@ -216,17 +216,13 @@ absl::StatusOr<std::vector<v1::OperationResult>> ParseRedisBenchmark(const std::
 }
 
 void RedisBenchmarkProgress::Feed(absl::string_view chunk) {
-  partial_.append(chunk.data(), chunk.size());
-  size_t end;
-  while ((end = partial_.find_first_of("\r\n")) != std::string::npos) {
-    std::string segment = partial_.substr(0, end);
-    partial_.erase(0, end + 1);
+  lines_.Feed(chunk, [this](absl::string_view segment) {
     size_t at = segment.find(": rps=");
-    if (at == std::string::npos) continue;
-    std::string value = segment.substr(at + 6, segment.find(' ', at + 6) - at - 6);
+    if (at == absl::string_view::npos) return;
+    absl::string_view value = segment.substr(at + 6, segment.find(' ', at + 6) - at - 6);
     double rps = 0;
     if (absl::SimpleAtod(value, &rps) && rps > 0 && std::isfinite(rps)) on_rps_(rps);
-  }
+  });
 }
 
 }  // namespace iommuvm::agent

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "agent/workload/line_stream.h"
 #include "iommuvm/v1/common.pb.h"
 
 namespace iommuvm::agent {
@@ -29,7 +30,7 @@ class RedisBenchmarkProgress {
 
  private:
   std::function<void(double)> on_rps_;
-  std::string partial_;
+  LineStream lines_{"\r\n"};
 };
 
 }  // namespace iommuvm::agent
