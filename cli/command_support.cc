@@ -69,8 +69,9 @@ std::optional<Format> FormatOf(Context& ctx, const Args& args) {
 
 std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& argv,
                                  const char* usage, std::set<std::string> bool_flags,
-                                 size_t min_positional, size_t max_positional, int* exit_code) {
-  auto args = ParseCommand(ctx, argv, usage, {}, std::move(bool_flags), min_positional,
+                                 size_t min_positional, size_t max_positional, int* exit_code,
+                                 std::set<std::string> value_flags) {
+  auto args = ParseCommand(ctx, argv, usage, std::move(value_flags), std::move(bool_flags), min_positional,
                            max_positional, exit_code);
   if (!args) return std::nullopt;
   auto format = FormatOf(ctx, *args);

@@ -35,7 +35,8 @@ struct Invocation {
 // *exit_code set) when the command should end here.
 std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& argv,
                                  const char* usage, std::set<std::string> bool_flags,
-                                 size_t min_positional, size_t max_positional, int* exit_code);
+                                 size_t min_positional, size_t max_positional, int* exit_code,
+                                 std::set<std::string> value_flags = {});
 struct LoadedSpec {
   std::string yaml;
   spec::ExperimentSpec spec;

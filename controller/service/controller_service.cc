@@ -1,5 +1,6 @@
 #include "controller/service/controller_service.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -186,6 +187,63 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
     *resp->add_rows() = std::move(row);
   }
   return Done(ctx, absl::OkStatus());
+}
+
+absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,
+                                                        const v1::GetArtifactsRequest& req) {
+  int64_t id = req.experiment_id();
+  ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
+  auto run = std::find_if(runs.begin(), runs.end(),
+                          [&](const store::RunRecord& r) { return r.index == req.run_index(); });
+  if (run == runs.end()) {
+    return absl::NotFoundError(absl::StrCat("experiment ", id, " has no run ", req.run_index(),
+                                            " (it has ", runs.size(), " runs, from 0)"));
+  }
+  ASSIGN_OR_RETURN(auto attempts, store->ListAttempts(id));
+  const store::AttemptRecord* chosen = nullptr;
+  uint32_t count = 0;
+  for (const auto& a : attempts) {
+    if (a.run_id != run->id) continue;
+    ++count;
+    bool wanted = req.attempt() == 0 ? (chosen == nullptr || a.number > chosen->number)
+                                     : a.number == req.attempt();
+    if (wanted) chosen = &a;
+  }
+  if (chosen == nullptr) {
+    return absl::NotFoundError(
+        count == 0 ? absl::StrCat("run ", req.run_index(), " has not been attempted yet")
+                   : absl::StrCat("run ", req.run_index(), " has ", count,
+                                  count == 1 ? " attempt" : " attempts", "; there is no attempt ",
+                                  req.attempt()));
+  }
+  ASSIGN_OR_RETURN(auto artifacts, store->ArtifactsOfAttempt(chosen->id));
+  v1::GetArtifactsResponse resp;
+  resp.set_attempt_id(chosen->id);
+  resp.set_attempt(chosen->number);
+  resp.set_attempts(count);
+  std::vector<std::string> names;
+  for (auto& a : artifacts) {
+    names.push_back(a.name);
+    if (!req.name().empty() && a.name != req.name()) continue;
+    v1::Artifact* out = resp.add_artifacts();
+    out->set_name(a.name);
+    out->set_size_bytes(a.content.size());
+    if (!req.name().empty()) out->set_content(std::move(a.content));
+  }
+  if (!req.name().empty() && resp.artifacts_size() == 0) {
+    return absl::NotFoundError(absl::StrCat(
+        "attempt ", chosen->number, " of run ", req.run_index(), " kept no artifact '",
+        req.name(), "'; it kept: ", names.empty() ? "none" : absl::StrJoin(names, ", ")));
+  }
+  return resp;
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::GetArtifacts(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetArtifactsRequest* req,
+                                                              v1::GetArtifactsResponse* resp) {
+  auto loaded = LoadArtifacts(store_, *req);
+  if (loaded.ok()) *resp = std::move(*loaded);
+  return Done(ctx, loaded.status());
 }
 
 }  // namespace iommuvm::service

@@ -33,6 +33,9 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
   grpc::ServerUnaryReactor* GetResults(grpc::CallbackServerContext* ctx,
                                        const v1::GetResultsRequest* req,
                                        v1::GetResultsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetArtifacts(grpc::CallbackServerContext* ctx,
+                                         const v1::GetArtifactsRequest* req,
+                                         v1::GetArtifactsResponse* resp) override;
 
  private:
   scheduler::Scheduler* scheduler_;
@@ -41,5 +44,9 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
 
 // Loads an experiment with its runs and attempts as the API presents it.
 absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, int64_t id, bool with_runs);
+// The artifacts `req` asks for (one with content, or the list of an
+// attempt's), or NotFound naming what exists.
+absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,
+                                                        const v1::GetArtifactsRequest& req);
 
 }  // namespace iommuvm::service

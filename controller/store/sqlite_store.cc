@@ -512,6 +512,20 @@ absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfAttempt(int64_t 
   return QueryResults("WHERE attempt_id = ?", attempt_id);
 }
 
+absl::StatusOr<std::vector<ArtifactRecord>> SqliteStore::ArtifactsOfAttempt(int64_t attempt_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT name, content FROM artifacts WHERE "
+                                              "attempt_id = ? ORDER BY name"));
+  st.BindAll(attempt_id);
+  std::vector<ArtifactRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({attempt_id, st.Text(0), st.Text(1)});
+  }
+  return out;
+}
+
 absl::StatusOr<std::map<std::string, double>> SqliteStore::MeanSamples(
     int64_t attempt_id, const std::string& agent_id) {
   std::lock_guard lock(mu_);

@@ -37,6 +37,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) override;
+  absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) override;
   absl::StatusOr<std::map<std::string, double>> MeanSamples(int64_t attempt_id,
                                                             const std::string& agent_id) override;

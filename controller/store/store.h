@@ -200,6 +200,8 @@ class Store {
 
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) = 0;
+  // The artifacts kept with an attempt, by name.
+  virtual absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) = 0;
   virtual absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) = 0;
   // Mean value of each metric `agent_id` reported for an attempt, by name
   // (unlabelled series and labelled ones alike).

@@ -112,6 +112,29 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   EXPECT_EQ(std::count(results.out.begin(), results.out.end(), '\n'), 16) << results.out;
   CommandResult agents = h.Cli({"agents", "--format", "json"});
   EXPECT_NE(agents.out.find("\"agent\": \"server-1\""), std::string::npos) << agents.out;
+
+  // What each attempt kept, by run index: the generator's raw output and
+  // the server's log, each printable as it is.
+  CommandResult listed = h.Cli({"artifacts", "1", "0", "--format", "csv"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("1,redis-benchmark.out,"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("1,redis-server.log,"), std::string::npos) << listed.out;
+  CommandResult raw = h.Cli({"artifacts", "1", "0", "redis-benchmark.out"});
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_NE(raw.out.find("requests per second"), std::string::npos) << raw.out;
+  CommandResult missing = h.Cli({"artifacts", "1", "0", "wrk.out"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("kept no artifact 'wrk.out'; it kept: redis-benchmark.out, "
+                             "redis-server.log"),
+            std::string::npos)
+      << missing.err;
+  CommandResult no_run = h.Cli({"artifacts", "1", "99"});
+  EXPECT_NE(no_run.err.find("experiment 1 has no run 99 (it has 12 runs, from 0)"),
+            std::string::npos)
+      << no_run.err;
+  CommandResult no_attempt = h.Cli({"artifacts", "1", "0", "--attempt", "3"});
+  EXPECT_NE(no_attempt.err.find("run 0 has 1 attempt; there is no attempt 3"), std::string::npos)
+      << no_attempt.err;
 }
 
 TEST(EndToEndTest, CancelStopsTheExperimentAndItsServers) {
