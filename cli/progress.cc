@@ -40,6 +40,7 @@ std::optional<std::string> FollowExperiment(Context& ctx,
   v1::Experiment e;
   std::string state;
   size_t last_len = 0;
+  std::string last_line;
   while (reader->Read(&e)) {
     state = e.state();
     std::string line = ProgressLine(e, absl::Now() - start);
@@ -47,9 +48,10 @@ std::optional<std::string> FollowExperiment(Context& ctx,
       std::string pad = line.size() < last_len ? std::string(last_len - line.size(), ' ') : "";
       ctx.out << "\r" << line << pad << std::flush;
       last_len = line.size();
-    } else {
+    } else if (line != last_line) {  // a log reads better without repeats
       ctx.out << line << "\n" << std::flush;
     }
+    last_line = line;
   }
   if (ctx.interactive) ctx.out << "\n";
   grpc::Status s = reader->Finish();
