@@ -3,11 +3,13 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "agent/agent.h"
 #include "agent/inspect_command.h"
+#include "agent/vm_check_command.h"
 #include "common/log.h"
 #include "common/shutdown.h"
 
@@ -31,16 +33,22 @@ ABSL_FLAG(std::string, sim_cmdline, "console=ttyS0 intel_iommu=on iommu.strict=1
           "simulated node's command line at its first boot");
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "inspect") {
-    return iommuvm::agent::RunInspect(std::vector<std::string>(argv + 2, argv + argc), std::cout,
-                                      std::cerr);
+  // Tools usable on their own, without a controller.
+  using Subcommand = int (*)(const std::vector<std::string>&, std::ostream&, std::ostream&);
+  static const std::map<std::string, Subcommand> kSubcommands = {
+      {"inspect", iommuvm::agent::RunInspect}, {"vm-check", iommuvm::agent::RunVmCheck}};
+  if (argc > 1 && kSubcommands.count(argv[1])) {
+    return kSubcommands.at(argv[1])(std::vector<std::string>(argv + 2, argv + argc), std::cout,
+                                    std::cerr);
   }
   iommuvm::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
       "iommuvm-agent --controller ADDR [--roles server,client] ...\n"
       "Connects to the controller and executes its steps.\n"
       "iommuvm-agent inspect [--sysroot DIR] [--kernel-log FILE] [--format table|json]\n"
-      "Shows the node's requested and detected IOMMU mode with evidence (see inspect --help).");
+      "Shows the node's requested and detected IOMMU mode with evidence (see inspect --help).\n"
+      "iommuvm-agent vm-check [--viommu intel|amd|virtio|none] [--guest-iommu MODE] ...\n"
+      "Boots a guest with an emulated IOMMU and shows the mode it runs (see vm-check --help).");
   absl::ParseCommandLine(argc, argv);
   auto roles = iommuvm::agent::ParseRoles(absl::GetFlag(FLAGS_roles));
   auto labels = iommuvm::agent::ParseLabels(absl::GetFlag(FLAGS_labels));

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/spec/cmdline.h"
@@ -129,9 +130,12 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
   }
 
   if (log.batching_disallowed && log.tlb_policy == "lazy") {
-    p.warnings.push_back(
-        "the kernel log says lazy mode, then 'IOMMU batching disallowed due to virtualization': "
-        "an emulated VT-d with caching mode invalidates every unmap, so this node runs strict");
+    bool amd = absl::StrContains(log.batching_line, "AMD-Vi");
+    p.warnings.push_back(absl::StrCat(
+        "the kernel log says lazy mode, then '", log.batching_line, "': ",
+        amd ? "the AMD IOMMU driver under an emulated AMD-Vi flushes every unmap"
+            : "an emulated VT-d with caching mode invalidates every unmap",
+        ", so this node runs strict"));
   }
   std::string asked = ModeName(p.requested);
   if (p.requested != v1::IOMMU_MODE_UNSPECIFIED && p.detected != asked &&

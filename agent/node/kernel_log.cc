@@ -44,7 +44,8 @@ KernelLogFacts ParseKernelLog(absl::string_view log) {
   for (absl::string_view raw : absl::StrSplit(log, '\n')) {
     if (raw.find("iommu") == absl::string_view::npos &&
         raw.find("IOMMU") == absl::string_view::npos &&
-        raw.find("DMAR") == absl::string_view::npos) {
+        raw.find("DMAR") == absl::string_view::npos &&
+        raw.find("AMD-Vi") == absl::string_view::npos) {
       continue;
     }
     std::string line = StripPrefix(raw);
@@ -53,8 +54,10 @@ KernelLogFacts ParseKernelLog(absl::string_view log) {
       f.default_domain = WordAfter(line, "Default domain type:");
     } else if (absl::StrContains(line, "TLB invalidation policy:")) {
       f.tlb_policy = absl::AsciiStrToLower(WordAfter(line, "TLB invalidation policy:"));
-    } else if (absl::StrContains(line, "batching disallowed due to virtualization")) {
+    } else if (absl::StrContains(line, "batching disallowed due to virtualization") ||
+               absl::StrContains(line, "strict mode due to virtualization")) {
       f.batching_disallowed = true;
+      f.batching_line = line;
     } else if (absl::StrContains(line, "DMAR: IOMMU disabled") ||
                absl::StrContains(line, "AMD-Vi: AMD IOMMU disabled")) {
       f.iommu_disabled = true;

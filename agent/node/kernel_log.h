@@ -4,6 +4,7 @@
 //   iommu: Default domain type: Translated|Passthrough [(set via ...)]
 //   iommu: DMA domain TLB invalidation policy: lazy|strict mode [...]
 //   DMAR: IOMMU batching disallowed due to virtualization
+//   AMD-Vi: Using strict mode due to virtualization
 //   DMAR: IOMMU disabled / DMAR: IOMMU enabled
 // Accepts `dmesg` output and raw /dev/kmsg records ("6,12,345,-;text").
 
@@ -20,9 +21,12 @@ namespace iommuvm::agent {
 struct KernelLogFacts {
   std::string default_domain;  // "Translated", "Passthrough", "" when not logged
   std::string tlb_policy;      // "lazy", "strict", ""
-  // An emulated VT-d with caching mode: invalidations are never batched,
-  // so a lazy request runs strict.
+  // The driver runs strict whatever was asked because it runs virtualized:
+  // an emulated VT-d with caching mode never batches invalidations; the AMD
+  // driver under an emulated AMD-Vi uses strict mode. A lazy request runs
+  // strict.
   bool batching_disallowed = false;
+  std::string batching_line;  // the line that said so
   bool iommu_disabled = false;
   bool iommu_enabled = false;
   std::vector<std::string> lines;  // the matching lines, without prefixes

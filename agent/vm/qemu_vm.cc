@@ -1,0 +1,99 @@
+#include "agent/vm/qemu_vm.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+
+namespace iommuvm::agent {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::Status QemuVm::Start(const v1::VmConfig& vm, const std::string& accel,
+                           const std::string& run_dir) {
+  Stop();
+  console_path_ = run_dir + "/console.log";
+  log_path_ = run_dir + "/qemu.log";
+  std::ofstream(console_path_, std::ios::trunc).flush();
+  std::ofstream(log_path_, std::ios::trunc).flush();
+  QemuLaunch launch;
+  launch.accel = accel;
+  launch.console_path = console_path_;
+  // QEMU runs in the run directory: relative image paths are the caller's.
+  v1::VmConfig config = vm;
+  for (std::string* path : {config.mutable_kernel(), config.mutable_initrd()}) {
+    if (!path->empty()) *path = std::filesystem::absolute(*path).string();
+  }
+  auto argv = QemuCommandLine(config, launch);
+  if (!argv.ok()) return argv.status();
+  CommandSpec spec;
+  spec.argv = std::move(*argv);
+  spec.cwd = run_dir;
+  spec.log_path = log_path_;
+  started_ = absl::Now();
+  auto process = runner_->Start(spec);
+  if (!process.ok()) return process.status();
+  process_ = std::move(*process);
+  return absl::OkStatus();
+}
+
+std::string QemuVm::Console() const { return console_path_.empty() ? "" : ReadAll(console_path_); }
+
+std::string QemuVm::Tail(const std::string& path) const {
+  std::string text(absl::StripAsciiWhitespace(ReadAll(path)));
+  if (text.size() > 600) text = text.substr(text.size() - 600);
+  // One line for messages and evidence.
+  return absl::StrReplaceAll(text, {{"\r", ""}, {"\n", " | "}});
+}
+
+absl::StatusOr<std::string> QemuVm::WaitForConsole(absl::string_view marker,
+                                                    absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    // Read before checking the process, so a guest that prints the marker
+    // and powers off at once is still seen.
+    bool alive = process_ != nullptr && process_->Running();
+    std::string console = Console();
+    size_t at = console.find(marker.data(), 0, marker.size());
+    if (at != std::string::npos) {
+      size_t end = console.find('\n', at);
+      return console.substr(0, end == std::string::npos ? console.size() : end + 1);
+    }
+    if (!alive) {
+      std::string why = process_ ? process_->ExitDescription() : "not started";
+      std::string log = Tail(log_path_);
+      std::string said = Tail(console_path_);
+      return absl::FailedPreconditionError(absl::StrCat(
+          "qemu ", why, " before the guest printed '", marker, "'",
+          log.empty() ? "" : absl::StrCat("; qemu: ", log),
+          said.empty() ? "; the guest printed nothing" : absl::StrCat("; guest console: ", said)));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the guest did not print '", marker, "' within ", absl::FormatDuration(timeout),
+          "; guest console: ", Tail(console_path_)));
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+bool QemuVm::Running() { return process_ != nullptr && process_->Running(); }
+
+void QemuVm::Stop() {
+  if (process_ != nullptr) process_->Stop(absl::Seconds(2));
+  process_.reset();
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,52 @@
+#pragma once
+// One QEMU guest as a process: started from its command line with the
+// serial console going to a file in the run directory, watched for marker
+// lines on that console, stopped (and always reaped) on Stop or
+// destruction. QEMU's own messages land in qemu.log next to the console.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "agent/vm/qemu_command.h"
+#include "common/command_runner.h"
+
+namespace iommuvm::agent {
+
+class QemuVm {
+ public:
+  explicit QemuVm(CommandRunner* runner) : runner_(runner) {}
+  ~QemuVm() { Stop(); }
+  QemuVm(const QemuVm&) = delete;
+  QemuVm& operator=(const QemuVm&) = delete;
+
+  // Starts `vm` with `accel` (kvm | tcg); console.log and qemu.log go to
+  // `run_dir`. Errors when QEMU cannot be started or refuses the config.
+  absl::Status Start(const v1::VmConfig& vm, const std::string& accel,
+                     const std::string& run_dir);
+  // Returns the console text up to and including the first line holding
+  // `marker`, once it appears. DeadlineExceeded after `timeout`;
+  // FailedPrecondition when QEMU ends first (with the end of its log).
+  absl::StatusOr<std::string> WaitForConsole(absl::string_view marker, absl::Duration timeout);
+  // The whole console so far.
+  std::string Console() const;
+  // True while QEMU runs (a guest that powered off has ended it).
+  bool Running();
+  // Stops QEMU (idempotent).
+  void Stop();
+  // Time from Start to now.
+  absl::Duration Uptime() const { return absl::Now() - started_; }
+
+ private:
+  std::string Tail(const std::string& path) const;
+
+  CommandRunner* runner_;
+  std::unique_ptr<Process> process_;
+  std::string console_path_;
+  std::string log_path_;
+  absl::Time started_;
+};
+
+}  // namespace iommuvm::agent
