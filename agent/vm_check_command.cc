@@ -133,22 +133,34 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
       return 2;
     }
   }
+  // Refuse what cannot run before spending any boot on it.
+  if (auto argv = QemuCommandLine(opts->vm, QemuLaunch{"tcg", "/dev/null"}); !argv.ok()) {
+    err << "iommuvm-agent vm-check: " << argv.status().message() << "\n";
+    return 2;
+  }
   std::error_code ec;
   std::filesystem::create_directories(opts->run_dir, ec);
   LocalCommandRunner runner;
   Accelerator accel{opts->accel, absl::StrCat("asked for ", opts->accel)};
   if (opts->accel == "auto") {
+    err << "vm-check: probing KVM with a short boot...\n";
     accel = ChooseAccelerator("/dev/kvm", [&] {
       return ProbeKvmBoot(&runner, opts->vm, opts->run_dir, absl::Seconds(15));
     });
   }
+  err << "vm-check: booting the guest under " << accel.name << "...\n";
   QemuVm vm(&runner);
   absl::Status started = vm.Start(opts->vm, accel.name, opts->run_dir);
   if (!started.ok()) {
     err << "iommuvm-agent vm-check: cannot boot the guest: " << started.message() << "\n";
-    return started.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    return 1;
   }
-  auto console = vm.WaitForConsole(kInspectEndMarker, absl::Seconds(opts->timeout_s));
+  auto console = vm.WaitForConsole(kGuestUpMarker, absl::Seconds(opts->timeout_s));
+  if (console.ok()) {
+    err << "vm-check: guest up after " << absl::StrFormat("%.1f", absl::ToDoubleSeconds(vm.Uptime()))
+        << " s; its probe is running...\n";
+    console = vm.WaitForConsole(kInspectEndMarker, absl::Seconds(opts->timeout_s));
+  }
   double boot_s = absl::ToDoubleSeconds(vm.Uptime());
   vm.Stop();
   absl::StatusOr<GuestReport> report =
