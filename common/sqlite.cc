@@ -63,11 +63,11 @@ std::string Statement::Text(int col) const {
                      static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
-absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path,
-                                                         bool create, bool read_only) {
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, bool create,
+                                                         bool read_only) {
   sqlite3* db = nullptr;
-  int flags = read_only ? SQLITE_OPEN_READONLY
-                        : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+  int flags =
+      read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
   flags |= SQLITE_OPEN_FULLMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -91,7 +91,10 @@ absl::Status Database::EnableWal() {
   return Exec("PRAGMA synchronous=NORMAL");
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  cached_.clear();  // finalized before the connection closes
+  sqlite3_close_v2(db_);
+}
 
 absl::Status Database::Exec(absl::string_view sql) {
   std::string s(sql);
@@ -116,6 +119,16 @@ absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
     return Error(db_, sql);
   }
   return Statement(db_, stmt);
+}
+
+absl::StatusOr<Statement*> Database::Cached(absl::string_view sql) {
+  auto it = cached_.find(sql);
+  if (it == cached_.end()) {
+    ASSIGN_OR_RETURN(Statement st, Prepare(sql));
+    it = cached_.emplace(std::string(sql), std::make_unique<Statement>(std::move(st))).first;
+  }
+  it->second->Reset();
+  return it->second.get();
 }
 
 absl::StatusOr<int64_t> Database::QueryInt(absl::string_view sql) {

@@ -5,13 +5,15 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace iommuvm::sqlite {
 
@@ -62,8 +64,7 @@ class Database {
   // Opens (creating if `create`) the database at `path` with foreign keys
   // on and a 5 s busy timeout. Writes nothing; FailedPrecondition when a
   // writable open yields a read-only database.
-  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
-                                                        bool create = true,
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path, bool create = true,
                                                         bool read_only = false);
   ~Database();
 
@@ -72,6 +73,11 @@ class Database {
   absl::Status EnableWal();
   absl::Status Exec(absl::string_view sql);
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
+  // A statement prepared once per database and kept, reset and unbound on
+  // every call: for hot paths (ingest) where preparing costs as much as
+  // executing. The pointer stays valid until the database closes; callers
+  // serialize use (one user at a time per statement).
+  absl::StatusOr<Statement*> Cached(absl::string_view sql);
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
   // Runs a query returning one integer (0 when there is no row).
@@ -82,6 +88,7 @@ class Database {
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_;
   std::string path_;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> cached_;
 };
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless committed.

@@ -78,9 +78,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path));
   ASSIGN_OR_RETURN(int64_t version, db->QueryInt("PRAGMA user_version"));
   if (version > LatestSchemaVersion()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database ", path, " has schema version ", version, " but this iommuvm-controller "
-        "knows versions up to ", LatestSchemaVersion(), "; run a newer iommuvm-controller"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("database ", path, " has schema version ", version,
+                     " but this iommuvm-controller knows versions up to ",
+                     LatestSchemaVersion(), "; run a newer iommuvm-controller"));
   }
   RETURN_IF_ERROR(db->EnableWal());
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), clock));
@@ -214,10 +215,9 @@ absl::StatusOr<RunRecord> SqliteStore::GetRun(int64_t run_id) {
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(const std::string& where,
                                                                       int64_t arg, bool bind,
                                                                       bool with_evidence) {
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare(absl::StrCat("SELECT ", kAttemptColumns,
-                                             " FROM attempts a JOIN runs r ON r.id = a.run_id ",
-                                             where)));
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare(absl::StrCat(
+                                     "SELECT ", kAttemptColumns,
+                                     " FROM attempts a JOIN runs r ON r.id = a.run_id ", where)));
   if (bind) st.BindAll(arg);
   std::vector<AttemptRecord> out;
   while (true) {
@@ -242,8 +242,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(const std:
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ListAttempts(int64_t experiment_id) {
   std::lock_guard lock(mu_);
-  return QueryAttempts("WHERE r.experiment_id = ? ORDER BY r.idx, a.number", experiment_id,
-                       true);
+  return QueryAttempts("WHERE r.experiment_id = ? ORDER BY r.idx, a.number", experiment_id, true);
 }
 
 absl::StatusOr<AttemptRecord> SqliteStore::GetAttempt(int64_t attempt_id) {
@@ -288,21 +287,21 @@ absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(
       Statement st,
-      db_->Prepare("INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
-                   "hostname, data_address, health, losses, last_seen_ms, cpu_vendor, "
-                   "iommu_mode, inventory, tools) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
-                   "SET roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
-                   "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
-                   "data_address=excluded.data_address, health=excluded.health, "
-                   "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms, "
-                   "cpu_vendor=excluded.cpu_vendor, iommu_mode=excluded.iommu_mode, "
-                   "inventory=excluded.inventory, tools=excluded.tools"));
+      db_->Prepare(
+          "INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
+          "hostname, data_address, health, losses, last_seen_ms, cpu_vendor, "
+          "iommu_mode, inventory, tools) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
+          "SET roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
+          "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
+          "data_address=excluded.data_address, health=excluded.health, "
+          "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms, "
+          "cpu_vendor=excluded.cpu_vendor, iommu_mode=excluded.iommu_mode, "
+          "inventory=excluded.inventory, tools=excluded.tools"));
   return st
-      .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id,
-               n.kernel_cmdline, n.hostname, n.data_address, n.health, n.losses,
-               absl::ToUnixMillis(n.last_seen), n.cpu_vendor, n.iommu_mode, n.inventory_json,
-               EncodeMap(n.tools))
+      .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id, n.kernel_cmdline,
+               n.hostname, n.data_address, n.health, n.losses, absl::ToUnixMillis(n.last_seen),
+               n.cpu_vendor, n.iommu_mode, n.inventory_json, EncodeMap(n.tools))
       .Run();
 }
 
@@ -359,12 +358,12 @@ absl::Status SqliteStore::ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now
     return absl::AbortedError(absl::StrCat("attempt ", u.attempt_id, " is no longer ",
                                            scheduler::AttemptStateName(u.from)));
   }
-  ASSIGN_OR_RETURN(Statement ev,
-                   db_->Prepare("INSERT OR REPLACE INTO attempt_evidence (attempt_id, key, "
-                                "value) VALUES (?, ?, ?)"));
+  ASSIGN_OR_RETURN(Statement * ev,
+                   db_->Cached("INSERT OR REPLACE INTO attempt_evidence (attempt_id, key, "
+                               "value) VALUES (?, ?, ?)"));
   for (const auto& [k, v] : u.evidence) {
-    ev.Reset();
-    RETURN_IF_ERROR(ev.BindAll(u.attempt_id, k, v).Run());
+    ev->Reset();
+    RETURN_IF_ERROR(ev->BindAll(u.attempt_id, k, v).Run());
   }
   return absl::OkStatus();
 }
@@ -375,84 +374,85 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
   sqlite::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.status());
   if (m.dedupe) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare("INSERT OR IGNORE INTO ingested (agent_id, seq) VALUES (?, ?)"));
-    RETURN_IF_ERROR(st.BindAll(m.dedupe->first, m.dedupe->second).Run());
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("INSERT OR IGNORE INTO ingested (agent_id, seq) VALUES (?, ?)"));
+    RETURN_IF_ERROR(st->BindAll(m.dedupe->first, m.dedupe->second).Run());
     if (db_->Changes() == 0) return ApplyOutcome::kDuplicate;  // tx rolls back
   }
   for (const AttemptUpdate& u : m.attempts) RETURN_IF_ERROR(ApplyAttemptUpdate(u, now));
   for (int64_t run_id : m.new_attempts) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare("SELECT COALESCE(MAX(number), 0) FROM attempts WHERE run_id = ?"));
-    st.BindAll(run_id);
-    ASSIGN_OR_RETURN(bool row, st.Step());
-    RETURN_IF_ERROR(InsertAttempt(run_id, row ? static_cast<uint32_t>(st.Int(0)) + 1 : 1, now));
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("SELECT COALESCE(MAX(number), 0) FROM attempts WHERE run_id = ?"));
+    st->BindAll(run_id);
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    uint32_t next = row ? static_cast<uint32_t>(st->Int(0)) + 1 : 1;
+    st->Reset();  // no read left open in the transaction
+    RETURN_IF_ERROR(InsertAttempt(run_id, next, now));
   }
   if (!m.runs.empty()) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare("UPDATE runs SET state = ?, error = ? WHERE id = ?"));
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("UPDATE runs SET state = ?, error = ? WHERE id = ?"));
     for (const RunUpdate& r : m.runs) {
-      st.Reset();
-      RETURN_IF_ERROR(st.BindAll(r.state, r.error, r.run_id).Run());
+      st->Reset();
+      RETURN_IF_ERROR(st->BindAll(r.state, r.error, r.run_id).Run());
     }
   }
   for (const ExperimentUpdate& e : m.experiments) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare("UPDATE experiments SET state = ?, finished_ms = ? WHERE id = ?"));
-    st.BindAll(e.state);
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("UPDATE experiments SET state = ?, finished_ms = ? WHERE id = ?"));
+    st->BindAll(e.state);
     if (e.finished) {
-      st.Bind(2, now);
+      st->Bind(2, now);
     } else {
-      st.Bind(2, std::nullopt);
+      st->Bind(2, std::nullopt);
     }
-    RETURN_IF_ERROR(st.Bind(3, e.experiment_id).Run());
+    RETURN_IF_ERROR(st->Bind(3, e.experiment_id).Run());
   }
   if (!m.results.empty()) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare(absl::StrCat("INSERT INTO run_results (", kResultColumns,
-                                               ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached(absl::StrCat("INSERT INTO run_results (", kResultColumns,
+                                              ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")));
     for (const ResultRecord& r : m.results) {
       const v1::OperationResult& o = r.result;
-      st.Reset();
-      RETURN_IF_ERROR(st.BindAll(r.attempt_id, r.run_id, r.tool, r.tool_version, o.operation(),
-                                 o.throughput_ops(), o.throughput_bytes(), o.latency_mean_us(),
-                                 o.latency_min_us(), o.latency_p50_us(), o.latency_p90_us(),
-                                 o.latency_p95_us(), o.latency_p99_us(), o.latency_p999_us(),
-                                 o.latency_max_us(), o.requests(), o.errors(), o.duration_s())
+      st->Reset();
+      RETURN_IF_ERROR(st->BindAll(r.attempt_id, r.run_id, r.tool, r.tool_version, o.operation(),
+                                  o.throughput_ops(), o.throughput_bytes(), o.latency_mean_us(),
+                                  o.latency_min_us(), o.latency_p50_us(), o.latency_p90_us(),
+                                  o.latency_p95_us(), o.latency_p99_us(), o.latency_p999_us(),
+                                  o.latency_max_us(), o.requests(), o.errors(), o.duration_s())
                           .Run());
     }
   }
   if (!m.samples.empty()) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare("INSERT INTO metric_samples (attempt_id, agent_id, name, "
-                                  "labels, ts_ms, value) VALUES (?, ?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("INSERT INTO metric_samples (attempt_id, agent_id, name, "
+                                 "labels, ts_ms, value) VALUES (?, ?, ?, ?, ?, ?)"));
     for (const SampleRecord& s : m.samples) {
-      std::map<std::string, std::string> labels(s.sample.labels().begin(),
-                                                s.sample.labels().end());
-      st.Reset();
-      RETURN_IF_ERROR(st.BindAll(s.attempt_id, s.agent_id, s.sample.name(), EncodeMap(labels),
-                                 s.sample.timestamp_ms(), s.sample.value())
+      std::map<std::string, std::string> labels(s.sample.labels().begin(), s.sample.labels().end());
+      st->Reset();
+      RETURN_IF_ERROR(st->BindAll(s.attempt_id, s.agent_id, s.sample.name(), EncodeMap(labels),
+                                  s.sample.timestamp_ms(), s.sample.value())
                           .Run());
     }
   }
   if (!m.artifacts.empty()) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare("INSERT OR REPLACE INTO artifacts (attempt_id, name, content) "
-                                  "VALUES (?, ?, ?)"));
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("INSERT OR REPLACE INTO artifacts (attempt_id, name, content) "
+                                 "VALUES (?, ?, ?)"));
     for (const ArtifactRecord& a : m.artifacts) {
-      st.Reset();
-      RETURN_IF_ERROR(st.BindAll(a.attempt_id, a.name, a.content).Run());
+      st->Reset();
+      RETURN_IF_ERROR(st->BindAll(a.attempt_id, a.name, a.content).Run());
     }
   }
   if (!m.events.empty()) {
-    ASSIGN_OR_RETURN(Statement st,
-                     db_->Prepare("INSERT INTO events (ts_ms, experiment_id, run_id, attempt_id, "
-                                  "agent_id, kind, message) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("INSERT INTO events (ts_ms, experiment_id, run_id, attempt_id, "
+                                 "agent_id, kind, message) VALUES (?, ?, ?, ?, ?, ?, ?)"));
     for (const EventRecord& e : m.events) {
-      st.Reset();
-      RETURN_IF_ERROR(st.BindAll(now, e.experiment_id, e.run_id, e.attempt_id, e.agent_id,
-                                 e.kind, e.message)
-                          .Run());
+      st->Reset();
+      RETURN_IF_ERROR(
+          st->BindAll(now, e.experiment_id, e.run_id, e.attempt_id, e.agent_id, e.kind, e.message)
+              .Run());
     }
   }
   RETURN_IF_ERROR(tx.Commit());
@@ -471,9 +471,9 @@ absl::StatusOr<uint64_t> SqliteStore::CommittedSeq(const std::string& agent_id) 
 absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(const std::string& where,
                                                                     int64_t arg) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare(absl::StrCat("SELECT ", kResultColumns,
-                                                           " FROM run_results ", where,
-                                                           " ORDER BY run_id, id")));
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare(absl::StrCat("SELECT ", kResultColumns, " FROM run_results ", where,
+                                             " ORDER BY run_id, id")));
   st.BindAll(arg);
   std::vector<ResultRecord> out;
   while (true) {
@@ -555,19 +555,17 @@ absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts() {
   return CountRunStates(0);
 }
 
-absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts(
-    int64_t experiment_id) {
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts(int64_t experiment_id) {
   return CountRunStates(experiment_id);
 }
 
-absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::CountRunStates(
-    int64_t experiment_id) {
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::CountRunStates(int64_t experiment_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare(experiment_id == 0
-                                    ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
-                                    : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
-                                      "GROUP BY state"));
+  ASSIGN_OR_RETURN(
+      Statement st,
+      db_->Prepare(experiment_id == 0 ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
+                                      : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
+                                        "GROUP BY state"));
   if (experiment_id != 0) st.BindAll(experiment_id);
   std::map<std::string, int64_t> out;
   while (true) {
