@@ -1,5 +1,8 @@
 #include "controller/metrics.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
 namespace iommuvm {
 
 ControllerMetrics::ControllerMetrics()
@@ -60,6 +63,59 @@ void ControllerMetrics::CountSamples(uint64_t n) { samples_.Increment(static_cas
 
 void ControllerMetrics::CountAttemptEnd(const std::string& state) {
   attempts_ended_.Add({{"state", state}}).Increment();
+}
+
+namespace {
+
+// Prometheus names: [a-zA-Z_][a-zA-Z0-9_]*.
+std::string Sanitized(const std::string& name) {
+  std::string out = name;
+  for (char& c : out) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
+  }
+  if (out.empty() || absl::ascii_isdigit(static_cast<unsigned char>(out[0]))) out = "_" + out;
+  return out;
+}
+
+}  // namespace
+
+std::string ControllerMetrics::LiveName(const std::string& sample_name) {
+  return "iommuvm_live_" + Sanitized(sample_name);
+}
+
+void ControllerMetrics::SetLive(const LiveRun& run, const std::string& agent_id,
+                                const std::string& role, const v1::MetricSample& sample) {
+  std::map<std::string, std::string> labels = {
+      {"agent", agent_id},
+      {"role", role},
+      {"experiment", absl::StrCat(run.experiment_id)},
+      {"run", absl::StrCat(run.run_index)},
+      {"workload", run.workload},
+      {"iommu", run.iommu},
+      {"vm", run.vm}};
+  for (const auto& [k, v] : sample.labels()) labels.emplace(Sanitized(k), v);
+  std::lock_guard lock(mu_);
+  std::string name = LiveName(sample.name());
+  auto it = live_families_.find(name);
+  if (it == live_families_.end()) {
+    auto& family = prometheus::BuildGauge()
+                       .Name(name)
+                       .Help(absl::StrCat("Live '", sample.name(),
+                                          "' of running attempts (docs/telemetry.md)"))
+                       .Register(*registry_);
+    it = live_families_.emplace(name, &family).first;
+  }
+  prometheus::Gauge& gauge = it->second->Add(labels);
+  gauge.Set(sample.value());
+  live_series_[run.attempt_id].insert({it->second, &gauge});
+}
+
+void ControllerMetrics::EndLive(int64_t attempt_id) {
+  std::lock_guard lock(mu_);
+  auto it = live_series_.find(attempt_id);
+  if (it == live_series_.end()) return;
+  for (auto& [family, gauge] : it->second) family->Remove(gauge);
+  live_series_.erase(it);
 }
 
 }  // namespace iommuvm

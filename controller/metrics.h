@@ -1,6 +1,12 @@
 #pragma once
 // The controller's Prometheus metrics. The registry is served on /metrics
 // by an Exposer owned by Controller; tests read it directly.
+//
+// Besides its own counters it re-exports the telemetry agents stream while
+// an attempt runs, as `iommuvm_live_<sample name>` gauges labelled with the
+// agent, its role and the run (experiment, run, workload, iommu, vm) plus the
+// sample's own labels, so dashboards move live. An attempt's series are
+// removed when it ends: the results database keeps every sample.
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -10,9 +16,23 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <vector>
+
+#include "iommuvm/v1/common.pb.h"
 
 namespace iommuvm {
+
+// The run a live sample belongs to.
+struct LiveRun {
+  int64_t attempt_id = 0;
+  int64_t experiment_id = 0;
+  uint32_t run_index = 0;
+  std::string workload;
+  std::string iommu;
+  std::string vm;
+};
 
 class ControllerMetrics {
  public:
@@ -26,6 +46,15 @@ class ControllerMetrics {
   void CountIngest(const std::string& kind, bool duplicate);
   void CountSamples(uint64_t n);
   void CountAttemptEnd(const std::string& state);
+  // Sets the live gauge of one sample from `agent_id` (`role`: server or
+  // client) for `run`.
+  void SetLive(const LiveRun& run, const std::string& agent_id, const std::string& role,
+               const v1::MetricSample& sample);
+  // Removes every live series of an attempt that ended.
+  void EndLive(int64_t attempt_id);
+  // "iommuvm_live_" + `sample_name` with characters Prometheus does not
+  // allow replaced by '_'.
+  static std::string LiveName(const std::string& sample_name);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -37,6 +66,11 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Counter>& attempts_ended_;
   std::mutex mu_;
   std::map<std::string, prometheus::Gauge*> run_gauges_;
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> live_families_;
+  // attempt id -> the live series it set, to remove them when it ends.
+  std::map<int64_t,
+           std::set<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>>>
+      live_series_;
 };
 
 }  // namespace iommuvm

@@ -65,7 +65,9 @@ absl::Status Scheduler::Commit(const Mutation& m) {
   changed_.notify_all();
   if (metrics_ != nullptr) {
     for (const auto& u : m.attempts) {
-      if (IsTerminal(u.to)) metrics_->CountAttemptEnd(std::string(AttemptStateName(u.to)));
+      if (!IsTerminal(u.to)) continue;
+      metrics_->CountAttemptEnd(std::string(AttemptStateName(u.to)));
+      metrics_->EndLive(u.attempt_id);
     }
   }
   return absl::OkStatus();

@@ -120,6 +120,9 @@ class Scheduler {
   absl::StatusOr<std::optional<v1::Step>> CurrentStep(const store::AttemptRecord& a,
                                                       std::string* target_agent);
   absl::StatusOr<std::optional<store::AttemptRecord>> FindOpen(int64_t attempt_id);
+  // Sets the /metrics live gauges from an ingested metric batch of `a`.
+  void ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
+                  const v1::MetricBatch& batch);
   // Ends each open experiment of `experiments` whose runs have all ended.
   absl::Status FinishExperiments(const std::vector<store::ExperimentRecord>& experiments);
   void SendStep(const std::string& agent_id, v1::Step step);

@@ -78,6 +78,7 @@ absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessa
   m.dedupe = std::make_pair(agent_id, msg.seq());
   std::string kind;
   uint64_t samples = 0;
+  std::optional<store::AttemptRecord> sampled;  // the attempt a metric batch belongs to
   switch (msg.body_case()) {
     case v1::AgentMessage::kStepUpdate:
       return HandleStepUpdate(agent_id, msg.seq(), msg.step_update(), "step_update");
@@ -88,6 +89,7 @@ absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessa
       if (a && (a->server_node == agent_id || a->client_node == agent_id)) {
         for (const auto& s : b.samples()) m.samples.push_back({a->id, agent_id, s});
         samples = m.samples.size();
+        sampled = a;
       } else {
         Log(kLog, "ignoring late metric batch of attempt ", b.attempt_id(), " from ", agent_id);
       }
@@ -117,8 +119,27 @@ absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessa
   if (metrics_ != nullptr) {
     metrics_->CountIngest(kind, outcome == store::ApplyOutcome::kDuplicate);
     if (outcome == store::ApplyOutcome::kApplied) metrics_->CountSamples(samples);
+    if (outcome == store::ApplyOutcome::kApplied && sampled) {
+      ExportLive(*sampled, agent_id, msg.metric_batch());
+    }
   }
   return absl::OkStatus();
+}
+
+void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
+                           const v1::MetricBatch& batch) {
+  auto run = store_->GetRun(a.run_id);
+  if (!run.ok()) return;  // the samples are stored; only the live view misses them
+  LiveRun live;
+  live.attempt_id = a.id;
+  live.experiment_id = run->experiment_id;
+  live.run_index = run->index;
+  live.workload = run->workload;
+  live.iommu = spec::IommuModeName(run->iommu);
+  live.vm = run->vm;
+  // A dual-role node serving itself counts as the server.
+  std::string role = a.server_node == agent_id ? "server" : "client";
+  for (const auto& s : batch.samples()) metrics_->SetLive(live, agent_id, role, s);
 }
 
 absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t seq,
