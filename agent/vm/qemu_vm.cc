@@ -2,21 +2,20 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/file_system.h"
 
 namespace iommuvm::agent {
 namespace {
 
+// The file so far ("" before QEMU created it).
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = LocalFileSystem().ReadFile(path);
+  return text.ok() ? *text : "";
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/process_harness.h"
 
 namespace iommuvm::testing {
@@ -27,12 +28,8 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// Dashboards, docs and logs are read whole.
+std::string Read(const std::string& path) { return ReadWholeFile(path); }
 
 Struct ParseJson(const std::string& text) {
   Struct s;

@@ -16,18 +16,13 @@
 #include "agent/workload/wrk.h"
 #include "agent/workload/wrk_parser.h"
 #include "tests/support/fake_command_runner.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/sysroot_builder.h"
 
 namespace iommuvm::agent {
 namespace {
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(IOMMUVM_SOURCE_DIR "/tests/fixtures/") + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
-}
+using testing::Fixture;
 
 TEST(MemcaslapParserTest, TimedRunWithEscapesAndPeriodicTables) {
   auto ops = ParseMemcaslap(Fixture("memcaslap/time-2s-stat.txt"));

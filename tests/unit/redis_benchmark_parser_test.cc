@@ -3,9 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
 
 namespace iommuvm::agent {
@@ -17,11 +15,7 @@ using ::testing::HasSubstr;
 
 // Outputs recorded from the real redis-benchmark 7.0.15 (tests/fixtures).
 std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(IOMMUVM_SOURCE_DIR) + "/tests/fixtures/redis_benchmark/" + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_FALSE(ss.str().empty()) << name;
-  return ss.str();
+  return testing::Fixture("redis_benchmark/" + name);
 }
 
 TEST(RedisBenchmarkParserTest, Csv) {

@@ -5,14 +5,12 @@
 // vm-check's arguments.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_join.h"
 #include "agent/vm/accelerator.h"
 #include "agent/vm/guest_report.h"
 #include "agent/vm/qemu_command.h"
 #include "agent/vm_check_command.h"
+#include "tests/support/fixtures.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -106,12 +104,7 @@ TEST(QemuCommandTest, ConfigurationsThatCannotRunAreRefusedWithTheReason) {
   EXPECT_NE(refused(typo).find("guest append"), std::string::npos);
 }
 
-std::string Fixture(const std::string& name) {
-  std::ifstream in(std::string(IOMMUVM_SOURCE_DIR "/tests/fixtures/") + name);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::Fixture;
 
 TEST(GuestReportTest, RecordedConsoleOfALazyGuestUnderCachingMode) {
   auto r = ParseGuestReport(Fixture("vm/console-intel-lazy-caching-mode.log"));
