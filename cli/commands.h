@@ -33,6 +33,7 @@ int Results(Context& ctx, const std::vector<std::string>& argv);
 int Agents(Context& ctx, const std::vector<std::string>& argv);
 int Cancel(Context& ctx, const std::vector<std::string>& argv);
 int Artifacts(Context& ctx, const std::vector<std::string>& argv);
+int Compare(Context& ctx, const std::vector<std::string>& argv);
 int Plan(Context& ctx, const std::vector<std::string>& argv);
 int Validate(Context& ctx, const std::vector<std::string>& argv);
 

@@ -89,6 +89,21 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
   EXPECT_EQ(line, "console=ttyS0 intel_iommu=off");
   CommandResult status = h.Cli({"status", "1"});
   EXPECT_NE(status.out.find("switched=sim-kexec"), std::string::npos) << status.out;
+
+  // Each mode against off, the least protected (one repetition: a change,
+  // no interval).
+  CommandResult cmp = h.Cli({"compare", "1", "--format", "csv"});
+  ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
+  EXPECT_EQ(cmp.out.find("workload,vm,params,op,mode,n,throughput,ci95,change_pct,change_ci95,sig"),
+            0u)
+      << cmp.out;
+  EXPECT_NE(cmp.out.find("get,bare-metal,,GET,off,1,"), std::string::npos) << cmp.out;
+  EXPECT_NE(cmp.out.find(",n/a,baseline,,"), std::string::npos) << cmp.out;
+  for (const char* mode : {"passthrough", "lazy"}) {
+    EXPECT_NE(cmp.out.find(absl::StrCat("get,bare-metal,,GET,", mode, ",1,")), std::string::npos)
+        << cmp.out;
+  }
+  EXPECT_EQ(h.Cli({"compare", "1", "--baseline", "strict"}).exit_code, 2);
 }
 
 }  // namespace

@@ -1,0 +1,124 @@
+// Statistics of `iommuvm compare` against published values, and the
+// grouping of results by workload, VM, parameters, operation and mode.
+#include <gtest/gtest.h>
+
+#include "controller/results/comparison.h"
+#include "controller/results/statistics.h"
+
+namespace iommuvm::results {
+namespace {
+
+TEST(StatisticsTest, StudentTQuantilesMatchTheTables) {
+  // Two-sided 95% critical values.
+  EXPECT_NEAR(StudentTQuantile(0.975, 1), 12.706, 1e-3);
+  EXPECT_NEAR(StudentTQuantile(0.975, 2), 4.303, 1e-3);
+  EXPECT_NEAR(StudentTQuantile(0.975, 4), 2.776, 1e-3);
+  EXPECT_NEAR(StudentTQuantile(0.975, 9), 2.262, 1e-3);
+  EXPECT_NEAR(StudentTQuantile(0.975, 29), 2.045, 1e-3);
+  EXPECT_NEAR(StudentTQuantile(0.975, 1e6), 1.960, 1e-3);
+  EXPECT_NEAR(StudentTQuantile(0.995, 4), 4.604, 1e-3);
+  EXPECT_NEAR(StudentTQuantile(0.5, 7), 0, 1e-6);
+  EXPECT_NEAR(StudentTQuantile(0.025, 4), -2.776, 1e-3);
+}
+
+TEST(StatisticsTest, MeanAndIntervalOfASample) {
+  Summary s = Summarize({10, 12, 14});
+  EXPECT_EQ(s.n, 3u);
+  EXPECT_DOUBLE_EQ(s.mean, 12);
+  EXPECT_DOUBLE_EQ(s.sd, 2);
+  ASSERT_TRUE(s.ci_half);
+  EXPECT_NEAR(*s.ci_half, 4.303 * 2 / std::sqrt(3.0), 1e-3);
+  EXPECT_FALSE(Summarize({5}).ci_half);  // one repetition: no interval
+  EXPECT_EQ(Summarize({}).n, 0u);
+}
+
+TEST(StatisticsTest, RelativeChangeAndItsInterval) {
+  Summary base = Summarize({100, 102, 98, 101, 99});
+  Summary slower = Summarize({80, 82, 78, 81, 79});
+  Change c = RelativeChange(slower, base);
+  EXPECT_NEAR(c.percent, -20, 1e-9);
+  ASSERT_TRUE(c.low && c.high);
+  EXPECT_LT(*c.low, -20);
+  EXPECT_GT(*c.high, -20);
+  EXPECT_TRUE(c.significant());
+  // The same distribution: an interval around 0, not significant.
+  Change same = RelativeChange(Summarize({99, 101, 100, 102, 98}), base);
+  EXPECT_NEAR(same.percent, 0, 1e-9);
+  EXPECT_FALSE(same.significant());
+  // Noise as large as the difference: not significant.
+  Change noisy = RelativeChange(Summarize({60, 120, 90}), Summarize({70, 130, 100}));
+  EXPECT_FALSE(noisy.significant());
+  // One repetition: a change, no interval.
+  Change single = RelativeChange(Summarize({90}), base);
+  EXPECT_NEAR(single.percent, -10, 1e-9);
+  EXPECT_FALSE(single.low);
+}
+
+v1::ResultRow Row(v1::IommuMode mode, const std::string& workload, const std::string& op,
+                  double ops, const std::string& state = "SUCCEEDED") {
+  v1::ResultRow r;
+  r.set_iommu(mode);
+  r.set_workload(workload);
+  r.set_vm("bare-metal");
+  r.set_state(state);
+  r.mutable_result()->set_operation(op);
+  r.mutable_result()->set_throughput_ops(ops);
+  r.mutable_result()->set_latency_p99_us(1e6 / ops);
+  return r;
+}
+
+TEST(ComparisonTest, GroupsByWorkloadAndOperationWithTheFirstModeAsBaseline) {
+  std::vector<v1::ResultRow> rows;
+  for (double v : {100.0, 102.0, 98.0}) rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", v));
+  for (double v : {80.0, 81.0, 79.0}) rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", v));
+  for (double v : {95.0, 96.0, 94.0}) rows.push_back(Row(v1::IOMMU_MODE_LAZY, "redis", "GET", v));
+  rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", 1, "FAILED"));  // ignored
+  rows.push_back(Row(v1::IOMMU_MODE_LAZY, "nginx", "GET", 50));
+  v1::ResultRow current = Row(v1::IOMMU_MODE_CURRENT, "nginx", "GET", 40);
+  current.set_detected_mode("strict");  // counts as strict
+  rows.push_back(current);
+
+  auto out = Compare(rows, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 5u);
+  // nginx first (groups sorted), lazy is its baseline (no off there).
+  EXPECT_EQ((*out)[0].workload, "nginx");
+  EXPECT_EQ((*out)[0].mode, "lazy");
+  EXPECT_TRUE((*out)[0].is_baseline);
+  EXPECT_EQ((*out)[1].mode, "strict");
+  EXPECT_NEAR((*out)[1].change->percent, -20, 1e-9);
+  EXPECT_FALSE((*out)[1].change->low);  // one repetition each
+  // redis: off, lazy, strict in protection order.
+  EXPECT_EQ((*out)[2].mode, "off");
+  EXPECT_EQ((*out)[2].summary.n, 3u);
+  EXPECT_EQ((*out)[3].mode, "lazy");
+  EXPECT_NEAR((*out)[3].change->percent, -5, 1e-9);
+  EXPECT_EQ((*out)[4].mode, "strict");
+  EXPECT_EQ((*out)[4].summary.n, 3u);  // the failed run left out
+  EXPECT_NEAR((*out)[4].change->percent, -20, 1e-9);
+  EXPECT_TRUE((*out)[4].change->significant());
+
+  // Another baseline and metric.
+  CompareOptions o;
+  o.baseline = "strict";
+  o.metric = "p99";
+  auto vs_strict = Compare(rows, o);
+  ASSERT_TRUE(vs_strict.ok());
+  EXPECT_TRUE((*vs_strict)[4].is_baseline);
+  EXPECT_GT((*vs_strict)[4].summary.mean, (*vs_strict)[2].summary.mean);  // strict is slower
+}
+
+TEST(ComparisonTest, UnknownMetricOrBaselineIsAnError) {
+  std::vector<v1::ResultRow> rows = {Row(v1::IOMMU_MODE_OFF, "redis", "GET", 100)};
+  CompareOptions bad_metric;
+  bad_metric.metric = "p95";
+  EXPECT_EQ(Compare(rows, bad_metric).status().message(),
+            "metric 'p95' is not one of throughput, p50, p90, p99, p999, cpu");
+  CompareOptions bad_base;
+  bad_base.baseline = "passthrough";
+  EXPECT_EQ(Compare(rows, bad_base).status().message(),
+            "no succeeded run in mode 'passthrough' to compare against");
+}
+
+}  // namespace
+}  // namespace iommuvm::results
