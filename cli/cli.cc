@@ -23,13 +23,14 @@ constexpr char kUsage[] =
     "  status [EXP]                       list experiments, or the runs of one\n"
     "  results EXP                        measured results of an experiment\n"
     "  compare EXP [--metric M]           each IOMMU mode against a baseline, with CIs\n"
+    "  query [--db FILE] SQL              read-only SQL on a results database\n"
     "  agents                             connected and known agents\n"
     "  cancel EXP                         cancel the unfinished runs of an experiment\n"
     "  artifacts EXP RUN [NAME]           raw tool output and server logs an attempt kept\n"
     "\n"
     "options (all commands):\n"
     "  --controller ADDR   controller address (default 127.0.0.1:7070)\n"
-    "  --format FMT        table, csv or json (status, results, compare, agents, artifacts)\n"
+    "  --format FMT        table, csv or json (status, results, compare, query, agents, artifacts)\n"
     "  --help              this text, or `iommuvm COMMAND --help`\n"
     "\n"
     "exit codes: 0 ok, 1 failure, 2 usage error\n";
@@ -51,7 +52,8 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
   static const std::map<std::string, int (*)(Context&, const std::vector<std::string>&)> kCommands =
       {{"submit", Submit},   {"status", Status}, {"results", Results},
        {"agents", Agents},   {"cancel", Cancel}, {"plan", Plan},
-       {"validate", Validate}, {"artifacts", Artifacts}, {"compare", Compare}};
+       {"validate", Validate}, {"artifacts", Artifacts}, {"compare", Compare},
+       {"query", Query}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {
     ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;

@@ -53,6 +53,17 @@ class Statement {
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string Text(int col) const;
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  int ColumnCount() const { return sqlite3_column_count(stmt_); }
+  bool IsNumber(int col) const {
+    int type = sqlite3_column_type(stmt_, col);
+    return type == SQLITE_INTEGER || type == SQLITE_FLOAT;
+  }
+  std::string ColumnName(int col) const {
+    const char* name = sqlite3_column_name(stmt_, col);
+    return name == nullptr ? "" : name;
+  }
+  // True when the statement only reads (SELECT, read-only PRAGMA, EXPLAIN).
+  bool ReadOnly() const { return sqlite3_stmt_readonly(stmt_) != 0; }
 
  private:
   sqlite3* db_;

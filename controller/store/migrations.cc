@@ -132,6 +132,38 @@ ALTER TABLE nodes ADD COLUMN inventory TEXT NOT NULL DEFAULT '';
       R"sql(
 ALTER TABLE nodes ADD COLUMN tools TEXT NOT NULL DEFAULT '';
 )sql",
+      // 5: `results`, the view to query: one row per measured operation of
+      // a succeeded attempt, modes by name, the verified mode, the server
+      // node's telemetry means (`iommuvm query "SELECT * FROM results"`).
+      R"sql(
+CREATE VIEW results AS
+SELECT r.experiment_id AS experiment, e.name AS experiment_name, r.idx AS run,
+       CASE r.iommu WHEN 1 THEN 'off' WHEN 2 THEN 'passthrough' WHEN 3 THEN 'lazy'
+                    WHEN 4 THEN 'strict' WHEN 5 THEN 'current' ELSE '' END AS iommu,
+       COALESCE((SELECT NULLIF(value, '') FROM attempt_evidence v WHERE v.attempt_id = a.id
+                 AND v.key = 'verify.data_mode'),
+                (SELECT value FROM attempt_evidence v WHERE v.attempt_id = a.id
+                 AND v.key = 'verify.detected'), '') AS verified_mode,
+       r.workload, r.vm, REPLACE(r.params, char(10), ',') AS params, r.repetition, a.id AS attempt, a.server_node AS server,
+       a.client_node AS client, x.tool, x.tool_version, x.operation, x.throughput_ops,
+       x.throughput_bytes, x.latency_mean_us, x.latency_min_us, x.latency_p50_us,
+       x.latency_p90_us, x.latency_p95_us, x.latency_p99_us, x.latency_p999_us,
+       x.latency_max_us, x.requests, x.errors, x.duration_s,
+       (SELECT AVG(value) FROM metric_samples s WHERE s.attempt_id = a.id
+          AND s.agent_id = a.server_node AND s.name = 'node_cpu_utilization'
+          AND s.labels = '') AS server_cpu_utilization,
+       (SELECT AVG(value) FROM metric_samples s WHERE s.attempt_id = a.id
+          AND s.agent_id = a.server_node AND s.name = 'node_interrupts_total_per_second'
+          AND s.labels = '') AS server_interrupts_per_second,
+       (SELECT AVG(value) FROM metric_samples s WHERE s.attempt_id = a.id
+          AND s.agent_id = a.server_node AND s.name = 'node_network_packets_per_second'
+          AND s.labels = '') AS server_packets_per_second
+FROM run_results x
+JOIN attempts a ON a.id = x.attempt_id
+JOIN runs r ON r.id = x.run_id
+JOIN experiments e ON e.id = r.experiment_id
+WHERE a.state = 'SUCCEEDED';
+)sql",
   };
   return kMigrations;
 }

@@ -113,6 +113,21 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
   CommandResult agents = h.Cli({"agents", "--format", "json"});
   EXPECT_NE(agents.out.find("\"agent\": \"server-1\""), std::string::npos) << agents.out;
 
+  // The results view answers SQL, read-only.
+  CommandResult q = h.Cli({"query", "--db", h.db_path(), "--format", "csv",
+                           "SELECT workload, iommu, COUNT(*) AS n, MIN(throughput_ops) > 0 AS ok "
+                           "FROM results GROUP BY 1, 2 ORDER BY 1"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_EQ(q.out,
+            "workload,iommu,n,ok\nmemcached,current,6,1\nnginx,current,3,1\n"
+            "redis-get,current,3,1\nredis-set,current,3,1\n");
+  CommandResult write = h.Cli({"query", "--db", h.db_path(), "DELETE FROM run_results"});
+  EXPECT_EQ(write.exit_code, 2);
+  EXPECT_NE(write.err.find("refuses statements that write"), std::string::npos) << write.err;
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results"), 15);
+  CommandResult schema = h.Cli({"query", "--db", h.db_path(), "--schema"});
+  EXPECT_NE(schema.out.find("verified_mode"), std::string::npos) << schema.out;
+
   // What each attempt kept, by run index: the generator's raw output and
   // the server's log, each printable as it is.
   CommandResult listed = h.Cli({"artifacts", "1", "0", "--format", "csv"});
