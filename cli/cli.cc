@@ -24,6 +24,7 @@ constexpr char kUsage[] =
     "  results EXP                        measured results of an experiment\n"
     "  compare EXP [--metric M]           each IOMMU mode against a baseline, with CIs\n"
     "  query [--db FILE] SQL              read-only SQL on a results database\n"
+    "  report EXP [--out FILE]            the experiment as one self-contained HTML file\n"
     "  agents                             connected and known agents\n"
     "  cancel EXP                         cancel the unfinished runs of an experiment\n"
     "  artifacts EXP RUN [NAME]           raw tool output and server logs an attempt kept\n"
@@ -53,7 +54,7 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
       {{"submit", Submit},   {"status", Status}, {"results", Results},
        {"agents", Agents},   {"cancel", Cancel}, {"plan", Plan},
        {"validate", Validate}, {"artifacts", Artifacts}, {"compare", Compare},
-       {"query", Query}};
+       {"query", Query},     {"report", Report}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {
     ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;

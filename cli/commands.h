@@ -35,6 +35,7 @@ int Cancel(Context& ctx, const std::vector<std::string>& argv);
 int Artifacts(Context& ctx, const std::vector<std::string>& argv);
 int Compare(Context& ctx, const std::vector<std::string>& argv);
 int Query(Context& ctx, const std::vector<std::string>& argv);
+int Report(Context& ctx, const std::vector<std::string>& argv);
 int Plan(Context& ctx, const std::vector<std::string>& argv);
 int Validate(Context& ctx, const std::vector<std::string>& argv);
 

@@ -85,13 +85,14 @@ Change RelativeChange(const Summary& value, const Summary& baseline, double conf
   if (baseline.mean == 0) return c;
   double ratio = value.mean / baseline.mean;
   c.percent = (ratio - 1) * 100;
-  if (value.n < 2 || baseline.n < 2 || value.mean == 0) return c;
-  // Squared standard errors of the means, and of the ratio by the delta method.
-  double va = value.sd * value.sd / static_cast<double>(value.n);
-  double vb = baseline.sd * baseline.sd / static_cast<double>(baseline.n);
-  double ra = va / (value.mean * value.mean);
-  double rb = vb / (baseline.mean * baseline.mean);
-  double se = std::abs(ratio) * std::sqrt(ra + rb);
+  if (value.n < 2 || baseline.n < 2 || value.mean <= 0 || baseline.mean <= 0) return c;
+  // Relative squared standard errors of the two means: by the delta method
+  // their sum is the variance of log(ratio). The interval is taken on the
+  // log scale, so it is asymmetric and never reaches -100%.
+  double ra = value.sd * value.sd / static_cast<double>(value.n) / (value.mean * value.mean);
+  double rb = baseline.sd * baseline.sd / static_cast<double>(baseline.n) /
+              (baseline.mean * baseline.mean);
+  double se = std::sqrt(ra + rb);
   // Welch–Satterthwaite degrees of freedom of the two relative variances.
   double df = static_cast<double>(value.n + baseline.n - 2);
   if (ra + rb > 0) {
@@ -99,8 +100,8 @@ Change RelativeChange(const Summary& value, const Summary& baseline, double conf
                                   rb * rb / static_cast<double>(baseline.n - 1));
   }
   double t = StudentTQuantile(0.5 + confidence / 2, std::max(1.0, df));
-  c.low = (ratio - t * se - 1) * 100;
-  c.high = (ratio + t * se - 1) * 100;
+  c.low = (ratio * std::exp(-t * se) - 1) * 100;
+  c.high = (ratio * std::exp(t * se) - 1) * 100;
   return c;
 }
 

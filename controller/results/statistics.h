@@ -1,8 +1,8 @@
 #pragma once
 // The statistics behind `iommuvm compare`: a sample's mean with a Student-t
 // confidence interval, and the relative change of one mean against a
-// baseline with its interval (delta method, Welch–Satterthwaite degrees of
-// freedom). Repetitions of a run are the samples; with one repetition there
+// baseline with its interval (delta method on the log of the ratio of the
+// means, Welch–Satterthwaite degrees of freedom). Repetitions of a run are the samples; with one repetition there
 // is no interval.
 
 #include <optional>
@@ -26,8 +26,8 @@ Summary Summarize(const std::vector<double>& values, double confidence = 0.95);
 
 struct Change {
   double percent = 0;  // (mean / baseline mean - 1) * 100
-  // Its confidence interval; nullopt when either side has n < 2 or the
-  // baseline mean is 0.
+  // Its confidence interval (asymmetric, above -100%); nullopt when either
+  // side has n < 2 or a mean is not positive.
   std::optional<double> low;
   std::optional<double> high;
   // The interval excludes 0.

@@ -104,6 +104,26 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
         << cmp.out;
   }
   EXPECT_EQ(h.Cli({"compare", "1", "--baseline", "strict"}).exit_code, 2);
+
+  // The HTML report: written, well-formed (XHTML parses as XML), one cost
+  // table for the workload with every mode.
+  std::string report = h.dir() / "report.html";
+  CommandResult rep = h.Cli({"report", "1", "--out", report});
+  ASSERT_EQ(rep.exit_code, 0) << rep.err;
+  CommandSpec parse;
+  parse.argv = {"python3", "-c",
+                "import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]); "
+                "print(sum(1 for e in t.iter() if e.tag.endswith('svg')))",
+                report};
+  auto parsed = LocalCommandRunner().Run(parse);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->exit_code, 0) << parsed->err;
+  EXPECT_EQ(parsed->out, "1\n");  // one workload, one chart
+  std::ifstream html(report);
+  std::string text((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
+  for (const char* mode : {">off<", ">passthrough<", ">lazy<"}) {
+    EXPECT_NE(text.find(mode), std::string::npos) << mode;
+  }
 }
 
 }  // namespace

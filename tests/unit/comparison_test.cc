@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "controller/results/comparison.h"
+#include "controller/results/html_report.h"
 #include "controller/results/statistics.h"
 
 namespace iommuvm::results {
@@ -45,6 +46,11 @@ TEST(StatisticsTest, RelativeChangeAndItsInterval) {
   Change same = RelativeChange(Summarize({99, 101, 100, 102, 98}), base);
   EXPECT_NEAR(same.percent, 0, 1e-9);
   EXPECT_FALSE(same.significant());
+  // On the log scale the interval is asymmetric and stays above -100%.
+  Change wild = RelativeChange(Summarize({10, 90, 20}), Summarize({100, 101, 99}));
+  ASSERT_TRUE(wild.low);
+  EXPECT_GT(*wild.low, -100);
+  EXPECT_GT(*wild.high - wild.percent, wild.percent - *wild.low);
   // Noise as large as the difference: not significant.
   Change noisy = RelativeChange(Summarize({60, 120, 90}), Summarize({70, 130, 100}));
   EXPECT_FALSE(noisy.significant());
@@ -118,6 +124,32 @@ TEST(ComparisonTest, UnknownMetricOrBaselineIsAnError) {
   bad_base.baseline = "passthrough";
   EXPECT_EQ(Compare(rows, bad_base).status().message(),
             "no succeeded run in mode 'passthrough' to compare against");
+}
+
+TEST(HtmlReportTest, CostTablesBarsRunsAndTheSpecEscaped) {
+  ReportInput in;
+  in.experiment.set_id(4);
+  in.experiment.set_name("a<b & \"c\"");
+  in.experiment.set_state("SUCCEEDED");
+  in.experiment.set_spec_yaml("name: x\n# <script>alert(1)</script>\n");
+  for (double v : {100.0, 102.0, 98.0}) in.rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", v));
+  for (double v : {80.0, 81.0, 79.0}) in.rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", v));
+  in.rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", 1, "FAILED"));
+  std::string html = RenderHtmlReport(in);
+  EXPECT_NE(html.find("<title>iommuvm experiment 4: a&lt;b &amp; &quot;c&quot;</title>"),
+            std::string::npos);
+  EXPECT_EQ(html.find("<script>"), std::string::npos);  // the spec is text, not markup
+  EXPECT_NE(html.find("# &lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("<h3>redis — GET (bare-metal)</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  // off is the baseline; strict's drop is significant, so bold.
+  EXPECT_NE(html.find("<td class=\"text\">off</td><td>3</td><td>100 ± 5</td><td>baseline</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<td class=\"sig\">-20.0% ["), std::string::npos) << html;
+  // Every run is listed, the failed one too.
+  EXPECT_NE(html.find("<td class=\"text\">FAILED</td>"), std::string::npos);
+  EXPECT_EQ(HtmlEscape("<a href='x'>&</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
 }
 
 }  // namespace
