@@ -41,9 +41,8 @@ int Artifacts(Context& ctx, const std::vector<std::string>& argv) {
   req.set_attempt(*attempt);
   if (pos.size() > 2) req.set_name(pos[2]);
   grpc::ClientContext rpc;
-  rpc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::GetArtifactsResponse resp;
-  grpc::Status s = inv->stub->GetArtifacts(&rpc, req, &resp);
+  grpc::Status s = inv->stub->GetArtifacts(WithDeadline(&rpc), req, &resp);
   if (!s.ok()) {
     ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
     return kExitFailure;

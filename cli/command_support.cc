@@ -87,6 +87,26 @@ std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& a
   return inv;
 }
 
+grpc::ClientContext* WithDeadline(grpc::ClientContext* c) {
+  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return c;
+}
+
+std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
+                                                       v1::ControllerService::StubInterface* stub,
+                                                       const std::string& address, int64_t id) {
+  grpc::ClientContext rpc;
+  v1::GetResultsRequest req;
+  req.set_experiment_id(id);
+  v1::GetResultsResponse resp;
+  grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, &resp);
+  if (!s.ok()) {
+    ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
+    return std::nullopt;
+  }
+  return std::vector<v1::ResultRow>(resp.rows().begin(), resp.rows().end());
+}
+
 std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text) {
   int64_t id;
   if (!absl::SimpleAtoi(text, &id) || id <= 0) {

@@ -51,6 +51,12 @@ std::optional<LoadedSpec> LoadSpec(Context& ctx, const std::string& path,
 std::optional<Format> FormatOf(Context& ctx, const Args& args);
 // Parses an experiment id; nullopt after printing the error.
 std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text);
+// `c` with the deadline of the CLI's one-shot calls (30 s).
+grpc::ClientContext* WithDeadline(grpc::ClientContext* c);
+// The result rows of experiment `id`; nullopt after printing why not.
+std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
+                                                       v1::ControllerService::StubInterface* stub,
+                                                       const std::string& address, int64_t id);
 // "12:05" style mm:ss (h:mm:ss past an hour).
 std::string Clock(absl::Duration d);
 std::string FormatTimeMs(int64_t unix_ms);

@@ -40,8 +40,8 @@ int Plan(Context& ctx, const std::vector<std::string>& argv);
 int Validate(Context& ctx, const std::vector<std::string>& argv);
 
 // Fetches and prints an experiment's results; false on RPC failure.
-bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int64_t id,
-                  Format format);
+bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
+                  const std::string& address, int64_t id, Format format);
 // "rpc failed: <status>" with a hint when the controller is unreachable.
 std::string RpcError(const grpc::Status& s, const std::string& address);
 

@@ -43,17 +43,9 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
     ctx.err << "iommuvm: --confidence '" << confidence << "' is not between 0 and 1\n";
     return kExitUsage;
   }
-  grpc::ClientContext rpc;
-  rpc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  v1::GetResultsRequest req;
-  req.set_experiment_id(*id);
-  v1::GetResultsResponse resp;
-  grpc::Status s = inv->stub->GetResults(&rpc, req, &resp);
-  if (!s.ok()) {
-    ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
-    return kExitFailure;
-  }
-  auto rows = results::Compare({resp.rows().begin(), resp.rows().end()}, options);
+  auto results = FetchResults(ctx, inv->stub.get(), inv->address, *id);
+  if (!results) return kExitFailure;
+  auto rows = results::Compare(*results, options);
   if (!rows.ok()) {
     ctx.err << "iommuvm: " << rows.status().message() << "\n";
     return kExitUsage;

@@ -19,11 +19,6 @@ constexpr char kAgentsUsage[] =
     "usage: iommuvm agents [--format table|csv|json] [--controller ADDR]\n"
     "Known agents with their roles and health (READY, BUSY, LOST, QUARANTINED).\n";
 
-grpc::ClientContext* WithDeadline(grpc::ClientContext* c) {
-  c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  return c;
-}
-
 std::string Roles(const google::protobuf::RepeatedField<int>& roles) {
   std::vector<std::string> names;
   for (int r : roles) names.push_back(r == v1::ROLE_SERVER ? "server" : "client");
@@ -127,24 +122,18 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
   return kExitOk;
 }
 
-bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub, int64_t id,
+bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
+                  const std::string& address, int64_t id,
                   Format format) {
-  grpc::ClientContext rpc;
-  v1::GetResultsRequest req;
-  req.set_experiment_id(id);
-  v1::GetResultsResponse resp;
-  grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, &resp);
-  if (!s.ok()) {
-    ctx.err << "iommuvm: " << s.error_message() << "\n";
-    return false;
-  }
+  auto rows = FetchResults(ctx, stub, address, id);
+  if (!rows) return false;
   // `verified` is the mode the node's probe saw (for `current`, what the
   // node runs; otherwise the requested mode, proven).
   Table t({{"run", true}, {"iommu"}, {"verified"}, {"workload"}, {"vm"}, {"params"},
            {"rep", true}, {"op"}, {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true},
            {"max_us", true}, {"srv_cpu_pct", true}, {"srv_irq_per_s", true},
            {"srv_pkt_per_s", true}, {"samples", true}, {"state"}, {"error"}});
-  for (const auto& r : resp.rows()) {
+  for (const auto& r : *rows) {
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
     t.AddRow({absl::StrCat(r.run_index()), spec::IommuModeName(r.iommu()), r.detected_mode(),
@@ -166,7 +155,7 @@ int Results(Context& ctx, const std::vector<std::string>& argv) {
   if (!inv) return code;
   auto id = ExperimentId(ctx, inv->args.positional[0]);
   if (!id) return kExitUsage;
-  return PrintResults(ctx, inv->stub.get(), *id, inv->format) ? kExitOk : kExitFailure;
+  return PrintResults(ctx, inv->stub.get(), inv->address, *id, inv->format) ? kExitOk : kExitFailure;
 }
 
 int Agents(Context& ctx, const std::vector<std::string>& argv) {

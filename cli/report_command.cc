@@ -27,28 +27,17 @@ int Report(Context& ctx, const std::vector<std::string>& argv) {
   results::ReportInput input;
   {
     grpc::ClientContext rpc;
-    rpc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::GetExperimentRequest req;
     req.set_experiment_id(*id);
-    grpc::Status s = inv->stub->GetExperiment(&rpc, req, &input.experiment);
+    grpc::Status s = inv->stub->GetExperiment(WithDeadline(&rpc), req, &input.experiment);
     if (!s.ok()) {
       ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
       return kExitFailure;
     }
   }
-  {
-    grpc::ClientContext rpc;
-    rpc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::GetResultsRequest req;
-    req.set_experiment_id(*id);
-    v1::GetResultsResponse resp;
-    grpc::Status s = inv->stub->GetResults(&rpc, req, &resp);
-    if (!s.ok()) {
-      ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
-      return kExitFailure;
-    }
-    input.rows.assign(resp.rows().begin(), resp.rows().end());
-  }
+  auto rows = FetchResults(ctx, inv->stub.get(), inv->address, *id);
+  if (!rows) return kExitFailure;
+  input.rows = std::move(*rows);
   input.generated_at = absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone());
   std::string path = inv->args.Get("out", absl::StrCat("report-", *id, ".html"));
   std::ofstream out(path);

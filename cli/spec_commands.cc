@@ -40,8 +40,7 @@ int Submit(Context& ctx, const std::vector<std::string>& argv) {
   req.set_file_name(path);
   v1::SubmitExperimentResponse resp;
   grpc::ClientContext rpc;
-  rpc.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  grpc::Status s = stub->SubmitExperiment(&rpc, req, &resp);
+  grpc::Status s = stub->SubmitExperiment(WithDeadline(&rpc), req, &resp);
   if (!s.ok()) {
     ctx.err << "iommuvm: submit failed: " << RpcError(s, address) << "\n";
     return kExitFailure;
@@ -57,7 +56,7 @@ int Submit(Context& ctx, const std::vector<std::string>& argv) {
   if (!inv->args.Has("wait")) return kExitOk;
   auto final_state = FollowExperiment(ctx, stub.get(), resp.experiment_id());
   if (!final_state) return kExitFailure;
-  if (!PrintResults(ctx, stub.get(), resp.experiment_id(), inv->format)) return kExitFailure;
+  if (!PrintResults(ctx, stub.get(), address, resp.experiment_id(), inv->format)) return kExitFailure;
   return *final_state == "SUCCEEDED" ? kExitOk : kExitFailure;
 }
 
