@@ -112,14 +112,20 @@ class Scheduler {
   absl::StatusOr<bool> StartAttempt(const store::AttemptRecord& a, const NodePair& pair);
   absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node);
   // Ends an attempt as FAILED (or CANCELLED), with its run, and cleans up.
+  // A `transient` failure (an outage, not the setup) is retried like a lost
+  // node while the spec's `retries` last; otherwise the run fails.
   absl::Status EndAttempt(const store::AttemptRecord& a, AttemptState to,
-                          const std::string& error, store::Mutation m = {});
+                          const std::string& error, store::Mutation m = {},
+                          bool transient = false);
   void SendCleanup(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
   absl::Status HandleStepUpdate(const std::string& agent_id, uint64_t seq,
                                 const v1::StepUpdate& u, const std::string& kind_name);
   absl::StatusOr<std::optional<v1::Step>> CurrentStep(const store::AttemptRecord& a,
                                                       std::string* target_agent);
   absl::StatusOr<std::optional<store::AttemptRecord>> FindOpen(int64_t attempt_id);
+  // Why the server's own request rate says attempt `a`'s load did not run
+  // steadily (an outage mid-run), or nullopt.
+  std::optional<std::string> StallDuringLoad(const store::AttemptRecord& a);
   // Sets the /metrics live gauges from an ingested metric batch of `a`.
   void ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
                   const v1::MetricBatch& batch);

@@ -20,14 +20,28 @@ using store::AttemptUpdate;
 using store::Mutation;
 
 absl::Status Scheduler::EndAttempt(const AttemptRecord& a, AttemptState to,
-                                   const std::string& error, Mutation m) {
+                                   const std::string& error, Mutation m, bool transient) {
   if (m.attempts.empty() || m.attempts.back().attempt_id != a.id) {
     m.attempts.push_back(Move(a, a.state, to));
   }
   m.attempts.back().error = error;
-  m.runs.push_back({a.run_id, to == AttemptState::kCancelled ? "CANCELLED" : "FAILED", error});
+  bool retry = false;
+  if (transient) {
+    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+    ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
+    retry = attempts <= spec->retries;
+  }
+  if (retry) {
+    m.new_attempts.push_back(a.run_id);
+    m.runs.push_back({a.run_id, "PENDING", ""});
+  } else {
+    m.runs.push_back({a.run_id, to == AttemptState::kCancelled ? "CANCELLED" : "FAILED",
+                      transient ? absl::StrCat(error, "; no retries left") : error});
+  }
   m.events.push_back(Event(a, "", std::string(AttemptStateName(to)), error));
   RETURN_IF_ERROR(Commit(m));
+  // The retry is a new PENDING attempt the plan does not know yet.
+  if (retry) queues_[a.experiment_id].Invalidate();
   Log(kLog, "attempt ", a.id, " (run ", a.run_id, ") ", AttemptStateName(to), ": ", error);
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   SendCleanup(a, *spec);

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
+#include "controller/results/steady_state.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
 #include "controller/spec/cmdline.h"
@@ -251,6 +252,14 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
                           absl::StrCat(agent_id, ": load generator finished without a result"),
                           m);
       }
+      if (auto stall = StallDuringLoad(a)) {
+        AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
+        up.add_samples_reported = u.samples_sent();
+        m.attempts.push_back(up);
+        // An outage passes: retried like a lost node, within `retries`.
+        return EndAttempt(a, AttemptState::kFailed, absl::StrCat(a.server_node, ": ", *stall), m,
+                          /*transient=*/true);
+      }
       AttemptUpdate up = Move(a, AttemptState::kRunning, AttemptState::kCollecting);
       up.step_id = StepId(a.id, StepKind::kStopServer);
       up.add_samples_reported = u.samples_sent();
@@ -273,6 +282,19 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   }
   RETURN_IF_ERROR(Commit(m));
   return SendCurrentStep(a.id);
+}
+
+std::optional<std::string> Scheduler::StallDuringLoad(const store::AttemptRecord& a) {
+  auto spec = SpecFor(a.experiment_id);
+  auto series = store_->SeriesOf(a.id, a.server_node, "server_requests_per_second");
+  if (!spec.ok() || !series.ok()) return std::nullopt;  // nothing to judge by
+  std::vector<results::RateSample> samples;
+  for (const auto& [ts, value] : *series) samples.push_back({ts, value});
+  // The load ran from the server being ready (the attempt entered RUNNING)
+  // until now.
+  return results::FindStall(samples, absl::ToUnixMillis(a.updated),
+                            absl::ToUnixMillis(clock_->Now()),
+                            absl::ToInt64Milliseconds((*spec)->telemetry.interval));
 }
 
 void Scheduler::RecordNodeMode(const std::string& agent_id, const std::string& mode,

@@ -542,6 +542,22 @@ absl::StatusOr<std::map<std::string, double>> SqliteStore::MeanSamples(
   return out;
 }
 
+absl::StatusOr<std::vector<std::pair<int64_t, double>>> SqliteStore::SeriesOf(
+    int64_t attempt_id, const std::string& agent_id, const std::string& name) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT ts_ms, SUM(value) FROM metric_samples WHERE attempt_id = ? "
+                                "AND agent_id = ? AND name = ? GROUP BY ts_ms ORDER BY ts_ms"));
+  st.BindAll(attempt_id, agent_id, name);
+  std::vector<std::pair<int64_t, double>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.emplace_back(st.Int(0), st.Double(1));
+  }
+  return out;
+}
+
 absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement st,

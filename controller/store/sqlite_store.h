@@ -39,6 +39,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) override;
+  absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(
+      int64_t attempt_id, const std::string& agent_id, const std::string& name) override;
   absl::StatusOr<std::map<std::string, double>> MeanSamples(int64_t attempt_id,
                                                             const std::string& agent_id) override;
   absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() override;

@@ -207,6 +207,10 @@ class Store {
   // (unlabelled series and labelled ones alike).
   virtual absl::StatusOr<std::map<std::string, double>> MeanSamples(
       int64_t attempt_id, const std::string& agent_id) = 0;
+  // The (timestamp ms, value) samples of one metric `agent_id` reported for
+  // an attempt, all label sets summed per timestamp, in time order.
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(
+      int64_t attempt_id, const std::string& agent_id, const std::string& name) = 0;
   // Count of runs per state over all experiments (for /metrics).
   virtual absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() = 0;
   // Count of runs per state of one experiment.

@@ -5,6 +5,7 @@
 #include "controller/results/comparison.h"
 #include "controller/results/html_report.h"
 #include "controller/results/statistics.h"
+#include "controller/results/steady_state.h"
 
 namespace iommuvm::results {
 namespace {
@@ -150,6 +151,43 @@ TEST(HtmlReportTest, CostTablesBarsRunsAndTheSpecEscaped) {
   // Every run is listed, the failed one too.
   EXPECT_NE(html.find("<td class=\"text\">FAILED</td>"), std::string::npos);
   EXPECT_EQ(HtmlEscape("<a href='x'>&</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
+}
+
+// Samples every 500 ms from t = 0 while a load ran from 0 to 6 s.
+std::vector<RateSample> Rates(const std::vector<double>& values) {
+  std::vector<RateSample> out;
+  int64_t t = 500;
+  for (double v : values) {
+    out.push_back({t, v});
+    t += 500;
+  }
+  return out;
+}
+
+TEST(SteadyStateTest, AnOutageMidRunIsAStallEvenWhenItDominates) {
+  // Recorded shape of a veth cut 0.6 s into a 6 s wrk run: nginx's own
+  // status probe keeps ~2 requests/s.
+  auto cut = Rates({20746, 3368, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2});
+  auto stall = FindStall(cut, 0, 6000, 500);
+  ASSERT_TRUE(stall);
+  EXPECT_NE(stall->find("almost nothing in 8 of 9 telemetry intervals"), std::string::npos)
+      << *stall;
+  EXPECT_NE(stall->find("it had reached 20746 requests/s"), std::string::npos);
+  // One interval out in an otherwise busy run.
+  EXPECT_TRUE(FindStall(Rates({25000, 24000, 26000, 3, 25000, 24500, 25500, 25000}), 0, 4000, 500));
+}
+
+TEST(SteadyStateTest, SteadyRunsEdgesAndShortRunsAreNotStalls) {
+  // Noisy but steady (a 2x dip is a result, not an outage).
+  EXPECT_FALSE(FindStall(Rates({20000, 24000, 12000, 25000, 23000, 24000, 22000}), 0, 3500, 500));
+  // Ramp-up and tail fall outside the judged window.
+  EXPECT_FALSE(FindStall(Rates({5, 24000, 25000, 24000, 25000, 24000, 3}), 0, 3500, 500));
+  // Too few whole intervals to judge.
+  EXPECT_FALSE(FindStall(Rates({25000, 2, 2, 2}), 0, 2000, 500));
+  // No counter (all zero): nothing to judge by.
+  EXPECT_FALSE(FindStall(Rates({0, 0, 0, 0, 0, 0, 0, 0}), 0, 4000, 500));
+  // Samples of another window do not count.
+  EXPECT_FALSE(FindStall(Rates({25000, 25000, 25000, 25000, 25000, 25000, 2, 2}), 0, 3000, 500));
 }
 
 }  // namespace
