@@ -73,9 +73,16 @@ absl::Status RequireServedWithoutErrors(const std::string& tool,
                                             op.errors_by_kind().end());
     if (by_kind.empty() && op.errors() > 0) by_kind["unspecified"] = op.errors();
     if (op.errors() > 0 || !by_kind.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(tool, " saw ", DescribeErrors(by_kind),
-                                                        " in ", op.requests(), " ",
-                                                        op.operation(), " requests"));
+      std::string what = absl::StrCat(tool, " saw ", DescribeErrors(by_kind), " in ",
+                                      op.requests(), " ", op.operation(), " requests");
+      // Socket errors and timeouts come from the network and may pass;
+      // wrong responses (http_status) come from the setup and will not.
+      bool network = true;
+      for (const auto& [kind, n] : by_kind) {
+        network = network && (kind == "connect" || kind == "read" || kind == "write" ||
+                              kind == "timeout" || kind == "connection");
+      }
+      return network ? absl::UnavailableError(what) : absl::FailedPreconditionError(what);
     }
     if (op.throughput_ops() <= 0) {
       return absl::FailedPreconditionError(

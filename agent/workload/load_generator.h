@@ -72,9 +72,10 @@ std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv);
 
 // "12 errors (status 10, timeout 2)".
 std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind);
-// FailedPrecondition naming the tool, the operation and the errors by kind
-// when an operation saw errors or no throughput: such a run measured
-// something other than the server serving the workload.
+// An error naming the tool, the operation and the errors by kind when an
+// operation saw errors or no throughput: such a run measured something
+// other than the server serving the workload. Unavailable (transient) when
+// all errors are socket errors or timeouts, FailedPrecondition otherwise.
 absl::Status RequireServedWithoutErrors(const std::string& tool,
                                         const std::vector<v1::OperationResult>& operations);
 

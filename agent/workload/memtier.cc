@@ -79,7 +79,7 @@ absl::StatusOr<LoadResult> MemtierBenchmark::Run(const v1::RunLoad& load,
     return absl::FailedPreconditionError("memtier_benchmark stopped before the full run");
   }
   if (!report.errors.empty()) {
-    return absl::FailedPreconditionError(
+    return absl::UnavailableError(  // connection errors: the network, transient
         absl::StrCat("memtier_benchmark saw ", DescribeErrors(report.errors)));
   }
   RETURN_IF_ERROR(RequireServedWithoutErrors(result.tool, report.operations));

@@ -112,8 +112,9 @@ class Scheduler {
   absl::StatusOr<bool> StartAttempt(const store::AttemptRecord& a, const NodePair& pair);
   absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node);
   // Ends an attempt as FAILED (or CANCELLED), with its run, and cleans up.
-  // A `transient` failure (an outage, not the setup) is retried like a lost
-  // node while the spec's `retries` last; otherwise the run fails.
+  // A `transient` failure (an outage, not the setup: a stall the controller
+  // saw, or one the agent marked) is retried like a lost node while the
+  // spec's `retries` last; otherwise the run fails.
   absl::Status EndAttempt(const store::AttemptRecord& a, AttemptState to,
                           const std::string& error, store::Mutation m = {},
                           bool transient = false);

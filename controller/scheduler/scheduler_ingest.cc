@@ -187,7 +187,8 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
     AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
     up.add_samples_reported = u.samples_sent();
     m.attempts.push_back(up);
-    return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", u.error()), m);
+    return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", u.error()), m,
+                      u.transient());
   }
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
   switch (kind) {

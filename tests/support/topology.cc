@@ -87,7 +87,14 @@ int64_t Topology::Counter(const std::string& ns, const std::string& iface,
 }
 
 absl::Status Topology::SetDataLink(bool up) {
-  return Run({"ip", "-n", sut_ns(), "link", "set", sut_data_if(), up ? "up" : "down"});
+  absl::Status s = Run({"ip", "-n", sut_ns(), "link", "set", sut_data_if(), up ? "up" : "down"});
+  if (!s.ok() || !up) return s;
+  // Neighbour entries that failed while the link was down would answer
+  // "No route to host" for a while: a restored link starts clean.
+  for (const std::string& ns : {sut_ns(), client_ns()}) {
+    s.Update(Run({"ip", "-n", ns, "neigh", "flush", "all"}));
+  }
+  return s;
 }
 
 }  // namespace iommuvm::testing

@@ -31,7 +31,8 @@ class Topology {
   std::vector<std::string> In(const std::string& ns) const;
   // A counter of an interface inside a namespace (e.g. "rx_bytes"); -1 on error.
   int64_t Counter(const std::string& ns, const std::string& iface, const std::string& name) const;
-  // Takes the data-plane link down or up (for fault tests).
+  // Takes the data-plane link down, or up again with fresh neighbour
+  // caches on both sides (for fault tests).
   absl::Status SetDataLink(bool up);
 
  private:

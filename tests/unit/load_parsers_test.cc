@@ -161,6 +161,10 @@ TEST(LoadGeneratorTest, ErrorsByKindAndZeroThroughputFailTheRun) {
   (*bad.mutable_errors_by_kind())["connect"] = 2;
   EXPECT_EQ(RequireServedWithoutErrors("t", {bad}).message(),
             "t saw 3 errors (connect 2, timeout 1) in 40 GET requests");
+  // Socket errors and timeouts may pass (transient); wrong responses not.
+  EXPECT_TRUE(absl::IsUnavailable(RequireServedWithoutErrors("t", {bad})));
+  (*bad.mutable_errors_by_kind())["http_status"] = 1;
+  EXPECT_TRUE(absl::IsFailedPrecondition(RequireServedWithoutErrors("t", {bad})));
   bad.clear_errors_by_kind();
   EXPECT_EQ(RequireServedWithoutErrors("t", {bad}).message(),
             "t saw 3 errors (unspecified 3) in 40 GET requests");

@@ -77,7 +77,7 @@ class SchedulerTest : public ::testing::Test {
   }
   absl::Status Update(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,
                       const std::string& error = "",
-                      std::map<std::string, std::string> evidence = {}) {
+                      std::map<std::string, std::string> evidence = {}, bool transient = false) {
     v1::AgentMessage m;
     m.set_seq(++seq_[agent]);
     v1::StepUpdate* u = m.mutable_step_update();
@@ -88,6 +88,7 @@ class SchedulerTest : public ::testing::Test {
     u->mutable_evidence()->insert(evidence.begin(), evidence.end());
     u->set_endpoint_host("127.0.0.1");
     u->set_endpoint_port(6379);
+    u->set_transient(transient);
     return scheduler_->OnData(agent, m);
   }
   absl::Status Result(const std::string& agent, const v1::Step& step) {
@@ -196,6 +197,30 @@ TEST_F(SchedulerTest, ToolFailureFailsTheRunAndCleansUp) {
   EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
   TickAndVerify();
   EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
+}
+
+TEST_F(SchedulerTest, TransientFailureIsRetriedOnceThenTheRunFails) {
+  int64_t id = Submit();  // retries: 1
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    TickAndVerify();
+    v1::Step start = gateway_.LastStep("srv");
+    ASSERT_EQ(start.attempt_id(), attempt);
+    ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+    v1::Step load = gateway_.LastStep("cli");
+    ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_FAILED,
+                       "wrk saw 8 errors (timeout 8) in 59287 GET requests", {},
+                       /*transient=*/true),
+                IsOk());
+  }
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kFailed);
+  EXPECT_EQ(attempts[1].state, AttemptState::kFailed);
+  auto run = (*store_->ListRuns(id))[0];
+  EXPECT_EQ(run.state, "FAILED");
+  EXPECT_EQ(run.error, "cli: wrk saw 8 errors (timeout 8) in 59287 GET requests; no retries left");
 }
 
 TEST_F(SchedulerTest, LostAgentIsRetriedOnceThenTheRunFails) {
