@@ -63,6 +63,13 @@ class SqliteStore final : public Store {
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
   absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where, int64_t arg);
 
+  // The columns of run_results, in the order Apply inserts and QueryResults
+  // reads them.
+  static constexpr char kResultColumns[] =
+      "attempt_id, run_id, tool, tool_version, operation, throughput_ops, throughput_bytes, "
+      "latency_mean_us, latency_min_us, latency_p50_us, latency_p90_us, latency_p95_us, "
+      "latency_p99_us, latency_p999_us, latency_max_us, requests, errors, duration_s";
+
   std::mutex mu_;
   std::unique_ptr<sqlite::Database> db_;
   const Clock* clock_;

@@ -1,0 +1,136 @@
+// SqliteStore, what was measured: results, artifacts, samples and run
+// counts (the experiment/run/attempt/node state and Apply are in
+// sqlite_store.cc).
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "controller/store/sqlite_store.h"
+
+namespace iommuvm::store {
+
+using sqlite::Statement;
+
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(const std::string& where,
+                                                                    int64_t arg) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare(absl::StrCat("SELECT ", kResultColumns, " FROM run_results ", where,
+                                             " ORDER BY run_id, id")));
+  st.BindAll(arg);
+  std::vector<ResultRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    ResultRecord r;
+    r.attempt_id = st.Int(0);
+    r.run_id = st.Int(1);
+    r.tool = st.Text(2);
+    r.tool_version = st.Text(3);
+    v1::OperationResult& o = r.result;
+    o.set_operation(st.Text(4));
+    o.set_throughput_ops(st.Double(5));
+    o.set_throughput_bytes(st.Double(6));
+    o.set_latency_mean_us(st.Double(7));
+    o.set_latency_min_us(st.Double(8));
+    o.set_latency_p50_us(st.Double(9));
+    o.set_latency_p90_us(st.Double(10));
+    o.set_latency_p95_us(st.Double(11));
+    o.set_latency_p99_us(st.Double(12));
+    o.set_latency_p999_us(st.Double(13));
+    o.set_latency_max_us(st.Double(14));
+    o.set_requests(static_cast<uint64_t>(st.Int(15)));
+    o.set_errors(static_cast<uint64_t>(st.Int(16)));
+    o.set_duration_s(st.Double(17));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfExperiment(int64_t id) {
+  return QueryResults("WHERE run_id IN (SELECT id FROM runs WHERE experiment_id = ?)", id);
+}
+
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfAttempt(int64_t attempt_id) {
+  return QueryResults("WHERE attempt_id = ?", attempt_id);
+}
+
+absl::StatusOr<std::vector<ArtifactRecord>> SqliteStore::ArtifactsOfAttempt(int64_t attempt_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT name, content FROM artifacts WHERE "
+                                              "attempt_id = ? ORDER BY name"));
+  st.BindAll(attempt_id);
+  std::vector<ArtifactRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({attempt_id, st.Text(0), st.Text(1)});
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, double>> SqliteStore::MeanSamples(
+    int64_t attempt_id, const std::string& agent_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT name, AVG(value) FROM metric_samples WHERE attempt_id = ? "
+                                "AND agent_id = ? AND labels = '' GROUP BY name"));
+  st.BindAll(attempt_id, agent_id);
+  std::map<std::string, double> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = st.Double(1);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, double>>> SqliteStore::SeriesOf(
+    int64_t attempt_id, const std::string& agent_id, const std::string& name) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT ts_ms, SUM(value) FROM metric_samples WHERE attempt_id = ? "
+                                "AND agent_id = ? AND name = ? GROUP BY ts_ms ORDER BY ts_ms"));
+  st.BindAll(attempt_id, agent_id, name);
+  std::vector<std::pair<int64_t, double>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.emplace_back(st.Int(0), st.Double(1));
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT COUNT(*) FROM metric_samples WHERE attempt_id = ?"));
+  st.BindAll(attempt_id);
+  ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? static_cast<uint64_t>(st.Int(0)) : 0;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts() {
+  return CountRunStates(0);
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts(int64_t experiment_id) {
+  return CountRunStates(experiment_id);
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::CountRunStates(int64_t experiment_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(
+      Statement st,
+      db_->Prepare(experiment_id == 0 ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
+                                      : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
+                                        "GROUP BY state"));
+  if (experiment_id != 0) st.BindAll(experiment_id);
+  std::map<std::string, int64_t> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = st.Int(1);
+  }
+  return out;
+}
+
+}  // namespace iommuvm::store
