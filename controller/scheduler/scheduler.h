@@ -111,6 +111,12 @@ class Scheduler {
   // node cannot run it), so the pair is still free.
   absl::StatusOr<bool> StartAttempt(const store::AttemptRecord& a, const NodePair& pair);
   absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node);
+  // After attempt `a` ended transiently (lost, an outage): adds to `m` a
+  // retry of its run while the spec's `retries` last (true), else the run
+  // FAILED with "; no retries left" (false).
+  absl::StatusOr<bool> RetryOrFail(const store::AttemptRecord& a,
+                                   const spec::ExperimentSpec& spec, const std::string& error,
+                                   store::Mutation& m);
   // Ends an attempt as FAILED (or CANCELLED), with its run, and cleans up.
   // A `transient` failure (an outage, not the setup: a stall the controller
   // saw, or one the agent marked) is retried like a lost node while the

@@ -19,31 +19,37 @@ using store::AttemptRecord;
 using store::AttemptUpdate;
 using store::Mutation;
 
+absl::StatusOr<bool> Scheduler::RetryOrFail(const AttemptRecord& a,
+                                            const spec::ExperimentSpec& spec,
+                                            const std::string& error, Mutation& m) {
+  ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
+  if (attempts <= spec.retries) {
+    m.new_attempts.push_back(a.run_id);
+    m.runs.push_back({a.run_id, "PENDING", ""});
+    return true;
+  }
+  m.runs.push_back({a.run_id, "FAILED", absl::StrCat(error, "; no retries left")});
+  return false;
+}
+
 absl::Status Scheduler::EndAttempt(const AttemptRecord& a, AttemptState to,
                                    const std::string& error, Mutation m, bool transient) {
+  ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   if (m.attempts.empty() || m.attempts.back().attempt_id != a.id) {
     m.attempts.push_back(Move(a, a.state, to));
   }
   m.attempts.back().error = error;
   bool retry = false;
   if (transient) {
-    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
-    ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
-    retry = attempts <= spec->retries;
-  }
-  if (retry) {
-    m.new_attempts.push_back(a.run_id);
-    m.runs.push_back({a.run_id, "PENDING", ""});
+    ASSIGN_OR_RETURN(retry, RetryOrFail(a, *spec, error, m));
   } else {
-    m.runs.push_back({a.run_id, to == AttemptState::kCancelled ? "CANCELLED" : "FAILED",
-                      transient ? absl::StrCat(error, "; no retries left") : error});
+    m.runs.push_back({a.run_id, to == AttemptState::kCancelled ? "CANCELLED" : "FAILED", error});
   }
   m.events.push_back(Event(a, "", std::string(AttemptStateName(to)), error));
   RETURN_IF_ERROR(Commit(m));
   // The retry is a new PENDING attempt the plan does not know yet.
   if (retry) queues_[a.experiment_id].Invalidate();
   Log(kLog, "attempt ", a.id, " (run ", a.run_id, ") ", AttemptStateName(to), ": ", error);
-  ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   SendCleanup(a, *spec);
   return absl::OkStatus();
 }
@@ -99,7 +105,6 @@ absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpe
 
 absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& node) {
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
-  ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
   std::string grace = SpecDuration(Grace(a, *spec, node));
   std::string error =
       Booting(a, node)
@@ -110,16 +115,11 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   AttemptUpdate up = Move(a, a.state, AttemptState::kLost);
   up.error = error;
   m.attempts.push_back(up);
-  if (attempts <= spec->retries) {
-    m.new_attempts.push_back(a.run_id);
-    m.runs.push_back({a.run_id, "PENDING", ""});
-  } else {
-    m.runs.push_back({a.run_id, "FAILED", absl::StrCat(error, "; no retries left")});
-  }
+  ASSIGN_OR_RETURN(bool retry, RetryOrFail(a, *spec, error, m));
   m.events.push_back(Event(a, node, "LOST", error));
   RETURN_IF_ERROR(Commit(m));
   // The retry is a new PENDING attempt the plan does not know yet.
-  if (!m.new_attempts.empty()) queues_[a.experiment_id].Invalidate();
+  if (retry) queues_[a.experiment_id].Invalidate();
   Log(kLog, "attempt ", a.id, " LOST: ", error);
 
   ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());

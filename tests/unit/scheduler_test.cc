@@ -581,8 +581,6 @@ TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
 namespace iommuvm::scheduler {
 namespace {
 
-// Explicit pairs must name registered agents with the right roles; the
-// errors point into the file and nothing is stored.
 TEST_F(SchedulerTest, NodesMustHaveTheToolsTheSpecNeeds) {
   v1::Register reg;
   reg.set_agent_id("bare-client");
@@ -601,6 +599,8 @@ TEST_F(SchedulerTest, NodesMustHaveTheToolsTheSpecNeeds) {
             "nodes.pairs/selector");
 }
 
+// Explicit pairs must name registered agents with the right roles; the
+// errors point into the file and nothing is stored.
 TEST_F(SchedulerTest, PairsMustNameRegisteredAgents) {
   Register("node-a", v1::ROLE_SERVER);
   Register("node-b", v1::ROLE_SERVER);
