@@ -1,8 +1,5 @@
 #include "agent/workload/memtier_parser.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
-
 #include <cmath>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/json_object.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -18,31 +16,16 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-const Struct* Child(const Struct& s, const std::string& key) {
-  auto it = s.fields().find(key);
-  if (it == s.fields().end() || it->second.kind_case() != Value::kStructValue) return nullptr;
-  return &it->second.struct_value();
-}
-
 // The number under `key`, or `fallback` when absent / not a number.
 double Number(const Struct& s, const std::string& key, double fallback = 0) {
-  auto it = s.fields().find(key);
-  if (it == s.fields().end() || it->second.kind_case() != Value::kNumberValue) return fallback;
-  return it->second.number_value();
-}
-
-bool Has(const Struct& s, const std::string& key) {
-  auto it = s.fields().find(key);
-  return it != s.fields().end() && it->second.kind_case() == Value::kNumberValue;
+  return JsonNumber(s, key).value_or(fallback);
 }
 
 // printf writes NaN and infinities as bare words, which JSON lacks; memtier
 // prints them for a command type that never ran.
 std::string WithoutNonFinite(const std::string& json) {
-  return absl::StrReplaceAll(json, {{": -nan", ": null"},
-                                    {": nan", ": null"},
-                                    {": -inf", ": null"},
-                                    {": inf", ": null"}});
+  return absl::StrReplaceAll(
+      json, {{": -nan", ": null"}, {": nan", ": null"}, {": -inf", ": null"}, {": inf", ": null"}});
 }
 
 v1::OperationResult Operation(const Struct& stats, const std::string& name, double duration_s) {
@@ -54,7 +37,7 @@ v1::OperationResult Operation(const Struct& stats, const std::string& name, doub
   r.set_latency_mean_us(Number(stats, "Average Latency", Number(stats, "Latency")) * kUsPerMs);
   r.set_latency_min_us(Number(stats, "Min Latency") * kUsPerMs);
   r.set_latency_max_us(Number(stats, "Max Latency") * kUsPerMs);
-  if (const Struct* p = Child(stats, "Percentile Latencies")) {
+  if (const Struct* p = JsonObject(stats, "Percentile Latencies")) {
     for (const auto& [key, value] : p->fields()) {
       double q = 0;
       absl::string_view k = key;
@@ -68,8 +51,7 @@ v1::OperationResult Operation(const Struct& stats, const std::string& name, doub
       if (std::abs(q - 99.9) < 1e-9) r.set_latency_p999_us(us);
     }
   }
-  double count = Has(stats, "Count") ? Number(stats, "Count")
-                                     : std::round(r.throughput_ops() * duration_s);
+  double count = JsonNumber(stats, "Count").value_or(std::round(r.throughput_ops() * duration_s));
   r.set_requests(static_cast<uint64_t>(count));
   r.set_duration_s(duration_s);
   return r;
@@ -78,41 +60,39 @@ v1::OperationResult Operation(const Struct& stats, const std::string& name, doub
 }  // namespace
 
 absl::StatusOr<MemtierReport> ParseMemtierJson(const std::string& json) {
-  Struct doc;
-  auto parsed = google::protobuf::util::JsonStringToMessage(WithoutNonFinite(json), &doc);
+  auto parsed = ParseJsonObject(WithoutNonFinite(json));
   if (!parsed.ok()) {
     std::string said(absl::StripAsciiWhitespace(json));
-    return absl::InvalidArgumentError(absl::StrCat(
-        "memtier_benchmark's JSON output is not JSON (", std::string(parsed.message()),
-        "): ", said.empty() ? "(empty file)" : said.substr(0, 200)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("memtier_benchmark's JSON output is not JSON (", parsed.status().message(),
+                     "): ", said.empty() ? "(empty file)" : said.substr(0, 200)));
   }
-  const Struct* all = Child(doc, "ALL STATS");
+  const Struct& doc = *parsed;
+  const Struct* all = JsonObject(doc, "ALL STATS");
   if (all == nullptr) {
     return absl::InvalidArgumentError(
         "memtier_benchmark's JSON output has no \"ALL STATS\" section (is it 1.3 or newer?)");
   }
   MemtierReport report;
-  if (const Struct* runtime = Child(*all, "Runtime")) {
+  if (const Struct* runtime = JsonObject(*all, "Runtime")) {
     // Milliseconds in every version that writes it ("Time unit").
     report.duration_s = Number(*runtime, "Total duration") / 1000;
   }
   if (report.duration_s <= 0) {
-    if (const Struct* info = Child(doc, "run information")) {
+    if (const Struct* info = JsonObject(doc, "run information")) {
       report.duration_s = Number(*info, "Actual benchmark duration (seconds)");
     }
   }
-  if (const Struct* done = Child(doc, "benchmark_completion")) {
-    auto it = done->fields().find("full_run");
-    report.interrupted = it != done->fields().end() &&
-                         it->second.kind_case() == Value::kBoolValue && !it->second.bool_value();
+  if (const Struct* done = JsonObject(doc, "benchmark_completion")) {
+    report.interrupted = JsonBool(*done, "full_run") == false;
   }
-  if (const Struct* totals = Child(*all, "Totals")) {
+  if (const Struct* totals = JsonObject(*all, "Totals")) {
     if (uint64_t n = static_cast<uint64_t>(Number(*totals, "Connection Errors")); n > 0) {
       report.errors["connection"] = n;
     }
   }
   for (const auto& [section, op] : {std::pair{"Sets", "SET"}, std::pair{"Gets", "GET"}}) {
-    const Struct* stats = Child(*all, section);
+    const Struct* stats = JsonObject(*all, section);
     if (stats == nullptr) continue;
     v1::OperationResult r = Operation(*stats, op, report.duration_s);
     if (r.requests() == 0 && r.throughput_ops() <= 0) continue;  // not in the ratio
