@@ -68,6 +68,7 @@ absl::Status Scheduler::Commit(const Mutation& m) {
       if (!IsTerminal(u.to)) continue;
       metrics_->CountAttemptEnd(std::string(AttemptStateName(u.to)));
       metrics_->EndLive(u.attempt_id);
+      live_runs_.erase(u.attempt_id);
     }
   }
   return absl::OkStatus();

@@ -158,6 +158,9 @@ class Scheduler {
   std::condition_variable changed_;
   uint64_t version_ = 0;
   std::map<std::string, LiveNode> live_;
+  // The run each running attempt's live gauges are labelled with, read once
+  // per attempt rather than once per metric batch; dropped when it ends.
+  std::map<int64_t, LiveRun> live_runs_;
   std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
   // The plan each unfinished experiment follows (rebuilt after a restart).
   std::map<int64_t, PlanQueue> queues_;

@@ -129,15 +129,20 @@ absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessa
 
 void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
                            const v1::MetricBatch& batch) {
-  auto run = store_->GetRun(a.run_id);
-  if (!run.ok()) return;  // the samples are stored; only the live view misses them
-  LiveRun live;
-  live.attempt_id = a.id;
-  live.experiment_id = run->experiment_id;
-  live.run_index = run->index;
-  live.workload = run->workload;
-  live.iommu = spec::IommuModeName(run->iommu);
-  live.vm = run->vm;
+  auto cached = live_runs_.find(a.id);
+  if (cached == live_runs_.end()) {
+    auto run = store_->GetRun(a.run_id);
+    if (!run.ok()) return;  // the samples are stored; only the live view misses them
+    LiveRun live;
+    live.attempt_id = a.id;
+    live.experiment_id = run->experiment_id;
+    live.run_index = run->index;
+    live.workload = run->workload;
+    live.iommu = spec::IommuModeName(run->iommu);
+    live.vm = run->vm;
+    cached = live_runs_.emplace(a.id, std::move(live)).first;
+  }
+  const LiveRun& live = cached->second;
   // A dual-role node serving itself counts as the server.
   std::string role = a.server_node == agent_id ? "server" : "client";
   for (const auto& s : batch.samples()) metrics_->SetLive(live, agent_id, role, s);
