@@ -155,12 +155,16 @@ TEST(DashboardsTest, EveryPanelQueryReturnsDataFromARealPrometheusScrapingARealC
   Struct dash = ParseJson(Read(IOMMUVM_SOURCE_DIR "/dashboards/iommuvm-live.json"));
   // Panels over hardware this machine may lack: valid PromQL, data not required.
   const std::set<std::string> hardware = {"IOMMU PMU events", "NIC drops and errors"};
+  // A query over the experiment's window, every second: Prometheus's answer.
+  auto over_the_run = [&](const std::string& expr) {
+    return Curl({"-G", prom + "/api/v1/query_range", "--data-urlencode", "query=" + expr,
+                 "--data-urlencode", absl::StrCat("start=", start - 5), "--data-urlencode",
+                 absl::StrCat("end=", end), "--data-urlencode", "step=1"});
+  };
   for (const Query& q : DashboardQueries(dash)) {
-    std::string expr = absl::StrReplaceAll(q.expr, {{"$experiment", ".*"}, {"$__rate_interval", "5s"}});
-    std::string body = Curl({"-G", prom + "/api/v1/query_range", "--data-urlencode",
-                             "query=" + expr, "--data-urlencode", absl::StrCat("start=", start - 5),
-                             "--data-urlencode", absl::StrCat("end=", end),
-                             "--data-urlencode", "step=1"});
+    std::string expr =
+        absl::StrReplaceAll(q.expr, {{"$experiment", ".*"}, {"$__rate_interval", "5s"}});
+    std::string body = over_the_run(expr);
     Struct resp = ParseJson(body);
     ASSERT_NE(Field(resp, "status"), nullptr) << q.panel << ": " << body;
     EXPECT_EQ(Field(resp, "status")->string_value(), "success") << q.panel << ": " << body;
@@ -171,15 +175,9 @@ TEST(DashboardsTest, EveryPanelQueryReturnsDataFromARealPrometheusScrapingARealC
         << q.panel << " (" << expr << ") returned no data over the experiment";
   }
   // Where the IOMMU PMU panel stays empty, the dashboard says why.
-  std::string unavailable = Curl(
-      {"-G", prom + "/api/v1/query_range", "--data-urlencode",
-       "query=iommuvm_live_telemetry_collector_unavailable{collector=\"iommu_pmu\"}",
-       "--data-urlencode", absl::StrCat("start=", start - 5), "--data-urlencode",
-       absl::StrCat("end=", end), "--data-urlencode", "step=1"});
-  std::string pmu = Curl({"-G", prom + "/api/v1/query_range", "--data-urlencode",
-                          "query=iommuvm_live_iommu_pmu_events_per_second", "--data-urlencode",
-                          absl::StrCat("start=", start - 5), "--data-urlencode",
-                          absl::StrCat("end=", end), "--data-urlencode", "step=1"});
+  std::string unavailable =
+      over_the_run("iommuvm_live_telemetry_collector_unavailable{collector=\"iommu_pmu\"}");
+  std::string pmu = over_the_run("iommuvm_live_iommu_pmu_events_per_second");
   EXPECT_TRUE(pmu.find("\"result\":[]") == std::string::npos ||
               unavailable.find("\"result\":[]") == std::string::npos)
       << pmu << "\n" << unavailable;
