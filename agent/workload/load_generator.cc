@@ -1,5 +1,6 @@
 #include "agent/workload/load_generator.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/strings/ascii.h"
@@ -53,6 +54,15 @@ std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv) {
   if (!r.ok()) return "";
   std::string text(absl::StripAsciiWhitespace(r->out.empty() ? r->err : r->out));
   return text.substr(0, text.find('\n'));
+}
+
+Concurrency ConcurrencyOf(const v1::RunLoad& load) {
+  uint32_t clients = std::max<uint32_t>(1, load.clients());
+  return {clients, std::min(clients, load.threads() > 0 ? load.threads() : 2u)};
+}
+
+uint32_t DurationSeconds(const v1::RunLoad& load) {
+  return std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000);
 }
 
 std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind) {

@@ -70,7 +70,17 @@ absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::st
 // The first line `argv` prints (stdout, else stderr); "" when it fails.
 std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv);
 
-// "12 errors (status 10, timeout 2)".
+// Connections (at least 1) and threads (the spec's, default 2, never more
+// than connections) of a multi-threaded tool's run.
+struct Concurrency {
+  uint32_t clients;
+  uint32_t threads;
+};
+Concurrency ConcurrencyOf(const v1::RunLoad& load);
+// A time-bounded run's duration in whole seconds, rounded up, at least 1.
+uint32_t DurationSeconds(const v1::RunLoad& load);
+
+// "12 errors (http_status 10, timeout 2)".
 std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind);
 // An error naming the tool, the operation and the errors by kind when an
 // operation saw errors or no throughput: such a run measured something

@@ -28,9 +28,8 @@ std::string Memcaslap::Config(const v1::RunLoad& load) {
 }
 
 std::vector<std::string> Memcaslap::CommandLine(const v1::RunLoad& load) const {
-  uint32_t clients = std::max<uint32_t>(1, load.clients());
+  auto [clients, threads] = ConcurrencyOf(load);
   // memcaslap wants concurrency to be a multiple of threads.
-  uint32_t threads = std::min(clients, load.threads() > 0 ? load.threads() : 2u);
   clients -= clients % threads;
   std::vector<std::string> argv = {"memcaslap",
                                    "-s", absl::StrCat(load.target_host(), ":", load.target_port()),
@@ -41,7 +40,7 @@ std::vector<std::string> Memcaslap::CommandLine(const v1::RunLoad& load) const {
   // per-operation distributions the parser reads.
   int64_t stat_s = wants_progress() ? std::max<int64_t>(1, absl::ToInt64Seconds(progress_interval_)) : 0;
   if (load.duration_ms() > 0) {
-    uint32_t seconds = std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000);
+    uint32_t seconds = DurationSeconds(load);
     argv.insert(argv.end(), {"-t", absl::StrCat(seconds, "s"), "-S",
                              absl::StrCat(stat_s > 0 ? stat_s : seconds, "s")});
   } else {

@@ -10,9 +10,8 @@
 namespace iommuvm::agent {
 
 std::vector<std::string> MemtierBenchmark::CommandLine(const v1::RunLoad& load) const {
-  uint32_t clients = std::max<uint32_t>(1, load.clients());
   // --clients is per thread: the spec's total is split over the threads.
-  uint32_t threads = std::min(clients, load.threads() > 0 ? load.threads() : 2u);
+  auto [clients, threads] = ConcurrencyOf(load);
   uint32_t per_thread = clients / threads;
   std::vector<std::string> argv = {
       "memtier_benchmark",
@@ -37,7 +36,7 @@ std::vector<std::string> MemtierBenchmark::CommandLine(const v1::RunLoad& load) 
                                           std::max<uint64_t>(1, load.keyspace() - 1))});
   }
   if (load.duration_ms() > 0) {
-    argv.push_back(absl::StrCat("--test-time=", std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000)));
+    argv.push_back(absl::StrCat("--test-time=", DurationSeconds(load)));
   } else {
     // --requests is per client.
     uint64_t connections = uint64_t{threads} * per_thread;

@@ -10,10 +10,9 @@
 namespace iommuvm::agent {
 
 std::vector<std::string> Wrk::CommandLine(const v1::RunLoad& load) const {
-  uint32_t clients = std::max<uint32_t>(1, load.clients());
-  // wrk needs at least as many connections as threads.
-  uint32_t threads = std::min(clients, load.threads() > 0 ? load.threads() : 2u);
-  uint32_t seconds = std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000);
+  // wrk needs at least as many connections as threads (ConcurrencyOf).
+  auto [clients, threads] = ConcurrencyOf(load);
+  uint32_t seconds = DurationSeconds(load);
   std::vector<std::string> argv = {tool(),
                                    "-t", absl::StrCat(threads),
                                    "-c", absl::StrCat(clients),
