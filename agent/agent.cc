@@ -44,8 +44,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     v1::AgentMessage msg;
     std::string step_id = booted->step_id();
     *msg.mutable_step_update() = std::move(*booted);
-    RETURN_IF_ERROR(outbox->Enqueue(std::move(msg)).status());
-    RETURN_IF_ERROR(outbox->MarkStepDone(step_id));
+    RETURN_IF_ERROR(outbox->EnqueueStepEnd({std::move(msg)}, step_id));
   }
   // Devices a crashed run left on vfio-pci go back to their drivers.
   std::string control_bdf;
@@ -65,26 +64,33 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   StepExecutor executor(deps, config.state_dir, config.data_address, outbox.get(), &node);
 
   std::string agent_id = config.agent_id;
-  v1::Register base;
-  FillNodeFacts(sysroot, &runner, &base);
-  if (agent_id.empty()) agent_id = base.inventory().hostname();
-  base.set_agent_id(agent_id);
-  for (v1::Role r : config.roles) base.add_roles(r);
-  for (const auto& [k, v] : config.labels) (*base.mutable_labels())[k] = v;
-  base.set_data_address(config.data_address);
-  base.set_agent_version("0.1.0");
-  for (const char* key : {"detected", "data_mode", "data_nic", "data_group", "data_group_type"}) {
-    (*base.mutable_iommu())[key] = "";
-  }
-  for (const auto& [k, v] : node.Probe(v1::IOMMU_MODE_CURRENT)) {
-    if (base.iommu().count(k)) (*base.mutable_iommu())[k] = v;
-  }
-  Log("agent", "agent ", agent_id, " starting (boot ", base.boot_id(), ", state ",
-      config.state_dir, ")");
+  // Facts are read afresh at every registration: a node whose mode changed
+  // while the agent ran (a switch by hand, a sysfs write) must not be
+  // reported with the snapshot of its start.
+  auto make_register = [&]() {
+    v1::Register reg;
+    FillNodeFacts(sysroot, &runner, &reg);
+    reg.set_agent_id(agent_id.empty() ? reg.inventory().hostname() : agent_id);
+    for (v1::Role r : config.roles) reg.add_roles(r);
+    for (const auto& [k, v] : config.labels) (*reg.mutable_labels())[k] = v;
+    reg.set_data_address(config.data_address);
+    reg.set_agent_version("0.1.0");
+    for (const char* key : {"detected", "data_mode", "data_nic", "data_group", "data_group_type"}) {
+      (*reg.mutable_iommu())[key] = "";
+    }
+    for (const auto& [k, v] : node.Probe(v1::IOMMU_MODE_CURRENT)) {
+      if (reg.iommu().count(k)) (*reg.mutable_iommu())[k] = v;
+    }
+    return reg;
+  };
+  v1::Register first = make_register();
+  agent_id = first.agent_id();
+  Log("agent", "agent ", agent_id, " starting (boot ", first.boot_id(), ", state ",
+      config.state_dir, ", outbox epoch ", outbox->epoch(), ")");
 
   SessionOptions options;
   options.controller_address = config.controller_address;
-  SessionClient session(options, [&] { return base; }, outbox.get(), &executor);
+  SessionClient session(options, make_register, outbox.get(), &executor);
   session.Run(stop);
   Log("agent", "agent ", agent_id, " stopping");
   return absl::OkStatus();

@@ -12,6 +12,8 @@
 namespace iommuvm::agent {
 namespace {
 constexpr char kLog[] = "agent";
+// How often a step whose outcome could not be stored tries again.
+constexpr absl::Duration kOutboxRetry = absl::Seconds(1);
 
 absl::Duration Timeout(const v1::Step& step) {
   return step.timeout_ms() > 0 ? absl::Milliseconds(step.timeout_ms()) : absl::Minutes(10);
@@ -34,6 +36,7 @@ StepExecutor::~StepExecutor() {
     stop_ = true;
     queue_.clear();
     cancel_running_ = true;
+    stopping_ = true;
   }
   cv_.notify_all();
   thread_.join();
@@ -111,11 +114,22 @@ void StepExecutor::Execute(const v1::Step& step, const std::atomic<bool>* cancel
 
 void StepExecutor::Emit(v1::AgentMessage msg) {
   auto seq = outbox_->Enqueue(std::move(msg));
-  if (!seq.ok()) Log(kLog, "cannot store message in outbox: ", seq.status().message());
+  NoteOutbox(seq.status());
+}
+
+void StepExecutor::NoteOutbox(const absl::Status& s) {
+  std::lock_guard lock(outbox_mu_);
+  if (!s.ok() && outbox_ok_) {
+    Log(kLog, "outbox: cannot store messages (", s.message(),
+        "); steps wait and retry until it can");
+  } else if (s.ok() && !outbox_ok_) {
+    Log(kLog, "outbox: storing messages again");
+  }
+  outbox_ok_ = s.ok();
 }
 
 void StepExecutor::Finish(const v1::Step& step, const absl::Status& status,
-                          v1::StepUpdate update) {
+                          v1::StepUpdate update, std::vector<v1::AgentMessage> before) {
   update.set_step_id(step.step_id());
   update.set_attempt_id(step.attempt_id());
   if (status.ok()) {
@@ -130,9 +144,17 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status,
   }
   v1::AgentMessage msg;
   *msg.mutable_step_update() = std::move(update);
-  Emit(std::move(msg));
-  absl::Status s = outbox_->MarkStepDone(step.step_id());
-  if (!s.ok()) Log(kLog, "cannot record step ", step.step_id(), " as done: ", s.message());
+  before.push_back(std::move(msg));
+  // The outcome (a result and the update) and "this step is done" are one
+  // transaction: a crash in between can neither lose the result nor run
+  // the load a second time. A full disk keeps the step unfinished until
+  // the outcome can be stored.
+  while (true) {
+    absl::Status s = outbox_->EnqueueStepEnd(before, step.step_id());
+    NoteOutbox(s);
+    if (s.ok() || stopping_.load()) return;
+    absl::SleepFor(kOutboxRetry);
+  }
 }
 
 std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Application* app) {
@@ -227,6 +249,7 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   v1::StepUpdate u;
   u.set_samples_sent(sampler->Stop() + progress_samples);
+  std::vector<v1::AgentMessage> outcome;
   if (result.ok()) {
     v1::AgentMessage msg;
     v1::RunResult* r = msg.mutable_run_result();
@@ -236,14 +259,14 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
     r->set_tool_version(result->tool_version);
     r->set_raw_output(result->raw_output);
     for (auto& op : result->operations) *r->add_operations() = std::move(op);
-    Emit(std::move(msg));
+    outcome.push_back(std::move(msg));
   }
   // On a client-only node the directory holds generator output, already
   // sent; when this agent also serves the attempt, StopServer removes it.
   if (!servers_.count(step.attempt_id())) {
     (void)deps_.fs->RemoveAll(RunDir(state_dir_, step.attempt_id()));
   }
-  Finish(step, result.status(), u);
+  Finish(step, result.status(), u, std::move(outcome));
 }
 
 void StepExecutor::StopServer(const v1::Step& step) {
@@ -293,8 +316,13 @@ void StepExecutor::SwitchMode(const v1::Step& step) {
   u.set_phase(v1::StepUpdate::PHASE_STARTED);
   v1::AgentMessage msg;
   *msg.mutable_step_update() = u;
-  Emit(std::move(msg));
-  (void)outbox_->MarkStepDone(step.step_id());
+  absl::Status stored = outbox_->EnqueueStepEnd({std::move(msg)}, step.step_id());
+  NoteOutbox(stored);
+  if (!stored.ok()) {
+    // Never reboot with an intent nobody will hear of.
+    return Finish(step, absl::UnavailableError(absl::StrCat("cannot record the switch: ",
+                                                            stored.message())), {});
+  }
   absl::Time give_up = absl::Now() + absl::Seconds(3);
   while (absl::Now() < give_up) {
     auto pending = outbox_->Pending();

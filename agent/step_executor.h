@@ -64,11 +64,16 @@ class StepExecutor {
   void StopServer(const v1::Step& step);
   void SwitchMode(const v1::Step& step);
   void VerifyMode(const v1::Step& step);
-  void Finish(const v1::Step& step, const absl::Status& status, v1::StepUpdate update);
+  // Reports the step's outcome: `before` (e.g. its RunResult), then the
+  // update, stored with the step marked done in one outbox transaction.
+  void Finish(const v1::Step& step, const absl::Status& status, v1::StepUpdate update,
+              std::vector<v1::AgentMessage> before = {});
   // Every collector the step asks for, plus the server's own request
   // counter when `app` (the server it just started) is given.
   std::unique_ptr<Sampler> StartSampler(const v1::Step& step, Application* app = nullptr);
   void Emit(v1::AgentMessage msg);
+  // Logs once per change whether the outbox can store messages.
+  void NoteOutbox(const absl::Status& s);
 
   AgentDeps deps_;
   std::string state_dir_;
@@ -82,6 +87,9 @@ class StepExecutor {
   std::deque<v1::Step> queue_;
   std::string running_;
   std::atomic<bool> cancel_running_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex outbox_mu_;
+  bool outbox_ok_ = true;
   bool stop_ = false;
   std::map<int64_t, Server> servers_;  // by attempt id; executor thread only
   std::thread thread_;

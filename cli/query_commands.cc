@@ -173,10 +173,11 @@ int Agents(Context& ctx, const std::vector<std::string>& argv) {
     return kExitFailure;
   }
   Table t({{"agent"}, {"roles"}, {"health"}, {"iommu"}, {"cpu"}, {"hostname"},
-           {"data_address"}, {"boot_id"}, {"last_seen"}});
+           {"data_address"}, {"boot_id"}, {"last_seen"}, {"rejected"}, {"last_rejection"}});
   for (const auto& a : resp.agents()) {
     t.AddRow({a.agent_id(), Roles(a.roles()), a.health(), a.iommu_mode(), a.cpu_vendor(),
-              a.hostname(), a.data_address(), a.boot_id(), FormatTimeMs(a.last_seen_ms())});
+              a.hostname(), a.data_address(), a.boot_id(), FormatTimeMs(a.last_seen_ms()),
+              std::to_string(a.rejected_messages()), a.last_rejection()});
   }
   t.Print(ctx.out, *format);
   return kExitOk;

@@ -8,8 +8,17 @@ namespace {
 absl::Status Error(sqlite3* db, absl::string_view what) {
   int code = sqlite3_extended_errcode(db);
   std::string msg = absl::StrCat("sqlite: ", sqlite3_errmsg(db), " (", what, ")");
-  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
-    return absl::UnavailableError(msg);
+  switch (code & 0xff) {
+    // Storage trouble that passes (a busy peer, a full or failing disk, a
+    // file system remounted read-only): callers retry; nothing was written.
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+      return absl::UnavailableError(msg);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(msg);
   }
   if ((code & 0xff) == SQLITE_CONSTRAINT) return absl::AlreadyExistsError(msg);
   return absl::InternalError(msg);
@@ -88,7 +97,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
 
 absl::Status Database::EnableWal() {
   RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
-  return Exec("PRAGMA synchronous=NORMAL");
+  // FULL: a commit is on disk when it returns. Under NORMAL a WAL commit
+  // is not synced, so a crash or a forced read-only remount can lose rows
+  // that were already acknowledged (and deleted by the sender).
+  return Exec("PRAGMA synchronous=FULL");
 }
 
 Database::~Database() {

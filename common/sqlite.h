@@ -79,8 +79,8 @@ class Database {
                                                         bool read_only = false);
   ~Database();
 
-  // WAL journal with synchronous=NORMAL: durable at commit for our needs
-  // and readers never block the writer.
+  // WAL journal with synchronous=FULL: every commit is synced before it
+  // returns (an ack may follow it), and readers never block the writer.
   absl::Status EnableWal();
   absl::Status Exec(absl::string_view sql);
   absl::StatusOr<Statement> Prepare(absl::string_view sql);

@@ -11,6 +11,7 @@ namespace iommuvm {
 
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerConfig& config) {
   std::unique_ptr<Controller> c(new Controller());
+  ASSIGN_OR_RETURN(c->db_lock_, store::DatabaseLock::Acquire(config.db_path));
   ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.db_path, &c->clock_));
   c->scheduler_ = std::make_unique<scheduler::Scheduler>(
       c->store_.get(), &c->registry_, &c->clock_, &c->metrics_, config.scheduler);
@@ -20,6 +21,9 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
       std::make_unique<service::AgentServiceImpl>(c->scheduler_.get(), &c->registry_);
 
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second controller on the same
+  // port would start and take half of every client's calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &c->port_);
   builder.RegisterService(c->controller_service_.get());
   builder.RegisterService(c->agent_service_.get());

@@ -17,6 +17,7 @@
 #include "controller/service/agent_service.h"
 #include "controller/service/controller_service.h"
 #include "controller/service/session_registry.h"
+#include "controller/store/database_lock.h"
 #include "controller/store/sqlite_store.h"
 
 namespace iommuvm {
@@ -46,6 +47,7 @@ class Controller {
   void Loop();
 
   RealClock clock_;
+  std::unique_ptr<store::DatabaseLock> db_lock_;  // declared first: outlives store_
   std::unique_ptr<store::SqliteStore> store_;
   ControllerMetrics metrics_;
   service::SessionRegistry registry_;

@@ -30,6 +30,11 @@ ControllerMetrics::ControllerMetrics()
                    .Help("Telemetry samples stored")
                    .Register(*registry_)
                    .Add({})),
+      rejected_(prometheus::BuildCounter()
+                    .Name("iommuvm_ingest_rejected_total")
+                    .Help("Agent data messages refused for good (e.g. a second result set "
+                          "for an attempt, a message from a node not the attempt's), by kind")
+                    .Register(*registry_)),
       attempts_ended_(prometheus::BuildCounter()
                           .Name("iommuvm_attempts_ended_total")
                           .Help("Attempts that reached a terminal state, by state")
@@ -60,6 +65,10 @@ void ControllerMetrics::CountIngest(const std::string& kind, bool duplicate) {
 }
 
 void ControllerMetrics::CountSamples(uint64_t n) { samples_.Increment(static_cast<double>(n)); }
+
+void ControllerMetrics::CountRejected(const std::string& kind) {
+  rejected_.Add({{"kind", kind}}).Increment();
+}
 
 void ControllerMetrics::CountAttemptEnd(const std::string& state) {
   attempts_ended_.Add({{"state", state}}).Increment();

@@ -45,6 +45,8 @@ class ControllerMetrics {
   // One agent data message ingested; `duplicate` when it was already stored.
   void CountIngest(const std::string& kind, bool duplicate);
   void CountSamples(uint64_t n);
+  // A data message refused for good (recorded and acked with the reason).
+  void CountRejected(const std::string& kind);
   void CountAttemptEnd(const std::string& state);
   // Sets the live gauge of one sample from `agent_id` (`role`: server or
   // client) for `run`.
@@ -63,6 +65,7 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Counter>& ingest_;
   prometheus::Counter& duplicates_;
   prometheus::Counter& samples_;
+  prometheus::Family<prometheus::Counter>& rejected_;
   prometheus::Family<prometheus::Counter>& attempts_ended_;
   std::mutex mu_;
   std::map<std::string, prometheus::Gauge*> run_gauges_;

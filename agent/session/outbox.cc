@@ -1,5 +1,8 @@
 #include "agent/session/outbox.h"
 
+#include <random>
+
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 
 namespace iommuvm::agent {
@@ -10,8 +13,20 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
   RETURN_IF_ERROR(db->Exec(
       "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, message BLOB NOT NULL);"
       "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS done_steps (step_id TEXT PRIMARY KEY, done_ms INTEGER);"));
+      "CREATE TABLE IF NOT EXISTS done_steps (step_id TEXT PRIMARY KEY, done_ms INTEGER);"
+      "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"));
   std::unique_ptr<Outbox> box(new Outbox(std::move(db)));
+  {
+    std::random_device rd;
+    std::string fresh = absl::StrFormat("%08x%08x", rd(), rd());
+    ASSIGN_OR_RETURN(auto st, box->db_->Prepare(
+                                  "INSERT OR IGNORE INTO meta (name, value) VALUES ('epoch', ?)"));
+    RETURN_IF_ERROR(st.BindAll(fresh).Run());
+    ASSIGN_OR_RETURN(auto get, box->db_->Prepare("SELECT value FROM meta WHERE name = 'epoch'"));
+    ASSIGN_OR_RETURN(bool row, get.Step());
+    if (!row) return absl::DataLossError("outbox has no epoch");
+    box->epoch_ = get.Text(0);
+  }
   ASSIGN_OR_RETURN(int64_t max_seq, box->db_->QueryInt("SELECT COALESCE(MAX(seq), 0) FROM outbox"));
   ASSIGN_OR_RETURN(int64_t acked,
                    box->db_->QueryInt("SELECT value FROM counters WHERE name = 'last_acked'"));
@@ -22,21 +37,95 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
   return box;
 }
 
-absl::StatusOr<uint64_t> Outbox::Enqueue(v1::AgentMessage msg) {
-  std::lock_guard lock(mu_);
+absl::StatusOr<uint64_t> Outbox::InsertLocked(v1::AgentMessage msg) {
   uint64_t seq = next_seq_;
   msg.set_seq(seq);
+  ASSIGN_OR_RETURN(auto* st, db_->Cached("INSERT INTO outbox (seq, message) VALUES (?, ?)"));
+  RETURN_IF_ERROR(st->BindAll(seq, msg.SerializeAsString()).Run());
+  RETURN_IF_ERROR(SetCounterLocked("last_issued", seq));
+  return seq;
+}
+
+absl::Status Outbox::SetCounterLocked(const char* name, uint64_t value) {
+  ASSIGN_OR_RETURN(auto* c, db_->Cached("INSERT OR REPLACE INTO counters (name, value) "
+                                        "VALUES (?, ?)"));
+  return c->BindAll(name, value).Run();
+}
+
+absl::StatusOr<uint64_t> Outbox::Enqueue(v1::AgentMessage msg) {
+  std::lock_guard lock(mu_);
   sqlite::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.status());
-  ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT INTO outbox (seq, message) VALUES (?, ?)"));
-  RETURN_IF_ERROR(st.BindAll(seq, msg.SerializeAsString()).Run());
-  ASSIGN_OR_RETURN(auto counter, db_->Prepare("INSERT OR REPLACE INTO counters (name, value) "
-                                              "VALUES ('last_issued', ?)"));
-  RETURN_IF_ERROR(counter.BindAll(seq).Run());
+  ASSIGN_OR_RETURN(uint64_t seq, InsertLocked(std::move(msg)));
   RETURN_IF_ERROR(tx.Commit());
-  ++next_seq_;
+  next_seq_ = seq + 1;
   cv_.notify_all();
   return seq;
+}
+
+absl::Status Outbox::EnqueueStepEnd(std::vector<v1::AgentMessage> msgs,
+                                    const std::string& step_id) {
+  std::lock_guard lock(mu_);
+  uint64_t first = next_seq_;
+  sqlite::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.status());
+  absl::Status s = [&]() -> absl::Status {
+    for (auto& m : msgs) {
+      ASSIGN_OR_RETURN(uint64_t seq, InsertLocked(std::move(m)));
+      next_seq_ = seq + 1;
+    }
+    ASSIGN_OR_RETURN(auto* done, db_->Cached("INSERT OR IGNORE INTO done_steps (step_id, "
+                                             "done_ms) VALUES (?, strftime('%s','now') * 1000)"));
+    RETURN_IF_ERROR(done->BindAll(step_id).Run());
+    return tx.Commit();
+  }();
+  if (!s.ok()) {
+    next_seq_ = first;  // rolled back: the numbers were never issued
+    return s;
+  }
+  cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status Outbox::RaiseNextSeq(uint64_t committed) {
+  std::lock_guard lock(mu_);
+  if (next_seq_ > committed) return absl::OkStatus();
+  RETURN_IF_ERROR(SetCounterLocked("last_issued", committed));
+  next_seq_ = committed + 1;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Outbox::Rebase(uint64_t committed) {
+  std::lock_guard lock(mu_);
+  sqlite::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.status());
+  std::vector<std::pair<uint64_t, std::string>> pending;
+  {
+    ASSIGN_OR_RETURN(auto st, db_->Prepare("SELECT seq, message FROM outbox ORDER BY seq"));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      pending.emplace_back(static_cast<uint64_t>(st.Int(0)), st.Text(1));
+    }
+  }
+  RETURN_IF_ERROR(db_->Exec("DELETE FROM outbox"));
+  uint64_t next = std::max(next_seq_, committed + 1);
+  for (auto& [old_seq, blob] : pending) {
+    v1::AgentMessage m;
+    if (!m.ParseFromString(blob)) return absl::DataLossError("corrupt outbox entry");
+    m.set_seq(next);
+    ASSIGN_OR_RETURN(auto* ins, db_->Cached("INSERT INTO outbox (seq, message) VALUES (?, ?)"));
+    RETURN_IF_ERROR(ins->BindAll(next, m.SerializeAsString()).Run());
+    ++next;
+  }
+  RETURN_IF_ERROR(SetCounterLocked("last_issued", next - 1));
+  // Acks of the earlier epoch say nothing about these numbers.
+  RETURN_IF_ERROR(SetCounterLocked("last_acked", committed));
+  RETURN_IF_ERROR(tx.Commit());
+  next_seq_ = next;
+  last_acked_ = committed;
+  cv_.notify_all();
+  return static_cast<int64_t>(pending.size());
 }
 
 absl::StatusOr<std::vector<v1::AgentMessage>> Outbox::After(uint64_t after, size_t limit) {
@@ -61,9 +150,7 @@ absl::Status Outbox::Ack(uint64_t seq) {
   RETURN_IF_ERROR(st.BindAll(seq).Run());
   if (seq > last_acked_) {
     last_acked_ = seq;
-    ASSIGN_OR_RETURN(auto c, db_->Prepare("INSERT OR REPLACE INTO counters (name, value) "
-                                          "VALUES ('last_acked', ?)"));
-    RETURN_IF_ERROR(c.BindAll(seq).Run());
+    RETURN_IF_ERROR(SetCounterLocked("last_acked", seq));
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,12 @@
 // it (after its own commit). Survives agent crashes and reboots, so nothing
 // is lost and, with the controller's dedupe, nothing is stored twice.
 // Also remembers which step ids finished, so a re-sent step is not re-run.
+//
+// Sequence numbers are unique within one *epoch*: a random id the outbox
+// picks when its file is created. A new state directory (a re-imaged node,
+// another --state_dir, a reused --id) is a new epoch; the controller tells
+// the session so, and Rebase() numbers what is pending after the
+// controller's committed sequence instead of losing it as "already seen".
 
 #include <condition_variable>
 #include <cstdint>
@@ -25,6 +31,20 @@ class Outbox {
   // Stores `msg` with the next sequence number (set in the stored copy)
   // and returns that number.
   absl::StatusOr<uint64_t> Enqueue(v1::AgentMessage msg);
+  // Stores every message of `msgs` (in order) and marks `step_id` done in
+  // one transaction: a crash leaves either all of it or none, so a step's
+  // result is never both delivered and run again.
+  absl::Status EnqueueStepEnd(std::vector<v1::AgentMessage> msgs, const std::string& step_id);
+  // The controller has committed this agent's messages up to `committed`
+  // in this epoch: numbers issued from now on are above it (after a state
+  // directory lost its counters they could otherwise repeat old ones).
+  absl::Status RaiseNextSeq(uint64_t committed);
+  // `committed` belongs to an earlier epoch: renumbers every pending
+  // message after it (in order) and issues later numbers above them.
+  // Returns how many messages were renumbered.
+  absl::StatusOr<int64_t> Rebase(uint64_t committed);
+  // This outbox's epoch id (random, fixed for the life of the file).
+  const std::string& epoch() const { return epoch_; }
   // Messages with seq > after, in order, at most `limit`.
   absl::StatusOr<std::vector<v1::AgentMessage>> After(uint64_t after, size_t limit);
   // Deletes the message with `seq` (acked).
@@ -45,12 +65,16 @@ class Outbox {
 
  private:
   explicit Outbox(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  // Inserts `msg` with the next number; mu_ held, inside a transaction.
+  absl::StatusOr<uint64_t> InsertLocked(v1::AgentMessage msg);
+  absl::Status SetCounterLocked(const char* name, uint64_t value);
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unique_ptr<sqlite::Database> db_;
   uint64_t next_seq_ = 1;
   uint64_t last_acked_ = 0;
   uint64_t wake_generation_ = 0;
+  std::string epoch_;
 };
 
 }  // namespace iommuvm::agent

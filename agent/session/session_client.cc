@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "iommuvm/v1/agent.grpc.pb.h"
 
 namespace iommuvm::agent {
@@ -16,6 +17,8 @@ namespace {
 constexpr char kLog[] = "agent";
 // Unacked messages in flight before the sender waits for acks.
 constexpr uint64_t kMaxInFlight = 512;
+// A session shorter than this counts as a failed connection for backoff.
+constexpr absl::Duration kHealthySession = absl::Seconds(5);
 }  // namespace
 
 SessionClient::SessionClient(SessionOptions options, RegisterFn make_register, Outbox* outbox,
@@ -32,9 +35,13 @@ void SessionClient::Run(const std::atomic<bool>* stop) {
   while (!stop->load()) {
     ++attempt;
     bool registered = false;
+    absl::Time started = absl::Now();
     absl::Status s = RunOnce(stop, &registered);
     if (stop->load()) break;
-    if (registered) {
+    // Only a session that lived a while resets the backoff: one that dies
+    // right after registering (a message the controller cannot take, a
+    // refused duplicate id) must not turn into a reconnect storm.
+    if (registered && absl::Now() - started >= kHealthySession) {
       Log(kLog, "session with controller ", options_.controller_address, " ended: ", s.message());
       backoff = options_.min_backoff;
       attempt = 0;
@@ -42,13 +49,25 @@ void SessionClient::Run(const std::atomic<bool>* stop) {
       // Jitter so a fleet of agents does not reconnect in lockstep.
       std::uniform_real_distribution<double> jitter(0.8, 1.2);
       absl::Duration wait = backoff * jitter(rng);
-      Log(kLog, "cannot reach controller ", options_.controller_address, " (attempt ", attempt,
-          "): ", s.message(), "; retrying in ", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(10))));
+      Log(kLog, registered ? "session ended at once with controller " : "cannot reach controller ",
+          options_.controller_address, " (attempt ", attempt, "): ", s.message(), "; retrying in ", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(10))));
       absl::Time until = absl::Now() + wait;
       while (!stop->load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
   }
+}
+
+absl::Status SessionClient::AdoptCommitted(const v1::RegisterAck& ack) {
+  if (ack.new_outbox()) {
+    ASSIGN_OR_RETURN(int64_t renumbered, outbox_->Rebase(ack.committed_seq()));
+    Log(kLog, "this agent's outbox (epoch ", outbox_->epoch(),
+        ") is new to the controller, which holds sequence numbers up to ", ack.committed_seq(),
+        " from an earlier one; ", renumbered, " pending messages renumbered after it");
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(outbox_->AckUpTo(ack.committed_seq()));
+  return outbox_->RaiseNextSeq(ack.committed_seq());
 }
 
 absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registered) {
@@ -64,6 +83,7 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
   v1::AgentMessage hello;
   *hello.mutable_register_() = make_register_();
   hello.mutable_register_()->set_last_acked_seq(outbox_->last_acked());
+  hello.mutable_register_()->set_outbox_epoch(outbox_->epoch());
   for (const auto& id : executor_->ActiveStepIds()) hello.mutable_register_()->add_active_step_ids(id);
   v1::ControllerMessage first;
   if (!stream->Write(hello) || !stream->Read(&first)) {
@@ -78,8 +98,13 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
   }
   *registered = true;
   const v1::RegisterAck& ack = first.register_ack();
-  absl::Status s = outbox_->AckUpTo(ack.committed_seq());
-  if (!s.ok()) Log(kLog, "outbox: ", s.message());
+  absl::Status s = AdoptCommitted(ack);
+  if (!s.ok()) {
+    // Sending now could reuse numbers the controller already holds.
+    ctx.TryCancel();
+    stream->Finish();
+    return absl::InternalError(absl::StrCat("outbox: ", s.message()));
+  }
   absl::Duration heartbeat = absl::Milliseconds(
       ack.heartbeat_interval_ms() > 0 ? ack.heartbeat_interval_ms() : 2000);
   Log(kLog, "connected to controller ", options_.controller_address, "; ",
@@ -91,6 +116,10 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
     while (stream->Read(&msg)) {
       switch (msg.body_case()) {
         case v1::ControllerMessage::kAck: {
+          if (!msg.ack().rejected().empty()) {
+            Log(kLog, "controller rejected message ", msg.ack().seq(), " for good: ",
+                msg.ack().rejected());
+          }
           absl::Status a = outbox_->Ack(msg.ack().seq());
           if (!a.ok()) Log(kLog, "outbox: ", a.message());
           break;

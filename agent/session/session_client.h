@@ -33,6 +33,9 @@ class SessionClient {
  private:
   // One connection's lifetime; returns why it ended.
   absl::Status RunOnce(const std::atomic<bool>* stop, bool* registered);
+  // Applies the controller's committed sequence to the outbox: drops what
+  // it holds, or renumbers what is pending when the outbox is new to it.
+  absl::Status AdoptCommitted(const v1::RegisterAck& ack);
 
   SessionOptions options_;
   RegisterFn make_register_;

@@ -148,6 +148,8 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   store::NodeRecord node;
   ASSIGN_OR_RETURN(auto known, store_->ListNodes());
   if (const auto* existing = FindNode(known, reg.agent_id())) node = *existing;
+  std::string earlier_epoch = node.outbox_epoch;
+  node.outbox_epoch = reg.outbox_epoch();
   node.agent_id = reg.agent_id();
   node.roles.clear();
   for (int r : reg.roles()) node.roles.push_back(static_cast<v1::Role>(r));
@@ -172,6 +174,13 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   v1::RegisterAck ack;
   ASSIGN_OR_RETURN(uint64_t committed, store_->CommittedSeq(node.agent_id));
   ack.set_committed_seq(committed);
+  // A new state directory under a known id (re-imaged node, another
+  // --state_dir): its numbers restart, so it must continue after ours.
+  if (committed > 0 && !earlier_epoch.empty() && earlier_epoch != reg.outbox_epoch()) {
+    ack.set_new_outbox(true);
+    Log(kLog, "agent ", node.agent_id, " has a new outbox (epoch ", reg.outbox_epoch(),
+        ", was ", earlier_epoch, "); its messages continue after sequence ", committed);
+  }
   ack.set_heartbeat_interval_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.heartbeat_interval)));
 
@@ -222,11 +231,13 @@ std::vector<AgentView> Scheduler::Agents() {
   std::vector<AgentView> out;
   auto nodes = store_->ListNodes();
   auto open = store_->ActiveAttempts();
+  auto rejections = store_->Rejections();
   if (!nodes.ok()) return out;
   for (const auto& n : *nodes) {
     AgentView v;
     v.node = n;
     v.connected = live_[n.agent_id].connected;
+    if (rejections.ok() && rejections->count(n.agent_id)) v.rejections = rejections->at(n.agent_id);
     if (open.ok()) {
       for (const auto& a : *open) {
         if (a.server_node == n.agent_id || a.client_node == n.agent_id) {

@@ -43,10 +43,16 @@ struct SubmitResult {
   spec::SpecErrors errors;
 };
 
+// What became of one data message the controller took.
+struct Ingested {
+  std::string rejected;  // non-empty: refused for good, with the reason
+};
+
 struct AgentView {
   store::NodeRecord node;
   bool connected = false;
   bool busy = false;
+  store::RejectionSummary rejections;
 };
 
 class Scheduler {
@@ -66,9 +72,11 @@ class Scheduler {
                                              std::vector<v1::ControllerMessage>* resend);
   void OnHeartbeat(const std::string& agent_id);
   void OnDisconnect(const std::string& agent_id);
-  // Ingests one data message; OK means committed (or a known duplicate),
-  // so the caller may ack it.
-  absl::Status OnData(const std::string& agent_id, const v1::AgentMessage& msg);
+  // Ingests one data message. OK means committed, a known duplicate, or
+  // refused for good (Ingested::rejected says why; recorded, and the agent
+  // must drop it): the caller acks it. An error is storage trouble that
+  // passes (full disk, IO error): not acked, so the agent resends it.
+  absl::StatusOr<Ingested> OnData(const std::string& agent_id, const v1::AgentMessage& msg);
 
   // Detects lost agents and timeouts, assigns pending attempts to free
   // pairs, finishes experiments. Called periodically and after events.
@@ -125,6 +133,10 @@ class Scheduler {
                           const std::string& error, store::Mutation m = {},
                           bool transient = false);
   void SendCleanup(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
+  // OnData's work: an error other than storage trouble rejects `msg`.
+  absl::Status Ingest(const std::string& agent_id, const v1::AgentMessage& msg);
+  // The refusal of a message about attempt `a` from an agent not its node.
+  static absl::Status NotItsNode(const store::AttemptRecord& a, const std::string& agent_id);
   absl::Status HandleStepUpdate(const std::string& agent_id, uint64_t seq,
                                 const v1::StepUpdate& u, const std::string& kind_name);
   absl::StatusOr<std::optional<v1::Step>> CurrentStep(const store::AttemptRecord& a,

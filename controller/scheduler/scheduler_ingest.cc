@@ -70,11 +70,49 @@ void Scheduler::SendStep(const std::string& agent_id, v1::Step step) {
   }
 }
 
-absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessage& msg) {
+namespace {
+// Storage trouble that passes (full disk, IO error, busy): not the
+// message's fault, so it stays unacked and is resent.
+bool StorageTrouble(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
+}
+
+std::string KindOf(const v1::AgentMessage& msg) {
+  switch (msg.body_case()) {
+    case v1::AgentMessage::kStepUpdate: return "step_update";
+    case v1::AgentMessage::kMetricBatch: return "metric_batch";
+    case v1::AgentMessage::kRunResult: return "run_result";
+    default: return "other";
+  }
+}
+}  // namespace
+
+absl::StatusOr<Ingested> Scheduler::OnData(const std::string& agent_id,
+                                           const v1::AgentMessage& msg) {
   std::lock_guard lock(mu_);
   if (msg.seq() == 0) return absl::InvalidArgumentError("data message without a sequence number");
   auto it = live_.find(agent_id);
   if (it != live_.end()) it->second.last_seen = clock_->Now();
+  absl::Status s = Ingest(agent_id, msg);
+  if (s.ok() || StorageTrouble(s)) return s.ok() ? absl::StatusOr<Ingested>(Ingested{}) : s;
+  // It can never be applied: record why (with its sequence number, so a
+  // resent copy is a duplicate) and let the agent drop it.
+  Mutation m;
+  m.dedupe = std::make_pair(agent_id, msg.seq());
+  m.rejection = store::RejectionRecord{agent_id, msg.seq(), KindOf(msg), std::string(s.message())};
+  ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));
+  if (outcome == store::ApplyOutcome::kDuplicate) {
+    // A resent copy of a message already applied or already rejected.
+    if (metrics_ != nullptr) metrics_->CountIngest(KindOf(msg), true);
+    return Ingested{};
+  }
+  Log(kLog, "rejected message ", msg.seq(), " (", KindOf(msg), ") from ", agent_id, ": ",
+      s.message());
+  if (metrics_ != nullptr) metrics_->CountRejected(KindOf(msg));
+  return Ingested{std::string(s.message())};
+}
+
+absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessage& msg) {
   Mutation m;
   m.dedupe = std::make_pair(agent_id, msg.seq());
   std::string kind;
@@ -87,7 +125,10 @@ absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessa
       kind = "metric_batch";
       const v1::MetricBatch& b = msg.metric_batch();
       ASSIGN_OR_RETURN(auto a, FindOpen(b.attempt_id()));
-      if (a && (a->server_node == agent_id || a->client_node == agent_id)) {
+      if (a && a->server_node != agent_id && a->client_node != agent_id) {
+        return NotItsNode(*a, agent_id);
+      }
+      if (a) {
         for (const auto& s : b.samples()) m.samples.push_back({a->id, agent_id, s});
         samples = m.samples.size();
         sampled = a;
@@ -100,8 +141,15 @@ absl::Status Scheduler::OnData(const std::string& agent_id, const v1::AgentMessa
       kind = "run_result";
       const v1::RunResult& r = msg.run_result();
       ASSIGN_OR_RETURN(auto a, FindOpen(r.attempt_id()));
-      if (a && a->state == AttemptState::kRunning && a->step_id == r.step_id() &&
-          a->client_node == agent_id) {
+      if (a && a->client_node != agent_id) return NotItsNode(*a, agent_id);
+      if (a && a->state == AttemptState::kRunning && a->step_id == r.step_id()) {
+        // One result set per attempt: a second one (a load run again after
+        // a crash) would be counted twice by every comparison.
+        ASSIGN_OR_RETURN(auto earlier, store_->ResultsOfAttempt(a->id));
+        if (!earlier.empty()) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("attempt ", a->id, " already has a result set; refusing a second"));
+        }
         for (const auto& op : r.operations()) {
           m.results.push_back({a->id, a->run_id, r.tool(), r.tool_version(), op});
         }
@@ -155,8 +203,12 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   ASSIGN_OR_RETURN(auto found, FindOpen(u.attempt_id()));
   int64_t parsed_attempt;
   StepKind kind;
-  bool current = found && found->step_id == u.step_id() &&
-                 ParseStepId(u.step_id(), &parsed_attempt, &kind);
+  bool parsed = ParseStepId(u.step_id(), &parsed_attempt, &kind);
+  if (found && parsed &&
+      agent_id != (kind == StepKind::kRunLoad ? found->client_node : found->server_node)) {
+    return NotItsNode(*found, agent_id);
+  }
+  bool current = found && found->step_id == u.step_id() && parsed;
   // The one STARTED update that moves an attempt: a node going down to
   // switch its boot config.
   if (current && u.phase() == v1::StepUpdate::PHASE_STARTED && kind == StepKind::kSwitchMode &&
@@ -288,6 +340,12 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   }
   RETURN_IF_ERROR(Commit(m));
   return SendCurrentStep(a.id);
+}
+
+absl::Status Scheduler::NotItsNode(const AttemptRecord& a, const std::string& agent_id) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("agent ", agent_id, " is not a node of attempt ", a.id, " (server ",
+                   a.server_node, ", client ", a.client_node, ")"));
 }
 
 std::optional<std::string> Scheduler::StallDuringLoad(const store::AttemptRecord& a) {

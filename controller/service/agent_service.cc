@@ -105,8 +105,13 @@ class SessionReactor final
         std::lock_guard lock(mu_);
         holding_ = true;
       }
+      if (!registry_->Attach(msg.register_().agent_id(), this)) {
+        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                            absl::StrCat("agent id '", msg.register_().agent_id(),
+                                         "' already has a live session; a second one is "
+                                         "refused until it ends"));
+      }
       agent_id_ = msg.register_().agent_id();
-      registry_->Attach(agent_id_, this);
       std::vector<v1::ControllerMessage> resend;
       auto ack = scheduler_->OnRegister(msg.register_(), &resend);
       if (!ack.ok()) {
@@ -131,14 +136,16 @@ class SessionReactor final
       case v1::AgentMessage::kRegister:
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "registered twice");
       default: {
-        absl::Status s = scheduler_->OnData(agent_id_, msg);
-        if (!s.ok()) {
+        auto ingested = scheduler_->OnData(agent_id_, msg);
+        if (!ingested.ok()) {
           // Not acked: the agent keeps it in its outbox and resends.
           return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              absl::StrCat("cannot store message ", msg.seq(), ": ", s.message()));
+                              absl::StrCat("cannot store message ", msg.seq(), ": ",
+                                           ingested.status().message()));
         }
         v1::ControllerMessage ack;
         ack.mutable_ack()->set_seq(msg.seq());
+        ack.mutable_ack()->set_rejected(ingested->rejected);
         Write(ack);
         return grpc::Status::OK;
       }

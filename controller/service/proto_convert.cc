@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
+
 namespace iommuvm::service {
 namespace {
 
@@ -78,6 +80,11 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   out.set_hostname(a.node.hostname);
   out.set_last_seen_ms(absl::ToUnixMillis(a.node.last_seen));
   out.set_data_address(a.node.data_address);
+  out.set_rejected_messages(static_cast<uint64_t>(a.rejections.count));
+  if (a.rejections.count > 0) {
+    out.set_last_rejection(absl::StrCat("seq ", a.rejections.last_seq, ": ",
+                                        a.rejections.last_reason));
+  }
   return out;
 }
 

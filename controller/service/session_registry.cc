@@ -2,15 +2,10 @@
 
 namespace iommuvm::service {
 
-void SessionRegistry::Attach(const std::string& agent_id, SessionSink* sink) {
-  SessionSink* old = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    auto& slot = sessions_[agent_id];
-    old = slot;
-    slot = sink;
-  }
-  if (old != nullptr && old != sink) old->Close("replaced by a newer session");
+bool SessionRegistry::Attach(const std::string& agent_id, SessionSink* sink) {
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = sessions_.emplace(agent_id, sink);
+  return inserted || it->second == sink;
 }
 
 bool SessionRegistry::Detach(const std::string& agent_id, SessionSink* sink) {

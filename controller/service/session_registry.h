@@ -30,8 +30,10 @@ class SessionSink {
 
 class SessionRegistry final : public AgentGateway {
  public:
-  // Makes `sink` the agent's session; an older session is closed.
-  void Attach(const std::string& agent_id, SessionSink* sink);
+  // Makes `sink` the agent's session. False, changing nothing, when the
+  // agent id already has a live session: the older one wins until it is
+  // gone, so a second process (or an impostor) using the id cannot evict it.
+  bool Attach(const std::string& agent_id, SessionSink* sink);
   // Removes `sink` if it is still the agent's session; true if it was.
   bool Detach(const std::string& agent_id, SessionSink* sink);
   bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) override;

@@ -164,6 +164,20 @@ JOIN runs r ON r.id = x.run_id
 JOIN experiments e ON e.id = r.experiment_id
 WHERE a.state = 'SUCCEEDED';
 )sql",
+      // 6: the epoch of each agent's outbox (its sequence numbers are
+      // unique within one), and data messages refused for good: acked with
+      // the reason so the agent stops resending them, shown by `agents`.
+      R"sql(
+ALTER TABLE nodes ADD COLUMN outbox_epoch TEXT NOT NULL DEFAULT '';
+CREATE TABLE rejected_messages (
+  agent_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, seq)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

@@ -285,18 +285,19 @@ absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
       db_->Prepare(
           "INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
           "hostname, data_address, health, losses, last_seen_ms, cpu_vendor, "
-          "iommu_mode, inventory, tools) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
+          "iommu_mode, inventory, tools, outbox_epoch) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
           "SET roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
           "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
           "data_address=excluded.data_address, health=excluded.health, "
           "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms, "
           "cpu_vendor=excluded.cpu_vendor, iommu_mode=excluded.iommu_mode, "
-          "inventory=excluded.inventory, tools=excluded.tools"));
+          "inventory=excluded.inventory, tools=excluded.tools, "
+          "outbox_epoch=excluded.outbox_epoch"));
   return st
       .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id, n.kernel_cmdline,
                n.hostname, n.data_address, n.health, n.losses, absl::ToUnixMillis(n.last_seen),
-               n.cpu_vendor, n.iommu_mode, n.inventory_json, EncodeMap(n.tools))
+               n.cpu_vendor, n.iommu_mode, n.inventory_json, EncodeMap(n.tools), n.outbox_epoch)
       .Run();
 }
 
@@ -305,7 +306,7 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare("SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
                                 "hostname, data_address, health, losses, last_seen_ms, "
-                                "cpu_vendor, iommu_mode, inventory, tools FROM nodes "
+                                "cpu_vendor, iommu_mode, inventory, tools, outbox_epoch FROM nodes "
                                 "ORDER BY agent_id"));
   std::vector<NodeRecord> out;
   while (true) {
@@ -326,6 +327,7 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
     n.iommu_mode = st.Text(11);
     n.inventory_json = st.Text(12);
     n.tools = DecodeMap(st.Text(13));
+    n.outbox_epoch = st.Text(14);
     out.push_back(std::move(n));
   }
   return out;
@@ -450,8 +452,30 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
               .Run());
     }
   }
+  if (m.rejection) {
+    const RejectionRecord& r = *m.rejection;
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("INSERT OR REPLACE INTO rejected_messages (agent_id, seq, kind, "
+                                 "reason, ts_ms) VALUES (?, ?, ?, ?, ?)"));
+    RETURN_IF_ERROR(st->BindAll(r.agent_id, r.seq, r.kind, r.reason, now).Run());
+  }
   RETURN_IF_ERROR(tx.Commit());
   return ApplyOutcome::kApplied;
+}
+
+absl::StatusOr<std::map<std::string, RejectionSummary>> SqliteStore::Rejections() {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare("SELECT agent_id, COUNT(*), MAX(seq), (SELECT reason FROM "
+                                "rejected_messages l WHERE l.agent_id = r.agent_id ORDER BY "
+                                "seq DESC LIMIT 1) FROM rejected_messages r GROUP BY agent_id"));
+  std::map<std::string, RejectionSummary> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out[st.Text(0)] = {st.Int(1), static_cast<uint64_t>(st.Int(2)), st.Text(3)};
+  }
+  return out;
 }
 
 absl::StatusOr<uint64_t> SqliteStore::CommittedSeq(const std::string& agent_id) {

@@ -77,6 +77,22 @@ struct NodeRecord {
   std::string iommu_mode;
   std::string inventory_json;  // the registration's inventory, for provenance
   std::map<std::string, std::string> tools;  // program -> version line
+  std::string outbox_epoch;  // the agent's outbox at its last registration
+};
+
+// A data message the controller could never apply, acked with the reason.
+struct RejectionRecord {
+  std::string agent_id;
+  uint64_t seq = 0;
+  std::string kind;  // step_update, metric_batch, run_result, ...
+  std::string reason;
+};
+
+// An agent's rejected messages: how many, and the latest.
+struct RejectionSummary {
+  int64_t count = 0;
+  uint64_t last_seq = 0;
+  std::string last_reason;
 };
 
 struct NewExperiment {
@@ -151,10 +167,11 @@ struct Mutation {
   std::vector<SampleRecord> samples;
   std::vector<EventRecord> events;
   std::vector<ArtifactRecord> artifacts;
+  std::optional<RejectionRecord> rejection;
   bool empty() const {
     return !dedupe && attempts.empty() && new_attempts.empty() && runs.empty() &&
            experiments.empty() && results.empty() && samples.empty() && events.empty() &&
-           artifacts.empty();
+           artifacts.empty() && !rejection;
   }
 };
 
@@ -197,6 +214,8 @@ class Store {
   virtual absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) = 0;
   // Highest sequence number committed for an agent (0 if none).
   virtual absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) = 0;
+  // Rejected data messages per agent id (agents with none are absent).
+  virtual absl::StatusOr<std::map<std::string, RejectionSummary>> Rejections() = 0;
 
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) = 0;

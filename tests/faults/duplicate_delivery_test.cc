@@ -29,12 +29,15 @@ class FakeAgent {
     for (const char* tool : {"redis-server", "redis-benchmark"}) {
       (*hello.mutable_register_()->mutable_software_versions())[tool] = "7.0.15";
     }
-    EXPECT_TRUE(stream_->Write(hello));
     v1::ControllerMessage ack;
-    EXPECT_TRUE(stream_->Read(&ack));
-    EXPECT_TRUE(ack.has_register_ack());
+    registered_ = stream_->Write(hello) && stream_->Read(&ack) && ack.has_register_ack();
+    if (!registered_) refusal_ = stream_->Finish().error_message();
   }
+  bool registered() const { return registered_; }
+  // Why the controller closed the session instead of acknowledging it.
+  const std::string& refusal() const { return refusal_; }
   ~FakeAgent() {
+    if (!registered_) return;
     stream_->WritesDone();
     ctx_.TryCancel();
     stream_->Finish();
@@ -63,14 +66,20 @@ class FakeAgent {
       if (m.has_assign()) steps_.push_back(m.assign().step());
       if (m.has_ack()) {
         acks.push_back(m.ack().seq());
-        if (m.ack().seq() == seq) return;
+        if (m.ack().seq() == seq) {
+          last_rejection = m.ack().rejected();
+          return;
+        }
       }
     }
     ADD_FAILURE() << "no ack for " << seq;
   }
   std::vector<uint64_t> acks;
+  std::string last_rejection;  // of the message last awaited
 
  private:
+  bool registered_ = false;
+  std::string refusal_;
   std::vector<v1::Step> steps_;  // steps that arrived while awaiting acks
   std::unique_ptr<v1::AgentService::Stub> stub_;
   grpc::ClientContext ctx_;
@@ -119,6 +128,7 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   std::string address = "127.0.0.1:" + std::to_string((*controller)->port());
 
   FakeAgent agent(address, "dup-agent");
+  ASSERT_TRUE(agent.registered()) << agent.refusal();
   auto stub = v1::ControllerService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
@@ -182,6 +192,100 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   EXPECT_EQ(h.Count("SELECT samples_reported FROM attempts"), 3);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 1);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1);
+}
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.listen_address = h_.address();  // where the harness's CLI calls go
+    config_.db_path = h_.db_path();
+    config_.metrics_address = "";
+    auto c = Controller::Start(config_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    controller_ = std::move(*c);
+    address_ = h_.address();
+  }
+  Harness h_;
+  ControllerConfig config_;
+  std::unique_ptr<Controller> controller_;
+  std::string address_;
+};
+
+// The older session wins until it is gone: a second process with the same
+// id (or an impostor) cannot evict a live agent, and the two never evict
+// each other in a loop.
+TEST_F(ControllerTest, ASecondLiveSessionForAnAgentIdIsRefused) {
+  auto first = std::make_unique<FakeAgent>(address_, "node-1");
+  ASSERT_TRUE(first->registered());
+  FakeAgent second(address_, "node-1");
+  EXPECT_FALSE(second.registered());
+  EXPECT_NE(second.refusal().find("agent id 'node-1' already has a live session"),
+            std::string::npos)
+      << second.refusal();
+  first.reset();  // gone: the id is free again
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  bool registered = false;
+  while (!registered && absl::Now() < deadline) {
+    registered = FakeAgent(address_, "node-1").registered();
+    if (!registered) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(registered);
+}
+
+TEST_F(ControllerTest, OneControllerPerPortAndPerDatabase) {
+  ControllerConfig same_port = config_;
+  same_port.listen_address = address_;
+  same_port.db_path = h_.dir() / "other.db";
+  auto second = Controller::Start(same_port);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("cannot listen on " + address_), std::string::npos)
+      << second.status();
+  ControllerConfig same_db = config_;
+  same_db.listen_address = "127.0.0.1:0";
+  auto third = Controller::Start(same_db);  // another port, the same database
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().message(),
+            "database " + h_.db_path() +
+                " is in use by another iommuvm-controller; stop that one, or give this one "
+                "its own --db");
+  controller_.reset();
+  EXPECT_TRUE(Controller::Start(config_).ok()) << "the lock goes with its controller";
+}
+
+// A message that can never be applied is acked with the reason, recorded,
+// and shown by `iommuvm agents`, instead of blocking its agent forever.
+TEST_F(ControllerTest, AMessageThatCanNeverBeAppliedIsAckedAsRejectedAndShown) {
+  FakeAgent agent(address_, "dual");
+  ASSERT_TRUE(agent.registered());
+  auto stub = v1::ControllerService::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::SubmitExperimentRequest req;
+  req.set_spec_yaml(QuickSpec(1));
+  v1::SubmitExperimentResponse resp;
+  ASSERT_TRUE(stub->SubmitExperiment(&ctx, req, &resp).ok());
+  v1::Step verify = agent.NextStep();
+  FakeAgent mallory(address_, "mallory");
+  ASSERT_TRUE(mallory.registered());
+  v1::AgentMessage forged = Update(verify);
+  forged.mutable_step_update()->set_phase(v1::StepUpdate::PHASE_FAILED);
+  mallory.SendAndAwaitAck(forged, 1);
+  EXPECT_EQ(mallory.last_rejection,
+            "agent mallory is not a node of attempt 1 (server dual, client dual)");
+  mallory.SendAndAwaitAck(forged, 2);  // and again, with the next number
+  // The session lives on: the next message goes through.
+  v1::AgentMessage batch;
+  batch.mutable_metric_batch()->set_attempt_id(12345);
+  mallory.SendAndAwaitAck(batch, 3);
+  EXPECT_EQ(mallory.last_rejection, "");
+  CommandResult agents = h_.Cli({"agents", "--format", "csv"});
+  ASSERT_EQ(agents.exit_code, 0) << agents.err;
+  EXPECT_NE(agents.out.find(",2,\"seq 2: agent mallory is not a node of attempt 1"),
+            std::string::npos)
+      << agents.out;
+  // The attempt is untouched and its own node carries on.
+  agent.SendAndAwaitAck(Update(verify), 1);
+  EXPECT_TRUE(agent.NextStep().has_start_server());
 }
 
 }  // namespace

@@ -75,5 +75,77 @@ TEST_F(OutboxTest, FinishedStepsAreRemembered) {
   EXPECT_FALSE(box->IsStepDone("a1-load"));
 }
 
+
+TEST_F(OutboxTest, CommitsAreSyncedBeforeTheyReturn) {
+  auto box = *Outbox::Open(path_);
+  auto db = *sqlite::Database::Open(path_);
+  // Another connection sees the file's journal mode; synchronous is per
+  // connection, so the outbox's own is read through a fresh open + the
+  // wrapper every owner uses.
+  ASSERT_THAT(db->EnableWal(), IsOk());
+  EXPECT_EQ(*db->QueryInt("PRAGMA synchronous"), 2) << "2 = FULL";
+}
+
+TEST_F(OutboxTest, AStepsOutcomeAndItsDoneMarkAreOneTransaction) {
+  auto box = *Outbox::Open(path_);
+  v1::AgentMessage result;
+  result.mutable_run_result()->set_attempt_id(7);
+  v1::AgentMessage update;
+  update.mutable_step_update()->set_step_id("a7-load");
+  ASSERT_THAT(box->EnqueueStepEnd({result, update}, "a7-load"), IsOk());
+  EXPECT_TRUE(box->IsStepDone("a7-load"));
+  auto pending = *box->After(0, 10);
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_TRUE(pending[0].has_run_result());
+  EXPECT_EQ(pending[1].seq(), 2u);
+  // A failed store leaves neither the messages nor the mark.
+  auto other = *sqlite::Database::Open(path_);
+  ASSERT_THAT(other->Exec("CREATE TRIGGER refuse BEFORE INSERT ON done_steps "
+                          "BEGIN SELECT RAISE(ABORT, 'disk full'); END"),
+              IsOk());
+  EXPECT_FALSE(box->EnqueueStepEnd({result, update}, "a8-load").ok());
+  EXPECT_FALSE(box->IsStepDone("a8-load"));
+  EXPECT_EQ(*box->Pending(), 2);
+  ASSERT_THAT(other->Exec("DROP TRIGGER refuse"), IsOk());
+  EXPECT_EQ(*box->Enqueue(Batch(1)), 3u) << "numbers of a rolled-back store are reused";
+}
+
+TEST_F(OutboxTest, NumbersContinueAfterTheControllersCommittedSequence) {
+  auto box = *Outbox::Open(path_);
+  EXPECT_EQ(*box->Enqueue(Batch(1)), 1u);
+  // The controller has this id's messages up to 40 (an earlier state dir).
+  ASSERT_THAT(box->RaiseNextSeq(40), IsOk());
+  EXPECT_EQ(*box->Enqueue(Batch(2)), 41u);
+  ASSERT_THAT(box->RaiseNextSeq(10), IsOk());  // never goes back
+  EXPECT_EQ(*box->Enqueue(Batch(3)), 42u);
+  box.reset();
+  box = *Outbox::Open(path_);
+  EXPECT_EQ(*box->Enqueue(Batch(4)), 43u);
+}
+
+TEST_F(OutboxTest, ANewEpochRenumbersWhatIsPendingAfterTheCommittedSequence) {
+  std::string epoch;
+  {
+    auto box = *Outbox::Open(path_);
+    epoch = box->epoch();
+    EXPECT_EQ(epoch.size(), 16u);
+    for (int i = 1; i <= 3; ++i) ASSERT_THAT(box->Enqueue(Batch(i)), IsOk());
+    EXPECT_EQ(*box->Rebase(100), 3);
+    auto pending = *box->After(100, 10);
+    ASSERT_EQ(pending.size(), 3u);
+    EXPECT_EQ(pending[0].seq(), 101u);
+    EXPECT_EQ(pending[0].metric_batch().attempt_id(), 1);
+    EXPECT_EQ(pending[2].seq(), 103u);
+    EXPECT_EQ(box->last_acked(), 100u);
+    EXPECT_EQ(*box->Enqueue(Batch(4)), 104u);
+  }
+  auto box = *Outbox::Open(path_);
+  EXPECT_EQ(box->epoch(), epoch) << "the epoch lives as long as the file";
+  EXPECT_EQ(*box->Enqueue(Batch(5)), 105u);
+  std::filesystem::remove(path_);
+  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  EXPECT_NE((*Outbox::Open(path_))->epoch(), epoch);
+}
+
 }  // namespace
 }  // namespace iommuvm::agent

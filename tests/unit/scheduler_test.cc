@@ -1,152 +1,17 @@
 #include "controller/scheduler/scheduler.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
 
 #include "controller/planner/planner.h"
 #include "controller/scheduler/step_builder.h"
 #include "controller/spec/matrix.h"
 #include "controller/spec/spec_parser.h"
-#include "controller/store/sqlite_store.h"
-#include "tests/support/status_matchers.h"
+#include "tests/unit/scheduler_fixture.h"
 
 namespace iommuvm::scheduler {
 namespace {
 
 using ::iommuvm::testing::IsOk;
-
-// Records what the scheduler sends, per agent.
-class FakeGateway final : public service::AgentGateway {
- public:
-  bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) override {
-    sent[agent_id].push_back(msg);
-    return true;
-  }
-  // The last Assign sent to `agent` (fails the test if there is none).
-  v1::Step LastStep(const std::string& agent) {
-    for (auto it = sent[agent].rbegin(); it != sent[agent].rend(); ++it) {
-      if (it->has_assign()) return it->assign().step();
-    }
-    ADD_FAILURE() << "no step sent to " << agent;
-    return {};
-  }
-  std::map<std::string, std::vector<v1::ControllerMessage>> sent;
-};
-
-constexpr char kSpec[] = R"(name: t
-matrix:
-  workload: [w]
-repetitions: 1
-retries: 1
-workloads:
-  w:
-    app: redis
-    generator:
-      requests: 1000
-)";
-
-class SchedulerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("scheduler_test_" + std::to_string(::getpid()) + ".db"))
-                .string();
-    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
-    store_ = *store::SqliteStore::Open(path_, &clock_);
-    SchedulerOptions options;
-    options.agent_grace = absl::Seconds(10);
-    scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
-  }
-  void TearDown() override {
-    for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
-  }
-
-  void Register(const std::string& id, v1::Role role) {
-    v1::Register reg;
-    reg.set_agent_id(id);
-    reg.add_roles(role);
-    for (const char* tool : {"redis-server", "redis-benchmark"}) {
-      (*reg.mutable_software_versions())[tool] = "7.0.15";
-    }
-    reg.set_boot_id("boot-" + id);
-    reg.set_data_address("127.0.0.1");
-    std::vector<v1::ControllerMessage> resend;
-    ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
-  }
-  absl::Status Update(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,
-                      const std::string& error = "",
-                      std::map<std::string, std::string> evidence = {}, bool transient = false) {
-    v1::AgentMessage m;
-    m.set_seq(++seq_[agent]);
-    v1::StepUpdate* u = m.mutable_step_update();
-    u->set_step_id(step.step_id());
-    u->set_attempt_id(step.attempt_id());
-    u->set_phase(phase);
-    u->set_error(error);
-    u->mutable_evidence()->insert(evidence.begin(), evidence.end());
-    u->set_endpoint_host("127.0.0.1");
-    u->set_endpoint_port(6379);
-    u->set_transient(transient);
-    return scheduler_->OnData(agent, m);
-  }
-  absl::Status Result(const std::string& agent, const v1::Step& step) {
-    v1::AgentMessage m;
-    m.set_seq(++seq_[agent]);
-    v1::RunResult* r = m.mutable_run_result();
-    r->set_step_id(step.step_id());
-    r->set_attempt_id(step.attempt_id());
-    r->set_tool("redis-benchmark");
-    r->add_operations()->set_throughput_ops(1000);
-    return scheduler_->OnData(agent, m);
-  }
-  // A Tick, then every VerifyMode step just sent answered as the agent's
-  // probe would on a node in the expected mode.
-  void TickAndVerify() {
-    ASSERT_THAT(scheduler_->Tick(), IsOk());
-    for (auto& [agent, msgs] : gateway_.sent) {
-      if (msgs.empty() || !msgs.back().has_assign()) continue;
-      v1::Step step = msgs.back().assign().step();
-      if (!step.has_verify_mode() || verified_.count(step.step_id())) continue;
-      verified_.insert(step.step_id());
-      ASSERT_THAT(Update(agent, step, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                         {{"detected", "lazy"}, {"mismatch", ""}, {"boot_id", "boot-" + agent}}),
-                  IsOk());
-    }
-  }
-  // Drives the attempt whose StartServer was last sent to `server` through
-  // every step to SUCCEEDED; returns its run's index (-1 if none pending).
-  int RunToCompletion(const std::string& server, const std::string& client) {
-    v1::Step start = gateway_.LastStep(server);
-    if (!start.has_start_server() || finished_.count(start.attempt_id())) return -1;
-    finished_.insert(start.attempt_id());
-    EXPECT_THAT(Update(server, start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
-    v1::Step load = gateway_.LastStep(client);
-    EXPECT_THAT(Result(client, load), IsOk());
-    EXPECT_THAT(Update(client, load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
-    EXPECT_THAT(Update(server, gateway_.LastStep(server), v1::StepUpdate::PHASE_SUCCEEDED),
-                IsOk());
-    auto a = *store_->GetAttempt(start.attempt_id());
-    return static_cast<int>(store_->GetRun(a.run_id)->index);
-  }
-  int64_t Submit() {
-    auto r = scheduler_->Submit(kSpec);
-    EXPECT_THAT(r, IsOk());
-    EXPECT_TRUE(r->errors.empty());
-    return r->experiment_id;
-  }
-
-  FakeClock clock_;
-  FakeGateway gateway_;
-  std::string path_;
-  std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<Scheduler> scheduler_;
-  std::map<std::string, uint64_t> seq_;
-  std::set<int64_t> finished_;
-  std::set<std::string> verified_;
-  std::pair<int64_t, v1::Step> StartStrictAttempt();
-};
 
 TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
   int64_t id = Submit();
