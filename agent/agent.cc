@@ -9,6 +9,7 @@
 #include "agent/node/node_control.h"
 #include "agent/node/sim_node.h"
 #include "agent/node/sysfs.h"
+#include "agent/leftover_processes.h"
 #include "agent/node/vfio.h"
 #include "agent/paths.h"
 #include "common/log.h"
@@ -45,6 +46,11 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     std::string step_id = booted->step_id();
     *msg.mutable_step_update() = std::move(*booted);
     RETURN_IF_ERROR(outbox->EnqueueStepEnd({std::move(msg)}, step_id));
+  }
+  // Servers and generators an earlier life of this agent left running.
+  for (const LeftoverProcess& p : KillLeftovers(RunsRoot(config.state_dir))) {
+    Log("agent", "killed ", p.comm, " (pid ", p.pid, ") left running in ", p.cwd,
+        " by an earlier life of this agent");
   }
   // Devices a crashed run left on vfio-pci go back to their drivers.
   std::string control_bdf;

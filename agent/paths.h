@@ -16,6 +16,10 @@ inline std::string OutboxPath(const std::string& state_dir) {
   return absl::StrCat(state_dir, "/outbox.db");
 }
 
+inline std::string RunsRoot(const std::string& state_dir) {
+  return absl::StrCat(state_dir, "/runs");
+}
+
 inline std::string RunDir(const std::string& state_dir, int64_t attempt_id) {
   return absl::StrCat(state_dir, "/runs/a", attempt_id);
 }

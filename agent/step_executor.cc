@@ -1,5 +1,10 @@
 #include "agent/step_executor.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/paths.h"
@@ -267,6 +272,13 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
     (void)deps_.fs->RemoveAll(RunDir(state_dir_, step.attempt_id()));
   }
   Finish(step, result.status(), u, std::move(outcome));
+  // Fault injection for the faults tier: die the hardest way right after
+  // a load's outcome is stored, before anything is sent.
+  if (const char* fault = std::getenv("IOMMUVM_FAULT"); fault != nullptr &&
+                                                        std::string(fault) == "kill-after-result") {
+    Log(kLog, "fault injection: SIGKILL after the result of ", step.step_id());
+    ::kill(::getpid(), SIGKILL);
+  }
 }
 
 void StepExecutor::StopServer(const v1::Step& step) {
@@ -277,6 +289,14 @@ void StepExecutor::StopServer(const v1::Step& step) {
     bool was_running = it->second.app->Stop();
     servers_.erase(it);
     Log(kLog, "server of attempt ", step.attempt_id(), was_running ? " stopped" : " had exited");
+  } else if (!step.stop_server().cleanup()) {
+    // Started by an earlier life of this agent, which died mid-run: what
+    // the load measured and the telemetry after the death cannot be trusted.
+    return Finish(step,
+                  absl::UnavailableError(absl::StrCat(
+                      "the server of attempt ", step.attempt_id(),
+                      " is gone: this agent restarted while it ran, so the run cannot count")),
+                  u);
   }
   // The servers' logs travel with the update (kept as artifacts), also
   // when a failed attempt is cleaned up; then the directory goes.

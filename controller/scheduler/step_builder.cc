@@ -137,7 +137,7 @@ v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentS
 v1::Step StopServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                         StepKind kind) {
   v1::Step step = BaseStep(attempt_id, run_id, exp, kind, exp.timeouts.collect);
-  step.mutable_stop_server();
+  step.mutable_stop_server()->set_cleanup(kind == StepKind::kCleanup);
   return step;
 }
 

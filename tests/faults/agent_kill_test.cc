@@ -1,0 +1,119 @@
+// Agents killed or wiped mid-experiment, against the real binaries: every
+// run still completes, each with exactly one result set, and no server an
+// agent started outlives it.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "agent/leftover_processes.h"
+#include "tests/support/process_harness.h"
+
+namespace iommuvm::testing {
+namespace {
+
+void Kill(Daemon& d) {
+  ::kill(d.process->pid(), SIGKILL);
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (d.process->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+}
+
+// One result set per run, one per succeeded attempt, all runs succeeded.
+void ExpectOneResultSetPerRun(Harness& h, int runs, int operations_per_run = 1) {
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), runs);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results"), runs * operations_per_run);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM (SELECT attempt_id FROM run_results GROUP BY "
+                    "attempt_id HAVING COUNT(*) > " +
+                    std::to_string(operations_per_run) + ")"),
+            0);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results x JOIN attempts a ON a.id = x.attempt_id "
+                    "WHERE a.state != 'SUCCEEDED'"),
+            0);
+}
+
+std::string NginxSpec(int repetitions) {
+  return absl::StrReplaceAll(QuickSpec(repetitions),
+                             {{"workload: [redis-get, redis-set]", "workload: [nginx]"},
+                              {"duration: 3s", "duration: 6s"}});
+}
+
+// A re-imaged node, another --state_dir, a reused --id: the agent's
+// numbers restart at 1 while the controller holds higher ones.
+TEST(AgentKillTest, AWipedStateDirectoryMidExperimentLosesNothing) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(3, 50000))}).exit_code, 0);
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'", 2,
+                             absl::Seconds(60)));
+  Kill(c.client);
+  std::filesystem::remove_all(h.dir() / "agent-client-1");
+  c.client = h.StartAgent("client-1", "client");
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(120)))
+      << c.controller.Log() << c.client.Log();
+  EXPECT_TRUE(c.client.WaitForLog("is new to the controller", absl::Seconds(1))) << c.client.Log();
+  ExpectOneResultSetPerRun(h, 6);
+}
+
+// The outcome of a load and "this step is done" are one outbox transaction:
+// killed right after it, the agent sends its result once and never runs
+// the load again.
+TEST(AgentKillTest, AClientKilledRightAfterItsResultStoresOneResultSet) {
+  Harness h;
+  Daemon controller = h.StartController({"--agent_grace=10s"});
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10)));
+  Daemon server = h.StartAgent("server-1", "server");
+  Daemon client = h.StartAgent("client-1", "client", {"IOMMUVM_FAULT=kill-after-result"});
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(1, 50000))}).exit_code, 0);
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (client.process->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_FALSE(client.process->Running()) << client.Log();
+  EXPECT_NE(client.Log().find("fault injection: SIGKILL after the result"), std::string::npos);
+  client = h.StartAgent("client-1", "client");
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(90)))
+      << controller.Log() << client.Log();
+  ExpectOneResultSetPerRun(h, 2);
+  EXPECT_NE(client.Log().find("already finished; not running it again"), std::string::npos)
+      << client.Log();
+}
+
+// nginx's workers do not die with their master: killed mid-load, the
+// server agent leaves them serving until its next life kills them, and the
+// attempt whose server died can never count.
+TEST(AgentKillTest, AServerAgentKilledMidLoadLeavesNoServerAndItsRunIsRetried) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(1))}).exit_code, 0);
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(60)));
+  absl::SleepFor(absl::Seconds(2));  // inside the measured load
+  std::string runs = h.dir() / "agent-server-1/runs";
+  Kill(c.server);
+  std::vector<agent::LeftoverProcess> orphans = agent::FindLeftovers("/proc", runs);
+  EXPECT_FALSE(orphans.empty()) << "nginx workers should have outlived their agent";
+  c.server = h.StartAgent("server-1", "server");
+  ASSERT_TRUE(c.server.WaitForLog("registered", absl::Seconds(20)) ||
+              c.server.WaitForLog("connected to controller", absl::Seconds(20)));
+  EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty());
+  if (!orphans.empty()) {
+    EXPECT_NE(c.server.Log().find("by an earlier life of this agent"), std::string::npos)
+        << c.server.Log();
+  }
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(120)))
+      << c.controller.Log() << c.server.Log();
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 1);
+  EXPECT_GE(h.Count("SELECT COUNT(*) FROM attempts WHERE state IN ('FAILED', 'LOST')"), 1);
+  ExpectOneResultSetPerRun(h, 1);
+  EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty());
+}
+
+}  // namespace
+}  // namespace iommuvm::testing
