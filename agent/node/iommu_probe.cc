@@ -61,6 +61,21 @@ std::string ModeName(v1::IommuMode mode) {
   }
 }
 
+namespace {
+// Why the IOMMU is off, from positive evidence only; "" when none.
+std::string OffEvidence(const FileSystem& fs, const IommuProbe& p) {
+  std::vector<std::string> why;
+  if (p.kernel_log.iommu_disabled) why.push_back("the kernel log says the IOMMU is disabled");
+  if (p.requested == v1::IOMMU_MODE_OFF) why.push_back("the command line turns it off");
+  auto units = fs.ListDir("/sys/class/iommu");
+  auto groups = fs.ListDir("/sys/kernel/iommu_groups");
+  if (units.ok() && units->empty() && groups.ok() && groups->empty()) {
+    why.push_back("/sys/class/iommu and /sys/kernel/iommu_groups are present and empty");
+  }
+  return absl::StrJoin(why, "; ");
+}
+}  // namespace
+
 IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool log_available,
                       const std::string& data_nic) {
   IommuProbe p;
@@ -112,8 +127,20 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
   }
 
   if (p.groups.empty() && p.iommu_units.empty()) {
-    p.detected = "off";
-    if (!p.data_nic.name.empty()) p.data_mode = "off";
+    // No groups and no units is what "off" looks like, but also what an
+    // absent or unreadable /sys looks like: off needs positive evidence.
+    std::string why = OffEvidence(fs, p);
+    if (why.empty()) {
+      p.detected = "unknown";
+      p.warnings.push_back(
+          "no IOMMU units or groups, but nothing says the IOMMU is off (no kernel log line, no "
+          "off token, /sys/class/iommu missing or unreadable): cannot tell off from an "
+          "unreadable /sys");
+    } else {
+      p.detected = "off";
+      p.evidence.push_back("off because " + why);
+      if (!p.data_nic.name.empty()) p.data_mode = "off";
+    }
   } else if (modes.size() == 1) {
     p.detected = *modes.begin();
   } else if (modes.size() > 1) {
@@ -151,6 +178,10 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
 
 std::string CheckMode(const IommuProbe& p, v1::IommuMode wanted) {
   std::string want = ModeName(wanted);
+  if (p.detected == "unknown" && p.data_mode.empty()) {
+    return absl::StrCat("requested ", want, ", but the probe cannot tell the mode (unknown)",
+                        p.warnings.empty() ? "" : ": " + p.warnings.back());
+  }
   if (wanted == v1::IOMMU_MODE_OFF) {
     if (p.detected == "off") return "";
     return absl::StrCat("requested off, but the IOMMU is on: ", p.groups.size(),

@@ -20,6 +20,11 @@ SysrootBuilder::~SysrootBuilder() {
   fs::remove_all(root_, ec);
 }
 
+SysrootBuilder& SysrootBuilder::Dir(const std::string& path) {
+  fs::create_directories(root_ + path);
+  return *this;
+}
+
 SysrootBuilder& SysrootBuilder::File(const std::string& path, const std::string& content) {
   fs::path p = root_ + path;
   fs::create_directories(p.parent_path());

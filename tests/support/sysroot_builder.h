@@ -24,6 +24,8 @@ class SysrootBuilder {
                          const std::string& group, const std::string& type);
   // A network interface backed by PCI device `bdf` ("" virtual).
   SysrootBuilder& Nic(const std::string& name, const std::string& bdf);
+  // An empty directory below the root.
+  SysrootBuilder& Dir(const std::string& path);
   // Any file below the root.
   SysrootBuilder& File(const std::string& path, const std::string& content);
   // A symlink below the root (target relative, as sysfs has them).

@@ -180,8 +180,25 @@ TEST(IommuProbeTest, MissingFilesGiveUnknownNotACrash) {
   EXPECT_TRUE(p.cmdline.empty());
   // With the kernel log the mode is still known.
   EXPECT_EQ(Probe(b, kIntelLog).detected, "strict");
+}
+
+// An absent or unreadable /sys must never certify the IOMMU as off.
+TEST(IommuProbeTest, OffNeedsPositiveEvidence) {
   SysrootBuilder empty;
-  EXPECT_EQ(Probe(empty).detected, "off");
+  IommuProbe p = Probe(empty);
+  EXPECT_EQ(p.detected, "unknown");
+  EXPECT_NE(CheckMode(p, v1::IOMMU_MODE_OFF), "") << "an unknown mode never verifies";
+  // Present and empty: the kernel has the IOMMU core but no unit runs.
+  SysrootBuilder bare;
+  bare.Dir("/sys/class/iommu").Dir("/sys/kernel/iommu_groups");
+  p = Probe(bare);
+  EXPECT_EQ(p.detected, "off");
+  EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_OFF), "");
+  // The kernel's own words, or the command line, also count.
+  EXPECT_EQ(Probe(empty, "[    0.000000] DMAR: IOMMU disabled\n").detected, "off");
+  SysrootBuilder asked;
+  asked.Cmdline("amd_iommu=off");
+  EXPECT_EQ(Probe(asked).detected, "off");
 }
 
 TEST(KernelLogTest, ParsesDmesgAndKmsgRecords) {
