@@ -110,14 +110,18 @@ std::string GrubDropIn(const BootTarget& target) {
     add.emplace_back(t);
   }
   std::string extra_patterns;
+  // Quoted, so each token matches itself only: `*`, `?` and `[...]` (as
+  // in ivrs_ioapic[32]=00:14.0) are literal characters of a kernel
+  // parameter, not patterns. Tokens cannot hold quotes (the grammar).
   for (absl::string_view t : absl::StrSplit(target.extra_cmdline, ' ', absl::SkipEmpty())) {
-    absl::StrAppend(&extra_patterns, "|", t);
+    absl::StrAppend(&extra_patterns, "|'", t, "'");
   }
   return absl::StrCat(
       "# Managed by iommuvm-agent: the IOMMU mode of the next boot. Generated; do not edit.\n"
       "# Sourced by grub-mkconfig after /etc/default/grub, so it also overrides lines\n"
       "# appended to that file later (CloudLab's slicefix appends GRUB_CMDLINE_LINUX).\n"
       "iommuvm_strip() {\n"
+      "  set -f  # tokens are words, never file names (only inside this $(...))\n"
       "  for t in $1; do\n"
       "    case \"$t\" in\n"
       "      intel_iommu=*|amd_iommu=*|iommu=*|iommu.strict=*|iommu.passthrough=*",

@@ -80,6 +80,31 @@ TEST(GrubBootTest, DropInWinsOverSlicefixAppendedLines) {
   EXPECT_EQ(runner.ran.back(), "systemctl reboot");
 }
 
+// Kernel parameters may hold glob characters (ivrs_ioapic[32]=..., a bare
+// `*`): the drop-in must treat them as words, neither as case patterns
+// that strip other tokens nor as file names expanded by the shell.
+TEST(GrubBootTest, DropInKeepsTokensWithGlobCharactersLiteral) {
+  SysrootBuilder b;
+  b.File("/etc/default/grub",
+         "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n"
+         "GRUB_CMDLINE_LINUX=\"console=ttyS0,115200 ivrs_ioapic[32]=00:14.0 x=1\"\n")
+      .File("/cwd/a-file", "")
+      .File("/cwd/x=1", "");
+  BootTarget t = Target(v1::IOMMU_MODE_STRICT, "iommu.strict=1", "ivrs_ioapic[32]=00:14.0 *");
+  std::string dropin = GrubDropIn(t);
+  LocalFileSystem fs(b.root());
+  ASSERT_TRUE(fs.WriteFile(kGrubDropIn, dropin).ok());
+  LocalCommandRunner sh;
+  CommandSpec spec;
+  spec.cwd = b.root() + "/cwd";  // files a glob would find
+  spec.argv = {"sh", "-c",
+               ". \"$1\"; . \"$2\"; echo \"$GRUB_CMDLINE_LINUX|$GRUB_CMDLINE_LINUX_DEFAULT\"", "sh",
+               fs.HostPath("/etc/default/grub"), fs.HostPath(kGrubDropIn)};
+  auto r = sh.Run(spec);
+  ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.status().ToString());
+  EXPECT_EQ(r->out, "console=ttyS0,115200 x=1 |quiet iommu.strict=1 ivrs_ioapic[32]=00:14.0 *\n");
+}
+
 // One-shot: an entry in /boot/grub/custom.cfg booted once by grub-reboot;
 // /etc/default/grub and the default entry stay as they are.
 TEST(GrubBootTest, OneShotEntryIsBootedOnceByGrubReboot) {
