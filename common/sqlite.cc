@@ -126,11 +126,27 @@ absl::Status Database::Exec(absl::string_view sql) {
 
 absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) !=
       SQLITE_OK) {
     return Error(db_, sql);
   }
-  return Statement(db_, stmt);
+  Statement st(db_, stmt);
+  // SQLite compiles only the first statement and would silently ignore the
+  // rest ("SELECT 1; DELETE ..."): refuse anything but comments after it.
+  size_t rest = static_cast<size_t>(sql.data() + sql.size() - tail);
+  if (tail != nullptr && rest > 0) {
+    sqlite3_stmt* next = nullptr;
+    int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(rest), &next, nullptr);
+    if (next != nullptr) sqlite3_finalize(next);
+    if (rc != SQLITE_OK || next != nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("more than one SQL statement (the second starts at '",
+                       absl::string_view(tail, std::min<size_t>(rest, 40)),
+                       "'); give one statement"));
+    }
+  }
+  return st;
 }
 
 absl::StatusOr<Statement*> Database::Cached(absl::string_view sql) {

@@ -60,6 +60,24 @@ TEST_F(SqliteStoreTest, FreshDatabaseIsMigratedToLatest) {
   EXPECT_EQ((*again)->schema_version(), LatestSchemaVersion());
 }
 
+// `iommuvm query "SELECT 1; DELETE FROM runs"` must not run the first and
+// silently drop the second: one statement, or an error.
+TEST_F(SqliteStoreTest, PrepareRefusesMoreThanOneStatement) {
+  auto db = *sqlite::Database::Open(path_);
+  EXPECT_THAT(db->Prepare("SELECT 1; DELETE FROM runs"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than one SQL statement")));
+  EXPECT_THAT(db->Prepare("SELECT 1;  -- a comment\n"), IsOk());
+  EXPECT_THAT(db->Prepare("SELECT 1"), IsOk());
+}
+
+TEST_F(SqliteStoreTest, CommitsAreSynced) {
+  auto s = SqliteStore::Open(path_, &clock_);
+  ASSERT_THAT(s, IsOk());
+  auto db = *sqlite::Database::Open(path_);
+  ASSERT_THAT(db->EnableWal(), IsOk());
+  EXPECT_EQ(*db->QueryInt("PRAGMA synchronous"), 2) << "FULL: an ack follows a synced commit";
+}
+
 TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRows) {
   {
     auto db = *sqlite::Database::Open(path_);
