@@ -12,6 +12,7 @@
 #include "agent/telemetry/server_requests_collector.h"
 #include "agent/workload/load_generator.h"
 #include "agent/workload/server_application.h"
+#include "common/head_and_tail.h"
 #include "common/log.h"
 
 namespace iommuvm::agent {
@@ -19,6 +20,9 @@ namespace {
 constexpr char kLog[] = "agent";
 // How often a step whose outcome could not be stored tries again.
 constexpr absl::Duration kOutboxRetry = absl::Seconds(1);
+// Raw tool output kept per run (head and tail): far below the 4 MB a
+// gRPC message may have, whatever a tool prints.
+constexpr size_t kMaxRawOutput = 1 << 20;
 
 absl::Duration Timeout(const v1::Step& step) {
   return step.timeout_ms() > 0 ? absl::Milliseconds(step.timeout_ms()) : absl::Minutes(10);
@@ -262,7 +266,7 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
     r->set_attempt_id(step.attempt_id());
     r->set_tool(result->tool);
     r->set_tool_version(result->tool_version);
-    r->set_raw_output(result->raw_output);
+    r->set_raw_output(HeadAndTail(result->raw_output, kMaxRawOutput));
     for (auto& op : result->operations) *r->add_operations() = std::move(op);
     outcome.push_back(std::move(msg));
   }

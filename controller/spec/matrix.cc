@@ -1,6 +1,10 @@
 #include "controller/spec/matrix.h"
 
+#include <algorithm>
 #include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 #include "controller/spec/params.h"
 
@@ -44,7 +48,39 @@ std::vector<std::map<std::string, std::string>> UserCombinations(const MatrixSpe
   return combos;
 }
 
+uint64_t SaturatingMul(uint64_t a, uint64_t b) {
+  if (a != 0 && b > UINT64_MAX / a) return UINT64_MAX;
+  return a * b;
+}
+
 }  // namespace
+
+uint64_t MatrixSizeBound(const ExperimentSpec& spec, std::string* why) {
+  const MatrixSpec& m = spec.matrix;
+  uint64_t workload_points = 0;
+  for (const auto& workload : m.workload) {
+    auto w = spec.workloads.find(workload);
+    uint64_t combos = 1;
+    for (const auto& [axis, values] : m.user_axes) {
+      if (w == spec.workloads.end() || !AxisAppliesTo(axis, w->second)) continue;
+      combos = SaturatingMul(combos, values.size());
+    }
+    workload_points = std::min<uint64_t>(UINT64_MAX - combos, workload_points) + combos;
+  }
+  uint64_t points = SaturatingMul(SaturatingMul(m.iommu.size(), m.vm.size()), workload_points);
+  points = std::min<uint64_t>(UINT64_MAX - m.include.size(), points) + m.include.size();
+  if (why != nullptr) {
+    *why = absl::StrCat("iommu ", m.iommu.size(), " x vm ", m.vm.size(), " x workload points ",
+                        workload_points);
+    std::vector<std::string> axes;
+    for (const auto& [axis, values] : m.user_axes) {
+      axes.push_back(absl::StrCat(axis, " ", values.size()));
+    }
+    if (!axes.empty()) absl::StrAppend(why, " (", absl::StrJoin(axes, " x "), ")");
+    absl::StrAppend(why, " x repetitions ", spec.repetitions);
+  }
+  return SaturatingMul(points, spec.repetitions);
+}
 
 std::vector<RunPoint> ExpandMatrix(const ExperimentSpec& spec) {
   const MatrixSpec& m = spec.matrix;

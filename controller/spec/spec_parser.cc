@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/spec/cmdline.h"
 #include "controller/spec/matrix.h"
@@ -93,6 +94,16 @@ class Parser {
     ReadUserAxes(n, m, spec);
     ReadPartialPoints(m, "exclude", *spec, &spec->matrix.exclude);
     ReadPartialPoints(m, "include", *spec, &spec->matrix.include);
+    std::string factors;
+    uint64_t bound = MatrixSizeBound(*spec, &factors);
+    if (bound > kMaxRunsPerExperiment) {
+      m.Error(n, "matrix",
+              absl::StrCat("expands to up to ", bound == UINT64_MAX ? "more than 2^64"
+                                                                     : absl::StrCat(bound),
+                           " runs (", factors, "), more than the ", kMaxRunsPerExperiment,
+                           " one experiment may have; split it or shorten the axes that multiply"));
+      return;  // too big to expand for the checks below
+    }
     CheckVmAgainstModes(m, *spec);
   }
 

@@ -231,8 +231,11 @@ TEST(LiveCollectorsTest, ReadTheRealProc) {
     }
   }
   auto r = ByKey(out);
-  EXPECT_GE(r["node_interrupts_total_per_second"], 0);
-  EXPECT_GT(r["node_memory_available_bytes"], 0);
+  // A missing key would read 0 through operator[]: check presence first.
+  ASSERT_TRUE(r.count("node_interrupts_total_per_second"));
+  EXPECT_GE(r.at("node_interrupts_total_per_second"), 0);
+  ASSERT_TRUE(r.count("node_memory_available_bytes"));
+  EXPECT_GT(r.at("node_memory_available_bytes"), 0);
   EXPECT_TRUE(r.count("node_network_packets_per_second"));
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/head_and_tail.h"
+
 namespace iommuvm {
 namespace {
 
@@ -47,6 +49,14 @@ TEST(UnitsTest, SpecDurationRoundTrips) {
                            absl::Hours(3)}) {
     EXPECT_EQ(*ParseDuration(SpecDuration(d)), d);
   }
+}
+
+TEST(HeadAndTailTest, KeepsBothEndsAndSaysWhatWasLeftOut) {
+  EXPECT_EQ(HeadAndTail("short", 10), "short");
+  std::string big = std::string(100, 'a') + std::string(100, 'b');
+  std::string kept = HeadAndTail(big, 20);
+  EXPECT_EQ(kept, std::string(10, 'a') + "\n[... 180 of 200 bytes left out ...]\n" +
+                      std::string(10, 'b'));
 }
 
 }  // namespace
