@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/workload/memcaslap.h"
@@ -74,6 +75,18 @@ std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind) {
     kinds.push_back(absl::StrCat(kind, " ", n));
   }
   return absl::StrCat(total, total == 1 ? " error (" : " errors (", absl::StrJoin(kinds, ", "), ")");
+}
+
+bool SaysTheConnectionFailed(absl::string_view output) {
+  // strerror texts (hiredis, libevent, wrk, memtier print them), and
+  // redis-benchmark's own words when it cannot connect or the server hangs up.
+  for (absl::string_view words :
+       {"Connection reset by peer", "Connection refused", "Broken pipe", "Connection timed out",
+        "No route to host", "Network is unreachable", "Server closed the connection",
+        "Could not connect to Redis at"}) {
+    if (absl::StrContains(output, words)) return true;
+  }
+  return false;
 }
 
 absl::Status RequireServedWithoutErrors(const std::string& tool,

@@ -80,6 +80,11 @@ Concurrency ConcurrencyOf(const v1::RunLoad& load);
 // A time-bounded run's duration in whole seconds, rounded up, at least 1.
 uint32_t DurationSeconds(const v1::RunLoad& load);
 
+// True when a tool's output says its connection to the server failed
+// (reset, refused, timed out, no route; redis-benchmark's own words): an
+// outage, not a broken setup.
+bool SaysTheConnectionFailed(absl::string_view output);
+
 // "12 errors (http_status 10, timeout 2)".
 std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind);
 // An error naming the tool, the operation and the errors by kind when an

@@ -46,6 +46,11 @@ absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
     // what ends it, so say what it printed.
     return absl::DeadlineExceededError(run.Describe("redis-benchmark"));
   }
+  if (!run.ok() && SaysTheConnectionFailed(result.raw_output)) {
+    // The server went away mid-run (its node died, the link broke): an
+    // outage, retried, not a broken setup.
+    return absl::UnavailableError(run.Describe("redis-benchmark"));
+  }
   auto parsed = ParseRedisBenchmark(result.raw_output);
   if (!parsed.ok()) return parsed.status();
   if (!run.ok()) return absl::FailedPreconditionError(run.Describe("redis-benchmark"));

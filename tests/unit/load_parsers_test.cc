@@ -12,6 +12,7 @@
 #include "agent/workload/memtier.h"
 #include "agent/workload/memtier_parser.h"
 #include "agent/workload/nginx_server.h"
+#include "agent/workload/redis_benchmark.h"
 #include "agent/workload/server_application.h"
 #include "agent/workload/wrk.h"
 #include "agent/workload/wrk_parser.h"
@@ -216,6 +217,37 @@ TEST(ServerApplicationTest, PinnedCommandLinesAndNginxConfig) {
   EXPECT_NE(conf.find("access_log off;"), std::string::npos);
   EXPECT_NE(conf.find("location = /iommuvm-status { stub_status; }"), std::string::npos);
   EXPECT_EQ(conf.find("user root;"), std::string::npos);
+}
+
+// The server's node died mid-run: redis-benchmark prints hiredis's error
+// and exits 1. An outage is retried, not stored as a final failure.
+TEST(RedisBenchmarkTest, LosingTheServerMidRunIsTransient) {
+  testing::FakeCommandRunner runner;
+  runner.installed = {"redis-benchmark"};
+  CommandResult died;
+  died.exit_code = 1;
+  died.out = "GET: rps=81234.0 (overall: 80011.2) avg_msec=0.310 (overall: 0.311)\r";
+  died.err = "Error: Connection reset by peer\n";
+  runner.results["redis-benchmark"] = died;
+  auto gen = MakeLoadGenerator("redis-benchmark", &runner);
+  ASSERT_TRUE(gen.ok());
+  v1::RunLoad load;
+  load.set_target_host("127.0.0.1");
+  load.set_target_port(6379);
+  load.add_tests("get");
+  load.set_requests(100000);
+  testing::SysrootBuilder dir;
+  std::atomic<bool> cancel{false};
+  auto r = (*gen)->Run(load, dir.root(), absl::Seconds(5), &cancel);
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("Connection reset by peer"), std::string::npos);
+  // A server that could never be reached is an outage too; a usage error is not.
+  died.err = "Could not connect to Redis at 127.0.0.1:6379: Connection refused\n";
+  runner.results["redis-benchmark"] = died;
+  EXPECT_TRUE(absl::IsUnavailable((*gen)->Run(load, dir.root(), absl::Seconds(5), &cancel).status()));
+  died.err = "Invalid option \"--bogus\" or option argument missing\n";
+  runner.results["redis-benchmark"] = died;
+  EXPECT_FALSE(absl::IsUnavailable((*gen)->Run(load, dir.root(), absl::Seconds(5), &cancel).status()));
 }
 
 TEST(WrkTest, CommandLinesForWrkAndWrk2) {
