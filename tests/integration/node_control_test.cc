@@ -5,6 +5,9 @@
 // with a new boot id, and the probe's evidence lands in the database.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -124,6 +127,35 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
   for (const char* mode : {">off<", ">passthrough<", ">lazy<"}) {
     EXPECT_NE(text.find(mode), std::string::npos) << mode;
   }
+}
+
+// The agent probes afresh at every registration: a node switched behind
+// its back (by hand, a sysfs write) is not reported with the snapshot of
+// the agent's start, which could make the controller skip a needed switch.
+TEST(NodeControlTest, EveryRegistrationReportsAFreshProbe) {
+  Harness h;
+  Daemon controller = h.StartController();
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  Daemon server = h.StartAgent(
+      "sim-server", "server", {},
+      {"--simulate_boot", "--sysroot", h.dir() / "sim-root", "--sim_cmdline",
+       "console=ttyS0 intel_iommu=on iommu.strict=1"});
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-server' AND "
+                             "iommu_mode = 'strict'",
+                             1, absl::Seconds(10)))
+      << server.Log();
+  // Every group now runs DMA-FQ (lazy), as after `echo DMA-FQ > type`.
+  for (const auto& group :
+       std::filesystem::directory_iterator(h.dir() / "sim-root/sys/kernel/iommu_groups")) {
+    std::ofstream(group.path() / "type") << "DMA-FQ\n";
+  }
+  ::kill(controller.process->pid(), SIGKILL);
+  controller.process->Stop(absl::Seconds(1));
+  controller = h.StartController();
+  EXPECT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-server' AND "
+                             "iommu_mode = 'lazy'",
+                             1, absl::Seconds(30)))
+      << server.Log() << controller.Log();
 }
 
 }  // namespace
