@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "controller/scheduler/admission.h"
 #include "controller/scheduler/scheduler_helpers.h"
+#include "controller/scheduler/step_builder.h"
 #include "controller/spec/matrix.h"
 #include "controller/spec/spec_parser.h"
 
@@ -194,6 +195,16 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
     if (!step || target != node.agent_id || active.count(step->step_id())) continue;
     v1::ControllerMessage msg;
     *msg.mutable_assign()->mutable_step() = *step;
+    resend->push_back(std::move(msg));
+  }
+  // Cleanups of ended attempts this node was away for.
+  ASSIGN_OR_RETURN(std::vector<int64_t> owed, store_->CleanupsOwedBy(node.agent_id));
+  for (int64_t attempt_id : owed) {
+    ASSIGN_OR_RETURN(AttemptRecord a, store_->GetAttempt(attempt_id));
+    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+    v1::ControllerMessage msg;
+    *msg.mutable_assign()->mutable_step() =
+        StopServerStep(a.id, a.run_id, *spec, StepKind::kCleanup);
     resend->push_back(std::move(msg));
   }
   ++version_;

@@ -133,6 +133,11 @@ class Scheduler {
                           const std::string& error, store::Mutation m = {},
                           bool transient = false);
   void SendCleanup(const store::AttemptRecord& a, const spec::ExperimentSpec& spec);
+  // Whether an attempt that ends in its current state leaves anything on
+  // its nodes (it got past ASSIGNED).
+  static bool NeedsCleanup(const store::AttemptRecord& a);
+  // Adds to `m` the cleanup `a` owes its server node.
+  static void OweCleanup(const store::AttemptRecord& a, store::Mutation& m);
   // OnData's work: an error other than storage trouble rejects `msg`.
   absl::Status Ingest(const std::string& agent_id, const v1::AgentMessage& msg);
   // The refusal of a message about attempt `a` from an agent not its node.

@@ -46,6 +46,7 @@ absl::Status Scheduler::EndAttempt(const AttemptRecord& a, AttemptState to,
     m.runs.push_back({a.run_id, to == AttemptState::kCancelled ? "CANCELLED" : "FAILED", error});
   }
   m.events.push_back(Event(a, "", std::string(AttemptStateName(to)), error));
+  OweCleanup(a, m);
   RETURN_IF_ERROR(Commit(m));
   // The retry is a new PENDING attempt the plan does not know yet.
   if (retry) queues_[a.experiment_id].Invalidate();
@@ -54,8 +55,17 @@ absl::Status Scheduler::EndAttempt(const AttemptRecord& a, AttemptState to,
   return absl::OkStatus();
 }
 
+bool Scheduler::NeedsCleanup(const AttemptRecord& a) {
+  return a.state != AttemptState::kPending && a.state != AttemptState::kAssigned;
+}
+
+void Scheduler::OweCleanup(const AttemptRecord& a, Mutation& m) {
+  // Durable, so a server node that is away now gets it when it is back.
+  if (NeedsCleanup(a) && !a.server_node.empty()) m.cleanups_owed.emplace_back(a.id, a.server_node);
+}
+
 void Scheduler::SendCleanup(const AttemptRecord& a, const spec::ExperimentSpec& spec) {
-  if (a.state == AttemptState::kPending || a.state == AttemptState::kAssigned) return;
+  if (!NeedsCleanup(a)) return;
   v1::ControllerMessage cancel;
   cancel.mutable_cancel()->set_step_id(a.step_id);
   cancel.mutable_cancel()->set_reason("attempt ended");
@@ -117,6 +127,7 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   m.attempts.push_back(up);
   ASSIGN_OR_RETURN(bool retry, RetryOrFail(a, *spec, error, m));
   m.events.push_back(Event(a, node, "LOST", error));
+  OweCleanup(a, m);
   RETURN_IF_ERROR(Commit(m));
   // The retry is a new PENDING attempt the plan does not know yet.
   if (retry) queues_[a.experiment_id].Invalidate();

@@ -229,7 +229,8 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       Log(kLog, "ignoring stale update of step ", u.step_id(), " from ", agent_id);
     }
     // A failed attempt's server logs are what explains it: keep them.
-    if (cleanup) {
+    if (cleanup && u.phase() != v1::StepUpdate::PHASE_STARTED) {
+      m.cleanups_done.push_back(parsed_attempt);
       for (const auto& [name, content] : u.artifacts()) {
         m.artifacts.push_back({parsed_attempt, name, content});
       }

@@ -177,6 +177,13 @@ CREATE TABLE rejected_messages (
   ts_ms INTEGER NOT NULL,
   PRIMARY KEY (agent_id, seq)
 ) WITHOUT ROWID;
+-- Cleanups (stop the server, collect its logs) an ended attempt still owes
+-- to its server node: sent again whenever that node registers, until it
+-- reports the cleanup done.
+CREATE TABLE pending_cleanups (
+  attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
+  agent_id TEXT NOT NULL
+);
 )sql",
   };
   return kMigrations;

@@ -452,6 +452,16 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
               .Run());
     }
   }
+  for (const auto& [attempt_id, agent_id] : m.cleanups_owed) {
+    ASSIGN_OR_RETURN(Statement * st, db_->Cached("INSERT OR REPLACE INTO pending_cleanups "
+                                                 "(attempt_id, agent_id) VALUES (?, ?)"));
+    RETURN_IF_ERROR(st->BindAll(attempt_id, agent_id).Run());
+  }
+  for (int64_t attempt_id : m.cleanups_done) {
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached("DELETE FROM pending_cleanups WHERE attempt_id = ?"));
+    RETURN_IF_ERROR(st->BindAll(attempt_id).Run());
+  }
   if (m.rejection) {
     const RejectionRecord& r = *m.rejection;
     ASSIGN_OR_RETURN(Statement * st,
@@ -461,6 +471,20 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
   }
   RETURN_IF_ERROR(tx.Commit());
   return ApplyOutcome::kApplied;
+}
+
+absl::StatusOr<std::vector<int64_t>> SqliteStore::CleanupsOwedBy(const std::string& agent_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement st, db_->Prepare("SELECT attempt_id FROM pending_cleanups WHERE "
+                                              "agent_id = ? ORDER BY attempt_id"));
+  st.BindAll(agent_id);
+  std::vector<int64_t> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(st.Int(0));
+  }
+  return out;
 }
 
 absl::StatusOr<std::map<std::string, RejectionSummary>> SqliteStore::Rejections() {

@@ -36,6 +36,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) override;
   absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) override;
   absl::StatusOr<std::map<std::string, RejectionSummary>> Rejections() override;
+  absl::StatusOr<std::vector<int64_t>> CleanupsOwedBy(const std::string& agent_id) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) override;

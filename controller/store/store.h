@@ -168,10 +168,14 @@ struct Mutation {
   std::vector<EventRecord> events;
   std::vector<ArtifactRecord> artifacts;
   std::optional<RejectionRecord> rejection;
+  // Cleanups an ended attempt owes its server node (attempt id, agent id),
+  // and those reported done.
+  std::vector<std::pair<int64_t, std::string>> cleanups_owed;
+  std::vector<int64_t> cleanups_done;
   bool empty() const {
     return !dedupe && attempts.empty() && new_attempts.empty() && runs.empty() &&
            experiments.empty() && results.empty() && samples.empty() && events.empty() &&
-           artifacts.empty() && !rejection;
+           artifacts.empty() && !rejection && cleanups_owed.empty() && cleanups_done.empty();
   }
 };
 
@@ -214,6 +218,8 @@ class Store {
   virtual absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) = 0;
   // Highest sequence number committed for an agent (0 if none).
   virtual absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) = 0;
+  // Attempts whose cleanup `agent_id` still owes, oldest first.
+  virtual absl::StatusOr<std::vector<int64_t>> CleanupsOwedBy(const std::string& agent_id) = 0;
   // Rejected data messages per agent id (agents with none are absent).
   virtual absl::StatusOr<std::map<std::string, RejectionSummary>> Rejections() = 0;
 

@@ -129,5 +129,31 @@ TEST_F(SchedulerIngestTest, ANewOutboxUnderAKnownIdContinuesAfterTheCommittedSeq
   EXPECT_FALSE(ack.new_outbox());
 }
 
+// A cleanup for a node that is away when its attempt ends is durable: it
+// is sent when the node registers again, until the node reports it done.
+TEST_F(SchedulerIngestTest, ACleanupReachesAServerThatWasAway) {
+  v1::Step load = StartLoad();
+  scheduler_->OnDisconnect("srv");
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_FAILED, "wrk: bad request"), IsOk());
+  auto resend_on_register = [&] {
+    v1::Register reg;
+    reg.set_agent_id("srv");
+    reg.add_roles(v1::ROLE_SERVER);
+    std::vector<v1::ControllerMessage> resend;
+    EXPECT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+    std::vector<std::string> ids;
+    for (const auto& m : resend) ids.push_back(m.assign().step().step_id());
+    return ids;
+  };
+  std::string cleanup = StepId(load.attempt_id(), StepKind::kCleanup);
+  EXPECT_EQ(resend_on_register(), std::vector<std::string>{cleanup});
+  EXPECT_EQ(resend_on_register(), std::vector<std::string>{cleanup}) << "until it is done";
+  v1::Step step;
+  step.set_step_id(cleanup);
+  step.set_attempt_id(load.attempt_id());
+  ASSERT_THAT(Update("srv", step, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  EXPECT_TRUE(resend_on_register().empty());
+}
+
 }  // namespace
 }  // namespace iommuvm::scheduler
