@@ -97,6 +97,10 @@ class Scheduler {
 
   absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecFor(int64_t experiment_id);
   absl::Status Commit(const store::Mutation& m);
+  // The one notion of a live node for new work: connected and heard from
+  // within the agent grace (a frozen agent keeps its stream open). Loss of
+  // an attempt's node uses the same last contact (LostNode).
+  bool Responsive(const std::string& node, absl::Time now);
   std::optional<std::string> LostNode(const store::AttemptRecord& a,
                                       const spec::ExperimentSpec& spec, absl::Time now);
   // Whether `node` is the attempt's server, switching its boot config.

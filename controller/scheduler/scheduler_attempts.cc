@@ -90,6 +90,11 @@ absl::Duration Scheduler::Grace(const AttemptRecord& a, const spec::ExperimentSp
                           : options_.agent_grace;
 }
 
+bool Scheduler::Responsive(const std::string& node, absl::Time now) {
+  const LiveNode& n = live_[node];
+  return n.connected && now - n.last_seen <= options_.agent_grace;
+}
+
 std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
                                                const spec::ExperimentSpec& spec, absl::Time now) {
   for (const std::string& node : {a.server_node, a.client_node}) {

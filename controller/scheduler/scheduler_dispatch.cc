@@ -142,7 +142,8 @@ absl::Status Scheduler::Dispatch(int64_t experiment_id,
   ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
   std::vector<CandidateNode> candidates;
   for (const auto& n : nodes) {
-    if (!live_[n.agent_id].connected || n.health == "QUARANTINED" || claimed->count(n.agent_id)) {
+    if (!Responsive(n.agent_id, clock_->Now()) || n.health == "QUARANTINED" ||
+        claimed->count(n.agent_id)) {
       continue;
     }
     candidates.push_back({n.agent_id, HasRole(n, v1::ROLE_SERVER), HasRole(n, v1::ROLE_CLIENT),

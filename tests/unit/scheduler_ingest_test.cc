@@ -129,6 +129,24 @@ TEST_F(SchedulerIngestTest, ANewOutboxUnderAKnownIdContinuesAfterTheCommittedSeq
   EXPECT_FALSE(ack.new_outbox());
 }
 
+// A frozen agent keeps its stream open but stops heartbeating: it gets no
+// new work (which would be lost at once, again and again).
+TEST_F(SchedulerIngestTest, AFrozenAgentGetsNoNewWork) {
+  Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  clock_.Advance(absl::Seconds(11));  // past the 10 s grace; srv stays silent
+  scheduler_->OnHeartbeat("cli");
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(scheduler_->Tick(), IsOk());
+  auto attempts = *store_->ListAttempts(1);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kPending);
+  // Heard from again: the work starts.
+  scheduler_->OnHeartbeat("srv");
+  TickAndVerify();
+  EXPECT_TRUE(gateway_.LastStep("srv").has_start_server());
+}
+
 // A cleanup for a node that is away when its attempt ends is durable: it
 // is sent when the node registers again, until the node reports it done.
 TEST_F(SchedulerIngestTest, ACleanupReachesAServerThatWasAway) {

@@ -421,6 +421,7 @@ TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
   ASSERT_GE(RunToCompletion("s1", "c1"), 0);
   scheduler_->OnDisconnect("s2");  // s2's second run is in PREPARING
   clock_.Advance(absl::Seconds(11));
+  for (const char* a : {"s1", "c1"}) scheduler_->OnHeartbeat(a);  // the others are alive
   for (int round = 0; round < 20; ++round) {
     TickAndVerify();
     RunToCompletion("s1", "c1");
