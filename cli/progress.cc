@@ -22,6 +22,7 @@ std::string ProgressLine(const v1::Experiment& e, absl::Duration elapsed) {
                     r.attempt_state());
     break;
   }
+  if (!e.waiting().empty()) absl::StrAppend(&line, " | waiting: ", e.waiting());
   absl::StrAppend(&line, " | ", Clock(elapsed), " elapsed");
   if (done > 0 && done < total) {
     absl::StrAppend(&line, ", ETA ", Clock(elapsed / done * (total - done)));

@@ -17,7 +17,10 @@ constexpr char kResultsUsage[] =
     "One row per run and measured operation: throughput and latency percentiles.\n";
 constexpr char kAgentsUsage[] =
     "usage: iommuvm agents [--format table|csv|json] [--controller ADDR]\n"
-    "Known agents with their roles and health (READY, BUSY, LOST, QUARANTINED).\n";
+    "       iommuvm agents --release ID\n"
+    "Known agents with their roles and health (READY, BUSY, LOST, QUARANTINED), and the\n"
+    "data messages the controller refused from each. --release takes a quarantined agent\n"
+    "back into service (a node lost 3 times is quarantined and gets no runs).\n";
 
 std::string Roles(const google::protobuf::RepeatedField<int>& roles) {
   std::vector<std::string> names;
@@ -85,11 +88,11 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
       return kExitFailure;
     }
     Table t({{"id", true}, {"name"}, {"state"}, {"runs", true}, {"succeeded", true},
-             {"failed", true}, {"active", true}, {"created"}});
+             {"failed", true}, {"active", true}, {"created"}, {"waiting"}});
     for (const auto& e : resp.experiments()) {
       t.AddRow({absl::StrCat(e.id()), e.name(), e.state(), absl::StrCat(e.runs_total()),
                 absl::StrCat(e.runs_succeeded()), absl::StrCat(e.runs_failed()),
-                absl::StrCat(e.runs_active()), FormatTimeMs(e.created_ms())});
+                absl::StrCat(e.runs_active()), FormatTimeMs(e.created_ms()), e.waiting()});
     }
     t.Print(ctx.out, *format);
     return kExitOk;
@@ -109,6 +112,7 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
             << e.runs_succeeded() << "/" << e.runs_total() << " runs succeeded, "
             << e.runs_failed() << " failed (spec sha256 " << e.spec_sha256().substr(0, 12)
             << ")\n";
+    if (!e.waiting().empty()) ctx.out << "waiting: " << e.waiting() << "\n";
   }
   Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"params"}, {"rep", true}, {"state"},
            {"attempt"}, {"attempts", true}, {"server"}, {"client"}, {"evidence"}, {"error"}});
@@ -160,8 +164,21 @@ int Results(Context& ctx, const std::vector<std::string>& argv) {
 
 int Agents(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;
-  auto inv = Invoke(ctx, argv, kAgentsUsage, {}, 0, 0, &code);
+  auto inv = Invoke(ctx, argv, kAgentsUsage, {}, 0, 0, &code, {"release"});
   if (!inv) return code;
+  if (inv->args.Has("release")) {
+    grpc::ClientContext release_rpc;
+    v1::ReleaseAgentRequest req;
+    req.set_agent_id(inv->args.Get("release", ""));
+    v1::Agent released;
+    grpc::Status s = inv->stub->ReleaseAgent(WithDeadline(&release_rpc), req, &released);
+    if (!s.ok()) {
+      ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
+      return kExitFailure;
+    }
+    ctx.out << "agent " << released.agent_id() << " released: " << released.health() << "\n";
+    return kExitOk;
+  }
   const Format* format = &inv->format;
   const std::string& address = inv->address;
   auto& stub = inv->stub;

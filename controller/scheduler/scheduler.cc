@@ -237,6 +237,27 @@ void Scheduler::UpdateGauges() {
   metrics_->SetAgentsConnected(connected);
 }
 
+absl::Status Scheduler::ReleaseAgent(const std::string& agent_id) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+  const store::NodeRecord* found = FindNode(nodes, agent_id);
+  if (found == nullptr) return absl::NotFoundError(absl::StrCat("no agent '", agent_id, "'"));
+  store::NodeRecord n = *found;
+  Log(kLog, "agent ", agent_id, " released (was ", n.health, " after ", n.losses, " losses)");
+  n.health = "READY";
+  n.losses = 0;
+  RETURN_IF_ERROR(store_->UpsertNode(n));
+  ++version_;
+  changed_.notify_all();
+  return absl::OkStatus();
+}
+
+std::string Scheduler::WaitingReason(int64_t experiment_id) {
+  std::lock_guard lock(mu_);
+  auto it = waiting_.find(experiment_id);
+  return it == waiting_.end() ? "" : it->second;
+}
+
 std::vector<AgentView> Scheduler::Agents() {
   std::lock_guard lock(mu_);
   std::vector<AgentView> out;

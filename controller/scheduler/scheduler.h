@@ -83,6 +83,10 @@ class Scheduler {
   absl::Status Tick();
 
   std::vector<AgentView> Agents();
+  // Quarantined `agent_id` back to READY with no losses; NotFound if unknown.
+  absl::Status ReleaseAgent(const std::string& agent_id);
+  // Why experiment `id`'s pending runs wait ("" when nothing holds them).
+  std::string WaitingReason(int64_t experiment_id);
   // A counter bumped on every committed change.
   uint64_t version();
   // Waits until version() != seen or `timeout` passes; returns version().
@@ -101,6 +105,11 @@ class Scheduler {
   // within the agent grace (a frozen agent keeps its stream open). Loss of
   // an attempt's node uses the same last contact (LostNode).
   bool Responsive(const std::string& node, absl::Time now);
+  // Why no pair can be formed for `spec` from `nodes` (names each node
+  // left out and why).
+  std::string WhyNoPair(const spec::ExperimentSpec& spec,
+                        const std::vector<store::NodeRecord>& nodes,
+                        const std::set<std::string>& claimed);
   std::optional<std::string> LostNode(const store::AttemptRecord& a,
                                       const spec::ExperimentSpec& spec, absl::Time now);
   // Whether `node` is the attempt's server, switching its boot config.
@@ -183,6 +192,8 @@ class Scheduler {
   // per attempt rather than once per metric batch; dropped when it ends.
   std::map<int64_t, LiveRun> live_runs_;
   std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
+  // Why each experiment's pending runs cannot start (set by Dispatch).
+  std::map<int64_t, std::string> waiting_;
   // The plan each unfinished experiment follows (rebuilt after a restart).
   std::map<int64_t, PlanQueue> queues_;
 };

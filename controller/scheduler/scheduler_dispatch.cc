@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
@@ -135,6 +136,33 @@ absl::Status Scheduler::Tick() {
   return absl::OkStatus();
 }
 
+std::string Scheduler::WhyNoPair(const spec::ExperimentSpec& spec,
+                                 const std::vector<store::NodeRecord>& nodes,
+                                 const std::set<std::string>& claimed) {
+  std::vector<std::string> servers, clients;
+  absl::Time now = clock_->Now();
+  for (const auto& n : nodes) {
+    if (!LabelsMatch(n.labels, spec.nodes.selector)) continue;
+    std::string why;
+    if (n.health == "QUARANTINED") {
+      why = absl::StrCat(n.agent_id, " quarantined after ", n.losses,
+                         " losses (iommuvm agents --release ", n.agent_id, ")");
+    } else if (!Responsive(n.agent_id, now)) {
+      why = absl::StrCat(n.agent_id, " offline");
+    } else if (claimed.count(n.agent_id)) {
+      why = absl::StrCat(n.agent_id, " busy with an older experiment");
+    } else {
+      why = absl::StrCat(n.agent_id, " available");
+    }
+    if (HasRole(n, v1::ROLE_SERVER)) servers.push_back(why);
+    if (HasRole(n, v1::ROLE_CLIENT)) clients.push_back(why);
+  }
+  auto list = [](const std::vector<std::string>& v) {
+    return v.empty() ? std::string("none registered") : absl::StrJoin(v, ", ");
+  };
+  return absl::StrCat("no eligible pair; servers: ", list(servers), "; clients: ", list(clients));
+}
+
 absl::Status Scheduler::Dispatch(int64_t experiment_id,
                                  const std::vector<store::NodeRecord>& nodes,
                                  std::map<std::string, int64_t>* busy,
@@ -151,6 +179,18 @@ absl::Status Scheduler::Dispatch(int64_t experiment_id,
   }
   PlanQueue& queue = queues_[experiment_id];
   std::vector<NodePair> pairs = FormPairs(spec->nodes, candidates, queue.pairs());
+  if (pairs.empty()) {
+    std::string why = WhyNoPair(*spec, nodes, *claimed);
+    if (waiting_[experiment_id] != why) {
+      Log(kLog, "experiment ", experiment_id, " waits: ", why);
+      waiting_[experiment_id] = why;
+      ++version_;  // watchers show it
+      changed_.notify_all();
+    }
+  } else if (waiting_.erase(experiment_id) > 0) {
+    ++version_;
+    changed_.notify_all();
+  }
   if (!queue.valid() || pairs != queue.pairs()) {
     RETURN_IF_ERROR(Replan(experiment_id, *spec, nodes, pairs, &queue));
   }

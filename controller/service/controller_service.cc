@@ -68,7 +68,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Experiment> {
       uint64_t now = scheduler_->WaitForChange(seen, absl::Milliseconds(500));
       if (now == seen) continue;
       seen = now;
-      auto exp = LoadExperiment(store_, id_, true);
+      auto exp = LoadExperiment(store_, scheduler_, id_, true);
       if (!exp.ok()) {
         final_status = ToGrpc(exp.status());
         break;
@@ -103,11 +103,13 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::Experiment> {
 
 }  // namespace
 
-absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, int64_t id, bool with_runs) {
+absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Scheduler* scheduler,
+                                              int64_t id, bool with_runs) {
   ASSIGN_OR_RETURN(store::ExperimentRecord e, store->GetExperiment(id));
   ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
   ASSIGN_OR_RETURN(auto attempts, store->ListAttempts(id));
   v1::Experiment out = ToProto(e, runs, attempts, with_runs);
+  if (e.state == "QUEUED" || e.state == "RUNNING") out.set_waiting(scheduler->WaitingReason(id));
   if (with_runs) out.set_spec_yaml(e.spec_yaml);
   return out;
 }
@@ -131,7 +133,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::GetExperiment(
     grpc::CallbackServerContext* ctx, const v1::GetExperimentRequest* req, v1::Experiment* resp) {
-  auto exp = LoadExperiment(store_, req->experiment_id(), true);
+  auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
   if (exp.ok()) *resp = std::move(*exp);
   return Done(ctx, exp.status());
 }
@@ -142,7 +144,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListExperiments(
   auto list = store_->ListExperiments();
   if (!list.ok()) return Done(ctx, list.status());
   for (const auto& e : *list) {
-    auto exp = LoadExperiment(store_, e.id, false);
+    auto exp = LoadExperiment(store_, scheduler_, e.id, false);
     if (!exp.ok()) return Done(ctx, exp.status());
     *resp->add_experiments() = std::move(*exp);
   }
@@ -154,7 +156,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::CancelExperiment(
     v1::Experiment* resp) {
   absl::Status s = scheduler_->Cancel(req->experiment_id());
   if (!s.ok()) return Done(ctx, s);
-  auto exp = LoadExperiment(store_, req->experiment_id(), true);
+  auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
   if (exp.ok()) *resp = std::move(*exp);
   return Done(ctx, exp.status());
 }
@@ -168,6 +170,17 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServer
                                                             const v1::ListAgentsRequest*,
                                                             v1::ListAgentsResponse* resp) {
   for (const auto& a : scheduler_->Agents()) *resp->add_agents() = ToProto(a);
+  return Done(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ControllerServiceImpl::ReleaseAgent(grpc::CallbackServerContext* ctx,
+                                                              const v1::ReleaseAgentRequest* req,
+                                                              v1::Agent* resp) {
+  absl::Status s = scheduler_->ReleaseAgent(req->agent_id());
+  if (!s.ok()) return Done(ctx, s);
+  for (const auto& a : scheduler_->Agents()) {
+    if (a.node.agent_id == req->agent_id()) *resp = ToProto(a);
+  }
   return Done(ctx, absl::OkStatus());
 }
 

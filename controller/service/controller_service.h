@@ -30,6 +30,9 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
   grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* ctx,
                                        const v1::ListAgentsRequest* req,
                                        v1::ListAgentsResponse* resp) override;
+  grpc::ServerUnaryReactor* ReleaseAgent(grpc::CallbackServerContext* ctx,
+                                         const v1::ReleaseAgentRequest* req,
+                                         v1::Agent* resp) override;
   grpc::ServerUnaryReactor* GetResults(grpc::CallbackServerContext* ctx,
                                        const v1::GetResultsRequest* req,
                                        v1::GetResultsResponse* resp) override;
@@ -43,7 +46,8 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
 };
 
 // Loads an experiment with its runs and attempts as the API presents it.
-absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, int64_t id, bool with_runs);
+absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Scheduler* scheduler,
+                                              int64_t id, bool with_runs);
 // The artifacts `req` asks for (one with content, or the list of an
 // attempt's), or NotFound naming what exists.
 absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,

@@ -364,6 +364,17 @@ TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
       EXPECT_EQ(a.node.health, "QUARANTINED");
     }
   }
+  // Back, but quarantined: the experiment says why its runs wait.
+  Register("srv", v1::ROLE_SERVER);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ(scheduler_->WaitingReason(r->experiment_id),
+            "no eligible pair; servers: srv quarantined after 3 losses (iommuvm agents "
+            "--release srv); clients: cli available");
+  ASSERT_THAT(scheduler_->ReleaseAgent("srv"), IsOk());
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ(scheduler_->WaitingReason(r->experiment_id), "");
+  EXPECT_TRUE(gateway_.LastStep("srv").has_switch_mode()) << "released: runs start again";
+  EXPECT_FALSE(scheduler_->ReleaseAgent("nobody").ok());
 }
 
 constexpr char kPlannedSpec[] = R"(name: planned
