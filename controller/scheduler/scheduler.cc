@@ -39,7 +39,12 @@ std::string Sha256Hex(const std::string& text) {
 
 Scheduler::Scheduler(store::Store* store, service::AgentGateway* gateway, const Clock* clock,
                      ControllerMetrics* metrics, SchedulerOptions options)
-    : store_(store), gateway_(gateway), clock_(clock), metrics_(metrics), options_(options) {
+    : store_(store),
+      gateway_(gateway),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options),
+      started_(clock->Now()) {
   // Known nodes start offline; the grace period counts from now, so agents
   // have time to reconnect after a controller restart.
   auto nodes = store_->ListNodes();

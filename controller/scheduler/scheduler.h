@@ -183,6 +183,9 @@ class Scheduler {
   const Clock* clock_;
   ControllerMetrics* metrics_;
   SchedulerOptions options_;
+  // When this controller started: a step's deadline never counts the time
+  // the controller was down (its agents went on and kept their results).
+  absl::Time started_;
 
   std::mutex mu_;
   std::condition_variable changed_;

@@ -109,13 +109,22 @@ std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
 absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpec& spec) {
   absl::Duration limit = spec.timeouts.prepare;
   switch (a.state) {
-    case AttemptState::kRunning: limit = spec.timeouts.run; break;
+    case AttemptState::kRunning: {
+      // The agent runs the warmup before the measured load, each with its
+      // own limit.
+      auto run = store_->GetRun(a.run_id);
+      limit = spec.timeouts.run;
+      if (run.ok()) limit += WorkloadOf(spec, *run).generator.warmup;
+      break;
+    }
     case AttemptState::kCollecting: limit = spec.timeouts.collect; break;
     case AttemptState::kConfiguringBoot:
     case AttemptState::kRebooting: limit = spec.timeouts.boot; break;
     default: break;
   }
-  return a.updated + limit + kStepTimeoutSlack;
+  // Counted from the state's start, or from this controller's start when
+  // the state began before it: downtime is not the attempt's fault.
+  return std::max(a.updated, started_) + limit + kStepTimeoutSlack;
 }
 
 absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& node) {

@@ -111,10 +111,13 @@ absl::Status Scheduler::Tick() {
       continue;
     }
     if (now > Deadline(a, *spec)) {
+      // A step that hangs (a tool stuck on a dead link, a node too slow
+      // to answer) may not hang next time: retried within `retries`.
       RETURN_IF_ERROR(EndAttempt(
           a, AttemptState::kFailed,
           absl::StrCat("timed out in ", AttemptStateName(a.state), " after ",
-                       SpecDuration(absl::Seconds(absl::ToInt64Seconds(now - a.updated))))));
+                       SpecDuration(absl::Seconds(absl::ToInt64Seconds(now - a.updated)))),
+          {}, /*transient=*/true));
       continue;
     }
     busy[a.server_node] = a.experiment_id;

@@ -156,11 +156,53 @@ TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
     scheduler_->OnHeartbeat("cli");
     TickAndVerify();
   }
+  // A timeout is transient: retried (retries: 1), then final.
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kFailed);
+  EXPECT_NE(attempts[0].error.find("timed out in PREPARING after 80s"), std::string::npos)
+      << attempts[0].error;
+  bool cleaned = false;
+  for (const auto& m : gateway_.sent["srv"]) {
+    cleaned = cleaned || m.assign().step().step_id() == StepId(start.attempt_id(), StepKind::kCleanup);
+  }
+  EXPECT_TRUE(cleaned);
+  for (int i = 0; i < 9; ++i) {
+    clock_.Advance(absl::Seconds(10));
+    scheduler_->OnHeartbeat("srv");
+    scheduler_->OnHeartbeat("cli");
+    TickAndVerify();
+  }
   auto runs = *store_->ListRuns(id);
   EXPECT_EQ(runs[0].state, "FAILED");
-  EXPECT_NE(runs[0].error.find("timed out in PREPARING after 80s"), std::string::npos)
+  EXPECT_NE(runs[0].error.find("timed out in PREPARING after 80s; no retries left"),
+            std::string::npos)
       << runs[0].error;
-  EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
+}
+
+// The controller was down longer than timeouts.run while the agents went
+// on: the run is not failed for the controller's absence.
+TEST_F(SchedulerTest, ControllerDowntimeDoesNotCountAgainstADeadline) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step load = gateway_.LastStep("cli");  // RUNNING from now; timeouts.run is 10m
+  clock_.Advance(absl::Minutes(15));         // the controller is down
+  SchedulerOptions options;
+  options.agent_grace = absl::Seconds(10);
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ(store_->GetAttempt(load.attempt_id())->state, AttemptState::kRunning);
+  // The result the client held in its outbox arrives and counts.
+  ASSERT_THAT(Result("cli", load), IsOk());
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  ASSERT_THAT(Update("srv", gateway_.LastStep("srv"), v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, "SUCCEEDED");
 }
 
 TEST_F(SchedulerTest, VmRunsFailClearlyUntilVmsCanBeLaunched) {
