@@ -170,7 +170,8 @@ std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Applic
   std::vector<std::string> names(step.telemetry_collectors().begin(),
                                  step.telemetry_collectors().end());
   std::vector<std::unique_ptr<Collector>> collectors =
-      MakeCollectors(names, deps_.fs, perf_.get(), deps_.runner);
+      MakeCollectors(names, deps_.fs, perf_.get(), deps_.runner,
+                     app != nullptr ? step.start_server().cores() : "");
   if (app != nullptr) {
     collectors.push_back(
         std::make_unique<ServerRequestsCollector>(app, step.start_server().app()));
@@ -255,7 +256,9 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
       },
       step.telemetry_interval_ms() > 0 ? absl::Milliseconds(step.telemetry_interval_ms())
                                        : absl::Seconds(1));
+  int64_t load_started = absl::ToUnixMillis(deps_.clock->Now());
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
+  int64_t load_ended = absl::ToUnixMillis(deps_.clock->Now());
   v1::StepUpdate u;
   u.set_samples_sent(sampler->Stop() + progress_samples);
   std::vector<v1::AgentMessage> outcome;
@@ -267,6 +270,8 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
     r->set_tool(result->tool);
     r->set_tool_version(result->tool_version);
     r->set_raw_output(HeadAndTail(result->raw_output, kMaxRawOutput));
+    r->set_load_started_ms(load_started);
+    r->set_load_ended_ms(load_ended);
     for (auto& op : result->operations) *r->add_operations() = std::move(op);
     outcome.push_back(std::move(msg));
   }

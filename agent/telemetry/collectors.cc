@@ -10,12 +10,13 @@ namespace iommuvm::agent {
 
 std::vector<std::unique_ptr<Collector>> MakeCollectors(const std::vector<std::string>& names,
                                                        const FileSystem* fs, PerfCounters* perf,
-                                                       CommandRunner* runner) {
+                                                       CommandRunner* runner,
+                                                       const std::string& server_cores) {
   auto wanted = [&](const char* name) {
     return names.empty() || std::find(names.begin(), names.end(), name) != names.end();
   };
   std::vector<std::unique_ptr<Collector>> out;
-  if (wanted("cpu")) out.push_back(std::make_unique<CpuCollector>(fs));
+  if (wanted("cpu")) out.push_back(std::make_unique<CpuCollector>(fs, server_cores));
   if (wanted("interrupts")) out.push_back(std::make_unique<InterruptsCollector>(fs));
   if (wanted("softirqs")) out.push_back(std::make_unique<SoftirqsCollector>(fs));
   if (wanted("network")) out.push_back(std::make_unique<NetworkCollector>(fs, runner));

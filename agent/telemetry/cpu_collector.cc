@@ -1,19 +1,36 @@
 #include "agent/telemetry/cpu_collector.h"
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 
 namespace iommuvm::agent {
 
-absl::Status CpuCollector::Collect(absl::Time now, std::vector<v1::MetricSample>* out) {
-  ASSIGN_OR_RETURN(std::string stat, fs_->ReadFile("/proc/stat"));
-  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"
-  std::vector<absl::string_view> lines = absl::StrSplit(stat, '\n');
-  if (lines.empty() || !absl::StartsWith(lines[0], "cpu ")) {
-    return absl::DataLossError("/proc/stat has no aggregate cpu line");
+CpuCollector::CpuCollector(const FileSystem* fs, const std::string& cores) : fs_(fs) {
+  auto parsed = ParseCpuList(cores);
+  if (parsed.ok()) cores_ = std::move(*parsed);
+}
+
+absl::StatusOr<std::set<int>> CpuCollector::ParseCpuList(absl::string_view list) {
+  std::set<int> out;
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(part, '-');
+    int lo = 0, hi = 0;
+    if (!absl::SimpleAtoi(range.first, &lo) ||
+        !absl::SimpleAtoi(range.second.empty() ? range.first : range.second, &hi) || lo < 0 ||
+        hi < lo || hi > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("bad CPU list '", list, "'"));
+    }
+    for (int c = lo; c <= hi; ++c) out.insert(c);
   }
-  std::vector<absl::string_view> f = absl::StrSplit(lines[0], ' ', absl::SkipEmpty());
+  return out;
+}
+
+absl::StatusOr<CpuCollector::Totals> CpuCollector::ParseLine(absl::string_view line) {
+  // "cpu[N] user nice system idle iowait irq softirq steal guest guest_nice"
+  std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
   Totals t;
   for (size_t i = 1; i < f.size() && i <= 8; ++i) {  // guest time is inside user
     uint64_t v = 0;
@@ -21,12 +38,38 @@ absl::Status CpuCollector::Collect(absl::Time now, std::vector<v1::MetricSample>
     t.total += v;
     if (i != 4 && i != 5) t.busy += v;  // idle and iowait are not busy
   }
-  if (previous_ && t.total > previous_->total && t.busy >= previous_->busy) {
-    out->push_back(MakeSample("node_cpu_utilization", now,
-                              static_cast<double>(t.busy - previous_->busy) /
-                                  static_cast<double>(t.total - previous_->total)));
+  return t;
+}
+
+absl::Status CpuCollector::Collect(absl::Time now, std::vector<v1::MetricSample>* out) {
+  ASSIGN_OR_RETURN(std::string stat, fs_->ReadFile("/proc/stat"));
+  std::vector<absl::string_view> lines = absl::StrSplit(stat, '\n');
+  if (lines.empty() || !absl::StartsWith(lines[0], "cpu ")) {
+    return absl::DataLossError("/proc/stat has no aggregate cpu line");
   }
+  ASSIGN_OR_RETURN(Totals t, ParseLine(lines[0]));
+  auto share = [&](const std::optional<Totals>& before, const Totals& after, const char* name) {
+    if (before && after.total > before->total && after.busy >= before->busy) {
+      out->push_back(MakeSample(name, now,
+                                static_cast<double>(after.busy - before->busy) /
+                                    static_cast<double>(after.total - before->total)));
+    }
+  };
+  share(previous_, t, "node_cpu_utilization");
   previous_ = t;
+  if (cores_.empty()) return absl::OkStatus();
+  Totals pinned;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    int cpu = -1;
+    if (!absl::StartsWith(lines[i], "cpu")) break;  // the per-CPU lines come first
+    absl::string_view id = lines[i].substr(3, lines[i].find(' ') - 3);
+    if (!absl::SimpleAtoi(id, &cpu) || !cores_.count(cpu)) continue;
+    ASSIGN_OR_RETURN(Totals c, ParseLine(lines[i]));
+    pinned.busy += c.busy;
+    pinned.total += c.total;
+  }
+  share(previous_cores_, pinned, "server_cores_cpu_utilization");
+  previous_cores_ = pinned;
   return absl::OkStatus();
 }
 

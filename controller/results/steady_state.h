@@ -28,4 +28,21 @@ struct RateSample {
 std::optional<std::string> FindStall(const std::vector<RateSample>& samples, int64_t start_ms,
                                      int64_t end_ms, int64_t interval_ms);
 
+// What the server's own rate says about a measured load [start_ms, end_ms].
+struct LoadJudgement {
+  // Set when the run cannot count (retried as transient): no server
+  // telemetry for the window, a hole in it, or a stall (FindStall).
+  std::optional<std::string> failure;
+  // Set when a whole interval inside the load ran below `unsteady_pct`% of
+  // the run's median rate: counted, but marked.
+  std::string unsteady;
+};
+
+// Judges a load from every server sample of the attempt. Each sample is
+// the rate over the interval before its timestamp, so the window is
+// covered when samples reach from within two intervals of its start to
+// its end with no gap over 2.5 intervals.
+LoadJudgement JudgeLoad(const std::vector<RateSample>& samples, int64_t start_ms, int64_t end_ms,
+                        int64_t interval_ms, uint32_t unsteady_pct);
+
 }  // namespace iommuvm::results

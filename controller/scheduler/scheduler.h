@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controller/metrics.h"
+#include "controller/results/steady_state.h"
 #include "controller/scheduler/pairing.h"
 #include "controller/scheduler/plan_queue.h"
 #include "controller/service/session_registry.h"
@@ -160,9 +161,10 @@ class Scheduler {
   absl::StatusOr<std::optional<v1::Step>> CurrentStep(const store::AttemptRecord& a,
                                                       std::string* target_agent);
   absl::StatusOr<std::optional<store::AttemptRecord>> FindOpen(int64_t attempt_id);
-  // Why the server's own request rate says attempt `a`'s load did not run
-  // steadily (an outage mid-run), or nullopt.
-  std::optional<std::string> StallDuringLoad(const store::AttemptRecord& a);
+  // What the server's own request rate over the measured load window
+  // (reported with the result) says: a failure (no telemetry, a hole, a
+  // stall) or an unsteady mark.
+  results::LoadJudgement JudgeLoadOf(const store::AttemptRecord& a);
   // Sets the /metrics live gauges from an ingested metric batch of `a`.
   void ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
                   const v1::MetricBatch& batch);

@@ -16,6 +16,11 @@
 namespace iommuvm::scheduler {
 
 inline constexpr char kLog[] = "scheduler";
+// Attempt evidence: the measured load window the client reported (unix
+// ms), and why the run counts as unsteady.
+inline constexpr char kLoadStartedKey[] = "load.started_ms";
+inline constexpr char kLoadEndedKey[] = "load.ended_ms";
+inline constexpr char kUnsteadyKey[] = "load.unsteady";
 
 inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& nodes,
                                          const std::string& agent_id) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -152,6 +153,10 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
         }
         for (const auto& op : r.operations()) {
           m.results.push_back({a->id, a->run_id, r.tool(), r.tool_version(), op});
+        }
+        if (r.load_ended_ms() > r.load_started_ms()) {
+          m.evidence.emplace_back(a->id, kLoadStartedKey, absl::StrCat(r.load_started_ms()));
+          m.evidence.emplace_back(a->id, kLoadEndedKey, absl::StrCat(r.load_ended_ms()));
         }
         m.artifacts.push_back({a->id, r.tool() + ".out", r.raw_output()});
       } else {
@@ -311,14 +316,6 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
                           absl::StrCat(agent_id, ": load generator finished without a result"),
                           m);
       }
-      if (auto stall = StallDuringLoad(a)) {
-        AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
-        up.add_samples_reported = u.samples_sent();
-        m.attempts.push_back(up);
-        // An outage passes: retried like a lost node, within `retries`.
-        return EndAttempt(a, AttemptState::kFailed, absl::StrCat(a.server_node, ": ", *stall), m,
-                          /*transient=*/true);
-      }
       AttemptUpdate up = Move(a, AttemptState::kRunning, AttemptState::kCollecting);
       up.step_id = StepId(a.id, StepKind::kStopServer);
       up.add_samples_reported = u.samples_sent();
@@ -326,8 +323,24 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       break;
     }
     case StepKind::kStopServer: {
+      // Every server sample of the load arrived before this update (one
+      // agent's messages are applied in order): judge the load now.
+      results::LoadJudgement judged = JudgeLoadOf(a);
+      if (judged.failure) {
+        AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
+        up.add_samples_reported = u.samples_sent();
+        m.attempts.push_back(up);
+        for (const auto& [name, content] : u.artifacts()) {
+          m.artifacts.push_back({a.id, name, content});
+        }
+        // An outage passes: retried like a lost node, within `retries`.
+        return EndAttempt(a, AttemptState::kFailed,
+                          absl::StrCat(a.server_node, ": ", *judged.failure), m,
+                          /*transient=*/true);
+      }
       AttemptUpdate up = Move(a, AttemptState::kCollecting, AttemptState::kSucceeded);
       up.add_samples_reported = u.samples_sent();
+      if (!judged.unsteady.empty()) up.evidence[kUnsteadyKey] = judged.unsteady;
       m.attempts.push_back(up);
       m.runs.push_back({a.run_id, "SUCCEEDED", ""});
       m.events.push_back(Event(a, agent_id, "attempt_succeeded", "run completed"));
@@ -349,17 +362,26 @@ absl::Status Scheduler::NotItsNode(const AttemptRecord& a, const std::string& ag
                    a.server_node, ", client ", a.client_node, ")"));
 }
 
-std::optional<std::string> Scheduler::StallDuringLoad(const store::AttemptRecord& a) {
+results::LoadJudgement Scheduler::JudgeLoadOf(const store::AttemptRecord& a) {
   auto spec = SpecFor(a.experiment_id);
-  auto series = store_->SeriesOf(a.id, a.server_node, "server_requests_per_second");
-  if (!spec.ok() || !series.ok()) return std::nullopt;  // nothing to judge by
+  if (!spec.ok()) return {};
+  int64_t start = 0, end = 0;
+  auto started = a.evidence.find(kLoadStartedKey), ended = a.evidence.find(kLoadEndedKey);
+  if (started == a.evidence.end() || ended == a.evidence.end() ||
+      !absl::SimpleAtoi(started->second, &start) || !absl::SimpleAtoi(ended->second, &end)) {
+    results::LoadJudgement j;
+    j.failure = "the load generator reported no load window, so server telemetry cannot be "
+                "checked";
+    return j;
+  }
   std::vector<results::RateSample> samples;
-  for (const auto& [ts, value] : *series) samples.push_back({ts, value});
-  // The load ran from the server being ready (the attempt entered RUNNING)
-  // until now.
-  return results::FindStall(samples, absl::ToUnixMillis(a.updated),
-                            absl::ToUnixMillis(clock_->Now()),
-                            absl::ToInt64Milliseconds((*spec)->telemetry.interval));
+  auto series = store_->SeriesOf(a.id, a.server_node, "server_requests_per_second");
+  if (series.ok()) {
+    for (const auto& [ts, value] : *series) samples.push_back({ts, value});
+  }
+  return results::JudgeLoad(samples, start, end,
+                            absl::ToInt64Milliseconds((*spec)->telemetry.interval),
+                            (*spec)->telemetry.unsteady_below_pct);
 }
 
 void Scheduler::RecordNodeMode(const std::string& agent_id, const std::string& mode,

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace iommuvm::service {
@@ -117,15 +118,27 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         auto mode = a.evidence.find(key);
         if (mode != a.evidence.end() && !mode->second.empty()) base.set_detected_mode(mode->second);
       }
+      auto unsteady = a.evidence.find("load.unsteady");
+      if (unsteady != a.evidence.end()) base.set_unsteady(unsteady->second);
       auto samples = store->CountSamples(a.id);
       if (samples.ok()) base.set_metric_samples(*samples);
-      auto means = store->MeanSamples(a.id, a.server_node);
+      // Over the measured load only (warmup, preload and idle excluded).
+      int64_t from = 0, to = 0;
+      auto started = a.evidence.find("load.started_ms"), ended = a.evidence.find("load.ended_ms");
+      if (started != a.evidence.end() && ended != a.evidence.end()) {
+        (void)absl::SimpleAtoi(started->second, &from);
+        (void)absl::SimpleAtoi(ended->second, &to);
+      }
+      auto means = store->MeanSamples(a.id, a.server_node, from, to);
       if (means.ok()) {
         auto mean = [&](const char* name) {
           auto m = means->find(name);
           return m == means->end() ? 0.0 : m->second;
         };
-        base.set_server_cpu_utilization(mean("node_cpu_utilization"));
+        // The server's pinned cores when it was pinned, else the node.
+        base.set_server_cpu_utilization(means->count("server_cores_cpu_utilization")
+                                            ? mean("server_cores_cpu_utilization")
+                                            : mean("node_cpu_utilization"));
         base.set_server_interrupts_per_second(mean("node_interrupts_total_per_second"));
         base.set_server_packets_per_second(mean("node_network_packets_per_second"));
       }

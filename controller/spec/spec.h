@@ -90,6 +90,9 @@ struct TelemetrySpec {
   absl::Duration interval = absl::Seconds(1);
   // Collector names (TelemetryCollectors()); default all of them.
   std::vector<std::string> collectors;
+  // A run with a whole interval whose server rate is below this percentage
+  // of the run's median is marked unsteady (0: never).
+  uint32_t unsteady_below_pct = 50;
 };
 
 // The telemetry collectors a spec may name, in reporting order.

@@ -389,6 +389,7 @@ class Parser {
     MapReader r(n, "telemetry", errors_);
     r.Duration("interval", &spec->telemetry.interval, absl::Milliseconds(100));
     r.StringList("collectors", &spec->telemetry.collectors, TelemetryCollectors());
+    r.UInt32("unsteady_below_pct", &spec->telemetry.unsteady_below_pct, 0, 100);
   }
 
   // A command-line fragment: every problem CheckCmdline finds, at `node`.

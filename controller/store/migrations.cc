@@ -185,6 +185,57 @@ CREATE TABLE pending_cleanups (
   agent_id TEXT NOT NULL
 );
 )sql",
+      // 7: the results view averages server telemetry over the measured
+      // load window only (warmup, preload and idle excluded), takes CPU of
+      // the server's pinned cores when it was pinned, and says why a run
+      // was unsteady.
+      R"sql(
+DROP VIEW results;
+CREATE VIEW results AS
+WITH w AS (
+  SELECT a.id AS attempt_id,
+         CAST((SELECT value FROM attempt_evidence v WHERE v.attempt_id = a.id
+               AND v.key = 'load.started_ms') AS INTEGER) AS from_ms,
+         CAST((SELECT value FROM attempt_evidence v WHERE v.attempt_id = a.id
+               AND v.key = 'load.ended_ms') AS INTEGER) AS to_ms
+  FROM attempts a WHERE a.state = 'SUCCEEDED')
+SELECT r.experiment_id AS experiment, e.name AS experiment_name, r.idx AS run,
+       CASE r.iommu WHEN 1 THEN 'off' WHEN 2 THEN 'passthrough' WHEN 3 THEN 'lazy'
+                    WHEN 4 THEN 'strict' WHEN 5 THEN 'current' ELSE '' END AS iommu,
+       COALESCE((SELECT NULLIF(value, '') FROM attempt_evidence v WHERE v.attempt_id = a.id
+                 AND v.key = 'verify.data_mode'),
+                (SELECT value FROM attempt_evidence v WHERE v.attempt_id = a.id
+                 AND v.key = 'verify.detected'), '') AS verified_mode,
+       r.workload, r.vm, REPLACE(r.params, char(10), ',') AS params, r.repetition, a.id AS attempt, a.server_node AS server,
+       a.client_node AS client, x.tool, x.tool_version, x.operation, x.throughput_ops,
+       x.throughput_bytes, x.latency_mean_us, x.latency_min_us, x.latency_p50_us,
+       x.latency_p90_us, x.latency_p95_us, x.latency_p99_us, x.latency_p999_us,
+       x.latency_max_us, x.requests, x.errors, x.duration_s,
+       COALESCE(
+         (SELECT AVG(value) FROM metric_samples s WHERE s.attempt_id = a.id
+            AND s.agent_id = a.server_node AND s.name = 'server_cores_cpu_utilization'
+            AND s.labels = '' AND s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms),
+         (SELECT AVG(value) FROM metric_samples s WHERE s.attempt_id = a.id
+            AND s.agent_id = a.server_node AND s.name = 'node_cpu_utilization'
+            AND s.labels = '' AND s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms))
+         AS server_cpu_utilization,
+       (SELECT AVG(value) FROM metric_samples s WHERE s.attempt_id = a.id
+          AND s.agent_id = a.server_node AND s.name = 'node_interrupts_total_per_second'
+          AND s.labels = '' AND s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms)
+         AS server_interrupts_per_second,
+       (SELECT AVG(value) FROM metric_samples s WHERE s.attempt_id = a.id
+          AND s.agent_id = a.server_node AND s.name = 'node_network_packets_per_second'
+          AND s.labels = '' AND s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms)
+         AS server_packets_per_second,
+       COALESCE((SELECT value FROM attempt_evidence v WHERE v.attempt_id = a.id
+                 AND v.key = 'load.unsteady'), '') AS unsteady
+FROM run_results x
+JOIN attempts a ON a.id = x.attempt_id
+JOIN w ON w.attempt_id = a.id
+JOIN runs r ON r.id = x.run_id
+JOIN experiments e ON e.id = r.experiment_id
+WHERE a.state = 'SUCCEEDED';
+)sql",
   };
   return kMigrations;
 }

@@ -452,6 +452,12 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
               .Run());
     }
   }
+  for (const auto& [attempt_id, key, value] : m.evidence) {
+    ASSIGN_OR_RETURN(Statement * ev,
+                     db_->Cached("INSERT OR REPLACE INTO attempt_evidence (attempt_id, key, "
+                                 "value) VALUES (?, ?, ?)"));
+    RETURN_IF_ERROR(ev->BindAll(attempt_id, key, value).Run());
+  }
   for (const auto& [attempt_id, agent_id] : m.cleanups_owed) {
     ASSIGN_OR_RETURN(Statement * st, db_->Cached("INSERT OR REPLACE INTO pending_cleanups "
                                                  "(attempt_id, agent_id) VALUES (?, ?)"));

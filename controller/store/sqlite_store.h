@@ -44,7 +44,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(
       int64_t attempt_id, const std::string& agent_id, const std::string& name) override;
   absl::StatusOr<std::map<std::string, double>> MeanSamples(int64_t attempt_id,
-                                                            const std::string& agent_id) override;
+                                                            const std::string& agent_id,
+                                                            int64_t from_ms,
+                                                            int64_t to_ms) override;
   absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() override;
   absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts(int64_t experiment_id) override;
 

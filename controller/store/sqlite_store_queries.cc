@@ -68,12 +68,13 @@ absl::StatusOr<std::vector<ArtifactRecord>> SqliteStore::ArtifactsOfAttempt(int6
 }
 
 absl::StatusOr<std::map<std::string, double>> SqliteStore::MeanSamples(
-    int64_t attempt_id, const std::string& agent_id) {
+    int64_t attempt_id, const std::string& agent_id, int64_t from_ms, int64_t to_ms) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare("SELECT name, AVG(value) FROM metric_samples WHERE attempt_id = ? "
-                                "AND agent_id = ? AND labels = '' GROUP BY name"));
-  st.BindAll(attempt_id, agent_id);
+                                "AND agent_id = ? AND labels = '' AND (?3 = 0 OR (ts_ms > ?4 "
+                                "AND ts_ms <= ?3)) GROUP BY name"));
+  st.BindAll(attempt_id, agent_id, to_ms, from_ms);
   std::map<std::string, double> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -167,6 +168,8 @@ struct Mutation {
   std::vector<SampleRecord> samples;
   std::vector<EventRecord> events;
   std::vector<ArtifactRecord> artifacts;
+  // Evidence added to attempts without a state change (attempt id, key, value).
+  std::vector<std::tuple<int64_t, std::string, std::string>> evidence;
   std::optional<RejectionRecord> rejection;
   // Cleanups an ended attempt owes its server node (attempt id, agent id),
   // and those reported done.
@@ -175,7 +178,7 @@ struct Mutation {
   bool empty() const {
     return !dedupe && attempts.empty() && new_attempts.empty() && runs.empty() &&
            experiments.empty() && results.empty() && samples.empty() && events.empty() &&
-           artifacts.empty() && !rejection && cleanups_owed.empty() && cleanups_done.empty();
+           artifacts.empty() && evidence.empty() && !rejection && cleanups_owed.empty() && cleanups_done.empty();
   }
 };
 
@@ -228,10 +231,12 @@ class Store {
   // The artifacts kept with an attempt, by name.
   virtual absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) = 0;
   virtual absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) = 0;
-  // Mean value of each metric `agent_id` reported for an attempt, by name
-  // (unlabelled series and labelled ones alike).
+  // Mean value of each unlabelled metric `agent_id` reported for an
+  // attempt, by name, over the samples with from_ms < ts <= to_ms (each
+  // covers the interval before it); to_ms 0: all of them.
   virtual absl::StatusOr<std::map<std::string, double>> MeanSamples(
-      int64_t attempt_id, const std::string& agent_id) = 0;
+      int64_t attempt_id, const std::string& agent_id, int64_t from_ms = 0,
+      int64_t to_ms = 0) = 0;
   // The (timestamp ms, value) samples of one metric `agent_id` reported for
   // an attempt, all label sets summed per timestamp, in time order.
   virtual absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(

@@ -149,17 +149,22 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   ASSERT_TRUE(load.has_run_load());
   EXPECT_EQ(load.run_load().target_port(), 1234u);
 
+  // The server's own rate over the measured load, which the result reports.
+  int64_t now = absl::ToUnixMillis(absl::Now());
   v1::AgentMessage batch;
   batch.mutable_metric_batch()->set_attempt_id(load.attempt_id());
   for (int i = 0; i < 3; ++i) {
     auto* s = batch.mutable_metric_batch()->add_samples();
-    s->set_name("node_cpu_utilization");
-    s->set_value(0.1 * i);
+    s->set_name("server_requests_per_second");
+    s->set_timestamp_ms(now - 1000 + 500 * i);
+    s->set_value(1000 + i);
   }
   v1::AgentMessage result;
   result.mutable_run_result()->set_step_id(load.step_id());
   result.mutable_run_result()->set_attempt_id(load.attempt_id());
   result.mutable_run_result()->add_operations()->set_throughput_ops(1000);
+  result.mutable_run_result()->set_load_started_ms(now - 1500);
+  result.mutable_run_result()->set_load_ended_ms(now);
   for (int round = 0; round < 3; ++round) {  // the whole sequence, three times
     agent.SendAndAwaitAck(batch, 3);
     agent.SendAndAwaitAck(result, 4);

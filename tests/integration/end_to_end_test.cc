@@ -20,7 +20,8 @@ TEST(EndToEndTest, QuickstartRunsEveryRunAndStoresEverySample) {
 
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 12);
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs"), 12);
-  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 12);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 12)
+      << c.controller.Log();
   // One row per operation: 6 redis, 3 x GET+SET memcaslap, 3 wrk; every one
   // plausible (throughput > 0, p50 <= p99 <= max, no errors).
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results"), 15);

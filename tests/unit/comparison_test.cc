@@ -190,5 +190,37 @@ TEST(SteadyStateTest, SteadyRunsEdgesAndShortRunsAreNotStalls) {
   EXPECT_FALSE(FindStall(Rates({25000, 25000, 25000, 25000, 25000, 25000, 2, 2}), 0, 3000, 500));
 }
 
+TEST(SteadyStateTest, ALoadWithoutServerTelemetryNeverPasses) {
+  auto j = JudgeLoad({}, 0, 4000, 500, 50);
+  ASSERT_TRUE(j.failure);
+  EXPECT_EQ(*j.failure,
+            "no server telemetry for the load window (4.0 s): the server node's samples did not "
+            "arrive, so a stall cannot be ruled out");
+  // Samples only up to the middle of the load: the rest is a hole.
+  j = JudgeLoad(Rates({25000, 25000, 25000, 25000}), 0, 6000, 500, 50);
+  ASSERT_TRUE(j.failure);
+  EXPECT_NE(j.failure->find("server telemetry missing for 4.0 s of the 6.0 s load window"),
+            std::string::npos)
+      << *j.failure;
+  // A short load covered to its end passes; a stall still fails.
+  EXPECT_FALSE(JudgeLoad(Rates({25000, 24000}), 0, 800, 500, 50).failure);
+  EXPECT_TRUE(JudgeLoad(Rates({25000, 24000, 26000, 3, 25000, 24500, 25500, 25000}), 0, 4000,
+                        500, 50)
+                  .failure);
+}
+
+TEST(SteadyStateTest, APartlyDegradedRunIsMarkedUnsteadyNotFailed) {
+  auto rates = Rates({24000, 25000, 24000, 9000, 25000, 24500, 25500, 25000, 24000});
+  auto j = JudgeLoad(rates, 0, 4500, 500, 50);
+  EXPECT_FALSE(j.failure);
+  EXPECT_EQ(j.unsteady,
+            "1 of 6 intervals below 50% of the median 25000 requests/s (lowest 9000 at 2.0 s)");
+  EXPECT_EQ(JudgeLoad(rates, 0, 4500, 500, 0).unsteady, "") << "0 turns the mark off";
+  EXPECT_EQ(JudgeLoad(Rates({24000, 25000, 24000, 20000, 25000, 24500, 25500, 25000, 24000}), 0,
+                      4500, 500, 50)
+                .unsteady,
+            "");
+}
+
 }  // namespace
 }  // namespace iommuvm::results

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 
 namespace iommuvm::agent {
@@ -40,6 +41,35 @@ TEST_F(CpuCollectorTest, UtilisationOverTheInterval) {
   EXPECT_EQ(out[0].name(), "node_cpu_utilization");
   EXPECT_DOUBLE_EQ(out[0].value(), 300.0 / 500.0);
   EXPECT_EQ(out[0].timestamp_ms(), absl::ToUnixMillis(clock_.Now()));
+}
+
+// 2 of 8 CPUs busy: the node's mean says 25%, the pinned cores 100%.
+TEST_F(CpuCollectorTest, ThePinnedCoresOfTheServerOnTheirOwn) {
+  // Counters after `seconds` seconds of 100 jiffies per CPU, CPUs 2 and 3
+  // busy the whole time, the other six idle.
+  auto stat = [&](int seconds) {
+    int j = 100 * seconds;
+    std::string s = absl::StrCat("cpu  ", 2 * j, " 0 0 ", 6 * j, " 0 0 0 0 0 0\n");
+    for (int cpu = 0; cpu < 8; ++cpu) {
+      bool pinned = cpu == 2 || cpu == 3;
+      absl::StrAppend(&s, "cpu", cpu, " ", pinned ? j : 0, " 0 0 ", pinned ? 0 : j,
+                      " 0 0 0 0 0 0\n");
+    }
+    ASSERT_TRUE(fs_->WriteFile("/proc/stat", s + "intr 5\n").ok());
+  };
+  CpuCollector c(fs_.get(), "2-3");
+  std::vector<v1::MetricSample> out;
+  stat(1);
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  stat(2);
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].name(), "node_cpu_utilization");
+  EXPECT_DOUBLE_EQ(out[0].value(), 0.25);
+  EXPECT_EQ(out[1].name(), "server_cores_cpu_utilization");
+  EXPECT_DOUBLE_EQ(out[1].value(), 1.0);
+  EXPECT_EQ(*CpuCollector::ParseCpuList("0-3,8,10-11"), (std::set<int>{0, 1, 2, 3, 8, 10, 11}));
+  EXPECT_FALSE(CpuCollector::ParseCpuList("3-1").ok());
 }
 
 TEST_F(CpuCollectorTest, CountersGoingBackwardsProduceNoSample) {

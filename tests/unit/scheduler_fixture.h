@@ -102,6 +102,24 @@ class SchedulerTest : public ::testing::Test {
     r->set_attempt_id(step.attempt_id());
     r->set_tool("redis-benchmark");
     r->add_operations()->set_throughput_ops(1000);
+    // A 2 s load, and the server's own rate over it, as real agents send.
+    int64_t now = absl::ToUnixMillis(clock_.Now());
+    r->set_load_started_ms(now - 2000);
+    r->set_load_ended_ms(now);
+    auto a = store_->GetAttempt(step.attempt_id());
+    if (a.ok() && !a->server_node.empty()) {
+      v1::AgentMessage batch;
+      batch.set_seq(++seq_[a->server_node]);
+      batch.mutable_metric_batch()->set_attempt_id(step.attempt_id());
+      for (int64_t ts = now - 1500; ts <= now; ts += 500) {
+        v1::MetricSample* s = batch.mutable_metric_batch()->add_samples();
+        s->set_name("server_requests_per_second");
+        s->set_timestamp_ms(ts);
+        s->set_value(1000);
+      }
+      absl::Status sent = scheduler_->OnData(a->server_node, batch).status();
+      if (!sent.ok()) return sent;
+    }
     return scheduler_->OnData(agent, m).status();
   }
   // A Tick, then every VerifyMode step just sent answered as the agent's

@@ -159,6 +159,25 @@ TEST_F(SqliteStoreTest, DedupeIgnoresRepeatedSequenceNumbers) {
   EXPECT_EQ(*s->CountSamples(open[0].id), 4u);
 }
 
+// Telemetry means cover the measured window only: a busy warmup and an
+// idle tail do not move them.
+TEST_F(SqliteStoreTest, MeansOverTheLoadWindowOnly) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  int64_t attempt = (*s->OpenAttempts())[0].id;
+  Mutation m;
+  for (auto [ts, value] : {std::pair{1000, 0.9}, {2000, 0.5}, {3000, 0.7}, {4000, 0.0}}) {
+    v1::MetricSample sample;
+    sample.set_name("node_cpu_utilization");
+    sample.set_timestamp_ms(ts);
+    sample.set_value(value);
+    m.samples.push_back({attempt, "srv", sample});
+  }
+  ASSERT_THAT(s->Apply(m), IsOk());
+  EXPECT_DOUBLE_EQ(s->MeanSamples(attempt, "srv", 1000, 3000)->at("node_cpu_utilization"), 0.6);
+  EXPECT_DOUBLE_EQ(s->MeanSamples(attempt, "srv", 0, 0)->at("node_cpu_utilization"), 0.525);
+}
+
 TEST_F(SqliteStoreTest, StaleTransitionRollsBackTheWholeMutation) {
   auto s = *SqliteStore::Open(path_, &clock_);
   CreateOneRun(s.get());
