@@ -55,6 +55,20 @@ void CheckTools(const std::string& yaml, const spec::ExperimentSpec& spec,
 
 }  // namespace
 
+spec::SpecErrors CheckExecutable(const std::string& yaml, const spec::ExperimentSpec& spec) {
+  spec::SpecErrors errors;
+  for (const std::string& vm : spec.matrix.vm) {
+    if (vm == "bare-metal") continue;
+    errors.push_back(spec::ErrorAt(
+        yaml, "matrix.vm",
+        absl::StrCat("vm '", vm,
+                     "': this controller cannot launch VMs yet, so its runs would only fail; "
+                     "submit the bare-metal part (vm: [bare-metal]) and check guests with "
+                     "iommuvm-agent vm-check")));
+  }
+  return errors;
+}
+
 spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::ExperimentSpec& spec,
                                    const std::vector<store::NodeRecord>& nodes) {
   spec::SpecErrors errors;
