@@ -72,6 +72,7 @@ absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& st
   target.data_nic = config_.data_nic;
   target.grub_one_shot = s.grub_one_shot();
   std::vector<std::string> methods(s.methods().begin(), s.methods().end());
+  if (s.fresh_boot()) std::erase(methods, std::string("sysfs"));
   auto chosen = ChooseBootConfigurator(methods, target, sysroot_, runner_, config_.boot);
   if (!chosen.ok()) return chosen.status();
   std::unique_ptr<BootConfigurator> c = std::move(*chosen);

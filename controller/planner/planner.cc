@@ -151,6 +151,7 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
   // One boot per group on each pair, in group order; count costs.
   for (size_t p = 0; p < pairs; ++p) {
     PairPlan& pp = plan->pairs[p];
+    std::optional<v1::IommuMode> previous;
     for (auto& [key, ids] : assigned[p]) {
       // Moved runs were appended; restore the group's VM/shuffle order.
       std::sort(ids.begin(), ids.end(),
@@ -158,6 +159,10 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
       Boot boot{static_cast<v1::IommuMode>(key.first), key.second, std::move(ids)};
       if (boot.mode != v1::IOMMU_MODE_CURRENT) {
         SwitchKind kind = SwitchTo(options, boot.mode);
+        if (previous == boot.mode && kind.method == "sysfs" && options.reboot_kind) {
+          kind = *options.reboot_kind;
+        }
+        previous = boot.mode;
         ++pp.switches;
         ++pp.switches_by_method[kind.method];
         ++plan->switches_by_method[kind.method];
@@ -278,6 +283,16 @@ PlanOptions OptionsForSpec(const spec::ExperimentSpec& spec, uint32_t pairs,
     }
     auto c = costs.find(method);
     options.switch_kinds[mode] = {method, c != costs.end() ? c->second : options.switch_cost};
+  }
+  // The first method that reboots, for a new boot of the same mode.
+  std::vector<std::string> methods = {spec.switch_method.method};
+  methods.insert(methods.end(), spec.switch_method.fallback.begin(),
+                 spec.switch_method.fallback.end());
+  for (const std::string& m : methods) {
+    if (m == "sysfs") continue;
+    auto c = costs.find(m);
+    options.reboot_kind = SwitchKind{m, c != costs.end() ? c->second : options.switch_cost};
+    break;
   }
   options.order = spec.order;
   options.run_time = EstimateFromSpec(spec);

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct PlanOptions {
   absl::Duration switch_cost = absl::Seconds(40);  // a mode switch not in switch_kinds
   // Per-mode method and cost (sysfs cannot reach `off`: its fallback does).
   std::map<v1::IommuMode, SwitchKind> switch_kinds;
+  // A new boot of the mode the pair already runs (the next repetition with
+  // order.repetitions_across_boots): never in place.
+  std::optional<SwitchKind> reboot_kind;
   absl::Duration vm_launch_cost = absl::Seconds(30);
   spec::OrderSpec order;
   // Estimated time of one run (generator duration, warmup, setup).

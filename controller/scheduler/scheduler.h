@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -126,6 +127,10 @@ class Scheduler {
   // maps a node to the experiment of the attempt running on it.
   absl::Status Dispatch(int64_t experiment_id, const std::vector<store::NodeRecord>& nodes,
                         std::map<std::string, int64_t>* busy, std::set<std::string>* claimed);
+  // Whether `node`'s boot `boot_id` already served another repetition of
+  // `run`'s experiment and mode.
+  bool BootServedOtherRepetition(const std::string& node, const std::string& boot_id,
+                                 const store::RunRecord& run);
   absl::Status Replan(int64_t experiment_id, const spec::ExperimentSpec& spec,
                       const std::vector<store::NodeRecord>& nodes,
                       const std::vector<NodePair>& pairs, PlanQueue* queue);
@@ -197,6 +202,10 @@ class Scheduler {
   // per attempt rather than once per metric batch; dropped when it ends.
   std::map<int64_t, LiveRun> live_runs_;
   std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
+  // Per server node: the boot its probe last verified, and the (experiment,
+  // mode, repetition) points verified in it (order.repetitions_across_boots).
+  std::map<std::string, std::pair<std::string, std::set<std::tuple<int64_t, v1::IommuMode, uint32_t>>>>
+      boot_repetitions_;
   // Why each experiment's pending runs cannot start (set by Dispatch).
   std::map<int64_t, std::string> waiting_;
   // The plan each unfinished experiment follows (rebuilt after a restart).

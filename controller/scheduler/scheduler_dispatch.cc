@@ -59,12 +59,21 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   // probe verifies before anything runs.
   bool in_mode = run.iommu == v1::IOMMU_MODE_CURRENT ||
                  server.iommu_mode == spec::IommuModeName(run.iommu);
+  // Each repetition in its own boot: a node whose current boot already
+  // served another repetition of this mode reboots into it again.
+  bool fresh_boot = in_mode && run.iommu != v1::IOMMU_MODE_CURRENT &&
+                    spec->order.repetitions_across_boots &&
+                    BootServedOtherRepetition(pair.server, server.boot_id, run);
+  if (fresh_boot) {
+    in_mode = false;
+    m.attempts.back().evidence[kFreshBootKey] = "true";
+  }
   AttemptUpdate next = Move(a, AttemptState::kAssigned,
                             in_mode ? AttemptState::kVerifying : AttemptState::kConfiguringBoot);
   next.step_id = StepId(a.id, in_mode ? StepKind::kVerifyMode : StepKind::kSwitchMode);
   m.attempts.push_back(next);
   if (!in_mode) {
-    m.events.push_back(Event(a, pair.server, "switching",
+    m.events.push_back(Event(a, pair.server, fresh_boot ? "rebooting_for_repetition" : "switching",
                              absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
                                           " -> ", spec::IommuModeName(run.iommu))));
   }
@@ -74,6 +83,18 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
       in_mode ? "" : absl::StrCat(", switching to ", spec::IommuModeName(run.iommu)));
   RETURN_IF_ERROR(SendCurrentStep(a.id));
   return true;
+}
+
+bool Scheduler::BootServedOtherRepetition(const std::string& node, const std::string& boot_id,
+                                          const store::RunRecord& run) {
+  auto it = boot_repetitions_.find(node);
+  if (it == boot_repetitions_.end() || it->second.first != boot_id) return false;
+  for (const auto& [experiment, mode, repetition] : it->second.second) {
+    if (experiment == run.experiment_id && mode == run.iommu && repetition != run.repetition) {
+      return true;
+    }
+  }
+  return false;
 }
 
 absl::Status Scheduler::FinishExperiments(

@@ -21,6 +21,9 @@ inline constexpr char kLog[] = "scheduler";
 inline constexpr char kLoadStartedKey[] = "load.started_ms";
 inline constexpr char kLoadEndedKey[] = "load.ended_ms";
 inline constexpr char kUnsteadyKey[] = "load.unsteady";
+// The attempt reboots its server although it runs the mode: another
+// repetition already ran in the current boot (order.repetitions_across_boots).
+inline constexpr char kFreshBootKey[] = "assigned.fresh_boot";
 
 inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& nodes,
                                          const std::string& agent_id) {

@@ -41,8 +41,10 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
     case StepKind::kSwitchMode: {
       *target_agent = a.server_node;
       auto vendor = a.evidence.find("server.cpu_vendor");
+      auto fresh = a.evidence.find(kFreshBootKey);
       return std::optional<v1::Step>(SwitchModeStep(
-          a.id, a.run_id, *spec, run.iommu, vendor == a.evidence.end() ? "" : vendor->second));
+          a.id, a.run_id, *spec, run.iommu, vendor == a.evidence.end() ? "" : vendor->second,
+          fresh != a.evidence.end() && fresh->second == "true"));
     }
     case StepKind::kVerifyMode:
       *target_agent = a.server_node;
@@ -293,6 +295,9 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       m.events.push_back(Event(a, agent_id, "verified",
                                absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
       RecordNodeMode(agent_id, mode, EvidenceOf(u, "boot_id"));
+      auto& served = boot_repetitions_[agent_id];
+      if (served.first != EvidenceOf(u, "boot_id")) served = {EvidenceOf(u, "boot_id"), {}};
+      served.second.insert({a.experiment_id, run.iommu, run.repetition});
       break;
     }
     case StepKind::kStartServer: {

@@ -67,7 +67,7 @@ std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
 }
 
 v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
-                        v1::IommuMode mode, const std::string& cpu_vendor) {
+                        v1::IommuMode mode, const std::string& cpu_vendor, bool fresh_boot) {
   v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kSwitchMode, exp.timeouts.boot);
   v1::SwitchMode* s = step.mutable_switch_mode();
   s->set_mode(mode);
@@ -76,6 +76,7 @@ v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::Experime
   s->add_methods(exp.switch_method.method);
   for (const auto& m : exp.switch_method.fallback) s->add_methods(m);
   s->set_grub_one_shot(exp.switch_method.grub_one_shot);
+  s->set_fresh_boot(fresh_boot);
   return step;
 }
 

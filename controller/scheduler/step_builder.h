@@ -27,8 +27,10 @@ std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
                           const std::string& cpu_vendor);
 
 // Puts the server node into `mode` with the spec's switch method and fallback.
+// `fresh_boot`: reboot even when the node runs the mode already.
 v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
-                        v1::IommuMode mode, const std::string& cpu_vendor);
+                        v1::IommuMode mode, const std::string& cpu_vendor,
+                        bool fresh_boot = false);
 // Probes the server node; `expected` CURRENT records without checking.
 v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                         v1::IommuMode expected);

@@ -124,8 +124,10 @@ struct SwitchSpec {
 struct OrderSpec {
   bool randomize = false;
   uint64_t seed = 0;
-  // Each repetition of a point runs in a different boot of its mode.
-  bool repetitions_across_boots = false;
+  // Each repetition of a point runs in a different boot of its mode, so
+  // confidence intervals include boot-to-boot variance (a node already in
+  // the mode reboots into it again for the next repetition).
+  bool repetitions_across_boots = true;
 };
 
 // A partial point: axis name -> value ("iommu" -> "strict", "clients" -> "16").

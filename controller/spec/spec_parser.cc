@@ -45,6 +45,7 @@ class Parser {
     ReadIommuTokens(r, &spec->iommu_tokens);
     ReadSwitch(r, spec);
     ReadOrder(r, &spec->order);
+    CheckRebootsPossible(r, *spec);
   }
 
  private:
@@ -453,6 +454,25 @@ class Parser {
                "sysfs cannot switch a node to iommu off (it needs a reboot); add "
                "'fallback: [kexec]' or 'fallback: [grub]'");
     }
+  }
+
+  // One boot per repetition needs a method that reboots: sysfs retypes
+  // groups in the running kernel.
+  void CheckRebootsPossible(MapReader& top, const ExperimentSpec& spec) {
+    if (!spec.order.repetitions_across_boots || spec.repetitions < 2) return;
+    bool switches = false;
+    for (v1::IommuMode m : spec.matrix.iommu) switches = switches || m != v1::IOMMU_MODE_CURRENT;
+    if (!switches || spec.switch_method.method != "sysfs") return;
+    for (const std::string& f : spec.switch_method.fallback) {
+      if (f != "sysfs") return;
+    }
+    YAML::Node order = top.Child("order");
+    bool explicit_order = order.IsDefined() && order.IsMap() && order["repetitions_across_boots"];
+    YAML::Node at = explicit_order ? order["repetitions_across_boots"] : top.Child("switch");
+    AddError(errors_, at, explicit_order ? "order.repetitions_across_boots" : "switch",
+             "each repetition in its own boot (order.repetitions_across_boots, the default) needs "
+             "a switch method that reboots, but sysfs switches in place; add fallback: [kexec] "
+             "(or grub), or set order.repetitions_across_boots: false");
   }
 
   void ReadOrder(MapReader& parent, OrderSpec* out) {

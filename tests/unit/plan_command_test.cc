@@ -18,6 +18,7 @@ repetitions: 4
 workloads:
   w: {app: redis, generator: {requests: 100000}}
 switch: {method: grub}
+order: {repetitions_across_boots: false}
 )";
 
 class PlanCommandTest : public ::testing::Test {
@@ -67,6 +68,23 @@ TEST_F(PlanCommandTest, SysfsFallsBackForOff) {
   EXPECT_NE(out_.str().find("2 mode switches (1 kexec at 40s, 1 sysfs at 5s; 2 boot configs)"),
             std::string::npos)
       << out_.str();
+}
+
+// The default books one boot per repetition: the plan shows what that costs.
+TEST_F(PlanCommandTest, EachRepetitionInItsOwnBootIsTheDefaultAndCosts) {
+  std::string spec = kSpec;
+  spec.replace(spec.find("order: {repetitions_across_boots: false}\n"), 41, "");
+  std::ofstream(path_) << spec;
+  ASSERT_EQ(Run({"plan", path_.string(), "--switch-cost", "grub=100s"}), 0) << err_.str();
+  EXPECT_NE(out_.str().find("8 runs on 1 pairs, 8 mode switches (grub, 100s each; 8 boot configs)"),
+            std::string::npos)
+      << out_.str();
+  // sysfs alone cannot give each repetition a boot of its own.
+  spec.replace(spec.find("switch: {method: grub}"), 22, "switch: sysfs");
+  std::ofstream(path_) << spec;
+  EXPECT_EQ(Run({"plan", path_.string()}), 1);
+  EXPECT_NE(err_.str().find("needs a switch method that reboots"), std::string::npos)
+      << err_.str();
 }
 
 TEST_F(PlanCommandTest, BadOptionsAreUsageErrors) {

@@ -101,6 +101,7 @@ TEST(PlannerTest, FewerBootGroupsThanPairsAreSplitWell) {
   spec.matrix.workload = {"w"};
   spec.repetitions = 100;  // 100 runs of 1 s per config
   PlanOptions o;
+  o.order.repetitions_across_boots = false;  // one boot per config
   o.pairs = 3;
   o.switch_cost = absl::Seconds(60);
   o.run_time = [](const spec::RunPoint&) { return absl::Seconds(1); };

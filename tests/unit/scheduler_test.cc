@@ -326,6 +326,40 @@ TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
   }
 }
 
+// Each repetition in its own boot (the default): the first runs in the boot
+// the node is in; the second reboots into the same mode, never in place.
+TEST_F(SchedulerTest, TheNextRepetitionRebootsIntoTheSameMode) {
+  std::string yaml = StrictSpec();
+  yaml.replace(yaml.find("repetitions: 1"), 14, "repetitions: 2");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_GT(r->experiment_id, 0);
+  v1::Register reg;
+  reg.set_agent_id("srv");
+  reg.add_roles(v1::ROLE_SERVER);
+  reg.set_boot_id("boot-srv");
+  (*reg.mutable_iommu())["detected"] = "strict";
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step verify = gateway_.LastStep("srv");
+  ASSERT_TRUE(verify.has_verify_mode());  // the first repetition: this boot
+  ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                     {{"detected", "strict"}, {"mismatch", ""}, {"boot_id", "boot-srv"}}),
+              IsOk());
+  ASSERT_GE(RunToCompletion("srv", "cli"), 0);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode()) << sw.DebugString();
+  EXPECT_EQ(sw.switch_mode().mode(), v1::IOMMU_MODE_STRICT);
+  EXPECT_TRUE(sw.switch_mode().fresh_boot());
+  auto attempts = *store_->ListAttempts(r->experiment_id);
+  EXPECT_EQ(attempts[1].state, AttemptState::kConfiguringBoot);
+  EXPECT_EQ(attempts[1].evidence.at("assigned.fresh_boot"), "true");
+  // With repetitions_across_boots: false both run in the one boot.
+}
+
 // Submits StrictSpec with srv (mode unknown) and cli registered; returns the
 // experiment and the SwitchMode step srv received.
 std::pair<int64_t, v1::Step> SchedulerTest::StartStrictAttempt() {
