@@ -4,6 +4,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -53,8 +54,14 @@ bool IsErrorLine(const std::string& line) {
   return false;
 }
 
-// --csv: a header naming the columns, or the old two-column form.
-bool ParseCsv(const std::vector<std::string>& lines, std::vector<v1::OperationResult>* out) {
+// --csv: a header naming the columns (6.2+), or the old two-column form
+// ("GET","87719.30"). A header with a column this parser does not know is
+// an error: dropping it would store partial numbers silently.
+absl::StatusOr<bool> ParseCsv(const std::vector<std::string>& lines,
+                              std::vector<v1::OperationResult>* out) {
+  static const std::set<std::string> kKnown = {
+      "test",           "rps",            "avg_latency_ms", "min_latency_ms",
+      "p50_latency_ms", "p95_latency_ms", "p99_latency_ms", "max_latency_ms"};
   std::vector<std::string> header;
   for (const auto& line : lines) {
     if (line.empty() || line[0] != '"') continue;
@@ -62,6 +69,13 @@ bool ParseCsv(const std::vector<std::string>& lines, std::vector<v1::OperationRe
     for (absl::string_view c : absl::StrSplit(line, ',')) cells.push_back(Unquote(c));
     if (cells[0] == "test") {
       header = cells;
+      for (const std::string& h : header) {
+        if (!kKnown.count(h)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "redis-benchmark --csv has a column '", h, "' this parser does not know (header: ",
+              line, "); refusing rather than storing partial numbers"));
+        }
+      }
       continue;
     }
     if (cells.size() < 2) continue;
@@ -110,10 +124,14 @@ bool ParseQuiet(const std::vector<std::string>& lines, std::vector<v1::Operation
   return !out->empty();
 }
 
-// The default report: "====== GET ======" sections.
+// The default report: "====== GET ======" sections. 6.2+ prints a
+// percentile distribution, a cumulative one and a summary; 6.0 prints one
+// "%.2f%% <= %.*f milliseconds" line per bucket straight after the header
+// block and "%.2f requests per second" (no avg or min).
 bool ParsePlain(const std::vector<std::string>& lines, std::vector<v1::OperationResult>* out) {
   v1::OperationResult* cur = nullptr;
   bool in_percentiles = false;
+  bool legacy = true;  // no 6.2+ headers seen in this section
   std::vector<std::pair<double, double>> dist;  // (percent, ms)
   auto finish = [&] {
     if (cur == nullptr) return;
@@ -126,6 +144,12 @@ bool ParsePlain(const std::vector<std::string>& lines, std::vector<v1::Operation
     if (!dist.empty()) {
       cur->set_latency_p90_us(at(90.0));
       cur->set_latency_p999_us(at(99.9));
+      if (legacy) {  // 6.0: the buckets are all there is
+        cur->set_latency_p50_us(at(50.0));
+        cur->set_latency_p95_us(at(95.0));
+        cur->set_latency_p99_us(at(99.0));
+        cur->set_latency_max_us(dist.back().second * kUsPerMs);
+      }
     }
     dist.clear();
   };
@@ -140,6 +164,7 @@ bool ParsePlain(const std::vector<std::string>& lines, std::vector<v1::Operation
       cur = &out->back();
       cur->set_operation(line.substr(open + 7, close - open - 7));
       in_percentiles = false;
+      legacy = true;
       continue;
     }
     if (cur == nullptr) continue;
@@ -152,15 +177,22 @@ bool ParsePlain(const std::vector<std::string>& lines, std::vector<v1::Operation
       }
     } else if (absl::StartsWith(line, "Latency by percentile distribution")) {
       in_percentiles = true;
+      legacy = false;
     } else if (absl::StartsWith(line, "Cumulative distribution")) {
       in_percentiles = false;
-    } else if (in_percentiles && absl::StrContains(line, "% <= ")) {
+      legacy = false;
+    } else if ((in_percentiles || legacy) && absl::StrContains(line, "% <= ")) {
       size_t pct_end = line.find('%');
       size_t le = line.find("<= ");
       size_t ms_end = line.find(" milliseconds");
       auto pct = Number(line.substr(0, pct_end));
       auto ms = Number(line.substr(le + 3, ms_end - le - 3));
       if (pct && ms) dist.emplace_back(*pct, *ms);
+    } else if (legacy && absl::EndsWith(line, " requests per second") &&
+               line.find(' ') == line.find(" requests per second")) {
+      if (auto v = Number(absl::StripSuffix(line, " requests per second"))) {
+        cur->set_throughput_ops(*v);
+      }
     } else if (absl::StartsWith(line, "throughput summary:")) {
       if (auto v = Number(absl::StripSuffix(
               absl::StripPrefix(line, "throughput summary: "), " requests per second"))) {
@@ -208,7 +240,9 @@ absl::StatusOr<std::vector<v1::OperationResult>> ParseRedisBenchmark(const std::
         absl::StrCat("redis-benchmark: ", absl::StrJoin(errors, "; ")));
   }
   std::vector<v1::OperationResult> out;
-  if (ParseCsv(lines, &out) || ParsePlain(lines, &out) || ParseQuiet(lines, &out)) return out;
+  auto csv = ParseCsv(lines, &out);
+  if (!csv.ok()) return csv.status();
+  if (*csv || ParsePlain(lines, &out) || ParseQuiet(lines, &out)) return out;
   std::string tail = output.size() > 400 ? output.substr(output.size() - 400) : output;
   return absl::InvalidArgumentError(absl::StrCat(
       "redis-benchmark printed no result: ",

@@ -127,6 +127,34 @@ TEST(RedisBenchmarkParserTest, ServerErrorKeepsTheServersWords) {
                        HasSubstr("replied with error: NOAUTH Authentication required.")));
 }
 
+// redis 6.0 (and 5.0, Ubuntu 20.04's redis-tools, whose report has the same shape):
+// bucket lines and a bare "requests per second" line, no summary.
+TEST(RedisBenchmarkParserTest, PlainReportOfRedis6) {
+  auto r = ParseRedisBenchmark(Fixture("plain_6.0_composed.txt"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  const auto& get = (*r)[0];
+  EXPECT_EQ(get.operation(), "GET");
+  EXPECT_DOUBLE_EQ(get.throughput_ops(), 87719.30);
+  EXPECT_EQ(get.requests(), 100000u);
+  EXPECT_DOUBLE_EQ(get.duration_s(), 1.14);
+  EXPECT_DOUBLE_EQ(get.latency_p50_us(), 300);   // 61.87% <= 0.3 ms
+  EXPECT_DOUBLE_EQ(get.latency_p90_us(), 400);
+  EXPECT_DOUBLE_EQ(get.latency_p95_us(), 500);
+  EXPECT_DOUBLE_EQ(get.latency_p99_us(), 700);
+  EXPECT_DOUBLE_EQ(get.latency_p999_us(), 1000);
+  EXPECT_DOUBLE_EQ(get.latency_max_us(), 3000);
+  EXPECT_EQ(get.latency_mean_us(), 0) << "6.0 reports no average: left unset";
+}
+
+// A CSV column this parser does not know is refused, never dropped.
+TEST(RedisBenchmarkParserTest, CsvWithAnUnknownColumnIsRefused) {
+  EXPECT_THAT(ParseRedisBenchmark("\"test\",\"rps\",\"avg_latency_ms\",\"p999_latency_ms\"\n"
+                                  "\"GET\",\"87719.30\",\"0.305\",\"1.2\"\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("has a column 'p999_latency_ms' this parser does not know")));
+}
+
 TEST(RedisBenchmarkParserTest, NoResultIsAnError) {
   EXPECT_THAT(ParseRedisBenchmark(""), StatusIs(absl::StatusCode::kInvalidArgument,
                                                 HasSubstr("(no output)")));
