@@ -1,5 +1,7 @@
 #include "agent/node/iommu_probe.h"
 
+#include <cstdio>
+
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -12,10 +14,38 @@ namespace iommuvm::agent {
 namespace {
 
 // The mode a group type means; the caching-mode trap turns DMA-FQ strict.
-std::string ModeOfType(const std::string& type, bool batching_disallowed) {
+// Whether `release` ("5.4.0-216-generic") is at least major.minor; false
+// when it cannot be read.
+bool AtLeast(const std::string& release, int major, int minor) {
+  int ma = 0, mi = 0;
+  if (std::sscanf(release.c_str(), "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+// What a group type says. Before 5.15 there is no DMA-FQ: lazy and strict
+// groups both read "DMA" ("translated", decided by the kernel log).
+std::string ModeOfType(const std::string& type, bool batching_disallowed, bool has_dma_fq) {
   if (type == "identity") return "passthrough";
-  if (type == "DMA") return "strict";
+  if (type == "DMA") return has_dma_fq ? "strict" : "translated";
   if (type == "DMA-FQ") return batching_disallowed ? "strict" : "lazy";
+  return "";
+}
+
+// Lazy or strict for a translated domain on a kernel without DMA-FQ, from
+// the kernel's own words ("" when it gave none), with the evidence used.
+std::string FlushPolicyFromLog(const KernelLogFacts& log, std::string* why) {
+  if (log.batching_disallowed) {
+    *why = log.batching_line;
+    return "strict";
+  }
+  if (!log.tlb_policy.empty()) {  // 5.14: "DMA domain TLB invalidation policy"
+    *why = "DMA domain TLB invalidation policy: " + log.tlb_policy;
+    return log.tlb_policy;
+  }
+  if (!log.driver_flush_policy.empty()) {  // 5.4-5.13 driver messages
+    *why = log.driver_flush_line;
+    return log.driver_flush_policy;
+  }
   return "";
 }
 
@@ -80,6 +110,7 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
                       const std::string& data_nic) {
   IommuProbe p;
   p.cmdline = ReadTrimmed(fs, "/proc/cmdline");
+  p.kernel_release = ReadTrimmed(fs, "/proc/sys/kernel/osrelease");
   p.requested = spec::RequestedModeFromCmdline(p.cmdline);
   std::vector<std::string> tokens = spec::ModeTokens(p.cmdline);
   p.evidence.push_back(absl::StrCat(
@@ -102,12 +133,28 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
                            ? "/sys/class/iommu: no IOMMU units"
                            : "/sys/class/iommu: " + absl::StrJoin(p.iommu_units, ", "));
 
+  // 5.15 added DMA-FQ; on older kernels (and when the release cannot be
+  // read but some group shows DMA-FQ) "DMA" alone does not mean strict.
+  bool has_dma_fq = AtLeast(p.kernel_release, 5, 15);
+  for (const IommuGroup& g : p.groups) has_dma_fq = has_dma_fq || g.type == "DMA-FQ";
+  std::string translated_as, translated_why;
+  if (!has_dma_fq) translated_as = FlushPolicyFromLog(log, &translated_why);
   std::set<std::string> modes;
   for (const IommuGroup& g : p.groups) {
-    std::string mode = ModeOfType(g.type, log.batching_disallowed);
+    std::string mode = ModeOfType(g.type, log.batching_disallowed, has_dma_fq);
+    if (mode == "translated") mode = translated_as;  // "" when the log gave no policy
     p.group_modes.push_back(mode);
     p.evidence.push_back(absl::StrCat(DescribeGroup(p, g), ": type ",
                                       g.type.empty() ? "unreadable" : g.type));
+    if (mode.empty() && g.type == "DMA" && !has_dma_fq) {
+      p.warnings.push_back(absl::StrCat(
+          "kernel ", p.kernel_release.empty() ? "(release unreadable)" : p.kernel_release,
+          " has no DMA-FQ type: group ", g.id,
+          " reads DMA in lazy and strict alike, and the kernel log names no flush policy "
+          "(no 'TLB invalidation policy', 'Disable batched IOTLB flush' or AMD-Vi 'IO/TLB "
+          "flush' line): lazy cannot be told from strict"));
+      continue;
+    }
     if (mode.empty()) {
       p.warnings.push_back(absl::StrCat("group ", g.id, " has type '", g.type,
                                         "', which says nothing about the mode"));
@@ -124,6 +171,11 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
   }
   if (p.groups.empty()) {
     p.evidence.push_back("/sys/kernel/iommu_groups: no groups");
+  }
+  if (!translated_why.empty()) {
+    p.evidence.push_back(absl::StrCat("kernel ", p.kernel_release,
+                                      " (no DMA-FQ type): DMA groups run ", translated_as,
+                                      " per '", translated_why, "'"));
   }
 
   if (p.groups.empty() && p.iommu_units.empty()) {

@@ -19,6 +19,7 @@ namespace iommuvm::agent {
 
 struct IommuProbe {
   std::string cmdline;
+  std::string kernel_release;  // /proc/sys/kernel/osrelease ("" unreadable)
   // From the command line; UNSPECIFIED: the kernel's built-in default.
   v1::IommuMode requested = v1::IOMMU_MODE_UNSPECIFIED;
   // off, passthrough, lazy, strict, mixed (groups disagree) or unknown.

@@ -58,6 +58,13 @@ KernelLogFacts ParseKernelLog(absl::string_view log) {
                absl::StrContains(line, "strict mode due to virtualization")) {
       f.batching_disallowed = true;
       f.batching_line = line;
+    } else if (absl::StrContains(line, "Disable batched IOTLB flush") ||
+               absl::StrContains(line, "IO/TLB flush on unmap enabled")) {
+      f.driver_flush_policy = "strict";
+      f.driver_flush_line = line;
+    } else if (absl::StrContains(line, "Lazy IO/TLB flushing enabled")) {
+      f.driver_flush_policy = "lazy";
+      f.driver_flush_line = line;
     } else if (absl::StrContains(line, "DMAR: IOMMU disabled") ||
                absl::StrContains(line, "AMD-Vi: AMD IOMMU disabled")) {
       f.iommu_disabled = true;

@@ -27,6 +27,12 @@ struct KernelLogFacts {
   // strict.
   bool batching_disallowed = false;
   std::string batching_line;  // the line that said so
+  // Flush policy from the drivers' own words before 5.14 printed "TLB
+  // invalidation policy": Intel "DMAR: Disable batched IOTLB flush"
+  // (intel_iommu=strict) -> strict; AMD "AMD-Vi: IO/TLB flush on unmap
+  // enabled" -> strict, "AMD-Vi: Lazy IO/TLB flushing enabled" -> lazy.
+  std::string driver_flush_policy;  // "lazy", "strict", ""
+  std::string driver_flush_line;
   bool iommu_disabled = false;
   bool iommu_enabled = false;
   std::vector<std::string> lines;  // the matching lines, without prefixes

@@ -26,7 +26,7 @@ IommuProbe Probe(const SysrootBuilder& b, const std::string& log = "",
 // A node with four groups of `type` and a ConnectX NIC in group 14.
 void Node(SysrootBuilder& b, const std::string& cmdline, const std::string& unit,
           const std::string& type) {
-  b.Cmdline(cmdline).Unit(unit);
+  b.Cmdline(cmdline).Unit(unit).File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n");
   b.Device("0000:00:00.0", "", "0", type).Device("0000:00:14.0", "xhci_hcd", "3", type);
   b.Device("0000:ca:00.0", "mlx5_core", "14", type).Device("0000:ca:00.1", "mlx5_core", "15", type);
   b.Nic("enp202s0f0np0", "0000:ca:00.0").Nic("lo", "");
@@ -52,8 +52,7 @@ TEST(IommuProbeTest, EachModeOnIntelAndAmd) {
   for (const ModeCase& c : cases) {
     SCOPED_TRACE(std::string(c.vendor_unit) + " " + c.cmdline);
     SysrootBuilder b;
-    Node(b, std::string("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ") + c.cmdline, c.vendor_unit,
-         c.type);
+    Node(b, std::string("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ") + c.cmdline, c.vendor_unit, c.type);
     IommuProbe p = Probe(b);
     EXPECT_EQ(p.requested, c.requested);
     EXPECT_EQ(p.detected, c.detected);
@@ -183,6 +182,50 @@ TEST(IommuProbeTest, MissingFilesGiveUnknownNotACrash) {
 }
 
 // An absent or unreadable /sys must never certify the IOMMU as off.
+// Before 5.15 there is no DMA-FQ: lazy and strict groups both read DMA,
+// and each kernel says its flush policy in its own words (or not at all).
+TEST(IommuProbeTest, KernelsWithoutDmaFqAreJudgedByTheirOwnWords) {
+  struct KernelCase {
+    const char* release;
+    const char* unit;
+    const char* log;
+    const char* detected;
+  };
+  const KernelCase cases[] = {
+      // Ubuntu 20.04 on an r650: intel_iommu=strict, the only strict on 5.4.
+      {"5.4.0-216-generic", "dmar0", "[    0.000000] DMAR: Disable batched IOTLB flush\n",
+       "strict"},
+      // ... and without it: nothing says lazy, nothing says strict.
+      {"5.4.0-216-generic", "dmar0", "[    0.135117] DMAR: IOMMU enabled\n", "unknown"},
+      // Ubuntu 20.04 on a c6525: the AMD driver says which.
+      {"5.4.0-216-generic", "ivhd0", "[    1.9] AMD-Vi: Lazy IO/TLB flushing enabled\n", "lazy"},
+      {"5.4.0-216-generic", "ivhd0", "[    1.9] AMD-Vi: IO/TLB flush on unmap enabled\n", "strict"},
+      // 5.14 prints the policy but has no DMA-FQ yet.
+      {"5.14.21", "dmar0", "[    1.4] iommu: DMA domain TLB invalidation policy: lazy mode \n",
+       "lazy"},
+      // 5.15 and later: the group type is the authority.
+      {"5.15.0-91-generic", "dmar0", "", "strict"},
+  };
+  for (const KernelCase& c : cases) {
+    SCOPED_TRACE(std::string(c.release) + " " + c.log);
+    SysrootBuilder b;
+    Node(b, "intel_iommu=on", c.unit, "DMA");
+    b.File("/proc/sys/kernel/osrelease", std::string(c.release) + "\n");
+    IommuProbe p = Probe(b, c.log);
+    EXPECT_EQ(p.detected, c.detected);
+    if (std::string(c.detected) == "unknown") {
+      EXPECT_NE(CheckMode(p, v1::IOMMU_MODE_STRICT), "") << "unknown never verifies";
+      EXPECT_NE(CheckMode(p, v1::IOMMU_MODE_LAZY), "");
+      bool said = false;
+      for (const auto& w : p.warnings)
+        said = said || w.find("lazy cannot be told from strict") != std::string::npos;
+      EXPECT_TRUE(said);
+    } else {
+      EXPECT_EQ(p.data_mode, c.detected);
+    }
+  }
+}
+
 TEST(IommuProbeTest, OffNeedsPositiveEvidence) {
   SysrootBuilder empty;
   IommuProbe p = Probe(empty);
@@ -221,8 +264,9 @@ TEST(InventoryTest, NicsUnitsAndKernelDefaults) {
       .File("/sys/devices/system/node/node0/cpulist", "0-31\n")
       .File("/sys/devices/system/node/node1/cpulist", "32-63\n")
       .File("/sys/devices/pci0000:00/0000:ca:00.0/sriov_totalvfs", "8\n")
-      .File("/proc/cpuinfo", "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\n"
-                             "processor\t: 1\n");
+      .File("/proc/cpuinfo",
+            "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\n"
+            "processor\t: 1\n");
   LocalFileSystem fs(b.root());
   v1::Inventory inv = CollectInventory(fs);
   EXPECT_EQ(inv.kernel_iommu_default(), "lazy");
