@@ -81,6 +81,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     for (const auto& [k, v] : config.labels) (*reg.mutable_labels())[k] = v;
     reg.set_data_address(config.data_address);
     reg.set_agent_version("0.1.0");
+    reg.set_simulated(config.simulate_boot);
     for (const char* key : {"detected", "data_mode", "data_nic", "data_group", "data_group_type"}) {
       (*reg.mutable_iommu())[key] = "";
     }

@@ -19,7 +19,9 @@ constexpr char kCompareUsage[] =
     "mode (default: the first of off, passthrough, lazy, strict present) with its\n"
     "interval; '*' marks a change whose interval excludes 0. Only succeeded runs\n"
     "count; runs in mode `current` count under the mode the node was verified to run.\n"
-    "Metrics: throughput (ops/s), p50/p90/p99/p999 latency (us), cpu (server %).\n";
+    "Metrics: throughput (ops/s), p50/p90/p99/p999 latency (us), cpu (server %).\n"
+    "Runs on simulated nodes (--simulate_boot) are refused: their modes were generated;\n"
+    "--allow-simulated compares them anyway and marks every such row SIMULATED.\n";
 
 std::string Interval(const results::Summary& s, int digits) {
   return s.ci_half ? absl::StrCat("±", absl::StrFormat("%.*f", digits, *s.ci_half)) : "n/a";
@@ -29,7 +31,7 @@ std::string Interval(const results::Summary& s, int digits) {
 
 int Compare(Context& ctx, const std::vector<std::string>& argv) {
   int code = kExitOk;
-  auto inv = Invoke(ctx, argv, kCompareUsage, {}, 1, 1, &code,
+  auto inv = Invoke(ctx, argv, kCompareUsage, {"allow-simulated"}, 1, 1, &code,
                     {"metric", "baseline", "confidence"});
   if (!inv) return code;
   auto id = ExperimentId(ctx, inv->args.positional[0]);
@@ -37,6 +39,7 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
   results::CompareOptions options;
   options.metric = inv->args.Get("metric", "throughput");
   options.baseline = inv->args.Get("baseline", "");
+  options.allow_simulated = inv->args.Has("allow-simulated");
   std::string confidence = inv->args.Get("confidence", "0.95");
   if (!absl::SimpleAtod(confidence, &options.confidence) || options.confidence <= 0 ||
       options.confidence >= 1) {
@@ -48,27 +51,35 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
   auto rows = results::Compare(*results, options);
   if (!rows.ok()) {
     ctx.err << "iommuvm: " << rows.status().message() << "\n";
-    return kExitUsage;
+    return absl::IsFailedPrecondition(rows.status()) ? kExitFailure : kExitUsage;
   }
   int digits = options.metric == "throughput" ? 0 : 1;
   std::string pct = absl::StrFormat("%g", options.confidence * 100);
-  Table t({{"workload"}, {"vm"}, {"params"}, {"op"}, {"mode"}, {"n", true},
-           {options.metric, true}, {absl::StrCat("ci", pct), true}, {"change_pct", true},
-           {absl::StrCat("change_ci", pct)}, {"sig"}});
+  Table t({{"workload"},
+           {"vm"},
+           {"params"},
+           {"op"},
+           {"mode"},
+           {"n", true},
+           {options.metric, true},
+           {absl::StrCat("ci", pct), true},
+           {"change_pct", true},
+           {absl::StrCat("change_ci", pct)},
+           {"sig"},
+           {"simulated"}});
   for (const auto& r : *rows) {
     std::string change, change_ci, sig;
     if (r.is_baseline) {
       change = "baseline";
     } else if (r.change) {
       change = absl::StrFormat("%+.1f", r.change->percent);
-      change_ci = r.change->low ? absl::StrFormat("[%+.1f, %+.1f]", *r.change->low,
-                                                  *r.change->high)
+      change_ci = r.change->low ? absl::StrFormat("[%+.1f, %+.1f]", *r.change->low, *r.change->high)
                                 : "n/a";
       sig = r.change->significant() ? "*" : "";
     }
     t.AddRow({r.workload, r.vm, r.params, r.operation, r.mode, absl::StrCat(r.summary.n),
-              absl::StrFormat("%.*f", digits, r.summary.mean), Interval(r.summary, digits),
-              change, change_ci, sig});
+              absl::StrFormat("%.*f", digits, r.summary.mean), Interval(r.summary, digits), change,
+              change_ci, sig, r.simulated ? "SIMULATED" : ""});
   }
   t.Print(ctx.out, inv->format);
   return kExitOk;

@@ -136,7 +136,8 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
   Table t({{"run", true}, {"iommu"}, {"verified"}, {"workload"}, {"vm"}, {"params"},
            {"rep", true}, {"op"}, {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true},
            {"max_us", true}, {"srv_cpu_pct", true}, {"srv_irq_per_s", true},
-           {"srv_pkt_per_s", true}, {"samples", true}, {"state"}, {"error"}, {"unsteady"}});
+           {"srv_pkt_per_s", true}, {"samples", true}, {"state"}, {"error"}, {"unsteady"},
+           {"simulated"}});
   for (const auto& r : *rows) {
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
@@ -147,7 +148,8 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
               has ? Fixed(o.latency_p99_us(), 1) : "", has ? Fixed(o.latency_max_us(), 1) : "",
               Fixed(r.server_cpu_utilization() * 100, 1),
               Fixed(r.server_interrupts_per_second(), 0), Fixed(r.server_packets_per_second(), 0),
-              absl::StrCat(r.metric_samples()), r.state(), r.error(), r.unsteady()});
+              absl::StrCat(r.metric_samples()), r.state(), r.error(), r.unsteady(),
+              r.simulated() ? "SIMULATED" : ""});
   }
   t.Print(ctx.out, format);
   return true;

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
+#include <set>
 #include <tuple>
 
 #include "controller/spec/params.h"
@@ -65,7 +67,8 @@ void Refine(const std::vector<absl::Duration>& time, const PlanOptions& options,
       for (uint32_t r : ids) whole += time[r];
       for (size_t q = 0; q < pairs; ++q) {
         if (q == p) continue;
-        absl::Duration base_q = (*load)[q] + ((*assigned)[q].count(group) ? absl::ZeroDuration() : sw);
+        absl::Duration base_q =
+            (*load)[q] + ((*assigned)[q].count(group) ? absl::ZeroDuration() : sw);
         // Whole group: the sender also saves its switch.
         absl::Duration whole_max = std::max((*load)[p] - whole - sw, base_q + whole);
         if (whole_max < best) {
@@ -104,6 +107,166 @@ void Refine(const std::vector<absl::Duration>& time, const PlanOptions& options,
   }
 }
 
+// Second local search, after Refine: moves one run, or swaps two, between
+// the most loaded pair and another, when that lowers the larger of the two
+// loads; when no such step exists, a chain of two moves (the critical
+// pair's run to a second pair, one of that pair's runs to a third) that
+// brings all three below the critical load. Runs of one boot group with
+// equal times are interchangeable, so one run per (group, time) class is
+// tried: the work per pass grows with the classes (groups x distinct run
+// times), not with the runs. Fixes what tail moves cannot: a long run
+// stuck behind short ones, pairs holding each other's better fit
+// (measured against the exact optimum in planner_test).
+class RunMoves {
+ public:
+  RunMoves(const std::vector<absl::Duration>& time, const PlanOptions& options,
+           std::vector<absl::Duration>* load, Assignment* assigned)
+      : time_(time), options_(options), load_(*load), assigned_(*assigned) {}
+
+  // Stops within 1% of `lower_bound` (no plan can beat it) or when the
+  // work budget is spent.
+  void Run(absl::Duration lower_bound) {
+    const size_t pairs = load_.size();
+    if (pairs < 2) return;
+    for (size_t iteration = 0; iteration < 16 * pairs + 256; ++iteration) {
+      size_t p = std::max_element(load_.begin(), load_.end()) - load_.begin();
+      absl::Duration critical = load_[p];
+      if (critical <= lower_bound * 1.01 || evaluations_ > kBudget) return;
+      if (auto m = BestFrom(p, critical, pairs)) {
+        Apply(*m);
+        continue;
+      }
+      if (!Chain(p, critical)) return;
+    }
+  }
+
+ private:
+  struct Move {
+    size_t from = 0, to = 0;
+    GroupKey g1;
+    uint32_t r1 = 0;
+    std::optional<std::pair<GroupKey, uint32_t>> back;  // swap: q's run to p
+  };
+
+  absl::Duration Switch(const GroupKey& g) const {
+    return SwitchTo(options_, static_cast<v1::IommuMode>(g.first)).cost;
+  }
+  // One run per (group, run time) on `pair`.
+  std::vector<std::pair<GroupKey, uint32_t>> Classes(size_t pair) const {
+    std::vector<std::pair<GroupKey, uint32_t>> out;
+    for (const auto& [group, ids] : assigned_[pair]) {
+      std::set<absl::Duration> seen;
+      for (uint32_t r : ids) {
+        if (seen.insert(time_[r]).second) out.emplace_back(group, r);
+      }
+      evaluations_ += ids.size();
+    }
+    return out;
+  }
+  size_t Count(size_t pair, const GroupKey& g) const {
+    auto it = assigned_[pair].find(g);
+    return it == assigned_[pair].end() ? 0 : it->second.size();
+  }
+  // The best move or swap from `p` to a pair other than `p` and `avoid`
+  // whose larger load ends below `below`.
+  std::optional<Move> BestFrom(size_t p, absl::Duration below, size_t avoid) const {
+    std::optional<Move> best;
+    for (size_t q = 0; q < load_.size(); ++q) {
+      if (q == p || q == avoid) continue;
+      auto from_q = Classes(q);
+      for (const auto& [g1, r1] : Classes(p)) {
+        absl::Duration t1 = time_[r1];
+        bool g1_last = Count(p, g1) == 1, q_has_g1 = Count(q, g1) > 0;
+        ++evaluations_;
+        absl::Duration p_new = load_[p] - t1 - (g1_last ? Switch(g1) : absl::ZeroDuration());
+        absl::Duration q_new = load_[q] + t1 + (q_has_g1 ? absl::ZeroDuration() : Switch(g1));
+        if (std::max(p_new, q_new) < below) {
+          below = std::max(p_new, q_new);
+          best = Move{p, q, g1, r1, std::nullopt};
+        }
+        for (const auto& [g2, r2] : from_q) {
+          absl::Duration t2 = time_[r2];
+          absl::Duration ps = load_[p] - t1 + t2, qs = load_[q] - t2 + t1;
+          if (g1 != g2) {
+            if (g1_last) ps -= Switch(g1);
+            if (Count(p, g2) == 0) ps += Switch(g2);
+            if (Count(q, g2) == 1) qs -= Switch(g2);
+            if (!q_has_g1) qs += Switch(g1);
+          }
+          if (std::max(ps, qs) < below) {
+            below = std::max(ps, qs);
+            best = Move{p, q, g1, r1, std::make_pair(g2, r2)};
+          }
+        }
+      }
+    }
+    return best;
+  }
+  void Take(size_t pair, const GroupKey& g, uint32_t r) {
+    auto& ids = assigned_[pair][g];
+    ids.erase(std::find(ids.begin(), ids.end(), r));
+    if (ids.empty()) assigned_[pair].erase(g);
+  }
+  void Recount(size_t pair) {
+    absl::Duration l;
+    for (const auto& [group, ids] : assigned_[pair]) {
+      l += Switch(group);
+      for (uint32_t r : ids) l += time_[r];
+    }
+    load_[pair] = l;
+  }
+  void Apply(const Move& m) {
+    Take(m.from, m.g1, m.r1);
+    if (m.back) Take(m.to, m.back->first, m.back->second);
+    assigned_[m.to][m.g1].push_back(m.r1);
+    if (m.back) assigned_[m.from][m.back->first].push_back(m.back->second);
+    Recount(m.from);
+    Recount(m.to);
+  }
+  void Undo(const Move& m) {
+    Move inverse{m.to, m.from, m.g1, m.r1, std::nullopt};
+    Apply(inverse);
+  }
+  // Two moves that together bring every pair they touch below
+  // `critical`: p's run to q (q may pass it) then q's best step to a third
+  // pair; or first a run between two other pairs that makes room, then
+  // p's best step. Bounded by an evaluation budget: on large experiments
+  // the tail moves already reach the bound, and this search would be slow.
+  bool Chain(size_t p, absl::Duration critical) {
+    for (size_t x = 0; x < load_.size(); ++x) {
+      for (size_t y = 0; y < load_.size(); ++y) {
+        if (x == y || y == p) continue;
+        for (const auto& [g1, r1] : Classes(x)) {
+          if (evaluations_ > kBudget) return false;
+          Move first{x, y, g1, r1, std::nullopt};
+          Apply(first);
+          std::optional<Move> second;
+          if (x == p && load_[p] < critical) {
+            second = BestFrom(y, critical, p);
+          } else if (x != p && load_[y] < critical) {
+            second = BestFrom(p, critical, load_.size());
+          }
+          if (second) {
+            Apply(*second);
+            return true;
+          }
+          Undo(first);
+        }
+      }
+    }
+    return false;
+  }
+
+  // Work per plan (move evaluations and runs scanned): about 10 ms.
+  static constexpr uint64_t kBudget = 1'000'000;
+  mutable uint64_t evaluations_ = 0;
+
+  const std::vector<absl::Duration>& time_;
+  const PlanOptions& options_;
+  std::vector<absl::Duration>& load_;
+  Assignment& assigned_;
+};
+
 // Splits each boot group into pieces (more pieces with a higher
 // granularity), assigns them longest first to the least-loaded pair (a pair
 // that already runs the group pays no switch), and merges each pair's pieces
@@ -120,8 +283,8 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
     absl::Duration t;
     for (uint32_t r : ids) t += time[r];
     size_t n = fair > absl::ZeroDuration()
-                   ? std::clamp<size_t>(static_cast<size_t>(std::ceil(absl::FDivDuration(t, fair))), 1,
-                                      pairs)
+                   ? std::clamp<size_t>(static_cast<size_t>(std::ceil(absl::FDivDuration(t, fair))),
+                                        1, pairs)
                    : 1;
     for (auto& c : SplitGroup(key, ids, time, n)) chunks.push_back(std::move(c));
   }
@@ -147,6 +310,7 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
     dest.insert(dest.end(), c.runs.begin(), c.runs.end());
   }
   Refine(time, options, &load, &assigned);
+  RunMoves(time, options, &load, &assigned).Run(plan->lower_bound);
 
   // One boot per group on each pair, in group order; count costs.
   for (size_t p = 0; p < pairs; ++p) {
@@ -212,8 +376,9 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
     std::vector<uint32_t> order;
     for (auto& [vm, ids] : by_vm) {
       if (options.order.randomize) {
-        std::seed_seq seq{static_cast<uint64_t>(options.order.seed), static_cast<uint64_t>(key.first),
-                          static_cast<uint64_t>(key.second), static_cast<uint64_t>(std::hash<std::string>{}(vm))};
+        std::seed_seq seq{static_cast<uint64_t>(options.order.seed),
+                          static_cast<uint64_t>(key.first), static_cast<uint64_t>(key.second),
+                          static_cast<uint64_t>(std::hash<std::string>{}(vm))};
         std::mt19937_64 rng(seq);
         std::shuffle(ids.begin(), ids.end(), rng);
       }
@@ -227,8 +392,7 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
   for (const auto& [key, ids] : ordered) {
     for (size_t i = 0; i < ids.size(); ++i) position[ids[i]] = static_cast<uint32_t>(i);
   }
-  plan.lower_bound =
-      std::max(longest, (total + unavoidable_switches) / pairs);
+  plan.lower_bound = std::max(longest, (total + unavoidable_switches) / pairs);
 
   // Try a few split granularities (1: split only groups longer than a fair
   // share; higher: finer pieces, more boots) and keep the shortest plan.
@@ -274,8 +438,8 @@ PlanOptions OptionsForSpec(const spec::ExperimentSpec& spec, uint32_t pairs,
   options.pairs = pairs;
   auto cost = costs.find(spec.switch_method.method);
   if (cost != costs.end()) options.switch_cost = cost->second;
-  for (v1::IommuMode mode : {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_PASSTHROUGH,
-                             v1::IOMMU_MODE_LAZY, v1::IOMMU_MODE_STRICT}) {
+  for (v1::IommuMode mode : {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_PASSTHROUGH, v1::IOMMU_MODE_LAZY,
+                             v1::IOMMU_MODE_STRICT}) {
     std::string method = spec.switch_method.method;
     // sysfs retypes IOMMU groups; turning the IOMMU off needs a reboot.
     if (method == "sysfs" && mode == v1::IOMMU_MODE_OFF && !spec.switch_method.fallback.empty()) {

@@ -1,6 +1,7 @@
 #include "controller/results/comparison.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -22,13 +23,20 @@ int ModeRank(const std::string& mode) {
 
 bool MetricOf(const v1::ResultRow& r, const std::string& metric, double* out) {
   const v1::OperationResult& o = r.result();
-  if (metric == "throughput") *out = o.throughput_ops();
-  else if (metric == "p50") *out = o.latency_p50_us();
-  else if (metric == "p90") *out = o.latency_p90_us();
-  else if (metric == "p99") *out = o.latency_p99_us();
-  else if (metric == "p999") *out = o.latency_p999_us();
-  else if (metric == "cpu") *out = r.server_cpu_utilization() * 100;
-  else return false;
+  if (metric == "throughput")
+    *out = o.throughput_ops();
+  else if (metric == "p50")
+    *out = o.latency_p50_us();
+  else if (metric == "p90")
+    *out = o.latency_p90_us();
+  else if (metric == "p99")
+    *out = o.latency_p99_us();
+  else if (metric == "p999")
+    *out = o.latency_p999_us();
+  else if (metric == "cpu")
+    *out = r.server_cpu_utilization() * 100;
+  else
+    return false;
   return true;
 }
 
@@ -58,8 +66,18 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
   }
   using Group = std::tuple<std::string, std::string, std::string, std::string>;
   std::map<Group, std::map<std::string, std::vector<double>>> values;
+  std::set<std::pair<Group, std::string>> simulated;
   for (const auto& r : rows) {
     if (r.state() != "SUCCEEDED" || !r.has_result()) continue;
+    if (r.simulated() && !options.allow_simulated) {
+      return absl::FailedPreconditionError(
+          "this experiment ran on simulated nodes (--simulate_boot): their IOMMU modes were "
+          "generated, not measured, so a mode's cost cannot be read from them; pass "
+          "--allow-simulated to compare anyway (every row is then marked)");
+    }
+    if (r.simulated()) {
+      simulated.insert({{r.workload(), r.vm(), Params(r), r.result().operation()}, ModeOf(r)});
+    }
     double v = 0;
     MetricOf(r, options.metric, &v);
     values[{r.workload(), r.vm(), Params(r), r.result().operation()}][ModeOf(r)].push_back(v);
@@ -84,6 +102,7 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
       row.mode = mode;
       row.summary = Summarize(by_mode.at(mode), options.confidence);
       row.is_baseline = base && mode == baseline;
+      row.simulated = simulated.count({group, mode}) > 0;
       if (base && !row.is_baseline) {
         row.change = RelativeChange(row.summary, *base, options.confidence);
       }
@@ -91,8 +110,8 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
     }
   }
   if (!baseline_seen) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no succeeded run in mode '", options.baseline, "' to compare against"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no succeeded run in mode '", options.baseline, "' to compare against"));
   }
   return out;
 }

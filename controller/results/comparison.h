@@ -23,6 +23,9 @@ struct CompareOptions {
   // passthrough, lazy, strict.
   std::string baseline;
   double confidence = 0.95;
+  // Compare runs on simulated nodes too (their modes were generated, not
+  // measured): refused unless asked, and marked in every row.
+  bool allow_simulated = false;
 };
 
 struct ComparisonRow {
@@ -34,9 +37,12 @@ struct ComparisonRow {
   Summary summary;
   bool is_baseline = false;
   std::optional<Change> change;  // vs the baseline mode of the same group
+  bool simulated = false;        // some of its runs ran on a simulated node
 };
 
-// InvalidArgument for an unknown metric or a baseline no group has.
+// InvalidArgument for an unknown metric or a baseline no group has;
+// FailedPrecondition when runs ran on simulated nodes and
+// options.allow_simulated is false.
 absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultRow>& rows,
                                                    const CompareOptions& options);
 

@@ -104,6 +104,10 @@ std::string RenderHtmlReport(const ReportInput& in) {
   const v1::Experiment& e = in.experiment;
   CompareOptions throughput_opts, p99_opts;
   p99_opts.metric = "p99";
+  // Simulated runs are shown, under a banner that says what they are.
+  bool simulated = false;
+  for (const auto& r : in.rows) simulated = simulated || r.simulated();
+  throughput_opts.allow_simulated = p99_opts.allow_simulated = simulated;
   auto throughput = Compare(in.rows, throughput_opts);
   auto p99 = Compare(in.rows, p99_opts);
   std::string title = absl::StrCat("iommuvm experiment ", e.id(), ": ", e.name());
@@ -115,6 +119,13 @@ std::string RenderHtmlReport(const ReportInput& in) {
       " runs succeeded, ", e.runs_failed(), " failed, ", e.runs_cancelled(),
       " cancelled. Spec sha256 <code>", HtmlEscape(e.spec_sha256()), "</code>. Generated ",
       HtmlEscape(in.generated_at), ".</p>\n");
+  if (simulated) {
+    absl::StrAppend(&h,
+                    "<p class=\"simulated\"><strong>SIMULATED:</strong> runs of this experiment "
+                    "ran on simulated nodes (--simulate_boot). Their IOMMU modes were generated, "
+                    "not run by a kernel: the numbers below say nothing about what a mode "
+                    "costs.</p>\n");
+  }
 
   absl::StrAppend(&h, "<h2>What each IOMMU mode costs</h2>\n<p class=\"muted\">Means over the "
                       "repetitions with 95% Student-t intervals; changes against the first of "

@@ -159,6 +159,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   if (const auto* existing = FindNode(known, reg.agent_id())) node = *existing;
   std::string earlier_epoch = node.outbox_epoch;
   node.outbox_epoch = reg.outbox_epoch();
+  node.simulated = reg.simulated();
   node.agent_id = reg.agent_id();
   node.roles.clear();
   for (int r : reg.roles()) node.roles.push_back(static_cast<v1::Role>(r));

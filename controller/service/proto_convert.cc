@@ -118,6 +118,8 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         auto mode = a.evidence.find(key);
         if (mode != a.evidence.end() && !mode->second.empty()) base.set_detected_mode(mode->second);
       }
+      auto simulated = a.evidence.find("server.simulated");
+      base.set_simulated(simulated != a.evidence.end() && simulated->second == "true");
       auto unsteady = a.evidence.find("load.unsteady");
       if (unsteady != a.evidence.end()) base.set_unsteady(unsteady->second);
       auto samples = store->CountSamples(a.id);

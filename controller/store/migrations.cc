@@ -169,6 +169,7 @@ WHERE a.state = 'SUCCEEDED';
       // the reason so the agent stops resending them, shown by `agents`.
       R"sql(
 ALTER TABLE nodes ADD COLUMN outbox_epoch TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE rejected_messages (
   agent_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
@@ -187,8 +188,8 @@ CREATE TABLE pending_cleanups (
 )sql",
       // 7: the results view averages server telemetry over the measured
       // load window only (warmup, preload and idle excluded), takes CPU of
-      // the server's pinned cores when it was pinned, and says why a run
-      // was unsteady.
+      // the server's pinned cores when it was pinned, says why a run was
+      // unsteady, and marks runs on simulated nodes.
       R"sql(
 DROP VIEW results;
 CREATE VIEW results AS
@@ -228,7 +229,9 @@ SELECT r.experiment_id AS experiment, e.name AS experiment_name, r.idx AS run,
           AND s.labels = '' AND s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms)
          AS server_packets_per_second,
        COALESCE((SELECT value FROM attempt_evidence v WHERE v.attempt_id = a.id
-                 AND v.key = 'load.unsteady'), '') AS unsteady
+                 AND v.key = 'load.unsteady'), '') AS unsteady,
+       COALESCE((SELECT value FROM attempt_evidence v WHERE v.attempt_id = a.id
+                 AND v.key = 'server.simulated'), '') = 'true' AS simulated
 FROM run_results x
 JOIN attempts a ON a.id = x.attempt_id
 JOIN w ON w.attempt_id = a.id

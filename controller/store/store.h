@@ -79,6 +79,7 @@ struct NodeRecord {
   std::string inventory_json;  // the registration's inventory, for provenance
   std::map<std::string, std::string> tools;  // program -> version line
   std::string outbox_epoch;  // the agent's outbox at its last registration
+  bool simulated = false;    // --simulate_boot: modes generated, not run
 };
 
 // A data message the controller could never apply, acked with the reason.

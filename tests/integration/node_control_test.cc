@@ -95,18 +95,28 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
 
   // Each mode against off, the least protected (one repetition: a change,
   // no interval).
-  CommandResult cmp = h.Cli({"compare", "1", "--format", "csv"});
+  // The server was simulated: its modes were generated, so compare refuses
+  // unless asked, and then marks every row; results and the view say so.
+  CommandResult refused = h.Cli({"compare", "1"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("ran on simulated nodes"), std::string::npos) << refused.err;
+  CommandResult results = h.Cli({"results", "1", "--format", "csv"});
+  EXPECT_NE(results.out.find(",SIMULATED"), std::string::npos) << results.out;
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM results WHERE simulated"), 3);
+  CommandResult cmp = h.Cli({"compare", "1", "--format", "csv", "--allow-simulated"});
   ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
-  EXPECT_EQ(cmp.out.find("workload,vm,params,op,mode,n,throughput,ci95,change_pct,change_ci95,sig"),
+  EXPECT_EQ(cmp.out.find(
+                "workload,vm,params,op,mode,n,throughput,ci95,change_pct,change_ci95,sig,simulated"),
             0u)
       << cmp.out;
+  EXPECT_NE(cmp.out.find(",SIMULATED"), std::string::npos) << cmp.out;
   EXPECT_NE(cmp.out.find("get,bare-metal,,GET,off,1,"), std::string::npos) << cmp.out;
   EXPECT_NE(cmp.out.find(",n/a,baseline,,"), std::string::npos) << cmp.out;
   for (const char* mode : {"passthrough", "lazy"}) {
     EXPECT_NE(cmp.out.find(absl::StrCat("get,bare-metal,,GET,", mode, ",1,")), std::string::npos)
         << cmp.out;
   }
-  EXPECT_EQ(h.Cli({"compare", "1", "--baseline", "strict"}).exit_code, 2);
+  EXPECT_EQ(h.Cli({"compare", "1", "--baseline", "strict", "--allow-simulated"}).exit_code, 2);
 
   // The HTML report: written, well-formed (XHTML parses as XML), one cost
   // table for the workload with every mode.

@@ -41,13 +41,6 @@ const std::vector<Pairing>& AllPairings() {
 
 bool Installed(const std::string& tool) { return LocalCommandRunner().Which(tool).ok(); }
 
-std::vector<Pairing> InstalledPairings() {
-  std::vector<Pairing> out;
-  for (const auto& p : AllPairings()) {
-    if (Installed(p.tool)) out.push_back(p);
-  }
-  return out;
-}
 
 std::string Name(const ::testing::TestParamInfo<Pairing>& info) {
   std::string name = absl::StrCat(info.param.app, "_", info.param.tool);
@@ -100,6 +93,9 @@ class WorkloadsTest : public ::testing::TestWithParam<Pairing> {};
 
 TEST_P(WorkloadsTest, ShortRunOnLoopbackIsPlausible) {
   const Pairing& p = GetParam();
+  // Shown as skipped, never silently absent (memtier_benchmark and wrk2 are
+  // not packaged for Debian 12; their parsers are tested on fixtures).
+  if (!Installed(p.tool)) GTEST_SKIP() << p.tool << " is not installed on this machine";
   LocalCommandRunner runner;
   testing::SysrootBuilder dir;  // the run directory, removed afterwards
   auto app = MakeApplication(p.app, &runner);
@@ -153,7 +149,7 @@ TEST_P(WorkloadsTest, ShortRunOnLoopbackIsPlausible) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryApplicationWithEachGenerator, WorkloadsTest,
-                         ::testing::ValuesIn(InstalledPairings()), Name);
+                         ::testing::ValuesIn(AllPairings()), Name);
 
 TEST(WorkloadsTest, RedisMemcachedAndNginxEachHaveAGeneratorHere) {
   // What scripts/setup installs; without them the suite above shrinks.

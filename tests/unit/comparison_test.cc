@@ -74,6 +74,32 @@ v1::ResultRow Row(v1::IommuMode mode, const std::string& workload, const std::st
   return r;
 }
 
+// Modes of a simulated node were generated, not run: comparing them is
+// refused unless asked, and then every row and the report say so.
+TEST(ComparisonTest, SimulatedRunsAreRefusedUnlessAskedAndThenMarked) {
+  std::vector<v1::ResultRow> rows;
+  for (double v : {100.0, 102.0}) rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", v));
+  for (double v : {80.0, 81.0}) rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", v));
+  for (auto& r : rows) r.set_simulated(true);
+  auto refused = Compare(rows, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status()));
+  EXPECT_NE(refused.status().message().find("--allow-simulated"), std::string::npos);
+  CompareOptions o;
+  o.allow_simulated = true;
+  auto out = Compare(rows, o);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_TRUE((*out)[0].simulated && (*out)[1].simulated);
+  ReportInput in;
+  in.rows = rows;
+  std::string html = RenderHtmlReport(in);
+  EXPECT_NE(html.find("<strong>SIMULATED:</strong>"), std::string::npos);
+  EXPECT_NE(html.find(">strict<"), std::string::npos) << "the costs are still shown";
+  for (auto& r : in.rows) r.set_simulated(false);
+  EXPECT_EQ(RenderHtmlReport(in).find("SIMULATED"), std::string::npos);
+}
+
 TEST(ComparisonTest, GroupsByWorkloadAndOperationWithTheFirstModeAsBaseline) {
   std::vector<v1::ResultRow> rows;
   for (double v : {100.0, 102.0, 98.0}) rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", v));
