@@ -115,5 +115,52 @@ TEST(AgentKillTest, AServerAgentKilledMidLoadLeavesNoServerAndItsRunIsRetried) {
   EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty());
 }
 
+// The client dies mid-load: its generator dies with it, the restarted
+// agent reruns or the attempt is retried, and one result set counts.
+TEST(AgentKillTest, AClientKilledMidLoadLeavesOneResultSetAndNoGenerator) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(60)));
+  absl::SleepFor(absl::Seconds(2));
+  Kill(c.client);
+  std::string runs = h.dir() / "agent-client-1/runs";
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!agent::FindLeftovers("/proc", runs).empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty()) << "wrk outlived its agent";
+  c.client = h.StartAgent("client-1", "client");
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(120)))
+      << c.controller.Log() << c.client.Log();
+  ExpectOneResultSetPerRun(h, 2);
+}
+
+// Everything dies at once mid-load and comes back: the experiment ends
+// with every run measured once and nothing left running.
+TEST(AgentKillTest, BothAgentsAndTheControllerKilledTogether) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(60)));
+  absl::SleepFor(absl::Seconds(2));
+  for (Daemon* d : {&c.controller, &c.server, &c.client}) Kill(*d);
+  c.controller = h.StartController({"--agent_grace=10s"});
+  c.server = h.StartAgent("server-1", "server");
+  c.client = h.StartAgent("client-1", "client");
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(150)))
+      << c.controller.Log() << c.server.Log() << c.client.Log();
+  ExpectOneResultSetPerRun(h, 2);
+  for (const char* agent : {"agent-server-1/runs", "agent-client-1/runs"}) {
+    EXPECT_TRUE(agent::FindLeftovers("/proc", h.dir() / agent).empty()) << agent;
+  }
+}
+
 }  // namespace
 }  // namespace iommuvm::testing
