@@ -250,6 +250,19 @@ TEST(RedisBenchmarkTest, LosingTheServerMidRunIsTransient) {
   EXPECT_FALSE(absl::IsUnavailable((*gen)->Run(load, dir.root(), absl::Seconds(5), &cancel).status()));
 }
 
+// wrk2's report (composed from its source; not packaged here) carries the
+// same hook line: calibration lines and the HdrHistogram table around it
+// change nothing.
+TEST(WrkTest, Wrk2ReportParses) {
+  auto r = ParseWrk(testing::Fixture("wrk/wrk2-composed-ok.txt"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->requests(), 19998u);
+  EXPECT_NEAR(r->throughput_ops(), 19998 / 10.001034, 1e-6);
+  EXPECT_DOUBLE_EQ(r->latency_p50_us(), 1190);
+  EXPECT_DOUBLE_EQ(r->latency_p999_us(), 4870);
+  EXPECT_DOUBLE_EQ(r->latency_max_us(), 6079);
+}
+
 TEST(WrkTest, CommandLinesForWrkAndWrk2) {
   v1::RunLoad load;
   load.set_target_host("10.0.0.2");
