@@ -3,6 +3,7 @@
 // agent started outlives it.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -160,6 +161,53 @@ TEST(AgentKillTest, BothAgentsAndTheControllerKilledTogether) {
   for (const char* agent : {"agent-server-1/runs", "agent-client-1/runs"}) {
     EXPECT_TRUE(agent::FindLeftovers("/proc", h.dir() / agent).empty()) << agent;
   }
+}
+
+// The agent's disk fills up mid-experiment: outcomes wait in the step
+// (never dropped, never marked done) and go out when space returns, with one
+// log line per change; every run still ends measured once.
+TEST(AgentKillTest, AFullAgentDiskDelaysButLosesNoResult) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  Harness h;
+  std::string mnt = h.dir() / "small";
+  std::filesystem::create_directories(mnt);
+  LocalCommandRunner runner;
+  CommandSpec mount;
+  mount.argv = {"mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt};
+  auto mounted = runner.Run(mount);
+  if (!mounted.ok() || mounted->exit_code != 0) {
+    GTEST_SKIP() << "cannot mount tmpfs here: " << (mounted.ok() ? mounted->err : "");
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() {
+      CommandSpec u;
+      u.argv = {"umount", "-l", dir};
+      (void)LocalCommandRunner().Run(u);
+    }
+  } unmount{mnt};
+  Daemon controller = h.StartController({"--agent_grace=10s"});
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10)));
+  Daemon server = h.StartAgent("server-1", "server");
+  Daemon client = h.StartAgent("client-1", "client", {}, {"--state_dir", mnt + "/client"});
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(60)));
+  // Fill the file system to the last block.
+  CommandSpec fill;
+  fill.argv = {"dd", "if=/dev/zero", "of=" + mnt + "/filler", "bs=64k"};
+  (void)runner.Run(fill);
+  ASSERT_TRUE(client.WaitForLog("outbox: cannot store messages", absl::Seconds(30)))
+      << client.Log();
+  absl::SleepFor(absl::Seconds(2));
+  std::filesystem::remove(mnt + "/filler");
+  ASSERT_TRUE(client.WaitForLog("outbox: storing messages again", absl::Seconds(30)))
+      << client.Log();
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(120)))
+      << controller.Log() << client.Log();
+  ExpectOneResultSetPerRun(h, 2);
 }
 
 }  // namespace
