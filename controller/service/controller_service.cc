@@ -1,9 +1,6 @@
 #include "controller/service/controller_service.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -24,84 +21,12 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
   return reactor;
 }
 
-bool IsFinal(const std::string& state) {
-  return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
-}
-
-// Streams a snapshot of the experiment whenever it changes, until it ends
-// or the client goes away. Runs on its own thread because it waits.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::Experiment> {
- public:
-  WatchReactor(scheduler::Scheduler* scheduler, store::Store* store, int64_t id)
-      : scheduler_(scheduler), store_(store), id_(id) {
-    std::thread([this] { Loop(); }).detach();
-  }
-  void OnWriteDone(bool ok) override {
-    std::lock_guard lock(mu_);
-    write_done_ = true;
-    if (!ok) cancelled_ = true;
-    cv_.notify_all();
-  }
-  void OnCancel() override {
-    std::lock_guard lock(mu_);
-    cancelled_ = true;
-    cv_.notify_all();
-  }
-  void OnDone() override {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return loop_exited_; });
-    lock.unlock();
-    delete this;
-  }
-
- private:
-  bool Cancelled() {
-    std::lock_guard lock(mu_);
-    return cancelled_;
-  }
-
-  void Loop() {
-    uint64_t seen = scheduler_->version() + 1;  // forces a first snapshot
-    std::string last_sent;
-    grpc::Status final_status = grpc::Status::OK;
-    while (!Cancelled()) {
-      uint64_t now = scheduler_->WaitForChange(seen, absl::Milliseconds(500));
-      if (now == seen) continue;
-      seen = now;
-      auto exp = LoadExperiment(store_, scheduler_, id_, true);
-      if (!exp.ok()) {
-        final_status = ToGrpc(exp.status());
-        break;
-      }
-      std::string serialized = exp->SerializeAsString();
-      if (serialized == last_sent) continue;
-      last_sent = serialized;
-      {
-        std::unique_lock lock(mu_);
-        write_done_ = false;
-        StartWrite(&*exp);
-        cv_.wait(lock, [&] { return write_done_; });
-        if (cancelled_) break;
-      }
-      if (IsFinal(exp->state())) break;
-    }
-    Finish(Cancelled() ? grpc::Status::CANCELLED : final_status);
-    std::lock_guard lock(mu_);
-    loop_exited_ = true;
-    cv_.notify_all();
-  }
-
-  scheduler::Scheduler* scheduler_;
-  store::Store* store_;
-  int64_t id_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool write_done_ = false;
-  bool cancelled_ = false;
-  bool loop_exited_ = false;
-};
-
 }  // namespace
+
+ControllerServiceImpl::ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store)
+    : scheduler_(scheduler), store_(store), watches_(scheduler, [scheduler, store](int64_t id) {
+        return LoadExperiment(store, scheduler, id, /*with_runs=*/true);
+      }) {}
 
 absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Scheduler* scheduler,
                                               int64_t id, bool with_runs) {
@@ -131,8 +56,9 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
   return Done(ctx, absl::OkStatus());
 }
 
-grpc::ServerUnaryReactor* ControllerServiceImpl::GetExperiment(
-    grpc::CallbackServerContext* ctx, const v1::GetExperimentRequest* req, v1::Experiment* resp) {
+grpc::ServerUnaryReactor* ControllerServiceImpl::GetExperiment(grpc::CallbackServerContext* ctx,
+                                                               const v1::GetExperimentRequest* req,
+                                                               v1::Experiment* resp) {
   auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
   if (exp.ok()) *resp = std::move(*exp);
   return Done(ctx, exp.status());
@@ -163,7 +89,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::CancelExperiment(
 
 grpc::ServerWriteReactor<v1::Experiment>* ControllerServiceImpl::WatchExperiment(
     grpc::CallbackServerContext*, const v1::WatchExperimentRequest* req) {
-  return new WatchReactor(scheduler_, store_, req->experiment_id());
+  return watches_.Open(req->experiment_id());
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServerContext* ctx,
@@ -203,7 +129,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
 }
 
 absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,
-                                                        const v1::GetArtifactsRequest& req) {
+                                                       const v1::GetArtifactsRequest& req) {
   int64_t id = req.experiment_id();
   ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
   auto run = std::find_if(runs.begin(), runs.end(),
@@ -245,8 +171,8 @@ absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,
   }
   if (!req.name().empty() && resp.artifacts_size() == 0) {
     return absl::NotFoundError(absl::StrCat(
-        "attempt ", chosen->number, " of run ", req.run_index(), " kept no artifact '",
-        req.name(), "'; it kept: ", names.empty() ? "none" : absl::StrJoin(names, ", ")));
+        "attempt ", chosen->number, " of run ", req.run_index(), " kept no artifact '", req.name(),
+        "'; it kept: ", names.empty() ? "none" : absl::StrJoin(names, ", ")));
   }
   return resp;
 }

@@ -3,6 +3,7 @@
 // Scheduler/Store calls and absl::Status to grpc::Status; no logic here.
 
 #include "controller/scheduler/scheduler.h"
+#include "controller/service/watch_hub.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/controller.grpc.pb.h"
 
@@ -10,8 +11,7 @@ namespace iommuvm::service {
 
 class ControllerServiceImpl final : public v1::ControllerService::CallbackService {
  public:
-  ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store)
-      : scheduler_(scheduler), store_(store) {}
+  ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store);
 
   grpc::ServerUnaryReactor* SubmitExperiment(grpc::CallbackServerContext* ctx,
                                              const v1::SubmitExperimentRequest* req,
@@ -43,6 +43,7 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
  private:
   scheduler::Scheduler* scheduler_;
   store::Store* store_;
+  WatchHub watches_;  // every WatchExperiment stream, on one thread
 };
 
 // Loads an experiment with its runs and attempts as the API presents it.

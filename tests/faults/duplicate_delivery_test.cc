@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "absl/time/clock.h"
 #include "controller/controller.h"
 #include "iommuvm/v1/agent.grpc.pb.h"
@@ -255,6 +257,56 @@ TEST_F(ControllerTest, OneControllerPerPortAndPerDatabase) {
                 "its own --db");
   controller_.reset();
   EXPECT_TRUE(Controller::Start(config_).ok()) << "the lock goes with its controller";
+}
+
+int ThreadsOfThisProcess() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+// 200 open watches cost no thread each: one hub serves them all, each gets
+// its snapshot, and they all end with their experiment.
+TEST_F(ControllerTest, ManyWatchesShareOneThread) {
+  auto stub = v1::ControllerService::NewStub(
+      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext submit_ctx;
+  v1::SubmitExperimentRequest req;
+  req.set_spec_yaml(QuickSpec(1));
+  v1::SubmitExperimentResponse resp;
+  ASSERT_TRUE(stub->SubmitExperiment(&submit_ctx, req, &resp).ok());
+  int before = ThreadsOfThisProcess();
+  constexpr int kWatches = 200;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Experiment>>> readers;
+  for (int i = 0; i < kWatches; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    v1::WatchExperimentRequest w;
+    w.set_experiment_id(resp.experiment_id());
+    readers.push_back(stub->WatchExperiment(contexts.back().get(), w));
+  }
+  for (auto& r : readers) {
+    v1::Experiment snapshot;
+    ASSERT_TRUE(r->Read(&snapshot));
+    EXPECT_EQ(snapshot.state(), "QUEUED");
+  }
+  int during = ThreadsOfThisProcess();
+  EXPECT_LT(during - before, 20) << before << " threads before, " << during << " with "
+                                 << kWatches << " watches";
+  grpc::ClientContext cancel_ctx;
+  v1::CancelExperimentRequest cancel;
+  cancel.set_experiment_id(resp.experiment_id());
+  v1::Experiment cancelled;
+  ASSERT_TRUE(stub->CancelExperiment(&cancel_ctx, cancel, &cancelled).ok());
+  for (auto& r : readers) {
+    v1::Experiment snapshot;
+    std::string last;
+    while (r->Read(&snapshot)) last = snapshot.state();
+    EXPECT_EQ(last, "CANCELLED");
+    EXPECT_TRUE(r->Finish().ok());
+  }
 }
 
 // A message that can never be applied is acked with the reason, recorded,

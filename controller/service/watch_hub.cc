@@ -1,0 +1,123 @@
+#include "controller/service/watch_hub.h"
+
+namespace iommuvm::service {
+namespace {
+
+bool IsFinal(const std::string& state) {
+  return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
+}
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+}  // namespace
+
+// One stream. Its state is guarded by the hub's mutex; gRPC's callbacks
+// take it too, so the hub never touches a watch gRPC has let go of.
+class WatchHub::Watch final : public grpc::ServerWriteReactor<v1::Experiment> {
+ public:
+  Watch(WatchHub* hub, int64_t id) : hub_(hub), id(id) {}
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(hub_->mu_);
+    writing = false;
+    if (!ok) {
+      End(grpc::Status::CANCELLED);
+    } else if (ending) {
+      End(grpc::Status::OK);
+    } else {
+      dirty = true;  // serve again now: a change may have come meanwhile
+      hub_->Serve(this);
+    }
+  }
+  void OnCancel() override {
+    std::lock_guard lock(hub_->mu_);
+    if (!writing) End(grpc::Status::CANCELLED);
+    ending = true;
+  }
+  void OnDone() override {
+    hub_->Remove(this);
+    delete this;
+  }
+  // Finishes the stream once (hub mutex held).
+  void End(const grpc::Status& s) {
+    if (finished) return;
+    finished = true;
+    Finish(s);
+  }
+
+  WatchHub* hub_;
+  const int64_t id;
+  bool writing = false;  // a write is in flight
+  bool ending = false;   // finish after the write in flight
+  bool finished = false;
+  bool dirty = true;       // the experiment may have changed since the last look
+  std::string last_sent;   // serialized snapshot last written
+  v1::Experiment pending;  // the snapshot being written
+};
+
+WatchHub::WatchHub(scheduler::Scheduler* scheduler, Loader load)
+    : scheduler_(scheduler), load_(std::move(load)), thread_([this] { Loop(); }) {}
+
+WatchHub::~WatchHub() {
+  stop_ = true;
+  thread_.join();
+  std::lock_guard lock(mu_);
+  for (Watch* w : watches_) w->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
+}
+
+grpc::ServerWriteReactor<v1::Experiment>* WatchHub::Open(int64_t id) {
+  auto* w = new Watch(this, id);
+  std::lock_guard lock(mu_);
+  watches_.insert(w);
+  Serve(w);  // the first snapshot at once
+  return w;
+}
+
+size_t WatchHub::size() {
+  std::lock_guard lock(mu_);
+  return watches_.size();
+}
+
+void WatchHub::Remove(Watch* w) {
+  std::lock_guard lock(mu_);
+  watches_.erase(w);
+}
+
+void WatchHub::Serve(Watch* w) {
+  if (w->finished || w->writing || w->ending || !w->dirty) return;
+  w->dirty = false;
+  auto exp = load_(w->id);
+  if (!exp.ok()) {
+    w->End(ToGrpc(exp.status()));
+    return;
+  }
+  std::string serialized = exp->SerializeAsString();
+  bool final = IsFinal(exp->state());
+  if (serialized == w->last_sent) {
+    if (final) w->End(grpc::Status::OK);
+    return;
+  }
+  w->last_sent = std::move(serialized);
+  w->pending = std::move(*exp);
+  w->writing = true;
+  w->ending = final;  // the last snapshot of an ended experiment
+  w->StartWrite(&w->pending);
+}
+
+void WatchHub::Loop() {
+  uint64_t seen = scheduler_->version();
+  while (!stop_.load()) {
+    uint64_t now = scheduler_->WaitForChange(seen, absl::Milliseconds(500));
+    if (now == seen) continue;
+    seen = now;
+    std::lock_guard lock(mu_);
+    for (Watch* w : watches_) {
+      w->dirty = true;
+      Serve(w);
+    }
+  }
+}
+
+}  // namespace iommuvm::service
