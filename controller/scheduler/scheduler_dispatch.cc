@@ -44,6 +44,7 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
                                 {"assigned.iommu_mode", server.iommu_mode},
                                 {"server.cpu_vendor", server.cpu_vendor},
                                 {"server.simulated", server.simulated ? "true" : "false"},
+                                {kKernelReleaseKey, KernelReleaseOf(server)},
                                 {"server.inventory", server.inventory_json}};
   if (run.vm != "bare-metal") {
     std::string error = absl::StrCat(

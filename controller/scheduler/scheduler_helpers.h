@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "controller/scheduler/attempt_state.h"
 #include "controller/spec/params.h"
 #include "controller/spec/spec.h"
@@ -16,6 +18,15 @@
 namespace iommuvm::scheduler {
 
 inline constexpr char kLog[] = "scheduler";
+
+// The kernel release in a node's registered inventory ("" unknown).
+inline std::string KernelReleaseOf(const store::NodeRecord& node) {
+  v1::Inventory inventory;
+  if (!google::protobuf::util::JsonStringToMessage(node.inventory_json, &inventory).ok()) {
+    return "";
+  }
+  return inventory.kernel_release();
+}
 // Attempt evidence: the measured load window the client reported (unix
 // ms), and why the run counts as unsteady.
 inline constexpr char kLoadStartedKey[] = "load.started_ms";
@@ -24,6 +35,8 @@ inline constexpr char kUnsteadyKey[] = "load.unsteady";
 // The attempt reboots its server although it runs the mode: another
 // repetition already ran in the current boot (order.repetitions_across_boots).
 inline constexpr char kFreshBootKey[] = "assigned.fresh_boot";
+// The server's kernel release at assignment (its mode tokens depend on it).
+inline constexpr char kKernelReleaseKey[] = "server.kernel_release";
 
 inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& nodes,
                                          const std::string& agent_id) {

@@ -42,9 +42,11 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
       *target_agent = a.server_node;
       auto vendor = a.evidence.find("server.cpu_vendor");
       auto fresh = a.evidence.find(kFreshBootKey);
+      auto kernel = a.evidence.find(kKernelReleaseKey);
       return std::optional<v1::Step>(SwitchModeStep(
           a.id, a.run_id, *spec, run.iommu, vendor == a.evidence.end() ? "" : vendor->second,
-          fresh != a.evidence.end() && fresh->second == "true"));
+          fresh != a.evidence.end() && fresh->second == "true",
+          kernel == a.evidence.end() ? "" : kernel->second));
     }
     case StepKind::kVerifyMode:
       *target_agent = a.server_node;

@@ -56,22 +56,24 @@ bool ParseStepId(const std::string& step_id, int64_t* attempt_id, StepKind* kind
 }
 
 std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
-                          const std::string& cpu_vendor) {
+                          const std::string& cpu_vendor, const std::string& kernel_release) {
   bool amd = cpu_vendor == "AuthenticAMD";
   auto vendor = exp.iommu_tokens.overrides.find(amd ? "amd" : "intel");
   if (vendor != exp.iommu_tokens.overrides.end()) {
     auto tokens = vendor->second.find(mode);
     if (tokens != vendor->second.end()) return tokens->second;
   }
-  return spec::DefaultIommuTokens(amd ? spec::CpuVendor::kAmd : spec::CpuVendor::kIntel, mode);
+  return spec::DefaultIommuTokens(amd ? spec::CpuVendor::kAmd : spec::CpuVendor::kIntel, mode,
+                                  kernel_release);
 }
 
 v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
-                        v1::IommuMode mode, const std::string& cpu_vendor, bool fresh_boot) {
+                        v1::IommuMode mode, const std::string& cpu_vendor, bool fresh_boot,
+                        const std::string& kernel_release) {
   v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kSwitchMode, exp.timeouts.boot);
   v1::SwitchMode* s = step.mutable_switch_mode();
   s->set_mode(mode);
-  s->set_tokens(ModeTokensFor(exp, mode, cpu_vendor));
+  s->set_tokens(ModeTokensFor(exp, mode, cpu_vendor, kernel_release));
   s->set_extra_cmdline(exp.iommu_tokens.extra_cmdline);
   s->add_methods(exp.switch_method.method);
   for (const auto& m : exp.switch_method.fallback) s->add_methods(m);

@@ -23,14 +23,15 @@ inline constexpr absl::Duration kStepTimeoutSlack = absl::Seconds(10);
 // The command-line tokens selecting `mode` on a node with `cpu_vendor`
 // ("GenuineIntel", "AuthenticAMD"; unknown counts as Intel): the spec's
 // iommu_tokens override, else the design's defaults.
+// `kernel_release` ("" unknown) picks the tokens that kernel obeys.
 std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
-                          const std::string& cpu_vendor);
+                          const std::string& cpu_vendor, const std::string& kernel_release = "");
 
 // Puts the server node into `mode` with the spec's switch method and fallback.
 // `fresh_boot`: reboot even when the node runs the mode already.
 v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                         v1::IommuMode mode, const std::string& cpu_vendor,
-                        bool fresh_boot = false);
+                        bool fresh_boot = false, const std::string& kernel_release = "");
 // Probes the server node; `expected` CURRENT records without checking.
 v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                         v1::IommuMode expected);

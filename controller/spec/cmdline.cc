@@ -1,5 +1,7 @@
 #include "controller/spec/cmdline.h"
 
+#include <cstdio>
+
 #include <map>
 
 #include "absl/strings/match.h"
@@ -125,8 +127,15 @@ std::vector<std::string> CheckCmdline(const std::string& fragment) {
   return errors;
 }
 
-std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode) {
+std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode,
+                               const std::string& kernel_release) {
   bool intel = vendor == CpuVendor::kIntel;
+  int major = 0, minor = 0;
+  bool before_5_14 = std::sscanf(kernel_release.c_str(), "%d.%d", &major, &minor) == 2 &&
+                     (major < 5 || (major == 5 && minor < 14));
+  if (mode == v1::IOMMU_MODE_STRICT && before_5_14) {
+    return intel ? "intel_iommu=on,strict iommu.strict=1" : "amd_iommu=fullflush iommu.strict=1";
+  }
   switch (mode) {
     case v1::IOMMU_MODE_OFF: return intel ? "intel_iommu=off" : "amd_iommu=off";
     case v1::IOMMU_MODE_PASSTHROUGH: return intel ? "intel_iommu=on iommu=pt" : "iommu=pt";
@@ -136,6 +145,17 @@ std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode) {
     default: return "";
   }
 }
+
+namespace {
+// Whether `token` is `key` with `option` among its comma-separated values.
+bool HasOption(absl::string_view token, absl::string_view key, absl::string_view option) {
+  if (!absl::ConsumePrefix(&token, key)) return false;
+  for (absl::string_view v : absl::StrSplit(token, ',')) {
+    if (v == option) return true;
+  }
+  return false;
+}
+}  // namespace
 
 v1::IommuMode RequestedModeFromCmdline(absl::string_view cmdline) {
   v1::IommuMode mode = v1::IOMMU_MODE_UNSPECIFIED;
@@ -153,6 +173,12 @@ v1::IommuMode RequestedModeFromCmdline(absl::string_view cmdline) {
     } else if (token == "iommu.strict=1" || token == "iommu=nopt" ||
                token == "iommu.passthrough=0") {
       if (mode != v1::IOMMU_MODE_OFF) mode = v1::IOMMU_MODE_STRICT;
+    } else if (HasOption(token, "intel_iommu=", "strict") ||
+               HasOption(token, "amd_iommu=", "fullflush")) {
+      // The drivers' own strict switches (what kernels before 5.14 obey).
+      if (mode != v1::IOMMU_MODE_OFF && mode != v1::IOMMU_MODE_PASSTHROUGH) {
+        mode = v1::IOMMU_MODE_STRICT;
+      }
     }
   }
   return mode;

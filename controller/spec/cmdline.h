@@ -20,7 +20,12 @@ std::vector<std::string> CheckCmdline(const std::string& fragment);
 enum class CpuVendor { kIntel, kAmd };
 
 // The design's default tokens for a mode ("intel_iommu=on iommu.strict=1").
-std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode);
+// Before 5.14 the generic iommu.strict=1 does not reach the drivers' own
+// DMA paths (Intel used its own DMA ops until 5.11 and honoured only
+// intel_iommu=strict until 5.14; AMD only amd_iommu=fullflush), so for a
+// known `kernel_release` older than 5.14 strict adds the driver's own token.
+std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode,
+                               const std::string& kernel_release = "");
 
 // OFF, PASSTHROUGH, LAZY or STRICT from a booted command line's tokens;
 // UNSPECIFIED when the line leaves the choice to the kernel's built-in

@@ -22,6 +22,21 @@ TEST(CmdlineTest, DefaultTokensOfEveryModeAreValid) {
   EXPECT_EQ(DefaultIommuTokens(CpuVendor::kIntel, v1::IOMMU_MODE_STRICT),
             "intel_iommu=on iommu.strict=1");
   EXPECT_EQ(DefaultIommuTokens(CpuVendor::kAmd, v1::IOMMU_MODE_PASSTHROUGH), "iommu=pt");
+  // Before 5.14 only the drivers' own switches make them strict (Ubuntu
+  // 20.04's 5.4 on r650 and c6525).
+  EXPECT_EQ(DefaultIommuTokens(CpuVendor::kIntel, v1::IOMMU_MODE_STRICT, "5.4.0-216-generic"),
+            "intel_iommu=on,strict iommu.strict=1");
+  EXPECT_EQ(DefaultIommuTokens(CpuVendor::kAmd, v1::IOMMU_MODE_STRICT, "5.13.19"),
+            "amd_iommu=fullflush iommu.strict=1");
+  EXPECT_EQ(DefaultIommuTokens(CpuVendor::kIntel, v1::IOMMU_MODE_STRICT, "5.15.0-91-generic"),
+            "intel_iommu=on iommu.strict=1");
+  EXPECT_EQ(DefaultIommuTokens(CpuVendor::kAmd, v1::IOMMU_MODE_LAZY, "5.4.0"), "iommu.strict=0");
+  for (const char* strict : {"intel_iommu=on,strict", "intel_iommu=strict", "amd_iommu=fullflush",
+                             "intel_iommu=on,strict iommu.strict=1"}) {
+    EXPECT_EQ(RequestedModeFromCmdline(strict), v1::IOMMU_MODE_STRICT) << strict;
+    EXPECT_TRUE(CheckCmdline(strict).empty()) << strict;
+  }
+  EXPECT_EQ(RequestedModeFromCmdline("iommu=pt intel_iommu=on,strict"), v1::IOMMU_MODE_PASSTHROUGH);
 }
 
 TEST(CmdlineTest, MisspelledParameterIsCaughtWithASuggestion) {

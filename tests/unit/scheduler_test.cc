@@ -326,6 +326,24 @@ TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
   }
 }
 
+// A node running Ubuntu 20.04's 5.4 gets the tokens that kernel obeys.
+TEST_F(SchedulerTest, SwitchTokensFollowTheNodesKernel) {
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  v1::Register reg;
+  reg.set_agent_id("srv");
+  reg.add_roles(v1::ROLE_SERVER);
+  reg.mutable_inventory()->set_cpu_vendor("GenuineIntel");
+  reg.mutable_inventory()->set_kernel_release("5.4.0-216-generic");
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode());
+  EXPECT_EQ(sw.switch_mode().tokens(), "intel_iommu=on,strict iommu.strict=1");
+}
+
 // Each repetition in its own boot (the default): the first runs in the boot
 // the node is in; the second reboots into the same mode, never in place.
 TEST_F(SchedulerTest, TheNextRepetitionRebootsIntoTheSameMode) {
