@@ -1,5 +1,11 @@
 #include "common/sqlite.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -95,12 +101,29 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path
   return out;
 }
 
-absl::Status Database::EnableWal() {
+absl::Status Database::EnableWal(Durability durability) {
   RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
-  // FULL: a commit is on disk when it returns. Under NORMAL a WAL commit
-  // is not synced, so a crash or a forced read-only remount can lose rows
-  // that were already acknowledged (and deleted by the sender).
-  return Exec("PRAGMA synchronous=FULL");
+  // Under NORMAL alone a WAL commit is not synced, so a crash or a forced
+  // read-only remount can lose rows already acknowledged (and deleted by
+  // the sender): NORMAL only together with SyncWal() before any ack.
+  return Exec(durability == Durability::kSyncEachCommit ? "PRAGMA synchronous=FULL"
+                                                        : "PRAGMA synchronous=NORMAL");
+}
+
+absl::Status Database::SyncWal() {
+  std::string wal = path_ + "-wal";
+  int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::OkStatus();  // nothing logged since the last checkpoint
+    return absl::UnavailableError(absl::StrCat("cannot open ", wal, ": ", std::strerror(errno)));
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("fsync of ", wal, " failed: ", std::strerror(err)));
+  }
+  return absl::OkStatus();
 }
 
 Database::~Database() {

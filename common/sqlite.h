@@ -79,9 +79,16 @@ class Database {
                                                         bool read_only = false);
   ~Database();
 
-  // WAL journal with synchronous=FULL: every commit is synced before it
-  // returns (an ack may follow it), and readers never block the writer.
-  absl::Status EnableWal();
+  // WAL journal, readers never block the writer. kSyncEachCommit
+  // (synchronous=FULL): every commit is on disk when it returns, so an ack
+  // may follow it. kSyncExplicitly (synchronous=NORMAL): commits are not
+  // synced until SyncWal(), so one fsync makes a group of commits durable
+  // before anything that depends on them goes out (group commit).
+  enum class Durability { kSyncEachCommit, kSyncExplicitly };
+  absl::Status EnableWal(Durability durability = Durability::kSyncEachCommit);
+  // Makes every commit so far durable: one fsync of the write-ahead log
+  // (NORMAL syncs it itself only around checkpoints).
+  absl::Status SyncWal();
   absl::Status Exec(absl::string_view sql);
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
   // A statement prepared once per database and kept, reset and unbound on

@@ -13,12 +13,14 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
   std::unique_ptr<Controller> c(new Controller());
   ASSIGN_OR_RETURN(c->db_lock_, store::DatabaseLock::Acquire(config.db_path));
   ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.db_path, &c->clock_));
+  c->gateway_ = std::make_unique<service::DurableGateway>(c->store_.get(), &c->registry_);
   c->scheduler_ = std::make_unique<scheduler::Scheduler>(
-      c->store_.get(), &c->registry_, &c->clock_, &c->metrics_, config.scheduler);
+      c->store_.get(), c->gateway_.get(), &c->clock_, &c->metrics_, config.scheduler);
   c->controller_service_ =
       std::make_unique<service::ControllerServiceImpl>(c->scheduler_.get(), c->store_.get());
   c->agent_service_ =
-      std::make_unique<service::AgentServiceImpl>(c->scheduler_.get(), &c->registry_);
+      std::make_unique<service::AgentServiceImpl>(c->scheduler_.get(), &c->registry_,
+                                                  c->gateway_.get());
 
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second controller on the same

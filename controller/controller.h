@@ -16,6 +16,7 @@
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/agent_service.h"
 #include "controller/service/controller_service.h"
+#include "controller/service/durable_gateway.h"
 #include "controller/service/session_registry.h"
 #include "controller/store/database_lock.h"
 #include "controller/store/sqlite_store.h"
@@ -51,6 +52,8 @@ class Controller {
   std::unique_ptr<store::SqliteStore> store_;
   ControllerMetrics metrics_;
   service::SessionRegistry registry_;
+  // Everything sent to agents goes out after one sync per group of commits.
+  std::unique_ptr<service::DurableGateway> gateway_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<service::ControllerServiceImpl> controller_service_;
   std::unique_ptr<service::AgentServiceImpl> agent_service_;

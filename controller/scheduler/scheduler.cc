@@ -182,6 +182,8 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
       reg.last_acked_seq(), ")");
 
   v1::RegisterAck ack;
+  // The agent drops what is at or below committed_seq: it must be on disk.
+  RETURN_IF_ERROR(store_->Sync());
   ASSIGN_OR_RETURN(uint64_t committed, store_->CommittedSeq(node.agent_id));
   ack.set_committed_seq(committed);
   // A new state directory under a known id (re-imaged node, another

@@ -15,8 +15,9 @@ class SessionReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>,
       public SessionSink {
  public:
-  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry, std::string peer)
-      : scheduler_(scheduler), registry_(registry), peer_(std::move(peer)) {
+  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry,
+                 AgentGateway* gateway, std::string peer)
+      : scheduler_(scheduler), registry_(registry), gateway_(gateway), peer_(std::move(peer)) {
     StartRead(&in_);
   }
 
@@ -146,7 +147,7 @@ class SessionReactor final
         v1::ControllerMessage ack;
         ack.mutable_ack()->set_seq(msg.seq());
         ack.mutable_ack()->set_rejected(ingested->rejected);
-        Write(ack);
+        gateway_->Send(agent_id_, ack);  // once the commit is on disk
         return grpc::Status::OK;
       }
     }
@@ -154,6 +155,7 @@ class SessionReactor final
 
   scheduler::Scheduler* scheduler_;
   SessionRegistry* registry_;
+  AgentGateway* gateway_;
   std::string peer_;
   std::string agent_id_;
   v1::AgentMessage in_;
@@ -172,7 +174,7 @@ class SessionReactor final
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentServiceImpl::Session(
     grpc::CallbackServerContext* context) {
-  return new SessionReactor(scheduler_, registry_, context->peer());
+  return new SessionReactor(scheduler_, registry_, gateway_, context->peer());
 }
 
 }  // namespace iommuvm::service

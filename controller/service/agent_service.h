@@ -11,8 +11,10 @@ namespace iommuvm::service {
 
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
-  AgentServiceImpl(scheduler::Scheduler* scheduler, SessionRegistry* registry)
-      : scheduler_(scheduler), registry_(registry) {}
+  // Acks go through `gateway`, after the commits they acknowledge are synced.
+  AgentServiceImpl(scheduler::Scheduler* scheduler, SessionRegistry* registry,
+                   AgentGateway* gateway)
+      : scheduler_(scheduler), registry_(registry), gateway_(gateway) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Session(
       grpc::CallbackServerContext* context) override;
@@ -20,6 +22,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  private:
   scheduler::Scheduler* scheduler_;
   SessionRegistry* registry_;
+  AgentGateway* gateway_;
 };
 
 }  // namespace iommuvm::service

@@ -24,6 +24,17 @@ bool SessionRegistry::Send(const std::string& agent_id, const v1::ControllerMess
   return true;
 }
 
+bool SessionRegistry::Connected(const std::string& agent_id) const {
+  std::lock_guard lock(mu_);
+  return sessions_.count(agent_id) > 0;
+}
+
+void SessionRegistry::Close(const std::string& agent_id, const std::string& reason) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(agent_id);
+  if (it != sessions_.end()) it->second->Close(reason);
+}
+
 size_t SessionRegistry::size() const {
   std::lock_guard lock(mu_);
   return sessions_.size();

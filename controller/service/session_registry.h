@@ -37,6 +37,10 @@ class SessionRegistry final : public AgentGateway {
   // Removes `sink` if it is still the agent's session; true if it was.
   bool Detach(const std::string& agent_id, SessionSink* sink);
   bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) override;
+  // Whether the agent has a session now.
+  bool Connected(const std::string& agent_id) const;
+  // Ends the agent's session, if it has one (it reconnects and resends).
+  void Close(const std::string& agent_id, const std::string& reason);
   size_t size() const;
 
  private:

@@ -78,7 +78,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
                      " but this iommuvm-controller knows versions up to ",
                      LatestSchemaVersion(), "; run a newer iommuvm-controller"));
   }
-  RETURN_IF_ERROR(db->EnableWal());
+  // Group commit: one Sync for many commits, before what depends on them.
+  RETURN_IF_ERROR(db->EnableWal(sqlite::Database::Durability::kSyncExplicitly));
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), clock));
   store->schema_version_ = static_cast<int>(version);
   RETURN_IF_ERROR(store->Migrate());
@@ -509,6 +510,11 @@ absl::StatusOr<std::map<std::string, RejectionSummary>> SqliteStore::Rejections(
     out[st.Text(0)] = {st.Int(1), static_cast<uint64_t>(st.Int(2)), st.Text(3)};
   }
   return out;
+}
+
+absl::Status SqliteStore::Sync() {
+  // No lock: fsync of the log file, whatever the connection is doing.
+  return db_->SyncWal();
 }
 
 absl::StatusOr<uint64_t> SqliteStore::CommittedSeq(const std::string& agent_id) {

@@ -35,6 +35,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;
   absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) override;
   absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) override;
+  absl::Status Sync() override;
   absl::StatusOr<std::map<std::string, RejectionSummary>> Rejections() override;
   absl::StatusOr<std::vector<int64_t>> CleanupsOwedBy(const std::string& agent_id) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) override;

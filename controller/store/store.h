@@ -220,6 +220,10 @@ class Store {
   // changed) when m.dedupe was applied before; Aborted (and nothing changed)
   // when an attempt is no longer in its expected `from` state.
   virtual absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) = 0;
+  // Makes every commit so far durable. Commits are not synced one by one:
+  // whatever depends on them (an ack, a step sent to an agent) goes out
+  // only after one Sync for the whole group (service/durable_gateway.h).
+  virtual absl::Status Sync() = 0;
   // Highest sequence number committed for an agent (0 if none).
   virtual absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) = 0;
   // Attempts whose cleanup `agent_id` still owes, oldest first.

@@ -41,6 +41,16 @@ std::string NginxSpec(int repetitions) {
                               {"duration: 3s", "duration: 6s"}});
 }
 
+// A cluster running an nginx experiment of `repetitions` runs, 2 s into
+// the first measured load.
+void StartNginxLoad(Harness& h, Cluster* c, int repetitions) {
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(c, {"--agent_grace=10s"}));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(repetitions))}).exit_code, 0);
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(60)));
+  absl::SleepFor(absl::Seconds(2));  // inside the measured load
+}
+
 // A re-imaged node, another --state_dir, a reused --id: the agent's
 // numbers restart at 1 while the controller holds higher ones.
 TEST(AgentKillTest, AWipedStateDirectoryMidExperimentLosesNothing) {
@@ -90,11 +100,7 @@ TEST(AgentKillTest, AClientKilledRightAfterItsResultStoresOneResultSet) {
 TEST(AgentKillTest, AServerAgentKilledMidLoadLeavesNoServerAndItsRunIsRetried) {
   Harness h;
   Cluster c;
-  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
-  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(1))}).exit_code, 0);
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
-                             absl::Seconds(60)));
-  absl::SleepFor(absl::Seconds(2));  // inside the measured load
+  ASSERT_NO_FATAL_FAILURE(StartNginxLoad(h, &c, 1));
   std::string runs = h.dir() / "agent-server-1/runs";
   Kill(c.server);
   std::vector<agent::LeftoverProcess> orphans = agent::FindLeftovers("/proc", runs);
@@ -121,11 +127,7 @@ TEST(AgentKillTest, AServerAgentKilledMidLoadLeavesNoServerAndItsRunIsRetried) {
 TEST(AgentKillTest, AClientKilledMidLoadLeavesOneResultSetAndNoGenerator) {
   Harness h;
   Cluster c;
-  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
-  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
-                             absl::Seconds(60)));
-  absl::SleepFor(absl::Seconds(2));
+  ASSERT_NO_FATAL_FAILURE(StartNginxLoad(h, &c, 2));
   Kill(c.client);
   std::string runs = h.dir() / "agent-client-1/runs";
   absl::Time deadline = absl::Now() + absl::Seconds(5);
@@ -145,11 +147,7 @@ TEST(AgentKillTest, AClientKilledMidLoadLeavesOneResultSetAndNoGenerator) {
 TEST(AgentKillTest, BothAgentsAndTheControllerKilledTogether) {
   Harness h;
   Cluster c;
-  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
-  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
-                             absl::Seconds(60)));
-  absl::SleepFor(absl::Seconds(2));
+  ASSERT_NO_FATAL_FAILURE(StartNginxLoad(h, &c, 2));
   for (Daemon* d : {&c.controller, &c.server, &c.client}) Kill(*d);
   c.controller = h.StartController({"--agent_grace=10s"});
   c.server = h.StartAgent("server-1", "server");

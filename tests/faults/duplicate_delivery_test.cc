@@ -107,6 +107,16 @@ std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
+// Submits QuickSpec(1); the experiment id, 0 when refused.
+int64_t SubmitQuickSpec(v1::ControllerService::Stub* stub) {
+  grpc::ClientContext ctx;
+  v1::SubmitExperimentRequest req;
+  req.set_spec_yaml(QuickSpec(1));
+  v1::SubmitExperimentResponse resp;
+  if (!stub->SubmitExperiment(&ctx, req, &resp).ok()) return 0;
+  return resp.experiment_id();
+}
+
 v1::AgentMessage Update(const v1::Step& step, const std::string& host = "", uint32_t port = 0) {
   v1::AgentMessage m;
   auto* u = m.mutable_step_update();
@@ -133,12 +143,7 @@ TEST(DuplicateDeliveryTest, ResentMessagesAreAckedButStoredOnce) {
   ASSERT_TRUE(agent.registered()) << agent.refusal();
   auto stub = v1::ControllerService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  v1::SubmitExperimentRequest req;
-  req.set_spec_yaml(QuickSpec(1));
-  v1::SubmitExperimentResponse resp;
-  ASSERT_TRUE(stub->SubmitExperiment(&ctx, req, &resp).ok());
-  ASSERT_GT(resp.experiment_id(), 0);
+  ASSERT_GT(SubmitQuickSpec(stub.get()), 0);
 
   v1::Step verify = agent.NextStep();  // the probe comes first
   ASSERT_TRUE(verify.has_verify_mode());
@@ -272,11 +277,8 @@ int ThreadsOfThisProcess() {
 TEST_F(ControllerTest, ManyWatchesShareOneThread) {
   auto stub = v1::ControllerService::NewStub(
       grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext submit_ctx;
-  v1::SubmitExperimentRequest req;
-  req.set_spec_yaml(QuickSpec(1));
-  v1::SubmitExperimentResponse resp;
-  ASSERT_TRUE(stub->SubmitExperiment(&submit_ctx, req, &resp).ok());
+  int64_t experiment = SubmitQuickSpec(stub.get());
+  ASSERT_GT(experiment, 0);
   int before = ThreadsOfThisProcess();
   constexpr int kWatches = 200;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
@@ -284,7 +286,7 @@ TEST_F(ControllerTest, ManyWatchesShareOneThread) {
   for (int i = 0; i < kWatches; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
     v1::WatchExperimentRequest w;
-    w.set_experiment_id(resp.experiment_id());
+    w.set_experiment_id(experiment);
     readers.push_back(stub->WatchExperiment(contexts.back().get(), w));
   }
   for (auto& r : readers) {
@@ -297,7 +299,7 @@ TEST_F(ControllerTest, ManyWatchesShareOneThread) {
                                  << kWatches << " watches";
   grpc::ClientContext cancel_ctx;
   v1::CancelExperimentRequest cancel;
-  cancel.set_experiment_id(resp.experiment_id());
+  cancel.set_experiment_id(experiment);
   v1::Experiment cancelled;
   ASSERT_TRUE(stub->CancelExperiment(&cancel_ctx, cancel, &cancelled).ok());
   for (auto& r : readers) {
@@ -316,11 +318,7 @@ TEST_F(ControllerTest, AMessageThatCanNeverBeAppliedIsAckedAsRejectedAndShown) {
   ASSERT_TRUE(agent.registered());
   auto stub = v1::ControllerService::NewStub(
       grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  v1::SubmitExperimentRequest req;
-  req.set_spec_yaml(QuickSpec(1));
-  v1::SubmitExperimentResponse resp;
-  ASSERT_TRUE(stub->SubmitExperiment(&ctx, req, &resp).ok());
+  ASSERT_GT(SubmitQuickSpec(stub.get()), 0);
   v1::Step verify = agent.NextStep();
   FakeAgent mallory(address_, "mallory");
   ASSERT_TRUE(mallory.registered());

@@ -36,14 +36,18 @@ int Occurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
+// A simulated server node, booted strict, its /proc and /sys in sim-root.
+Daemon StartSimServer(Harness& h) {
+  return h.StartAgent("sim-server", "server", {},
+                      {"--simulate_boot", "--sysroot", h.dir() / "sim-root", "--sim_cmdline",
+                       "console=ttyS0 intel_iommu=on iommu.strict=1"});
+}
+
 TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
   Harness h;
   Daemon controller = h.StartController();
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
-  Daemon server = h.StartAgent(
-      "sim-server", "server", {},
-      {"--simulate_boot", "--sysroot", h.dir() / "sim-root", "--sim_cmdline",
-       "console=ttyS0 intel_iommu=on iommu.strict=1"});
+  Daemon server = StartSimServer(h);
   Daemon client = h.StartAgent("client-1", "client");
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)))
       << server.Log() << client.Log();
@@ -146,10 +150,7 @@ TEST(NodeControlTest, EveryRegistrationReportsAFreshProbe) {
   Harness h;
   Daemon controller = h.StartController();
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
-  Daemon server = h.StartAgent(
-      "sim-server", "server", {},
-      {"--simulate_boot", "--sysroot", h.dir() / "sim-root", "--sim_cmdline",
-       "console=ttyS0 intel_iommu=on iommu.strict=1"});
+  Daemon server = StartSimServer(h);
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-server' AND "
                              "iommu_mode = 'strict'",
                              1, absl::Seconds(10)))

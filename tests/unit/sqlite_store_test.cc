@@ -70,7 +70,7 @@ TEST_F(SqliteStoreTest, PrepareRefusesMoreThanOneStatement) {
   EXPECT_THAT(db->Prepare("SELECT 1"), IsOk());
 }
 
-TEST_F(SqliteStoreTest, CommitsAreSynced) {
+TEST_F(SqliteStoreTest, ConnectionsSyncEachCommitByDefault) {
   auto s = SqliteStore::Open(path_, &clock_);
   ASSERT_THAT(s, IsOk());
   auto db = *sqlite::Database::Open(path_);
