@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "agent/leftover_processes.h"
+#include "common/sqlite.h"
 #include "tests/support/process_harness.h"
 
 namespace iommuvm::testing {
@@ -58,8 +59,8 @@ TEST(AgentKillTest, AWipedStateDirectoryMidExperimentLosesNothing) {
   Cluster c;
   ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=10s"}));
   ASSERT_EQ(h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(3, 50000))}).exit_code, 0);
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'", 2,
-                             absl::Seconds(60)));
+  ASSERT_TRUE(
+      h.WaitForCount("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'", 2, absl::Seconds(60)));
   Kill(c.client);
   std::filesystem::remove_all(h.dir() / "agent-client-1");
   c.client = h.StartAgent("client-1", "client");
@@ -82,7 +83,8 @@ TEST(AgentKillTest, AClientKilledRightAfterItsResultStoresOneResultSet) {
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
   ASSERT_EQ(h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(1, 50000))}).exit_code, 0);
   absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (client.process->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  while (client.process->Running() && absl::Now() < deadline)
+    absl::SleepFor(absl::Milliseconds(50));
   ASSERT_FALSE(client.process->Running()) << client.Log();
   EXPECT_NE(client.Log().find("fault injection: SIGKILL after the result"), std::string::npos);
   client = h.StartAgent("client-1", "client");
@@ -161,29 +163,48 @@ TEST(AgentKillTest, BothAgentsAndTheControllerKilledTogether) {
   }
 }
 
+// An 8 MiB tmpfs that can be filled to the last block and freed again;
+// unmounted on destruction. Mount() skips the test (leaving `out` empty)
+// where mounting is not possible.
+class SmallDisk {
+ public:
+  static void Mount(const std::string& dir, std::unique_ptr<SmallDisk>* out) {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+    std::filesystem::create_directories(dir);
+    CommandSpec mount;
+    mount.argv = {"mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir};
+    auto r = LocalCommandRunner().Run(mount);
+    if (!r.ok() || r->exit_code != 0) {
+      GTEST_SKIP() << "cannot mount a tmpfs here: " << (r.ok() ? r->err : r.status().ToString());
+    }
+    out->reset(new SmallDisk(dir));
+  }
+  ~SmallDisk() {
+    CommandSpec u;
+    u.argv = {"umount", "-l", dir_};
+    (void)LocalCommandRunner().Run(u);
+  }
+  void Fill() {
+    CommandSpec fill;
+    fill.argv = {"dd", "if=/dev/zero", "of=" + dir_ + "/filler", "bs=64k"};
+    (void)LocalCommandRunner().Run(fill);
+  }
+  void Free() { std::filesystem::remove(dir_ + "/filler"); }
+
+ private:
+  explicit SmallDisk(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
 // The agent's disk fills up mid-experiment: outcomes wait in the step
 // (never dropped, never marked done) and go out when space returns, with one
 // log line per change; every run still ends measured once.
 TEST(AgentKillTest, AFullAgentDiskDelaysButLosesNoResult) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
   Harness h;
   std::string mnt = h.dir() / "small";
-  std::filesystem::create_directories(mnt);
-  LocalCommandRunner runner;
-  CommandSpec mount;
-  mount.argv = {"mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt};
-  auto mounted = runner.Run(mount);
-  if (!mounted.ok() || mounted->exit_code != 0) {
-    GTEST_SKIP() << "cannot mount tmpfs here: " << (mounted.ok() ? mounted->err : "");
-  }
-  struct Unmount {
-    std::string dir;
-    ~Unmount() {
-      CommandSpec u;
-      u.argv = {"umount", "-l", dir};
-      (void)LocalCommandRunner().Run(u);
-    }
-  } unmount{mnt};
+  std::unique_ptr<SmallDisk> disk;
+  SmallDisk::Mount(mnt, &disk);
+  if (!disk) return;  // skipped
   Daemon controller = h.StartController({"--agent_grace=10s"});
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10)));
   Daemon server = h.StartAgent("server-1", "server");
@@ -192,20 +213,59 @@ TEST(AgentKillTest, AFullAgentDiskDelaysButLosesNoResult) {
   ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
                              absl::Seconds(60)));
-  // Fill the file system to the last block.
-  CommandSpec fill;
-  fill.argv = {"dd", "if=/dev/zero", "of=" + mnt + "/filler", "bs=64k"};
-  (void)runner.Run(fill);
+  disk->Fill();
   ASSERT_TRUE(client.WaitForLog("outbox: cannot store messages", absl::Seconds(30)))
       << client.Log();
   absl::SleepFor(absl::Seconds(2));
-  std::filesystem::remove(mnt + "/filler");
+  disk->Free();
   ASSERT_TRUE(client.WaitForLog("outbox: storing messages again", absl::Seconds(30)))
       << client.Log();
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
                              absl::Seconds(120)))
       << controller.Log() << client.Log();
   ExpectOneResultSetPerRun(h, 2);
+}
+
+// The controller's disk fills up mid-experiment: what it cannot commit
+// stays in the agents' outboxes (never acked), one log line says so, and
+// everything is ingested by itself when space returns.
+TEST(AgentKillTest, AFullControllerDiskDelaysButLosesNothing) {
+  Harness h;
+  std::string mnt = h.dir() / "small";
+  std::unique_ptr<SmallDisk> disk;
+  SmallDisk::Mount(mnt, &disk);
+  if (!disk) return;  // skipped
+  Daemon controller = h.StartController({"--agent_grace=10s", "--db", mnt + "/c.db"});
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  Daemon server = h.StartAgent("server-1", "server");
+  Daemon client = h.StartAgent("client-1", "client");
+  auto count = [&](const std::string& sql) {
+    auto db = sqlite::Database::Open(mnt + "/c.db", false, true);
+    if (!db.ok()) return int64_t{-1};
+    return (*db)->QueryInt(sql).value_or(-1);
+  };
+  auto wait = [&](const std::string& sql, int64_t want, absl::Duration timeout) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (count(sql) == want) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
+  ASSERT_TRUE(wait("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1, absl::Seconds(60)));
+  disk->Fill();
+  ASSERT_TRUE(controller.WaitForLog("cannot store message", absl::Seconds(30))) << controller.Log();
+  absl::SleepFor(absl::Seconds(2));
+  disk->Free();
+  ASSERT_TRUE(
+      wait("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1, absl::Seconds(150)))
+      << controller.Log() << client.Log() << server.Log();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM run_results x JOIN attempts a ON a.id = x.attempt_id "
+                  "WHERE a.state = 'SUCCEEDED'"),
+            2);
 }
 
 }  // namespace
