@@ -20,6 +20,8 @@ constexpr char kCompareUsage[] =
     "interval; '*' marks a change whose interval excludes 0. Only succeeded runs\n"
     "count; runs in mode `current` count under the mode the node was verified to run.\n"
     "Metrics: throughput (ops/s), p50/p90/p99/p999 latency (us), cpu (server %).\n"
+    "`unsteady` counts the runs of a row whose server rate dipped below\n"
+    "telemetry.unsteady_below_pct of its median (counted, but look at them).\n"
     "Runs on simulated nodes (--simulate_boot) are refused: their modes were generated;\n"
     "--allow-simulated compares them anyway and marks every such row SIMULATED.\n";
 
@@ -66,6 +68,7 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
            {"change_pct", true},
            {absl::StrCat("change_ci", pct)},
            {"sig"},
+           {"unsteady", true},
            {"simulated"}});
   for (const auto& r : *rows) {
     std::string change, change_ci, sig;
@@ -79,7 +82,7 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
     }
     t.AddRow({r.workload, r.vm, r.params, r.operation, r.mode, absl::StrCat(r.summary.n),
               absl::StrFormat("%.*f", digits, r.summary.mean), Interval(r.summary, digits), change,
-              change_ci, sig, r.simulated ? "SIMULATED" : ""});
+              change_ci, sig, absl::StrCat(r.unsteady), r.simulated ? "SIMULATED" : ""});
   }
   t.Print(ctx.out, inv->format);
   return kExitOk;

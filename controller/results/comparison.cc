@@ -67,6 +67,7 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
   using Group = std::tuple<std::string, std::string, std::string, std::string>;
   std::map<Group, std::map<std::string, std::vector<double>>> values;
   std::set<std::pair<Group, std::string>> simulated;
+  std::map<std::pair<Group, std::string>, uint32_t> unsteady;
   for (const auto& r : rows) {
     if (r.state() != "SUCCEEDED" || !r.has_result()) continue;
     if (r.simulated() && !options.allow_simulated) {
@@ -74,6 +75,9 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
           "this experiment ran on simulated nodes (--simulate_boot): their IOMMU modes were "
           "generated, not measured, so a mode's cost cannot be read from them; pass "
           "--allow-simulated to compare anyway (every row is then marked)");
+    }
+    if (!r.unsteady().empty()) {
+      ++unsteady[{{r.workload(), r.vm(), Params(r), r.result().operation()}, ModeOf(r)}];
     }
     if (r.simulated()) {
       simulated.insert({{r.workload(), r.vm(), Params(r), r.result().operation()}, ModeOf(r)});
@@ -103,6 +107,8 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
       row.summary = Summarize(by_mode.at(mode), options.confidence);
       row.is_baseline = base && mode == baseline;
       row.simulated = simulated.count({group, mode}) > 0;
+      auto u = unsteady.find({group, mode});
+      row.unsteady = u == unsteady.end() ? 0 : u->second;
       if (base && !row.is_baseline) {
         row.change = RelativeChange(row.summary, *base, options.confidence);
       }

@@ -38,6 +38,7 @@ struct ComparisonRow {
   bool is_baseline = false;
   std::optional<Change> change;  // vs the baseline mode of the same group
   bool simulated = false;        // some of its runs ran on a simulated node
+  uint32_t unsteady = 0;         // of summary.n runs, those marked unsteady
 };
 
 // InvalidArgument for an unknown metric or a baseline no group has;

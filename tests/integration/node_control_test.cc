@@ -4,7 +4,6 @@
 // mode three times; every switch is a real restart of the agent process
 // with a new boot id, and the probe's evidence lands in the database.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <filesystem>
@@ -110,7 +109,8 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
   CommandResult cmp = h.Cli({"compare", "1", "--format", "csv", "--allow-simulated"});
   ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
   EXPECT_EQ(cmp.out.find(
-                "workload,vm,params,op,mode,n,throughput,ci95,change_pct,change_ci95,sig,simulated"),
+                "workload,vm,params,op,mode,n,throughput,ci95,change_pct,change_ci95,sig,unsteady,"
+                "simulated"),
             0u)
       << cmp.out;
   EXPECT_NE(cmp.out.find(",SIMULATED"), std::string::npos) << cmp.out;
@@ -151,9 +151,10 @@ TEST(NodeControlTest, EveryRegistrationReportsAFreshProbe) {
   Daemon controller = h.StartController();
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
   Daemon server = StartSimServer(h);
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-server' AND "
-                             "iommu_mode = 'strict'",
-                             1, absl::Seconds(10)))
+  ASSERT_TRUE(
+      h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-server' AND "
+                     "iommu_mode = 'strict'",
+                     1, absl::Seconds(10)))
       << server.Log();
   // Every group now runs DMA-FQ (lazy), as after `echo DMA-FQ > type`.
   for (const auto& group :
@@ -163,9 +164,10 @@ TEST(NodeControlTest, EveryRegistrationReportsAFreshProbe) {
   ::kill(controller.process->pid(), SIGKILL);
   controller.process->Stop(absl::Seconds(1));
   controller = h.StartController();
-  EXPECT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-server' AND "
-                             "iommu_mode = 'lazy'",
-                             1, absl::Seconds(30)))
+  EXPECT_TRUE(
+      h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-server' AND "
+                     "iommu_mode = 'lazy'",
+                     1, absl::Seconds(30)))
       << server.Log() << controller.Log();
 }
 

@@ -81,6 +81,7 @@ TEST(ComparisonTest, SimulatedRunsAreRefusedUnlessAskedAndThenMarked) {
   for (double v : {100.0, 102.0}) rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", v));
   for (double v : {80.0, 81.0}) rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", v));
   for (auto& r : rows) r.set_simulated(true);
+  rows[3].set_unsteady("1 of 6 intervals below 50% of the median");
   auto refused = Compare(rows, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(refused.status()));
@@ -91,11 +92,15 @@ TEST(ComparisonTest, SimulatedRunsAreRefusedUnlessAskedAndThenMarked) {
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->size(), 2u);
   EXPECT_TRUE((*out)[0].simulated && (*out)[1].simulated);
+  EXPECT_EQ((*out)[0].unsteady, 0u);
+  EXPECT_EQ((*out)[1].unsteady, 1u) << "strict: one of its two runs was unsteady";
   ReportInput in;
   in.rows = rows;
   std::string html = RenderHtmlReport(in);
   EXPECT_NE(html.find("<strong>SIMULATED:</strong>"), std::string::npos);
   EXPECT_NE(html.find(">strict<"), std::string::npos) << "the costs are still shown";
+  EXPECT_NE(html.find("2 (1 unsteady)"), std::string::npos);
+  EXPECT_NE(html.find("1 of 6 intervals below 50% of the median"), std::string::npos);
   for (auto& r : in.rows) r.set_simulated(false);
   EXPECT_EQ(RenderHtmlReport(in).find("SIMULATED"), std::string::npos);
 }
