@@ -57,6 +57,35 @@ v1::OperationResult Operation(const Struct& stats, const std::string& name, doub
   return r;
 }
 
+// memtier 1.3's histogram: "ALL STATS"."SET"/"GET" = [{"<=msec": ms,
+// "percent": cumulative %}, ...]; the first bucket reaching each quantile.
+void PercentilesFromHistogram(const Struct& all, const std::string& op,
+                              v1::OperationResult* r) {
+  auto it = all.fields().find(op);
+  if (it == all.fields().end() || it->second.kind_case() != Value::kListValue) return;
+  constexpr double kUsPerMs = 1000;
+  std::vector<std::pair<double, double>> buckets;  // (percent, ms)
+  for (const Value& v : it->second.list_value().values()) {
+    if (v.kind_case() != Value::kStructValue) continue;
+    auto ms = JsonNumber(v.struct_value(), "<=msec");
+    auto pct = JsonNumber(v.struct_value(), "percent");
+    if (ms && pct) buckets.emplace_back(*pct, *ms);
+  }
+  if (buckets.empty()) return;
+  auto at = [&](double q) {
+    for (const auto& [pct, ms] : buckets) {
+      if (pct >= q) return ms * kUsPerMs;
+    }
+    return buckets.back().second * kUsPerMs;
+  };
+  r->set_latency_p50_us(at(50));
+  r->set_latency_p90_us(at(90));
+  r->set_latency_p95_us(at(95));
+  r->set_latency_p99_us(at(99));
+  r->set_latency_p999_us(at(99.9));
+  r->set_latency_max_us(buckets.back().second * kUsPerMs);
+}
+
 }  // namespace
 
 absl::StatusOr<MemtierReport> ParseMemtierJson(const std::string& json) {
@@ -71,20 +100,26 @@ absl::StatusOr<MemtierReport> ParseMemtierJson(const std::string& json) {
   const Struct* all = JsonObject(doc, "ALL STATS");
   if (all == nullptr) {
     return absl::InvalidArgumentError(
-        "memtier_benchmark's JSON output has no \"ALL STATS\" section (is it 1.3 or newer?)");
+        "memtier_benchmark's JSON output has no \"ALL STATS\" section (memtier 1.3 or newer writes one)");
   }
   MemtierReport report;
-  if (const Struct* runtime = JsonObject(*all, "Runtime")) {
-    // Milliseconds in every version that writes it ("Time unit").
+  if (const Struct* runtime = JsonObject(*all, "Runtime")) {  // 1.4 and later
+    std::string unit = JsonString(*runtime, "Time unit");
+    if (!unit.empty() && unit != "MILLISECONDS") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "memtier_benchmark's Runtime is in '", unit, "', not milliseconds as every known "
+          "version writes it; refusing rather than guessing the run's duration"));
+    }
     report.duration_s = Number(*runtime, "Total duration") / 1000;
+    report.interrupted = JsonString(*runtime, "Interrupted") == "true";  // 2.3 and later
+  } else if (const Struct* info = JsonObject(doc, "run information")) {  // 1.3
+    report.duration_s = Number(*info, "Seconds");
   }
   if (report.duration_s <= 0) {
-    if (const Struct* info = JsonObject(doc, "run information")) {
-      report.duration_s = Number(*info, "Actual benchmark duration (seconds)");
-    }
-  }
-  if (const Struct* done = JsonObject(doc, "benchmark_completion")) {
-    report.interrupted = JsonBool(*done, "full_run") == false;
+    return absl::InvalidArgumentError(
+        "memtier_benchmark's JSON output says neither how long the run took (\"Runtime\", 1.4 "
+        "and later) nor its --test-time (\"run information\".\"Seconds\"): a request-bounded "
+        "memtier 1.3 run; use --test-time or memtier 1.4 or newer");
   }
   if (const Struct* totals = JsonObject(*all, "Totals")) {
     if (uint64_t n = static_cast<uint64_t>(Number(*totals, "Connection Errors")); n > 0) {
@@ -95,6 +130,9 @@ absl::StatusOr<MemtierReport> ParseMemtierJson(const std::string& json) {
     const Struct* stats = JsonObject(*all, section);
     if (stats == nullptr) continue;
     v1::OperationResult r = Operation(*stats, op, report.duration_s);
+    if (!JsonObject(*stats, "Percentile Latencies")) {
+      PercentilesFromHistogram(*all, op, &r);  // 1.3: only the histogram
+    }
     if (r.requests() == 0 && r.throughput_ops() <= 0) continue;  // not in the ratio
     report.operations.push_back(std::move(r));
   }

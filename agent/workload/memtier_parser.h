@@ -1,12 +1,21 @@
 #pragma once
-// Parses memtier_benchmark's --json-out-file document (1.3 and newer, the
-// versions with --print-percentiles): "ALL STATS" -> "Sets"/"Gets" ->
-// Ops/sec, KB/sec, Count, Average/Min/Max Latency and "Percentile
-// Latencies" {"p50.00": ms, ...}; the run's duration from "Runtime"; an
-// interrupted run ("benchmark_completion".full_run false) and connection
-// errors are reported, not averaged away. Latencies are converted from
-// milliseconds to microseconds. Also reads the live progress line memtier
-// rewrites on stderr with \r.
+// Parses memtier_benchmark's --json-out-file document, as each version's
+// run_stats.cpp writes it (read from memtier's own source, tags 1.3.0 to
+// 2.3.0 and master):
+//   * 1.3: "ALL STATS" -> "Sets"/"Gets" with Ops/sec, KB/sec and "Latency"
+//     (mean, ms); percentiles only as the histogram arrays "SET"/"GET" of
+//     {"<=msec", "percent"}; no "Runtime", so the duration is "run
+//     information"."Seconds" (a request-bounded 1.3 run is refused: its
+//     document says neither how long it ran nor how many requests each
+//     operation made).
+//   * 1.4-2.2: also "Count", "Average/Min/Max Latency", "Percentile
+//     Latencies" {"p50.000": ms, ...} and "Runtime"."Total duration" (ms;
+//     "Time unit" from 2.0).
+//   * 2.3 and later: "Runtime"."Interrupted" is "true" when the run was
+//     stopped early; "Totals"."Connection Errors" counts failed connects.
+// An interrupted run and connection errors are reported, not averaged
+// away. Latencies are converted from milliseconds to microseconds. Also
+// reads the live progress line memtier rewrites on stderr with \r.
 
 #include <functional>
 #include <map>
@@ -22,7 +31,7 @@ namespace iommuvm::agent {
 
 struct MemtierReport {
   std::vector<v1::OperationResult> operations;  // SET, GET (those that ran)
-  double duration_s = 0;                        // 0 when the document lacks it
+  double duration_s = 0;                        // the run's, from the document
   bool interrupted = false;                     // stopped before the full run
   std::map<std::string, uint64_t> errors;       // run-wide, by kind ("connection")
 };

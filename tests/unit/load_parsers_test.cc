@@ -18,6 +18,7 @@
 #include "agent/workload/wrk_parser.h"
 #include "tests/support/fake_command_runner.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/sysroot_builder.h"
 
 namespace iommuvm::agent {
@@ -336,19 +337,29 @@ TEST(MemtierParserTest, Version2DocumentEveryField) {
   EXPECT_DOUBLE_EQ(get.latency_max_us(), 8015);
 }
 
-TEST(MemtierParserTest, OlderLayoutWithNanForTheCommandThatNeverRan) {
-  auto r = ParseMemtierJson(Fixture("memtier/1.4-get-only.json"));
+// memtier 1.3: no Runtime, no Count, no Percentile Latencies; the
+// duration is the --test-time and the percentiles come from its histogram.
+TEST(MemtierParserTest, Version13LayoutWithNanForTheCommandThatNeverRan) {
+  auto r = ParseMemtierJson(Fixture("memtier/1.3-get-only.json"));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->operations.size(), 1u);  // no SETs in a 0:1 ratio
   const v1::OperationResult& get = r->operations[0];
   EXPECT_EQ(get.operation(), "GET");
-  EXPECT_DOUBLE_EQ(r->duration_s, 1.6);
-  EXPECT_EQ(get.requests(), 160000u);  // Ops/sec × duration: this layout has no Count
-  EXPECT_DOUBLE_EQ(get.latency_mean_us(), 158);
-  EXPECT_DOUBLE_EQ(get.latency_p50_us(), 151);
-  EXPECT_DOUBLE_EQ(get.latency_p99_us(), 399);
-  EXPECT_DOUBLE_EQ(get.latency_p999_us(), 807);
-  EXPECT_DOUBLE_EQ(get.latency_p90_us(), 0);  // not asked for in that run
+  EXPECT_DOUBLE_EQ(r->duration_s, 2);
+  EXPECT_EQ(get.requests(), 200000u);  // Ops/sec x duration: 1.3 writes no Count
+  EXPECT_DOUBLE_EQ(get.latency_mean_us(), 160);
+  EXPECT_DOUBLE_EQ(get.latency_p50_us(), 160);   // first bucket at >= 50%
+  EXPECT_DOUBLE_EQ(get.latency_p90_us(), 300);
+  EXPECT_DOUBLE_EQ(get.latency_p99_us(), 400);
+  EXPECT_DOUBLE_EQ(get.latency_p999_us(), 810);
+  EXPECT_DOUBLE_EQ(get.latency_max_us(), 2000);
+  EXPECT_FALSE(r->interrupted);
+  // A request-bounded 1.3 run says neither its duration nor its counts.
+  std::string bounded = Fixture("memtier/1.3-get-only.json");
+  bounded.replace(bounded.find("\"Seconds\": 2"), 12, "\"Requests per client\": 100");
+  EXPECT_THAT(ParseMemtierJson(bounded),
+              testing::StatusIs(absl::StatusCode::kInvalidArgument,
+                                ::testing::HasSubstr("a request-bounded memtier 1.3 run")));
 }
 
 TEST(MemtierParserTest, InterruptedRunAndConnectionErrorsAreReported) {
@@ -362,7 +373,8 @@ TEST(MemtierParserTest, NotJsonOrNoStatsIsAnError) {
   EXPECT_EQ(ParseMemtierJson("").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(ParseMemtierJson("{\"configuration\": {}}").status().message().find("ALL STATS"),
             std::string::npos);
-  EXPECT_NE(ParseMemtierJson("{\"ALL STATS\": {\"Sets\": {\"Ops/sec\": 0}}}")
+  EXPECT_NE(ParseMemtierJson("{\"ALL STATS\": {\"Runtime\": {\"Total duration\": 1000}, "
+                                 "\"Sets\": {\"Ops/sec\": 0}}}")
                 .status()
                 .message()
                 .find("no SET or GET"),
