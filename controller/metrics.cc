@@ -100,7 +100,9 @@ void ControllerMetrics::SetLive(const LiveRun& run, const std::string& agent_id,
       {"experiment", absl::StrCat(run.experiment_id)},
       {"run", absl::StrCat(run.run_index)},
       {"workload", run.workload},
-      {"iommu", run.iommu},
+      // A simulated node's mode was generated: say so wherever it shows.
+      {"iommu", run.simulated ? run.iommu + " (simulated)" : run.iommu},
+      {"simulated", run.simulated ? "true" : "false"},
       {"vm", run.vm}};
   for (const auto& [k, v] : sample.labels()) labels.emplace(Sanitized(k), v);
   std::lock_guard lock(mu_);

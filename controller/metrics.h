@@ -32,6 +32,7 @@ struct LiveRun {
   std::string workload;
   std::string iommu;
   std::string vm;
+  bool simulated = false;  // the server node is --simulate_boot
 };
 
 class ControllerMetrics {

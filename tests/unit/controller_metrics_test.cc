@@ -41,14 +41,24 @@ TEST(ControllerMetricsTest, LiveSamplesCarryTheRunAndVanishWithTheAttempt) {
 
   auto g = Gauges(m);
   const std::string run_labels =
-      "agent=server-1,experiment=2,iommu=strict,role=server,run=3,vm=bare-metal,workload=redis-get,";
-  EXPECT_DOUBLE_EQ(g["iommuvm_live_node_cpu_utilization"][run_labels], 0.5);
+      "agent=server-1,experiment=2,iommu=strict,role=server,run=3,simulated=false,vm=bare-metal,"
+      "workload=redis-get,";
+  ASSERT_TRUE(g["iommuvm_live_node_cpu_utilization"].count(run_labels));
+  EXPECT_DOUBLE_EQ(g["iommuvm_live_node_cpu_utilization"].at(run_labels), 0.5);
   EXPECT_EQ(g["iommuvm_live_node_cpu_utilization"].size(), 1u);
-  EXPECT_DOUBLE_EQ(
-      g["iommuvm_live_node_interrupts_per_second"]
-       ["agent=server-1,experiment=2,iommu=strict,irq=45,name=mlx5_comp3@pci:0000:ca:00.0,"
-        "role=server,run=3,vm=bare-metal,workload=redis-get,"],
-      1200);
+  const std::string irq_labels =
+      "agent=server-1,experiment=2,iommu=strict,irq=45,name=mlx5_comp3@pci:0000:ca:00.0,"
+      "role=server,run=3,simulated=false,vm=bare-metal,workload=redis-get,";
+  ASSERT_TRUE(g["iommuvm_live_node_interrupts_per_second"].count(irq_labels));
+  EXPECT_DOUBLE_EQ(g["iommuvm_live_node_interrupts_per_second"].at(irq_labels), 1200);
+  // A simulated server's mode is marked in the label every panel shows.
+  LiveRun sim{8, 2, 4, "redis-get", "strict", "bare-metal", true};
+  m.SetLive(sim, "sim-server", "server", cpu);
+  g = Gauges(m);
+  EXPECT_TRUE(g["iommuvm_live_node_cpu_utilization"].count(
+      "agent=sim-server,experiment=2,iommu=strict (simulated),role=server,run=4,simulated=true,"
+      "vm=bare-metal,workload=redis-get,"));
+  m.EndLive(8);
 
   m.EndLive(7);
   g = Gauges(m);
