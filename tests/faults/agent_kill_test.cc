@@ -196,6 +196,30 @@ class SmallDisk {
   std::string dir_;
 };
 
+// The controller is away longer than timeouts.run (+ its 10 s slack) while
+// the agents finish: the run is not failed for the controller's absence,
+// and the result the client held in its outbox is the one that counts.
+TEST(AgentKillTest, ControllerDowntimeLongerThanTheRunTimeoutIsNotTheRunsFault) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=60s"}));
+  // A 1 s warmup and a 2 s load, well inside timeouts.run (5 s).
+  std::string spec = absl::StrReplaceAll(
+      NginxSpec(1), {{"  run: 2m", "  run: 5s"}, {"duration: 6s", "duration: 2s"}});
+  ASSERT_NE(spec.find("run: 5s"), std::string::npos);
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", spec)}).exit_code, 0);
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(60)));
+  Kill(c.controller);
+  absl::SleepFor(absl::Seconds(17));  // > 5 s + 10 s slack; the load ends meanwhile
+  c.controller = h.StartController({"--agent_grace=60s"});
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(60)))
+      << c.controller.Log();
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts"), 1) << "no retry was needed";
+  ExpectOneResultSetPerRun(h, 1);
+}
+
 // The agent's disk fills up mid-experiment: outcomes wait in the step
 // (never dropped, never marked done) and go out when space returns, with one
 // log line per change; every run still ends measured once.
