@@ -6,13 +6,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "controller/planner/planner.h"
+#include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/step_builder.h"
 #include "controller/spec/matrix.h"
 #include "controller/spec/spec_parser.h"
 #include "controller/store/sqlite_store.h"
-#include "controller/scheduler/scheduler.h"
 #include "tests/support/status_matchers.h"
 
 namespace iommuvm::scheduler {
@@ -75,6 +76,16 @@ class SchedulerTest : public ::testing::Test {
     }
     reg.set_boot_id("boot-" + id);
     reg.set_data_address("127.0.0.1");
+    std::vector<v1::ControllerMessage> resend;
+    ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  }
+  // Registers "srv" as a server after `customize` set what the test needs
+  // (boot id, inventory, the probe's mode).
+  void RegisterServer(const std::function<void(v1::Register&)>& customize) {
+    v1::Register reg;
+    reg.set_agent_id("srv");
+    reg.add_roles(v1::ROLE_SERVER);
+    customize(reg);
     std::vector<v1::ControllerMessage> resend;
     ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
   }
@@ -146,8 +157,7 @@ class SchedulerTest : public ::testing::Test {
     v1::Step load = gateway_.LastStep(client);
     EXPECT_THAT(Result(client, load), IsOk());
     EXPECT_THAT(Update(client, load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
-    EXPECT_THAT(Update(server, gateway_.LastStep(server), v1::StepUpdate::PHASE_SUCCEEDED),
-                IsOk());
+    EXPECT_THAT(Update(server, gateway_.LastStep(server), v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
     auto a = *store_->GetAttempt(start.attempt_id());
     return static_cast<int>(store_->GetRun(a.run_id)->index);
   }

@@ -164,7 +164,8 @@ TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
       << attempts[0].error;
   bool cleaned = false;
   for (const auto& m : gateway_.sent["srv"]) {
-    cleaned = cleaned || m.assign().step().step_id() == StepId(start.attempt_id(), StepKind::kCleanup);
+    cleaned =
+        cleaned || m.assign().step().step_id() == StepId(start.attempt_id(), StepKind::kCleanup);
   }
   EXPECT_TRUE(cleaned);
   for (int i = 0; i < 9; ++i) {
@@ -262,7 +263,7 @@ TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
   reg.mutable_inventory()->set_cpu_vendor("AuthenticAMD");
   (*reg.mutable_iommu())["data_mode"] = "passthrough";
   std::vector<v1::ControllerMessage> resend;
-  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());  // re-registered below
   Register("cli", v1::ROLE_CLIENT);
   TickAndVerify();
   v1::Step sw = gateway_.LastStep("srv");
@@ -288,7 +289,9 @@ TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
   reg.set_boot_id("boot-2");
   ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
   ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"method", "kexec"}, {"boot_id_before", "boot-1"}, {"boot_id", "boot-2"},
+                     {{"method", "kexec"},
+                      {"boot_id_before", "boot-1"},
+                      {"boot_id", "boot-2"},
                       {"detected", "strict"}}),
               IsOk());
   EXPECT_EQ(state(), AttemptState::kVerifying);
@@ -296,8 +299,11 @@ TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
   ASSERT_TRUE(verify.has_verify_mode());
   EXPECT_EQ(verify.verify_mode().expected(), v1::IOMMU_MODE_STRICT);
   ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"detected", "strict"}, {"data_mode", "strict"}, {"mismatch", ""},
-                      {"boot_id", "boot-2"}, {"groups", "0:DMA 14:DMA"}}),
+                     {{"detected", "strict"},
+                      {"data_mode", "strict"},
+                      {"mismatch", ""},
+                      {"boot_id", "boot-2"},
+                      {"groups", "0:DMA 14:DMA"}}),
               IsOk());
   EXPECT_EQ(state(), AttemptState::kPreparing);
   EXPECT_TRUE(gateway_.LastStep("srv").has_start_server());
@@ -311,12 +317,8 @@ TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
 TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
   auto r = scheduler_->Submit(StrictSpec());
   ASSERT_THAT(r, IsOk());
-  v1::Register reg;
-  reg.set_agent_id("srv");
-  reg.add_roles(v1::ROLE_SERVER);
-  (*reg.mutable_iommu())["detected"] = "strict";
-  std::vector<v1::ControllerMessage> resend;
-  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_NO_FATAL_FAILURE(
+      RegisterServer([](v1::Register& reg) { (*reg.mutable_iommu())["detected"] = "strict"; }));
   Register("cli", v1::ROLE_CLIENT);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   v1::Step step = gateway_.LastStep("srv");
@@ -330,13 +332,10 @@ TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
 TEST_F(SchedulerTest, SwitchTokensFollowTheNodesKernel) {
   auto r = scheduler_->Submit(StrictSpec());
   ASSERT_THAT(r, IsOk());
-  v1::Register reg;
-  reg.set_agent_id("srv");
-  reg.add_roles(v1::ROLE_SERVER);
-  reg.mutable_inventory()->set_cpu_vendor("GenuineIntel");
-  reg.mutable_inventory()->set_kernel_release("5.4.0-216-generic");
-  std::vector<v1::ControllerMessage> resend;
-  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_NO_FATAL_FAILURE(RegisterServer([](v1::Register& reg) {
+    reg.mutable_inventory()->set_cpu_vendor("GenuineIntel");
+    reg.mutable_inventory()->set_kernel_release("5.4.0-216-generic");
+  }));
   Register("cli", v1::ROLE_CLIENT);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   v1::Step sw = gateway_.LastStep("srv");
@@ -352,13 +351,10 @@ TEST_F(SchedulerTest, TheNextRepetitionRebootsIntoTheSameMode) {
   auto r = scheduler_->Submit(yaml);
   ASSERT_THAT(r, IsOk());
   ASSERT_GT(r->experiment_id, 0);
-  v1::Register reg;
-  reg.set_agent_id("srv");
-  reg.add_roles(v1::ROLE_SERVER);
-  reg.set_boot_id("boot-srv");
-  (*reg.mutable_iommu())["detected"] = "strict";
-  std::vector<v1::ControllerMessage> resend;
-  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_NO_FATAL_FAILURE(RegisterServer([](v1::Register& reg) {
+    reg.set_boot_id("boot-srv");
+    (*reg.mutable_iommu())["detected"] = "strict";
+  }));
   Register("cli", v1::ROLE_CLIENT);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   v1::Step verify = gateway_.LastStep("srv");
@@ -399,8 +395,7 @@ TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
               IsOk());
   v1::Step verify = gateway_.LastStep("srv");
   ASSERT_TRUE(verify.has_verify_mode());
-  std::string mismatch =
-      "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type DMA-FQ";
+  std::string mismatch = "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type DMA-FQ";
   ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
                      {{"detected", "lazy"}, {"mismatch", mismatch}}),
               IsOk());
