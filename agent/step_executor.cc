@@ -111,11 +111,16 @@ void StepExecutor::Loop() {
 void StepExecutor::Execute(const v1::Step& step, const std::atomic<bool>* cancel) {
   Log(kLog, "executing step ", step.step_id());
   switch (step.kind_case()) {
-    case v1::Step::kStartServer: return StartServer(step);
-    case v1::Step::kRunLoad: return RunLoad(step, cancel);
-    case v1::Step::kStopServer: return StopServer(step);
-    case v1::Step::kSwitchMode: return SwitchMode(step);
-    case v1::Step::kVerifyMode: return VerifyMode(step);
+    case v1::Step::kStartServer:
+      return StartServer(step);
+    case v1::Step::kRunLoad:
+      return RunLoad(step, cancel);
+    case v1::Step::kStopServer:
+      return StopServer(step);
+    case v1::Step::kSwitchMode:
+      return SwitchMode(step);
+    case v1::Step::kVerifyMode:
+      return VerifyMode(step);
     default:
       Finish(step, absl::UnimplementedError("this agent does not know that kind of step"), {});
   }
@@ -137,10 +142,12 @@ void StepExecutor::NoteOutbox(const absl::Status& s) {
   outbox_ok_ = s.ok();
 }
 
-void StepExecutor::Finish(const v1::Step& step, const absl::Status& status,
-                          v1::StepUpdate update, std::vector<v1::AgentMessage> before) {
+void StepExecutor::Finish(const v1::Step& step, const absl::Status& status, v1::StepUpdate update,
+                          std::vector<v1::AgentMessage> before) {
   update.set_step_id(step.step_id());
   update.set_attempt_id(step.attempt_id());
+  // Cumulative for the attempt: what this agent's outbox holds for it.
+  update.set_samples_sent(outbox_->SamplesStored(step.attempt_id()));
   if (status.ok()) {
     update.set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
   } else {
@@ -173,8 +180,7 @@ std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Applic
       MakeCollectors(names, deps_.fs, perf_.get(), deps_.runner,
                      app != nullptr ? step.start_server().cores() : "");
   if (app != nullptr) {
-    collectors.push_back(
-        std::make_unique<ServerRequestsCollector>(app, step.start_server().app()));
+    collectors.push_back(std::make_unique<ServerRequestsCollector>(app, step.start_server().app()));
   }
   absl::Duration interval = step.telemetry_interval_ms() > 0
                                 ? absl::Milliseconds(step.telemetry_interval_ms())
@@ -232,35 +238,35 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
     absl::Duration warmup = absl::Milliseconds(load.warmup_ms());
     bool timed = load.duration_ms() > 0;
     warm.set_duration_ms(load.warmup_ms());
-    auto warmed = (*generator)->Run(warm, *run_dir, timed ? warmup + Timeout(step) : warmup, cancel);
+    auto warmed =
+        (*generator)->Run(warm, *run_dir, timed ? warmup + Timeout(step) : warmup, cancel);
     Log(kLog, "warmup of attempt ", step.attempt_id(), " done (",
         warmed.ok() ? "ok" : std::string(warmed.status().message()).substr(0, 80), ")");
     if (cancel->load()) return Finish(step, absl::CancelledError("cancelled during warmup"), {});
   }
   std::unique_ptr<Sampler> sampler = StartSampler(step);
   // The tool's own periodic throughput, streamed as it comes.
-  uint64_t progress_samples = 0;
-  (*generator)->set_progress(
-      [&](double ops) {
-        v1::AgentMessage msg;
-        v1::MetricBatch* b = msg.mutable_metric_batch();
-        b->set_step_id(step.step_id());
-        b->set_attempt_id(step.attempt_id());
-        v1::MetricSample* s = b->add_samples();
-        s->set_name("load_throughput_ops_per_second");
-        s->set_timestamp_ms(absl::ToUnixMillis(deps_.clock->Now()));
-        s->set_value(ops);
-        (*s->mutable_labels())["tool"] = load.tool();
-        Emit(std::move(msg));
-        ++progress_samples;
-      },
-      step.telemetry_interval_ms() > 0 ? absl::Milliseconds(step.telemetry_interval_ms())
-                                       : absl::Seconds(1));
+  (*generator)
+      ->set_progress(
+          [&](double ops) {
+            v1::AgentMessage msg;
+            v1::MetricBatch* b = msg.mutable_metric_batch();
+            b->set_step_id(step.step_id());
+            b->set_attempt_id(step.attempt_id());
+            v1::MetricSample* s = b->add_samples();
+            s->set_name("load_throughput_ops_per_second");
+            s->set_timestamp_ms(absl::ToUnixMillis(deps_.clock->Now()));
+            s->set_value(ops);
+            (*s->mutable_labels())["tool"] = load.tool();
+            Emit(std::move(msg));
+          },
+          step.telemetry_interval_ms() > 0 ? absl::Milliseconds(step.telemetry_interval_ms())
+                                           : absl::Seconds(1));
   int64_t load_started = absl::ToUnixMillis(deps_.clock->Now());
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   int64_t load_ended = absl::ToUnixMillis(deps_.clock->Now());
   v1::StepUpdate u;
-  u.set_samples_sent(sampler->Stop() + progress_samples);
+  sampler->Stop();  // its last batch is stored before the step's outcome
   std::vector<v1::AgentMessage> outcome;
   if (result.ok()) {
     v1::AgentMessage msg;
@@ -283,8 +289,8 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   Finish(step, result.status(), u, std::move(outcome));
   // Fault injection for the faults tier: die the hardest way right after
   // a load's outcome is stored, before anything is sent.
-  if (const char* fault = std::getenv("IOMMUVM_FAULT"); fault != nullptr &&
-                                                        std::string(fault) == "kill-after-result") {
+  if (const char* fault = std::getenv("IOMMUVM_FAULT");
+      fault != nullptr && std::string(fault) == "kill-after-result") {
     Log(kLog, "fault injection: SIGKILL after the result of ", step.step_id());
     ::kill(::getpid(), SIGKILL);
   }
@@ -294,7 +300,7 @@ void StepExecutor::StopServer(const v1::Step& step) {
   v1::StepUpdate u;
   auto it = servers_.find(step.attempt_id());
   if (it != servers_.end()) {
-    if (it->second.sampler) u.set_samples_sent(it->second.sampler->Stop());
+    if (it->second.sampler) it->second.sampler->Stop();
     bool was_running = it->second.app->Stop();
     servers_.erase(it);
     Log(kLog, "server of attempt ", step.attempt_id(), was_running ? " stopped" : " had exited");
@@ -349,8 +355,9 @@ void StepExecutor::SwitchMode(const v1::Step& step) {
   NoteOutbox(stored);
   if (!stored.ok()) {
     // Never reboot with an intent nobody will hear of.
-    return Finish(step, absl::UnavailableError(absl::StrCat("cannot record the switch: ",
-                                                            stored.message())), {});
+    return Finish(
+        step, absl::UnavailableError(absl::StrCat("cannot record the switch: ", stored.message())),
+        {});
   }
   absl::Time give_up = absl::Now() + absl::Seconds(3);
   while (absl::Now() < give_up) {

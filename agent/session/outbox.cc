@@ -14,13 +14,15 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
       "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, message BLOB NOT NULL);"
       "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
       "CREATE TABLE IF NOT EXISTS done_steps (step_id TEXT PRIMARY KEY, done_ms INTEGER);"
-      "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"));
+      "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS sample_counts (attempt_id INTEGER PRIMARY KEY, "
+      "samples INTEGER NOT NULL);"));
   std::unique_ptr<Outbox> box(new Outbox(std::move(db)));
   {
     std::random_device rd;
     std::string fresh = absl::StrFormat("%08x%08x", rd(), rd());
-    ASSIGN_OR_RETURN(auto st, box->db_->Prepare(
-                                  "INSERT OR IGNORE INTO meta (name, value) VALUES ('epoch', ?)"));
+    ASSIGN_OR_RETURN(
+        auto st, box->db_->Prepare("INSERT OR IGNORE INTO meta (name, value) VALUES ('epoch', ?)"));
     RETURN_IF_ERROR(st.BindAll(fresh).Run());
     ASSIGN_OR_RETURN(auto get, box->db_->Prepare("SELECT value FROM meta WHERE name = 'epoch'"));
     ASSIGN_OR_RETURN(bool row, get.Step());
@@ -43,6 +45,18 @@ absl::StatusOr<uint64_t> Outbox::InsertLocked(v1::AgentMessage msg) {
   ASSIGN_OR_RETURN(auto* st, db_->Cached("INSERT INTO outbox (seq, message) VALUES (?, ?)"));
   RETURN_IF_ERROR(st->BindAll(seq, msg.SerializeAsString()).Run());
   RETURN_IF_ERROR(SetCounterLocked("last_issued", seq));
+  if (msg.has_metric_batch() && msg.metric_batch().samples_size() > 0) {
+    // Counted with the batch it counts: the step reports what was stored,
+    // across crashes of this agent and never what a full disk dropped.
+    ASSIGN_OR_RETURN(auto* count,
+                     db_->Cached("INSERT INTO sample_counts (attempt_id, samples) VALUES (?, ?) "
+                                 "ON CONFLICT(attempt_id) DO UPDATE SET samples = samples + "
+                                 "excluded.samples"));
+    RETURN_IF_ERROR(count
+                        ->BindAll(msg.metric_batch().attempt_id(),
+                                  static_cast<int64_t>(msg.metric_batch().samples_size()))
+                        .Run());
+  }
   return seq;
 }
 
@@ -185,6 +199,15 @@ void Outbox::Wake() {
   std::lock_guard lock(mu_);
   ++wake_generation_;
   cv_.notify_all();
+}
+
+uint64_t Outbox::SamplesStored(int64_t attempt_id) {
+  std::lock_guard lock(mu_);
+  auto st = db_->Prepare("SELECT samples FROM sample_counts WHERE attempt_id = ?");
+  if (!st.ok()) return 0;
+  st->BindAll(attempt_id);
+  auto row = st->Step();
+  return row.ok() && *row ? static_cast<uint64_t>(st->Int(0)) : 0;
 }
 
 absl::Status Outbox::MarkStepDone(const std::string& step_id) {

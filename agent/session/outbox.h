@@ -60,6 +60,11 @@ class Outbox {
   // Wakes WaitForNew callers (e.g. on shutdown).
   void Wake();
 
+  // Metric samples stored for an attempt so far by this outbox (every life
+  // of the agent that used it), counted in the same transaction as their
+  // batches.
+  uint64_t SamplesStored(int64_t attempt_id);
+
   absl::Status MarkStepDone(const std::string& step_id);
   bool IsStepDone(const std::string& step_id);
 

@@ -1,8 +1,7 @@
 #include "controller/scheduler/scheduler.h"
 
-#include <openssl/evp.h>
-
 #include <google/protobuf/util/json_util.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 
@@ -35,7 +34,6 @@ std::string Sha256Hex(const std::string& text) {
 }
 
 }  // namespace
-
 
 Scheduler::Scheduler(store::Store* store, service::AgentGateway* gateway, const Clock* clock,
                      ControllerMetrics* metrics, SchedulerOptions options)
@@ -87,9 +85,9 @@ absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> Scheduler::SpecFor(
   ASSIGN_OR_RETURN(store::ExperimentRecord e, store_->GetExperiment(experiment_id));
   spec::ParseResult parsed = spec::ParseSpec(e.spec_yaml);
   if (!parsed.spec) {
-    return absl::DataLossError(absl::StrCat("stored spec of experiment ", experiment_id,
-                                            " no longer parses: ",
-                                            parsed.errors.front().Format("spec")));
+    return absl::DataLossError(
+        absl::StrCat("stored spec of experiment ", experiment_id,
+                     " no longer parses: ", parsed.errors.front().Format("spec")));
   }
   auto spec = std::make_shared<const spec::ExperimentSpec>(std::move(*parsed.spec));
   specs_[experiment_id] = spec;
@@ -130,8 +128,8 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
   ASSIGN_OR_RETURN(result.experiment_id, store_->CreateExperiment(e));
   ++version_;
   changed_.notify_all();
-  Log(kLog, "experiment ", result.experiment_id, " '", e.name, "' submitted with ",
-      e.runs.size(), " runs");
+  Log(kLog, "experiment ", result.experiment_id, " '", e.name, "' submitted with ", e.runs.size(),
+      " runs");
   return result;
 }
 
@@ -150,8 +148,8 @@ absl::Status Scheduler::Cancel(int64_t experiment_id) {
   return Commit(m);
 }
 
-absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
-    const v1::Register& reg, std::vector<v1::ControllerMessage>* resend) {
+absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
+                                                      std::vector<v1::ControllerMessage>* resend) {
   std::lock_guard lock(mu_);
   absl::Time now = clock_->Now();
   store::NodeRecord node;
@@ -190,8 +188,20 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(
   // --state_dir): its numbers restart, so it must continue after ours.
   if (committed > 0 && !earlier_epoch.empty() && earlier_epoch != reg.outbox_epoch()) {
     ack.set_new_outbox(true);
-    Log(kLog, "agent ", node.agent_id, " has a new outbox (epoch ", reg.outbox_epoch(),
-        ", was ", earlier_epoch, "); its messages continue after sequence ", committed);
+    Log(kLog, "agent ", node.agent_id, " has a new outbox (epoch ", reg.outbox_epoch(), ", was ",
+        earlier_epoch, "); its messages continue after sequence ", committed);
+    // What it did for its attempts in flight (samples sent, steps done) was
+    // lost with its state: they cannot count, and are retried.
+    ASSIGN_OR_RETURN(auto in_flight, store_->ActiveAttempts());
+    for (const AttemptRecord& a : in_flight) {
+      if (a.server_node != node.agent_id && a.client_node != node.agent_id) continue;
+      ASSIGN_OR_RETURN(AttemptRecord full, store_->GetAttempt(a.id));
+      RETURN_IF_ERROR(EndAttempt(full, AttemptState::kFailed,
+                                 absl::StrCat("node ", node.agent_id,
+                                              " came back with a new state directory: what it "
+                                              "did for this attempt was lost"),
+                                 {}, /*transient=*/true));
+    }
   }
   ack.set_heartbeat_interval_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.heartbeat_interval)));

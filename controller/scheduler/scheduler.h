@@ -159,6 +159,10 @@ class Scheduler {
   static void OweCleanup(const store::AttemptRecord& a, store::Mutation& m);
   // OnData's work: an error other than storage trouble rejects `msg`.
   absl::Status Ingest(const std::string& agent_id, const v1::AgentMessage& msg);
+  // Adds to `up` the samples `agent_id` stored for `a` since its last
+  // report (StepUpdate.samples_sent is cumulative per agent and attempt).
+  static void CountSamples(const store::AttemptRecord& a, const std::string& agent_id,
+                           const v1::StepUpdate& u, store::AttemptUpdate* up);
   // The refusal of a message about attempt `a` from an agent not its node.
   static absl::Status NotItsNode(const store::AttemptRecord& a, const std::string& agent_id);
   absl::Status HandleStepUpdate(const std::string& agent_id, uint64_t seq,

@@ -1,5 +1,3 @@
-#include "controller/scheduler/scheduler.h"
-
 #include <algorithm>
 
 #include "absl/strings/numbers.h"
@@ -8,6 +6,7 @@
 #include "common/status_macros.h"
 #include "common/units.h"
 #include "controller/results/steady_state.h"
+#include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
 #include "controller/spec/cmdline.h"
@@ -84,10 +83,14 @@ bool StorageTrouble(const absl::Status& s) {
 
 std::string KindOf(const v1::AgentMessage& msg) {
   switch (msg.body_case()) {
-    case v1::AgentMessage::kStepUpdate: return "step_update";
-    case v1::AgentMessage::kMetricBatch: return "metric_batch";
-    case v1::AgentMessage::kRunResult: return "run_result";
-    default: return "other";
+    case v1::AgentMessage::kStepUpdate:
+      return "step_update";
+    case v1::AgentMessage::kMetricBatch:
+      return "metric_batch";
+    case v1::AgentMessage::kRunResult:
+      return "run_result";
+    default:
+      return "other";
   }
 }
 }  // namespace
@@ -254,7 +257,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   if (metrics_) metrics_->CountIngest(kind_name, false);
   if (u.phase() == v1::StepUpdate::PHASE_FAILED) {
     AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
-    up.add_samples_reported = u.samples_sent();
+    CountSamples(a, agent_id, u, &up);
     m.attempts.push_back(up);
     return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", u.error()), m,
                       u.transient());
@@ -267,21 +270,19 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       std::string before = EvidenceOf(u, "boot_id_before"), after = EvidenceOf(u, "boot_id");
       bool in_place = method == "sysfs" || method == "sim-sysfs";
       if (!in_place && before == after) {
-        return EndAttempt(a, AttemptState::kFailed,
-                          absl::StrCat(agent_id, ": switched with ", method,
-                                       " but the boot id is unchanged (", after,
-                                       "): the node did not reboot"),
-                          m);
+        return EndAttempt(
+            a, AttemptState::kFailed,
+            absl::StrCat(agent_id, ": switched with ", method, " but the boot id is unchanged (",
+                         after, "): the node did not reboot"),
+            m);
       }
       AttemptUpdate up = Move(a, a.state, AttemptState::kVerifying);
-      up.evidence = {{"switch.method", method},
-                     {"switch.boot_id_before", before},
-                     {"switch.boot_id", after}};
+      up.evidence = {
+          {"switch.method", method}, {"switch.boot_id_before", before}, {"switch.boot_id", after}};
       up.step_id = StepId(a.id, StepKind::kVerifyMode);
       m.attempts.push_back(up);
       m.events.push_back(Event(a, agent_id, "switched",
-                               absl::StrCat("with ", method, ", now ",
-                                            EvidenceOf(u, "detected"))));
+                               absl::StrCat("with ", method, ", now ", EvidenceOf(u, "detected"))));
       break;
     }
     case StepKind::kVerifyMode: {
@@ -296,8 +297,8 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       up.step_id = StepId(a.id, StepKind::kStartServer);
       m.attempts.push_back(up);
       std::string mode = ProbedMode(u.evidence());
-      m.events.push_back(Event(a, agent_id, "verified",
-                               absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
+      m.events.push_back(
+          Event(a, agent_id, "verified", absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
       RecordNodeMode(agent_id, mode, EvidenceOf(u, "boot_id"));
       auto& served = boot_repetitions_[agent_id];
       if (served.first != EvidenceOf(u, "boot_id")) served = {EvidenceOf(u, "boot_id"), {}};
@@ -308,26 +309,25 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       AttemptUpdate up = Move(a, AttemptState::kPreparing, AttemptState::kRunning);
       up.endpoint = std::make_pair(u.endpoint_host(), u.endpoint_port());
       up.step_id = StepId(a.id, StepKind::kRunLoad);
-      up.add_samples_reported = u.samples_sent();
+      CountSamples(a, agent_id, u, &up);
       m.attempts.push_back(up);
-      m.events.push_back(Event(a, agent_id, "server_ready",
-                               absl::StrCat(run.workload, " listening on ", u.endpoint_host(),
-                                            ":", u.endpoint_port())));
+      m.events.push_back(Event(
+          a, agent_id, "server_ready",
+          absl::StrCat(run.workload, " listening on ", u.endpoint_host(), ":", u.endpoint_port())));
       break;
     }
     case StepKind::kRunLoad: {
       ASSIGN_OR_RETURN(auto results, store_->ResultsOfAttempt(a.id));
       if (results.empty()) {
         AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
-        up.add_samples_reported = u.samples_sent();
+        CountSamples(a, agent_id, u, &up);
         m.attempts.push_back(up);
         return EndAttempt(a, AttemptState::kFailed,
-                          absl::StrCat(agent_id, ": load generator finished without a result"),
-                          m);
+                          absl::StrCat(agent_id, ": load generator finished without a result"), m);
       }
       AttemptUpdate up = Move(a, AttemptState::kRunning, AttemptState::kCollecting);
       up.step_id = StepId(a.id, StepKind::kStopServer);
-      up.add_samples_reported = u.samples_sent();
+      CountSamples(a, agent_id, u, &up);
       m.attempts.push_back(up);
       break;
     }
@@ -337,7 +337,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       results::LoadJudgement judged = JudgeLoadOf(a);
       if (judged.failure) {
         AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
-        up.add_samples_reported = u.samples_sent();
+        CountSamples(a, agent_id, u, &up);
         m.attempts.push_back(up);
         for (const auto& [name, content] : u.artifacts()) {
           m.artifacts.push_back({a.id, name, content});
@@ -348,7 +348,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
                           /*transient=*/true);
       }
       AttemptUpdate up = Move(a, AttemptState::kCollecting, AttemptState::kSucceeded);
-      up.add_samples_reported = u.samples_sent();
+      CountSamples(a, agent_id, u, &up);
       if (!judged.unsteady.empty()) up.evidence[kUnsteadyKey] = judged.unsteady;
       m.attempts.push_back(up);
       m.runs.push_back({a.run_id, "SUCCEEDED", ""});
@@ -365,10 +365,23 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   return SendCurrentStep(a.id);
 }
 
+void Scheduler::CountSamples(const AttemptRecord& a, const std::string& agent_id,
+                             const v1::StepUpdate& u, AttemptUpdate* up) {
+  // The agent reports its cumulative count; the attempt adds what is new.
+  std::string key = absl::StrCat("samples_reported.", agent_id);
+  uint64_t before = 0;
+  if (auto it = a.evidence.find(key); it != a.evidence.end()) {
+    (void)absl::SimpleAtoi(it->second, &before);
+  }
+  if (u.samples_sent() <= before) return;
+  up->add_samples_reported = u.samples_sent() - before;
+  up->evidence[key] = absl::StrCat(u.samples_sent());
+}
+
 absl::Status Scheduler::NotItsNode(const AttemptRecord& a, const std::string& agent_id) {
-  return absl::PermissionDeniedError(
-      absl::StrCat("agent ", agent_id, " is not a node of attempt ", a.id, " (server ",
-                   a.server_node, ", client ", a.client_node, ")"));
+  return absl::PermissionDeniedError(absl::StrCat("agent ", agent_id, " is not a node of attempt ",
+                                                  a.id, " (server ", a.server_node, ", client ",
+                                                  a.client_node, ")"));
 }
 
 results::LoadJudgement Scheduler::JudgeLoadOf(const store::AttemptRecord& a) {
@@ -379,8 +392,9 @@ results::LoadJudgement Scheduler::JudgeLoadOf(const store::AttemptRecord& a) {
   if (started == a.evidence.end() || ended == a.evidence.end() ||
       !absl::SimpleAtoi(started->second, &start) || !absl::SimpleAtoi(ended->second, &end)) {
     results::LoadJudgement j;
-    j.failure = "the load generator reported no load window, so server telemetry cannot be "
-                "checked";
+    j.failure =
+        "the load generator reported no load window, so server telemetry cannot be "
+        "checked";
     return j;
   }
   std::vector<results::RateSample> samples;

@@ -34,6 +34,13 @@ void ExpectOneResultSetPerRun(Harness& h, int runs, int operations_per_run = 1) 
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM run_results x JOIN attempts a ON a.id = x.attempt_id "
                     "WHERE a.state != 'SUCCEEDED'"),
             0);
+  // Every sample the agents said they sent for a counted attempt is stored
+  // once (a run whose server agent died is never counted, so samples of a
+  // dead life cannot inflate or deflate one).
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts a WHERE a.state = 'SUCCEEDED' AND "
+                    "a.samples_reported != (SELECT COUNT(*) FROM metric_samples m "
+                    "WHERE m.attempt_id = a.id)"),
+            0);
 }
 
 std::string NginxSpec(int repetitions) {

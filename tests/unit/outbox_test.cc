@@ -75,7 +75,6 @@ TEST_F(OutboxTest, FinishedStepsAreRemembered) {
   EXPECT_FALSE(box->IsStepDone("a1-load"));
 }
 
-
 TEST_F(OutboxTest, CommitsAreSyncedBeforeTheyReturn) {
   auto box = *Outbox::Open(path_);
   auto db = *sqlite::Database::Open(path_);
@@ -108,6 +107,28 @@ TEST_F(OutboxTest, AStepsOutcomeAndItsDoneMarkAreOneTransaction) {
   EXPECT_EQ(*box->Pending(), 2);
   ASSERT_THAT(other->Exec("DROP TRIGGER refuse"), IsOk());
   EXPECT_EQ(*box->Enqueue(Batch(1)), 3u) << "numbers of a rolled-back store are reused";
+}
+
+// Steps report the samples stored for their attempt: counted with the
+// batches, across reopens (an agent's next life), never what failed.
+TEST_F(OutboxTest, SamplesStoredAreCountedWithTheirBatches) {
+  {
+    auto box = *Outbox::Open(path_);
+    v1::AgentMessage batch = Batch(7);
+    for (int i = 0; i < 3; ++i) batch.mutable_metric_batch()->add_samples()->set_name("x");
+    ASSERT_THAT(box->Enqueue(batch), IsOk());
+    ASSERT_THAT(box->Enqueue(batch), IsOk());
+    EXPECT_EQ(box->SamplesStored(7), 6u);
+    EXPECT_EQ(box->SamplesStored(8), 0u);
+    auto other = *sqlite::Database::Open(path_);
+    ASSERT_THAT(other->Exec("CREATE TRIGGER refuse BEFORE INSERT ON outbox "
+                            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"),
+                IsOk());
+    EXPECT_FALSE(box->Enqueue(batch).ok());
+    EXPECT_EQ(box->SamplesStored(7), 6u) << "a batch not stored is not counted";
+    ASSERT_THAT(other->Exec("DROP TRIGGER refuse"), IsOk());
+  }
+  EXPECT_EQ((*Outbox::Open(path_))->SamplesStored(7), 6u);
 }
 
 TEST_F(OutboxTest, NumbersContinueAfterTheControllersCommittedSequence) {
