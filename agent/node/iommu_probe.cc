@@ -1,7 +1,5 @@
 #include "agent/node/iommu_probe.h"
 
-#include <cstdio>
-
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -13,17 +11,9 @@
 namespace iommuvm::agent {
 namespace {
 
-// The mode a group type means; the caching-mode trap turns DMA-FQ strict.
-// Whether `release` ("5.4.0-216-generic") is at least major.minor; false
-// when it cannot be read.
-bool AtLeast(const std::string& release, int major, int minor) {
-  int ma = 0, mi = 0;
-  if (std::sscanf(release.c_str(), "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
-}
-
-// What a group type says. Before 5.15 there is no DMA-FQ: lazy and strict
-// groups both read "DMA" ("translated", decided by the kernel log).
+// What a group type says; the caching-mode trap turns DMA-FQ strict.
+// Before 5.15 there is no DMA-FQ: lazy and strict groups both read "DMA"
+// ("translated", decided by the kernel log).
 std::string ModeOfType(const std::string& type, bool batching_disallowed, bool has_dma_fq) {
   if (type == "identity") return "passthrough";
   if (type == "DMA") return has_dma_fq ? "strict" : "translated";
@@ -135,7 +125,7 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
 
   // 5.15 added DMA-FQ; on older kernels (and when the release cannot be
   // read but some group shows DMA-FQ) "DMA" alone does not mean strict.
-  bool has_dma_fq = AtLeast(p.kernel_release, 5, 15);
+  bool has_dma_fq = spec::KernelAtLeast(p.kernel_release, 5, 15);
   for (const IommuGroup& g : p.groups) has_dma_fq = has_dma_fq || g.type == "DMA-FQ";
   std::string translated_as, translated_why;
   if (!has_dma_fq) translated_as = FlushPolicyFromLog(log, &translated_why);

@@ -88,9 +88,7 @@ absl::Status Outbox::EnqueueStepEnd(std::vector<v1::AgentMessage> msgs,
       ASSIGN_OR_RETURN(uint64_t seq, InsertLocked(std::move(m)));
       next_seq_ = seq + 1;
     }
-    ASSIGN_OR_RETURN(auto* done, db_->Cached("INSERT OR IGNORE INTO done_steps (step_id, "
-                                             "done_ms) VALUES (?, strftime('%s','now') * 1000)"));
-    RETURN_IF_ERROR(done->BindAll(step_id).Run());
+    RETURN_IF_ERROR(MarkStepDoneLocked(step_id));
     return tx.Commit();
   }();
   if (!s.ok()) {
@@ -212,9 +210,13 @@ uint64_t Outbox::SamplesStored(int64_t attempt_id) {
 
 absl::Status Outbox::MarkStepDone(const std::string& step_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto st, db_->Prepare("INSERT OR IGNORE INTO done_steps (step_id, done_ms) "
+  return MarkStepDoneLocked(step_id);
+}
+
+absl::Status Outbox::MarkStepDoneLocked(const std::string& step_id) {
+  ASSIGN_OR_RETURN(auto* st, db_->Cached("INSERT OR IGNORE INTO done_steps (step_id, done_ms) "
                                          "VALUES (?, strftime('%s','now') * 1000)"));
-  return st.BindAll(step_id).Run();
+  return st->BindAll(step_id).Run();
 }
 
 bool Outbox::IsStepDone(const std::string& step_id) {

@@ -73,6 +73,7 @@ class Outbox {
   // Inserts `msg` with the next number; mu_ held, inside a transaction.
   absl::StatusOr<uint64_t> InsertLocked(v1::AgentMessage msg);
   absl::Status SetCounterLocked(const char* name, uint64_t value);
+  absl::Status MarkStepDoneLocked(const std::string& step_id);
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unique_ptr<sqlite::Database> db_;

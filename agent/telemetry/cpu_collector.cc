@@ -5,27 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "controller/spec/cpu_list.h"
 
 namespace iommuvm::agent {
 
 CpuCollector::CpuCollector(const FileSystem* fs, const std::string& cores) : fs_(fs) {
-  auto parsed = ParseCpuList(cores);
+  auto parsed = spec::ParseCpuList(cores);  // validated with the spec
   if (parsed.ok()) cores_ = std::move(*parsed);
-}
-
-absl::StatusOr<std::set<int>> CpuCollector::ParseCpuList(absl::string_view list) {
-  std::set<int> out;
-  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> range = absl::StrSplit(part, '-');
-    int lo = 0, hi = 0;
-    if (!absl::SimpleAtoi(range.first, &lo) ||
-        !absl::SimpleAtoi(range.second.empty() ? range.first : range.second, &hi) || lo < 0 ||
-        hi < lo || hi > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("bad CPU list '", list, "'"));
-    }
-    for (int c = lo; c <= hi; ++c) out.insert(c);
-  }
-  return out;
 }
 
 absl::StatusOr<CpuCollector::Totals> CpuCollector::ParseLine(absl::string_view line) {

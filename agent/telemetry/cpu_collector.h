@@ -20,8 +20,6 @@ class CpuCollector final : public Collector {
   // `cores`: a CPU list such as "0-7,16" (empty: no per-core metric).
   explicit CpuCollector(const FileSystem* fs, const std::string& cores = "");
   std::string name() const override { return "cpu"; }
-  // The CPUs of a list such as "0-7,16"; InvalidArgument when malformed.
-  static absl::StatusOr<std::set<int>> ParseCpuList(absl::string_view list);
   absl::Status Collect(absl::Time now, std::vector<v1::MetricSample>* out) override;
 
  private:

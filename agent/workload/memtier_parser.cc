@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "agent/workload/latency_buckets.h"
 #include "common/json_object.h"
 
 namespace iommuvm::agent {
@@ -72,12 +73,7 @@ void PercentilesFromHistogram(const Struct& all, const std::string& op,
     if (ms && pct) buckets.emplace_back(*pct, *ms);
   }
   if (buckets.empty()) return;
-  auto at = [&](double q) {
-    for (const auto& [pct, ms] : buckets) {
-      if (pct >= q) return ms * kUsPerMs;
-    }
-    return buckets.back().second * kUsPerMs;
-  };
+  auto at = [&](double q) { return PercentileUsFromBuckets(buckets, q); };
   r->set_latency_p50_us(at(50));
   r->set_latency_p90_us(at(90));
   r->set_latency_p95_us(at(95));

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/workload/latency_buckets.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -135,12 +136,7 @@ bool ParsePlain(const std::vector<std::string>& lines, std::vector<v1::Operation
   std::vector<std::pair<double, double>> dist;  // (percent, ms)
   auto finish = [&] {
     if (cur == nullptr) return;
-    auto at = [&](double p) -> double {
-      for (const auto& [pct, ms] : dist) {
-        if (pct >= p) return ms * kUsPerMs;
-      }
-      return dist.empty() ? 0 : dist.back().second * kUsPerMs;
-    };
+    auto at = [&](double p) { return PercentileUsFromBuckets(dist, p); };
     if (!dist.empty()) {
       cur->set_latency_p90_us(at(90.0));
       cur->set_latency_p999_us(at(99.9));

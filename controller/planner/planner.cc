@@ -171,10 +171,11 @@ class RunMoves {
   // whose larger load ends below `below`.
   std::optional<Move> BestFrom(size_t p, absl::Duration below, size_t avoid) const {
     std::optional<Move> best;
+    const auto from_p = Classes(p);
     for (size_t q = 0; q < load_.size(); ++q) {
       if (q == p || q == avoid) continue;
       auto from_q = Classes(q);
-      for (const auto& [g1, r1] : Classes(p)) {
+      for (const auto& [g1, r1] : from_p) {
         absl::Duration t1 = time_[r1];
         bool g1_last = Count(p, g1) == 1, q_has_g1 = Count(q, g1) > 0;
         ++evaluations_;

@@ -76,15 +76,13 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
           "generated, not measured, so a mode's cost cannot be read from them; pass "
           "--allow-simulated to compare anyway (every row is then marked)");
     }
-    if (!r.unsteady().empty()) {
-      ++unsteady[{{r.workload(), r.vm(), Params(r), r.result().operation()}, ModeOf(r)}];
-    }
-    if (r.simulated()) {
-      simulated.insert({{r.workload(), r.vm(), Params(r), r.result().operation()}, ModeOf(r)});
-    }
+    std::pair<Group, std::string> cell{{r.workload(), r.vm(), Params(r), r.result().operation()},
+                                       ModeOf(r)};
+    if (!r.unsteady().empty()) ++unsteady[cell];
+    if (r.simulated()) simulated.insert(cell);
     double v = 0;
     MetricOf(r, options.metric, &v);
-    values[{r.workload(), r.vm(), Params(r), r.result().operation()}][ModeOf(r)].push_back(v);
+    values[cell.first][cell.second].push_back(v);
   }
   bool baseline_seen = options.baseline.empty();
   std::vector<ComparisonRow> out;

@@ -43,7 +43,7 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
                                 {"assigned.cmdline", server.kernel_cmdline},
                                 {"assigned.iommu_mode", server.iommu_mode},
                                 {"server.cpu_vendor", server.cpu_vendor},
-                                {"server.simulated", server.simulated ? "true" : "false"},
+                                {kSimulatedKey, server.simulated ? "true" : "false"},
                                 {kKernelReleaseKey, KernelReleaseOf(server)},
                                 {"server.inventory", server.inventory_json}};
   if (run.vm != "bare-metal") {

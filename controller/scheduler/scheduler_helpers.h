@@ -27,16 +27,14 @@ inline std::string KernelReleaseOf(const store::NodeRecord& node) {
   }
   return inventory.kernel_release();
 }
-// Attempt evidence: the measured load window the client reported (unix
-// ms), and why the run counts as unsteady.
-inline constexpr char kLoadStartedKey[] = "load.started_ms";
-inline constexpr char kLoadEndedKey[] = "load.ended_ms";
-inline constexpr char kUnsteadyKey[] = "load.unsteady";
-// The attempt reboots its server although it runs the mode: another
-// repetition already ran in the current boot (order.repetitions_across_boots).
-inline constexpr char kFreshBootKey[] = "assigned.fresh_boot";
-// The server's kernel release at assignment (its mode tokens depend on it).
-inline constexpr char kKernelReleaseKey[] = "server.kernel_release";
+
+// Attempt evidence keys (defined with the record they key).
+using store::kFreshBootKey;
+using store::kKernelReleaseKey;
+using store::kLoadEndedKey;
+using store::kLoadStartedKey;
+using store::kSimulatedKey;
+using store::kUnsteadyKey;
 
 inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& nodes,
                                          const std::string& agent_id) {

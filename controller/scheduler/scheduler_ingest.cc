@@ -200,7 +200,7 @@ void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& age
     live.workload = run->workload;
     live.iommu = spec::IommuModeName(run->iommu);
     live.vm = run->vm;
-    auto simulated = a.evidence.find("server.simulated");
+    auto simulated = a.evidence.find(kSimulatedKey);
     live.simulated = simulated != a.evidence.end() && simulated->second == "true";
     cached = live_runs_.emplace(a.id, std::move(live)).first;
   }

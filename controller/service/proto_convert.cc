@@ -118,15 +118,16 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         auto mode = a.evidence.find(key);
         if (mode != a.evidence.end() && !mode->second.empty()) base.set_detected_mode(mode->second);
       }
-      auto simulated = a.evidence.find("server.simulated");
+      auto simulated = a.evidence.find(store::kSimulatedKey);
       base.set_simulated(simulated != a.evidence.end() && simulated->second == "true");
-      auto unsteady = a.evidence.find("load.unsteady");
+      auto unsteady = a.evidence.find(store::kUnsteadyKey);
       if (unsteady != a.evidence.end()) base.set_unsteady(unsteady->second);
       auto samples = store->CountSamples(a.id);
       if (samples.ok()) base.set_metric_samples(*samples);
       // Over the measured load only (warmup, preload and idle excluded).
       int64_t from = 0, to = 0;
-      auto started = a.evidence.find("load.started_ms"), ended = a.evidence.find("load.ended_ms");
+      auto started = a.evidence.find(store::kLoadStartedKey),
+           ended = a.evidence.find(store::kLoadEndedKey);
       if (started != a.evidence.end() && ended != a.evidence.end()) {
         (void)absl::SimpleAtoi(started->second, &from);
         (void)absl::SimpleAtoi(ended->second, &to);
@@ -157,6 +158,11 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     }
   }
   return rows;
+}
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
 }  // namespace iommuvm::service

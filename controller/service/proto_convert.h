@@ -1,13 +1,19 @@
 #pragma once
 // Store records -> public API messages.
 
+#include <grpcpp/support/status.h>
+
 #include <vector>
 
+#include "absl/status/status.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/controller.pb.h"
 
 namespace iommuvm::service {
+
+// The API status of a controller status (same code and message).
+grpc::Status ToGrpc(const absl::Status& s);
 
 // Summary counts always; runs (with their latest attempt) when `runs` given.
 v1::Experiment ToProto(const store::ExperimentRecord& e,

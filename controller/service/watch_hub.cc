@@ -1,14 +1,12 @@
 #include "controller/service/watch_hub.h"
 
+#include "controller/service/proto_convert.h"
+
 namespace iommuvm::service {
 namespace {
 
 bool IsFinal(const std::string& state) {
   return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
-}
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
 }  // namespace
@@ -27,8 +25,7 @@ class WatchHub::Watch final : public grpc::ServerWriteReactor<v1::Experiment> {
     } else if (ending) {
       End(grpc::Status::OK);
     } else {
-      dirty = true;  // serve again now: a change may have come meanwhile
-      hub_->Serve(this);
+      hub_->Serve(this);  // dirty when a change came during the write
     }
   }
   void OnCancel() override {
@@ -73,11 +70,6 @@ grpc::ServerWriteReactor<v1::Experiment>* WatchHub::Open(int64_t id) {
   watches_.insert(w);
   Serve(w);  // the first snapshot at once
   return w;
-}
-
-size_t WatchHub::size() {
-  std::lock_guard lock(mu_);
-  return watches_.size();
 }
 
 void WatchHub::Remove(Watch* w) {

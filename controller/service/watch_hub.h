@@ -32,8 +32,6 @@ class WatchHub {
 
   // A new stream for experiment `id` (owned by gRPC; deletes itself).
   grpc::ServerWriteReactor<v1::Experiment>* Open(int64_t id);
-  // Open watches (for tests and /metrics).
-  size_t size();
 
  private:
   class Watch;

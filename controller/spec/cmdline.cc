@@ -127,12 +127,18 @@ std::vector<std::string> CheckCmdline(const std::string& fragment) {
   return errors;
 }
 
+bool KernelAtLeast(const std::string& release, int major, int minor) {
+  int ma = 0, mi = 0;
+  if (std::sscanf(release.c_str(), "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
 std::string DefaultIommuTokens(CpuVendor vendor, v1::IommuMode mode,
                                const std::string& kernel_release) {
   bool intel = vendor == CpuVendor::kIntel;
-  int major = 0, minor = 0;
-  bool before_5_14 = std::sscanf(kernel_release.c_str(), "%d.%d", &major, &minor) == 2 &&
-                     (major < 5 || (major == 5 && minor < 14));
+  // Only a readable release (at least 0.0) before 5.14 gets the drivers'
+  // own strict token.
+  bool before_5_14 = KernelAtLeast(kernel_release, 0, 0) && !KernelAtLeast(kernel_release, 5, 14);
   if (mode == v1::IOMMU_MODE_STRICT && before_5_14) {
     return intel ? "intel_iommu=on,strict iommu.strict=1" : "amd_iommu=fullflush iommu.strict=1";
   }

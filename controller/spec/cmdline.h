@@ -19,6 +19,10 @@ std::vector<std::string> CheckCmdline(const std::string& fragment);
 
 enum class CpuVendor { kIntel, kAmd };
 
+// Whether kernel `release` ("5.4.0-216-generic") is at least major.minor;
+// false when it cannot be read.
+bool KernelAtLeast(const std::string& release, int major, int minor);
+
 // The design's default tokens for a mode ("intel_iommu=on iommu.strict=1").
 // Before 5.14 the generic iommu.strict=1 does not reach the drivers' own
 // DMA paths (Intel used its own DMA ops until 5.11 and honoured only

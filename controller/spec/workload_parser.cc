@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "controller/spec/workload_catalog.h"
 #include "common/units.h"
+#include "controller/spec/cpu_list.h"
 #include "controller/spec/yaml_reader.h"
 
 namespace iommuvm::spec {
@@ -181,18 +182,8 @@ void ReadGenerator(MapReader& w, const AppInfo* app, SpecErrors* errors, Generat
 }  // namespace
 
 std::string CheckCpuList(const std::string& cores) {
-  for (absl::string_view part : absl::StrSplit(cores, ',')) {
-    std::vector<absl::string_view> range = absl::StrSplit(part, '-');
-    uint32_t lo = 0, hi = 0;
-    bool ok = (range.size() == 1 && absl::SimpleAtoi(range[0], &lo)) ||
-              (range.size() == 2 && absl::SimpleAtoi(range[0], &lo) &&
-               absl::SimpleAtoi(range[1], &hi) && lo <= hi);
-    if (!ok || lo > 4095 || hi > 4095) {
-      return absl::StrCat("'", cores, "' is not a CPU list; write CPUs and ranges such as "
-                          "0-3,8 (CPUs 0 to 4095)");
-    }
-  }
-  return "";
+  auto cpus = ParseCpuList(cores);
+  return cpus.ok() ? "" : std::string(cpus.status().message());
 }
 
 std::string CheckRatio(const std::string& ratio) {

@@ -359,14 +359,16 @@ absl::Status SqliteStore::ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now
     return absl::AbortedError(absl::StrCat("attempt ", u.attempt_id, " is no longer ",
                                            scheduler::AttemptStateName(u.from)));
   }
+  for (const auto& [k, v] : u.evidence) RETURN_IF_ERROR(PutEvidence(u.attempt_id, k, v));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::PutEvidence(int64_t attempt_id, const std::string& key,
+                                      const std::string& value) {
   ASSIGN_OR_RETURN(Statement * ev,
                    db_->Cached("INSERT OR REPLACE INTO attempt_evidence (attempt_id, key, "
                                "value) VALUES (?, ?, ?)"));
-  for (const auto& [k, v] : u.evidence) {
-    ev->Reset();
-    RETURN_IF_ERROR(ev->BindAll(u.attempt_id, k, v).Run());
-  }
-  return absl::OkStatus();
+  return ev->BindAll(attempt_id, key, value).Run();
 }
 
 absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
@@ -457,10 +459,7 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
     }
   }
   for (const auto& [attempt_id, key, value] : m.evidence) {
-    ASSIGN_OR_RETURN(Statement * ev,
-                     db_->Cached("INSERT OR REPLACE INTO attempt_evidence (attempt_id, key, "
-                                 "value) VALUES (?, ?, ?)"));
-    RETURN_IF_ERROR(ev->BindAll(attempt_id, key, value).Run());
+    RETURN_IF_ERROR(PutEvidence(attempt_id, key, value));
   }
   for (const auto& [attempt_id, agent_id] : m.cleanups_owed) {
     ASSIGN_OR_RETURN(Statement * st, db_->Cached("INSERT OR REPLACE INTO pending_cleanups "

@@ -65,6 +65,8 @@ class SqliteStore final : public Store {
                                                            int64_t arg, bool bind,
                                                            bool with_evidence = true);
   absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
+  // Sets one evidence key of an attempt (replacing its value).
+  absl::Status PutEvidence(int64_t attempt_id, const std::string& key, const std::string& value);
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
   absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where, int64_t arg);
 

@@ -43,6 +43,20 @@ struct RunRecord {
   std::string error;
 };
 
+// Attempt evidence keys (AttemptRecord::evidence; the results view reads
+// load.unsteady and server.simulated by name). The measured load window
+// the client reported (unix ms), and why the run counts as unsteady.
+inline constexpr char kLoadStartedKey[] = "load.started_ms";
+inline constexpr char kLoadEndedKey[] = "load.ended_ms";
+inline constexpr char kUnsteadyKey[] = "load.unsteady";
+// The attempt reboots its server although it runs the mode: another
+// repetition already ran in the current boot (order.repetitions_across_boots).
+inline constexpr char kFreshBootKey[] = "assigned.fresh_boot";
+// The server's kernel release at assignment (its mode tokens depend on it).
+inline constexpr char kKernelReleaseKey[] = "server.kernel_release";
+// "true" when the server's boots and modes are simulated (--simulate_boot).
+inline constexpr char kSimulatedKey[] = "server.simulated";
+
 struct AttemptRecord {
   int64_t id = 0;
   int64_t run_id = 0;
