@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -165,8 +166,18 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status, v1::
   // transaction: a crash in between can neither lose the result nor run
   // the load a second time. A full disk keeps the step unfinished until
   // the outcome can be stored.
+  // Fault injection for the faults tier: die the hardest way right after
+  // a load's outcome is stored, before the sender can read it.
+  std::function<void()> after_commit;
+  if (const char* fault = std::getenv("IOMMUVM_FAULT");
+      fault != nullptr && std::string(fault) == "kill-after-result" && before.front().has_run_result()) {
+    after_commit = [&step] {
+      Log(kLog, "fault injection: SIGKILL after the result of ", step.step_id());
+      ::kill(::getpid(), SIGKILL);
+    };
+  }
   while (true) {
-    absl::Status s = outbox_->EnqueueStepEnd(before, step.step_id());
+    absl::Status s = outbox_->EnqueueStepEnd(before, step.step_id(), after_commit);
     NoteOutbox(s);
     if (s.ok() || stopping_.load()) return;
     absl::SleepFor(kOutboxRetry);
@@ -287,13 +298,6 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
     (void)deps_.fs->RemoveAll(RunDir(state_dir_, step.attempt_id()));
   }
   Finish(step, result.status(), u, std::move(outcome));
-  // Fault injection for the faults tier: die the hardest way right after
-  // a load's outcome is stored, before anything is sent.
-  if (const char* fault = std::getenv("IOMMUVM_FAULT");
-      fault != nullptr && std::string(fault) == "kill-after-result") {
-    Log(kLog, "fault injection: SIGKILL after the result of ", step.step_id());
-    ::kill(::getpid(), SIGKILL);
-  }
 }
 
 void StepExecutor::StopServer(const v1::Step& step) {

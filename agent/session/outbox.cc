@@ -78,7 +78,8 @@ absl::StatusOr<uint64_t> Outbox::Enqueue(v1::AgentMessage msg) {
 }
 
 absl::Status Outbox::EnqueueStepEnd(std::vector<v1::AgentMessage> msgs,
-                                    const std::string& step_id) {
+                                    const std::string& step_id,
+                                    const std::function<void()>& after_commit) {
   std::lock_guard lock(mu_);
   uint64_t first = next_seq_;
   sqlite::Transaction tx(*db_);
@@ -95,6 +96,7 @@ absl::Status Outbox::EnqueueStepEnd(std::vector<v1::AgentMessage> msgs,
     next_seq_ = first;  // rolled back: the numbers were never issued
     return s;
   }
+  if (after_commit) after_commit();  // mu_ held: no sender has seen it yet
   cv_.notify_all();
   return absl::OkStatus();
 }

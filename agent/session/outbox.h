@@ -12,6 +12,7 @@
 // controller's committed sequence instead of losing it as "already seen".
 
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -33,8 +34,11 @@ class Outbox {
   absl::StatusOr<uint64_t> Enqueue(v1::AgentMessage msg);
   // Stores every message of `msgs` (in order) and marks `step_id` done in
   // one transaction: a crash leaves either all of it or none, so a step's
-  // result is never both delivered and run again.
-  absl::Status EnqueueStepEnd(std::vector<v1::AgentMessage> msgs, const std::string& step_id);
+  // result is never both delivered and run again. `after_commit` runs
+  // once it is stored and before any sender can read it (the faults tier
+  // dies there).
+  absl::Status EnqueueStepEnd(std::vector<v1::AgentMessage> msgs, const std::string& step_id,
+                              const std::function<void()>& after_commit = nullptr);
   // The controller has committed this agent's messages up to `committed`
   // in this epoch: numbers issued from now on are above it (after a state
   // directory lost its counters they could otherwise repeat old ones).
