@@ -11,8 +11,10 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "agent/leftover_processes.h"
+#include "agent/paths.h"
 #include "common/sqlite.h"
 #include "tests/support/process_harness.h"
+#include "tests/support/scratch_disks.h"
 
 namespace iommuvm::testing {
 namespace {
@@ -170,39 +172,6 @@ TEST(AgentKillTest, BothAgentsAndTheControllerKilledTogether) {
   }
 }
 
-// An 8 MiB tmpfs that can be filled to the last block and freed again;
-// unmounted on destruction. Mount() skips the test (leaving `out` empty)
-// where mounting is not possible.
-class SmallDisk {
- public:
-  static void Mount(const std::string& dir, std::unique_ptr<SmallDisk>* out) {
-    if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
-    std::filesystem::create_directories(dir);
-    CommandSpec mount;
-    mount.argv = {"mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", dir};
-    auto r = LocalCommandRunner().Run(mount);
-    if (!r.ok() || r->exit_code != 0) {
-      GTEST_SKIP() << "cannot mount a tmpfs here: " << (r.ok() ? r->err : r.status().ToString());
-    }
-    out->reset(new SmallDisk(dir));
-  }
-  ~SmallDisk() {
-    CommandSpec u;
-    u.argv = {"umount", "-l", dir_};
-    (void)LocalCommandRunner().Run(u);
-  }
-  void Fill() {
-    CommandSpec fill;
-    fill.argv = {"dd", "if=/dev/zero", "of=" + dir_ + "/filler", "bs=64k"};
-    (void)LocalCommandRunner().Run(fill);
-  }
-  void Free() { std::filesystem::remove(dir_ + "/filler"); }
-
- private:
-  explicit SmallDisk(std::string dir) : dir_(std::move(dir)) {}
-  std::string dir_;
-};
-
 // The controller is away longer than timeouts.run (+ its 10 s slack) while
 // the agents finish: the run is not failed for the controller's absence,
 // and the result the client held in its outbox is the one that counts.
@@ -266,37 +235,70 @@ TEST(AgentKillTest, AFullControllerDiskDelaysButLosesNothing) {
   std::unique_ptr<SmallDisk> disk;
   SmallDisk::Mount(mnt, &disk);
   if (!disk) return;  // skipped
-  Daemon controller = h.StartController({"--agent_grace=10s", "--db", mnt + "/c.db"});
+  h.set_db_path(mnt + "/c.db");
+  Daemon controller = h.StartController({"--agent_grace=10s"});
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
   Daemon server = h.StartAgent("server-1", "server");
   Daemon client = h.StartAgent("client-1", "client");
-  auto count = [&](const std::string& sql) {
-    auto db = sqlite::Database::Open(mnt + "/c.db", false, true);
-    if (!db.ok()) return int64_t{-1};
-    return (*db)->QueryInt(sql).value_or(-1);
-  };
-  auto wait = [&](const std::string& sql, int64_t want, absl::Duration timeout) {
-    absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (count(sql) == want) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return false;
-  };
-  ASSERT_TRUE(wait("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
   ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
-  ASSERT_TRUE(wait("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1, absl::Seconds(60)));
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                             absl::Seconds(60)));
   disk->Fill();
   ASSERT_TRUE(controller.WaitForLog("cannot store message", absl::Seconds(30))) << controller.Log();
   absl::SleepFor(absl::Seconds(2));
   disk->Free();
-  ASSERT_TRUE(
-      wait("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1, absl::Seconds(150)))
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(150)))
       << controller.Log() << client.Log() << server.Log();
-  EXPECT_EQ(count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 2);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM run_results x JOIN attempts a ON a.id = x.attempt_id "
-                  "WHERE a.state = 'SUCCEEDED'"),
-            2);
+  ExpectOneResultSetPerRun(h, 2);
+}
+
+// The controller's disk fails mid-experiment (the kernel remounts it
+// read-only and aborts the journal, dropping what was written but not
+// synced) and the controller dies with it. After e2fsck and a restart,
+// every message the controller had acked is in the database: an ack
+// follows the sync of its commit, so the agents never drop what is lost.
+TEST(AgentKillTest, AControllerDiskForcedReadOnlyLosesNoAckedMessage) {
+  Harness h;
+  std::string mnt = h.dir() / "ext4";
+  std::unique_ptr<BreakableDisk> disk;
+  BreakableDisk::Mount(h.dir() / "ext4.img", mnt, &disk);
+  if (!disk) return;  // skipped
+  h.set_db_path(mnt + "/c.db");
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c, {"--agent_grace=60s"}));
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("q.yaml", QuickSpec(3, 50000))}).exit_code, 0);
+  // Mid-experiment, with results and samples flowing.
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'", 2,
+                             absl::Seconds(60)))
+      << c.controller.Log();
+  std::string why;
+  ASSERT_TRUE(disk->ForceReadOnly(&why)) << why;
+  ASSERT_TRUE(c.controller.WaitForLog("cannot store message", absl::Seconds(30)))
+      << c.controller.Log();
+  Kill(c.controller);
+  ASSERT_TRUE(disk->Repair(&why)) << why;
+  // What each agent deleted as acked is what the repaired database holds.
+  for (const char* id : {"server-1", "client-1"}) {
+    auto outbox = sqlite::Database::Open(agent::OutboxPath(h.dir() / ("agent-" + std::string(id))),
+                                         false, true);
+    ASSERT_TRUE(outbox.ok()) << outbox.status();
+    int64_t acked = (*outbox)
+                        ->QueryInt("SELECT COALESCE(MAX(value), 0) FROM counters "
+                                   "WHERE name = 'last_acked'")
+                        .value_or(-1);
+    EXPECT_GT(acked, 0) << id;
+    EXPECT_GE(h.Count(absl::StrCat("SELECT COALESCE(MAX(seq), 0) FROM ingested WHERE agent_id = '",
+                                   id, "'")),
+              acked)
+        << id << ": acked messages are missing from the repaired database";
+  }
+  c.controller = h.StartController({"--agent_grace=60s"});
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(120)))
+      << c.controller.Log() << c.client.Log() << c.server.Log();
+  ExpectOneResultSetPerRun(h, 6);
 }
 
 }  // namespace

@@ -38,7 +38,9 @@ bool Daemon::WaitForLog(const std::string& text, absl::Duration timeout) const {
 }
 
 Harness::Harness(std::string host)
-    : host_(std::move(host)), port_(static_cast<int>(*agent::PickFreePort(host_))) {}
+    : host_(std::move(host)),
+      port_(static_cast<int>(*agent::PickFreePort(host_))),
+      db_path_(dir_ / "controller.db") {}
 
 std::string Harness::address() const { return absl::StrCat(host_, ":", port_); }
 

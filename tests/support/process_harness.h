@@ -45,7 +45,10 @@ class Harness {
   const ScratchDir& dir() const { return dir_; }
   int port() const { return port_; }
   std::string address() const;
-  std::string db_path() const { return dir_ / "controller.db"; }
+  // The controller's database (in the scratch dir unless set, e.g. to a
+  // file system a test fills or breaks); Count and StartController use it.
+  const std::string& db_path() const { return db_path_; }
+  void set_db_path(std::string path) { db_path_ = std::move(path); }
 
   Daemon StartController(std::vector<std::string> extra_args = {});
   // `wrapper` runs before the agent's own argv (e.g. "ip netns exec sut").
@@ -72,6 +75,7 @@ class Harness {
   LocalCommandRunner runner_;
   std::string host_;
   int port_;
+  std::string db_path_;
 };
 
 // The quickstart spec's Redis workloads with fewer requests, so a run takes
