@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/node/iommu_probe.h"
 #include "agent/vm/accelerator.h"
+#include "agent/vm/guest_capture.h"
 #include "agent/vm/guest_report.h"
 #include "agent/vm/qemu_vm.h"
 #include "common/args.h"
@@ -27,6 +28,7 @@ constexpr char kUsage[] =
     "         [--intremap on|off] [--device-iotlb on|off] [--aw-bits 39|48] [--vcpus N]\n"
     "         [--memory 1GiB] [--guest-dir DIR | --kernel FILE --initrd FILE]\n"
     "         [--accel auto|kvm|tcg] [--run-dir DIR] [--timeout SECONDS] [--format table|json]\n"
+    "         [--capture DIR]\n"
     "Boots a guest with the emulated IOMMU described (q35, virtio-net behind it) and prints\n"
     "the mode the guest actually runs, as the agent's probe sees it from inside the guest:\n"
     "e.g. lazy with intel caching mode runs strict. Defaults: --viommu intel --guest-iommu\n"
@@ -34,7 +36,9 @@ constexpr char kUsage[] =
     "(default $IOMMUVM_GUEST_DIR; scripts/guest-image builds one), --accel auto (KVM when a\n"
     "probe boot works, else TCG). The guest's console and QEMU's log stay in --run-dir\n"
     "(default /tmp/iommuvm-vm-check). Exit 0 when the guest runs the requested mode, 1 when\n"
-    "it does not or did not boot, 2 on usage errors.\n";
+    "it does not or did not boot, 2 on usage errors. --capture DIR also records the guest's\n"
+    "proc and sysfs files the probe reads and its kernel log into DIR (replaced), a sysroot\n"
+    "for `iommuvm-agent inspect --sysroot DIR --kernel-log DIR/dmesg.txt`.\n";
 
 absl::StatusOr<bool> OnOff(const Args& args, const std::string& flag, bool fallback) {
   std::string v = args.Get(flag, fallback ? "on" : "off");
@@ -48,8 +52,8 @@ absl::StatusOr<bool> OnOff(const Args& args, const std::string& flag, bool fallb
 absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& argv) {
   auto parsed = ParseArgs(argv,
                           {"viommu", "guest-iommu", "caching-mode", "intremap", "device-iotlb",
-                           "aw-bits", "vcpus", "memory", "guest-dir", "kernel", "initrd",
-                           "accel", "run-dir", "timeout", "format"},
+                           "aw-bits", "vcpus", "memory", "guest-dir", "kernel", "initrd", "accel",
+                           "run-dir", "timeout", "format", "capture"},
                           {"help"});
   if (!parsed.ok()) return parsed.status();
   const Args& args = *parsed;
@@ -95,6 +99,8 @@ absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& 
   std::string guest_dir = args.Get("guest-dir", env_dir != nullptr ? env_dir : "");
   vm.set_kernel(args.Get("kernel", guest_dir.empty() ? "" : guest_dir + "/vmlinuz"));
   vm.set_initrd(args.Get("initrd", guest_dir.empty() ? "" : guest_dir + "/initrd.cpio"));
+  if (!vm.kernel().empty()) vm.set_kernel(std::filesystem::absolute(vm.kernel()));
+  if (!vm.initrd().empty()) vm.set_initrd(std::filesystem::absolute(vm.initrd()));
   if (vm.kernel().empty() || vm.initrd().empty()) {
     return absl::InvalidArgumentError(
         "no guest image: give --guest-dir DIR (or set IOMMUVM_GUEST_DIR, or --kernel and "
@@ -104,7 +110,8 @@ absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& 
   if (o.accel != "auto" && o.accel != "kvm" && o.accel != "tcg") {
     return absl::InvalidArgumentError(absl::StrCat("--accel '", o.accel, "' is not auto, kvm or tcg"));
   }
-  o.run_dir = args.Get("run-dir", "/tmp/iommuvm-vm-check");
+  // Absolute: QEMU runs in the run directory, where relative paths break.
+  o.run_dir = std::filesystem::absolute(args.Get("run-dir", "/tmp/iommuvm-vm-check"));
   if (!absl::SimpleAtoi(args.Get("timeout", "180"), &o.timeout_s) || o.timeout_s <= 0) {
     return absl::InvalidArgumentError("--timeout takes a positive number of seconds");
   }
@@ -113,6 +120,12 @@ absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& 
     return absl::InvalidArgumentError(absl::StrCat("--format '", format, "' is not table or json"));
   }
   o.json = format == "json";
+  o.capture_dir = args.Get("capture", "");
+  if (!o.capture_dir.empty()) o.capture_dir = std::filesystem::absolute(o.capture_dir);
+  if (!o.capture_dir.empty()) {
+    vm.set_append(vm.append().empty() ? kCaptureToken
+                                      : absl::StrCat(vm.append(), " ", kCaptureToken));
+  }
   return o;
 }
 
@@ -159,7 +172,8 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
   if (console.ok()) {
     err << "vm-check: guest up after " << absl::StrFormat("%.1f", absl::ToDoubleSeconds(vm.Uptime()))
         << " s; its probe is running...\n";
-    console = vm.WaitForConsole(kInspectEndMarker, absl::Seconds(opts->timeout_s));
+    console = vm.WaitForConsole(opts->capture_dir.empty() ? kInspectEndMarker : kCaptureEndMarker,
+                                absl::Seconds(opts->timeout_s));
   }
   double boot_s = absl::ToDoubleSeconds(vm.Uptime());
   vm.Stop();
@@ -169,6 +183,16 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
     err << "iommuvm-agent vm-check: " << report.status().message() << "\n  (" << accel.reason
         << "; console and QEMU log in " << opts->run_dir << ")\n";
     return 1;
+  }
+  if (!opts->capture_dir.empty()) {
+    auto archive = ExtractCapture(*console);
+    absl::Status unpacked =
+        archive.ok() ? UnpackCapture(*archive, opts->capture_dir, &runner) : archive.status();
+    if (!unpacked.ok()) {
+      err << "iommuvm-agent vm-check: " << unpacked.message() << " (console in " << opts->run_dir
+          << ")\n";
+      return 1;
+    }
   }
   std::string requested = ModeName(opts->vm.guest_iommu());
   bool as_requested = opts->vm.guest_iommu() == v1::IOMMU_MODE_CURRENT ||
@@ -193,6 +217,7 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
         << ", \"iommu_group\": " << JsonEscape(report->data_group)
         << ", \"group_type\": " << JsonEscape(report->data_group_type)
         << ", \"boot_seconds\": " << absl::StrFormat("%.1f", boot_s)
+        << ", \"capture\": " << (opts->capture_dir.empty() ? "null" : JsonEscape(opts->capture_dir))
         << ", \"warnings\": [" << absl::StrJoin(warnings, ", ") << "]}\n";
   } else {
     out << "guest: " << viommu << " vIOMMU, kernel " << report->kernel_release << ", "
@@ -202,6 +227,7 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
               report->data_group_type, absl::StrFormat("%.1f", boot_s)});
     t.Print(out, Format::kTable);
     for (const auto& w : report->warnings) out << "warning: " << w << "\n";
+    if (!opts->capture_dir.empty()) out << "capture: " << opts->capture_dir << "\n";
   }
   return as_requested ? 0 : 1;
 }

@@ -19,6 +19,7 @@ struct VmCheckOptions {
   std::string run_dir;         // console.log and qemu.log are kept here
   int64_t timeout_s = 180;
   bool json = false;
+  std::string capture_dir;  // --capture: the guest's sysroot is unpacked here
 };
 
 // The options from vm-check's arguments (argv excludes "vm-check");

@@ -5,8 +5,11 @@
 // vm-check's arguments.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_join.h"
 #include "agent/vm/accelerator.h"
+#include "agent/vm/guest_capture.h"
 #include "agent/vm/guest_report.h"
 #include "agent/vm/qemu_command.h"
 #include "agent/vm_check_command.h"
@@ -139,6 +142,24 @@ TEST(GuestReportTest, MissingOrCutReportsSayWhat) {
             std::string::npos);
 }
 
+// busybox base64 wraps at 76 columns; the serial console adds \r.
+TEST(GuestCaptureTest, TheArchiveBetweenTheMarkersIsDecoded) {
+  auto bytes = ExtractCapture(
+      "IOMMUVM-INSPECT-END rc=0\r\nIOMMUVM-CAPTURE-BEGIN\r\naGVsbG8g\r\nc3lzZnM=\r\n"
+      "IOMMUVM-CAPTURE-END\r\n");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(*bytes, "hello sysfs");
+  EXPECT_NE(
+      ExtractCapture("IOMMUVM-INSPECT-END rc=0\n").status().message().find("missing or cut short"),
+      std::string::npos);
+  EXPECT_NE(ExtractCapture("IOMMUVM-CAPTURE-BEGIN\naGVsbG8g\n[ 3.1] virtio_net: ok\n"
+                           "IOMMUVM-CAPTURE-END\n")
+                .status()
+                .message()
+                .find("not base64"),
+            std::string::npos);
+}
+
 TEST(AcceleratorTest, KvmOnlyWhenTheDeviceOpensAndAProbeBootWorks) {
   int probes = 0;
   auto ok = [&] {
@@ -173,6 +194,18 @@ TEST(VmCheckArgsTest, DefaultsFlagsAndErrors) {
   EXPECT_EQ(o->vm.initrd(), "/g/initrd.cpio");
   EXPECT_EQ(o->accel, "auto");
   EXPECT_TRUE(o->json);
+  // QEMU runs in the run directory: every path it gets is absolute.
+  auto relative =
+      ParseVmCheckArgs({"--guest-dir", "g", "--run-dir", "runs/a", "--capture", "caps/intel-lazy"});
+  ASSERT_TRUE(relative.ok()) << relative.status();
+  std::string cwd = std::filesystem::current_path();
+  EXPECT_EQ(relative->run_dir, cwd + "/runs/a");
+  EXPECT_EQ(relative->vm.kernel(), cwd + "/g/vmlinuz");
+  EXPECT_EQ(relative->vm.initrd(), cwd + "/g/initrd.cpio");
+  EXPECT_EQ(relative->capture_dir, cwd + "/caps/intel-lazy");
+  EXPECT_EQ(relative->vm.append(), "vmcheck.capture=1");  // tells the guest's init
+  EXPECT_TRUE(o->capture_dir.empty());
+  EXPECT_EQ(o->vm.append(), "");
   auto none = ParseVmCheckArgs({"--guest-dir", "/g", "--viommu", "none"});
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->vm.guest_iommu(), v1::IOMMU_MODE_OFF);  // the only mode without a vIOMMU

@@ -53,7 +53,8 @@ TEST_P(VmCheckTest, GuestRunsWhatItsOwnProbeSees) {
   const Case& c = GetParam();
   std::string run_dir = absl::StrCat(::testing::TempDir(), "vm-check-", c.name);
   std::vector<std::string> flags = c.flags;
-  flags.insert(flags.end(), {"--accel", "tcg"});
+  std::string capture = run_dir + "/capture";
+  flags.insert(flags.end(), {"--accel", "tcg", "--capture", capture});
   CommandResult r = VmCheck(flags, run_dir);
   EXPECT_EQ(r.exit_code, c.as_requested ? 0 : 1) << r.out << r.err;
   EXPECT_NE(r.out.find(Field("detected", c.detected)), std::string::npos) << r.out << r.err;
@@ -62,6 +63,19 @@ TEST_P(VmCheckTest, GuestRunsWhatItsOwnProbeSees) {
   EXPECT_NE(r.out.find(absl::StrCat("\"as_requested\": ", c.as_requested ? "true" : "false")),
             std::string::npos)
       << r.out;
+  // What the guest sent back (scripts/record-captures keeps such captures
+  // for the inspect tests) is judged on the host exactly as inside.
+  CommandSpec inspect;
+  inspect.argv = {IOMMUVM_AGENT_BIN,      "inspect",  "--sysroot", capture, "--kernel-log",
+                  capture + "/dmesg.txt", "--format", "json"};
+  auto host = LocalCommandRunner().Run(inspect);
+  ASSERT_TRUE(host.ok()) << host.status();
+  EXPECT_NE(host->out.find(absl::StrCat("\"detected_mode\": \"", c.detected, "\"")),
+            std::string::npos)
+      << host->out << host->err;
+  EXPECT_NE(host->out.find(absl::StrCat("\"group_type\": \"", c.group_type, "\"")),
+            std::string::npos)
+      << host->out;
 }
 
 INSTANTIATE_TEST_SUITE_P(
