@@ -3,6 +3,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "agent/session/message_bounds.h"
 #include "common/status_macros.h"
 
 namespace iommuvm::agent {
@@ -70,9 +71,19 @@ absl::StatusOr<uint64_t> Outbox::Enqueue(v1::AgentMessage msg) {
   std::lock_guard lock(mu_);
   sqlite::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.status());
-  ASSIGN_OR_RETURN(uint64_t seq, InsertLocked(std::move(msg)));
-  RETURN_IF_ERROR(tx.Commit());
-  next_seq_ = seq + 1;
+  uint64_t first = next_seq_;
+  uint64_t seq = 0;
+  absl::Status s = [&]() -> absl::Status {
+    for (auto& part : FitMessage(std::move(msg))) {
+      ASSIGN_OR_RETURN(seq, InsertLocked(std::move(part)));
+      next_seq_ = seq + 1;
+    }
+    return tx.Commit();
+  }();
+  if (!s.ok()) {
+    next_seq_ = first;  // rolled back: the numbers were never issued
+    return s;
+  }
   cv_.notify_all();
   return seq;
 }
@@ -86,8 +97,10 @@ absl::Status Outbox::EnqueueStepEnd(std::vector<v1::AgentMessage> msgs,
   RETURN_IF_ERROR(tx.status());
   absl::Status s = [&]() -> absl::Status {
     for (auto& m : msgs) {
-      ASSIGN_OR_RETURN(uint64_t seq, InsertLocked(std::move(m)));
-      next_seq_ = seq + 1;
+      for (auto& part : FitMessage(std::move(m))) {
+        ASSIGN_OR_RETURN(uint64_t seq, InsertLocked(std::move(part)));
+        next_seq_ = seq + 1;
+      }
     }
     RETURN_IF_ERROR(MarkStepDoneLocked(step_id));
     return tx.Commit();

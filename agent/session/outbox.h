@@ -30,11 +30,13 @@ class Outbox {
   static absl::StatusOr<std::unique_ptr<Outbox>> Open(const std::string& path);
 
   // Stores `msg` with the next sequence number (set in the stored copy)
-  // and returns that number.
+  // and returns that number. A message too big to send is stored as
+  // FitMessage makes it (a split batch takes several numbers; the last is
+  // returned).
   absl::StatusOr<uint64_t> Enqueue(v1::AgentMessage msg);
   // Stores every message of `msgs` (in order) and marks `step_id` done in
   // one transaction: a crash leaves either all of it or none, so a step's
-  // result is never both delivered and run again. `after_commit` runs
+  // result is never both delivered and run again. Fitted as by Enqueue. `after_commit` runs
   // once it is stored and before any sender can read it (the faults tier
   // dies there).
   absl::Status EnqueueStepEnd(std::vector<v1::AgentMessage> msgs, const std::string& step_id,

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "agent/session/message_bounds.h"
 #include "tests/support/status_matchers.h"
 
 namespace iommuvm::agent {
@@ -166,6 +167,44 @@ TEST_F(OutboxTest, ANewEpochRenumbersWhatIsPendingAfterTheCommittedSequence) {
   std::filesystem::remove(path_);
   for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
   EXPECT_NE((*Outbox::Open(path_))->epoch(), epoch);
+}
+
+// Everything stored is something the controller accepts (gRPC refuses a
+// message over its 4 MiB limit, and a refused one would be resent forever).
+TEST_F(OutboxTest, EveryStoredMessageFitsTheWire) {
+  auto box = *Outbox::Open(path_);
+  v1::AgentMessage update;
+  v1::StepUpdate* u = update.mutable_step_update();
+  u->set_step_id("a1-stop");
+  u->set_attempt_id(1);
+  u->set_error(std::string(3 << 20, 'e'));
+  (*u->mutable_artifacts())["server.log"] =
+      "first line\n" + std::string(6 << 20, 'x') + "last line";
+  (*u->mutable_evidence())["mode"] = "strict";
+  v1::AgentMessage big = Batch(1);
+  for (int i = 0; i < 200000; ++i) {
+    v1::MetricSample* s = big.mutable_metric_batch()->add_samples();
+    s->set_name("iommuvm_server_cpu_utilization");
+    (*s->mutable_labels())["cpu"] = std::to_string(i % 64);
+    s->set_timestamp_ms(i);
+  }
+  ASSERT_TRUE(box->Enqueue(update).ok());
+  ASSERT_THAT(box->EnqueueStepEnd({big}, "a1-load"), IsOk());
+  auto stored = *box->After(0, 1000);
+  ASSERT_GT(stored.size(), 2u) << "the batch is split";
+  int64_t samples = 0;
+  for (const auto& m : stored) {
+    EXPECT_LE(m.ByteSizeLong(), kMaxMessageBytes) << m.seq();
+    for (const auto& s : m.metric_batch().samples()) EXPECT_EQ(s.timestamp_ms(), samples++);
+  }
+  EXPECT_EQ(samples, 200000);
+  EXPECT_EQ(box->SamplesStored(1), 200000u);
+  const v1::StepUpdate& kept = stored[0].step_update();
+  EXPECT_EQ(kept.evidence().at("mode"), "strict");
+  const std::string& log = kept.artifacts().at("server.log");
+  EXPECT_EQ(log.substr(0, 10), "first line");
+  EXPECT_EQ(log.substr(log.size() - 9), "last line");
+  EXPECT_NE(log.find("bytes left out"), std::string::npos);
 }
 
 }  // namespace
