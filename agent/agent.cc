@@ -82,12 +82,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     reg.set_data_address(config.data_address);
     reg.set_agent_version("0.1.0");
     reg.set_simulated(config.simulate_boot);
-    for (const char* key : {"detected", "data_mode", "data_nic", "data_group", "data_group_type"}) {
-      (*reg.mutable_iommu())[key] = "";
-    }
-    for (const auto& [k, v] : node.Probe(v1::IOMMU_MODE_CURRENT)) {
-      if (reg.iommu().count(k)) (*reg.mutable_iommu())[k] = v;
-    }
+    *reg.mutable_probe() = node.Probe(v1::IOMMU_MODE_CURRENT).report;
     return reg;
   };
   v1::Register first = make_register();

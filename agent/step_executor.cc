@@ -333,9 +333,9 @@ void StepExecutor::StopServer(const v1::Step& step) {
 void StepExecutor::VerifyMode(const v1::Step& step) {
   if (node_ == nullptr) return Finish(step, absl::UnimplementedError("no node control"), {});
   v1::StepUpdate u;
-  for (const auto& [k, v] : node_->Probe(step.verify_mode().expected())) {
-    (*u.mutable_evidence())[k] = v;
-  }
+  NodeControl::Probed probed = node_->Probe(step.verify_mode().expected());
+  *u.mutable_probe() = std::move(probed.report);
+  for (const auto& [k, v] : probed.evidence) (*u.mutable_evidence())[k] = v;
   Finish(step, absl::OkStatus(), u);
 }
 
@@ -344,6 +344,7 @@ void StepExecutor::SwitchMode(const v1::Step& step) {
   auto result = node_->Switch(step);
   if (!result.ok()) return Finish(step, result.status(), {});
   v1::StepUpdate u;
+  *u.mutable_switch_outcome() = result->outcome;
   for (const auto& [k, v] : result->evidence) (*u.mutable_evidence())[k] = v;
   if (!result->reboot) return Finish(step, absl::OkStatus(), u);
   // Tell the controller we are going down (the outbox keeps the message if

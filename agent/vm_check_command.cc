@@ -17,7 +17,7 @@
 #include "common/command_runner.h"
 #include "common/table.h"
 #include "common/units.h"
-#include "controller/spec/spec.h"
+#include "iommu/mode_names.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -69,7 +69,7 @@ absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& 
   vm.set_viommu(args.Get("viommu", "intel"));
   std::string mode = args.Get("guest-iommu", vm.viommu() == "none" ? "off" : "strict");
   v1::IommuMode parsed_mode = v1::IOMMU_MODE_UNSPECIFIED;
-  if (!spec::ParseIommuModeName(mode, &parsed_mode)) {
+  if (!iommu::ParseIommuModeName(mode, &parsed_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--guest-iommu '", mode, "' is not one of off, passthrough, lazy, strict, current"));
   }

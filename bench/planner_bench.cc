@@ -3,8 +3,8 @@
 // Run: build/bench/iommuvm_planner_bench
 #include <benchmark/benchmark.h>
 
-#include "controller/planner/planner.h"
-#include "controller/spec/matrix.h"
+#include "planner/planner.h"
+#include "spec/matrix.h"
 
 namespace iommuvm {
 namespace {

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "controller/spec/matrix.h"
-#include "controller/spec/spec_parser.h"
+#include "spec/matrix.h"
+#include "spec/spec_parser.h"
 
 namespace iommuvm {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
-#include "controller/spec/spec_parser.h"
+#include "spec/spec_parser.h"
 
 namespace iommuvm::cli {
 

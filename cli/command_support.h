@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "common/args.h"
 #include "cli/commands.h"
-#include "controller/spec/spec.h"
+#include "common/args.h"
+#include "spec/spec.h"
 
 namespace iommuvm::cli {
 

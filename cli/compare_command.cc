@@ -1,11 +1,11 @@
 // `iommuvm compare`: what each IOMMU mode costs against a baseline mode,
 // per workload, VM, parameters and operation, with confidence intervals
-// over the repetitions (controller/results/comparison.h).
+// over the repetitions (results/comparison.h).
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/command_support.h"
-#include "controller/results/comparison.h"
+#include "results/comparison.h"
 
 namespace iommuvm::cli {
 namespace {

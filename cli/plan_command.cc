@@ -5,8 +5,9 @@
 #include "absl/strings/str_split.h"
 #include "cli/command_support.h"
 #include "common/units.h"
-#include "controller/planner/planner.h"
-#include "controller/spec/matrix.h"
+#include "iommu/mode_names.h"
+#include "planner/planner.h"
+#include "spec/matrix.h"
 
 namespace iommuvm::cli {
 namespace {
@@ -67,7 +68,7 @@ void PrintJson(std::ostream& out, size_t runs, const planner::Plan& plan) {
         << ", \"makespan_s\": " << Fixed(Seconds(pp.makespan), 1) << ", \"boots\": [";
     for (size_t b = 0; b < pp.boots.size(); ++b) {
       const planner::Boot& boot = pp.boots[b];
-      out << (b ? ", " : "") << "{\"iommu\": \"" << spec::IommuModeName(boot.mode)
+      out << (b ? ", " : "") << "{\"iommu\": \"" << iommu::IommuModeName(boot.mode)
           << "\", \"instance\": " << boot.instance << ", \"runs\": ["
           << absl::StrJoin(boot.runs, ", ") << "]}";
     }
@@ -116,7 +117,7 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
         absl::StrAppend(&first, i ? " " : "", boot.runs[i]);
       }
       if (boot.runs.size() > 6) absl::StrAppend(&first, " ...");
-      t.AddRow({absl::StrCat(p + 1), absl::StrCat(b + 1), spec::IommuModeName(boot.mode),
+      t.AddRow({absl::StrCat(p + 1), absl::StrCat(b + 1), iommu::IommuModeName(boot.mode),
                 absl::StrCat(boot.instance), planner::SwitchTo(options, boot.mode).method,
                 absl::StrCat(boot.runs.size()), first});
     }

@@ -3,7 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/command_support.h"
-#include "controller/spec/spec.h"
+#include "iommu/mode_names.h"
+#include "spec/spec.h"
 
 namespace iommuvm::cli {
 
@@ -17,8 +18,8 @@ std::string ProgressLine(const v1::Experiment& e, absl::Duration elapsed) {
                                   " ok, ", e.runs_failed(), " failed)");
   for (const auto& r : e.runs()) {
     if (r.state() != "ACTIVE") continue;
-    absl::StrAppend(&line, " | run ", r.index(), " ", r.workload(), " iommu=",
-                    spec::IommuModeName(r.iommu()), " rep ", r.repetition(), " ",
+    absl::StrAppend(&line, " | run ", r.index(), " ", r.workload(),
+                    " iommu=", iommu::IommuModeName(r.iommu()), " rep ", r.repetition(), " ",
                     r.attempt_state());
     break;
   }

@@ -2,8 +2,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_support.h"
-#include "controller/spec/params.h"
-#include "controller/spec/spec.h"
+#include "iommu/mode_names.h"
+#include "spec/params.h"
+#include "spec/spec.h"
 
 namespace iommuvm::cli {
 namespace {
@@ -117,7 +118,7 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
   Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"params"}, {"rep", true}, {"state"},
            {"attempt"}, {"attempts", true}, {"server"}, {"client"}, {"evidence"}, {"error"}});
   for (const auto& r : e.runs()) {
-    t.AddRow({absl::StrCat(r.index()), spec::IommuModeName(r.iommu()), r.workload(), r.vm(),
+    t.AddRow({absl::StrCat(r.index()), iommu::IommuModeName(r.iommu()), r.workload(), r.vm(),
               Params(r.params()), absl::StrCat(r.repetition()), r.state(), r.attempt_state(),
               absl::StrCat(r.attempts()), r.server_node(), r.client_node(), Evidence(r),
               r.error()});
@@ -141,14 +142,25 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
   for (const auto& r : *rows) {
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
-    t.AddRow({absl::StrCat(r.run_index()), spec::IommuModeName(r.iommu()), r.detected_mode(),
-              r.workload(), r.vm(),
-              Params(r.params()), absl::StrCat(r.repetition()), has ? o.operation() : "",
-              has ? Fixed(o.throughput_ops(), 1) : "", has ? Fixed(o.latency_p50_us(), 1) : "",
-              has ? Fixed(o.latency_p99_us(), 1) : "", has ? Fixed(o.latency_max_us(), 1) : "",
+    t.AddRow({absl::StrCat(r.run_index()),
+              iommu::IommuModeName(r.iommu()),
+              r.detected_mode(),
+              r.workload(),
+              r.vm(),
+              Params(r.params()),
+              absl::StrCat(r.repetition()),
+              has ? o.operation() : "",
+              has ? Fixed(o.throughput_ops(), 1) : "",
+              has ? Fixed(o.latency_p50_us(), 1) : "",
+              has ? Fixed(o.latency_p99_us(), 1) : "",
+              has ? Fixed(o.latency_max_us(), 1) : "",
               Fixed(r.server_cpu_utilization() * 100, 1),
-              Fixed(r.server_interrupts_per_second(), 0), Fixed(r.server_packets_per_second(), 0),
-              absl::StrCat(r.metric_samples()), r.state(), r.error(), r.unsteady(),
+              Fixed(r.server_interrupts_per_second(), 0),
+              Fixed(r.server_packets_per_second(), 0),
+              absl::StrCat(r.metric_samples()),
+              r.state(),
+              r.error(),
+              r.unsteady(),
               r.simulated() ? "SIMULATED" : ""});
   }
   t.Print(ctx.out, format);

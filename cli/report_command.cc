@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/command_support.h"
-#include "controller/results/html_report.h"
+#include "results/html_report.h"
 
 namespace iommuvm::cli {
 namespace {

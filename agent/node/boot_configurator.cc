@@ -9,7 +9,7 @@
 #include "agent/node/kexec_boot.h"
 #include "agent/node/sim_node.h"
 #include "agent/node/sysfs_boot.h"
-#include "controller/spec/cmdline.h"
+#include "iommu/cmdline.h"
 
 namespace iommuvm::agent {
 
@@ -19,8 +19,8 @@ std::string NextCmdline(const std::string& current, const BootTarget& target) {
     extra.emplace(t);
   }
   std::vector<std::string> kept;
-  for (absl::string_view t : absl::StrSplit(spec::ReplaceModeTokens(current, ""), ' ',
-                                            absl::SkipEmpty())) {
+  for (absl::string_view t :
+       absl::StrSplit(iommu::ReplaceModeTokens(current, ""), ' ', absl::SkipEmpty())) {
     if (!extra.count(std::string(t))) kept.emplace_back(t);
   }
   for (absl::string_view t : absl::StrSplit(target.tokens, ' ', absl::SkipEmpty())) {

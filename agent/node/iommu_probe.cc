@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/spec/cmdline.h"
+#include "iommu/cmdline.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -101,8 +101,8 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
   IommuProbe p;
   p.cmdline = ReadTrimmed(fs, "/proc/cmdline");
   p.kernel_release = ReadTrimmed(fs, "/proc/sys/kernel/osrelease");
-  p.requested = spec::RequestedModeFromCmdline(p.cmdline);
-  std::vector<std::string> tokens = spec::ModeTokens(p.cmdline);
+  p.requested = iommu::RequestedModeFromCmdline(p.cmdline);
+  std::vector<std::string> tokens = iommu::ModeTokens(p.cmdline);
   p.evidence.push_back(absl::StrCat(
       "cmdline: ", tokens.empty() ? "no IOMMU mode tokens" : absl::StrJoin(tokens, " "),
       " -> requests ", ModeName(p.requested)));
@@ -125,7 +125,7 @@ IommuProbe ProbeIommu(const FileSystem& fs, absl::string_view kernel_log, bool l
 
   // 5.15 added DMA-FQ; on older kernels (and when the release cannot be
   // read but some group shows DMA-FQ) "DMA" alone does not mean strict.
-  bool has_dma_fq = spec::KernelAtLeast(p.kernel_release, 5, 15);
+  bool has_dma_fq = iommu::KernelAtLeast(p.kernel_release, 5, 15);
   for (const IommuGroup& g : p.groups) has_dma_fq = has_dma_fq || g.type == "DMA-FQ";
   std::string translated_as, translated_why;
   if (!has_dma_fq) translated_as = FlushPolicyFromLog(log, &translated_why);

@@ -38,18 +38,23 @@ NodeControl::NodeControl(FileSystem* sysroot, FileSystem* host, CommandRunner* r
 
 std::string NodeControl::PendingPath() const { return config_.state_dir + "/pending_boot"; }
 
-Evidence NodeControl::Probe(v1::IommuMode expected) {
+NodeControl::Probed NodeControl::Probe(v1::IommuMode expected) {
   auto log = ReadKernelLogOf(*sysroot_, runner_);
   IommuProbe p = ProbeIommu(*sysroot_, log.ok() ? *log : "", log.ok(), config_.data_nic);
-  Evidence e;
-  e["boot_id"] = BootId(*sysroot_);
+  Probed out;
+  v1::ProbeReport& r = out.report;
+  r.set_boot_id(BootId(*sysroot_));
+  r.set_requested(ModeName(p.requested));
+  r.set_detected(p.detected);
+  r.set_data_nic(p.data_nic.name);
+  r.set_data_group(p.data_group);
+  r.set_data_group_type(p.data_group_type);
+  r.set_data_mode(p.data_mode);
+  if (expected != v1::IOMMU_MODE_CURRENT && expected != v1::IOMMU_MODE_UNSPECIFIED) {
+    r.set_mismatch(CheckMode(p, expected));
+  }
+  Evidence& e = out.evidence;
   e["cmdline"] = p.cmdline;
-  e["requested"] = ModeName(p.requested);
-  e["detected"] = p.detected;
-  e["data_nic"] = p.data_nic.name;
-  e["data_group"] = p.data_group;
-  e["data_group_type"] = p.data_group_type;
-  e["data_mode"] = p.data_mode;
   e["kernel_log"] = absl::StrJoin(p.kernel_log.lines, " | ");
   e["warnings"] = absl::StrJoin(p.warnings, " | ");
   std::vector<std::string> groups;
@@ -57,10 +62,7 @@ Evidence NodeControl::Probe(v1::IommuMode expected) {
     groups.push_back(absl::StrCat(p.groups[i].id, ":", p.groups[i].type));
   }
   e["groups"] = absl::StrJoin(groups, " ");
-  e["mismatch"] = expected == v1::IOMMU_MODE_CURRENT || expected == v1::IOMMU_MODE_UNSPECIFIED
-                      ? ""
-                      : CheckMode(p, expected);
-  return e;
+  return out;
 }
 
 absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& step) {
@@ -82,8 +84,12 @@ absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& st
   auto outcome = c->Apply(target);
   if (!outcome.ok()) return outcome.status();
   SwitchResult result;
+  result.outcome.set_method(c->method());
+  result.outcome.set_boot_id_before(boot_before);
   if (*outcome == SwitchOutcome::kSwitchedInPlace) {
-    result.evidence = Probe(s.mode());
+    Probed probed = Probe(s.mode());
+    *result.outcome.mutable_probe() = std::move(probed.report);
+    result.evidence = std::move(probed.evidence);
     result.evidence["method"] = c->method();
     result.evidence["boot_id_before"] = boot_before;
     return result;
@@ -96,7 +102,8 @@ absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& st
   absl::Status saved = host_->WriteFile(PendingPath(), Encode(pending));
   if (!saved.ok()) return saved;
   result.reboot = true;
-  result.evidence = {{"rebooting", c->method()}, {"boot_id_before", boot_before}};
+  result.outcome.set_rebooting(true);
+  result.evidence = {{"method", c->method()}, {"boot_id_before", boot_before}};
   configured_ = std::move(c);
   return result;
 }
@@ -123,13 +130,19 @@ std::optional<v1::StepUpdate> NodeControl::CompletePendingBoot() {
   u.set_step_id(pending["step_id"]);
   u.set_attempt_id(attempt);
   u.set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
-  Evidence e = Probe(static_cast<v1::IommuMode>(mode));
+  Probed probed = Probe(static_cast<v1::IommuMode>(mode));
+  v1::SwitchOutcome* outcome = u.mutable_switch_outcome();
+  outcome->set_method(pending["method"]);
+  outcome->set_boot_id_before(pending["boot_id_before"]);
+  *outcome->mutable_probe() = probed.report;
+  Evidence& e = probed.evidence;
   e["method"] = pending["method"];
   e["boot_id_before"] = pending["boot_id_before"];
   for (const auto& [k, v] : e) (*u.mutable_evidence())[k] = v;
   (void)host_->RemoveAll(PendingPath());
-  Log(kLog, "booted after ", pending["method"], " switch (boot ", e["boot_id_before"], " -> ",
-      e["boot_id"], "): ", e["detected"], e["mismatch"].empty() ? "" : ", " + e["mismatch"]);
+  const v1::ProbeReport& r = outcome->probe();
+  Log(kLog, "booted after ", pending["method"], " switch (boot ", outcome->boot_id_before(), " -> ",
+      r.boot_id(), "): ", r.detected(), r.mismatch().empty() ? "" : ", " + r.mismatch());
   return u;
 }
 

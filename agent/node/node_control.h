@@ -37,14 +37,20 @@ class NodeControl {
   NodeControl(FileSystem* sysroot, FileSystem* host, CommandRunner* runner,
               NodeControlConfig config);
 
-  // The probe as evidence: boot_id, cmdline, requested, detected, data_nic,
-  // data_group, data_group_type, data_mode, kernel_log, warnings, and
-  // mismatch (why the node is not in `expected`; "" when it is or when
-  // `expected` is CURRENT).
-  Evidence Probe(v1::IommuMode expected);
+  // The probe: the facts the controller decides on (`report`, whose
+  // `mismatch` says why the node is not in `expected`; "" when it is or when
+  // `expected` is CURRENT) and the evidence behind them: cmdline,
+  // kernel_log, warnings and groups.
+  struct Probed {
+    v1::ProbeReport report;
+    Evidence evidence;
+  };
+  Probed Probe(v1::IommuMode expected);
 
   struct SwitchResult {
-    bool reboot = false;  // true: send `evidence` as STARTED, then call Reboot()
+    // true: send `outcome` (rebooting) as STARTED, then call Reboot().
+    bool reboot = false;
+    v1::SwitchOutcome outcome;
     Evidence evidence;
   };
   // Carries out a SwitchMode step up to the reboot.

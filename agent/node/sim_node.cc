@@ -12,7 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/node/sysfs_boot.h"
 #include "common/log.h"
-#include "controller/spec/cmdline.h"
+#include "iommu/cmdline.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -122,7 +122,7 @@ class SimBootMethod final : public BootConfigurator {
 }  // namespace
 
 v1::IommuMode SimulatedMode(const std::string& cmdline, const SimNodeSpec& node) {
-  v1::IommuMode mode = spec::RequestedModeFromCmdline(cmdline);
+  v1::IommuMode mode = iommu::RequestedModeFromCmdline(cmdline);
   bool intel_on = false;
   for (absl::string_view t : absl::StrSplit(cmdline, ' ', absl::SkipEmpty())) {
     if (absl::StartsWith(t, "intel_iommu=")) intel_on = absl::StrContains(t, "on");

@@ -1,16 +1,16 @@
 #include "agent/telemetry/cpu_collector.h"
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/cpu_list.h"
 #include "common/status_macros.h"
-#include "controller/spec/cpu_list.h"
 
 namespace iommuvm::agent {
 
 CpuCollector::CpuCollector(const FileSystem* fs, const std::string& cores) : fs_(fs) {
-  auto parsed = spec::ParseCpuList(cores);  // validated with the spec
+  auto parsed = ParseCpuList(cores);  // validated with the spec
   if (parsed.ok()) cores_ = std::move(*parsed);
 }
 

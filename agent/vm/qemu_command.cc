@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "controller/spec/cmdline.h"
+#include "iommu/cmdline.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -67,11 +67,11 @@ absl::StatusOr<std::string> GuestCmdline(const v1::VmConfig& vm) {
       vm.viommu() != "none") {
     // intel-iommu wants intel_iommu=; amd-iommu and virtio-iommu take the
     // generic iommu.strict= / iommu=pt (the AMD token set).
-    auto vendor = vm.viommu() == "intel" ? spec::CpuVendor::kIntel : spec::CpuVendor::kAmd;
-    absl::StrAppend(&line, " ", spec::DefaultIommuTokens(vendor, mode));
+    auto vendor = vm.viommu() == "intel" ? iommu::CpuVendor::kIntel : iommu::CpuVendor::kAmd;
+    absl::StrAppend(&line, " ", iommu::DefaultIommuTokens(vendor, mode));
   }
   if (!vm.append().empty()) {
-    auto problems = spec::CheckCmdline(vm.append());
+    auto problems = iommu::CheckCmdline(vm.append());
     if (!problems.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("guest append: ", problems.front()));
     }

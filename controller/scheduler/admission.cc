@@ -1,12 +1,11 @@
 #include "controller/scheduler/admission.h"
 
-#include "controller/scheduler/pairing.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/spec/yaml_reader.h"
+#include "controller/scheduler/pairing.h"
+#include "spec/yaml_reader.h"
 
 namespace iommuvm::scheduler {
 
@@ -83,7 +82,7 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
       auto node = std::find_if(nodes.begin(), nodes.end(),
                                [&](const store::NodeRecord& n) { return n.agent_id == id; });
       if (node == nodes.end()) {
-        std::string hint = spec::ClosestMatch(id, known);
+        std::string hint = ClosestMatch(id, known);
         errors.push_back(spec::ErrorAt(
             yaml, path,
             absl::StrCat("no agent '", id, "' has registered with this controller",

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "controller/spec/spec.h"
-#include "controller/spec/spec_error.h"
 #include "controller/store/store.h"
+#include "spec/spec.h"
+#include "spec/spec_error.h"
 
 namespace iommuvm::scheduler {
 

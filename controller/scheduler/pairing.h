@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "controller/spec/spec.h"
 #include "iommuvm/v1/common.pb.h"
+#include "spec/spec.h"
 
 namespace iommuvm::scheduler {
 

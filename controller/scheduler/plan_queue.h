@@ -12,9 +12,9 @@
 #include <optional>
 #include <vector>
 
-#include "controller/planner/planner.h"
 #include "controller/scheduler/pairing.h"
-#include "controller/spec/spec.h"
+#include "planner/planner.h"
+#include "spec/spec.h"
 
 namespace iommuvm::scheduler {
 

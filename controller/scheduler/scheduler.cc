@@ -12,8 +12,8 @@
 #include "controller/scheduler/admission.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
-#include "controller/spec/matrix.h"
-#include "controller/spec/spec_parser.h"
+#include "spec/matrix.h"
+#include "spec/spec_parser.h"
 
 // Submission, cancellation, registration and connectivity. The rest of the
 // scheduler: scheduler_ingest.cc, scheduler_attempts.cc, scheduler_dispatch.cc.
@@ -167,7 +167,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
   node.hostname = reg.inventory().hostname();
   node.data_address = reg.data_address();
   node.cpu_vendor = reg.inventory().cpu_vendor();
-  node.iommu_mode = ProbedMode(reg.iommu());
+  node.iommu_mode = ProbedMode(reg.probe());
   node.tools = std::map<std::string, std::string>(reg.software_versions().begin(),
                                                   reg.software_versions().end());
   node.inventory_json.clear();

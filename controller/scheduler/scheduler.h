@@ -22,14 +22,14 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controller/metrics.h"
-#include "controller/results/steady_state.h"
 #include "controller/scheduler/pairing.h"
 #include "controller/scheduler/plan_queue.h"
 #include "controller/service/session_registry.h"
-#include "controller/spec/spec.h"
-#include "controller/spec/spec_error.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/agent.pb.h"
+#include "results/steady_state.h"
+#include "spec/spec.h"
+#include "spec/spec_error.h"
 
 namespace iommuvm::scheduler {
 

@@ -1,15 +1,14 @@
-#include "controller/scheduler/scheduler.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
+#include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
-#include "controller/spec/cmdline.h"
-#include "controller/spec/spec_parser.h"
+#include "iommu/cmdline.h"
+#include "spec/spec_parser.h"
 
 // How attempts end: failed or cancelled with cleanup, lost with a retry
 // (and quarantine), and the deadlines that decide it.

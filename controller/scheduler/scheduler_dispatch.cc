@@ -1,5 +1,3 @@
-#include "controller/scheduler/scheduler.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -7,10 +5,11 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
+#include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
-#include "controller/spec/cmdline.h"
-#include "controller/spec/spec_parser.h"
+#include "iommu/cmdline.h"
+#include "spec/spec_parser.h"
 
 // Following the plan: each pass finds lost nodes and timeouts, then lets
 // every unfinished experiment, oldest first, start the next planned
@@ -59,8 +58,8 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   // A node already in the needed mode is not switched (the planner's
   // promise); `current` measures the node as it is. Either way the agent's
   // probe verifies before anything runs.
-  bool in_mode = run.iommu == v1::IOMMU_MODE_CURRENT ||
-                 server.iommu_mode == spec::IommuModeName(run.iommu);
+  bool in_mode =
+      run.iommu == v1::IOMMU_MODE_CURRENT || server.iommu_mode == iommu::IommuModeName(run.iommu);
   // Each repetition in its own boot: a node whose current boot already
   // served another repetition of this mode reboots into it again.
   bool fresh_boot = in_mode && run.iommu != v1::IOMMU_MODE_CURRENT &&
@@ -77,12 +76,12 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   if (!in_mode) {
     m.events.push_back(Event(a, pair.server, fresh_boot ? "rebooting_for_repetition" : "switching",
                              absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
-                                          " -> ", spec::IommuModeName(run.iommu))));
+                                          " -> ", iommu::IommuModeName(run.iommu))));
   }
   RETURN_IF_ERROR(Commit(m));
-  Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ",
-      run.repetition, ") on ", pair.server, " -> ", pair.client,
-      in_mode ? "" : absl::StrCat(", switching to ", spec::IommuModeName(run.iommu)));
+  Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ", run.repetition,
+      ") on ", pair.server, " -> ", pair.client,
+      in_mode ? "" : absl::StrCat(", switching to ", iommu::IommuModeName(run.iommu)));
   RETURN_IF_ERROR(SendCurrentStep(a.id));
   return true;
 }
@@ -278,7 +277,7 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
   for (const NodePair& pair : pairs) {
     v1::IommuMode mode;
     const store::NodeRecord* n = FindNode(nodes, pair.server);
-    if (n != nullptr && spec::ParseIommuModeName(n->iommu_mode, &mode)) booted[pair] = mode;
+    if (n != nullptr && iommu::ParseIommuModeName(n->iommu_mode, &mode)) booted[pair] = mode;
   }
   queue->Replan(spec, pending, pairs, booted);
   if (!pending.empty() && pairs.empty()) {

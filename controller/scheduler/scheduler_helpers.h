@@ -4,16 +4,16 @@
 // scheduler_attempts.cc: how attempts end; scheduler_dispatch.cc:
 // following the plan). Not part of the scheduler's interface.
 
+#include <google/protobuf/util/json_util.h>
+
 #include <string>
 #include <vector>
 
-#include <google/protobuf/util/json_util.h>
-
 #include "controller/scheduler/attempt_state.h"
-#include "controller/spec/params.h"
-#include "controller/spec/spec.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/agent.pb.h"
+#include "spec/params.h"
+#include "spec/spec.h"
 
 namespace iommuvm::scheduler {
 
@@ -65,12 +65,24 @@ inline std::string EvidenceOf(const v1::StepUpdate& u, const std::string& key) {
 
 // The mode a probe's report says counts (the agent's registration facts
 // or VerifyMode evidence): the data-plane NIC's group, else all groups.
-inline std::string ProbedMode(const google::protobuf::Map<std::string, std::string>& probe) {
-  auto get = [&](const char* key) {
-    auto it = probe.find(key);
-    return it == probe.end() ? std::string() : it->second;
-  };
-  return get("data_mode").empty() ? get("detected") : get("data_mode");
+inline std::string ProbedMode(const v1::ProbeReport& probe) {
+  return probe.data_mode().empty() ? probe.detected() : probe.data_mode();
+}
+
+// A probe report as stored evidence, each field under `prefix`.
+inline void AddProbeEvidence(const v1::ProbeReport& p, const std::string& prefix,
+                             std::map<std::string, std::string>* evidence) {
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string&>{"boot_id", p.boot_id()},
+        {"requested", p.requested()},
+        {"detected", p.detected()},
+        {"data_nic", p.data_nic()},
+        {"data_group", p.data_group()},
+        {"data_group_type", p.data_group_type()},
+        {"data_mode", p.data_mode()},
+        {"mismatch", p.mismatch()}}) {
+    (*evidence)[prefix + key] = value;
+  }
 }
 
 inline store::EventRecord Event(const store::AttemptRecord& a, const std::string& agent,

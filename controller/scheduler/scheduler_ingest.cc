@@ -5,12 +5,12 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
-#include "controller/results/steady_state.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
-#include "controller/spec/cmdline.h"
-#include "controller/spec/spec_parser.h"
+#include "iommu/cmdline.h"
+#include "results/steady_state.h"
+#include "spec/spec_parser.h"
 
 // What agents report: step updates, results and metric batches, and the
 // step each attempt's state sends to which node.
@@ -92,6 +92,13 @@ std::string KindOf(const v1::AgentMessage& msg) {
     default:
       return "other";
   }
+}
+
+// A step's typed outcome is what the scheduler decides on; an update
+// without it comes from an agent that speaks an older protocol.
+std::string NoOutcome(const std::string& agent_id, const char* outcome) {
+  return absl::StrCat(agent_id, ": the step's update carries no ", outcome,
+                      " (an iommuvm-agent older than this controller? update it)");
 }
 }  // namespace
 
@@ -198,7 +205,7 @@ void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& age
     live.experiment_id = run->experiment_id;
     live.run_index = run->index;
     live.workload = run->workload;
-    live.iommu = spec::IommuModeName(run->iommu);
+    live.iommu = iommu::IommuModeName(run->iommu);
     live.vm = run->vm;
     auto simulated = a.evidence.find(kSimulatedKey);
     live.simulated = simulated != a.evidence.end() && simulated->second == "true";
@@ -226,12 +233,13 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   // The one STARTED update that moves an attempt: a node going down to
   // switch its boot config.
   if (current && u.phase() == v1::StepUpdate::PHASE_STARTED && kind == StepKind::kSwitchMode &&
-      found->state == AttemptState::kConfiguringBoot && u.evidence().count("rebooting")) {
+      found->state == AttemptState::kConfiguringBoot && u.switch_outcome().rebooting()) {
+    const std::string& method = u.switch_outcome().method();
     AttemptUpdate up = Move(*found, AttemptState::kConfiguringBoot, AttemptState::kRebooting);
-    up.evidence = {{"switch.method", u.evidence().at("rebooting")}};
+    up.evidence = {{"switch.method", method}};
     m.attempts.push_back(up);
-    m.events.push_back(Event(*found, agent_id, "rebooting",
-                             absl::StrCat("switching with ", u.evidence().at("rebooting"))));
+    m.events.push_back(
+        Event(*found, agent_id, "rebooting", absl::StrCat("switching with ", method)));
     if (metrics_) metrics_->CountIngest(kind_name, false);
     return Commit(m);
   }
@@ -266,8 +274,12 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   switch (kind) {
     case StepKind::kSwitchMode: {
       // Back from the switch: a reboot must have changed the boot id.
-      std::string method = EvidenceOf(u, "method");
-      std::string before = EvidenceOf(u, "boot_id_before"), after = EvidenceOf(u, "boot_id");
+      if (!u.has_switch_outcome())
+        return EndAttempt(a, AttemptState::kFailed, NoOutcome(agent_id, "SwitchOutcome"), m);
+      const v1::SwitchOutcome& outcome = u.switch_outcome();
+      const std::string& method = outcome.method();
+      const std::string& before = outcome.boot_id_before();
+      const std::string& after = outcome.probe().boot_id();
       bool in_place = method == "sysfs" || method == "sim-sysfs";
       if (!in_place && before == after) {
         return EndAttempt(
@@ -281,14 +293,19 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
           {"switch.method", method}, {"switch.boot_id_before", before}, {"switch.boot_id", after}};
       up.step_id = StepId(a.id, StepKind::kVerifyMode);
       m.attempts.push_back(up);
-      m.events.push_back(Event(a, agent_id, "switched",
-                               absl::StrCat("with ", method, ", now ", EvidenceOf(u, "detected"))));
+      m.events.push_back(
+          Event(a, agent_id, "switched",
+                absl::StrCat("with ", method, ", now ", outcome.probe().detected())));
       break;
     }
     case StepKind::kVerifyMode: {
+      if (!u.has_probe())
+        return EndAttempt(a, AttemptState::kFailed, NoOutcome(agent_id, "ProbeReport"), m);
+      const v1::ProbeReport& probe = u.probe();
       AttemptUpdate up = Move(a, AttemptState::kVerifying, AttemptState::kPreparing);
       for (const auto& [k, v] : u.evidence()) up.evidence["verify." + k] = v;
-      std::string mismatch = EvidenceOf(u, "mismatch");
+      AddProbeEvidence(probe, "verify.", &up.evidence);
+      const std::string& mismatch = probe.mismatch();
       if (!mismatch.empty()) {
         up.to = AttemptState::kFailed;
         m.attempts.push_back(up);
@@ -296,12 +313,12 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       }
       up.step_id = StepId(a.id, StepKind::kStartServer);
       m.attempts.push_back(up);
-      std::string mode = ProbedMode(u.evidence());
+      std::string mode = ProbedMode(probe);
       m.events.push_back(
           Event(a, agent_id, "verified", absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
-      RecordNodeMode(agent_id, mode, EvidenceOf(u, "boot_id"));
+      RecordNodeMode(agent_id, mode, probe.boot_id());
       auto& served = boot_repetitions_[agent_id];
-      if (served.first != EvidenceOf(u, "boot_id")) served = {EvidenceOf(u, "boot_id"), {}};
+      if (served.first != probe.boot_id()) served = {probe.boot_id(), {}};
       served.second.insert({a.experiment_id, run.iommu, run.repetition});
       break;
     }

@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "controller/spec/cmdline.h"
+#include "iommu/cmdline.h"
 
 namespace iommuvm::scheduler {
 namespace {
@@ -63,8 +63,8 @@ std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
     auto tokens = vendor->second.find(mode);
     if (tokens != vendor->second.end()) return tokens->second;
   }
-  return spec::DefaultIommuTokens(amd ? spec::CpuVendor::kAmd : spec::CpuVendor::kIntel, mode,
-                                  kernel_release);
+  return iommu::DefaultIommuTokens(amd ? iommu::CpuVendor::kAmd : iommu::CpuVendor::kIntel, mode,
+                                   kernel_release);
 }
 
 v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,

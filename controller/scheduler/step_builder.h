@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "controller/spec/spec.h"
 #include "iommuvm/v1/agent.pb.h"
+#include "spec/spec.h"
 
 namespace iommuvm::scheduler {
 

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "controller/spec/cmdline.h"
-#include "controller/spec/matrix.h"
-#include "controller/spec/spec_parser.h"
+#include "iommu/cmdline.h"
+#include "spec/matrix.h"
+#include "spec/spec_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
@@ -19,6 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                       r.spec->matrix.workload.size() * r.spec->repetitions;
     if (points <= 100000) (void)iommuvm::spec::ExpandMatrix(*r.spec);
   }
-  (void)iommuvm::spec::CheckCmdline(text);
+  (void)iommuvm::iommu::CheckCmdline(text);
   return 0;
 }

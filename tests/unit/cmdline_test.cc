@@ -1,9 +1,9 @@
-#include "controller/spec/cmdline.h"
+#include "iommu/cmdline.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace iommuvm::spec {
+namespace iommuvm::iommu {
 namespace {
 
 using ::testing::ElementsAre;
@@ -73,4 +73,4 @@ TEST(CmdlineTest, UnrelatedParametersPass) {
 }
 
 }  // namespace
-}  // namespace iommuvm::spec
+}  // namespace iommuvm::iommu

@@ -1,11 +1,12 @@
 // Statistics of `iommuvm compare` against published values, and the
 // grouping of results by workload, VM, parameters, operation and mode.
+#include "results/comparison.h"
+
 #include <gtest/gtest.h>
 
-#include "controller/results/comparison.h"
-#include "controller/results/html_report.h"
-#include "controller/results/statistics.h"
-#include "controller/results/steady_state.h"
+#include "results/html_report.h"
+#include "results/statistics.h"
+#include "results/steady_state.h"
 
 namespace iommuvm::results {
 namespace {

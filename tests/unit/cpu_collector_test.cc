@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
-#include "controller/spec/cpu_list.h"
+#include "common/cpu_list.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -69,8 +69,8 @@ TEST_F(CpuCollectorTest, ThePinnedCoresOfTheServerOnTheirOwn) {
   EXPECT_DOUBLE_EQ(out[0].value(), 0.25);
   EXPECT_EQ(out[1].name(), "server_cores_cpu_utilization");
   EXPECT_DOUBLE_EQ(out[1].value(), 1.0);
-  EXPECT_EQ(*spec::ParseCpuList("0-3,8,10-11"), (std::set<int>{0, 1, 2, 3, 8, 10, 11}));
-  EXPECT_FALSE(spec::ParseCpuList("3-1").ok());
+  EXPECT_EQ(*ParseCpuList("0-3,8,10-11"), (std::set<int>{0, 1, 2, 3, 8, 10, 11}));
+  EXPECT_FALSE(ParseCpuList("3-1").ok());
 }
 
 TEST_F(CpuCollectorTest, CountersGoingBackwardsProduceNoSample) {

@@ -1,4 +1,4 @@
-#include "controller/planner/planner.h"
+#include "planner/planner.h"
 
 #include <gtest/gtest.h>
 
@@ -7,8 +7,8 @@
 #include <set>
 #include <sstream>
 
-#include "controller/spec/matrix.h"
-#include "controller/spec/spec_parser.h"
+#include "spec/matrix.h"
+#include "spec/spec_parser.h"
 
 namespace iommuvm::planner {
 namespace {

@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <functional>
 
-#include "controller/planner/planner.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/step_builder.h"
-#include "controller/spec/matrix.h"
-#include "controller/spec/spec_parser.h"
 #include "controller/store/sqlite_store.h"
+#include "planner/planner.h"
+#include "spec/matrix.h"
+#include "spec/spec_parser.h"
 #include "tests/support/status_matchers.h"
 
 namespace iommuvm::scheduler {
@@ -89,6 +89,46 @@ class SchedulerTest : public ::testing::Test {
     std::vector<v1::ControllerMessage> resend;
     ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
   }
+  // What an agent's probe reports (the typed outcome the scheduler reads).
+  static v1::ProbeReport Probe(const std::string& detected, const std::string& boot_id,
+                               const std::string& mismatch = "") {
+    v1::ProbeReport p;
+    p.set_detected(detected);
+    p.set_boot_id(boot_id);
+    p.set_mismatch(mismatch);
+    return p;
+  }
+  // A SwitchMode step's outcome: STARTED going down (`rebooting`) or
+  // SUCCEEDED with the probe of the boot it ended in.
+  absl::Status Switched(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,
+                        const std::string& method, const std::string& boot_id_before,
+                        std::optional<v1::ProbeReport> probe = std::nullopt) {
+    v1::StepUpdate u;
+    v1::SwitchOutcome* o = u.mutable_switch_outcome();
+    o->set_method(method);
+    o->set_boot_id_before(boot_id_before);
+    o->set_rebooting(phase == v1::StepUpdate::PHASE_STARTED);
+    if (probe) *o->mutable_probe() = *probe;
+    return Send(agent, step, phase, std::move(u));
+  }
+  // A VerifyMode step's report (`evidence` is provenance, stored as is).
+  absl::Status Verified(const std::string& agent, const v1::Step& step, v1::ProbeReport probe,
+                        std::map<std::string, std::string> evidence = {}) {
+    v1::StepUpdate u;
+    *u.mutable_probe() = std::move(probe);
+    u.mutable_evidence()->insert(evidence.begin(), evidence.end());
+    return Send(agent, step, v1::StepUpdate::PHASE_SUCCEEDED, std::move(u));
+  }
+  absl::Status Send(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,
+                    v1::StepUpdate u) {
+    v1::AgentMessage m;
+    m.set_seq(++seq_[agent]);
+    u.set_step_id(step.step_id());
+    u.set_attempt_id(step.attempt_id());
+    u.set_phase(phase);
+    *m.mutable_step_update() = std::move(u);
+    return scheduler_->OnData(agent, m).status();
+  }
   absl::Status Update(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,
                       const std::string& error = "",
                       std::map<std::string, std::string> evidence = {}, bool transient = false) {
@@ -142,9 +182,7 @@ class SchedulerTest : public ::testing::Test {
       v1::Step step = msgs.back().assign().step();
       if (!step.has_verify_mode() || verified_.count(step.step_id())) continue;
       verified_.insert(step.step_id());
-      ASSERT_THAT(Update(agent, step, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                         {{"detected", "lazy"}, {"mismatch", ""}, {"boot_id", "boot-" + agent}}),
-                  IsOk());
+      ASSERT_THAT(Verified(agent, step, Probe("lazy", "boot-" + agent)), IsOk());
     }
   }
   // Drives the attempt whose StartServer was last sent to `server` through

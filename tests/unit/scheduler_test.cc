@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "controller/planner/planner.h"
 #include "controller/scheduler/step_builder.h"
-#include "controller/spec/matrix.h"
-#include "controller/spec/spec_parser.h"
+#include "planner/planner.h"
+#include "spec/matrix.h"
+#include "spec/spec_parser.h"
 #include "tests/unit/scheduler_fixture.h"
 
 namespace iommuvm::scheduler {
@@ -261,7 +261,7 @@ TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
   reg.add_roles(v1::ROLE_SERVER);
   reg.set_boot_id("boot-1");
   reg.mutable_inventory()->set_cpu_vendor("AuthenticAMD");
-  (*reg.mutable_iommu())["data_mode"] = "passthrough";
+  reg.mutable_probe()->set_data_mode("passthrough");
   std::vector<v1::ControllerMessage> resend;
   ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());  // re-registered below
   Register("cli", v1::ROLE_CLIENT);
@@ -276,9 +276,7 @@ TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
   auto state = [&] { return (*store_->ListAttempts(r->experiment_id))[0].state; };
   EXPECT_EQ(state(), AttemptState::kConfiguringBoot);
 
-  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_STARTED, "",
-                     {{"rebooting", "kexec"}, {"boot_id_before", "boot-1"}}),
-              IsOk());
+  ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "kexec", "boot-1"), IsOk());
   EXPECT_EQ(state(), AttemptState::kRebooting);
   scheduler_->OnDisconnect("srv");
   clock_.Advance(absl::Seconds(60));  // far beyond agent_grace (10 s)
@@ -288,23 +286,16 @@ TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
 
   reg.set_boot_id("boot-2");
   ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
-  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"method", "kexec"},
-                      {"boot_id_before", "boot-1"},
-                      {"boot_id", "boot-2"},
-                      {"detected", "strict"}}),
+  ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "kexec", "boot-1",
+                       Probe("strict", "boot-2")),
               IsOk());
   EXPECT_EQ(state(), AttemptState::kVerifying);
   v1::Step verify = gateway_.LastStep("srv");
   ASSERT_TRUE(verify.has_verify_mode());
   EXPECT_EQ(verify.verify_mode().expected(), v1::IOMMU_MODE_STRICT);
-  ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"detected", "strict"},
-                      {"data_mode", "strict"},
-                      {"mismatch", ""},
-                      {"boot_id", "boot-2"},
-                      {"groups", "0:DMA 14:DMA"}}),
-              IsOk());
+  v1::ProbeReport strict = Probe("strict", "boot-2");
+  strict.set_data_mode("strict");
+  ASSERT_THAT(Verified("srv", verify, strict, {{"groups", "0:DMA 14:DMA"}}), IsOk());
   EXPECT_EQ(state(), AttemptState::kPreparing);
   EXPECT_TRUE(gateway_.LastStep("srv").has_start_server());
   auto a = (*store_->ListAttempts(r->experiment_id))[0];
@@ -318,7 +309,7 @@ TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
   auto r = scheduler_->Submit(StrictSpec());
   ASSERT_THAT(r, IsOk());
   ASSERT_NO_FATAL_FAILURE(
-      RegisterServer([](v1::Register& reg) { (*reg.mutable_iommu())["detected"] = "strict"; }));
+      RegisterServer([](v1::Register& reg) { reg.mutable_probe()->set_detected("strict"); }));
   Register("cli", v1::ROLE_CLIENT);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   v1::Step step = gateway_.LastStep("srv");
@@ -353,15 +344,13 @@ TEST_F(SchedulerTest, TheNextRepetitionRebootsIntoTheSameMode) {
   ASSERT_GT(r->experiment_id, 0);
   ASSERT_NO_FATAL_FAILURE(RegisterServer([](v1::Register& reg) {
     reg.set_boot_id("boot-srv");
-    (*reg.mutable_iommu())["detected"] = "strict";
+    reg.mutable_probe()->set_detected("strict");
   }));
   Register("cli", v1::ROLE_CLIENT);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   v1::Step verify = gateway_.LastStep("srv");
   ASSERT_TRUE(verify.has_verify_mode());  // the first repetition: this boot
-  ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"detected", "strict"}, {"mismatch", ""}, {"boot_id", "boot-srv"}}),
-              IsOk());
+  ASSERT_THAT(Verified("srv", verify, Probe("strict", "boot-srv")), IsOk());
   ASSERT_GE(RunToCompletion("srv", "cli"), 0);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   v1::Step sw = gateway_.LastStep("srv");
@@ -390,25 +379,35 @@ std::pair<int64_t, v1::Step> SchedulerTest::StartStrictAttempt() {
 TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
   auto [experiment, sw] = StartStrictAttempt();
   // sysfs switched in place: same boot id is fine.
-  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"method", "sysfs"}, {"boot_id_before", "b"}, {"boot_id", "b"}}),
-              IsOk());
+  ASSERT_THAT(
+      Switched("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "sysfs", "b", Probe("strict", "b")),
+      IsOk());
   v1::Step verify = gateway_.LastStep("srv");
   ASSERT_TRUE(verify.has_verify_mode());
   std::string mismatch = "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type DMA-FQ";
-  ASSERT_THAT(Update("srv", verify, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"detected", "lazy"}, {"mismatch", mismatch}}),
-              IsOk());
+  ASSERT_THAT(Verified("srv", verify, Probe("lazy", "b", mismatch)), IsOk());
   auto runs = *store_->ListRuns(experiment);
   EXPECT_EQ(runs[0].state, "FAILED");
   EXPECT_EQ(runs[0].error, "srv: " + mismatch);
 }
 
-TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
+// The scheduler decides on typed outcomes only: free-form evidence saying
+// the same thing (an older agent's way) moves nothing.
+TEST_F(SchedulerTest, AnUpdateWithoutItsTypedOutcomeFailsNamingIt) {
   auto [experiment, sw] = StartStrictAttempt();
   ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
-                     {{"method", "grub"}, {"boot_id_before", "b1"}, {"boot_id", "b1"}}),
+                     {{"method", "sysfs"}, {"boot_id_before", "b"}, {"boot_id", "b"}}),
               IsOk());
+  auto runs = *store_->ListRuns(experiment);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("carries no SwitchOutcome"), std::string::npos) << runs[0].error;
+}
+
+TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
+  auto [experiment, sw] = StartStrictAttempt();
+  ASSERT_THAT(
+      Switched("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "grub", "b1", Probe("strict", "b1")),
+      IsOk());
   auto runs = *store_->ListRuns(experiment);
   EXPECT_EQ(runs[0].state, "FAILED");
   EXPECT_NE(runs[0].error.find("the node did not reboot"), std::string::npos) << runs[0].error;
@@ -428,8 +427,7 @@ TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
     ASSERT_THAT(scheduler_->Tick(), IsOk());
     v1::Step sw = gateway_.LastStep("srv");
     ASSERT_TRUE(sw.has_switch_mode()) << loss;
-    ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_STARTED, "", {{"rebooting", "grub"}}),
-                IsOk());
+    ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "grub", "b"), IsOk());
     scheduler_->OnDisconnect("srv");
     clock_.Advance(absl::Minutes(4));
     scheduler_->OnHeartbeat("cli");

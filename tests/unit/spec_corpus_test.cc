@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "controller/spec/spec_parser.h"
+#include "spec/spec_parser.h"
 
 namespace iommuvm::spec {
 namespace {

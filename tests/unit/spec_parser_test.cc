@@ -1,12 +1,12 @@
-#include "controller/spec/spec_parser.h"
+#include "spec/spec_parser.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "controller/spec/matrix.h"
-#include "controller/spec/params.h"
+#include "spec/matrix.h"
+#include "spec/params.h"
 
 namespace iommuvm::spec {
 namespace {

@@ -1,0 +1,123 @@
+#include "results/comparison.h"
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "spec/spec.h"
+
+namespace iommuvm::results {
+namespace {
+
+// Modes from least to most protection: the natural order of a cost table.
+constexpr const char* kModeOrder[] = {"off", "passthrough", "lazy", "strict"};
+
+int ModeRank(const std::string& mode) {
+  for (int i = 0; i < 4; ++i) {
+    if (mode == kModeOrder[i]) return i;
+  }
+  return 4;  // mixed, unknown
+}
+
+bool MetricOf(const v1::ResultRow& r, const std::string& metric, double* out) {
+  const v1::OperationResult& o = r.result();
+  if (metric == "throughput")
+    *out = o.throughput_ops();
+  else if (metric == "p50")
+    *out = o.latency_p50_us();
+  else if (metric == "p90")
+    *out = o.latency_p90_us();
+  else if (metric == "p99")
+    *out = o.latency_p99_us();
+  else if (metric == "p999")
+    *out = o.latency_p999_us();
+  else if (metric == "cpu")
+    *out = r.server_cpu_utilization() * 100;
+  else
+    return false;
+  return true;
+}
+
+// The mode a row counts under: the requested one, or what the node ran.
+std::string ModeOf(const v1::ResultRow& r) {
+  if (r.iommu() == v1::IOMMU_MODE_CURRENT) {
+    return r.detected_mode().empty() ? "current" : r.detected_mode();
+  }
+  return iommu::IommuModeName(r.iommu());
+}
+
+std::string Params(const v1::ResultRow& r) {
+  std::vector<std::string> parts;
+  std::map<std::string, std::string> sorted(r.params().begin(), r.params().end());
+  for (const auto& [k, v] : sorted) parts.push_back(absl::StrCat(k, "=", v));
+  return absl::StrJoin(parts, ",");
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultRow>& rows,
+                                                   const CompareOptions& options) {
+  double probe;
+  if (!MetricOf(v1::ResultRow(), options.metric, &probe)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metric '", options.metric, "' is not one of throughput, p50, p90, p99, p999, cpu"));
+  }
+  using Group = std::tuple<std::string, std::string, std::string, std::string>;
+  std::map<Group, std::map<std::string, std::vector<double>>> values;
+  std::set<std::pair<Group, std::string>> simulated;
+  std::map<std::pair<Group, std::string>, uint32_t> unsteady;
+  for (const auto& r : rows) {
+    if (r.state() != "SUCCEEDED" || !r.has_result()) continue;
+    if (r.simulated() && !options.allow_simulated) {
+      return absl::FailedPreconditionError(
+          "this experiment ran on simulated nodes (--simulate_boot): their IOMMU modes were "
+          "generated, not measured, so a mode's cost cannot be read from them; pass "
+          "--allow-simulated to compare anyway (every row is then marked)");
+    }
+    std::pair<Group, std::string> cell{{r.workload(), r.vm(), Params(r), r.result().operation()},
+                                       ModeOf(r)};
+    if (!r.unsteady().empty()) ++unsteady[cell];
+    if (r.simulated()) simulated.insert(cell);
+    double v = 0;
+    MetricOf(r, options.metric, &v);
+    values[cell.first][cell.second].push_back(v);
+  }
+  bool baseline_seen = options.baseline.empty();
+  std::vector<ComparisonRow> out;
+  for (const auto& [group, by_mode] : values) {
+    std::vector<std::string> modes;
+    for (const auto& [mode, v] : by_mode) modes.push_back(mode);
+    std::sort(modes.begin(), modes.end(), [](const std::string& a, const std::string& b) {
+      return std::make_pair(ModeRank(a), a) < std::make_pair(ModeRank(b), b);
+    });
+    std::string baseline = options.baseline.empty() ? modes.front() : options.baseline;
+    std::optional<Summary> base;
+    if (by_mode.count(baseline)) {
+      base = Summarize(by_mode.at(baseline), options.confidence);
+      baseline_seen = true;
+    }
+    for (const std::string& mode : modes) {
+      ComparisonRow row;
+      std::tie(row.workload, row.vm, row.params, row.operation) = group;
+      row.mode = mode;
+      row.summary = Summarize(by_mode.at(mode), options.confidence);
+      row.is_baseline = base && mode == baseline;
+      row.simulated = simulated.count({group, mode}) > 0;
+      auto u = unsteady.find({group, mode});
+      row.unsteady = u == unsteady.end() ? 0 : u->second;
+      if (base && !row.is_baseline) {
+        row.change = RelativeChange(row.summary, *base, options.confidence);
+      }
+      out.push_back(std::move(row));
+    }
+  }
+  if (!baseline_seen) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no succeeded run in mode '", options.baseline, "' to compare against"));
+  }
+  return out;
+}
+
+}  // namespace iommuvm::results

@@ -1,0 +1,533 @@
+#include "spec/spec_parser.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "iommu/cmdline.h"
+#include "iommu/mode_names.h"
+#include "spec/matrix.h"
+#include "spec/params.h"
+#include "spec/workload_parser.h"
+#include "spec/yaml_reader.h"
+
+namespace iommuvm::spec {
+namespace {
+
+const std::vector<std::string> kIommuModes = {"off", "passthrough", "lazy", "strict", "current"};
+const std::vector<std::string> kBareMetal = {"bare-metal"};
+const std::vector<std::string> kVendors = {"intel", "amd"};
+const std::vector<std::string> kSwitchMethods = {"sysfs", "kexec", "grub"};
+
+// Reads one spec file; each Read* method handles one section.
+class Parser {
+ public:
+  explicit Parser(SpecErrors* errors) : errors_(errors) {}
+
+  void ReadTop(const YAML::Node& root, ExperimentSpec* spec) {
+    MapReader r(root, "", errors_);
+    if (!r.valid()) return;
+    r.String("name", &spec->name, /*required=*/true);
+    r.String("description", &spec->description);
+    r.StringMap("labels", &spec->labels);
+    r.UInt32("repetitions", &spec->repetitions, 1, 10000);
+    r.UInt32("retries", &spec->retries, 0, 10);
+    ReadWorkloads(r, spec);
+    ReadVms(r, spec);
+    ReadMatrix(r, spec);
+    ReadNodes(r, spec);
+    ReadTimeouts(r, &spec->timeouts);
+    ReadTelemetry(r, spec);
+    if (spec->telemetry.collectors.empty()) spec->telemetry.collectors = TelemetryCollectors();
+    ReadIommuTokens(r, &spec->iommu_tokens);
+    ReadSwitch(r, spec);
+    ReadOrder(r, &spec->order);
+    CheckRebootsPossible(r, *spec);
+  }
+
+ private:
+  void ReadWorkloads(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("workloads");
+    if (!n.IsDefined()) {
+      parent.Error(n, "workloads", "required key is missing; define at least one workload");
+      return;
+    }
+    if (!n.IsMap() || n.size() == 0) {
+      AddError(errors_, n, "workloads",
+               "expected a mapping of workload names to definitions, found " + Describe(n));
+      return;
+    }
+    for (const auto& kv : n) {
+      WorkloadSpec w;
+      w.name = kv.first.as<std::string>("");
+      ReadWorkload(kv.second, "workloads." + w.name, errors_, &w);
+      spec->workloads[w.name] = std::move(w);
+    }
+  }
+
+  void ReadMatrix(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("matrix");
+    if (!n.IsDefined()) {
+      parent.Error(n, "matrix", "required key is missing; list at least the workloads to run");
+      return;
+    }
+    MapReader m(n, "matrix", errors_);
+    if (!m.valid()) return;
+    std::vector<std::string> modes;
+    m.StringList("iommu", &modes, kIommuModes);
+    if (!modes.empty()) {
+      spec->matrix.iommu.clear();
+      for (const auto& name : modes) {
+        v1::IommuMode mode;
+        iommu::ParseIommuModeName(name, &mode);
+        spec->matrix.iommu.push_back(mode);
+      }
+    }
+    std::vector<std::string> workload_names;
+    for (const auto& [name, w] : spec->workloads) workload_names.push_back(name);
+    m.StringList("workload", &spec->matrix.workload, workload_names, /*required=*/true);
+    std::vector<std::string> vm_names = kBareMetal;
+    for (const auto& [name, vm] : spec->vms) vm_names.push_back(name);
+    m.StringList("vm", &spec->matrix.vm, vm_names);
+    ReadUserAxes(n, m, spec);
+    ReadPartialPoints(m, "exclude", *spec, &spec->matrix.exclude);
+    ReadPartialPoints(m, "include", *spec, &spec->matrix.include);
+    std::string factors;
+    uint64_t bound = MatrixSizeBound(*spec, &factors);
+    if (bound > kMaxRunsPerExperiment) {
+      m.Error(n, "matrix",
+              absl::StrCat("expands to up to ",
+                           bound == UINT64_MAX ? "more than 2^64" : absl::StrCat(bound), " runs (",
+                           factors, "), more than the ", kMaxRunsPerExperiment,
+                           " one experiment may have; split it or shorten the axes that multiply"));
+      return;  // too big to expand for the checks below
+    }
+    CheckVmAgainstModes(m, *spec);
+  }
+
+  // Matrix keys naming a workload parameter are user axes.
+  void ReadUserAxes(const YAML::Node& n, MapReader& m, ExperimentSpec* spec) {
+    for (const std::string& name : AxisParameters()) m.Known(name);
+    for (const auto& kv : n) {
+      std::string key = kv.first.as<std::string>("");
+      const auto& params = AxisParameters();
+      if (std::find(params.begin(), params.end(), key) == params.end()) continue;
+      std::vector<std::string> values;
+      m.StringList(key, &values);
+      YAML::Node list = m.Child(key);
+      for (size_t i = 0; i < values.size(); ++i) {
+        std::string e = CheckAxisValue(key, values[i]);
+        if (e.empty()) continue;
+        YAML::Node item = list.IsSequence() && i < list.size() ? list[i] : list;
+        AddError(errors_, item, m.ChildPath(key) + "[" + std::to_string(i) + "]", e);
+      }
+      bool applies = false;
+      for (const auto& w : spec->matrix.workload) {
+        auto it = spec->workloads.find(w);
+        if (it != spec->workloads.end() && AxisAppliesTo(key, it->second)) applies = true;
+      }
+      if (!applies && !spec->matrix.workload.empty()) {
+        AddError(errors_, m.Child(key), m.ChildPath(key),
+                 "axis '" + key + "' applies to none of this matrix's workloads (" +
+                     absl::StrJoin(spec->matrix.workload, ", ") + ") with their app and tool");
+      }
+      if (!values.empty()) spec->matrix.user_axes.emplace_back(key, values);
+    }
+  }
+
+  // The values an axis of this matrix may take (empty: not an axis here).
+  std::vector<std::string> AxisValues(const ExperimentSpec& spec, const std::string& axis) {
+    if (axis == "iommu") {
+      std::vector<std::string> v;
+      for (auto mode : spec.matrix.iommu) v.push_back(iommu::IommuModeName(mode));
+      return v;
+    }
+    if (axis == "workload") return spec.matrix.workload;
+    if (axis == "vm") return spec.matrix.vm;
+    for (const auto& [name, values] : spec.matrix.user_axes) {
+      if (name == axis) return values;
+    }
+    return {};
+  }
+
+  // An included point may use any defined value, not only the matrix's.
+  std::string CheckIncludedValue(const ExperimentSpec& spec, const std::string& axis,
+                                 const std::string& value) {
+    v1::IommuMode mode;
+    if (axis == "iommu") {
+      return iommu::ParseIommuModeName(value, &mode) ? "" : "'" + value + "' is not an IOMMU mode";
+    }
+    if (axis == "workload") {
+      return spec.workloads.count(value) ? "" : "'" + value + "' is not a defined workload";
+    }
+    if (axis == "vm") {
+      return value == "bare-metal" || spec.vms.count(value) ? ""
+                                                            : "'" + value + "' is not a defined vm";
+    }
+    const auto& params = AxisParameters();
+    if (std::find(params.begin(), params.end(), axis) == params.end()) {
+      return "'" + axis + "' is not an axis; axes: iommu, workload, vm, " +
+             absl::StrJoin(params, ", ");
+    }
+    return CheckAxisValue(axis, value);
+  }
+
+  void ReadPartialPoints(MapReader& m, const std::string& key, const ExperimentSpec& spec,
+                         std::vector<PartialPoint>* out) {
+    YAML::Node n = m.Child(key);
+    if (!n.IsDefined()) return;
+    std::string path = m.ChildPath(key);
+    if (!n.IsSequence()) {
+      AddError(errors_, n, path, "expected a list of points such as {iommu: off, workload: w}");
+      return;
+    }
+    std::vector<std::string> axes = {"iommu", "workload", "vm"};
+    for (const auto& [name, _] : spec.matrix.user_axes) axes.push_back(name);
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (!n[i].IsMap() || n[i].size() == 0) {
+        AddError(errors_, n[i], item_path, "expected a mapping of axis names to values");
+        continue;
+      }
+      PartialPoint point;
+      for (const auto& kv : n[i]) {
+        std::string axis = kv.first.as<std::string>("");
+        std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
+        if (key == "include") {
+          std::string e = CheckIncludedValue(spec, axis, value);
+          if (!e.empty()) {
+            AddError(errors_, kv.second, item_path + "." + axis, e);
+          } else {
+            point[axis] = value;
+          }
+          continue;
+        }
+        std::vector<std::string> allowed = AxisValues(spec, axis);
+        if (allowed.empty()) {
+          std::string msg =
+              "'" + axis + "' is not an axis of this matrix; axes: " + absl::StrJoin(axes, ", ");
+          AddError(errors_, kv.first, item_path + "." + axis, msg);
+          continue;
+        }
+        if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+          AddError(errors_, kv.second, item_path + "." + axis,
+                   "'" + value + "' is not a value of axis " + axis +
+                       " (values: " + absl::StrJoin(allowed, ", ") + ")");
+          continue;
+        }
+        point[axis] = value;
+      }
+      if (key == "include" &&
+          (!point.count("iommu") || !point.count("workload") || !point.count("vm"))) {
+        AddError(errors_, n[i], item_path, "an included point needs iommu, workload and vm");
+        continue;
+      }
+      out->push_back(std::move(point));
+    }
+  }
+
+  void ReadVms(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("vms");
+    if (!n.IsDefined()) return;
+    if (!n.IsMap()) {
+      AddError(errors_, n, "vms",
+               "expected a mapping of VM names to definitions, found " + Describe(n));
+      return;
+    }
+    for (const auto& kv : n) {
+      VmSpec vm;
+      vm.name = kv.first.as<std::string>("");
+      std::string path = "vms." + vm.name;
+      if (vm.name == "bare-metal") {
+        AddError(errors_, kv.first, path, "'bare-metal' is reserved for runs without a VM");
+        continue;
+      }
+      MapReader r(kv.second, path, errors_);
+      if (!r.valid()) continue;
+      r.UInt32("vcpus", &vm.vcpus, 1, 1024);
+      r.Size("memory", &vm.memory_bytes, 64ull << 20, 16ull << 40);
+      std::vector<std::string> one;
+      r.StringList("viommu", &one, {"none", "intel", "virtio", "amd"});
+      if (!one.empty()) vm.viommu = one[0];
+      YAML::Node opts = r.Child("viommu_options");
+      if (opts.IsDefined()) {
+        MapReader o(opts, r.ChildPath("viommu_options"), errors_);
+        o.Bool("caching_mode", &vm.caching_mode);
+        o.Bool("intremap", &vm.intremap);
+        o.Bool("device_iotlb", &vm.device_iotlb);
+        o.UInt32("aw_bits", &vm.aw_bits, 39, 48);
+        if (vm.aw_bits != 39 && vm.aw_bits != 48) {
+          o.Error(o.Child("aw_bits"), o.ChildPath("aw_bits"), "must be 39 or 48");
+        }
+      }
+      one.clear();
+      r.StringList("guest_iommu", &one, kIommuModes);
+      if (!one.empty()) iommu::ParseIommuModeName(one[0], &vm.guest_iommu);
+      one.clear();
+      r.StringList("nic", &one, {"virtio", "vfio-vf"});
+      if (!one.empty()) vm.nic = one[0];
+      r.String("kernel", &vm.kernel);
+      r.String("initrd", &vm.initrd);
+      r.String("disk", &vm.disk);
+      if (vm.nic == "vfio-vf" && vm.viommu == "intel" && !vm.caching_mode) {
+        r.Error(r.Child("nic"), r.ChildPath("nic"),
+                "a vfio-vf NIC behind an emulated Intel IOMMU needs "
+                "viommu_options.caching_mode: true");
+      }
+      if (vm.nic == "vfio-vf" && vm.viommu == "amd") {
+        r.Error(r.Child("nic"), r.ChildPath("nic"),
+                "QEMU's amd-iommu cannot translate for an assigned device (it lacks the map "
+                "notifier VFIO needs); use viommu intel with caching_mode: true, or virtio");
+      }
+      // What guests really run (docs/vm.md, pinned by the vm tests): asking
+      // for lazy where the guest kernel forces strict would mislabel runs.
+      if (vm.guest_iommu == v1::IOMMU_MODE_LAZY && vm.viommu == "intel" && vm.caching_mode) {
+        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                "a guest behind an emulated VT-d with caching mode runs lazy as strict ('IOMMU "
+                "batching disallowed due to virtualization'); set viommu_options.caching_mode: "
+                "false (not possible with nic: vfio-vf) or ask for strict");
+      }
+      if (vm.guest_iommu == v1::IOMMU_MODE_LAZY && vm.viommu == "amd") {
+        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                "Linux runs lazy as strict under an emulated AMD IOMMU ('AMD-Vi: Using strict "
+                "mode due to virtualization'); lazy guests need viommu intel with "
+                "caching_mode: false");
+      }
+      if (vm.guest_iommu == v1::IOMMU_MODE_OFF && vm.viommu == "virtio") {
+        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                "virtio-iommu cannot be turned off from the guest's command line; use viommu: "
+                "none for a guest without an IOMMU");
+      }
+      if (vm.guest_iommu != v1::IOMMU_MODE_CURRENT && vm.guest_iommu != v1::IOMMU_MODE_OFF &&
+          vm.viommu == "none") {
+        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                std::string("guest mode ") + iommu::IommuModeName(vm.guest_iommu) +
+                    " needs a viommu (intel, virtio or amd)");
+      }
+      spec->vms[vm.name] = std::move(vm);
+    }
+  }
+
+  // A VF passed through to a guest needs the host IOMMU on: no point of
+  // the matrix (after exclude/include) may combine iommu off with such a vm.
+  void CheckVmAgainstModes(MapReader& m, const ExperimentSpec& spec) {
+    bool vf_vm = false;
+    for (const auto& [name, vm] : spec.vms) vf_vm = vf_vm || vm.nic == "vfio-vf";
+    if (!vf_vm) return;
+    for (const auto& w : spec.matrix.workload) {
+      if (!spec.workloads.count(w)) return;  // already reported; cannot expand
+    }
+    ExperimentSpec one = spec;
+    one.repetitions = 1;
+    std::set<std::string> reported;
+    for (const RunPoint& p : ExpandMatrix(one)) {
+      auto vm = spec.vms.find(p.vm);
+      if (p.iommu != v1::IOMMU_MODE_OFF || vm == spec.vms.end() || vm->second.nic != "vfio-vf" ||
+          !reported.insert(p.vm).second) {
+        continue;
+      }
+      m.Error(m.Child("iommu"), m.ChildPath("iommu"),
+              "vm '" + p.vm +
+                  "' passes a VF through (nic: vfio-vf), which needs the host "
+                  "IOMMU on; remove 'off' or that vm, or exclude {iommu: off, vm: " +
+                  p.vm + "}");
+    }
+  }
+
+  void ReadNodes(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("nodes");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "nodes", errors_);
+    if (!r.valid()) return;
+    NodesSpec& nodes = spec->nodes;
+    r.StringMap("selector", &nodes.selector);
+    r.UInt32("count", &nodes.count, 1, 10000);
+    YAML::Node pairs = r.Child("pairs");
+    if (!pairs.IsDefined()) return;
+    if (!pairs.IsSequence() || pairs.size() == 0) {
+      AddError(errors_, pairs, "nodes.pairs", "expected a list of {server, client}");
+      return;
+    }
+    for (const char* other : {"selector", "count"}) {
+      if (r.Child(other).IsDefined()) {
+        r.Error(r.Child(other), r.ChildPath(other),
+                "choose nodes either by explicit 'pairs' or by 'selector' and 'count', "
+                "not both");
+      }
+    }
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      PairSpec p;
+      MapReader pr(pairs[i], "nodes.pairs[" + std::to_string(i) + "]", errors_);
+      pr.String("server", &p.server, true);
+      pr.String("client", &p.client, true);
+      for (const auto& q : nodes.pairs) {
+        for (const std::string* name : {&p.server, &p.client}) {
+          if (!name->empty() && (*name == q.server || *name == q.client)) {
+            pr.Error(pairs[i], pr.path(),
+                     "node '" + *name +
+                         "' is already in another pair; a node serves one "
+                         "pair so runs never share it");
+          }
+        }
+      }
+      nodes.pairs.push_back(p);
+    }
+  }
+
+  void ReadTimeouts(MapReader& parent, TimeoutsSpec* t) {
+    YAML::Node n = parent.Child("timeouts");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "timeouts", errors_);
+    r.Duration("prepare", &t->prepare, absl::Seconds(1));
+    r.Duration("run", &t->run, absl::Seconds(1));
+    r.Duration("collect", &t->collect, absl::Seconds(1));
+    r.Duration("boot", &t->boot, absl::Seconds(10));
+  }
+
+  void ReadTelemetry(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("telemetry");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "telemetry", errors_);
+    r.Duration("interval", &spec->telemetry.interval, absl::Milliseconds(100));
+    r.StringList("collectors", &spec->telemetry.collectors, TelemetryCollectors());
+    r.UInt32("unsteady_below_pct", &spec->telemetry.unsteady_below_pct, 0, 100);
+  }
+
+  // A command-line fragment: every problem CheckCmdline finds, at `node`.
+  void CheckTokens(const YAML::Node& node, const std::string& path, std::string* out) {
+    if (!node.IsScalar()) {
+      AddError(errors_, node, path, "expected kernel command-line tokens, found " + Describe(node));
+      return;
+    }
+    for (const auto& e : iommu::CheckCmdline(node.Scalar())) AddError(errors_, node, path, e);
+    *out = node.Scalar();
+  }
+
+  void ReadIommuTokens(MapReader& parent, IommuTokensSpec* out) {
+    YAML::Node extra = parent.Child("extra_cmdline");
+    if (extra.IsDefined()) CheckTokens(extra, "extra_cmdline", &out->extra_cmdline);
+    YAML::Node n = parent.Child("iommu_tokens");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "iommu_tokens", errors_);
+    if (!r.valid()) return;
+    for (const std::string& vendor : kVendors) {
+      YAML::Node v = r.Child(vendor);
+      if (!v.IsDefined()) continue;
+      MapReader modes(v, r.ChildPath(vendor), errors_);
+      if (!modes.valid()) continue;
+      for (v1::IommuMode m : {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_PASSTHROUGH, v1::IOMMU_MODE_LAZY,
+                              v1::IOMMU_MODE_STRICT}) {
+        YAML::Node t = modes.Child(iommu::IommuModeName(m));
+        if (t.IsDefined()) {
+          CheckTokens(t, modes.ChildPath(iommu::IommuModeName(m)), &out->overrides[vendor][m]);
+        }
+      }
+    }
+  }
+
+  void ReadSwitch(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("switch");
+    if (!n.IsDefined()) return;
+    SwitchSpec& sw = spec->switch_method;
+    std::vector<std::string> method;
+    if (n.IsScalar()) {  // "switch: kexec" is short for {method: kexec}
+      parent.StringList("switch", &method, kSwitchMethods);
+      sw.fallback.clear();
+    } else {
+      MapReader r(n, "switch", errors_);
+      if (!r.valid()) return;
+      r.StringList("method", &method, kSwitchMethods, /*required=*/true);
+      sw.fallback.clear();
+      r.StringList("fallback", &sw.fallback, kSwitchMethods);
+      r.Bool("grub_one_shot", &sw.grub_one_shot);
+    }
+    if (method.size() > 1) AddError(errors_, n, "switch.method", "expected one method");
+    if (method.empty()) return;
+    sw.method = method[0];
+    if (std::find(sw.fallback.begin(), sw.fallback.end(), sw.method) != sw.fallback.end()) {
+      AddError(errors_, n, "switch.fallback", "'" + sw.method + "' is already the method");
+    }
+    bool wants_off = std::find(spec->matrix.iommu.begin(), spec->matrix.iommu.end(),
+                               v1::IOMMU_MODE_OFF) != spec->matrix.iommu.end();
+    if (sw.method == "sysfs" && wants_off && sw.fallback.empty()) {
+      AddError(errors_, n, "switch",
+               "sysfs cannot switch a node to iommu off (it needs a reboot); add "
+               "'fallback: [kexec]' or 'fallback: [grub]'");
+    }
+  }
+
+  // One boot per repetition needs a method that reboots: sysfs retypes
+  // groups in the running kernel.
+  void CheckRebootsPossible(MapReader& top, const ExperimentSpec& spec) {
+    if (!spec.order.repetitions_across_boots || spec.repetitions < 2) return;
+    bool switches = false;
+    for (v1::IommuMode m : spec.matrix.iommu) switches = switches || m != v1::IOMMU_MODE_CURRENT;
+    if (!switches || spec.switch_method.method != "sysfs") return;
+    for (const std::string& f : spec.switch_method.fallback) {
+      if (f != "sysfs") return;
+    }
+    YAML::Node order = top.Child("order");
+    bool explicit_order = order.IsDefined() && order.IsMap() && order["repetitions_across_boots"];
+    YAML::Node at = explicit_order ? order["repetitions_across_boots"] : top.Child("switch");
+    AddError(errors_, at, explicit_order ? "order.repetitions_across_boots" : "switch",
+             "each repetition in its own boot (order.repetitions_across_boots, the default) needs "
+             "a switch method that reboots, but sysfs switches in place; add fallback: [kexec] "
+             "(or grub), or set order.repetitions_across_boots: false");
+  }
+
+  void ReadOrder(MapReader& parent, OrderSpec* out) {
+    YAML::Node n = parent.Child("order");
+    if (!n.IsDefined()) return;
+    MapReader r(n, "order", errors_);
+    r.Bool("randomize", &out->randomize);
+    r.UInt64("seed", &out->seed, 0, UINT64_MAX);
+    r.Bool("repetitions_across_boots", &out->repetitions_across_boots);
+  }
+
+  SpecErrors* errors_;
+};
+
+}  // namespace
+
+ParseResult ParseSpec(absl::string_view yaml_text) {
+  ParseResult result;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    SpecError err;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = "YAML syntax error: " + e.msg;
+    result.errors.push_back(err);
+    return result;
+  }
+  ExperimentSpec spec;
+  try {
+    Parser parser(&result.errors);
+    parser.ReadTop(root, &spec);
+  } catch (const YAML::Exception& e) {  // defensive: yaml-cpp throws on odd input
+    SpecError err;
+    err.line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    err.column = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    err.message = "cannot read spec: " + e.msg;
+    result.errors.push_back(err);
+  }
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const SpecError& a, const SpecError& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
+  if (result.errors.empty()) result.spec = std::move(spec);
+  return result;
+}
+
+const std::vector<std::string>& TelemetryCollectors() {
+  static const auto* names = new std::vector<std::string>{"cpu",     "interrupts", "softirqs",
+                                                          "network", "memory",     "iommu_pmu"};
+  return *names;
+}
+
+}  // namespace iommuvm::spec
