@@ -1,0 +1,152 @@
+// The grub drop-in: it wins over slicefix's appended lines, keeps glob
+// characters literal, boots once with grub-reboot, and is refused without
+// update-grub.
+#include "agent/node/grub_boot.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/node/boot_configurator.h"
+#include "agent/node/iommu_probe.h"
+#include "agent/node/sim_node.h"
+#include "common/file_system.h"
+#include "tests/support/fake_command_runner.h"
+#include "tests/support/sysroot_builder.h"
+
+namespace iommuvm::agent {
+namespace {
+
+using ::iommuvm::testing::FakeCommandRunner;
+using ::iommuvm::testing::SysrootBuilder;
+
+BootTarget Target(v1::IommuMode mode, std::string tokens, std::string extra = "") {
+  BootTarget t;
+  t.mode = mode;
+  t.tokens = std::move(tokens);
+  t.extra_cmdline = std::move(extra);
+  return t;
+}
+
+std::string Read(const FileSystem& fs, const std::string& path) {
+  auto s = fs.ReadFile(path);
+  return s.ok() ? *s : "<missing>";
+}
+
+// The drop-in is real shell: source /etc/default/grub (with CloudLab's
+// slicefix line appended, which sets IOMMU tokens of its own) and then the
+// drop-in, as grub-mkconfig does, and look at the kernel line it yields.
+TEST(GrubBootTest, DropInWinsOverSlicefixAppendedLines) {
+  SysrootBuilder b;
+  b.File("/etc/default/grub",
+         "GRUB_DEFAULT=0\n"
+         "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet iommu.strict=0\"\n"
+         "GRUB_CMDLINE_LINUX=\"console=ttyS0,115200\"\n"
+         "# Added by slicefix\n"
+         "GRUB_CMDLINE_LINUX=\"console=ttyS0,115200 intel_iommu=on iommu=pt\"\n");
+  LocalFileSystem fs(b.root());
+  FakeCommandRunner runner;
+  runner.installed = {"update-grub", "systemctl"};
+  auto grub = MakeGrubBoot(&fs, &runner);
+  BootTarget t = Target(v1::IOMMU_MODE_STRICT, "intel_iommu=on iommu.strict=1", "mitigations=off");
+  ASSERT_TRUE(grub->CanReach(t).ok());
+  auto outcome = grub->Apply(t);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(*outcome, SwitchOutcome::kRebootRequired);
+  EXPECT_EQ(runner.ran, std::vector<std::string>{"update-grub"});
+  std::string dropin = Read(fs, kGrubDropIn);
+  EXPECT_NE(dropin.find("Managed by iommuvm-agent"), std::string::npos);
+
+  LocalCommandRunner sh;
+  CommandSpec spec;
+  spec.argv = {"sh",
+               "-c",
+               ". \"$1\"; . \"$2\"; echo \"$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT\"",
+               "sh",
+               fs.HostPath("/etc/default/grub"),
+               fs.HostPath(kGrubDropIn)};
+  auto r = sh.Run(spec);
+  ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.status().ToString());
+  EXPECT_EQ(r->out, "console=ttyS0,115200  quiet intel_iommu=on iommu.strict=1 mitigations=off\n");
+
+  ASSERT_TRUE(grub->Reboot().ok());
+  EXPECT_EQ(runner.ran.back(), "systemctl reboot");
+}
+
+// Kernel parameters may hold glob characters (ivrs_ioapic[32]=..., a bare
+// `*`): the drop-in must treat them as words, neither as case patterns
+// that strip other tokens nor as file names expanded by the shell.
+TEST(GrubBootTest, DropInKeepsTokensWithGlobCharactersLiteral) {
+  SysrootBuilder b;
+  b.File("/etc/default/grub",
+         "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n"
+         "GRUB_CMDLINE_LINUX=\"console=ttyS0,115200 ivrs_ioapic[32]=00:14.0 x=1\"\n")
+      .File("/cwd/a-file", "")
+      .File("/cwd/x=1", "");
+  BootTarget t = Target(v1::IOMMU_MODE_STRICT, "iommu.strict=1", "ivrs_ioapic[32]=00:14.0 *");
+  std::string dropin = GrubDropIn(t);
+  LocalFileSystem fs(b.root());
+  ASSERT_TRUE(fs.WriteFile(kGrubDropIn, dropin).ok());
+  LocalCommandRunner sh;
+  CommandSpec spec;
+  spec.cwd = b.root() + "/cwd";  // files a glob would find
+  spec.argv = {"sh",
+               "-c",
+               ". \"$1\"; . \"$2\"; echo \"$GRUB_CMDLINE_LINUX|$GRUB_CMDLINE_LINUX_DEFAULT\"",
+               "sh",
+               fs.HostPath("/etc/default/grub"),
+               fs.HostPath(kGrubDropIn)};
+  auto r = sh.Run(spec);
+  ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.status().ToString());
+  EXPECT_EQ(r->out, "console=ttyS0,115200 x=1 |quiet iommu.strict=1 ivrs_ioapic[32]=00:14.0 *\n");
+}
+
+// One-shot: an entry in /boot/grub/custom.cfg booted once by grub-reboot;
+// /etc/default/grub and the default entry stay as they are.
+TEST(GrubBootTest, OneShotEntryIsBootedOnceByGrubReboot) {
+  SysrootBuilder b;
+  b.Cmdline("BOOT_IMAGE=/vmlinuz-6.1.0-26-amd64 root=UUID=aaaa ro quiet iommu.strict=1")
+      .File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n")
+      .File("/boot/vmlinuz-6.1.0-26-amd64", "kernel")
+      .File("/boot/initrd.img-6.1.0-26-amd64", "initrd")
+      .File("/etc/default/grub", "GRUB_DEFAULT=0\n");
+  LocalFileSystem fs(b.root());
+  FakeCommandRunner runner;
+  BootTarget t = Target(v1::IOMMU_MODE_PASSTHROUGH, "intel_iommu=on iommu=pt");
+  t.grub_one_shot = true;
+  auto grub = MakeGrubBoot(&fs, &runner);
+  runner.installed = {"update-grub", "grub-reboot", "grub-probe"};
+  EXPECT_EQ(grub->CanReach(t).message(), "grub: grub-mkrelpath is not installed");
+  runner.installed.insert("grub-mkrelpath");
+  ASSERT_TRUE(grub->CanReach(t).ok());
+  runner.Answer("grub-probe --target=fs_uuid " + b.root() + "/boot/vmlinuz-6.1.0-26-amd64",
+                "3f1c-77aa\n");
+  runner.Answer("grub-mkrelpath " + b.root() + "/boot/vmlinuz-6.1.0-26-amd64",
+                "/vmlinuz-6.1.0-26-amd64\n");
+  runner.Answer("grub-mkrelpath " + b.root() + "/boot/initrd.img-6.1.0-26-amd64",
+                "/initrd.img-6.1.0-26-amd64\n");
+  auto outcome = grub->Apply(t);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(runner.ran.back(), "grub-reboot iommuvm-next");
+  std::string cfg = Read(fs, kGrubCustomCfg);
+  EXPECT_NE(cfg.find("menuentry 'iommuvm: next boot' --id iommuvm-next {"), std::string::npos);
+  EXPECT_NE(cfg.find("  search --no-floppy --fs-uuid --set=root 3f1c-77aa\n"), std::string::npos);
+  EXPECT_NE(cfg.find("  linux /vmlinuz-6.1.0-26-amd64 root=UUID=aaaa ro quiet intel_iommu=on "
+                     "iommu=pt\n"),
+            std::string::npos)
+      << cfg;
+  EXPECT_NE(cfg.find("  initrd /initrd.img-6.1.0-26-amd64\n"), std::string::npos);
+  EXPECT_EQ(Read(fs, kGrubDropIn), "<missing>");  // the default is untouched
+  for (const auto& cmd : runner.ran) EXPECT_NE(cmd, "update-grub");
+}
+
+TEST(GrubBootTest, RefusedWithoutUpdateGrubOrItsConfig) {
+  SysrootBuilder b;
+  LocalFileSystem fs(b.root());
+  FakeCommandRunner runner;
+  auto grub = MakeGrubBoot(&fs, &runner);
+  EXPECT_EQ(grub->CanReach({}).message(), "grub: update-grub is not installed");
+  runner.installed = {"update-grub"};
+  EXPECT_EQ(grub->CanReach({}).message(), "grub: /etc/default/grub does not exist");
+}
+
+}  // namespace
+}  // namespace iommuvm::agent

@@ -1,0 +1,68 @@
+// The node's inventory from /proc and /sys.
+#include "agent/node/inventory.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/node/iommu_probe.h"
+#include "common/file_system.h"
+#include "tests/support/sysroot_builder.h"
+
+namespace iommuvm::agent {
+namespace {
+
+using ::iommuvm::testing::SysrootBuilder;
+
+constexpr char kIntelLog[] =
+    "[    0.135117] DMAR: IOMMU enabled\n"
+    "[    1.401073] iommu: Default domain type: Translated \n"
+    "[    1.401073] iommu: DMA domain TLB invalidation policy: strict mode (set via kernel "
+    "command line)\n";
+
+// A node with four groups of `type` and a ConnectX NIC in group 14.
+void Node(SysrootBuilder& b, const std::string& cmdline, const std::string& unit,
+          const std::string& type) {
+  b.Cmdline(cmdline).Unit(unit).File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n");
+  b.Device("0000:00:00.0", "", "0", type).Device("0000:00:14.0", "xhci_hcd", "3", type);
+  b.Device("0000:ca:00.0", "mlx5_core", "14", type).Device("0000:ca:00.1", "mlx5_core", "15", type);
+  b.Nic("enp202s0f0np0", "0000:ca:00.0").Nic("lo", "");
+}
+
+struct ModeCase {
+  const char* vendor_unit;
+  const char* cmdline;
+  const char* type;
+  const char* detected;
+  v1::IommuMode requested;
+};
+
+TEST(InventoryTest, NicsUnitsAndKernelDefaults) {
+  SysrootBuilder b;
+  Node(b, "intel_iommu=on", "dmar0", "DMA");
+  b.File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n")
+      .File("/boot/config-6.1.0-26-amd64",
+            "CONFIG_IOMMU_DEFAULT_DMA_LAZY=y\nCONFIG_INTEL_IOMMU_DEFAULT_ON=y\n")
+      .File("/sys/devices/system/node/node0/cpulist", "0-31\n")
+      .File("/sys/devices/system/node/node1/cpulist", "32-63\n")
+      .File("/sys/devices/pci0000:00/0000:ca:00.0/sriov_totalvfs", "8\n")
+      .File("/proc/cpuinfo",
+            "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Xeon\n"
+            "processor\t: 1\n");
+  LocalFileSystem fs(b.root());
+  v1::Inventory inv = CollectInventory(fs);
+  EXPECT_EQ(inv.kernel_iommu_default(), "lazy");
+  EXPECT_TRUE(inv.intel_iommu_default_on());
+  EXPECT_EQ(inv.numa_nodes(), 2u);
+  EXPECT_EQ(inv.cpu_vendor(), "GenuineIntel");
+  EXPECT_EQ(inv.cpu_cores(), 2u);
+  ASSERT_EQ(inv.iommu_units_size(), 1);
+  ASSERT_EQ(inv.nics_size(), 1);  // lo is not hardware
+  EXPECT_EQ(inv.nics(0).name(), "enp202s0f0np0");
+  EXPECT_EQ(inv.nics(0).driver(), "mlx5_core");
+  EXPECT_EQ(inv.nics(0).iommu_group(), "14");
+  EXPECT_EQ(inv.nics(0).sriov_totalvfs(), 8u);
+  EXPECT_EQ(inv.nics(0).speed_mbps(), 100000);
+  EXPECT_EQ(inv.nics(0).numa_node(), 0);
+}
+
+}  // namespace
+}  // namespace iommuvm::agent

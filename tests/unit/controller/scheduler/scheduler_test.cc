@@ -1,0 +1,588 @@
+
+#include "controller/scheduler/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include "controller/scheduler/step_builder.h"
+#include "planner/planner.h"
+#include "spec/matrix.h"
+#include "spec/spec_parser.h"
+#include "tests/unit/controller/scheduler/scheduler_fixture.h"
+
+namespace iommuvm::scheduler {
+namespace {
+
+using ::iommuvm::testing::IsOk;
+
+TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  ASSERT_TRUE(start.has_start_server());
+  EXPECT_EQ(start.start_server().app(), "redis");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "RUNNING");
+
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step load = gateway_.LastStep("cli");
+  ASSERT_TRUE(load.has_run_load());
+  EXPECT_EQ(load.run_load().target_port(), 6379u);
+  EXPECT_EQ(load.run_load().requests(), 1000u);
+
+  ASSERT_THAT(Result("cli", load), IsOk());
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step stop = gateway_.LastStep("srv");
+  ASSERT_TRUE(stop.has_stop_server());
+  ASSERT_THAT(Update("srv", stop, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  TickAndVerify();
+
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kSucceeded);
+  EXPECT_EQ(attempts[0].evidence.at("assigned.boot_id"), "boot-srv");
+  EXPECT_EQ(attempts[0].evidence.at("verify.detected"), "lazy");
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, "SUCCEEDED");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "SUCCEEDED");
+  EXPECT_EQ(store_->ResultsOfExperiment(id)->size(), 1u);
+}
+
+TEST_F(SchedulerTest, ToolFailureFailsTheRunAndCleansUp) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step load = gateway_.LastStep("cli");
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_FAILED, "redis-benchmark: not found"),
+              IsOk());
+  auto runs = *store_->ListRuns(id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].error, "cli: redis-benchmark: not found");
+  EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
+  TickAndVerify();
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
+}
+
+TEST_F(SchedulerTest, TransientFailureIsRetriedOnceThenTheRunFails) {
+  int64_t id = Submit();  // retries: 1
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    TickAndVerify();
+    v1::Step start = gateway_.LastStep("srv");
+    ASSERT_EQ(start.attempt_id(), attempt);
+    ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+    v1::Step load = gateway_.LastStep("cli");
+    ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_FAILED,
+                       "wrk saw 8 errors (timeout 8) in 59287 GET requests", {},
+                       /*transient=*/true),
+                IsOk());
+  }
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kFailed);
+  EXPECT_EQ(attempts[1].state, AttemptState::kFailed);
+  auto run = (*store_->ListRuns(id))[0];
+  EXPECT_EQ(run.state, "FAILED");
+  EXPECT_EQ(run.error, "cli: wrk saw 8 errors (timeout 8) in 59287 GET requests; no retries left");
+}
+
+TEST_F(SchedulerTest, LostAgentIsRetriedOnceThenTheRunFails) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step first = gateway_.LastStep("srv");
+  scheduler_->OnDisconnect("cli");
+  clock_.Advance(absl::Seconds(5));
+  TickAndVerify();  // within grace: nothing happens
+  EXPECT_EQ((*store_->OpenAttempts())[0].state, AttemptState::kPreparing);
+  clock_.Advance(absl::Seconds(6));
+  TickAndVerify();
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kLost);
+  EXPECT_EQ(attempts[1].state, AttemptState::kPending);  // no client to run it on
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, "PENDING");
+
+  // A late result of the lost attempt is acknowledged but not stored.
+  ASSERT_THAT(Update("srv", first, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  EXPECT_EQ((*store_->ListAttempts(id))[0].state, AttemptState::kLost);
+
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  EXPECT_EQ((*store_->ListAttempts(id))[1].state, AttemptState::kPreparing);
+  scheduler_->OnDisconnect("srv");
+  clock_.Advance(absl::Seconds(11));
+  TickAndVerify();
+  auto runs = *store_->ListRuns(id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("no retries left"), std::string::npos);
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
+}
+
+TEST_F(SchedulerTest, ReconnectingAgentGetsItsCurrentStepAgain) {
+  Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  v1::Register reg;
+  reg.set_agent_id("srv");
+  reg.add_roles(v1::ROLE_SERVER);
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_EQ(resend.size(), 1u);
+  EXPECT_EQ(resend[0].assign().step().step_id(), start.step_id());
+  // Not resent when the agent says it is still executing it.
+  reg.add_active_step_ids(start.step_id());
+  resend.clear();
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  EXPECT_TRUE(resend.empty());
+}
+
+TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  EXPECT_EQ(start.timeout_ms(), 60000u);  // timeouts.prepare default
+  // Agents stay in contact; the server simply never becomes ready.
+  for (int i = 0; i < 8; ++i) {  // 60s limit + 10s slack, then past it
+    clock_.Advance(absl::Seconds(10));
+    scheduler_->OnHeartbeat("srv");
+    scheduler_->OnHeartbeat("cli");
+    TickAndVerify();
+  }
+  // A timeout is transient: retried (retries: 1), then final.
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kFailed);
+  EXPECT_NE(attempts[0].error.find("timed out in PREPARING after 80s"), std::string::npos)
+      << attempts[0].error;
+  bool cleaned = false;
+  for (const auto& m : gateway_.sent["srv"]) {
+    cleaned =
+        cleaned || m.assign().step().step_id() == StepId(start.attempt_id(), StepKind::kCleanup);
+  }
+  EXPECT_TRUE(cleaned);
+  for (int i = 0; i < 9; ++i) {
+    clock_.Advance(absl::Seconds(10));
+    scheduler_->OnHeartbeat("srv");
+    scheduler_->OnHeartbeat("cli");
+    TickAndVerify();
+  }
+  auto runs = *store_->ListRuns(id);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("timed out in PREPARING after 80s; no retries left"),
+            std::string::npos)
+      << runs[0].error;
+}
+
+// The controller was down longer than timeouts.run while the agents went
+// on: the run is not failed for the controller's absence.
+TEST_F(SchedulerTest, ControllerDowntimeDoesNotCountAgainstADeadline) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step load = gateway_.LastStep("cli");  // RUNNING from now; timeouts.run is 10m
+  clock_.Advance(absl::Minutes(15));         // the controller is down
+  SchedulerOptions options;
+  options.agent_grace = absl::Seconds(10);
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ(store_->GetAttempt(load.attempt_id())->state, AttemptState::kRunning);
+  // The result the client held in its outbox arrives and counts.
+  ASSERT_THAT(Result("cli", load), IsOk());
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  ASSERT_THAT(Update("srv", gateway_.LastStep("srv"), v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, "SUCCEEDED");
+}
+
+// The controller executes exactly what it accepts: VM runs, which it
+// cannot launch yet, are refused at submit, located in the file.
+TEST_F(SchedulerTest, VmRunsAreRefusedAtSubmitUntilVmsCanBeLaunched) {
+  std::string yaml = std::string(kSpec) + "vms:\n  g: {viommu: intel}\n";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [bare-metal, g]\n");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].Format("t").substr(0, 62),
+            "t:3:7: matrix.vm: vm 'g': this controller cannot launch VMs ye");
+  EXPECT_TRUE(store_->ListExperiments()->empty());
+}
+
+TEST_F(SchedulerTest, UserAxisValuesReachTheSteps) {
+  std::string yaml = kSpec;
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  clients: [7]\n  io_threads: [3]\n");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_GT(r->experiment_id, 0);
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  EXPECT_EQ(start.start_server().io_threads(), 3u);
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  EXPECT_EQ(gateway_.LastStep("cli").run_load().clients(), 7u);
+}
+
+TEST_F(SchedulerTest, InvalidSpecWritesNothing) {
+  auto r = scheduler_->Submit("name: t\nmatrix: {workload: [nope]}\nworkloads: {}\n");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  EXPECT_FALSE(r->errors.empty());
+  EXPECT_TRUE(store_->ListExperiments()->empty());
+}
+
+std::string StrictSpec() {
+  std::string yaml = kSpec;
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  iommu: [strict]\n");
+  return yaml + "timeouts: {boot: 5m}\n";
+}
+
+// A node in passthrough gets a SwitchMode step with its vendor's tokens;
+// it reports going down, vanishes for longer than the agent grace (but
+// within timeouts.boot), comes back with a new boot id, and the probe's
+// evidence decides.
+TEST_F(SchedulerTest, RebootCycleSwitchesVerifiesAndRuns) {
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  v1::Register reg;
+  reg.set_agent_id("srv");
+  reg.add_roles(v1::ROLE_SERVER);
+  reg.set_boot_id("boot-1");
+  reg.mutable_inventory()->set_cpu_vendor("AuthenticAMD");
+  reg.mutable_probe()->set_data_mode("passthrough");
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());  // re-registered below
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode());
+  EXPECT_EQ(sw.switch_mode().mode(), v1::IOMMU_MODE_STRICT);
+  EXPECT_EQ(sw.switch_mode().tokens(), "iommu.strict=1");  // AMD's default
+  EXPECT_EQ(std::vector<std::string>(sw.switch_mode().methods().begin(),
+                                     sw.switch_mode().methods().end()),
+            (std::vector<std::string>{"kexec", "grub"}));
+  auto state = [&] { return (*store_->ListAttempts(r->experiment_id))[0].state; };
+  EXPECT_EQ(state(), AttemptState::kConfiguringBoot);
+
+  ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "kexec", "boot-1"), IsOk());
+  EXPECT_EQ(state(), AttemptState::kRebooting);
+  scheduler_->OnDisconnect("srv");
+  clock_.Advance(absl::Seconds(60));  // far beyond agent_grace (10 s)
+  scheduler_->OnHeartbeat("cli");
+  TickAndVerify();
+  EXPECT_EQ(state(), AttemptState::kRebooting);
+
+  reg.set_boot_id("boot-2");
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "kexec", "boot-1",
+                       Probe("strict", "boot-2")),
+              IsOk());
+  EXPECT_EQ(state(), AttemptState::kVerifying);
+  v1::Step verify = gateway_.LastStep("srv");
+  ASSERT_TRUE(verify.has_verify_mode());
+  EXPECT_EQ(verify.verify_mode().expected(), v1::IOMMU_MODE_STRICT);
+  v1::ProbeReport strict = Probe("strict", "boot-2");
+  strict.set_data_mode("strict");
+  ASSERT_THAT(Verified("srv", verify, strict, {{"groups", "0:DMA 14:DMA"}}), IsOk());
+  EXPECT_EQ(state(), AttemptState::kPreparing);
+  EXPECT_TRUE(gateway_.LastStep("srv").has_start_server());
+  auto a = (*store_->ListAttempts(r->experiment_id))[0];
+  EXPECT_EQ(a.evidence.at("switch.method"), "kexec");
+  EXPECT_EQ(a.evidence.at("switch.boot_id"), "boot-2");
+  EXPECT_EQ(a.evidence.at("verify.groups"), "0:DMA 14:DMA");
+  EXPECT_EQ((*store_->ListNodes())[1].iommu_mode, "strict");  // srv, sorted after cli
+}
+
+TEST_F(SchedulerTest, NodeAlreadyInModeIsNotSwitched) {
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  ASSERT_NO_FATAL_FAILURE(
+      RegisterServer([](v1::Register& reg) { reg.mutable_probe()->set_detected("strict"); }));
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step step = gateway_.LastStep("srv");
+  EXPECT_TRUE(step.has_verify_mode());  // straight to verification
+  for (const auto& msg : gateway_.sent["srv"]) {
+    EXPECT_FALSE(msg.has_assign() && msg.assign().step().has_switch_mode());
+  }
+}
+
+// A node running Ubuntu 20.04's 5.4 gets the tokens that kernel obeys.
+TEST_F(SchedulerTest, SwitchTokensFollowTheNodesKernel) {
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  ASSERT_NO_FATAL_FAILURE(RegisterServer([](v1::Register& reg) {
+    reg.mutable_inventory()->set_cpu_vendor("GenuineIntel");
+    reg.mutable_inventory()->set_kernel_release("5.4.0-216-generic");
+  }));
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode());
+  EXPECT_EQ(sw.switch_mode().tokens(), "intel_iommu=on,strict iommu.strict=1");
+}
+
+// Each repetition in its own boot (the default): the first runs in the boot
+// the node is in; the second reboots into the same mode, never in place.
+TEST_F(SchedulerTest, TheNextRepetitionRebootsIntoTheSameMode) {
+  std::string yaml = StrictSpec();
+  yaml.replace(yaml.find("repetitions: 1"), 14, "repetitions: 2");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_GT(r->experiment_id, 0);
+  ASSERT_NO_FATAL_FAILURE(RegisterServer([](v1::Register& reg) {
+    reg.set_boot_id("boot-srv");
+    reg.mutable_probe()->set_detected("strict");
+  }));
+  Register("cli", v1::ROLE_CLIENT);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step verify = gateway_.LastStep("srv");
+  ASSERT_TRUE(verify.has_verify_mode());  // the first repetition: this boot
+  ASSERT_THAT(Verified("srv", verify, Probe("strict", "boot-srv")), IsOk());
+  ASSERT_GE(RunToCompletion("srv", "cli"), 0);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode()) << sw.DebugString();
+  EXPECT_EQ(sw.switch_mode().mode(), v1::IOMMU_MODE_STRICT);
+  EXPECT_TRUE(sw.switch_mode().fresh_boot());
+  auto attempts = *store_->ListAttempts(r->experiment_id);
+  EXPECT_EQ(attempts[1].state, AttemptState::kConfiguringBoot);
+  EXPECT_EQ(attempts[1].evidence.at("assigned.fresh_boot"), "true");
+  // With repetitions_across_boots: false both run in the one boot.
+}
+
+// Submits StrictSpec with srv (mode unknown) and cli registered; returns the
+// experiment and the SwitchMode step srv received.
+std::pair<int64_t, v1::Step> SchedulerTest::StartStrictAttempt() {
+  auto r = scheduler_->Submit(StrictSpec());
+  EXPECT_THAT(r, IsOk());
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  EXPECT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  EXPECT_TRUE(sw.has_switch_mode());
+  return {r.ok() ? r->experiment_id : 0, sw};
+}
+
+TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
+  auto [experiment, sw] = StartStrictAttempt();
+  // sysfs switched in place: same boot id is fine.
+  ASSERT_THAT(
+      Switched("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "sysfs", "b", Probe("strict", "b")),
+      IsOk());
+  v1::Step verify = gateway_.LastStep("srv");
+  ASSERT_TRUE(verify.has_verify_mode());
+  std::string mismatch = "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type DMA-FQ";
+  ASSERT_THAT(Verified("srv", verify, Probe("lazy", "b", mismatch)), IsOk());
+  auto runs = *store_->ListRuns(experiment);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].error, "srv: " + mismatch);
+}
+
+// The scheduler decides on typed outcomes only: free-form evidence saying
+// the same thing (an older agent's way) moves nothing.
+TEST_F(SchedulerTest, AnUpdateWithoutItsTypedOutcomeFailsNamingIt) {
+  auto [experiment, sw] = StartStrictAttempt();
+  ASSERT_THAT(Update("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "",
+                     {{"method", "sysfs"}, {"boot_id_before", "b"}, {"boot_id", "b"}}),
+              IsOk());
+  auto runs = *store_->ListRuns(experiment);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("carries no SwitchOutcome"), std::string::npos) << runs[0].error;
+}
+
+TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
+  auto [experiment, sw] = StartStrictAttempt();
+  ASSERT_THAT(
+      Switched("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "grub", "b1", Probe("strict", "b1")),
+      IsOk());
+  auto runs = *store_->ListRuns(experiment);
+  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_NE(runs[0].error.find("the node did not reboot"), std::string::npos) << runs[0].error;
+}
+
+// A node that does not come back within timeouts.boot is LOST; its run is
+// retried; after three losses it is QUARANTINED.
+TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
+  std::string yaml = StrictSpec() + "retries: 5\n";
+  yaml.replace(yaml.find("retries: 1\n"), 11, "");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_TRUE(r->errors.empty()) << r->errors[0].Format("spec");
+  Register("cli", v1::ROLE_CLIENT);
+  for (int loss = 1; loss <= 3; ++loss) {
+    Register("srv", v1::ROLE_SERVER);
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    v1::Step sw = gateway_.LastStep("srv");
+    ASSERT_TRUE(sw.has_switch_mode()) << loss;
+    ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "grub", "b"), IsOk());
+    scheduler_->OnDisconnect("srv");
+    clock_.Advance(absl::Minutes(4));
+    scheduler_->OnHeartbeat("cli");
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    EXPECT_EQ((*store_->ListAttempts(r->experiment_id)).back().state, AttemptState::kRebooting);
+    clock_.Advance(absl::Minutes(2));  // 6 min > timeouts.boot (5 min)
+    scheduler_->OnHeartbeat("cli");
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    auto attempts = *store_->ListAttempts(r->experiment_id);
+    ASSERT_EQ(attempts.size(), static_cast<size_t>(loss + 1));
+    EXPECT_EQ(attempts[loss - 1].state, AttemptState::kLost);
+    EXPECT_NE(attempts[loss - 1].error.find("did not come back within timeouts.boot (5m)"),
+              std::string::npos)
+        << attempts[loss - 1].error;
+  }
+  auto agents = scheduler_->Agents();
+  for (const auto& a : agents) {
+    if (a.node.agent_id == "srv") {
+      EXPECT_EQ(a.node.health, "QUARANTINED");
+    }
+  }
+  // Back, but quarantined: the experiment says why its runs wait.
+  Register("srv", v1::ROLE_SERVER);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ(scheduler_->WaitingReason(r->experiment_id),
+            "no eligible pair; servers: srv quarantined after 3 losses (iommuvm agents "
+            "--release srv); clients: cli available");
+  ASSERT_THAT(scheduler_->ReleaseAgent("srv"), IsOk());
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ(scheduler_->WaitingReason(r->experiment_id), "");
+  EXPECT_TRUE(gateway_.LastStep("srv").has_switch_mode()) << "released: runs start again";
+  EXPECT_FALSE(scheduler_->ReleaseAgent("nobody").ok());
+}
+
+constexpr char kPlannedSpec[] = R"(name: planned
+matrix:
+  workload: [a, b, c]
+repetitions: 4
+order: {randomize: true, seed: 11}
+workloads:
+  a: {app: redis, generator: {requests: 1000}}
+  b: {app: redis, generator: {requests: 2000}}
+  c: {app: redis, generator: {requests: 3000}}
+)";
+
+// With two pairs, each pair runs exactly the sequence the planner gave it.
+TEST_F(SchedulerTest, EachPairRunsItsPlannedSequence) {
+  auto submitted = scheduler_->Submit(kPlannedSpec);
+  ASSERT_THAT(submitted, IsOk());
+  for (const char* id : {"s1", "s2"}) Register(id, v1::ROLE_SERVER);
+  for (const char* id : {"c1", "c2"}) Register(id, v1::ROLE_CLIENT);
+
+  spec::ExperimentSpec spec = *spec::ParseSpec(kPlannedSpec).spec;
+  planner::Plan plan = planner::MakePlan(
+      spec::ExpandMatrix(spec), planner::OptionsForSpec(spec, 2, planner::DefaultSwitchCosts()));
+  std::vector<std::vector<int>> expected(2);
+  for (size_t p = 0; p < 2; ++p) {
+    for (const auto& boot : plan.pairs[p].boots) {
+      expected[p].insert(expected[p].end(), boot.runs.begin(), boot.runs.end());
+    }
+  }
+  std::vector<std::vector<int>> actual(2);
+  for (int round = 0; round < 20; ++round) {
+    TickAndVerify();
+    for (int p = 0; p < 2; ++p) {
+      std::string n = std::to_string(p + 1);
+      int run = RunToCompletion("s" + n, "c" + n);
+      if (run >= 0) actual[p].push_back(run);
+    }
+  }
+  EXPECT_EQ(actual, expected);
+  EXPECT_EQ((*store_->GetExperiment(submitted->experiment_id)).state, "SUCCEEDED");
+}
+
+// A lost pair's planned runs (and the lost attempt's retry) move to the
+// pair that is left.
+TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
+  auto submitted = scheduler_->Submit(std::string(kPlannedSpec) + "retries: 1\n");
+  ASSERT_THAT(submitted, IsOk());
+  int64_t id = submitted->experiment_id;
+  for (const char* a : {"s1", "s2"}) Register(a, v1::ROLE_SERVER);
+  for (const char* a : {"c1", "c2"}) Register(a, v1::ROLE_CLIENT);
+  TickAndVerify();
+  ASSERT_GE(RunToCompletion("s1", "c1"), 0);
+  ASSERT_GE(RunToCompletion("s2", "c2"), 0);
+  TickAndVerify();  // both pairs start their second run
+  ASSERT_GE(RunToCompletion("s1", "c1"), 0);
+  scheduler_->OnDisconnect("s2");  // s2's second run is in PREPARING
+  clock_.Advance(absl::Seconds(11));
+  for (const char* a : {"s1", "c1"}) scheduler_->OnHeartbeat(a);  // the others are alive
+  for (int round = 0; round < 20; ++round) {
+    TickAndVerify();
+    RunToCompletion("s1", "c1");
+  }
+  auto attempts = *store_->ListAttempts(id);
+  EXPECT_EQ(attempts.size(), 13u);  // 12 runs, one retried
+  int on_s2 = 0, lost = 0;
+  for (const auto& a : attempts) {
+    on_s2 += a.server_node == "s2";
+    lost += a.state == AttemptState::kLost;
+    if (a.state != AttemptState::kLost) {
+      EXPECT_EQ(a.state, AttemptState::kSucceeded) << a.id;
+    }
+  }
+  EXPECT_EQ(on_s2, 2);
+  EXPECT_EQ(lost, 1);
+  EXPECT_EQ((*store_->GetExperiment(id)).state, "SUCCEEDED");
+}
+
+}  // namespace
+}  // namespace iommuvm::scheduler
+
+namespace iommuvm::scheduler {
+namespace {
+
+TEST_F(SchedulerTest, NodesMustHaveTheToolsTheSpecNeeds) {
+  v1::Register reg;
+  reg.set_agent_id("bare-client");
+  reg.add_roles(v1::ROLE_CLIENT);
+  (*reg.mutable_software_versions())["wrk"] = "wrk 4.1.0";
+  std::vector<v1::ControllerMessage> resend;
+  ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  Register("srv", v1::ROLE_SERVER);
+  auto r = scheduler_->Submit(kSpec);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].Format("f"),
+            "f:10:7: workloads.w.generator.tool: node 'bare-client' (client) does not have "
+            "redis-benchmark; it has wrk. Install it there, or choose nodes with "
+            "nodes.pairs/selector");
+}
+
+// Explicit pairs must name registered agents with the right roles; the
+// errors point into the file and nothing is stored.
+TEST_F(SchedulerTest, PairsMustNameRegisteredAgents) {
+  Register("node-a", v1::ROLE_SERVER);
+  Register("node-b", v1::ROLE_SERVER);
+  std::string yaml = std::string(kSpec) +
+                     "nodes:\n  pairs:\n    - {server: node-a, client: node-b}\n"
+                     "    - {server: node-x, client: nodec}\n";
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 3u);
+  EXPECT_EQ(r->errors[0].Format("f"),
+            "f:13:32: nodes.pairs[0].client: agent 'node-b' does not have the client role; "
+            "start it with --roles=client (or server,client)");
+  EXPECT_EQ(r->errors[1].Format("f"),
+            "f:14:16: nodes.pairs[1].server: no agent 'node-x' has registered with this "
+            "controller (did you mean 'node-a'?); known: node-a, node-b");
+  EXPECT_EQ(r->errors[2].key_path, "nodes.pairs[1].client");
+  EXPECT_TRUE(store_->ListExperiments()->empty());
+}
+
+}  // namespace
+}  // namespace iommuvm::scheduler

@@ -1,0 +1,247 @@
+
+#include "controller/store/sqlite_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "controller/store/migrations.h"
+#include "tests/support/status_matchers.h"
+
+namespace iommuvm::store {
+namespace {
+
+using ::iommuvm::testing::IsOk;
+using ::iommuvm::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("store_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "c.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  int64_t CreateOneRun(SqliteStore* s) {
+    NewExperiment e;
+    e.name = "x";
+    e.spec_yaml = "name: x";
+    e.spec_sha256 = "abc";
+    RunRecord r;
+    r.workload = "w";
+    r.vm = "bare-metal";
+    r.repetition = 1;
+    e.runs.push_back(r);
+    auto id = s->CreateExperiment(e);
+    EXPECT_THAT(id, IsOk());
+    return *id;
+  }
+
+  FakeClock clock_;
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteStoreTest, FreshDatabaseIsMigratedToLatest) {
+  auto s = SqliteStore::Open(path_, &clock_);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ((*s)->schema_version(), LatestSchemaVersion());
+  // Reopening does not migrate again.
+  s->reset();
+  auto again = SqliteStore::Open(path_, &clock_);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ((*again)->schema_version(), LatestSchemaVersion());
+}
+
+// `iommuvm query "SELECT 1; DELETE FROM runs"` must not run the first and
+// silently drop the second: one statement, or an error.
+TEST_F(SqliteStoreTest, PrepareRefusesMoreThanOneStatement) {
+  auto db = *sqlite::Database::Open(path_);
+  EXPECT_THAT(
+      db->Prepare("SELECT 1; DELETE FROM runs"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than one SQL statement")));
+  EXPECT_THAT(db->Prepare("SELECT 1;  -- a comment\n"), IsOk());
+  EXPECT_THAT(db->Prepare("SELECT 1"), IsOk());
+}
+
+TEST_F(SqliteStoreTest, ConnectionsSyncEachCommitByDefault) {
+  auto s = SqliteStore::Open(path_, &clock_);
+  ASSERT_THAT(s, IsOk());
+  auto db = *sqlite::Database::Open(path_);
+  ASSERT_THAT(db->EnableWal(), IsOk());
+  EXPECT_EQ(*db->QueryInt("PRAGMA synchronous"), 2) << "FULL: an ack follows a synced commit";
+}
+
+TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRows) {
+  {
+    auto db = *sqlite::Database::Open(path_);
+    ASSERT_THAT(db->Exec(Migrations()[0]), IsOk());
+    ASSERT_THAT(db->Exec("PRAGMA user_version = 1"), IsOk());
+    ASSERT_THAT(db->Exec("INSERT INTO experiments (name, spec_yaml, spec_sha256, state, "
+                         "created_ms) VALUES ('old', 'name: old', 'x', 'SUCCEEDED', 1);"
+                         "INSERT INTO runs (experiment_id, idx, iommu, workload, vm, repetition, "
+                         "state) VALUES (1, 0, 4, 'w', 'bare-metal', 1, 'SUCCEEDED')"),
+                IsOk());
+  }
+  auto s = SqliteStore::Open(path_, &clock_);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ((*s)->schema_version(), LatestSchemaVersion());
+  auto runs = *(*s)->ListRuns(1);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].state, "SUCCEEDED");
+  EXPECT_TRUE(runs[0].params.empty());
+}
+
+TEST_F(SqliteStoreTest, RunParamsRoundTrip) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  NewExperiment e;
+  e.name = "p";
+  RunRecord r;
+  r.workload = "w";
+  r.vm = "bare-metal";
+  r.params = {{"clients", "16"}, {"value_size", "4KiB"}};
+  e.runs.push_back(r);
+  int64_t id = *s->CreateExperiment(e);
+  EXPECT_EQ((*s->ListRuns(id))[0].params, r.params);
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndFileUntouched) {
+  {
+    auto db = sqlite::Database::Open(path_);
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->Exec("PRAGMA user_version = 99"), IsOk());
+  }
+  std::ifstream before_in(path_, std::ios::binary);
+  std::stringstream before;
+  before << before_in.rdbuf();
+  auto s = SqliteStore::Open(path_, &clock_);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("schema version 99")));
+  std::ifstream after_in(path_, std::ios::binary);
+  std::stringstream after;
+  after << after_in.rdbuf();
+  EXPECT_EQ(before.str(), after.str());
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-wal"));
+}
+
+TEST_F(SqliteStoreTest, UnwritablePathIsRefused) {
+  auto s = SqliteStore::Open((dir_ / "missing-dir" / "c.db").string(), &clock_);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cannot open")));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "missing-dir"));
+}
+
+TEST_F(SqliteStoreTest, DedupeIgnoresRepeatedSequenceNumbers) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  auto open = *s->OpenAttempts();
+  ASSERT_EQ(open.size(), 1u);
+  Mutation m;
+  m.dedupe = std::make_pair(std::string("agent-a"), uint64_t{7});
+  v1::MetricSample sample;
+  sample.set_name("node_cpu_utilization");
+  sample.set_value(0.5);
+  m.samples.push_back({open[0].id, "agent-a", sample});
+  m.samples.push_back({open[0].id, "agent-a", sample});
+  EXPECT_EQ(*s->Apply(m), ApplyOutcome::kApplied);
+  EXPECT_EQ(*s->Apply(m), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(*s->CountSamples(open[0].id), 2u);
+  EXPECT_EQ(*s->CommittedSeq("agent-a"), 7u);
+  EXPECT_EQ(*s->CommittedSeq("agent-b"), 0u);
+  // The same seq from another agent is a different message.
+  m.dedupe = std::make_pair(std::string("agent-b"), uint64_t{7});
+  EXPECT_EQ(*s->Apply(m), ApplyOutcome::kApplied);
+  EXPECT_EQ(*s->CountSamples(open[0].id), 4u);
+}
+
+// Telemetry means cover the measured window only: a busy warmup and an
+// idle tail do not move them.
+TEST_F(SqliteStoreTest, MeansOverTheLoadWindowOnly) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  int64_t attempt = (*s->OpenAttempts())[0].id;
+  Mutation m;
+  for (auto [ts, value] : {std::pair{1000, 0.9}, {2000, 0.5}, {3000, 0.7}, {4000, 0.0}}) {
+    v1::MetricSample sample;
+    sample.set_name("node_cpu_utilization");
+    sample.set_timestamp_ms(ts);
+    sample.set_value(value);
+    m.samples.push_back({attempt, "srv", sample});
+  }
+  ASSERT_THAT(s->Apply(m), IsOk());
+  EXPECT_DOUBLE_EQ(s->MeanSamples(attempt, "srv", 1000, 3000)->at("node_cpu_utilization"), 0.6);
+  EXPECT_DOUBLE_EQ(s->MeanSamples(attempt, "srv", 0, 0)->at("node_cpu_utilization"), 0.525);
+}
+
+TEST_F(SqliteStoreTest, StaleTransitionRollsBackTheWholeMutation) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  AttemptRecord a = (*s->OpenAttempts())[0];
+  Mutation m;
+  m.dedupe = std::make_pair(std::string("agent-a"), uint64_t{1});
+  AttemptUpdate u;
+  u.attempt_id = a.id;
+  u.from = AttemptState::kAssigned;  // it is PENDING
+  u.to = AttemptState::kVerifying;
+  m.attempts.push_back(u);
+  m.events.push_back({a.experiment_id, a.run_id, a.id, "", "x", "y"});
+  EXPECT_THAT(s->Apply(m), StatusIs(absl::StatusCode::kAborted, HasSubstr("no longer")));
+  EXPECT_EQ(*s->CommittedSeq("agent-a"), 0u);  // dedupe row rolled back too
+  EXPECT_EQ((*s->OpenAttempts())[0].state, AttemptState::kPending);
+}
+
+TEST_F(SqliteStoreTest, IllegalTransitionIsRejected) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  AttemptRecord a = (*s->OpenAttempts())[0];
+  Mutation m;
+  AttemptUpdate u;
+  u.attempt_id = a.id;
+  u.from = AttemptState::kPending;
+  u.to = AttemptState::kRunning;
+  m.attempts.push_back(u);
+  EXPECT_THAT(s->Apply(m),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("PENDING -> RUNNING")));
+}
+
+TEST_F(SqliteStoreTest, GetAttemptById) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  AttemptRecord a = (*s->OpenAttempts())[0];
+  auto got = s->GetAttempt(a.id);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->run_id, a.run_id);
+  EXPECT_EQ(got->state, AttemptState::kPending);
+  EXPECT_THAT(s->GetAttempt(a.id + 100),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no attempt")));
+}
+
+TEST_F(SqliteStoreTest, RetryCreatesNumberedAttempt) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  AttemptRecord a = (*s->OpenAttempts())[0];
+  Mutation m;
+  AttemptUpdate u;
+  u.attempt_id = a.id;
+  u.from = AttemptState::kPending;
+  u.to = AttemptState::kLost;
+  u.error = "node gone";
+  m.attempts.push_back(u);
+  m.new_attempts.push_back(a.run_id);
+  ASSERT_THAT(s->Apply(m), IsOk());
+  auto open = *s->OpenAttempts();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].number, 2u);
+  EXPECT_EQ(*s->AttemptCount(a.run_id), 2u);
+  auto all = *s->ListAttempts(a.experiment_id);
+  EXPECT_EQ(all[0].error, "node gone");
+}
+
+}  // namespace
+}  // namespace iommuvm::store
