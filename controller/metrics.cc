@@ -39,12 +39,14 @@ ControllerMetrics::ControllerMetrics()
                           .Name("iommuvm_attempts_ended_total")
                           .Help("Attempts that reached a terminal state, by state")
                           .Register(*registry_)) {
-  for (const char* s : {"PENDING", "ACTIVE", "SUCCEEDED", "FAILED", "CANCELLED"}) {
-    run_gauges_[s] = &runs_.Add({{"state", s}});
+  using store::RunState;
+  for (RunState s : {RunState::kPending, RunState::kActive, RunState::kSucceeded, RunState::kFailed,
+                     RunState::kCancelled}) {
+    run_gauges_[s] = &runs_.Add({{"state", std::string(store::RunStateName(s))}});
   }
 }
 
-void ControllerMetrics::SetRunsByState(const std::map<std::string, int64_t>& counts) {
+void ControllerMetrics::SetRunsByState(const std::map<store::RunState, int64_t>& counts) {
   std::lock_guard lock(mu_);
   for (auto& [state, gauge] : run_gauges_) {
     auto it = counts.find(state);

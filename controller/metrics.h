@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/store/states.h"
 #include "iommuvm/v1/common.pb.h"
 
 namespace iommuvm {
@@ -41,7 +42,7 @@ class ControllerMetrics {
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   // Replaces the per-state run gauges with `counts` (states absent -> 0).
-  void SetRunsByState(const std::map<std::string, int64_t>& counts);
+  void SetRunsByState(const std::map<store::RunState, int64_t>& counts);
   void SetAgentsConnected(int64_t n);
   // One agent data message ingested; `duplicate` when it was already stored.
   void CountIngest(const std::string& kind, bool duplicate);
@@ -69,7 +70,7 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Counter>& rejected_;
   prometheus::Family<prometheus::Counter>& attempts_ended_;
   std::mutex mu_;
-  std::map<std::string, prometheus::Gauge*> run_gauges_;
+  std::map<store::RunState, prometheus::Gauge*> run_gauges_;
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> live_families_;
   // attempt id -> the live series it set, to remove them when it ends.
   std::map<int64_t,

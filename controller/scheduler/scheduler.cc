@@ -136,7 +136,8 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
 absl::Status Scheduler::Cancel(int64_t experiment_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(store::ExperimentRecord e, store_->GetExperiment(experiment_id));
-  if (e.state != "QUEUED" && e.state != "RUNNING") return absl::OkStatus();
+  if (e.state != ExperimentState::kQueued && e.state != ExperimentState::kRunning)
+    return absl::OkStatus();
   ASSIGN_OR_RETURN(auto attempts, store_->ListAttempts(experiment_id));
   for (const AttemptRecord& a : attempts) {
     if (IsTerminal(a.state)) continue;
@@ -144,7 +145,7 @@ absl::Status Scheduler::Cancel(int64_t experiment_id) {
   }
   queues_.erase(experiment_id);
   Mutation m;
-  m.experiments.push_back({experiment_id, "CANCELLED", true});
+  m.experiments.push_back({experiment_id, ExperimentState::kCancelled, true});
   return Commit(m);
 }
 
@@ -172,7 +173,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
                                                   reg.software_versions().end());
   node.inventory_json.clear();
   (void)google::protobuf::util::MessageToJsonString(reg.inventory(), &node.inventory_json);
-  if (node.health != "QUARANTINED") node.health = "READY";
+  if (node.health != NodeHealth::kQuarantined) node.health = NodeHealth::kReady;
   node.last_seen = now;
   RETURN_IF_ERROR(store_->UpsertNode(node));
   live_[node.agent_id] = LiveNode{true, now, now};
@@ -265,7 +266,7 @@ absl::Status Scheduler::ReleaseAgent(const std::string& agent_id) {
   if (found == nullptr) return absl::NotFoundError(absl::StrCat("no agent '", agent_id, "'"));
   store::NodeRecord n = *found;
   Log(kLog, "agent ", agent_id, " released (was ", n.health, " after ", n.losses, " losses)");
-  n.health = "READY";
+  n.health = NodeHealth::kReady;
   n.losses = 0;
   RETURN_IF_ERROR(store_->UpsertNode(n));
   ++version_;

@@ -25,6 +25,7 @@
 #include "controller/scheduler/pairing.h"
 #include "controller/scheduler/plan_queue.h"
 #include "controller/service/session_registry.h"
+#include "controller/store/attempt_state.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/agent.pb.h"
 #include "results/steady_state.h"
@@ -32,6 +33,11 @@
 #include "spec/spec_error.h"
 
 namespace iommuvm::scheduler {
+
+using store::AttemptState;
+using store::ExperimentState;
+using store::NodeHealth;
+using store::RunState;
 
 struct SchedulerOptions {
   // An agent silent or disconnected this long is lost; its attempt is LOST.

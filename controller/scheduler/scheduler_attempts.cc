@@ -24,10 +24,10 @@ absl::StatusOr<bool> Scheduler::RetryOrFail(const AttemptRecord& a,
   ASSIGN_OR_RETURN(uint32_t attempts, store_->AttemptCount(a.run_id));
   if (attempts <= spec.retries) {
     m.new_attempts.push_back(a.run_id);
-    m.runs.push_back({a.run_id, "PENDING", ""});
+    m.runs.push_back({a.run_id, RunState::kPending, ""});
     return true;
   }
-  m.runs.push_back({a.run_id, "FAILED", absl::StrCat(error, "; no retries left")});
+  m.runs.push_back({a.run_id, RunState::kFailed, absl::StrCat(error, "; no retries left")});
   return false;
 }
 
@@ -42,7 +42,9 @@ absl::Status Scheduler::EndAttempt(const AttemptRecord& a, AttemptState to,
   if (transient) {
     ASSIGN_OR_RETURN(retry, RetryOrFail(a, *spec, error, m));
   } else {
-    m.runs.push_back({a.run_id, to == AttemptState::kCancelled ? "CANCELLED" : "FAILED", error});
+    m.runs.push_back({a.run_id,
+                      to == AttemptState::kCancelled ? RunState::kCancelled : RunState::kFailed,
+                      error});
   }
   m.events.push_back(Event(a, "", std::string(AttemptStateName(to)), error));
   OweCleanup(a, m);
@@ -139,7 +141,7 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   up.error = error;
   m.attempts.push_back(up);
   ASSIGN_OR_RETURN(bool retry, RetryOrFail(a, *spec, error, m));
-  m.events.push_back(Event(a, node, "LOST", error));
+  m.events.push_back(Event(a, node, std::string(AttemptStateName(AttemptState::kLost)), error));
   OweCleanup(a, m);
   RETURN_IF_ERROR(Commit(m));
   // The retry is a new PENDING attempt the plan does not know yet.
@@ -150,7 +152,7 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   if (const auto* found = FindNode(nodes, node)) {
     store::NodeRecord n = *found;
     ++n.losses;
-    if (n.losses >= options_.quarantine_after_losses) n.health = "QUARANTINED";
+    if (n.losses >= options_.quarantine_after_losses) n.health = NodeHealth::kQuarantined;
     RETURN_IF_ERROR(store_->UpsertNode(n));
   }
   SendCleanup(a, *spec);

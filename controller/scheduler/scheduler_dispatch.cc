@@ -32,8 +32,9 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   AttemptUpdate assign = Move(a, AttemptState::kPending, AttemptState::kAssigned);
   assign.nodes = std::make_pair(pair.server, pair.client);
   m.attempts.push_back(assign);
-  if (exp.state == "QUEUED") m.experiments.push_back({exp.id, "RUNNING", false});
-  m.runs.push_back({a.run_id, "ACTIVE", ""});
+  if (exp.state == ExperimentState::kQueued)
+    m.experiments.push_back({exp.id, ExperimentState::kRunning, false});
+  m.runs.push_back({a.run_id, RunState::kActive, ""});
   m.events.push_back(Event(a, pair.server, "assigned",
                            absl::StrCat("server ", pair.server, ", client ", pair.client)));
 
@@ -51,7 +52,7 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
     AttemptUpdate fail = Move(a, AttemptState::kAssigned, AttemptState::kFailed);
     fail.error = error;
     m.attempts.push_back(fail);
-    m.runs.back() = {a.run_id, "FAILED", error};
+    m.runs.back() = {a.run_id, RunState::kFailed, error};
     RETURN_IF_ERROR(Commit(m));
     return false;
   }
@@ -101,22 +102,24 @@ bool Scheduler::BootServedOtherRepetition(const std::string& node, const std::st
 absl::Status Scheduler::FinishExperiments(
     const std::vector<store::ExperimentRecord>& experiments) {
   for (const auto& e : experiments) {
-    if (e.state != "QUEUED" && e.state != "RUNNING") {
+    if (e.state != ExperimentState::kQueued && e.state != ExperimentState::kRunning) {
       queues_.erase(e.id);
       continue;
     }
     ASSIGN_OR_RETURN(auto counts, store_->RunStateCounts(e.id));
     bool done = true, all_ok = true;
     for (const auto& [state, n] : counts) {
-      if (n > 0 && (state == "PENDING" || state == "ACTIVE")) done = false;
-      if (n > 0 && state != "SUCCEEDED") all_ok = false;
+      if (n > 0 && (state == RunState::kPending || state == RunState::kActive)) done = false;
+      if (n > 0 && state != RunState::kSucceeded) all_ok = false;
     }
     if (!done) continue;
     queues_.erase(e.id);
     Mutation m;
-    m.experiments.push_back({e.id, all_ok ? "SUCCEEDED" : "FAILED", true});
+    m.experiments.push_back(
+        {e.id, all_ok ? ExperimentState::kSucceeded : ExperimentState::kFailed, true});
     RETURN_IF_ERROR(Commit(m));
-    Log(kLog, "experiment ", e.id, " ", all_ok ? "SUCCEEDED" : "FAILED");
+    Log(kLog, "experiment ", e.id, " ",
+        ExperimentStateName(all_ok ? ExperimentState::kSucceeded : ExperimentState::kFailed));
   }
   return absl::OkStatus();
 }
@@ -151,7 +154,7 @@ absl::Status Scheduler::Tick() {
             [](const auto& x, const auto& y) { return x.id < y.id; });
   std::set<std::string> claimed;
   for (const auto& e : experiments) {
-    if (e.state != "QUEUED" && e.state != "RUNNING") continue;
+    if (e.state != ExperimentState::kQueued && e.state != ExperimentState::kRunning) continue;
     RETURN_IF_ERROR(Dispatch(e.id, nodes, &busy, &claimed));
   }
   // The list read above still tells which experiments are open: only this
@@ -169,7 +172,7 @@ std::string Scheduler::WhyNoPair(const spec::ExperimentSpec& spec,
   for (const auto& n : nodes) {
     if (!LabelsMatch(n.labels, spec.nodes.selector)) continue;
     std::string why;
-    if (n.health == "QUARANTINED") {
+    if (n.health == NodeHealth::kQuarantined) {
       why = absl::StrCat(n.agent_id, " quarantined after ", n.losses,
                          " losses (iommuvm agents --release ", n.agent_id, ")");
     } else if (!Responsive(n.agent_id, now)) {
@@ -195,7 +198,7 @@ absl::Status Scheduler::Dispatch(int64_t experiment_id,
   ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
   std::vector<CandidateNode> candidates;
   for (const auto& n : nodes) {
-    if (!Responsive(n.agent_id, clock_->Now()) || n.health == "QUARANTINED" ||
+    if (!Responsive(n.agent_id, clock_->Now()) || n.health == NodeHealth::kQuarantined ||
         claimed->count(n.agent_id)) {
       continue;
     }

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "controller/scheduler/attempt_state.h"
+#include "controller/store/attempt_state.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/agent.pb.h"
 #include "spec/params.h"

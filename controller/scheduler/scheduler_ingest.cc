@@ -368,7 +368,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
       CountSamples(a, agent_id, u, &up);
       if (!judged.unsteady.empty()) up.evidence[kUnsteadyKey] = judged.unsteady;
       m.attempts.push_back(up);
-      m.runs.push_back({a.run_id, "SUCCEEDED", ""});
+      m.runs.push_back({a.run_id, RunState::kSucceeded, ""});
       m.events.push_back(Event(a, agent_id, "attempt_succeeded", "run completed"));
       for (const auto& [name, content] : u.artifacts()) {
         m.artifacts.push_back({a.id, name, content});

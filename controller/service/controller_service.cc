@@ -29,7 +29,8 @@ absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Sc
   ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
   ASSIGN_OR_RETURN(auto attempts, store->ListAttempts(id));
   v1::Experiment out = ToProto(e, runs, attempts, with_runs);
-  if (e.state == "QUEUED" || e.state == "RUNNING") out.set_waiting(scheduler->WaitingReason(id));
+  if (e.state == store::ExperimentState::kQueued || e.state == store::ExperimentState::kRunning)
+    out.set_waiting(scheduler->WaitingReason(id));
   if (with_runs) out.set_spec_yaml(e.spec_yaml);
   return out;
 }

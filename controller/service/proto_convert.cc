@@ -27,7 +27,7 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
   v1::Experiment out;
   out.set_id(e.id);
   out.set_name(e.name);
-  out.set_state(e.state);
+  out.set_state(std::string(store::ExperimentStateName(e.state)));
   out.set_spec_sha256(e.spec_sha256);
   out.set_created_ms(absl::ToUnixMillis(e.created));
   if (e.finished) out.set_finished_ms(absl::ToUnixMillis(*e.finished));
@@ -36,10 +36,11 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
   std::map<int64_t, uint32_t> attempt_counts;
   for (const auto& a : attempts) ++attempt_counts[a.run_id];
   for (const auto& r : runs) {
-    if (r.state == "SUCCEEDED") out.set_runs_succeeded(out.runs_succeeded() + 1);
-    if (r.state == "FAILED") out.set_runs_failed(out.runs_failed() + 1);
-    if (r.state == "CANCELLED") out.set_runs_cancelled(out.runs_cancelled() + 1);
-    if (r.state == "ACTIVE") out.set_runs_active(out.runs_active() + 1);
+    using store::RunState;
+    if (r.state == RunState::kSucceeded) out.set_runs_succeeded(out.runs_succeeded() + 1);
+    if (r.state == RunState::kFailed) out.set_runs_failed(out.runs_failed() + 1);
+    if (r.state == RunState::kCancelled) out.set_runs_cancelled(out.runs_cancelled() + 1);
+    if (r.state == RunState::kActive) out.set_runs_active(out.runs_active() + 1);
     if (!with_runs) continue;
     v1::Run* run = out.add_runs();
     run->set_id(r.id);
@@ -48,13 +49,13 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
     run->set_workload(r.workload);
     run->set_vm(r.vm);
     run->set_repetition(r.repetition);
-    run->set_state(r.state);
+    run->set_state(std::string(store::RunStateName(r.state)));
     run->set_error(r.error);
     run->mutable_params()->insert(r.params.begin(), r.params.end());
     run->set_attempts(attempt_counts[r.id]);
     if (auto it = latest.find(r.id); it != latest.end()) {
       const store::AttemptRecord& a = *it->second;
-      run->set_attempt_state(std::string(scheduler::AttemptStateName(a.state)));
+      run->set_attempt_state(std::string(store::AttemptStateName(a.state)));
       run->set_server_node(a.server_node);
       run->set_client_node(a.client_node);
       if (run->error().empty()) run->set_error(a.error);
@@ -69,9 +70,13 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   out.set_agent_id(a.node.agent_id);
   for (v1::Role r : a.node.roles) out.add_roles(r);
   for (const auto& [k, v] : a.node.labels) (*out.mutable_labels())[k] = v;
-  std::string health = a.node.health;
-  if (health == "READY" && a.busy) health = "BUSY";
-  if (health != "QUARANTINED" && !a.connected) health = "LOST";
+  // The API shows what dispatch sees: BUSY and LOST on top of the stored health.
+  using store::NodeHealth;
+  std::string health(store::NodeHealthName(a.node.health));
+  if (a.node.health == NodeHealth::kReady && a.busy) health = "BUSY";
+  if (a.node.health != NodeHealth::kQuarantined && !a.connected) {
+    health = std::string(store::NodeHealthName(NodeHealth::kLost));
+  }
   out.set_health(health);
   out.set_iommu_mode(a.node.iommu_mode);
   out.set_cpu_vendor(a.node.cpu_vendor);
@@ -105,7 +110,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     base.set_workload(run.workload);
     base.set_vm(run.vm);
     base.set_repetition(run.repetition);
-    base.set_state(run.state);
+    base.set_state(std::string(store::RunStateName(run.state)));
     base.set_error(run.error);
     base.mutable_params()->insert(run.params.begin(), run.params.end());
     auto it = latest.find(run.id);

@@ -1,12 +1,17 @@
 #include "controller/service/watch_hub.h"
 
 #include "controller/service/proto_convert.h"
+#include "controller/store/states.h"
 
 namespace iommuvm::service {
 namespace {
 
+// `state` is the API's name of an experiment state.
 bool IsFinal(const std::string& state) {
-  return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
+  using store::ExperimentState;
+  auto s = store::ParseExperimentState(state);
+  return s == ExperimentState::kSucceeded || s == ExperimentState::kFailed ||
+         s == ExperimentState::kCancelled;
 }
 
 }  // namespace

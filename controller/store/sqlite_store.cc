@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "controller/store/attempt_state.h"
 #include "controller/store/migrations.h"
 
 namespace iommuvm::store {
@@ -53,7 +54,7 @@ AttemptRecord ReadAttempt(const Statement& st) {
   a.run_id = st.Int(1);
   a.experiment_id = st.Int(2);
   a.number = static_cast<uint32_t>(st.Int(3));
-  a.state = scheduler::ParseAttemptState(st.Text(4)).value_or(AttemptState::kFailed);
+  a.state = store::ParseAttemptState(st.Text(4)).value_or(AttemptState::kFailed);
   a.server_node = st.Text(5);
   a.client_node = st.Text(6);
   a.step_id = st.Text(7);
@@ -118,12 +119,11 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
   int64_t id = db_->LastInsertId();
   ASSIGN_OR_RETURN(Statement run,
                    db_->Prepare("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
-                                "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                                "'PENDING')"));
+                                "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const RunRecord& r : e.runs) {
     run.Reset();
     RETURN_IF_ERROR(run.BindAll(id, r.index, static_cast<int>(r.iommu), r.workload, r.vm,
-                                r.repetition, EncodeMap(r.params))
+                                r.repetition, EncodeMap(r.params), RunStateName(RunState::kPending))
                         .Run());
     RETURN_IF_ERROR(InsertAttempt(db_->LastInsertId(), 1, now));
   }
@@ -144,7 +144,7 @@ absl::StatusOr<ExperimentRecord> SqliteStore::GetExperiment(int64_t id) {
   e.name = st.Text(1);
   e.spec_yaml = st.Text(2);
   e.spec_sha256 = st.Text(3);
-  e.state = st.Text(4);
+  e.state = ParseExperimentState(st.Text(4)).value_or(ExperimentState::kFailed);
   e.created = FromMs(st.Int(5));
   if (!st.IsNull(6)) e.finished = FromMs(st.Int(6));
   return e;
@@ -190,7 +190,7 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string&
     r.workload = st.Text(4);
     r.vm = st.Text(5);
     r.repetition = static_cast<uint32_t>(st.Int(6));
-    r.state = st.Text(7);
+    r.state = ParseRunState(st.Text(7)).value_or(RunState::kFailed);
     r.error = st.Text(8);
     r.params = DecodeMap(st.Text(9));
     out.push_back(std::move(r));
@@ -297,9 +297,9 @@ absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
           "outbox_epoch=excluded.outbox_epoch, simulated=excluded.simulated"));
   return st
       .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id, n.kernel_cmdline,
-               n.hostname, n.data_address, n.health, n.losses, absl::ToUnixMillis(n.last_seen),
-               n.cpu_vendor, n.iommu_mode, n.inventory_json, EncodeMap(n.tools), n.outbox_epoch,
-               n.simulated ? 1 : 0)
+               n.hostname, n.data_address, NodeHealthName(n.health), n.losses,
+               absl::ToUnixMillis(n.last_seen), n.cpu_vendor, n.iommu_mode, n.inventory_json,
+               EncodeMap(n.tools), n.outbox_epoch, n.simulated ? 1 : 0)
       .Run();
 }
 
@@ -323,7 +323,7 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
     n.kernel_cmdline = st.Text(4);
     n.hostname = st.Text(5);
     n.data_address = st.Text(6);
-    n.health = st.Text(7);
+    n.health = ParseNodeHealth(st.Text(7)).value_or(NodeHealth::kLost);
     n.losses = static_cast<uint32_t>(st.Int(8));
     n.last_seen = FromMs(st.Int(9));
     n.cpu_vendor = st.Text(10);
@@ -338,7 +338,7 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
 }
 
 absl::Status SqliteStore::ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms) {
-  RETURN_IF_ERROR(scheduler::CheckTransition(u.from, u.to));
+  RETURN_IF_ERROR(CheckTransition(u.from, u.to));
   std::vector<std::string> sets = {"state = ?1", "updated_ms = ?2",
                                    "samples_reported = samples_reported + ?3"};
   if (u.error) sets.push_back("error = ?4");
@@ -348,16 +348,16 @@ absl::Status SqliteStore::ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare(absl::StrCat("UPDATE attempts SET ", absl::StrJoin(sets, ", "),
                                              " WHERE id = ?10 AND state = ?11")));
-  st.Bind(1, scheduler::AttemptStateName(u.to)).Bind(2, now_ms).Bind(3, u.add_samples_reported);
+  st.Bind(1, store::AttemptStateName(u.to)).Bind(2, now_ms).Bind(3, u.add_samples_reported);
   if (u.error) st.Bind(4, *u.error);
   if (u.step_id) st.Bind(5, *u.step_id);
   if (u.nodes) st.Bind(6, u.nodes->first).Bind(7, u.nodes->second);
   if (u.endpoint) st.Bind(8, u.endpoint->first).Bind(9, u.endpoint->second);
-  st.Bind(10, u.attempt_id).Bind(11, scheduler::AttemptStateName(u.from));
+  st.Bind(10, u.attempt_id).Bind(11, store::AttemptStateName(u.from));
   RETURN_IF_ERROR(st.Run());
   if (db_->Changes() != 1) {
-    return absl::AbortedError(absl::StrCat("attempt ", u.attempt_id, " is no longer ",
-                                           scheduler::AttemptStateName(u.from)));
+    return absl::AbortedError(
+        absl::StrCat("attempt ", u.attempt_id, " is no longer ", store::AttemptStateName(u.from)));
   }
   for (const auto& [k, v] : u.evidence) RETURN_IF_ERROR(PutEvidence(u.attempt_id, k, v));
   return absl::OkStatus();
@@ -397,13 +397,13 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
                      db_->Cached("UPDATE runs SET state = ?, error = ? WHERE id = ?"));
     for (const RunUpdate& r : m.runs) {
       st->Reset();
-      RETURN_IF_ERROR(st->BindAll(r.state, r.error, r.run_id).Run());
+      RETURN_IF_ERROR(st->BindAll(RunStateName(r.state), r.error, r.run_id).Run());
     }
   }
   for (const ExperimentUpdate& e : m.experiments) {
     ASSIGN_OR_RETURN(Statement * st,
                      db_->Cached("UPDATE experiments SET state = ?, finished_ms = ? WHERE id = ?"));
-    st->BindAll(e.state);
+    st->BindAll(ExperimentStateName(e.state));
     if (e.finished) {
       st->Bind(2, now);
     } else {

@@ -48,8 +48,8 @@ class SqliteStore final : public Store {
                                                             const std::string& agent_id,
                                                             int64_t from_ms,
                                                             int64_t to_ms) override;
-  absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() override;
-  absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts(int64_t experiment_id) override;
+  absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts() override;
+  absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts(int64_t experiment_id) override;
 
   int schema_version() const { return schema_version_; }
 
@@ -59,7 +59,7 @@ class SqliteStore final : public Store {
   absl::Status Migrate();
   absl::StatusOr<std::vector<RunRecord>> QueryRuns(const std::string& where, int64_t arg);
   // Run counts by state; experiment_id 0: all experiments.
-  absl::StatusOr<std::map<std::string, int64_t>> CountRunStates(int64_t experiment_id);
+  absl::StatusOr<std::map<RunState, int64_t>> CountRunStates(int64_t experiment_id);
   // Attempts matching `where`; with_evidence also reads their evidence.
   absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(const std::string& where,
                                                            int64_t arg, bool bind,

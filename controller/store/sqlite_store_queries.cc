@@ -109,15 +109,15 @@ absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
   return row ? static_cast<uint64_t>(st.Int(0)) : 0;
 }
 
-absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts() {
+absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::RunStateCounts() {
   return CountRunStates(0);
 }
 
-absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::RunStateCounts(int64_t experiment_id) {
+absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::RunStateCounts(int64_t experiment_id) {
   return CountRunStates(experiment_id);
 }
 
-absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::CountRunStates(int64_t experiment_id) {
+absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::CountRunStates(int64_t experiment_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(
       Statement st,
@@ -125,11 +125,11 @@ absl::StatusOr<std::map<std::string, int64_t>> SqliteStore::CountRunStates(int64
                                       : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
                                         "GROUP BY state"));
   if (experiment_id != 0) st.BindAll(experiment_id);
-  std::map<std::string, int64_t> out;
+  std::map<RunState, int64_t> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    out[st.Text(0)] = st.Int(1);
+    out[ParseRunState(st.Text(0)).value_or(RunState::kFailed)] = st.Int(1);
   }
   return out;
 }

@@ -13,19 +13,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "controller/scheduler/attempt_state.h"
+#include "controller/store/states.h"
 #include "iommuvm/v1/common.pb.h"
 
 namespace iommuvm::store {
-
-using scheduler::AttemptState;
 
 struct ExperimentRecord {
   int64_t id = 0;
   std::string name;
   std::string spec_yaml;
   std::string spec_sha256;
-  std::string state;  // QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED
+  ExperimentState state = ExperimentState::kQueued;
   absl::Time created;
   std::optional<absl::Time> finished;
 };
@@ -39,7 +37,7 @@ struct RunRecord {
   std::string vm;
   uint32_t repetition = 0;
   std::map<std::string, std::string> params;  // user-axis values
-  std::string state;  // PENDING, ACTIVE, SUCCEEDED, FAILED, CANCELLED
+  RunState state = RunState::kPending;
   std::string error;
 };
 
@@ -83,7 +81,7 @@ struct NodeRecord {
   std::string kernel_cmdline;
   std::string hostname;
   std::string data_address;
-  std::string health = "READY";  // READY, LOST, QUARANTINED
+  NodeHealth health = NodeHealth::kReady;
   uint32_t losses = 0;
   absl::Time last_seen;
   std::string cpu_vendor;  // GenuineIntel, AuthenticAMD
@@ -133,13 +131,13 @@ struct AttemptUpdate {
 
 struct RunUpdate {
   int64_t run_id = 0;
-  std::string state;
+  RunState state = RunState::kPending;
   std::string error;
 };
 
 struct ExperimentUpdate {
   int64_t experiment_id = 0;
-  std::string state;
+  ExperimentState state = ExperimentState::kQueued;
   bool finished = false;
 };
 
@@ -261,9 +259,9 @@ class Store {
   virtual absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(
       int64_t attempt_id, const std::string& agent_id, const std::string& name) = 0;
   // Count of runs per state over all experiments (for /metrics).
-  virtual absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts() = 0;
+  virtual absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts() = 0;
   // Count of runs per state of one experiment.
-  virtual absl::StatusOr<std::map<std::string, int64_t>> RunStateCounts(int64_t experiment_id) = 0;
+  virtual absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts(int64_t experiment_id) = 0;
 };
 
 }  // namespace iommuvm::store

@@ -22,7 +22,7 @@ TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
   v1::Step start = gateway_.LastStep("srv");
   ASSERT_TRUE(start.has_start_server());
   EXPECT_EQ(start.start_server().app(), "redis");
-  EXPECT_EQ((*store_->GetExperiment(id)).state, "RUNNING");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, ExperimentState::kRunning);
 
   ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
   v1::Step load = gateway_.LastStep("cli");
@@ -42,8 +42,8 @@ TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
   EXPECT_EQ(attempts[0].state, AttemptState::kSucceeded);
   EXPECT_EQ(attempts[0].evidence.at("assigned.boot_id"), "boot-srv");
   EXPECT_EQ(attempts[0].evidence.at("verify.detected"), "lazy");
-  EXPECT_EQ((*store_->ListRuns(id))[0].state, "SUCCEEDED");
-  EXPECT_EQ((*store_->GetExperiment(id)).state, "SUCCEEDED");
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, RunState::kSucceeded);
+  EXPECT_EQ((*store_->GetExperiment(id)).state, ExperimentState::kSucceeded);
   EXPECT_EQ(store_->ResultsOfExperiment(id)->size(), 1u);
 }
 
@@ -58,11 +58,11 @@ TEST_F(SchedulerTest, ToolFailureFailsTheRunAndCleansUp) {
   ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_FAILED, "redis-benchmark: not found"),
               IsOk());
   auto runs = *store_->ListRuns(id);
-  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].state, RunState::kFailed);
   EXPECT_EQ(runs[0].error, "cli: redis-benchmark: not found");
   EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(start.attempt_id(), StepKind::kCleanup));
   TickAndVerify();
-  EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, ExperimentState::kFailed);
 }
 
 TEST_F(SchedulerTest, TransientFailureIsRetriedOnceThenTheRunFails) {
@@ -85,7 +85,7 @@ TEST_F(SchedulerTest, TransientFailureIsRetriedOnceThenTheRunFails) {
   EXPECT_EQ(attempts[0].state, AttemptState::kFailed);
   EXPECT_EQ(attempts[1].state, AttemptState::kFailed);
   auto run = (*store_->ListRuns(id))[0];
-  EXPECT_EQ(run.state, "FAILED");
+  EXPECT_EQ(run.state, RunState::kFailed);
   EXPECT_EQ(run.error, "cli: wrk saw 8 errors (timeout 8) in 59287 GET requests; no retries left");
 }
 
@@ -105,7 +105,7 @@ TEST_F(SchedulerTest, LostAgentIsRetriedOnceThenTheRunFails) {
   ASSERT_EQ(attempts.size(), 2u);
   EXPECT_EQ(attempts[0].state, AttemptState::kLost);
   EXPECT_EQ(attempts[1].state, AttemptState::kPending);  // no client to run it on
-  EXPECT_EQ((*store_->ListRuns(id))[0].state, "PENDING");
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, RunState::kPending);
 
   // A late result of the lost attempt is acknowledged but not stored.
   ASSERT_THAT(Update("srv", first, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
@@ -118,9 +118,9 @@ TEST_F(SchedulerTest, LostAgentIsRetriedOnceThenTheRunFails) {
   clock_.Advance(absl::Seconds(11));
   TickAndVerify();
   auto runs = *store_->ListRuns(id);
-  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].state, RunState::kFailed);
   EXPECT_NE(runs[0].error.find("no retries left"), std::string::npos);
-  EXPECT_EQ((*store_->GetExperiment(id)).state, "FAILED");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, ExperimentState::kFailed);
 }
 
 TEST_F(SchedulerTest, ReconnectingAgentGetsItsCurrentStepAgain) {
@@ -176,7 +176,7 @@ TEST_F(SchedulerTest, StepTimeoutFailsTheAttempt) {
     TickAndVerify();
   }
   auto runs = *store_->ListRuns(id);
-  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].state, RunState::kFailed);
   EXPECT_NE(runs[0].error.find("timed out in PREPARING after 80s; no retries left"),
             std::string::npos)
       << runs[0].error;
@@ -204,7 +204,7 @@ TEST_F(SchedulerTest, ControllerDowntimeDoesNotCountAgainstADeadline) {
   ASSERT_THAT(Result("cli", load), IsOk());
   ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
   ASSERT_THAT(Update("srv", gateway_.LastStep("srv"), v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
-  EXPECT_EQ((*store_->ListRuns(id))[0].state, "SUCCEEDED");
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, RunState::kSucceeded);
 }
 
 // The controller executes exactly what it accepts: VM runs, which it
@@ -388,7 +388,7 @@ TEST_F(SchedulerTest, ProbeMismatchFailsWithTheGroupMessage) {
   std::string mismatch = "requested strict, but group 14 (0000:ca:00.0, mlx5_core) has type DMA-FQ";
   ASSERT_THAT(Verified("srv", verify, Probe("lazy", "b", mismatch)), IsOk());
   auto runs = *store_->ListRuns(experiment);
-  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].state, RunState::kFailed);
   EXPECT_EQ(runs[0].error, "srv: " + mismatch);
 }
 
@@ -400,7 +400,7 @@ TEST_F(SchedulerTest, AnUpdateWithoutItsTypedOutcomeFailsNamingIt) {
                      {{"method", "sysfs"}, {"boot_id_before", "b"}, {"boot_id", "b"}}),
               IsOk());
   auto runs = *store_->ListRuns(experiment);
-  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].state, RunState::kFailed);
   EXPECT_NE(runs[0].error.find("carries no SwitchOutcome"), std::string::npos) << runs[0].error;
 }
 
@@ -410,7 +410,7 @@ TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
       Switched("srv", sw, v1::StepUpdate::PHASE_SUCCEEDED, "grub", "b1", Probe("strict", "b1")),
       IsOk());
   auto runs = *store_->ListRuns(experiment);
-  EXPECT_EQ(runs[0].state, "FAILED");
+  EXPECT_EQ(runs[0].state, RunState::kFailed);
   EXPECT_NE(runs[0].error.find("the node did not reboot"), std::string::npos) << runs[0].error;
 }
 
@@ -447,7 +447,7 @@ TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
   auto agents = scheduler_->Agents();
   for (const auto& a : agents) {
     if (a.node.agent_id == "srv") {
-      EXPECT_EQ(a.node.health, "QUARANTINED");
+      EXPECT_EQ(a.node.health, NodeHealth::kQuarantined);
     }
   }
   // Back, but quarantined: the experiment says why its runs wait.
@@ -500,7 +500,7 @@ TEST_F(SchedulerTest, EachPairRunsItsPlannedSequence) {
     }
   }
   EXPECT_EQ(actual, expected);
-  EXPECT_EQ((*store_->GetExperiment(submitted->experiment_id)).state, "SUCCEEDED");
+  EXPECT_EQ((*store_->GetExperiment(submitted->experiment_id)).state, ExperimentState::kSucceeded);
 }
 
 // A lost pair's planned runs (and the lost attempt's retry) move to the
@@ -535,7 +535,7 @@ TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
   }
   EXPECT_EQ(on_s2, 2);
   EXPECT_EQ(lost, 1);
-  EXPECT_EQ((*store_->GetExperiment(id)).state, "SUCCEEDED");
+  EXPECT_EQ((*store_->GetExperiment(id)).state, ExperimentState::kSucceeded);
 }
 
 }  // namespace

@@ -96,7 +96,7 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRows) {
   EXPECT_EQ((*s)->schema_version(), LatestSchemaVersion());
   auto runs = *(*s)->ListRuns(1);
   ASSERT_EQ(runs.size(), 1u);
-  EXPECT_EQ(runs[0].state, "SUCCEEDED");
+  EXPECT_EQ(runs[0].state, RunState::kSucceeded);
   EXPECT_TRUE(runs[0].params.empty());
 }
 

@@ -1,12 +1,12 @@
 
-#include "controller/scheduler/attempt_state.h"
+#include "controller/store/attempt_state.h"
 
 #include <gtest/gtest.h>
 
 #include <set>
 #include <utility>
 
-namespace iommuvm::scheduler {
+namespace iommuvm::store {
 namespace {
 
 using S = AttemptState;
@@ -60,4 +60,4 @@ TEST(AttemptStateTest, IllegalTransitionMessageNamesBothStates) {
 }
 
 }  // namespace
-}  // namespace iommuvm::scheduler
+}  // namespace iommuvm::store

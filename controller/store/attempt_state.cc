@@ -1,10 +1,10 @@
-#include "controller/scheduler/attempt_state.h"
+#include "controller/store/attempt_state.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
-namespace iommuvm::scheduler {
+namespace iommuvm::store {
 namespace {
 using S = AttemptState;
 
@@ -59,29 +59,4 @@ absl::Status CheckTransition(AttemptState from, AttemptState to) {
       "illegal attempt transition ", AttemptStateName(from), " -> ", AttemptStateName(to)));
 }
 
-absl::string_view AttemptStateName(AttemptState s) {
-  switch (s) {
-    case S::kPending: return "PENDING";
-    case S::kAssigned: return "ASSIGNED";
-    case S::kConfiguringBoot: return "CONFIGURING_BOOT";
-    case S::kRebooting: return "REBOOTING";
-    case S::kVerifying: return "VERIFYING";
-    case S::kPreparing: return "PREPARING";
-    case S::kRunning: return "RUNNING";
-    case S::kCollecting: return "COLLECTING";
-    case S::kSucceeded: return "SUCCEEDED";
-    case S::kFailed: return "FAILED";
-    case S::kCancelled: return "CANCELLED";
-    case S::kLost: return "LOST";
-  }
-  return "UNKNOWN";
-}
-
-std::optional<AttemptState> ParseAttemptState(absl::string_view name) {
-  for (AttemptState s : kAllAttemptStates) {
-    if (AttemptStateName(s) == name) return s;
-  }
-  return std::nullopt;
-}
-
-}  // namespace iommuvm::scheduler
+}  // namespace iommuvm::store

@@ -1,0 +1,66 @@
+#pragma once
+// Every state the store keeps, as a type: attempts, runs, experiments and
+// node health. The stable upper-case names ("CONFIGURING_BOOT") are what
+// the database, the API and the CLI show; Name/Parse are the only places
+// they are spelled. The attempt state machine's edges are in
+// attempt_state.h.
+
+#include <optional>
+#include <ostream>
+
+#include "absl/strings/string_view.h"
+
+namespace iommuvm::store {
+
+enum class AttemptState {
+  kPending,
+  kAssigned,
+  kConfiguringBoot,
+  kRebooting,
+  kVerifying,
+  kPreparing,
+  kRunning,
+  kCollecting,
+  kSucceeded,
+  kFailed,
+  kCancelled,
+  kLost,
+};
+
+inline constexpr AttemptState kAllAttemptStates[] = {
+    AttemptState::kPending,   AttemptState::kAssigned,   AttemptState::kConfiguringBoot,
+    AttemptState::kRebooting, AttemptState::kVerifying,  AttemptState::kPreparing,
+    AttemptState::kRunning,   AttemptState::kCollecting, AttemptState::kSucceeded,
+    AttemptState::kFailed,    AttemptState::kCancelled,  AttemptState::kLost,
+};
+
+// A run: waiting (PENDING), with an attempt under way (ACTIVE), or done.
+enum class RunState { kPending, kActive, kSucceeded, kFailed, kCancelled };
+
+enum class ExperimentState { kQueued, kRunning, kSucceeded, kFailed, kCancelled };
+
+// A node as the scheduler sees it. BUSY (an attempt holds it) and LOST
+// (not connected) are shown by the API on top of READY; QUARANTINED is
+// stored after repeated losses until released.
+enum class NodeHealth { kReady, kLost, kQuarantined };
+
+absl::string_view AttemptStateName(AttemptState s);
+std::optional<AttemptState> ParseAttemptState(absl::string_view name);
+absl::string_view RunStateName(RunState s);
+std::optional<RunState> ParseRunState(absl::string_view name);
+absl::string_view ExperimentStateName(ExperimentState s);
+std::optional<ExperimentState> ParseExperimentState(absl::string_view name);
+absl::string_view NodeHealthName(NodeHealth h);
+std::optional<NodeHealth> ParseNodeHealth(absl::string_view name);
+
+// For logs and test failures: the stored name.
+inline std::ostream& operator<<(std::ostream& os, AttemptState s) {
+  return os << AttemptStateName(s);
+}
+inline std::ostream& operator<<(std::ostream& os, RunState s) { return os << RunStateName(s); }
+inline std::ostream& operator<<(std::ostream& os, ExperimentState s) {
+  return os << ExperimentStateName(s);
+}
+inline std::ostream& operator<<(std::ostream& os, NodeHealth h) { return os << NodeHealthName(h); }
+
+}  // namespace iommuvm::store
