@@ -91,6 +91,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
       config.state_dir, ", outbox epoch ", outbox->epoch(), ")");
 
   SessionOptions options;
+  options.clock = &clock;
   options.controller_address = config.controller_address;
   SessionClient session(options, make_register, outbox.get(), &executor);
   session.Run(stop);

@@ -1,8 +1,5 @@
 #include "agent/inspect_command.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/node/inventory.h"
@@ -151,14 +148,12 @@ int RunInspect(const std::vector<std::string>& argv, std::ostream& out, std::ost
   absl::StatusOr<std::string> log;
   std::string log_file = args->Get("kernel-log", "");
   if (!log_file.empty()) {
-    std::ifstream in(log_file);
-    if (!in) {
+    // The log file is the user's path, not one below the sysroot.
+    log = LocalFileSystem("/").ReadFile(log_file);
+    if (!log.ok()) {
       err << "iommuvm-agent inspect: cannot read kernel log " << log_file << "\n";
       return 1;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    log = ss.str();
   } else {
     log = ReadKernelLogOf(fs, &runner);
   }

@@ -221,7 +221,7 @@ void StepExecutor::StartServer(const v1::Step& step) {
   const v1::StartServer& cfg = step.start_server();
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
-  auto app = MakeApplication(cfg.app(), deps_.runner);
+  auto app = MakeApplication(cfg.app(), WorkloadEnv{deps_.runner, deps_.fs, deps_.clock});
   if (!app.ok()) return Finish(step, app.status(), {});
   auto port = (*app)->Start(cfg, data_address_, *run_dir, Timeout(step));
   if (!port.ok()) return Finish(step, port.status(), {});
@@ -240,7 +240,7 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   const v1::RunLoad& load = step.run_load();
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
-  auto generator = MakeLoadGenerator(load.tool(), deps_.runner);
+  auto generator = MakeLoadGenerator(load.tool(), WorkloadEnv{deps_.runner, deps_.fs, deps_.clock});
   if (!generator.ok()) return Finish(step, generator.status(), {});
   if (load.warmup_ms() > 0) {
     // Unmeasured load first: time-bounded tools run for the warmup; a
@@ -323,7 +323,7 @@ void StepExecutor::StopServer(const v1::Step& step) {
   if (auto names = deps_.fs->ListDir(dir); names.ok()) {
     for (const std::string& name : *names) {
       if (!absl::EndsWith(name, ".log")) continue;
-      (*u.mutable_artifacts())[name] = TailOfFile(deps_.fs->HostPath(dir + "/" + name), 64 << 10);
+      (*u.mutable_artifacts())[name] = TailOfFile(*deps_.fs, dir + "/" + name, 64 << 10);
     }
   }
   (void)deps_.fs->RemoveAll(dir);
@@ -364,8 +364,8 @@ void StepExecutor::SwitchMode(const v1::Step& step) {
         step, absl::UnavailableError(absl::StrCat("cannot record the switch: ", stored.message())),
         {});
   }
-  absl::Time give_up = absl::Now() + absl::Seconds(3);
-  while (absl::Now() < give_up) {
+  absl::Time give_up = deps_.clock->Now() + absl::Seconds(3);
+  while (deps_.clock->Now() < give_up) {
     auto pending = outbox_->Pending();
     if (!pending.ok() || *pending == 0) break;
     absl::SleepFor(absl::Milliseconds(50));

@@ -53,14 +53,16 @@ absl::StatusOr<std::string> LocalFileSystem::ReadFile(const std::string& path) c
   return out.str();
 }
 
-absl::Status LocalFileSystem::WriteFile(const std::string& path,
-                                        const std::string& content) {
-  std::string host = HostPath(path);
+namespace {
+
+// Writes all of `content` to the file at `host` opened with `flags`,
+// creating parent directories. Plain open/write (no temp file + rename) so
+// sysfs attribute writes work, and the kernel's own error (EBUSY, EINVAL)
+// reaches the caller.
+absl::Status WriteAll(const std::string& host, absl::string_view content, int flags) {
   std::error_code ec;
   fs::create_directories(fs::path(host).parent_path(), ec);
-  // Plain open/write (no temp file + rename) so sysfs attribute writes
-  // work, and the kernel's own error (EBUSY, EINVAL) reaches the caller.
-  int fd = ::open(host.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(host.c_str(), flags | O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return FromErrorCode(std::error_code(errno, std::generic_category()), "cannot write", host);
   }
@@ -81,6 +83,16 @@ absl::Status LocalFileSystem::WriteFile(const std::string& path,
     return FromErrorCode(std::error_code(errno, std::generic_category()), "cannot write", host);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LocalFileSystem::WriteFile(const std::string& path, const std::string& content) {
+  return WriteAll(HostPath(path), content, O_TRUNC);
+}
+
+absl::Status LocalFileSystem::AppendFile(const std::string& path, absl::string_view content) {
+  return WriteAll(HostPath(path), content, O_APPEND);
 }
 
 bool LocalFileSystem::Exists(const std::string& path) const {

@@ -19,6 +19,9 @@ class FileSystem {
   // Replaces the file at `path` with `content`, creating parent directories.
   virtual absl::Status WriteFile(const std::string& path,
                                  const std::string& content) = 0;
+  // Adds `content` at the end of the file at `path` (created if missing):
+  // for files too big to hold in memory at once.
+  virtual absl::Status AppendFile(const std::string& path, absl::string_view content) = 0;
   // True when `path` exists (following symlinks).
   virtual bool Exists(const std::string& path) const = 0;
   // Names (not paths) of the entries of directory `path`, sorted.
@@ -45,6 +48,7 @@ class LocalFileSystem final : public FileSystem {
   absl::StatusOr<std::string> ReadFile(const std::string& path) const override;
   absl::Status WriteFile(const std::string& path,
                          const std::string& content) override;
+  absl::Status AppendFile(const std::string& path, absl::string_view content) override;
   bool Exists(const std::string& path) const override;
   absl::StatusOr<std::vector<std::string>> ListDir(
       const std::string& path) const override;

@@ -35,13 +35,13 @@ void SessionClient::Run(const std::atomic<bool>* stop) {
   while (!stop->load()) {
     ++attempt;
     bool registered = false;
-    absl::Time started = absl::Now();
+    absl::Time started = options_.clock->Now();
     absl::Status s = RunOnce(stop, &registered);
     if (stop->load()) break;
     // Only a session that lived a while resets the backoff: one that dies
     // right after registering (a message the controller cannot take, a
     // refused duplicate id) must not turn into a reconnect storm.
-    if (registered && absl::Now() - started >= kHealthySession) {
+    if (registered && options_.clock->Now() - started >= kHealthySession) {
       Log(kLog, "session with controller ", options_.controller_address, " ended: ", s.message());
       backoff = options_.min_backoff;
       attempt = 0;
@@ -51,8 +51,8 @@ void SessionClient::Run(const std::atomic<bool>* stop) {
       absl::Duration wait = backoff * jitter(rng);
       Log(kLog, registered ? "session ended at once with controller " : "cannot reach controller ",
           options_.controller_address, " (attempt ", attempt, "): ", s.message(), "; retrying in ", absl::FormatDuration(absl::Trunc(wait, absl::Milliseconds(10))));
-      absl::Time until = absl::Now() + wait;
-      while (!stop->load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
+      absl::Time until = options_.clock->Now() + wait;
+      while (!stop->load() && options_.clock->Now() < until) absl::SleepFor(absl::Milliseconds(50));
       backoff = std::min(backoff * 2, options_.max_backoff);
     }
   }
@@ -139,7 +139,7 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
   });
 
   uint64_t last_sent = ack.committed_seq();
-  absl::Time next_heartbeat = absl::Now() + heartbeat;
+  absl::Time next_heartbeat = options_.clock->Now() + heartbeat;
   bool write_failed = false;
   while (!stop->load() && !reader_done.load() && !write_failed) {
     if (last_sent < outbox_->last_acked() + kMaxInFlight) {
@@ -155,13 +155,14 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
         if (write_failed || !batch->empty()) continue;
       }
     }
-    if (absl::Now() >= next_heartbeat) {
+    if (options_.clock->Now() >= next_heartbeat) {
       v1::AgentMessage hb;
-      hb.mutable_heartbeat()->set_timestamp_ms(absl::ToUnixMillis(absl::Now()));
+      hb.mutable_heartbeat()->set_timestamp_ms(absl::ToUnixMillis(options_.clock->Now()));
       if (!stream->Write(hb)) break;
-      next_heartbeat = absl::Now() + heartbeat;
+      next_heartbeat = options_.clock->Now() + heartbeat;
     }
-    outbox_->WaitForNew(last_sent, std::min(next_heartbeat - absl::Now(), absl::Milliseconds(500)));
+    outbox_->WaitForNew(last_sent,
+                        std::min(next_heartbeat - options_.clock->Now(), absl::Milliseconds(500)));
   }
   stream->WritesDone();
   ctx.TryCancel();

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "agent/session/outbox.h"
 #include "agent/step_executor.h"
+#include "common/clock.h"
 
 namespace iommuvm::agent {
 
@@ -20,6 +21,7 @@ struct SessionOptions {
   std::string controller_address = "127.0.0.1:7070";
   absl::Duration min_backoff = absl::Milliseconds(250);
   absl::Duration max_backoff = absl::Seconds(10);
+  const Clock* clock = nullptr;  // backoff, session age and heartbeats; required
 };
 
 class SessionClient {

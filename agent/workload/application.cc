@@ -8,10 +8,10 @@
 namespace iommuvm::agent {
 
 absl::StatusOr<std::unique_ptr<Application>> MakeApplication(const std::string& app,
-                                                             CommandRunner* runner) {
-  if (app == "redis") return std::unique_ptr<Application>(new RedisServer(runner));
-  if (app == "memcached") return std::unique_ptr<Application>(new MemcachedServer(runner));
-  if (app == "nginx") return std::unique_ptr<Application>(new NginxServer(runner));
+                                                             const WorkloadEnv& env) {
+  if (app == "redis") return std::unique_ptr<Application>(new RedisServer(env));
+  if (app == "memcached") return std::unique_ptr<Application>(new MemcachedServer(env));
+  if (app == "nginx") return std::unique_ptr<Application>(new NginxServer(env));
   return absl::InvalidArgumentError(
       absl::StrCat("unknown application '", app, "'; known: redis, memcached, nginx"));
 }

@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/command_runner.h"
+#include "agent/workload/workload_env.h"
 #include "iommuvm/v1/agent.pb.h"
 
 namespace iommuvm::agent {
@@ -32,6 +32,6 @@ class Application {
 
 // The Application for `app` (redis, memcached, nginx), or InvalidArgument.
 absl::StatusOr<std::unique_ptr<Application>> MakeApplication(const std::string& app,
-                                                             CommandRunner* runner);
+                                                             const WorkloadEnv& env);
 
 }  // namespace iommuvm::agent

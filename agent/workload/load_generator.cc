@@ -14,7 +14,7 @@
 
 namespace iommuvm::agent {
 
-absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::string> argv,
+absl::StatusOr<CommandResult> RunTool(const WorkloadEnv& env, std::vector<std::string> argv,
                                       const std::string& run_dir, absl::Duration timeout,
                                       const std::atomic<bool>* cancel, std::string* raw_output,
                                       std::function<void(absl::string_view)> on_stdout,
@@ -27,10 +27,10 @@ absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::st
   spec.cwd = run_dir;
   spec.timeout = timeout;
   spec.cancel = cancel;
-  auto run = runner->Run(spec);
+  auto run = env.runner->Run(spec);
   if (!run.ok()) return run.status();
   *raw_output = run->out + run->err;
-  std::ofstream(run_dir + "/" + tool + ".out") << *raw_output;
+  (void)env.files->WriteFile(run_dir + "/" + tool + ".out", *raw_output);  // kept for the user
   return run;
 }
 
@@ -47,11 +47,11 @@ void LoadGenerator::ReportProgress(double ops_per_second, absl::Time now) {
   pending_count_ = 0;
 }
 
-std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv) {
+std::string ToolVersion(const WorkloadEnv& env, std::vector<std::string> argv) {
   CommandSpec spec;
   spec.argv = std::move(argv);
   spec.timeout = absl::Seconds(5);
-  auto r = runner->Run(spec);
+  auto r = env.runner->Run(spec);
   if (!r.ok()) return "";
   std::string text(absl::StripAsciiWhitespace(r->out.empty() ? r->err : r->out));
   return text.substr(0, text.find('\n'));
@@ -116,14 +116,14 @@ absl::Status RequireServedWithoutErrors(const std::string& tool,
 }
 
 absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::string& tool,
-                                                                 CommandRunner* runner) {
-  if (tool == "redis-benchmark") return std::unique_ptr<LoadGenerator>(new RedisBenchmark(runner));
+                                                                 const WorkloadEnv& env) {
+  if (tool == "redis-benchmark") return std::unique_ptr<LoadGenerator>(new RedisBenchmark(env));
   if (tool == "memtier_benchmark") {
-    return std::unique_ptr<LoadGenerator>(new MemtierBenchmark(runner));
+    return std::unique_ptr<LoadGenerator>(new MemtierBenchmark(env));
   }
-  if (tool == "memcaslap") return std::unique_ptr<LoadGenerator>(new Memcaslap(runner));
-  if (tool == "wrk") return std::unique_ptr<LoadGenerator>(new Wrk(runner, /*open_loop=*/false));
-  if (tool == "wrk2") return std::unique_ptr<LoadGenerator>(new Wrk(runner, /*open_loop=*/true));
+  if (tool == "memcaslap") return std::unique_ptr<LoadGenerator>(new Memcaslap(env));
+  if (tool == "wrk") return std::unique_ptr<LoadGenerator>(new Wrk(env, /*open_loop=*/false));
+  if (tool == "wrk2") return std::unique_ptr<LoadGenerator>(new Wrk(env, /*open_loop=*/true));
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown load generator '", tool,
       "'; known: redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2"));

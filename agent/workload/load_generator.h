@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/command_runner.h"
+#include "agent/workload/workload_env.h"
 #include "iommuvm/v1/agent.pb.h"
 
 namespace iommuvm::agent {
@@ -48,27 +48,27 @@ class LoadGenerator {
     bool wants_progress() const { return static_cast<bool>(progress_); }
   // A rate the tool just printed; passed on as the mean of the rates seen
   // once an interval has passed since the last report (the first at once).
-  void ReportProgress(double ops_per_second, absl::Time now = absl::Now());
+    void ReportProgress(double ops_per_second, absl::Time now);
 
-  ProgressFn progress_;
-  absl::Duration progress_interval_ = absl::Seconds(1);
+    ProgressFn progress_;
+    absl::Duration progress_interval_ = absl::Seconds(1);
 
- private:
-  absl::Time last_report_ = absl::InfinitePast();
-  double pending_sum_ = 0;
-  int pending_count_ = 0;
+   private:
+    absl::Time last_report_ = absl::InfinitePast();
+    double pending_sum_ = 0;
+    int pending_count_ = 0;
 };
 
 // Runs a tool's command line in `run_dir`, keeping stdout+stderr as
 // `<run_dir>/<tool>.out` and in `raw_output`. Errors only when it cannot be
 // started.
-absl::StatusOr<CommandResult> RunTool(CommandRunner* runner, std::vector<std::string> argv,
+absl::StatusOr<CommandResult> RunTool(const WorkloadEnv& env, std::vector<std::string> argv,
                                       const std::string& run_dir, absl::Duration timeout,
                                       const std::atomic<bool>* cancel, std::string* raw_output,
                                       std::function<void(absl::string_view)> on_stdout = {},
                                       std::function<void(absl::string_view)> on_stderr = {});
 // The first line `argv` prints (stdout, else stderr); "" when it fails.
-std::string ToolVersion(CommandRunner* runner, std::vector<std::string> argv);
+std::string ToolVersion(const WorkloadEnv& env, std::vector<std::string> argv);
 
 // Connections (at least 1) and threads (the spec's, default 2, never more
 // than connections) of a multi-threaded tool's run.
@@ -96,6 +96,6 @@ absl::Status RequireServedWithoutErrors(const std::string& tool,
 
 // The LoadGenerator for `tool`, or InvalidArgument.
 absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::string& tool,
-                                                                 CommandRunner* runner);
+                                                                 const WorkloadEnv& env);
 
 }  // namespace iommuvm::agent

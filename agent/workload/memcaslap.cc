@@ -55,15 +55,12 @@ absl::StatusOr<LoadResult> Memcaslap::Run(const v1::RunLoad& load, const std::st
                                           const std::atomic<bool>* cancel) {
   LoadResult result;
   result.tool = "memcaslap";
-  std::ofstream(run_dir + "/memcaslap.cfg") << Config(load);
-  MemcaslapProgress progress([this](double tps) {
-    ReportProgress(tps);
-  });
+  RETURN_IF_ERROR(env_.files->WriteFile(run_dir + "/memcaslap.cfg", Config(load)));
+  MemcaslapProgress progress([this](double tps) { ReportProgress(tps, env_.clock->Now()); });
   ASSIGN_OR_RETURN(CommandResult run,
-                   RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
-                           &result.raw_output,
+                   RunTool(env_, CommandLine(load), run_dir, timeout, cancel, &result.raw_output,
                            [&progress](absl::string_view chunk) { progress.Feed(chunk); }));
-  result.tool_version = ToolVersion(runner_, {"memcaslap", "--version"});
+  result.tool_version = ToolVersion(env_, {"memcaslap", "--version"});
   if (run.timed_out || run.cancelled) return absl::DeadlineExceededError(run.Describe("memcaslap"));
   auto parsed = ParseMemcaslap(result.raw_output);
   if (!parsed.ok()) {

@@ -9,7 +9,7 @@ namespace iommuvm::agent {
 
 class Memcaslap final : public LoadGenerator {
  public:
-  explicit Memcaslap(CommandRunner* runner) : runner_(runner) {}
+  explicit Memcaslap(const WorkloadEnv& env) : env_(env) {}
   std::vector<std::string> CommandLine(const v1::RunLoad& load) const override;
   absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
                                  absl::Duration timeout,
@@ -19,7 +19,7 @@ class Memcaslap final : public LoadGenerator {
   static std::string Config(const v1::RunLoad& load);
 
  private:
-  CommandRunner* runner_;
+  WorkloadEnv env_;
 };
 
 }  // namespace iommuvm::agent

@@ -55,14 +55,11 @@ absl::StatusOr<LoadResult> MemtierBenchmark::Run(const v1::RunLoad& load,
   std::string json_path = absl::StrCat(run_dir, "/", kJsonFile);
   LocalFileSystem fs;
   (void)fs.RemoveAll(json_path);  // never read an earlier run's file
-  MemtierProgress progress([this](double ops) {
-    ReportProgress(ops);
-  });
+  MemtierProgress progress([this](double ops) { ReportProgress(ops, env_.clock->Now()); });
   ASSIGN_OR_RETURN(CommandResult run,
-                   RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
-                           &result.raw_output, {},
-                           [&progress](absl::string_view chunk) { progress.Feed(chunk); }));
-  result.tool_version = ToolVersion(runner_, {"memtier_benchmark", "--version"});
+                   RunTool(env_, CommandLine(load), run_dir, timeout, cancel, &result.raw_output,
+                           {}, [&progress](absl::string_view chunk) { progress.Feed(chunk); }));
+  result.tool_version = ToolVersion(env_, {"memtier_benchmark", "--version"});
   if (run.timed_out || run.cancelled) {
     return absl::DeadlineExceededError(run.Describe("memtier_benchmark"));
   }

@@ -11,7 +11,7 @@ namespace iommuvm::agent {
 
 class MemtierBenchmark final : public LoadGenerator {
  public:
-  explicit MemtierBenchmark(CommandRunner* runner) : runner_(runner) {}
+  explicit MemtierBenchmark(const WorkloadEnv& env) : env_(env) {}
   std::vector<std::string> CommandLine(const v1::RunLoad& load) const override;
   absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
                                  absl::Duration timeout,
@@ -20,7 +20,7 @@ class MemtierBenchmark final : public LoadGenerator {
   static constexpr char kJsonFile[] = "memtier.json";
 
  private:
-  CommandRunner* runner_;
+  WorkloadEnv env_;
 };
 
 }  // namespace iommuvm::agent

@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/workload/tcp_probe.h"
+#include "common/status_macros.h"
 
 namespace iommuvm::agent {
 
@@ -52,14 +53,13 @@ absl::StatusOr<std::vector<std::string>> NginxServer::Prepare(const v1::StartSer
                                                               const std::string& host,
                                                               uint32_t port,
                                                               const std::string& run_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(run_dir + "/www", ec);
-  std::filesystem::create_directories(run_dir + "/tmp", ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", run_dir, "/www: ", ec.message()));
+  FileSystem& files = *env().files;
+  RETURN_IF_ERROR(files.MakeDirs(run_dir + "/www"));
+  RETURN_IF_ERROR(files.MakeDirs(run_dir + "/tmp"));
   std::mt19937_64 rng(port);
   for (uint64_t size : config.file_sizes()) {
     std::string path = absl::StrCat(run_dir, "/www/file-", size);
-    std::ofstream out(path, std::ios::binary);
+    RETURN_IF_ERROR(files.WriteFile(path, ""));
     std::string chunk(1 << 16, '\0');
     for (uint64_t left = size; left > 0;) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
@@ -67,16 +67,14 @@ absl::StatusOr<std::vector<std::string>> NginxServer::Prepare(const v1::StartSer
         uint64_t r = rng();
         std::memcpy(chunk.data() + i, &r, std::min<size_t>(8, n - i));
       }
-      out.write(chunk.data(), static_cast<std::streamsize>(n));
+      RETURN_IF_ERROR(files.AppendFile(path, absl::string_view(chunk.data(), n)));
       left -= n;
     }
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   }
   probe_path_ = config.file_sizes().empty() ? "/" : absl::StrCat("/file-", config.file_sizes(0));
   std::string conf_path = run_dir + "/nginx.conf";
-  std::ofstream out(conf_path);
-  out << Config(config, host, port, run_dir, ::geteuid() == 0);
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", conf_path));
+  RETURN_IF_ERROR(
+      files.WriteFile(conf_path, Config(config, host, port, run_dir, ::geteuid() == 0)));
   return std::vector<std::string>{"nginx", "-c", conf_path, "-p", run_dir + "/"};
 }
 

@@ -33,14 +33,11 @@ absl::StatusOr<LoadResult> RedisBenchmark::Run(const v1::RunLoad& load,
                                                const std::atomic<bool>* cancel) {
   LoadResult result;
   result.tool = "redis-benchmark";
-  RedisBenchmarkProgress progress([this](double rps) {
-    ReportProgress(rps);
-  });
+  RedisBenchmarkProgress progress([this](double rps) { ReportProgress(rps, env_.clock->Now()); });
   ASSIGN_OR_RETURN(CommandResult run,
-                   RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
-                           &result.raw_output,
+                   RunTool(env_, CommandLine(load), run_dir, timeout, cancel, &result.raw_output,
                            [&progress](absl::string_view chunk) { progress.Feed(chunk); }));
-  result.tool_version = ToolVersion(runner_, {"redis-benchmark", "--version"});
+  result.tool_version = ToolVersion(env_, {"redis-benchmark", "--version"});
   if (run.timed_out || run.cancelled) {
     // redis-benchmark retries a refused connection forever; the timeout is
     // what ends it, so say what it printed.

@@ -9,14 +9,14 @@ namespace iommuvm::agent {
 
 class RedisBenchmark final : public LoadGenerator {
  public:
-  explicit RedisBenchmark(CommandRunner* runner) : runner_(runner) {}
+  explicit RedisBenchmark(const WorkloadEnv& env) : env_(env) {}
   std::vector<std::string> CommandLine(const v1::RunLoad& load) const override;
   absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
                                  absl::Duration timeout,
                                  const std::atomic<bool>* cancel) override;
 
  private:
-  CommandRunner* runner_;
+  WorkloadEnv env_;
 };
 
 }  // namespace iommuvm::agent

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/workload/tcp_probe.h"
+#include "common/status_macros.h"
 
 namespace iommuvm::agent {
 
@@ -26,9 +27,7 @@ absl::StatusOr<std::vector<std::string>> RedisServer::Prepare(const v1::StartSer
                                                               uint32_t port,
                                                               const std::string& run_dir) {
   std::string conf_path = run_dir + "/redis.conf";
-  std::ofstream out(conf_path);
-  out << Config(config, host, port, run_dir);
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", conf_path));
+  RETURN_IF_ERROR(env().files->WriteFile(conf_path, Config(config, host, port, run_dir)));
   return std::vector<std::string>{"redis-server", conf_path};
 }
 

@@ -12,11 +12,8 @@
 
 namespace iommuvm::agent {
 
-std::string TailOfFile(const std::string& path, size_t max_chars) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+std::string TailOfFile(const FileSystem& files, const std::string& path, size_t max_chars) {
+  std::string s = files.ReadFile(path).value_or("");
   if (s.size() > max_chars) s = s.substr(s.size() - max_chars);
   return std::string(absl::StripAsciiWhitespace(s));
 }
@@ -62,20 +59,20 @@ absl::StatusOr<uint32_t> ServerApplication::Start(const v1::StartServer& config,
   spec.argv = std::move(argv);
   spec.cwd = run_dir;
   spec.log_path = log_path;
-  ASSIGN_OR_RETURN(process_, runner_->Start(spec));
-  absl::Time deadline = absl::Now() + timeout;
+  ASSIGN_OR_RETURN(process_, env_.runner->Start(spec));
+  absl::Time deadline = env_.clock->Now() + timeout;
   while (!Ready(host, port)) {
     if (!process_->Running()) {
       std::string why = process_->ExitDescription();
       process_.reset();
       return absl::FailedPreconditionError(
-          absl::StrCat(name(), " ", why, ": ", TailOfFile(log_path, 600)));
+          absl::StrCat(name(), " ", why, ": ", TailOfFile(*env_.files, log_path, 600)));
     }
-    if (absl::Now() > deadline) {
+    if (env_.clock->Now() > deadline) {
       Stop();
       return absl::DeadlineExceededError(absl::StrCat(
-          name(), " did not answer on ", host, ":", port, " within ",
-          absl::FormatDuration(timeout), ": ", TailOfFile(log_path, 600)));
+          name(), " did not answer on ", host, ":", port, " within ", absl::FormatDuration(timeout),
+          ": ", TailOfFile(*env_.files, log_path, 600)));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }

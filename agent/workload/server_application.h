@@ -16,7 +16,7 @@ namespace iommuvm::agent {
 
 class ServerApplication : public Application {
  public:
-  explicit ServerApplication(CommandRunner* runner) : runner_(runner) {}
+  explicit ServerApplication(const WorkloadEnv& env) : env_(env) {}
   ~ServerApplication() override { Stop(); }
   absl::StatusOr<uint32_t> Start(const v1::StartServer& config, const std::string& host,
                                  const std::string& run_dir, absl::Duration timeout) final;
@@ -39,9 +39,10 @@ class ServerApplication : public Application {
   // Populates the key space (config.preload_keys > 0).
   virtual absl::Status Preload(const v1::StartServer& config, const std::string& host,
                                uint32_t port);
+  const WorkloadEnv& env() const { return env_; }
 
  private:
-  CommandRunner* runner_;
+  WorkloadEnv env_;
   std::unique_ptr<Process> process_;
   std::string host_;
   uint32_t port_ = 0;
@@ -60,6 +61,6 @@ uint64_t CounterAfter(absl::string_view text, absl::string_view key);
 std::string PreloadValue(const v1::StartServer& config);
 
 // The last `max_chars` of a file, trimmed ("" when unreadable).
-std::string TailOfFile(const std::string& path, size_t max_chars);
+std::string TailOfFile(const FileSystem& files, const std::string& path, size_t max_chars);
 
 }  // namespace iommuvm::agent

@@ -29,10 +29,10 @@ absl::StatusOr<LoadResult> Wrk::Run(const v1::RunLoad& load, const std::string& 
                                     absl::Duration timeout, const std::atomic<bool>* cancel) {
   LoadResult result;
   result.tool = tool();
-  std::ofstream(run_dir + "/report.lua") << WrkReportScript();
-  ASSIGN_OR_RETURN(CommandResult run, RunTool(runner_, CommandLine(load), run_dir, timeout, cancel,
-                                              &result.raw_output));
-  result.tool_version = ToolVersion(runner_, {tool(), "-v"});
+  RETURN_IF_ERROR(env_.files->WriteFile(run_dir + "/report.lua", WrkReportScript()));
+  ASSIGN_OR_RETURN(CommandResult run,
+                   RunTool(env_, CommandLine(load), run_dir, timeout, cancel, &result.raw_output));
+  result.tool_version = ToolVersion(env_, {tool(), "-v"});
   if (run.timed_out || run.cancelled) return absl::DeadlineExceededError(run.Describe(tool()));
   auto parsed = ParseWrk(result.raw_output);
   if (!parsed.ok()) return parsed.status();

@@ -10,7 +10,7 @@ namespace iommuvm::agent {
 
 class Wrk final : public LoadGenerator {
  public:
-  Wrk(CommandRunner* runner, bool open_loop) : runner_(runner), open_loop_(open_loop) {}
+  Wrk(const WorkloadEnv& env, bool open_loop) : env_(env), open_loop_(open_loop) {}
   std::vector<std::string> CommandLine(const v1::RunLoad& load) const override;
   absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
                                  absl::Duration timeout,
@@ -18,7 +18,7 @@ class Wrk final : public LoadGenerator {
 
  private:
   std::string tool() const { return open_loop_ ? "wrk2" : "wrk"; }
-  CommandRunner* runner_;
+  WorkloadEnv env_;
   bool open_loop_;
 };
 

@@ -20,6 +20,7 @@
 #include "agent/workload/load_generator.h"
 #include "common/file_system.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/support/workload_env.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -98,14 +99,14 @@ TEST_P(WorkloadsTest, ShortRunOnLoopbackIsPlausible) {
   if (!Installed(p.tool)) GTEST_SKIP() << p.tool << " is not installed on this machine";
   LocalCommandRunner runner;
   testing::SysrootBuilder dir;  // the run directory, removed afterwards
-  auto app = MakeApplication(p.app, &runner);
+  auto app = MakeApplication(p.app, testing::HostEnv(&runner));
   ASSERT_TRUE(app.ok()) << app.status();
   auto port = (*app)->Start(ServerFor(p), "127.0.0.1", dir.root(), absl::Seconds(20));
   ASSERT_TRUE(port.ok()) << port.status();
   auto served_before = (*app)->RequestsServed();
   ASSERT_TRUE(served_before.ok()) << served_before.status();
 
-  auto generator = MakeLoadGenerator(p.tool, &runner);
+  auto generator = MakeLoadGenerator(p.tool, testing::HostEnv(&runner));
   ASSERT_TRUE(generator.ok()) << generator.status();
   std::vector<double> progress;
   (*generator)->set_progress([&](double ops) { progress.push_back(ops); }, absl::Seconds(1));
@@ -163,7 +164,7 @@ TEST(WorkloadsTest, AGeneratorThisMachineLacksFailsNamingIt) {
   testing::SysrootBuilder dir;
   for (const auto& p : AllPairings()) {
     if (Installed(p.tool)) continue;
-    auto generator = MakeLoadGenerator(p.tool, &runner);
+    auto generator = MakeLoadGenerator(p.tool, testing::HostEnv(&runner));
     ASSERT_TRUE(generator.ok()) << generator.status();
     auto result = (*generator)->Run(LoadFor(p, 1), dir.root(), absl::Seconds(5), nullptr);
     EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound) << p.tool;
@@ -175,13 +176,13 @@ TEST(WorkloadsCancelTest, CancelStopsARunningGeneratorPromptly) {
   LocalCommandRunner runner;
   testing::SysrootBuilder dir;
   Pairing p{"nginx", "wrk"};
-  auto app = MakeApplication(p.app, &runner);
+  auto app = MakeApplication(p.app, testing::HostEnv(&runner));
   ASSERT_TRUE(app.ok());
   auto port = (*app)->Start(ServerFor(p), "127.0.0.1", dir.root(), absl::Seconds(20));
   ASSERT_TRUE(port.ok()) << port.status();
   v1::RunLoad load = LoadFor(p, *port);
   load.set_duration_ms(60000);
-  auto generator = MakeLoadGenerator(p.tool, &runner);
+  auto generator = MakeLoadGenerator(p.tool, testing::HostEnv(&runner));
   ASSERT_TRUE(generator.ok());
   std::atomic<bool> cancel{false};
   std::thread canceller([&] {

@@ -66,7 +66,7 @@ class ProgressProbe final : public LoadGenerator {
 TEST(LoadGeneratorTest, ProgressIsAveragedDownToOneValuePerInterval) {
   ProgressProbe probe;
   std::vector<double> seen;
-  probe.ReportProgress(5);  // nobody asked: dropped
+  probe.ReportProgress(5, absl::FromUnixSeconds(999));  // nobody asked: dropped
   probe.set_progress([&](double r) { seen.push_back(r); }, absl::Seconds(1));
   absl::Time t = absl::FromUnixSeconds(1000);
   // redis-benchmark prints every 250 ms.

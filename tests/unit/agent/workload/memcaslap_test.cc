@@ -18,6 +18,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/support/workload_env.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -33,7 +34,7 @@ TEST(MemcaslapTest, CommandLineAndRatioConfig) {
   load.set_duration_ms(30000);
   load.set_value_size(1024);
   load.set_ratio("1:9");
-  Memcaslap m(nullptr);
+  Memcaslap m(testing::HostEnv(nullptr));
   EXPECT_EQ(m.CommandLine(load),
             (std::vector<std::string>{"memcaslap", "-s", "10.0.0.2:11211", "-T", "4", "-c", "48",
                                       "-F", "memcaslap.cfg", "-t", "30s", "-S", "30s"}));

@@ -18,6 +18,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/support/workload_env.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -41,7 +42,7 @@ v1::RunLoad MemtierLoad() {
 
 TEST(MemtierTest, CommandLineSplitsClientsOverThreadsAndMatchesThePreloadedKeys) {
   v1::RunLoad load = MemtierLoad();
-  MemtierBenchmark m(nullptr);
+  MemtierBenchmark m(testing::HostEnv(nullptr));
   EXPECT_EQ(
       m.CommandLine(load),
       (std::vector<std::string>{
@@ -74,7 +75,7 @@ TEST(MemtierTest, RunReadsItsJsonFileAndStreamsProgress) {
   };
   runner.Answer("memtier_benchmark --version", "memtier_benchmark 2.1.1\nCopyright (C) 2011-2024");
   testing::SysrootBuilder dir;  // a temporary run directory
-  MemtierBenchmark m(&runner);
+  MemtierBenchmark m(testing::HostEnv(&runner));
   std::vector<double> rates;
   m.set_progress([&](double r) { rates.push_back(r); }, absl::Seconds(1));
   auto r = m.Run(MemtierLoad(), dir.root(), absl::Seconds(5), nullptr);

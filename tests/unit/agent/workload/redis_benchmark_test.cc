@@ -18,6 +18,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/support/workload_env.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -34,7 +35,7 @@ TEST(RedisBenchmarkTest, LosingTheServerMidRunIsTransient) {
   died.out = "GET: rps=81234.0 (overall: 80011.2) avg_msec=0.310 (overall: 0.311)\r";
   died.err = "Error: Connection reset by peer\n";
   runner.results["redis-benchmark"] = died;
-  auto gen = MakeLoadGenerator("redis-benchmark", &runner);
+  auto gen = MakeLoadGenerator("redis-benchmark", testing::HostEnv(&runner));
   ASSERT_TRUE(gen.ok());
   v1::RunLoad load;
   load.set_target_host("127.0.0.1");

@@ -18,6 +18,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/support/workload_env.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -46,11 +47,11 @@ TEST(WrkTest, CommandLinesForWrkAndWrk2) {
   load.set_duration_ms(15000);
   load.set_file_size(4096);
   load.set_rate(50000);
-  EXPECT_EQ(Wrk(nullptr, false).CommandLine(load),
+  EXPECT_EQ(Wrk(testing::HostEnv(nullptr), false).CommandLine(load),
             (std::vector<std::string>{"wrk", "-t", "4", "-c", "64", "-d", "15s", "--latency", "-s",
                                       "report.lua", "http://10.0.0.2:8080/file-4096"}));
   EXPECT_EQ(
-      Wrk(nullptr, true).CommandLine(load),
+      Wrk(testing::HostEnv(nullptr), true).CommandLine(load),
       (std::vector<std::string>{"wrk2", "-t", "4", "-c", "64", "-d", "15s", "--latency", "-s",
                                 "report.lua", "-R", "50000", "http://10.0.0.2:8080/file-4096"}));
 }
