@@ -184,7 +184,7 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status, v1::
   }
 }
 
-std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Application* app) {
+std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, ServerApplication* app) {
   std::vector<std::string> names(step.telemetry_collectors().begin(),
                                  step.telemetry_collectors().end());
   std::vector<std::unique_ptr<Collector>> collectors =
@@ -221,7 +221,7 @@ void StepExecutor::StartServer(const v1::Step& step) {
   const v1::StartServer& cfg = step.start_server();
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
-  auto app = MakeApplication(cfg.app(), WorkloadEnv{deps_.runner, deps_.fs, deps_.clock});
+  auto app = MakeServerApplication(cfg.app(), WorkloadEnv{deps_.runner, deps_.fs, deps_.clock});
   if (!app.ok()) return Finish(step, app.status(), {});
   auto port = (*app)->Start(cfg, data_address_, *run_dir, Timeout(step));
   if (!port.ok()) return Finish(step, port.status(), {});

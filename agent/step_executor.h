@@ -18,7 +18,7 @@
 #include "agent/session/outbox.h"
 #include "agent/telemetry/iommu_pmu_collector.h"
 #include "agent/telemetry/sampler.h"
-#include "agent/workload/application.h"
+#include "agent/workload/server_application.h"
 #include "common/clock.h"
 #include "common/command_runner.h"
 #include "common/file_system.h"
@@ -52,7 +52,7 @@ class StepExecutor {
 
  private:
   struct Server {
-    std::unique_ptr<Application> app;
+    std::unique_ptr<ServerApplication> app;
     std::unique_ptr<Sampler> sampler;
   };
   void Loop();
@@ -70,7 +70,7 @@ class StepExecutor {
               std::vector<v1::AgentMessage> before = {});
   // Every collector the step asks for, plus the server's own request
   // counter when `app` (the server it just started) is given.
-  std::unique_ptr<Sampler> StartSampler(const v1::Step& step, Application* app = nullptr);
+  std::unique_ptr<Sampler> StartSampler(const v1::Step& step, ServerApplication* app = nullptr);
   void Emit(v1::AgentMessage msg);
   // Logs once per change whether the outbox can store messages.
   void NoteOutbox(const absl::Status& s);

@@ -116,7 +116,7 @@ std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text) {
   return id;
 }
 
-std::string Clock(absl::Duration d) {
+std::string FormatClockTime(absl::Duration d) {
   int64_t s = absl::ToInt64Seconds(d);
   if (s < 0) s = 0;
   if (s >= 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);

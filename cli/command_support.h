@@ -58,7 +58,7 @@ std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
                                                        v1::ControllerService::StubInterface* stub,
                                                        const std::string& address, int64_t id);
 // "12:05" style mm:ss (h:mm:ss past an hour).
-std::string Clock(absl::Duration d);
+std::string FormatClockTime(absl::Duration d);
 std::string FormatTimeMs(int64_t unix_ms);
 
 }  // namespace iommuvm::cli

@@ -140,10 +140,11 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
                              : absl::StrCat(n, " ", method, " at ", cost));
   }
   double above = absl::FDivDuration(plan.makespan, plan.lower_bound) - 1.0;
-  ctx.out << "\n" << runs.size() << " runs on " << pairs << " pairs, " << plan.switches
+  ctx.out << "\n"
+          << runs.size() << " runs on " << pairs << " pairs, " << plan.switches
           << " mode switches (" << absl::StrJoin(costs_used, ", ") << "; " << plan.boot_groups
-          << " boot configs), makespan " << Clock(plan.makespan) << ", lower bound "
-          << Clock(plan.lower_bound) << " (" << Fixed(above * 100, 1) << "% above)\n";
+          << " boot configs), makespan " << FormatClockTime(plan.makespan) << ", lower bound "
+          << FormatClockTime(plan.lower_bound) << " (" << Fixed(above * 100, 1) << "% above)\n";
   return kExitOk;
 }
 

@@ -24,9 +24,9 @@ std::string ProgressLine(const v1::Experiment& e, absl::Duration elapsed) {
     break;
   }
   if (!e.waiting().empty()) absl::StrAppend(&line, " | waiting: ", e.waiting());
-  absl::StrAppend(&line, " | ", Clock(elapsed), " elapsed");
+  absl::StrAppend(&line, " | ", FormatClockTime(elapsed), " elapsed");
   if (done > 0 && done < total) {
-    absl::StrAppend(&line, ", ETA ", Clock(elapsed / done * (total - done)));
+    absl::StrAppend(&line, ", ETA ", FormatClockTime(elapsed / done * (total - done)));
   }
   return line;
 }
@@ -61,7 +61,8 @@ std::optional<std::string> FollowExperiment(Context& ctx,
     ctx.err << "iommuvm: lost track of experiment " << id << ": " << s.error_message() << "\n";
     return std::nullopt;
   }
-  ctx.out << "experiment " << id << " " << state << " in " << Clock(absl::Now() - start) << "\n";
+  ctx.out << "experiment " << id << " " << state << " in " << FormatClockTime(absl::Now() - start)
+          << "\n";
   return state;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // CommandRunner: every external program the daemons run (servers, load
-// generators, later update-grub/kexec/qemu) goes through this interface so
-// logic is testable and every failure carries the tool's own message.
+// generators, update-grub, kexec, ethtool, qemu) goes through this
+// interface, so logic is testable with a fake and every failure carries the
+// tool's own message.
 
 #include <sys/types.h>
 

@@ -4,6 +4,7 @@
 
 #include "agent/telemetry/cpu_collector.h"
 #include "agent/telemetry/interrupts_collector.h"
+#include "agent/telemetry/memory_collector.h"
 #include "agent/telemetry/network_collector.h"
 
 namespace iommuvm::agent {

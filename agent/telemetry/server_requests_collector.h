@@ -6,19 +6,19 @@
 #include <optional>
 
 #include "agent/telemetry/collector.h"
-#include "agent/workload/application.h"
+#include "agent/workload/server_application.h"
 
 namespace iommuvm::agent {
 
 class ServerRequestsCollector final : public Collector {
  public:
-  ServerRequestsCollector(Application* app, std::string app_name)
+  ServerRequestsCollector(ServerApplication* app, std::string app_name)
       : app_(app), app_name_(std::move(app_name)) {}
   std::string name() const override { return "server_requests"; }
   absl::Status Collect(absl::Time now, std::vector<v1::MetricSample>* out) override;
 
  private:
-  Application* app_;
+  ServerApplication* app_;
   std::string app_name_;
   std::optional<uint64_t> previous_;
   absl::Time previous_time_;

@@ -1,5 +1,5 @@
 #pragma once
-// memcached as an Application: threads, memory, connection limit from the
+// memcached as a ServerApplication: threads, memory, connection limit from the
 // step; UDP off; answers `version` when ready; verbose log in the run dir.
 
 #include "agent/workload/server_application.h"

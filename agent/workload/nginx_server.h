@@ -1,5 +1,5 @@
 #pragma once
-// nginx as an Application: workers and keep-alive from the step, access log
+// nginx as a ServerApplication: workers and keep-alive from the step, access log
 // off, static files of the configured sizes (/file-<bytes>, random content
 // so nothing compresses or dedups) generated into the run directory,
 // ready when it serves the first of them with HTTP 200.

@@ -1,5 +1,5 @@
 #pragma once
-// redis-server as an Application: no persistence, bound to the data-plane
+// redis-server as a ServerApplication: no persistence, bound to the data-plane
 // address, io-threads and maxmemory from the step, log kept in the run dir.
 
 #include "agent/workload/server_application.h"

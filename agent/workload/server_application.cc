@@ -1,12 +1,12 @@
 #include "agent/workload/server_application.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/workload/memcached_server.h"
+#include "agent/workload/nginx_server.h"
+#include "agent/workload/redis_server.h"
 #include "agent/workload/tcp_probe.h"
 #include "common/status_macros.h"
 
@@ -112,6 +112,15 @@ uint64_t CounterAfter(absl::string_view text, absl::string_view key) {
   uint64_t v = 0;
   (void)absl::SimpleAtoi(text.substr(start, end - start), &v);
   return v;
+}
+
+absl::StatusOr<std::unique_ptr<ServerApplication>> MakeServerApplication(const std::string& app,
+                                                                         const WorkloadEnv& env) {
+  if (app == "redis") return std::unique_ptr<ServerApplication>(new RedisServer(env));
+  if (app == "memcached") return std::unique_ptr<ServerApplication>(new MemcachedServer(env));
+  if (app == "nginx") return std::unique_ptr<ServerApplication>(new NginxServer(env));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown application '", app, "'; known: redis, memcached, nginx"));
 }
 
 }  // namespace iommuvm::agent

@@ -3,26 +3,38 @@
 // directory, start it (pinned with taskset when cores are given) bound to
 // the data-plane address, wait until it answers its own protocol, populate
 // it when asked, and stop it — also when the run fails or is cancelled.
-// Subclasses say how to configure, probe and preload their server.
+// Subclasses say how to configure, probe and preload their server (redis,
+// memcached, nginx); one instance per attempt.
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "agent/workload/application.h"
+#include "absl/time/time.h"
+#include "agent/workload/workload_env.h"
+#include "iommuvm/v1/agent.pb.h"
 
 namespace iommuvm::agent {
 
-class ServerApplication : public Application {
+class ServerApplication {
  public:
   explicit ServerApplication(const WorkloadEnv& env) : env_(env) {}
-  ~ServerApplication() override { Stop(); }
+  virtual ~ServerApplication() { Stop(); }
+  // Writes the server's config into `run_dir`, starts it bound to `host`
+  // and returns the port once the server answers its own protocol. On
+  // failure the process is gone and the error carries the server's words.
   absl::StatusOr<uint32_t> Start(const v1::StartServer& config, const std::string& host,
-                                 const std::string& run_dir, absl::Duration timeout) final;
-  bool Stop() final;
-  bool Running() final;
-  absl::StatusOr<uint64_t> RequestsServed() final;
+                                 const std::string& run_dir, absl::Duration timeout);
+  // Stops the server (idempotent); true if it was still running.
+  bool Stop();
+  // True while the server process is alive.
+  bool Running();
+  // Requests served so far, from the server's own counters (redis INFO
+  // total_commands_processed, memcached cmd_get + cmd_set, nginx
+  // stub_status): live throughput whatever the generator prints.
+  absl::StatusOr<uint64_t> RequestsServed();
 
  protected:
   // The program's name (log file and messages).
@@ -62,5 +74,9 @@ std::string PreloadValue(const v1::StartServer& config);
 
 // The last `max_chars` of a file, trimmed ("" when unreadable).
 std::string TailOfFile(const FileSystem& files, const std::string& path, size_t max_chars);
+
+// The server for `app` (redis, memcached, nginx), or InvalidArgument.
+absl::StatusOr<std::unique_ptr<ServerApplication>> MakeServerApplication(const std::string& app,
+                                                                         const WorkloadEnv& env);
 
 }  // namespace iommuvm::agent

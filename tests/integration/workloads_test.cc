@@ -16,8 +16,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "agent/workload/application.h"
 #include "agent/workload/load_generator.h"
+#include "agent/workload/server_application.h"
 #include "common/file_system.h"
 #include "tests/support/sysroot_builder.h"
 #include "tests/support/workload_env.h"
@@ -99,7 +99,7 @@ TEST_P(WorkloadsTest, ShortRunOnLoopbackIsPlausible) {
   if (!Installed(p.tool)) GTEST_SKIP() << p.tool << " is not installed on this machine";
   LocalCommandRunner runner;
   testing::SysrootBuilder dir;  // the run directory, removed afterwards
-  auto app = MakeApplication(p.app, testing::HostEnv(&runner));
+  auto app = MakeServerApplication(p.app, testing::HostEnv(&runner));
   ASSERT_TRUE(app.ok()) << app.status();
   auto port = (*app)->Start(ServerFor(p), "127.0.0.1", dir.root(), absl::Seconds(20));
   ASSERT_TRUE(port.ok()) << port.status();
@@ -176,7 +176,7 @@ TEST(WorkloadsCancelTest, CancelStopsARunningGeneratorPromptly) {
   LocalCommandRunner runner;
   testing::SysrootBuilder dir;
   Pairing p{"nginx", "wrk"};
-  auto app = MakeApplication(p.app, testing::HostEnv(&runner));
+  auto app = MakeServerApplication(p.app, testing::HostEnv(&runner));
   ASSERT_TRUE(app.ok());
   auto port = (*app)->Start(ServerFor(p), "127.0.0.1", dir.root(), absl::Seconds(20));
   ASSERT_TRUE(port.ok()) << port.status();

@@ -9,6 +9,7 @@
 
 #include "agent/telemetry/interrupts_collector.h"
 #include "agent/telemetry/iommu_pmu_collector.h"
+#include "agent/telemetry/memory_collector.h"
 #include "agent/telemetry/network_collector.h"
 #include "common/clock.h"
 #include "common/file_system.h"

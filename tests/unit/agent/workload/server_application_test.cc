@@ -46,7 +46,7 @@ TEST(ServerApplicationTest, PinnedCommandLinesAndNginxConfig) {
   config.set_max_memory_bytes(1ull << 30);
   config.set_cores("0-1");
   testing::FakeCommandRunner runner;
-  auto app = MakeApplication("memcached", testing::HostEnv(&runner));
+  auto app = MakeServerApplication("memcached", testing::HostEnv(&runner));
   ASSERT_TRUE(app.ok());
   testing::SysrootBuilder dir;
   EXPECT_FALSE((*app)->Start(config, "127.0.0.1", dir.root(), absl::Seconds(1)).ok());

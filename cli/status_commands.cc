@@ -1,4 +1,5 @@
-// `iommuvm status`, `results` and `agents`: commands that read state.
+// `iommuvm status`, `results`, `agents` and `cancel`: what the controller
+// holds about experiments and agents.
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/command_support.h"
@@ -88,8 +89,15 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
       ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
       return kExitFailure;
     }
-    Table t({{"id", true}, {"name"}, {"state"}, {"runs", true}, {"succeeded", true},
-             {"failed", true}, {"active", true}, {"created"}, {"waiting"}});
+    Table t({{"id", true},
+             {"name"},
+             {"state"},
+             {"runs", true},
+             {"succeeded", true},
+             {"failed", true},
+             {"active", true},
+             {"created"},
+             {"waiting"}});
     for (const auto& e : resp.experiments()) {
       t.AddRow({absl::StrCat(e.id()), e.name(), e.state(), absl::StrCat(e.runs_total()),
                 absl::StrCat(e.runs_succeeded()), absl::StrCat(e.runs_failed()),
@@ -110,13 +118,23 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
   }
   if (*format == Format::kTable) {
     ctx.out << "experiment " << e.id() << " '" << e.name() << "' " << e.state() << ": "
-            << e.runs_succeeded() << "/" << e.runs_total() << " runs succeeded, "
-            << e.runs_failed() << " failed (spec sha256 " << e.spec_sha256().substr(0, 12)
-            << ")\n";
+            << e.runs_succeeded() << "/" << e.runs_total() << " runs succeeded, " << e.runs_failed()
+            << " failed (spec sha256 " << e.spec_sha256().substr(0, 12) << ")\n";
     if (!e.waiting().empty()) ctx.out << "waiting: " << e.waiting() << "\n";
   }
-  Table t({{"run", true}, {"iommu"}, {"workload"}, {"vm"}, {"params"}, {"rep", true}, {"state"},
-           {"attempt"}, {"attempts", true}, {"server"}, {"client"}, {"evidence"}, {"error"}});
+  Table t({{"run", true},
+           {"iommu"},
+           {"workload"},
+           {"vm"},
+           {"params"},
+           {"rep", true},
+           {"state"},
+           {"attempt"},
+           {"attempts", true},
+           {"server"},
+           {"client"},
+           {"evidence"},
+           {"error"}});
   for (const auto& r : e.runs()) {
     t.AddRow({absl::StrCat(r.index()), iommu::IommuModeName(r.iommu()), r.workload(), r.vm(),
               Params(r.params()), absl::StrCat(r.repetition()), r.state(), r.attempt_state(),
@@ -128,16 +146,30 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
 }
 
 bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
-                  const std::string& address, int64_t id,
-                  Format format) {
+                  const std::string& address, int64_t id, Format format) {
   auto rows = FetchResults(ctx, stub, address, id);
   if (!rows) return false;
   // `verified` is the mode the node's probe saw (for `current`, what the
   // node runs; otherwise the requested mode, proven).
-  Table t({{"run", true}, {"iommu"}, {"verified"}, {"workload"}, {"vm"}, {"params"},
-           {"rep", true}, {"op"}, {"throughput_ops", true}, {"p50_us", true}, {"p99_us", true},
-           {"max_us", true}, {"srv_cpu_pct", true}, {"srv_irq_per_s", true},
-           {"srv_pkt_per_s", true}, {"samples", true}, {"state"}, {"error"}, {"unsteady"},
+  Table t({{"run", true},
+           {"iommu"},
+           {"verified"},
+           {"workload"},
+           {"vm"},
+           {"params"},
+           {"rep", true},
+           {"op"},
+           {"throughput_ops", true},
+           {"p50_us", true},
+           {"p99_us", true},
+           {"max_us", true},
+           {"srv_cpu_pct", true},
+           {"srv_irq_per_s", true},
+           {"srv_pkt_per_s", true},
+           {"samples", true},
+           {"state"},
+           {"error"},
+           {"unsteady"},
            {"simulated"}});
   for (const auto& r : *rows) {
     bool has = r.has_result();
@@ -173,7 +205,8 @@ int Results(Context& ctx, const std::vector<std::string>& argv) {
   if (!inv) return code;
   auto id = ExperimentId(ctx, inv->args.positional[0]);
   if (!id) return kExitUsage;
-  return PrintResults(ctx, inv->stub.get(), inv->address, *id, inv->format) ? kExitOk : kExitFailure;
+  return PrintResults(ctx, inv->stub.get(), inv->address, *id, inv->format) ? kExitOk
+                                                                            : kExitFailure;
 }
 
 int Agents(Context& ctx, const std::vector<std::string>& argv) {
@@ -203,8 +236,17 @@ int Agents(Context& ctx, const std::vector<std::string>& argv) {
     ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
     return kExitFailure;
   }
-  Table t({{"agent"}, {"roles"}, {"health"}, {"iommu"}, {"cpu"}, {"hostname"},
-           {"data_address"}, {"boot_id"}, {"last_seen"}, {"rejected"}, {"last_rejection"}});
+  Table t({{"agent"},
+           {"roles"},
+           {"health"},
+           {"iommu"},
+           {"cpu"},
+           {"hostname"},
+           {"data_address"},
+           {"boot_id"},
+           {"last_seen"},
+           {"rejected"},
+           {"last_rejection"}});
   for (const auto& a : resp.agents()) {
     t.AddRow({a.agent_id(), Roles(a.roles()), a.health(), a.iommu_mode(), a.cpu_vendor(),
               a.hostname(), a.data_address(), a.boot_id(), FormatTimeMs(a.last_seen_ms()),
