@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controller/metrics.h"
+#include "controller/scheduler/decide.h"
 #include "controller/scheduler/pairing.h"
 #include "controller/scheduler/plan_queue.h"
 #include "controller/service/session_registry.h"
@@ -170,6 +171,10 @@ class Scheduler {
   static void CountSamples(const store::AttemptRecord& a, const std::string& agent_id,
                            const v1::StepUpdate& u, store::AttemptUpdate* up);
   // The refusal of a message about attempt `a` from an agent not its node.
+  // Carries out `d` for the attempt's current step: one transaction, then
+  // the next step (or the end of the attempt).
+  absl::Status Apply(const store::AttemptRecord& a, const std::string& agent_id,
+                     const v1::StepUpdate& u, const Decision& d, store::Mutation m);
   static absl::Status NotItsNode(const store::AttemptRecord& a, const std::string& agent_id);
   absl::Status HandleStepUpdate(const std::string& agent_id, uint64_t seq,
                                 const v1::StepUpdate& u, const std::string& kind_name);

@@ -28,6 +28,7 @@ inline std::string KernelReleaseOf(const store::NodeRecord& node) {
   return inventory.kernel_release();
 }
 
+using store::AttemptState;
 // Attempt evidence keys (defined with the record they key).
 using store::kFreshBootKey;
 using store::kKernelReleaseKey;

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
+#include "controller/scheduler/decide.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
@@ -94,12 +95,6 @@ std::string KindOf(const v1::AgentMessage& msg) {
   }
 }
 
-// A step's typed outcome is what the scheduler decides on; an update
-// without it comes from an agent that speaks an older protocol.
-std::string NoOutcome(const std::string& agent_id, const char* outcome) {
-  return absl::StrCat(agent_id, ": the step's update carries no ", outcome,
-                      " (an iommuvm-agent older than this controller? update it)");
-}
 }  // namespace
 
 absl::StatusOr<Ingested> Scheduler::OnData(const std::string& agent_id,
@@ -263,121 +258,45 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   }
   const AttemptRecord& a = *found;
   if (metrics_) metrics_->CountIngest(kind_name, false);
-  if (u.phase() == v1::StepUpdate::PHASE_FAILED) {
-    AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
-    CountSamples(a, agent_id, u, &up);
-    m.attempts.push_back(up);
-    return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", u.error()), m,
-                      u.transient());
-  }
-  ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
-  switch (kind) {
-    case StepKind::kSwitchMode: {
-      // Back from the switch: a reboot must have changed the boot id.
-      if (!u.has_switch_outcome())
-        return EndAttempt(a, AttemptState::kFailed, NoOutcome(agent_id, "SwitchOutcome"), m);
-      const v1::SwitchOutcome& outcome = u.switch_outcome();
-      const std::string& method = outcome.method();
-      const std::string& before = outcome.boot_id_before();
-      const std::string& after = outcome.probe().boot_id();
-      bool in_place = method == "sysfs" || method == "sim-sysfs";
-      if (!in_place && before == after) {
-        return EndAttempt(
-            a, AttemptState::kFailed,
-            absl::StrCat(agent_id, ": switched with ", method, " but the boot id is unchanged (",
-                         after, "): the node did not reboot"),
-            m);
-      }
-      AttemptUpdate up = Move(a, a.state, AttemptState::kVerifying);
-      up.evidence = {
-          {"switch.method", method}, {"switch.boot_id_before", before}, {"switch.boot_id", after}};
-      up.step_id = StepId(a.id, StepKind::kVerifyMode);
-      m.attempts.push_back(up);
-      m.events.push_back(
-          Event(a, agent_id, "switched",
-                absl::StrCat("with ", method, ", now ", outcome.probe().detected())));
-      break;
-    }
-    case StepKind::kVerifyMode: {
-      if (!u.has_probe())
-        return EndAttempt(a, AttemptState::kFailed, NoOutcome(agent_id, "ProbeReport"), m);
-      const v1::ProbeReport& probe = u.probe();
-      AttemptUpdate up = Move(a, AttemptState::kVerifying, AttemptState::kPreparing);
-      for (const auto& [k, v] : u.evidence()) up.evidence["verify." + k] = v;
-      AddProbeEvidence(probe, "verify.", &up.evidence);
-      const std::string& mismatch = probe.mismatch();
-      if (!mismatch.empty()) {
-        up.to = AttemptState::kFailed;
-        m.attempts.push_back(up);
-        return EndAttempt(a, AttemptState::kFailed, absl::StrCat(agent_id, ": ", mismatch), m);
-      }
-      up.step_id = StepId(a.id, StepKind::kStartServer);
-      m.attempts.push_back(up);
-      std::string mode = ProbedMode(probe);
-      m.events.push_back(
-          Event(a, agent_id, "verified", absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")")));
-      RecordNodeMode(agent_id, mode, probe.boot_id());
-      auto& served = boot_repetitions_[agent_id];
-      if (served.first != probe.boot_id()) served = {probe.boot_id(), {}};
-      served.second.insert({a.experiment_id, run.iommu, run.repetition});
-      break;
-    }
-    case StepKind::kStartServer: {
-      AttemptUpdate up = Move(a, AttemptState::kPreparing, AttemptState::kRunning);
-      up.endpoint = std::make_pair(u.endpoint_host(), u.endpoint_port());
-      up.step_id = StepId(a.id, StepKind::kRunLoad);
-      CountSamples(a, agent_id, u, &up);
-      m.attempts.push_back(up);
-      m.events.push_back(Event(
-          a, agent_id, "server_ready",
-          absl::StrCat(run.workload, " listening on ", u.endpoint_host(), ":", u.endpoint_port())));
-      break;
-    }
-    case StepKind::kRunLoad: {
+  // The few facts a decision needs from the store; the rest is Decide's.
+  StepFacts facts;
+  if (u.phase() == v1::StepUpdate::PHASE_SUCCEEDED) {
+    ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
+    facts.workload = run.workload;
+    if (kind == StepKind::kRunLoad) {
       ASSIGN_OR_RETURN(auto results, store_->ResultsOfAttempt(a.id));
-      if (results.empty()) {
-        AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
-        CountSamples(a, agent_id, u, &up);
-        m.attempts.push_back(up);
-        return EndAttempt(a, AttemptState::kFailed,
-                          absl::StrCat(agent_id, ": load generator finished without a result"), m);
-      }
-      AttemptUpdate up = Move(a, AttemptState::kRunning, AttemptState::kCollecting);
-      up.step_id = StepId(a.id, StepKind::kStopServer);
-      CountSamples(a, agent_id, u, &up);
-      m.attempts.push_back(up);
-      break;
+      facts.has_result = !results.empty();
     }
-    case StepKind::kStopServer: {
-      // Every server sample of the load arrived before this update (one
-      // agent's messages are applied in order): judge the load now.
-      results::LoadJudgement judged = JudgeLoadOf(a);
-      if (judged.failure) {
-        AttemptUpdate up = Move(a, a.state, AttemptState::kFailed);
-        CountSamples(a, agent_id, u, &up);
-        m.attempts.push_back(up);
-        for (const auto& [name, content] : u.artifacts()) {
-          m.artifacts.push_back({a.id, name, content});
-        }
-        // An outage passes: retried like a lost node, within `retries`.
-        return EndAttempt(a, AttemptState::kFailed,
-                          absl::StrCat(a.server_node, ": ", *judged.failure), m,
-                          /*transient=*/true);
-      }
-      AttemptUpdate up = Move(a, AttemptState::kCollecting, AttemptState::kSucceeded);
-      CountSamples(a, agent_id, u, &up);
-      if (!judged.unsteady.empty()) up.evidence[kUnsteadyKey] = judged.unsteady;
-      m.attempts.push_back(up);
-      m.runs.push_back({a.run_id, RunState::kSucceeded, ""});
-      m.events.push_back(Event(a, agent_id, "attempt_succeeded", "run completed"));
-      for (const auto& [name, content] : u.artifacts()) {
-        m.artifacts.push_back({a.id, name, content});
-      }
-      break;
+    // Every server sample of the load arrived before this update (one
+    // agent's messages are applied in order): judge the load now.
+    if (kind == StepKind::kStopServer) facts.load = JudgeLoadOf(a);
+    if (kind == StepKind::kVerifyMode && u.has_probe() && u.probe().mismatch().empty()) {
+      auto& served = boot_repetitions_[agent_id];
+      if (served.first != u.probe().boot_id()) served = {u.probe().boot_id(), {}};
+      served.second.insert({a.experiment_id, run.iommu, run.repetition});
     }
-    case StepKind::kCleanup:
-      break;
   }
+  return Apply(a, agent_id, u, Decide(a, kind, agent_id, u, facts), std::move(m));
+}
+
+absl::Status Scheduler::Apply(const AttemptRecord& a, const std::string& agent_id,
+                              const v1::StepUpdate& u, const Decision& d, Mutation m) {
+  if (d.from != d.to || d.error) {
+    AttemptUpdate up = Move(a, d.from, d.to);
+    up.evidence = d.evidence;
+    up.endpoint = d.endpoint;
+    if (d.next) up.step_id = StepId(a.id, *d.next);
+    if (d.count_samples) CountSamples(a, agent_id, u, &up);
+    m.attempts.push_back(std::move(up));
+  }
+  if (d.keep_artifacts) {
+    for (const auto& [name, content] : u.artifacts()) m.artifacts.push_back({a.id, name, content});
+  }
+  for (const auto& [kind, message] : d.events)
+    m.events.push_back(Event(a, agent_id, kind, message));
+  if (d.error) return EndAttempt(a, AttemptState::kFailed, *d.error, std::move(m), d.transient);
+  if (d.run_succeeded) m.runs.push_back({a.run_id, RunState::kSucceeded, ""});
+  if (d.verified) RecordNodeMode(agent_id, ProbedMode(*d.verified), d.verified->boot_id());
   RETURN_IF_ERROR(Commit(m));
   return SendCurrentStep(a.id);
 }
