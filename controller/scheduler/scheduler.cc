@@ -42,12 +42,13 @@ Scheduler::Scheduler(store::Store* store, service::AgentGateway* gateway, const 
       clock_(clock),
       metrics_(metrics),
       options_(options),
-      started_(clock->Now()) {
+      started_(clock->Now()),
+      liveness_(clock, options.agent_grace) {
   // Known nodes start offline; the grace period counts from now, so agents
   // have time to reconnect after a controller restart.
   auto nodes = store_->ListNodes();
   if (nodes.ok()) {
-    for (const auto& n : *nodes) live_[n.agent_id] = LiveNode{false, clock_->Now(), clock_->Now()};
+    for (const auto& n : *nodes) liveness_.Known(n.agent_id);
   }
 }
 
@@ -176,7 +177,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
   if (node.health != NodeHealth::kQuarantined) node.health = NodeHealth::kReady;
   node.last_seen = now;
   RETURN_IF_ERROR(store_->UpsertNode(node));
-  live_[node.agent_id] = LiveNode{true, now, now};
+  liveness_.Connected(node.agent_id);
   Log(kLog, "agent ", node.agent_id, " registered (boot ", node.boot_id, ", last acked seq ",
       reg.last_acked_seq(), ")");
 
@@ -236,15 +237,12 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
 
 void Scheduler::OnHeartbeat(const std::string& agent_id) {
   std::lock_guard lock(mu_);
-  auto it = live_.find(agent_id);
-  if (it != live_.end()) it->second.last_seen = clock_->Now();
+  liveness_.HeardFrom(agent_id);
 }
 
 void Scheduler::OnDisconnect(const std::string& agent_id) {
   std::lock_guard lock(mu_);
-  LiveNode& n = live_[agent_id];
-  n.connected = false;
-  n.disconnected_at = clock_->Now();
+  liveness_.Disconnected(agent_id);
   ++version_;
   changed_.notify_all();
   Log(kLog, "agent ", agent_id, " disconnected");
@@ -254,9 +252,7 @@ void Scheduler::UpdateGauges() {
   if (metrics_ == nullptr) return;
   auto counts = store_->RunStateCounts();
   if (counts.ok()) metrics_->SetRunsByState(*counts);
-  int64_t connected = 0;
-  for (const auto& [_, n] : live_) connected += n.connected ? 1 : 0;
-  metrics_->SetAgentsConnected(connected);
+  metrics_->SetAgentsConnected(liveness_.ConnectedCount());
 }
 
 absl::Status Scheduler::ReleaseAgent(const std::string& agent_id) {
@@ -290,7 +286,7 @@ std::vector<AgentView> Scheduler::Agents() {
   for (const auto& n : *nodes) {
     AgentView v;
     v.node = n;
-    v.connected = live_[n.agent_id].connected;
+    v.connected = liveness_.IsConnected(n.agent_id);
     if (rejections.ok() && rejections->count(n.agent_id)) v.rejections = rejections->at(n.agent_id);
     if (open.ok()) {
       for (const auto& a : *open) {

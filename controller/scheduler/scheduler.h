@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "controller/metrics.h"
 #include "controller/scheduler/decide.h"
+#include "controller/scheduler/node_liveness.h"
 #include "controller/scheduler/pairing.h"
 #include "controller/scheduler/plan_queue.h"
 #include "controller/service/session_registry.h"
@@ -102,25 +103,15 @@ class Scheduler {
   uint64_t WaitForChange(uint64_t seen, absl::Duration timeout);
 
  private:
-  struct LiveNode {
-    bool connected = false;
-    absl::Time last_seen;
-    absl::Time disconnected_at;
-  };
-
   absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecFor(int64_t experiment_id);
   absl::Status Commit(const store::Mutation& m);
-  // The one notion of a live node for new work: connected and heard from
-  // within the agent grace (a frozen agent keeps its stream open). Loss of
-  // an attempt's node uses the same last contact (LostNode).
-  bool Responsive(const std::string& node, absl::Time now);
   // Why no pair can be formed for `spec` from `nodes` (names each node
   // left out and why).
   std::string WhyNoPair(const spec::ExperimentSpec& spec,
                         const std::vector<store::NodeRecord>& nodes,
                         const std::set<std::string>& claimed);
   std::optional<std::string> LostNode(const store::AttemptRecord& a,
-                                      const spec::ExperimentSpec& spec, absl::Time now);
+                                      const spec::ExperimentSpec& spec);
   // Whether `node` is the attempt's server, switching its boot config.
   bool Booting(const store::AttemptRecord& a, const std::string& node) const;
   // How long `node` may be silent before the attempt is lost.
@@ -212,7 +203,7 @@ class Scheduler {
   std::mutex mu_;
   std::condition_variable changed_;
   uint64_t version_ = 0;
-  std::map<std::string, LiveNode> live_;
+  NodeLiveness liveness_;  // sessions and last contact of every agent
   // The run each running attempt's live gauges are labelled with, read once
   // per attempt rather than once per metric batch; dropped when it ends.
   std::map<int64_t, LiveRun> live_runs_;

@@ -91,18 +91,11 @@ absl::Duration Scheduler::Grace(const AttemptRecord& a, const spec::ExperimentSp
                           : options_.agent_grace;
 }
 
-bool Scheduler::Responsive(const std::string& node, absl::Time now) {
-  const LiveNode& n = live_[node];
-  return n.connected && now - n.last_seen <= options_.agent_grace;
-}
-
 std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
-                                               const spec::ExperimentSpec& spec, absl::Time now) {
+                                               const spec::ExperimentSpec& spec) {
   for (const std::string& node : {a.server_node, a.client_node}) {
     if (node.empty()) continue;
-    const LiveNode& n = live_[node];
-    absl::Time since = n.connected ? n.last_seen : n.disconnected_at;
-    if (now - since > Grace(a, spec, node)) return node;
+    if (liveness_.SilentFor(node) > Grace(a, spec, node)) return node;
   }
   return std::nullopt;
 }

@@ -131,7 +131,7 @@ absl::Status Scheduler::Tick() {
   std::map<std::string, int64_t> busy;
   for (const AttemptRecord& a : active) {
     ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
-    if (auto lost = LostNode(a, *spec, now)) {
+    if (auto lost = LostNode(a, *spec)) {
       RETURN_IF_ERROR(LoseAttempt(a, *lost));
       continue;
     }
@@ -168,14 +168,13 @@ std::string Scheduler::WhyNoPair(const spec::ExperimentSpec& spec,
                                  const std::vector<store::NodeRecord>& nodes,
                                  const std::set<std::string>& claimed) {
   std::vector<std::string> servers, clients;
-  absl::Time now = clock_->Now();
   for (const auto& n : nodes) {
     if (!LabelsMatch(n.labels, spec.nodes.selector)) continue;
     std::string why;
     if (n.health == NodeHealth::kQuarantined) {
       why = absl::StrCat(n.agent_id, " quarantined after ", n.losses,
                          " losses (iommuvm agents --release ", n.agent_id, ")");
-    } else if (!Responsive(n.agent_id, now)) {
+    } else if (!liveness_.Responsive(n.agent_id)) {
       why = absl::StrCat(n.agent_id, " offline");
     } else if (claimed.count(n.agent_id)) {
       why = absl::StrCat(n.agent_id, " busy with an older experiment");
@@ -198,7 +197,7 @@ absl::Status Scheduler::Dispatch(int64_t experiment_id,
   ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
   std::vector<CandidateNode> candidates;
   for (const auto& n : nodes) {
-    if (!Responsive(n.agent_id, clock_->Now()) || n.health == NodeHealth::kQuarantined ||
+    if (!liveness_.Responsive(n.agent_id) || n.health == NodeHealth::kQuarantined ||
         claimed->count(n.agent_id)) {
       continue;
     }

@@ -101,8 +101,7 @@ absl::StatusOr<Ingested> Scheduler::OnData(const std::string& agent_id,
                                            const v1::AgentMessage& msg) {
   std::lock_guard lock(mu_);
   if (msg.seq() == 0) return absl::InvalidArgumentError("data message without a sequence number");
-  auto it = live_.find(agent_id);
-  if (it != live_.end()) it->second.last_seen = clock_->Now();
+  liveness_.HeardFrom(agent_id);
   absl::Status s = Ingest(agent_id, msg);
   if (s.ok() || StorageTrouble(s)) return s.ok() ? absl::StatusOr<Ingested>(Ingested{}) : s;
   // It can never be applied: record why (with its sequence number, so a

@@ -126,6 +126,11 @@ v1::AgentMessage Update(const v1::Step& step, const std::string& host = "", uint
   u->set_endpoint_host(host);
   u->set_endpoint_port(port);
   u->set_samples_sent(step.has_run_load() ? 3 : 0);
+  // A probe's typed report, as a real agent's VerifyMode sends it.
+  if (step.has_verify_mode()) {
+    u->mutable_probe()->set_detected("off");
+    u->mutable_probe()->set_boot_id("boot-1");
+  }
   return m;
 }
 
