@@ -1,6 +1,5 @@
 // `iommuvm compare`: the grouping of results by workload, VM, parameters,
 // operation and mode, changes against the baseline, simulated modes.
-
 #include "results/comparison.h"
 
 #include <gtest/gtest.h>
@@ -8,22 +7,10 @@
 #include "results/html_report.h"
 #include "results/statistics.h"
 #include "results/steady_state.h"
+#include "tests/unit/results/result_rows.h"
 
 namespace iommuvm::results {
 namespace {
-
-v1::ResultRow Row(v1::IommuMode mode, const std::string& workload, const std::string& op,
-                  double ops, const std::string& state = "SUCCEEDED") {
-  v1::ResultRow r;
-  r.set_iommu(mode);
-  r.set_workload(workload);
-  r.set_vm("bare-metal");
-  r.set_state(state);
-  r.mutable_result()->set_operation(op);
-  r.mutable_result()->set_throughput_ops(ops);
-  r.mutable_result()->set_latency_p99_us(1e6 / ops);
-  return r;
-}
 
 // Modes of a simulated node were generated, not run: comparing them is
 // refused unless asked, and then every row and the report say so.

@@ -6,22 +6,10 @@
 #include "results/comparison.h"
 #include "results/statistics.h"
 #include "results/steady_state.h"
+#include "tests/unit/results/result_rows.h"
 
 namespace iommuvm::results {
 namespace {
-
-v1::ResultRow Row(v1::IommuMode mode, const std::string& workload, const std::string& op,
-                  double ops, const std::string& state = "SUCCEEDED") {
-  v1::ResultRow r;
-  r.set_iommu(mode);
-  r.set_workload(workload);
-  r.set_vm("bare-metal");
-  r.set_state(state);
-  r.mutable_result()->set_operation(op);
-  r.mutable_result()->set_throughput_ops(ops);
-  r.mutable_result()->set_latency_p99_us(1e6 / ops);
-  return r;
-}
 
 TEST(HtmlReportTest, CostTablesBarsRunsAndTheSpecEscaped) {
   ReportInput in;

@@ -333,12 +333,6 @@ TEST(SpecParserTest, UserAxisAndPartialPointErrors) {
             std::string::npos);
 }
 
-}  // namespace
-}  // namespace iommuvm::spec
-
-namespace iommuvm::spec {
-namespace {
-
 TEST(SpecParserTest, TopLevelKeysRoundTrip) {
   ParseResult r = ParseSpec(R"(name: top
 description: every top-level key

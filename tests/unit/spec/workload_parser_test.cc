@@ -14,23 +14,6 @@
 namespace iommuvm::spec {
 namespace {
 
-constexpr char kMinimal[] = R"(name: t
-matrix:
-  workload: [w]
-workloads:
-  w:
-    app: redis
-    generator:
-      tests: [get, set]
-      requests: 1000
-)";
-
-}  // namespace
-}  // namespace iommuvm::spec
-
-namespace iommuvm::spec {
-namespace {
-
 constexpr char kAllWorkloads[] = R"(name: all
 matrix:
   workload: [r, mc, mt, web, web2]

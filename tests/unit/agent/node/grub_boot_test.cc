@@ -11,25 +11,13 @@
 #include "common/file_system.h"
 #include "tests/support/fake_command_runner.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/unit/agent/node/node_test_support.h"
 
 namespace iommuvm::agent {
 namespace {
 
 using ::iommuvm::testing::FakeCommandRunner;
 using ::iommuvm::testing::SysrootBuilder;
-
-BootTarget Target(v1::IommuMode mode, std::string tokens, std::string extra = "") {
-  BootTarget t;
-  t.mode = mode;
-  t.tokens = std::move(tokens);
-  t.extra_cmdline = std::move(extra);
-  return t;
-}
-
-std::string Read(const FileSystem& fs, const std::string& path) {
-  auto s = fs.ReadFile(path);
-  return s.ok() ? *s : "<missing>";
-}
 
 // The drop-in is real shell: source /etc/default/grub (with CloudLab's
 // slicefix line appended, which sets IOMMU tokens of its own) and then the

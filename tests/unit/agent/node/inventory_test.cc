@@ -6,34 +6,12 @@
 #include "agent/node/iommu_probe.h"
 #include "common/file_system.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/unit/agent/node/node_test_support.h"
 
 namespace iommuvm::agent {
 namespace {
 
 using ::iommuvm::testing::SysrootBuilder;
-
-constexpr char kIntelLog[] =
-    "[    0.135117] DMAR: IOMMU enabled\n"
-    "[    1.401073] iommu: Default domain type: Translated \n"
-    "[    1.401073] iommu: DMA domain TLB invalidation policy: strict mode (set via kernel "
-    "command line)\n";
-
-// A node with four groups of `type` and a ConnectX NIC in group 14.
-void Node(SysrootBuilder& b, const std::string& cmdline, const std::string& unit,
-          const std::string& type) {
-  b.Cmdline(cmdline).Unit(unit).File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n");
-  b.Device("0000:00:00.0", "", "0", type).Device("0000:00:14.0", "xhci_hcd", "3", type);
-  b.Device("0000:ca:00.0", "mlx5_core", "14", type).Device("0000:ca:00.1", "mlx5_core", "15", type);
-  b.Nic("enp202s0f0np0", "0000:ca:00.0").Nic("lo", "");
-}
-
-struct ModeCase {
-  const char* vendor_unit;
-  const char* cmdline;
-  const char* type;
-  const char* detected;
-  v1::IommuMode requested;
-};
 
 TEST(InventoryTest, NicsUnitsAndKernelDefaults) {
   SysrootBuilder b;

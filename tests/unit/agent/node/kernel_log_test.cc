@@ -7,25 +7,12 @@
 #include "agent/node/iommu_probe.h"
 #include "common/file_system.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/unit/agent/node/node_test_support.h"
 
 namespace iommuvm::agent {
 namespace {
 
 using ::iommuvm::testing::SysrootBuilder;
-
-constexpr char kIntelLog[] =
-    "[    0.135117] DMAR: IOMMU enabled\n"
-    "[    1.401073] iommu: Default domain type: Translated \n"
-    "[    1.401073] iommu: DMA domain TLB invalidation policy: strict mode (set via kernel "
-    "command line)\n";
-
-struct ModeCase {
-  const char* vendor_unit;
-  const char* cmdline;
-  const char* type;
-  const char* detected;
-  v1::IommuMode requested;
-};
 
 TEST(KernelLogTest, ParsesDmesgAndKmsgRecords) {
   KernelLogFacts f = ParseKernelLog(

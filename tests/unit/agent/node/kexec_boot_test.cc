@@ -10,20 +10,13 @@
 #include "common/file_system.h"
 #include "tests/support/fake_command_runner.h"
 #include "tests/support/sysroot_builder.h"
+#include "tests/unit/agent/node/node_test_support.h"
 
 namespace iommuvm::agent {
 namespace {
 
 using ::iommuvm::testing::FakeCommandRunner;
 using ::iommuvm::testing::SysrootBuilder;
-
-BootTarget Target(v1::IommuMode mode, std::string tokens, std::string extra = "") {
-  BootTarget t;
-  t.mode = mode;
-  t.tokens = std::move(tokens);
-  t.extra_cmdline = std::move(extra);
-  return t;
-}
 
 TEST(KexecBootTest, LoadsTheRunningKernelWithTheNewCmdline) {
   SysrootBuilder b;

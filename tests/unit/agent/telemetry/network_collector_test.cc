@@ -18,23 +18,6 @@ namespace {
 
 using ::iommuvm::testing::SysrootBuilder;
 
-class CollectorsTest : public ::testing::Test {
- protected:
-  // Writes `path`, then collects once after one second.
-  std::vector<v1::MetricSample> Next(Collector& c, const std::string& path,
-                                     const std::string& text) {
-    b_.File(path, text);
-    clock_.Advance(absl::Seconds(2));
-    std::vector<v1::MetricSample> out;
-    absl::Status s = c.Collect(clock_.Now(), &out);
-    EXPECT_TRUE(s.ok()) << s;
-    return out;
-  }
-  SysrootBuilder b_;
-  LocalFileSystem fs_{b_.root()};
-  FakeClock clock_;
-};
-
 std::string ReadFixture(const std::string& name) {
   LocalFileSystem src(IOMMUVM_SOURCE_DIR "/tests/fixtures");
   auto text = src.ReadFile("/" + name);

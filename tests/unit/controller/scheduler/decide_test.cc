@@ -7,19 +7,12 @@
 
 #include <functional>
 
+#include "tests/unit/controller/scheduler/probe_report.h"
+
 namespace iommuvm::scheduler {
 namespace {
 
 using store::AttemptState;
-
-v1::ProbeReport Probe(const std::string& detected, const std::string& boot_id,
-                      const std::string& mismatch = "") {
-  v1::ProbeReport p;
-  p.set_detected(detected);
-  p.set_boot_id(boot_id);
-  p.set_mismatch(mismatch);
-  return p;
-}
 
 v1::StepUpdate Switched(const std::string& method, const std::string& before,
                         const std::string& after) {

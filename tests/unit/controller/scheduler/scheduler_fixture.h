@@ -15,6 +15,7 @@
 #include "spec/matrix.h"
 #include "spec/spec_parser.h"
 #include "tests/support/status_matchers.h"
+#include "tests/unit/controller/scheduler/probe_report.h"
 
 namespace iommuvm::scheduler {
 namespace {  // one copy per test file
@@ -88,15 +89,6 @@ class SchedulerTest : public ::testing::Test {
     customize(reg);
     std::vector<v1::ControllerMessage> resend;
     ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
-  }
-  // What an agent's probe reports (the typed outcome the scheduler reads).
-  static v1::ProbeReport Probe(const std::string& detected, const std::string& boot_id,
-                               const std::string& mismatch = "") {
-    v1::ProbeReport p;
-    p.set_detected(detected);
-    p.set_boot_id(boot_id);
-    p.set_mismatch(mismatch);
-    return p;
   }
   // A SwitchMode step's outcome: STARTED going down (`rebooting`) or
   // SUCCEEDED with the probe of the boot it ended in.

@@ -538,12 +538,6 @@ TEST_F(SchedulerTest, LosingAPairReplansItsRunsOntoTheOthers) {
   EXPECT_EQ((*store_->GetExperiment(id)).state, ExperimentState::kSucceeded);
 }
 
-}  // namespace
-}  // namespace iommuvm::scheduler
-
-namespace iommuvm::scheduler {
-namespace {
-
 TEST_F(SchedulerTest, NodesMustHaveTheToolsTheSpecNeeds) {
   v1::Register reg;
   reg.set_agent_id("bare-client");
