@@ -30,8 +30,8 @@ struct Fixture {
     e.name = "bench";
     e.spec_yaml = "name: bench";
     store::RunRecord r;
-    r.workload = "w";
-    r.vm = "bare-metal";
+    r.point.workload = "w";
+    r.point.vm = "bare-metal";
     e.runs.push_back(r);
     (void)store->CreateExperiment(e);
     attempt_id = (*store->OpenAttempts())[0].id;

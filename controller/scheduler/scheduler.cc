@@ -117,12 +117,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
   e.spec_sha256 = Sha256Hex(spec_yaml);
   for (const spec::RunPoint& p : spec::ExpandMatrix(*parsed.spec)) {
     store::RunRecord r;
-    r.index = p.index;
-    r.iommu = p.iommu;
-    r.workload = p.workload;
-    r.vm = p.vm;
-    r.repetition = p.repetition;
-    r.params = p.params;
+    r.point = p;
     e.runs.push_back(std::move(r));
   }
   std::lock_guard lock(mu_);

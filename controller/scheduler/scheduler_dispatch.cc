@@ -46,9 +46,10 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
                                 {kSimulatedKey, server.simulated ? "true" : "false"},
                                 {kKernelReleaseKey, KernelReleaseOf(server)},
                                 {"server.inventory", server.inventory_json}};
-  if (run.vm != "bare-metal") {
-    std::string error = absl::StrCat(
-        "vm '", run.vm, "': this controller cannot launch VMs yet; only bare-metal runs execute");
+  if (run.point.vm != "bare-metal") {
+    std::string error =
+        absl::StrCat("vm '", run.point.vm,
+                     "': this controller cannot launch VMs yet; only bare-metal runs execute");
     AttemptUpdate fail = Move(a, AttemptState::kAssigned, AttemptState::kFailed);
     fail.error = error;
     m.attempts.push_back(fail);
@@ -59,11 +60,11 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   // A node already in the needed mode is not switched (the planner's
   // promise); `current` measures the node as it is. Either way the agent's
   // probe verifies before anything runs.
-  bool in_mode =
-      run.iommu == v1::IOMMU_MODE_CURRENT || server.iommu_mode == iommu::IommuModeName(run.iommu);
+  bool in_mode = run.point.iommu == v1::IOMMU_MODE_CURRENT ||
+                 server.iommu_mode == iommu::IommuModeName(run.point.iommu);
   // Each repetition in its own boot: a node whose current boot already
   // served another repetition of this mode reboots into it again.
-  bool fresh_boot = in_mode && run.iommu != v1::IOMMU_MODE_CURRENT &&
+  bool fresh_boot = in_mode && run.point.iommu != v1::IOMMU_MODE_CURRENT &&
                     spec->order.repetitions_across_boots &&
                     BootServedOtherRepetition(pair.server, server.boot_id, run);
   if (fresh_boot) {
@@ -77,12 +78,12 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   if (!in_mode) {
     m.events.push_back(Event(a, pair.server, fresh_boot ? "rebooting_for_repetition" : "switching",
                              absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
-                                          " -> ", iommu::IommuModeName(run.iommu))));
+                                          " -> ", iommu::IommuModeName(run.point.iommu))));
   }
   RETURN_IF_ERROR(Commit(m));
-  Log(kLog, "attempt ", a.id, " of run ", run.index, " (", run.workload, " rep ", run.repetition,
-      ") on ", pair.server, " -> ", pair.client,
-      in_mode ? "" : absl::StrCat(", switching to ", iommu::IommuModeName(run.iommu)));
+  Log(kLog, "attempt ", a.id, " of run ", run.point.index, " (", run.point.workload, " rep ",
+      run.point.repetition, ") on ", pair.server, " -> ", pair.client,
+      in_mode ? "" : absl::StrCat(", switching to ", iommu::IommuModeName(run.point.iommu)));
   RETURN_IF_ERROR(SendCurrentStep(a.id));
   return true;
 }
@@ -92,7 +93,8 @@ bool Scheduler::BootServedOtherRepetition(const std::string& node, const std::st
   auto it = boot_repetitions_.find(node);
   if (it == boot_repetitions_.end() || it->second.first != boot_id) return false;
   for (const auto& [experiment, mode, repetition] : it->second.second) {
-    if (experiment == run.experiment_id && mode == run.iommu && repetition != run.repetition) {
+    if (experiment == run.experiment_id && mode == run.point.iommu &&
+        repetition != run.point.repetition) {
       return true;
     }
   }
@@ -267,11 +269,7 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
       const store::RunRecord& r = *by_id.at(a.run_id);
       PendingRun p;
       p.attempt_id = a.id;
-      p.point.iommu = r.iommu;
-      p.point.workload = r.workload;
-      p.point.vm = r.vm;
-      p.point.repetition = r.repetition;
-      p.point.params = r.params;
+      p.point = r.point;
       pending.push_back(std::move(p));
     }
   }

@@ -55,7 +55,7 @@ inline bool HasRole(const store::NodeRecord& n, v1::Role role) {
 // The run's workload with its user-axis values applied.
 inline spec::WorkloadSpec WorkloadOf(const spec::ExperimentSpec& spec,
                                      const store::RunRecord& run) {
-  return spec::ApplyParams(spec.workloads.at(run.workload), run.params);
+  return spec::ApplyParams(spec.workloads.at(run.point.workload), run.point.params);
 }
 
 // An evidence value of a step update ("" when absent).

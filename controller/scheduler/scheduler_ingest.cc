@@ -44,13 +44,13 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
       auto fresh = a.evidence.find(kFreshBootKey);
       auto kernel = a.evidence.find(kKernelReleaseKey);
       return std::optional<v1::Step>(SwitchModeStep(
-          a.id, a.run_id, *spec, run.iommu, vendor == a.evidence.end() ? "" : vendor->second,
+          a.id, a.run_id, *spec, run.point.iommu, vendor == a.evidence.end() ? "" : vendor->second,
           fresh != a.evidence.end() && fresh->second == "true",
           kernel == a.evidence.end() ? "" : kernel->second));
     }
     case StepKind::kVerifyMode:
       *target_agent = a.server_node;
-      return std::optional<v1::Step>(VerifyModeStep(a.id, a.run_id, *spec, run.iommu));
+      return std::optional<v1::Step>(VerifyModeStep(a.id, a.run_id, *spec, run.point.iommu));
     case StepKind::kStartServer:
       *target_agent = a.server_node;
       return std::optional<v1::Step>(StartServerStep(a.id, a.run_id, *spec, w));
@@ -197,10 +197,10 @@ void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& age
     LiveRun live;
     live.attempt_id = a.id;
     live.experiment_id = run->experiment_id;
-    live.run_index = run->index;
-    live.workload = run->workload;
-    live.iommu = iommu::IommuModeName(run->iommu);
-    live.vm = run->vm;
+    live.run_index = run->point.index;
+    live.workload = run->point.workload;
+    live.iommu = iommu::IommuModeName(run->point.iommu);
+    live.vm = run->point.vm;
     auto simulated = a.evidence.find(kSimulatedKey);
     live.simulated = simulated != a.evidence.end() && simulated->second == "true";
     cached = live_runs_.emplace(a.id, std::move(live)).first;
@@ -261,7 +261,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   StepFacts facts;
   if (u.phase() == v1::StepUpdate::PHASE_SUCCEEDED) {
     ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
-    facts.workload = run.workload;
+    facts.workload = run.point.workload;
     if (kind == StepKind::kRunLoad) {
       ASSIGN_OR_RETURN(auto results, store_->ResultsOfAttempt(a.id));
       facts.has_result = !results.empty();
@@ -272,7 +272,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
     if (kind == StepKind::kVerifyMode && u.has_probe() && u.probe().mismatch().empty()) {
       auto& served = boot_repetitions_[agent_id];
       if (served.first != u.probe().boot_id()) served = {u.probe().boot_id(), {}};
-      served.second.insert({a.experiment_id, run.iommu, run.repetition});
+      served.second.insert({a.experiment_id, run.point.iommu, run.point.repetition});
     }
   }
   return Apply(a, agent_id, u, Decide(a, kind, agent_id, u, facts), std::move(m));

@@ -128,8 +128,9 @@ absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,
                                                        const v1::GetArtifactsRequest& req) {
   int64_t id = req.experiment_id();
   ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
-  auto run = std::find_if(runs.begin(), runs.end(),
-                          [&](const store::RunRecord& r) { return r.index == req.run_index(); });
+  auto run = std::find_if(runs.begin(), runs.end(), [&](const store::RunRecord& r) {
+    return r.point.index == req.run_index();
+  });
   if (run == runs.end()) {
     return absl::NotFoundError(absl::StrCat("experiment ", id, " has no run ", req.run_index(),
                                             " (it has ", runs.size(), " runs, from 0)"));

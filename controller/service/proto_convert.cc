@@ -44,14 +44,14 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
     if (!with_runs) continue;
     v1::Run* run = out.add_runs();
     run->set_id(r.id);
-    run->set_index(r.index);
-    run->set_iommu(r.iommu);
-    run->set_workload(r.workload);
-    run->set_vm(r.vm);
-    run->set_repetition(r.repetition);
+    run->set_index(r.point.index);
+    run->set_iommu(r.point.iommu);
+    run->set_workload(r.point.workload);
+    run->set_vm(r.point.vm);
+    run->set_repetition(r.point.repetition);
     run->set_state(std::string(store::RunStateName(r.state)));
     run->set_error(r.error);
-    run->mutable_params()->insert(r.params.begin(), r.params.end());
+    run->mutable_params()->insert(r.point.params.begin(), r.point.params.end());
     run->set_attempts(attempt_counts[r.id]);
     if (auto it = latest.find(r.id); it != latest.end()) {
       const store::AttemptRecord& a = *it->second;
@@ -105,14 +105,14 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
   for (const auto& run : runs) {
     v1::ResultRow base;
     base.set_run_id(run.id);
-    base.set_run_index(run.index);
-    base.set_iommu(run.iommu);
-    base.set_workload(run.workload);
-    base.set_vm(run.vm);
-    base.set_repetition(run.repetition);
+    base.set_run_index(run.point.index);
+    base.set_iommu(run.point.iommu);
+    base.set_workload(run.point.workload);
+    base.set_vm(run.point.vm);
+    base.set_repetition(run.point.repetition);
     base.set_state(std::string(store::RunStateName(run.state)));
     base.set_error(run.error);
-    base.mutable_params()->insert(run.params.begin(), run.params.end());
+    base.mutable_params()->insert(run.point.params.begin(), run.point.params.end());
     auto it = latest.find(run.id);
     if (it != latest.end()) {
       const store::AttemptRecord& a = *it->second;

@@ -122,8 +122,9 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
                                 "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const RunRecord& r : e.runs) {
     run.Reset();
-    RETURN_IF_ERROR(run.BindAll(id, r.index, static_cast<int>(r.iommu), r.workload, r.vm,
-                                r.repetition, EncodeMap(r.params), RunStateName(RunState::kPending))
+    RETURN_IF_ERROR(run.BindAll(id, r.point.index, static_cast<int>(r.point.iommu),
+                                r.point.workload, r.point.vm, r.point.repetition,
+                                EncodeMap(r.point.params), RunStateName(RunState::kPending))
                         .Run());
     RETURN_IF_ERROR(InsertAttempt(db_->LastInsertId(), 1, now));
   }
@@ -185,14 +186,14 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string&
     RunRecord r;
     r.id = st.Int(0);
     r.experiment_id = st.Int(1);
-    r.index = static_cast<uint32_t>(st.Int(2));
-    r.iommu = static_cast<v1::IommuMode>(st.Int(3));
-    r.workload = st.Text(4);
-    r.vm = st.Text(5);
-    r.repetition = static_cast<uint32_t>(st.Int(6));
+    r.point.index = static_cast<uint32_t>(st.Int(2));
+    r.point.iommu = static_cast<v1::IommuMode>(st.Int(3));
+    r.point.workload = st.Text(4);
+    r.point.vm = st.Text(5);
+    r.point.repetition = static_cast<uint32_t>(st.Int(6));
     r.state = ParseRunState(st.Text(7)).value_or(RunState::kFailed);
     r.error = st.Text(8);
-    r.params = DecodeMap(st.Text(9));
+    r.point.params = DecodeMap(st.Text(9));
     out.push_back(std::move(r));
   }
   return out;

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "controller/store/states.h"
 #include "iommuvm/v1/common.pb.h"
+#include "spec/spec.h"
 
 namespace iommuvm::store {
 
@@ -31,12 +32,7 @@ struct ExperimentRecord {
 struct RunRecord {
   int64_t id = 0;
   int64_t experiment_id = 0;
-  uint32_t index = 0;
-  v1::IommuMode iommu = v1::IOMMU_MODE_CURRENT;
-  std::string workload;
-  std::string vm;
-  uint32_t repetition = 0;
-  std::map<std::string, std::string> params;  // user-axis values
+  spec::RunPoint point;  // the matrix point and repetition, as expanded
   RunState state = RunState::kPending;
   std::string error;
 };

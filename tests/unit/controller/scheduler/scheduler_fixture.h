@@ -189,7 +189,7 @@ class SchedulerTest : public ::testing::Test {
     EXPECT_THAT(Update(client, load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
     EXPECT_THAT(Update(server, gateway_.LastStep(server), v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
     auto a = *store_->GetAttempt(start.attempt_id());
-    return static_cast<int>(store_->GetRun(a.run_id)->index);
+    return static_cast<int>(store_->GetRun(a.run_id)->point.index);
   }
   int64_t Submit() {
     auto r = scheduler_->Submit(kSpec);

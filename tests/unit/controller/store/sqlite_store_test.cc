@@ -36,9 +36,9 @@ class SqliteStoreTest : public ::testing::Test {
     e.spec_yaml = "name: x";
     e.spec_sha256 = "abc";
     RunRecord r;
-    r.workload = "w";
-    r.vm = "bare-metal";
-    r.repetition = 1;
+    r.point.workload = "w";
+    r.point.vm = "bare-metal";
+    r.point.repetition = 1;
     e.runs.push_back(r);
     auto id = s->CreateExperiment(e);
     EXPECT_THAT(id, IsOk());
@@ -97,7 +97,7 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRows) {
   auto runs = *(*s)->ListRuns(1);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].state, RunState::kSucceeded);
-  EXPECT_TRUE(runs[0].params.empty());
+  EXPECT_TRUE(runs[0].point.params.empty());
 }
 
 TEST_F(SqliteStoreTest, RunParamsRoundTrip) {
@@ -105,12 +105,12 @@ TEST_F(SqliteStoreTest, RunParamsRoundTrip) {
   NewExperiment e;
   e.name = "p";
   RunRecord r;
-  r.workload = "w";
-  r.vm = "bare-metal";
-  r.params = {{"clients", "16"}, {"value_size", "4KiB"}};
+  r.point.workload = "w";
+  r.point.vm = "bare-metal";
+  r.point.params = {{"clients", "16"}, {"value_size", "4KiB"}};
   e.runs.push_back(r);
   int64_t id = *s->CreateExperiment(e);
-  EXPECT_EQ((*s->ListRuns(id))[0].params, r.params);
+  EXPECT_EQ((*s->ListRuns(id))[0].point.params, r.point.params);
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefusedAndFileUntouched) {
