@@ -66,7 +66,8 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
         " (left on vfio-pci by a previous run)");
   }
   // Proc/sys facts come from the sysroot; run directories live on the host.
-  AgentDeps deps{&host_fs, &runner, &clock};
+  std::unique_ptr<PerfCounters> perf = MakeLinuxPerfCounters();
+  AgentDeps deps{&host_fs, &runner, &clock, perf.get()};
   StepExecutor executor(deps, config.state_dir, config.data_address, outbox.get(), &node);
 
   std::string agent_id = config.agent_id;

@@ -37,7 +37,6 @@ StepExecutor::StepExecutor(AgentDeps deps, std::string state_dir, std::string da
       data_address_(std::move(data_address)),
       outbox_(outbox),
       node_(node),
-      perf_(MakeLinuxPerfCounters()),
       thread_([this] { Loop(); }) {}
 
 StepExecutor::~StepExecutor() {
@@ -187,9 +186,8 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status, v1::
 std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, ServerApplication* app) {
   std::vector<std::string> names(step.telemetry_collectors().begin(),
                                  step.telemetry_collectors().end());
-  std::vector<std::unique_ptr<Collector>> collectors =
-      MakeCollectors(names, deps_.fs, perf_.get(), deps_.runner,
-                     app != nullptr ? step.start_server().cores() : "");
+  std::vector<std::unique_ptr<Collector>> collectors = MakeCollectors(
+      names, deps_.fs, deps_.perf, deps_.runner, app != nullptr ? step.start_server().cores() : "");
   if (app != nullptr) {
     collectors.push_back(std::make_unique<ServerRequestsCollector>(app, step.start_server().app()));
   }

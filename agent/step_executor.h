@@ -31,6 +31,7 @@ struct AgentDeps {
   FileSystem* fs = nullptr;      // rooted at the sysroot (/proc, /sys)
   CommandRunner* runner = nullptr;
   const Clock* clock = nullptr;
+  PerfCounters* perf = nullptr;  // for the iommu_pmu collector; null: none
 };
 
 class StepExecutor {
@@ -80,7 +81,6 @@ class StepExecutor {
   std::string data_address_;
   Outbox* outbox_;
   NodeControl* node_;
-  std::unique_ptr<PerfCounters> perf_;  // for the iommu_pmu collector
 
   std::mutex mu_;
   std::condition_variable cv_;
