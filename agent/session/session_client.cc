@@ -71,12 +71,16 @@ absl::Status SessionClient::AdoptCommitted(const v1::RegisterAck& ack) {
 }
 
 absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registered) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-  auto channel = grpc::CreateCustomChannel(options_.controller_address,
-                                           grpc::InsecureChannelCredentials(), args);
-  auto stub = v1::AgentService::NewStub(channel);
+  std::unique_ptr<v1::AgentService::StubInterface> stub;
+  if (options_.connect) {
+    stub = options_.connect();
+  } else {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    stub = v1::AgentService::NewStub(grpc::CreateCustomChannel(
+        options_.controller_address, grpc::InsecureChannelCredentials(), args));
+  }
   grpc::ClientContext ctx;
   auto stream = stub->Session(&ctx);
 

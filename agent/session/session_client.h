@@ -14,6 +14,7 @@
 #include "agent/session/outbox.h"
 #include "agent/step_executor.h"
 #include "common/clock.h"
+#include "iommuvm/v1/agent.grpc.pb.h"
 
 namespace iommuvm::agent {
 
@@ -22,6 +23,9 @@ struct SessionOptions {
   absl::Duration min_backoff = absl::Milliseconds(250);
   absl::Duration max_backoff = absl::Seconds(10);
   const Clock* clock = nullptr;  // backoff, session age and heartbeats; required
+  // Makes the stub of one session. Null: a channel to controller_address
+  // (tests connect to a controller in the same process).
+  std::function<std::unique_ptr<v1::AgentService::StubInterface>()> connect;
 };
 
 class SessionClient {
