@@ -1,15 +1,13 @@
 #include "agent/agent.h"
 
-#include <filesystem>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/leftover_processes.h"
 #include "agent/node/control_nic.h"
 #include "agent/node/inventory.h"
 #include "agent/node/node_control.h"
 #include "agent/node/sim_node.h"
 #include "agent/node/sysfs.h"
-#include "agent/leftover_processes.h"
 #include "agent/node/vfio.h"
 #include "agent/paths.h"
 #include "common/log.h"
@@ -20,7 +18,7 @@ namespace iommuvm::agent {
 absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   AgentConfig config = given;
   // Child processes run in their run directory, so paths must be absolute.
-  config.state_dir = std::filesystem::absolute(config.state_dir).lexically_normal().string();
+  config.state_dir = AbsolutePath(config.state_dir);
   LocalFileSystem sysroot(config.sysroot);
   LocalFileSystem host_fs("/");
   LocalCommandRunner runner;

@@ -1,7 +1,6 @@
 #include "agent/vm_check_command.h"
 
 #include <cstdlib>
-#include <filesystem>
 #include <tuple>
 
 #include "absl/strings/numbers.h"
@@ -14,7 +13,9 @@
 #include "agent/vm/guest_report.h"
 #include "agent/vm/qemu_vm.h"
 #include "common/args.h"
+#include "common/clock.h"
 #include "common/command_runner.h"
+#include "common/file_system.h"
 #include "common/table.h"
 #include "common/units.h"
 #include "iommu/mode_names.h"
@@ -99,8 +100,8 @@ absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& 
   std::string guest_dir = args.Get("guest-dir", env_dir != nullptr ? env_dir : "");
   vm.set_kernel(args.Get("kernel", guest_dir.empty() ? "" : guest_dir + "/vmlinuz"));
   vm.set_initrd(args.Get("initrd", guest_dir.empty() ? "" : guest_dir + "/initrd.cpio"));
-  if (!vm.kernel().empty()) vm.set_kernel(std::filesystem::absolute(vm.kernel()));
-  if (!vm.initrd().empty()) vm.set_initrd(std::filesystem::absolute(vm.initrd()));
+  if (!vm.kernel().empty()) vm.set_kernel(AbsolutePath(vm.kernel()));
+  if (!vm.initrd().empty()) vm.set_initrd(AbsolutePath(vm.initrd()));
   if (vm.kernel().empty() || vm.initrd().empty()) {
     return absl::InvalidArgumentError(
         "no guest image: give --guest-dir DIR (or set IOMMUVM_GUEST_DIR, or --kernel and "
@@ -111,7 +112,7 @@ absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& 
     return absl::InvalidArgumentError(absl::StrCat("--accel '", o.accel, "' is not auto, kvm or tcg"));
   }
   // Absolute: QEMU runs in the run directory, where relative paths break.
-  o.run_dir = std::filesystem::absolute(args.Get("run-dir", "/tmp/iommuvm-vm-check"));
+  o.run_dir = AbsolutePath(args.Get("run-dir", "/tmp/iommuvm-vm-check"));
   if (!absl::SimpleAtoi(args.Get("timeout", "180"), &o.timeout_s) || o.timeout_s <= 0) {
     return absl::InvalidArgumentError("--timeout takes a positive number of seconds");
   }
@@ -121,7 +122,7 @@ absl::StatusOr<VmCheckOptions> ParseVmCheckArgs(const std::vector<std::string>& 
   }
   o.json = format == "json";
   o.capture_dir = args.Get("capture", "");
-  if (!o.capture_dir.empty()) o.capture_dir = std::filesystem::absolute(o.capture_dir);
+  if (!o.capture_dir.empty()) o.capture_dir = AbsolutePath(o.capture_dir);
   if (!o.capture_dir.empty()) {
     vm.set_append(vm.append().empty() ? kCaptureToken
                                       : absl::StrCat(vm.append(), " ", kCaptureToken));
@@ -139,8 +140,10 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
     err << "iommuvm-agent vm-check: " << opts.status().message() << "\n" << kUsage;
     return 2;
   }
+  LocalFileSystem files("/");
+  RealClock clock;
   for (const std::string* file : {&opts->vm.kernel(), &opts->vm.initrd()}) {
-    if (!std::filesystem::exists(*file)) {
+    if (!files.Exists(*file)) {
       err << "iommuvm-agent vm-check: " << *file
           << " does not exist (scripts/guest-image builds the guest image)\n";
       return 2;
@@ -151,18 +154,20 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
     err << "iommuvm-agent vm-check: " << argv.status().message() << "\n";
     return 2;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(opts->run_dir, ec);
+  if (absl::Status made = files.MakeDirs(opts->run_dir); !made.ok()) {
+    err << "iommuvm-agent vm-check: " << made.message() << "\n";
+    return 2;
+  }
   LocalCommandRunner runner;
   Accelerator accel{opts->accel, absl::StrCat("asked for ", opts->accel)};
   if (opts->accel == "auto") {
     err << "vm-check: probing KVM with a short boot...\n";
     accel = ChooseAccelerator("/dev/kvm", [&] {
-      return ProbeKvmBoot(&runner, opts->vm, opts->run_dir, absl::Seconds(15));
+      return ProbeKvmBoot(&runner, &files, &clock, opts->vm, opts->run_dir, absl::Seconds(15));
     });
   }
   err << "vm-check: booting the guest under " << accel.name << "...\n";
-  QemuVm vm(&runner);
+  QemuVm vm(&runner, &files, &clock);
   absl::Status started = vm.Start(opts->vm, accel.name, opts->run_dir);
   if (!started.ok()) {
     err << "iommuvm-agent vm-check: cannot boot the guest: " << started.message() << "\n";
@@ -186,8 +191,9 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
   }
   if (!opts->capture_dir.empty()) {
     auto archive = ExtractCapture(*console);
-    absl::Status unpacked =
-        archive.ok() ? UnpackCapture(*archive, opts->capture_dir, &runner) : archive.status();
+    absl::Status unpacked = archive.ok()
+                                ? UnpackCapture(*archive, opts->capture_dir, &runner, &files)
+                                : archive.status();
     if (!unpacked.ok()) {
       err << "iommuvm-agent vm-check: " << unpacked.message() << " (console in " << opts->run_dir
           << ")\n";

@@ -137,4 +137,8 @@ absl::Status LocalFileSystem::RemoveAll(const std::string& path) {
   return absl::OkStatus();
 }
 
+std::string AbsolutePath(const std::string& path) {
+  return fs::absolute(path).lexically_normal().string();
+}
+
 }  // namespace iommuvm

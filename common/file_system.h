@@ -37,6 +37,10 @@ class FileSystem {
   virtual std::string HostPath(const std::string& path) const = 0;
 };
 
+// `path` made absolute against the working directory, normalized (for
+// paths the user gives that a child process with another cwd will use).
+std::string AbsolutePath(const std::string& path);
+
 // A small file's content without surrounding whitespace ("" when it
 // cannot be read): the shape of most /proc and /sys attributes.
 std::string ReadTrimmed(const FileSystem& fs, const std::string& path);

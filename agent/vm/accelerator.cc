@@ -27,8 +27,9 @@ Accelerator ChooseAccelerator(const std::string& kvm_device,
   return {"kvm", absl::StrCat("KVM: a probe boot under KVM reached the guest's init")};
 }
 
-absl::Status ProbeKvmBoot(CommandRunner* runner, const v1::VmConfig& guest,
-                          const std::string& run_dir, absl::Duration timeout) {
+absl::Status ProbeKvmBoot(CommandRunner* runner, FileSystem* files, const Clock* clock,
+                          const v1::VmConfig& guest, const std::string& run_dir,
+                          absl::Duration timeout) {
   v1::VmConfig probe;
   probe.set_name("kvm-probe");
   probe.set_vcpus(1);
@@ -38,7 +39,7 @@ absl::Status ProbeKvmBoot(CommandRunner* runner, const v1::VmConfig& guest,
   probe.set_guest_iommu(v1::IOMMU_MODE_CURRENT);
   probe.set_kernel(guest.kernel());
   probe.set_initrd(guest.initrd());
-  QemuVm vm(runner);
+  QemuVm vm(runner, files, clock);
   absl::Status started = vm.Start(probe, "kvm", run_dir);
   if (!started.ok()) return started;
   auto up = vm.WaitForConsole(kGuestUpMarker, timeout);

@@ -9,7 +9,9 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/command_runner.h"
+#include "common/file_system.h"
 #include "iommuvm/v1/agent.pb.h"
 
 namespace iommuvm::agent {
@@ -25,7 +27,8 @@ Accelerator ChooseAccelerator(const std::string& kvm_device,
 
 // Boots `guest` (its kernel and initrd; no vIOMMU, no NIC needed) under KVM
 // in `run_dir` and waits up to `timeout` for its init.
-absl::Status ProbeKvmBoot(CommandRunner* runner, const v1::VmConfig& guest,
-                          const std::string& run_dir, absl::Duration timeout);
+absl::Status ProbeKvmBoot(CommandRunner* runner, FileSystem* files, const Clock* clock,
+                          const v1::VmConfig& guest, const std::string& run_dir,
+                          absl::Duration timeout);
 
 }  // namespace iommuvm::agent

@@ -1,11 +1,9 @@
 #include "agent/vm/guest_capture.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace iommuvm::agent {
 
@@ -29,21 +27,15 @@ absl::StatusOr<std::string> ExtractCapture(const std::string& console) {
 }
 
 absl::Status UnpackCapture(const std::string& archive, const std::string& dir,
-                           CommandRunner* runner) {
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+                           CommandRunner* runner, FileSystem* files) {
+  RETURN_IF_ERROR(files->RemoveAll(dir));
+  RETURN_IF_ERROR(files->MakeDirs(dir));
   std::string file = dir + "/.capture.tar.gz";
-  {
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out.write(archive.data(), static_cast<std::streamsize>(archive.size()));
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", file));
-  }
+  RETURN_IF_ERROR(files->WriteFile(file, archive));
   CommandSpec tar;
   tar.argv = {"tar", "-xzf", file, "-C", dir};
   auto r = runner->Run(tar);
-  std::filesystem::remove(file, ec);
+  (void)files->RemoveAll(file);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
     return absl::DataLossError(absl::StrCat("tar could not unpack the guest's capture: ", r->err));

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/command_runner.h"
+#include "common/file_system.h"
 
 namespace iommuvm::agent {
 
@@ -24,6 +25,6 @@ absl::StatusOr<std::string> ExtractCapture(const std::string& console);
 
 // Replaces `dir` with the archive's contents (tar keeps the links).
 absl::Status UnpackCapture(const std::string& archive, const std::string& dir,
-                           CommandRunner* runner);
+                           CommandRunner* runner, FileSystem* files);
 
 }  // namespace iommuvm::agent

@@ -1,47 +1,42 @@
 #include "agent/vm/qemu_vm.h"
 
-#include <filesystem>
-#include <fstream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "common/file_system.h"
 
 namespace iommuvm::agent {
-namespace {
 
 // The file so far ("" before QEMU created it).
-std::string ReadAll(const std::string& path) {
-  auto text = LocalFileSystem().ReadFile(path);
-  return text.ok() ? *text : "";
+std::string QemuVm::ReadAll(const std::string& path) const {
+  return files_->ReadFile(path).value_or("");
 }
-
-}  // namespace
 
 absl::Status QemuVm::Start(const v1::VmConfig& vm, const std::string& accel,
                            const std::string& run_dir) {
   Stop();
   console_path_ = run_dir + "/console.log";
   log_path_ = run_dir + "/qemu.log";
-  std::ofstream(console_path_, std::ios::trunc).flush();
-  std::ofstream(log_path_, std::ios::trunc).flush();
+  for (const std::string& path : {console_path_, log_path_}) {
+    absl::Status emptied = files_->WriteFile(path, "");
+    if (!emptied.ok()) return emptied;
+  }
   QemuLaunch launch;
   launch.accel = accel;
   launch.console_path = console_path_;
-  // QEMU runs in the run directory: relative image paths are the caller's.
-  v1::VmConfig config = vm;
-  for (std::string* path : {config.mutable_kernel(), config.mutable_initrd()}) {
-    if (!path->empty()) *path = std::filesystem::absolute(*path).string();
+  for (const std::string& path : {vm.kernel(), vm.initrd()}) {
+    if (!path.empty() && path[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("guest image path '", path, "' is relative; QEMU runs in ", run_dir));
+    }
   }
-  auto argv = QemuCommandLine(config, launch);
+  auto argv = QemuCommandLine(vm, launch);
   if (!argv.ok()) return argv.status();
   CommandSpec spec;
   spec.argv = std::move(*argv);
   spec.cwd = run_dir;
   spec.log_path = log_path_;
-  started_ = absl::Now();
+  started_ = clock_->Now();
   auto process = runner_->Start(spec);
   if (!process.ok()) return process.status();
   process_ = std::move(*process);
@@ -59,7 +54,7 @@ std::string QemuVm::Tail(const std::string& path) const {
 
 absl::StatusOr<std::string> QemuVm::WaitForConsole(absl::string_view marker,
                                                     absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = clock_->Now() + timeout;
   while (true) {
     // Read before checking the process, so a guest that prints the marker
     // and powers off at once is still seen.
@@ -79,7 +74,7 @@ absl::StatusOr<std::string> QemuVm::WaitForConsole(absl::string_view marker,
           log.empty() ? "" : absl::StrCat("; qemu: ", log),
           said.empty() ? "; the guest printed nothing" : absl::StrCat("; guest console: ", said)));
     }
-    if (absl::Now() >= deadline) {
+    if (clock_->Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "the guest did not print '", marker, "' within ", absl::FormatDuration(timeout),
           "; guest console: ", Tail(console_path_)));

@@ -11,19 +11,25 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "agent/vm/qemu_command.h"
+#include "common/clock.h"
 #include "common/command_runner.h"
+#include "common/file_system.h"
 
 namespace iommuvm::agent {
 
 class QemuVm {
  public:
-  explicit QemuVm(CommandRunner* runner) : runner_(runner) {}
+  // QEMU runs through `runner`; its console and log are read through
+  // `files` (the host's); `clock` times the boot.
+  QemuVm(CommandRunner* runner, FileSystem* files, const Clock* clock)
+      : runner_(runner), files_(files), clock_(clock) {}
   ~QemuVm() { Stop(); }
   QemuVm(const QemuVm&) = delete;
   QemuVm& operator=(const QemuVm&) = delete;
 
   // Starts `vm` with `accel` (kvm | tcg); console.log and qemu.log go to
-  // `run_dir`. Errors when QEMU cannot be started or refuses the config.
+  // `run_dir`. QEMU runs in `run_dir`: the kernel and initrd paths must be
+  // absolute. Errors when QEMU cannot be started or refuses the config.
   absl::Status Start(const v1::VmConfig& vm, const std::string& accel,
                      const std::string& run_dir);
   // Returns the console text up to and including the first line holding
@@ -37,12 +43,16 @@ class QemuVm {
   // Stops QEMU (idempotent).
   void Stop();
   // Time from Start to now.
-  absl::Duration Uptime() const { return absl::Now() - started_; }
+  absl::Duration Uptime() const { return clock_->Now() - started_; }
 
  private:
   std::string Tail(const std::string& path) const;
 
+  std::string ReadAll(const std::string& path) const;
+
   CommandRunner* runner_;
+  FileSystem* files_;
+  const Clock* clock_;
   std::unique_ptr<Process> process_;
   std::string console_path_;
   std::string log_path_;
