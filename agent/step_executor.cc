@@ -219,7 +219,7 @@ void StepExecutor::StartServer(const v1::Step& step) {
   const v1::StartServer& cfg = step.start_server();
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
-  auto app = MakeServerApplication(cfg.app(), WorkloadEnv{deps_.runner, deps_.fs, deps_.clock});
+  auto app = MakeServerApplication(cfg.app(), deps_.workload());
   if (!app.ok()) return Finish(step, app.status(), {});
   auto port = (*app)->Start(cfg, data_address_, *run_dir, Timeout(step));
   if (!port.ok()) return Finish(step, port.status(), {});
@@ -238,7 +238,7 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   const v1::RunLoad& load = step.run_load();
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
-  auto generator = MakeLoadGenerator(load.tool(), WorkloadEnv{deps_.runner, deps_.fs, deps_.clock});
+  auto generator = MakeLoadGenerator(load.tool(), deps_.workload());
   if (!generator.ok()) return Finish(step, generator.status(), {});
   if (load.warmup_ms() > 0) {
     // Unmeasured load first: time-bounded tools run for the warmup; a

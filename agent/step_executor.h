@@ -19,6 +19,7 @@
 #include "agent/telemetry/iommu_pmu_collector.h"
 #include "agent/telemetry/sampler.h"
 #include "agent/workload/server_application.h"
+#include "agent/workload/workload_env.h"
 #include "common/clock.h"
 #include "common/command_runner.h"
 #include "common/file_system.h"
@@ -32,6 +33,8 @@ struct AgentDeps {
   CommandRunner* runner = nullptr;
   const Clock* clock = nullptr;
   PerfCounters* perf = nullptr;  // for the iommu_pmu collector; null: none
+  // What servers and load generators get of these.
+  WorkloadEnv workload() const { return WorkloadEnv{runner, fs, clock}; }
 };
 
 class StepExecutor {

@@ -67,23 +67,34 @@ absl::Status Outbox::SetCounterLocked(const char* name, uint64_t value) {
   return c->BindAll(name, value).Run();
 }
 
-absl::StatusOr<uint64_t> Outbox::Enqueue(v1::AgentMessage msg) {
-  std::lock_guard lock(mu_);
-  sqlite::Transaction tx(*db_);
-  RETURN_IF_ERROR(tx.status());
+absl::StatusOr<uint64_t> Outbox::StoreLocked(std::vector<v1::AgentMessage> msgs,
+                                             const std::string* done_step) {
   uint64_t first = next_seq_;
   uint64_t seq = 0;
+  sqlite::Transaction tx(*db_);
+  RETURN_IF_ERROR(tx.status());
   absl::Status s = [&]() -> absl::Status {
-    for (auto& part : FitMessage(std::move(msg))) {
-      ASSIGN_OR_RETURN(seq, InsertLocked(std::move(part)));
-      next_seq_ = seq + 1;
+    for (auto& m : msgs) {
+      for (auto& part : FitMessage(std::move(m))) {
+        ASSIGN_OR_RETURN(seq, InsertLocked(std::move(part)));
+        next_seq_ = seq + 1;
+      }
     }
+    if (done_step != nullptr) RETURN_IF_ERROR(MarkStepDoneLocked(*done_step));
     return tx.Commit();
   }();
   if (!s.ok()) {
     next_seq_ = first;  // rolled back: the numbers were never issued
     return s;
   }
+  return seq;
+}
+
+absl::StatusOr<uint64_t> Outbox::Enqueue(v1::AgentMessage msg) {
+  std::lock_guard lock(mu_);
+  std::vector<v1::AgentMessage> msgs;
+  msgs.push_back(std::move(msg));
+  ASSIGN_OR_RETURN(uint64_t seq, StoreLocked(std::move(msgs), nullptr));
   cv_.notify_all();
   return seq;
 }
@@ -92,23 +103,7 @@ absl::Status Outbox::EnqueueStepEnd(std::vector<v1::AgentMessage> msgs,
                                     const std::string& step_id,
                                     const std::function<void()>& after_commit) {
   std::lock_guard lock(mu_);
-  uint64_t first = next_seq_;
-  sqlite::Transaction tx(*db_);
-  RETURN_IF_ERROR(tx.status());
-  absl::Status s = [&]() -> absl::Status {
-    for (auto& m : msgs) {
-      for (auto& part : FitMessage(std::move(m))) {
-        ASSIGN_OR_RETURN(uint64_t seq, InsertLocked(std::move(part)));
-        next_seq_ = seq + 1;
-      }
-    }
-    RETURN_IF_ERROR(MarkStepDoneLocked(step_id));
-    return tx.Commit();
-  }();
-  if (!s.ok()) {
-    next_seq_ = first;  // rolled back: the numbers were never issued
-    return s;
-  }
+  RETURN_IF_ERROR(StoreLocked(std::move(msgs), &step_id).status());
   if (after_commit) after_commit();  // mu_ held: no sender has seen it yet
   cv_.notify_all();
   return absl::OkStatus();

@@ -76,6 +76,11 @@ class Outbox {
 
  private:
   explicit Outbox(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+  // Stores `msgs` (fitted to the wire) and, when given, marks `done_step`
+  // done, in one transaction; mu_ held. Returns the last number issued;
+  // on failure no number was issued.
+  absl::StatusOr<uint64_t> StoreLocked(std::vector<v1::AgentMessage> msgs,
+                                       const std::string* done_step);
   // Inserts `msg` with the next number; mu_ held, inside a transaction.
   absl::StatusOr<uint64_t> InsertLocked(v1::AgentMessage msg);
   absl::Status SetCounterLocked(const char* name, uint64_t value);

@@ -259,8 +259,9 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   if (metrics_) metrics_->CountIngest(kind_name, false);
   // The few facts a decision needs from the store; the rest is Decide's.
   StepFacts facts;
+  store::RunRecord run;
   if (u.phase() == v1::StepUpdate::PHASE_SUCCEEDED) {
-    ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
+    ASSIGN_OR_RETURN(run, store_->GetRun(a.run_id));
     facts.workload = run.point.workload;
     if (kind == StepKind::kRunLoad) {
       ASSIGN_OR_RETURN(auto results, store_->ResultsOfAttempt(a.id));
@@ -269,13 +270,15 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
     // Every server sample of the load arrived before this update (one
     // agent's messages are applied in order): judge the load now.
     if (kind == StepKind::kStopServer) facts.load = JudgeLoadOf(a);
-    if (kind == StepKind::kVerifyMode && u.has_probe() && u.probe().mismatch().empty()) {
-      auto& served = boot_repetitions_[agent_id];
-      if (served.first != u.probe().boot_id()) served = {u.probe().boot_id(), {}};
-      served.second.insert({a.experiment_id, run.point.iommu, run.point.repetition});
-    }
   }
-  return Apply(a, agent_id, u, Decide(a, kind, agent_id, u, facts), std::move(m));
+  Decision d = Decide(a, kind, agent_id, u, facts);
+  if (d.verified) {
+    // The repetitions verified in this boot (order.repetitions_across_boots).
+    auto& served = boot_repetitions_[agent_id];
+    if (served.first != d.verified->boot_id()) served = {d.verified->boot_id(), {}};
+    served.second.insert({a.experiment_id, run.point.iommu, run.point.repetition});
+  }
+  return Apply(a, agent_id, u, d, std::move(m));
 }
 
 absl::Status Scheduler::Apply(const AttemptRecord& a, const std::string& agent_id,
