@@ -36,6 +36,16 @@ NodeControl::NodeControl(FileSystem* sysroot, FileSystem* host, CommandRunner* r
                          NodeControlConfig config)
     : sysroot_(sysroot), host_(host), runner_(runner), config_(std::move(config)) {}
 
+void NodeControl::Switched(const std::string& method, const std::string& boot_id_before,
+                           Probed probed, v1::SwitchOutcome* outcome, Evidence* evidence) {
+  outcome->set_method(method);
+  outcome->set_boot_id_before(boot_id_before);
+  *outcome->mutable_probe() = std::move(probed.report);
+  *evidence = std::move(probed.evidence);
+  (*evidence)["method"] = method;
+  (*evidence)["boot_id_before"] = boot_id_before;
+}
+
 std::string NodeControl::PendingPath() const { return config_.state_dir + "/pending_boot"; }
 
 NodeControl::Probed NodeControl::Probe(v1::IommuMode expected) {
@@ -84,14 +94,8 @@ absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& st
   auto outcome = c->Apply(target);
   if (!outcome.ok()) return outcome.status();
   SwitchResult result;
-  result.outcome.set_method(c->method());
-  result.outcome.set_boot_id_before(boot_before);
   if (*outcome == SwitchOutcome::kSwitchedInPlace) {
-    Probed probed = Probe(s.mode());
-    *result.outcome.mutable_probe() = std::move(probed.report);
-    result.evidence = std::move(probed.evidence);
-    result.evidence["method"] = c->method();
-    result.evidence["boot_id_before"] = boot_before;
+    Switched(c->method(), boot_before, Probe(s.mode()), &result.outcome, &result.evidence);
     return result;
   }
   Evidence pending = {{"step_id", step.step_id()},
@@ -102,6 +106,8 @@ absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& st
   absl::Status saved = host_->WriteFile(PendingPath(), Encode(pending));
   if (!saved.ok()) return saved;
   result.reboot = true;
+  result.outcome.set_method(c->method());
+  result.outcome.set_boot_id_before(boot_before);
   result.outcome.set_rebooting(true);
   result.evidence = {{"method", c->method()}, {"boot_id_before", boot_before}};
   configured_ = std::move(c);
@@ -130,14 +136,10 @@ std::optional<v1::StepUpdate> NodeControl::CompletePendingBoot() {
   u.set_step_id(pending["step_id"]);
   u.set_attempt_id(attempt);
   u.set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
-  Probed probed = Probe(static_cast<v1::IommuMode>(mode));
   v1::SwitchOutcome* outcome = u.mutable_switch_outcome();
-  outcome->set_method(pending["method"]);
-  outcome->set_boot_id_before(pending["boot_id_before"]);
-  *outcome->mutable_probe() = probed.report;
-  Evidence& e = probed.evidence;
-  e["method"] = pending["method"];
-  e["boot_id_before"] = pending["boot_id_before"];
+  Evidence e;
+  Switched(pending["method"], pending["boot_id_before"], Probe(static_cast<v1::IommuMode>(mode)),
+           outcome, &e);
   for (const auto& [k, v] : e) (*u.mutable_evidence())[k] = v;
   (void)host_->RemoveAll(PendingPath());
   const v1::ProbeReport& r = outcome->probe();

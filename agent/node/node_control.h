@@ -65,6 +65,10 @@ class NodeControl {
 
  private:
   std::string PendingPath() const;
+  // A switch that is done (in place, or after its boot): its outcome and
+  // the probe's evidence with the method and the boot it started in.
+  static void Switched(const std::string& method, const std::string& boot_id_before,
+                       Probed probed, v1::SwitchOutcome* outcome, Evidence* evidence);
 
   FileSystem* sysroot_;
   FileSystem* host_;
