@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "cli/command_support.h"
 #include "iommu/mode_names.h"
+#include "proto/state_names.h"
 #include "spec/spec.h"
 
 namespace iommuvm::cli {
@@ -17,10 +18,10 @@ std::string ProgressLine(const v1::Experiment& e, absl::Duration elapsed) {
   std::string line = absl::StrCat("[", bar, "] ", done, "/", total, " runs (", e.runs_succeeded(),
                                   " ok, ", e.runs_failed(), " failed)");
   for (const auto& r : e.runs()) {
-    if (r.state() != "ACTIVE") continue;
+    if (r.state() != v1::RUN_STATE_ACTIVE) continue;
     absl::StrAppend(&line, " | run ", r.index(), " ", r.workload(),
                     " iommu=", iommu::IommuModeName(r.iommu()), " rep ", r.repetition(), " ",
-                    r.attempt_state());
+                    StateName(r.attempt_state()));
     break;
   }
   if (!e.waiting().empty()) absl::StrAppend(&line, " | waiting: ", e.waiting());
@@ -31,7 +32,7 @@ std::string ProgressLine(const v1::Experiment& e, absl::Duration elapsed) {
   return line;
 }
 
-std::optional<std::string> FollowExperiment(Context& ctx,
+std::optional<v1::ExperimentState> FollowExperiment(Context& ctx,
                                             v1::ControllerService::StubInterface* stub,
                                             int64_t id) {
   absl::Time start = absl::Now();
@@ -40,7 +41,7 @@ std::optional<std::string> FollowExperiment(Context& ctx,
   req.set_experiment_id(id);
   auto reader = stub->WatchExperiment(&rpc, req);
   v1::Experiment e;
-  std::string state;
+  v1::ExperimentState state = v1::EXPERIMENT_STATE_UNSPECIFIED;
   size_t last_len = 0;
   std::string last_line;
   while (reader->Read(&e)) {
@@ -61,7 +62,7 @@ std::optional<std::string> FollowExperiment(Context& ctx,
     ctx.err << "iommuvm: lost track of experiment " << id << ": " << s.error_message() << "\n";
     return std::nullopt;
   }
-  ctx.out << "experiment " << id << " " << state << " in " << FormatClockTime(absl::Now() - start)
+  ctx.out << "experiment " << id << " " << StateName(state) << " in " << FormatClockTime(absl::Now() - start)
           << "\n";
   return state;
 }

@@ -15,7 +15,7 @@ namespace iommuvm::cli {
 std::string ProgressLine(const v1::Experiment& e, absl::Duration elapsed);
 // Follows the experiment until it ends; returns its final state, or
 // nullopt after printing why following failed.
-std::optional<std::string> FollowExperiment(Context& ctx,
+std::optional<v1::ExperimentState> FollowExperiment(Context& ctx,
                                             v1::ControllerService::StubInterface* stub,
                                             int64_t id);
 

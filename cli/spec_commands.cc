@@ -57,7 +57,7 @@ int Submit(Context& ctx, const std::vector<std::string>& argv) {
   auto final_state = FollowExperiment(ctx, stub.get(), resp.experiment_id());
   if (!final_state) return kExitFailure;
   if (!PrintResults(ctx, stub.get(), address, resp.experiment_id(), inv->format)) return kExitFailure;
-  return *final_state == "SUCCEEDED" ? kExitOk : kExitFailure;
+  return *final_state == v1::EXPERIMENT_STATE_SUCCEEDED ? kExitOk : kExitFailure;
 }
 
 }  // namespace iommuvm::cli

@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/command_support.h"
 #include "iommu/mode_names.h"
+#include "proto/state_names.h"
 #include "spec/params.h"
 #include "spec/spec.h"
 
@@ -68,7 +69,7 @@ int Cancel(Context& ctx, const std::vector<std::string>& argv) {
     ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
     return kExitFailure;
   }
-  ctx.out << "experiment " << e.id() << " " << e.state() << ": " << e.runs_succeeded()
+  ctx.out << "experiment " << e.id() << " " << StateName(e.state()) << ": " << e.runs_succeeded()
           << " runs succeeded, " << e.runs_cancelled() << " cancelled\n";
   return kExitOk;
 }
@@ -99,7 +100,7 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
              {"created"},
              {"waiting"}});
     for (const auto& e : resp.experiments()) {
-      t.AddRow({absl::StrCat(e.id()), e.name(), e.state(), absl::StrCat(e.runs_total()),
+      t.AddRow({absl::StrCat(e.id()), e.name(), std::string(StateName(e.state())), absl::StrCat(e.runs_total()),
                 absl::StrCat(e.runs_succeeded()), absl::StrCat(e.runs_failed()),
                 absl::StrCat(e.runs_active()), FormatTimeMs(e.created_ms()), e.waiting()});
     }
@@ -117,7 +118,7 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
     return kExitFailure;
   }
   if (*format == Format::kTable) {
-    ctx.out << "experiment " << e.id() << " '" << e.name() << "' " << e.state() << ": "
+    ctx.out << "experiment " << e.id() << " '" << e.name() << "' " << StateName(e.state()) << ": "
             << e.runs_succeeded() << "/" << e.runs_total() << " runs succeeded, " << e.runs_failed()
             << " failed (spec sha256 " << e.spec_sha256().substr(0, 12) << ")\n";
     if (!e.waiting().empty()) ctx.out << "waiting: " << e.waiting() << "\n";
@@ -137,7 +138,7 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
            {"error"}});
   for (const auto& r : e.runs()) {
     t.AddRow({absl::StrCat(r.index()), iommu::IommuModeName(r.iommu()), r.workload(), r.vm(),
-              Params(r.params()), absl::StrCat(r.repetition()), r.state(), r.attempt_state(),
+              Params(r.params()), absl::StrCat(r.repetition()), std::string(StateName(r.state())), std::string(StateName(r.attempt_state())),
               absl::StrCat(r.attempts()), r.server_node(), r.client_node(), Evidence(r),
               r.error()});
   }
@@ -190,7 +191,7 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
               Fixed(r.server_interrupts_per_second(), 0),
               Fixed(r.server_packets_per_second(), 0),
               absl::StrCat(r.metric_samples()),
-              r.state(),
+              std::string(StateName(r.state())),
               r.error(),
               r.unsteady(),
               r.simulated() ? "SIMULATED" : ""});
@@ -223,7 +224,7 @@ int Agents(Context& ctx, const std::vector<std::string>& argv) {
       ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
       return kExitFailure;
     }
-    ctx.out << "agent " << released.agent_id() << " released: " << released.health() << "\n";
+    ctx.out << "agent " << released.agent_id() << " released: " << StateName(released.health()) << "\n";
     return kExitOk;
   }
   const Format* format = &inv->format;
@@ -248,7 +249,7 @@ int Agents(Context& ctx, const std::vector<std::string>& argv) {
            {"rejected"},
            {"last_rejection"}});
   for (const auto& a : resp.agents()) {
-    t.AddRow({a.agent_id(), Roles(a.roles()), a.health(), a.iommu_mode(), a.cpu_vendor(),
+    t.AddRow({a.agent_id(), Roles(a.roles()), std::string(StateName(a.health())), a.iommu_mode(), a.cpu_vendor(),
               a.hostname(), a.data_address(), a.boot_id(), FormatTimeMs(a.last_seen_ms()),
               std::to_string(a.rejected_messages()), a.last_rejection()});
   }

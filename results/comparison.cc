@@ -69,7 +69,7 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
   std::set<std::pair<Group, std::string>> simulated;
   std::map<std::pair<Group, std::string>, uint32_t> unsteady;
   for (const auto& r : rows) {
-    if (r.state() != "SUCCEEDED" || !r.has_result()) continue;
+    if (r.state() != v1::RUN_STATE_SUCCEEDED || !r.has_result()) continue;
     if (r.simulated() && !options.allow_simulated) {
       return absl::FailedPreconditionError(
           "this experiment ran on simulated nodes (--simulate_boot): their IOMMU modes were "

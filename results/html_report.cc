@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "proto/state_names.h"
 #include "spec/spec.h"
 
 namespace iommuvm::results {
@@ -130,7 +131,7 @@ std::string RenderHtmlReport(const ReportInput& in) {
       "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>"
       "<meta charset=\"utf-8\"/><title>",
       HtmlEscape(title), "</title><style>", kStyle, "</style></head>\n<body>\n<h1>",
-      HtmlEscape(title), "</h1>\n<p>State ", HtmlEscape(e.state()), ": ", e.runs_succeeded(),
+      HtmlEscape(title), "</h1>\n<p>State ", HtmlEscape(std::string(StateName(e.state()))), ": ", e.runs_succeeded(),
       " of ", e.runs_total(), " runs succeeded, ", e.runs_failed(), " failed, ", e.runs_cancelled(),
       " cancelled. Spec sha256 <code>", HtmlEscape(e.spec_sha256()), "</code>. Generated ",
       HtmlEscape(in.generated_at), ".</p>\n");
@@ -201,7 +202,7 @@ std::string RenderHtmlReport(const ReportInput& in) {
         Cell(has ? Fixed(r.result().throughput_ops(), 0) : ""),
         Cell(has ? Fixed(r.result().latency_p50_us(), 1) : ""),
         Cell(has ? Fixed(r.result().latency_p99_us(), 1) : ""),
-        Cell(Fixed(r.server_cpu_utilization() * 100, 1)), Cell(r.state(), true),
+        Cell(Fixed(r.server_cpu_utilization() * 100, 1)), Cell(std::string(StateName(r.state())), true),
         Cell(r.error(), true), Cell(r.unsteady(), true), "</tr>\n");
   }
   absl::StrAppend(&h, "</table>\n<h2>Spec</h2>\n<pre>", HtmlEscape(e.spec_yaml()),

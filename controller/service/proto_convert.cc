@@ -27,7 +27,7 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
   v1::Experiment out;
   out.set_id(e.id);
   out.set_name(e.name);
-  out.set_state(std::string(store::ExperimentStateName(e.state)));
+  out.set_state(store::ToApi(e.state));
   out.set_spec_sha256(e.spec_sha256);
   out.set_created_ms(absl::ToUnixMillis(e.created));
   if (e.finished) out.set_finished_ms(absl::ToUnixMillis(*e.finished));
@@ -49,13 +49,13 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
     run->set_workload(r.point.workload);
     run->set_vm(r.point.vm);
     run->set_repetition(r.point.repetition);
-    run->set_state(std::string(store::RunStateName(r.state)));
+    run->set_state(store::ToApi(r.state));
     run->set_error(r.error);
     run->mutable_params()->insert(r.point.params.begin(), r.point.params.end());
     run->set_attempts(attempt_counts[r.id]);
     if (auto it = latest.find(r.id); it != latest.end()) {
       const store::AttemptRecord& a = *it->second;
-      run->set_attempt_state(std::string(store::AttemptStateName(a.state)));
+      run->set_attempt_state(store::ToApi(a.state));
       run->set_server_node(a.server_node);
       run->set_client_node(a.client_node);
       if (run->error().empty()) run->set_error(a.error);
@@ -72,11 +72,9 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   for (const auto& [k, v] : a.node.labels) (*out.mutable_labels())[k] = v;
   // The API shows what dispatch sees: BUSY and LOST on top of the stored health.
   using store::NodeHealth;
-  std::string health(store::NodeHealthName(a.node.health));
-  if (a.node.health == NodeHealth::kReady && a.busy) health = "BUSY";
-  if (a.node.health != NodeHealth::kQuarantined && !a.connected) {
-    health = std::string(store::NodeHealthName(NodeHealth::kLost));
-  }
+  v1::NodeHealth health = store::ToApi(a.node.health);
+  if (a.node.health == NodeHealth::kReady && a.busy) health = v1::NODE_HEALTH_BUSY;
+  if (a.node.health != NodeHealth::kQuarantined && !a.connected) health = v1::NODE_HEALTH_LOST;
   out.set_health(health);
   out.set_iommu_mode(a.node.iommu_mode);
   out.set_cpu_vendor(a.node.cpu_vendor);
@@ -110,7 +108,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     base.set_workload(run.point.workload);
     base.set_vm(run.point.vm);
     base.set_repetition(run.point.repetition);
-    base.set_state(std::string(store::RunStateName(run.state)));
+    base.set_state(store::ToApi(run.state));
     base.set_error(run.error);
     base.mutable_params()->insert(run.point.params.begin(), run.point.params.end());
     auto it = latest.find(run.id);

@@ -7,11 +7,9 @@ namespace iommuvm::service {
 namespace {
 
 // `state` is the API's name of an experiment state.
-bool IsFinal(const std::string& state) {
-  using store::ExperimentState;
-  auto s = store::ParseExperimentState(state);
-  return s == ExperimentState::kSucceeded || s == ExperimentState::kFailed ||
-         s == ExperimentState::kCancelled;
+bool IsFinal(v1::ExperimentState s) {
+  return s == v1::EXPERIMENT_STATE_SUCCEEDED || s == v1::EXPERIMENT_STATE_FAILED ||
+         s == v1::EXPERIMENT_STATE_CANCELLED;
 }
 
 }  // namespace

@@ -10,6 +10,17 @@
 namespace iommuvm::store {
 namespace {
 
+// The stored names of the attempt states `pick` selects, as an SQL list
+// ('X', 'Y', ...), so queries never spell a state themselves.
+template <typename Pick>
+std::string SqlStateList(Pick pick) {
+  std::vector<std::string> names;
+  for (AttemptState s : kAllAttemptStates) {
+    if (pick(s)) names.push_back(absl::StrCat("'", AttemptStateName(s), "'"));
+  }
+  return absl::StrJoin(names, ", ");
+}
+
 using sqlite::Statement;
 
 absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
@@ -103,8 +114,9 @@ absl::Status SqliteStore::Migrate() {
 absl::Status SqliteStore::InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms) {
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare("INSERT INTO attempts (run_id, number, state, created_ms, "
-                                "updated_ms) VALUES (?, ?, 'PENDING', ?, ?)"));
-  return st.BindAll(run_id, number, now_ms, now_ms).Run();
+                                "updated_ms) VALUES (?, ?, ?, ?, ?)"));
+  return st.BindAll(run_id, number, AttemptStateName(AttemptState::kPending), now_ms, now_ms)
+      .Run();
 }
 
 absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
@@ -114,8 +126,10 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
   RETURN_IF_ERROR(tx.status());
   ASSIGN_OR_RETURN(Statement ins,
                    db_->Prepare("INSERT INTO experiments (name, spec_yaml, spec_sha256, "
-                                "state, created_ms) VALUES (?, ?, ?, 'QUEUED', ?)"));
-  RETURN_IF_ERROR(ins.BindAll(e.name, e.spec_yaml, e.spec_sha256, now).Run());
+                                "state, created_ms) VALUES (?, ?, ?, ?, ?)"));
+  RETURN_IF_ERROR(ins.BindAll(e.name, e.spec_yaml, e.spec_sha256,
+                              ExperimentStateName(ExperimentState::kQueued), now)
+                      .Run());
   int64_t id = db_->LastInsertId();
   ASSIGN_OR_RETURN(Statement run,
                    db_->Prepare("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
@@ -251,25 +265,30 @@ absl::StatusOr<AttemptRecord> SqliteStore::GetAttempt(int64_t attempt_id) {
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::OpenAttempts() {
   std::lock_guard lock(mu_);
-  return QueryAttempts(
-      "WHERE a.state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'LOST') "
-      "ORDER BY r.experiment_id, r.idx, a.number",
-      0, false);
+  static const std::string kWhere =
+      absl::StrCat("WHERE a.state NOT IN (", SqlStateList(IsTerminal), ") ",
+                   "ORDER BY r.experiment_id, r.idx, a.number");
+  return QueryAttempts(kWhere, 0, false);
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ActiveAttempts() {
   std::lock_guard lock(mu_);
-  return QueryAttempts(
-      "WHERE a.state NOT IN ('PENDING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'LOST') "
-      "ORDER BY a.id",
-      0, false);
+  static const std::string kWhere = absl::StrCat(
+      "WHERE a.state NOT IN (",
+      SqlStateList([](AttemptState s) { return s == AttemptState::kPending || IsTerminal(s); }),
+      ") ORDER BY a.id");
+  return QueryAttempts(kWhere, 0, false);
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::PendingAttempts(int64_t experiment_id) {
   std::lock_guard lock(mu_);
   // A pending attempt has no evidence yet.
-  return QueryAttempts("WHERE a.state = 'PENDING' AND r.experiment_id = ? ORDER BY r.idx",
-                       experiment_id, true, /*with_evidence=*/false);
+  static const std::string kWhere =
+      absl::StrCat("WHERE a.state = ", SqlStateList([](AttemptState s) {
+                     return s == AttemptState::kPending;
+                   }),
+                   " AND r.experiment_id = ? ORDER BY r.idx");
+  return QueryAttempts(kWhere, experiment_id, true, /*with_evidence=*/false);
 }
 
 absl::StatusOr<uint32_t> SqliteStore::AttemptCount(int64_t run_id) {

@@ -1,14 +1,15 @@
 #pragma once
 // Every state the store keeps, as a type: attempts, runs, experiments and
-// node health. The stable upper-case names ("CONFIGURING_BOOT") are what
-// the database, the API and the CLI show; Name/Parse are the only places
-// they are spelled. The attempt state machine's edges are in
+// node health. Each maps onto the API's enum (ToApi), whose short name
+// (CONFIGURING_BOOT, proto/state_names.h) is what the database stores
+// and the CLI shows. The attempt state machine's edges are in
 // attempt_state.h.
 
 #include <optional>
 #include <ostream>
 
 #include "absl/strings/string_view.h"
+#include "iommuvm/v1/controller.pb.h"
 
 namespace iommuvm::store {
 
@@ -43,6 +44,11 @@ enum class ExperimentState { kQueued, kRunning, kSucceeded, kFailed, kCancelled 
 // (not connected) are shown by the API on top of READY; QUARANTINED is
 // stored after repeated losses until released.
 enum class NodeHealth { kReady, kLost, kQuarantined };
+
+v1::AttemptState ToApi(AttemptState s);
+v1::RunState ToApi(RunState s);
+v1::ExperimentState ToApi(ExperimentState s);
+v1::NodeHealth ToApi(NodeHealth h);
 
 absl::string_view AttemptStateName(AttemptState s);
 std::optional<AttemptState> ParseAttemptState(absl::string_view name);

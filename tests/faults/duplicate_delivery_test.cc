@@ -297,7 +297,7 @@ TEST_F(ControllerTest, ManyWatchesShareOneThread) {
   for (auto& r : readers) {
     v1::Experiment snapshot;
     ASSERT_TRUE(r->Read(&snapshot));
-    EXPECT_EQ(snapshot.state(), "QUEUED");
+    EXPECT_EQ(snapshot.state(), v1::EXPERIMENT_STATE_QUEUED);
   }
   int during = ThreadsOfThisProcess();
   EXPECT_LT(during - before, 20) << before << " threads before, " << during << " with "
@@ -309,9 +309,9 @@ TEST_F(ControllerTest, ManyWatchesShareOneThread) {
   ASSERT_TRUE(stub->CancelExperiment(&cancel_ctx, cancel, &cancelled).ok());
   for (auto& r : readers) {
     v1::Experiment snapshot;
-    std::string last;
+    v1::ExperimentState last = v1::EXPERIMENT_STATE_UNSPECIFIED;
     while (r->Read(&snapshot)) last = snapshot.state();
-    EXPECT_EQ(last, "CANCELLED");
+    EXPECT_EQ(last, v1::EXPERIMENT_STATE_CANCELLED);
     EXPECT_TRUE(r->Finish().ok());
   }
 }

@@ -48,7 +48,7 @@ TEST(ComparisonTest, GroupsByWorkloadAndOperationWithTheFirstModeAsBaseline) {
   for (double v : {100.0, 102.0, 98.0}) rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", v));
   for (double v : {80.0, 81.0, 79.0}) rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", v));
   for (double v : {95.0, 96.0, 94.0}) rows.push_back(Row(v1::IOMMU_MODE_LAZY, "redis", "GET", v));
-  rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", 1, "FAILED"));  // ignored
+  rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", 1, v1::RUN_STATE_FAILED));  // ignored
   rows.push_back(Row(v1::IOMMU_MODE_LAZY, "nginx", "GET", 50));
   v1::ResultRow current = Row(v1::IOMMU_MODE_CURRENT, "nginx", "GET", 40);
   current.set_detected_mode("strict");  // counts as strict

@@ -15,13 +15,13 @@ TEST(HtmlReportTest, CostTablesBarsRunsAndTheSpecEscaped) {
   ReportInput in;
   in.experiment.set_id(4);
   in.experiment.set_name("a<b & \"c\"");
-  in.experiment.set_state("SUCCEEDED");
+  in.experiment.set_state(v1::EXPERIMENT_STATE_SUCCEEDED);
   in.experiment.set_spec_yaml("name: x\n# <script>alert(1)</script>\n");
   for (double v : {100.0, 102.0, 98.0})
     in.rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", v));
   for (double v : {80.0, 81.0, 79.0})
     in.rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", v));
-  in.rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", 1, "FAILED"));
+  in.rows.push_back(Row(v1::IOMMU_MODE_STRICT, "redis", "GET", 1, v1::RUN_STATE_FAILED));
   std::string html = RenderHtmlReport(in);
   EXPECT_NE(html.find("<title>iommuvm experiment 4: a&lt;b &amp; &quot;c&quot;</title>"),
             std::string::npos);

@@ -9,7 +9,7 @@
 namespace iommuvm::results {
 
 inline v1::ResultRow Row(v1::IommuMode mode, const std::string& workload, const std::string& op,
-                         double ops, const std::string& state = "SUCCEEDED") {
+                         double ops, v1::RunState state = v1::RUN_STATE_SUCCEEDED) {
   v1::ResultRow r;
   r.set_iommu(mode);
   r.set_workload(workload);
