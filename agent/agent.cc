@@ -66,9 +66,10 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   // Proc/sys facts come from the sysroot; run directories live on the host.
   std::unique_ptr<PerfCounters> perf = MakeLinuxPerfCounters();
   AgentDeps deps{&host_fs, &runner, &clock, perf.get()};
-  StepExecutor executor(deps, config.state_dir, config.data_address, outbox.get(), &node);
-
   std::string agent_id = config.agent_id;
+  GuestHost guests{agent_id,           config.controller_address, config.vm_bridge,
+                   config.vm_guest_address, config.vm_gateway,   config.guest_dir,
+                   config.qemu_binary};
   // Facts are read afresh at every registration: a node whose mode changed
   // while the agent ran (a switch by hand, a sysfs write) must not be
   // reported with the snapshot of its start.
@@ -86,6 +87,8 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   };
   v1::Register first = make_register();
   agent_id = first.agent_id();
+  guests.host_id = agent_id;
+  StepExecutor executor(deps, config.state_dir, config.data_address, outbox.get(), &node, guests);
   Log("agent", "agent ", agent_id, " starting (boot ", first.boot_id(), ", state ",
       config.state_dir, ", outbox epoch ", outbox->epoch(), ")");
 

@@ -29,6 +29,12 @@ struct AgentConfig {
   bool sim_caching_mode = false;
   std::string sim_initial_cmdline = "console=ttyS0 intel_iommu=on iommu.strict=1";
   std::vector<std::string> argv;
+  // VM runs: where this node's guests go (agent/vm/guest_vm.h).
+  std::string vm_bridge;
+  std::string vm_guest_address;  // CIDR
+  std::string vm_gateway;
+  std::string guest_dir = "/usr/lib/iommuvm/guest";
+  std::string qemu_binary = "qemu-system-x86_64";
 };
 
 // Runs the agent until `stop` is set. Errors only when it cannot start

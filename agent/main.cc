@@ -32,6 +32,16 @@ ABSL_FLAG(bool, sim_caching_mode, false,
 ABSL_FLAG(std::string, sim_cmdline, "console=ttyS0 intel_iommu=on iommu.strict=1",
           "simulated node's command line at its first boot");
 
+ABSL_FLAG(std::string, vm_bridge, "",
+          "VM runs: the data-plane bridge this node's guests' tap devices join");
+ABSL_FLAG(std::string, vm_guest_address, "",
+          "VM runs: the guest's data-plane address on that bridge, ADDR/PREFIX");
+ABSL_FLAG(std::string, vm_gateway, "", "VM runs: the guest's default route (\"\" = none)");
+ABSL_FLAG(std::string, guest_dir, "/usr/lib/iommuvm/guest",
+          "VM runs: the default guest image (vmlinuz, initrd.cpio from scripts/guest-image)");
+ABSL_FLAG(std::string, qemu_binary, "qemu-system-x86_64",
+          "VM runs: the QEMU to start guests with (a spec's vms.<name>.qemu_binary wins)");
+
 int main(int argc, char** argv) {
   // Tools usable on their own, without a controller.
   using Subcommand = int (*)(const std::vector<std::string>&, std::ostream&, std::ostream&);
@@ -71,6 +81,11 @@ int main(int argc, char** argv) {
   config.sim_caching_mode = absl::GetFlag(FLAGS_sim_caching_mode);
   config.sim_initial_cmdline = absl::GetFlag(FLAGS_sim_cmdline);
   config.argv.assign(argv, argv + argc);
+  config.vm_bridge = absl::GetFlag(FLAGS_vm_bridge);
+  config.vm_guest_address = absl::GetFlag(FLAGS_vm_guest_address);
+  config.vm_gateway = absl::GetFlag(FLAGS_vm_gateway);
+  config.guest_dir = absl::GetFlag(FLAGS_guest_dir);
+  config.qemu_binary = absl::GetFlag(FLAGS_qemu_binary);
   if (config.simulate_boot && (config.sysroot.empty() || config.sysroot == "/")) {
     iommuvm::Log("iommuvm-agent", "usage: --simulate_boot needs its own --sysroot DIR");
     return 2;

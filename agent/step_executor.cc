@@ -31,12 +31,13 @@ absl::Duration Timeout(const v1::Step& step) {
 }  // namespace
 
 StepExecutor::StepExecutor(AgentDeps deps, std::string state_dir, std::string data_address,
-                           Outbox* outbox, NodeControl* node)
+                           Outbox* outbox, NodeControl* node, GuestHost guests)
     : deps_(deps),
       state_dir_(std::move(state_dir)),
       data_address_(std::move(data_address)),
       outbox_(outbox),
       node_(node),
+      guests_(std::move(guests)),
       thread_([this] { Loop(); }) {}
 
 StepExecutor::~StepExecutor() {
@@ -106,6 +107,7 @@ void StepExecutor::Loop() {
     server.app->Stop();
   }
   servers_.clear();
+  vms_.clear();  // each guest is stopped
 }
 
 void StepExecutor::Execute(const v1::Step& step, const std::atomic<bool>* cancel) {
@@ -121,6 +123,8 @@ void StepExecutor::Execute(const v1::Step& step, const std::atomic<bool>* cancel
       return SwitchMode(step);
     case v1::Step::kVerifyMode:
       return VerifyMode(step);
+    case v1::Step::kLaunchVm:
+      return LaunchVm(step, cancel);
     default:
       Finish(step, absl::UnimplementedError("this agent does not know that kind of step"), {});
   }
@@ -315,8 +319,15 @@ void StepExecutor::StopServer(const v1::Step& step) {
                       " is gone: this agent restarted while it ran, so the run cannot count")),
                   u);
   }
-  // The servers' logs travel with the update (kept as artifacts), also
-  // when a failed attempt is cleaned up; then the directory goes.
+  // A VM run's guest goes with the attempt's cleanup on its host.
+  if (auto vm = vms_.find(step.attempt_id()); vm != vms_.end()) {
+    vm->second->Stop();
+    vms_.erase(vm);
+    Log(kLog, "guest of attempt ", step.attempt_id(), " stopped");
+  }
+  // The servers' logs (and a guest's console.log, qemu.log) travel with
+  // the update (kept as artifacts), also when a failed attempt is cleaned
+  // up; then the directory goes.
   std::string dir = RunDir(state_dir_, step.attempt_id());
   if (auto names = deps_.fs->ListDir(dir); names.ok()) {
     for (const std::string& name : *names) {
@@ -325,6 +336,22 @@ void StepExecutor::StopServer(const v1::Step& step) {
     }
   }
   (void)deps_.fs->RemoveAll(dir);
+  Finish(step, absl::OkStatus(), u);
+}
+
+void StepExecutor::LaunchVm(const v1::Step& step, const std::atomic<bool>* cancel) {
+  auto run_dir = PrepareRunDir(step);
+  if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
+  auto vm = std::make_unique<GuestVm>(deps_.runner, deps_.fs, deps_.clock);
+  Log(kLog, "attempt ", step.attempt_id(), ": booting guest ", step.launch_vm().guest_id());
+  auto outcome = vm->Launch(step.launch_vm(), guests_, step.attempt_id(), *run_dir, Timeout(step),
+                            cancel);
+  if (!outcome.ok()) return Finish(step, outcome.status(), {});
+  Log(kLog, "attempt ", step.attempt_id(), ": guest ", outcome->guest_id(), " up after ",
+      outcome->boot_ms(), " ms (", outcome->accel(), ")");
+  vms_[step.attempt_id()] = std::move(vm);
+  v1::StepUpdate u;
+  *u.mutable_vm_outcome() = *std::move(outcome);
   Finish(step, absl::OkStatus(), u);
 }
 

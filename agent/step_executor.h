@@ -18,6 +18,7 @@
 #include "agent/session/outbox.h"
 #include "agent/telemetry/iommu_pmu_collector.h"
 #include "agent/telemetry/sampler.h"
+#include "agent/vm/guest_vm.h"
 #include "agent/workload/server_application.h"
 #include "agent/workload/workload_env.h"
 #include "common/clock.h"
@@ -39,9 +40,10 @@ struct AgentDeps {
 
 class StepExecutor {
  public:
-  // `node` carries out SwitchMode/VerifyMode; null refuses them.
+  // `node` carries out SwitchMode/VerifyMode; null refuses them. `guests`
+  // says where a VM run's guest goes (LaunchVm).
   StepExecutor(AgentDeps deps, std::string state_dir, std::string data_address, Outbox* outbox,
-               NodeControl* node = nullptr);
+               NodeControl* node = nullptr, GuestHost guests = {});
   // Cancels the running step and stops every server still running.
   ~StepExecutor();
 
@@ -68,6 +70,7 @@ class StepExecutor {
   void StopServer(const v1::Step& step);
   void SwitchMode(const v1::Step& step);
   void VerifyMode(const v1::Step& step);
+  void LaunchVm(const v1::Step& step, const std::atomic<bool>* cancel);
   // Reports the step's outcome: `before` (e.g. its RunResult), then the
   // update, stored with the step marked done in one outbox transaction.
   void Finish(const v1::Step& step, const absl::Status& status, v1::StepUpdate update,
@@ -95,6 +98,8 @@ class StepExecutor {
   bool outbox_ok_ = true;
   bool stop_ = false;
   std::map<int64_t, Server> servers_;  // by attempt id; executor thread only
+  GuestHost guests_;
+  std::map<int64_t, std::unique_ptr<GuestVm>> vms_;  // by attempt id; executor thread only
   std::thread thread_;
 };
 

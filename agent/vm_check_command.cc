@@ -150,7 +150,9 @@ int RunVmCheck(const std::vector<std::string>& argv, std::ostream& out, std::ost
     }
   }
   // Refuse what cannot run before spending any boot on it.
-  if (auto argv = QemuCommandLine(opts->vm, QemuLaunch{"tcg", "/dev/null"}); !argv.ok()) {
+  QemuLaunch dry_run;
+  dry_run.console_path = "/dev/null";
+  if (auto argv = QemuCommandLine(opts->vm, dry_run); !argv.ok()) {
     err << "iommuvm-agent vm-check: " << argv.status().message() << "\n";
     return 2;
   }

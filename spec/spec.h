@@ -68,6 +68,10 @@ struct VmSpec {
   std::string kernel;
   std::string initrd;
   std::string disk;
+  // kvm on testbeds; tcg (emulation) only where asked for: local demos and
+  // tests. Its numbers are not comparable with a KVM guest's.
+  std::string accel = "kvm";
+  std::string qemu_binary;  // "" = the agent's --qemu_binary
 };
 
 struct PairSpec {

@@ -272,40 +272,58 @@ class Parser {
       r.String("kernel", &vm.kernel);
       r.String("initrd", &vm.initrd);
       r.String("disk", &vm.disk);
-      if (vm.nic == "vfio-vf" && vm.viommu == "intel" && !vm.caching_mode) {
-        r.Error(r.Child("nic"), r.ChildPath("nic"),
-                "a vfio-vf NIC behind an emulated Intel IOMMU needs "
-                "viommu_options.caching_mode: true");
-      }
-      if (vm.nic == "vfio-vf" && vm.viommu == "amd") {
-        r.Error(r.Child("nic"), r.ChildPath("nic"),
-                "QEMU's amd-iommu cannot translate for an assigned device (it lacks the map "
-                "notifier VFIO needs); use viommu intel with caching_mode: true, or virtio");
-      }
-      // What guests really run (docs/vm.md, pinned by the vm tests): asking
-      // for lazy where the guest kernel forces strict would mislabel runs.
-      if (vm.guest_iommu == v1::IOMMU_MODE_LAZY && vm.viommu == "intel" && vm.caching_mode) {
-        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
-                "a guest behind an emulated VT-d with caching mode runs lazy as strict ('IOMMU "
-                "batching disallowed due to virtualization'); set viommu_options.caching_mode: "
-                "false (not possible with nic: vfio-vf) or ask for strict");
-      }
-      if (vm.guest_iommu == v1::IOMMU_MODE_LAZY && vm.viommu == "amd") {
-        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
-                "Linux runs lazy as strict under an emulated AMD IOMMU ('AMD-Vi: Using strict "
-                "mode due to virtualization'); lazy guests need viommu intel with "
-                "caching_mode: false");
-      }
-      if (vm.guest_iommu == v1::IOMMU_MODE_OFF && vm.viommu == "virtio") {
-        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
-                "virtio-iommu cannot be turned off from the guest's command line; use viommu: "
-                "none for a guest without an IOMMU");
-      }
-      if (vm.guest_iommu != v1::IOMMU_MODE_CURRENT && vm.guest_iommu != v1::IOMMU_MODE_OFF &&
-          vm.viommu == "none") {
-        r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
-                std::string("guest mode ") + iommu::IommuModeName(vm.guest_iommu) +
-                    " needs a viommu (intel, virtio or amd)");
+      one.clear();
+      r.StringList("accel", &one, {"kvm", "tcg"});
+      if (!one.empty()) vm.accel = one[0];
+      r.String("qemu_binary", &vm.qemu_binary);
+      // What guests really run (iommu/guest_mode.h, docs/vm.md, pinned by
+      // the vm tests): asking for a mode the guest kernel overrides would
+      // mislabel runs, and QEMU refuses some NICs behind some vIOMMUs.
+      iommu::Viommu viommu = iommu::Viommu::kNone;
+      iommu::ParseViommuName(vm.viommu, &viommu);
+      iommu::ViommuOptions options;
+      options.caching_mode = vm.caching_mode;
+      options.intremap = vm.intremap;
+      options.device_iotlb = vm.device_iotlb;
+      iommu::GuestNic nic = vm.nic == "vfio-vf" ? iommu::GuestNic::kVfio : iommu::GuestNic::kVirtio;
+      iommu::GuestRequest request;
+      request.mode = vm.guest_iommu;
+      for (iommu::GuestRefusal refusal :
+           iommu::ExpectedGuestMode(viommu, options, nic, request).refusals) {
+        switch (refusal) {
+          case iommu::GuestRefusal::kVfioNeedsCachingMode:
+            r.Error(r.Child("nic"), r.ChildPath("nic"),
+                    "a vfio-vf NIC behind an emulated Intel IOMMU needs "
+                    "viommu_options.caching_mode: true");
+            break;
+          case iommu::GuestRefusal::kVfioBehindAmdIommu:
+            r.Error(r.Child("nic"), r.ChildPath("nic"),
+                    "QEMU's amd-iommu cannot translate for an assigned device (it lacks the map "
+                    "notifier VFIO needs); use viommu intel with caching_mode: true, or virtio");
+            break;
+          case iommu::GuestRefusal::kLazyRunsStrictUnderCachingMode:
+            r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                    "a guest behind an emulated VT-d with caching mode runs lazy as strict ('IOMMU "
+                    "batching disallowed due to virtualization'); set viommu_options.caching_mode: "
+                    "false (not possible with nic: vfio-vf) or ask for strict");
+            break;
+          case iommu::GuestRefusal::kLazyRunsStrictUnderAmdIommu:
+            r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                    "Linux runs lazy as strict under an emulated AMD IOMMU ('AMD-Vi: Using strict "
+                    "mode due to virtualization'); lazy guests need viommu intel with "
+                    "caching_mode: false");
+            break;
+          case iommu::GuestRefusal::kVirtioIommuCannotBeOff:
+            r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                    "virtio-iommu cannot be turned off from the guest's command line; use viommu: "
+                    "none for a guest without an IOMMU");
+            break;
+          case iommu::GuestRefusal::kModeNeedsViommu:
+            r.Error(r.Child("guest_iommu"), r.ChildPath("guest_iommu"),
+                    std::string("guest mode ") + iommu::IommuModeName(vm.guest_iommu) +
+                        " needs a viommu (intel, virtio or amd)");
+            break;
+        }
       }
       spec->vms[vm.name] = std::move(vm);
     }

@@ -91,7 +91,7 @@ absl::StatusOr<std::vector<std::string>> QemuCommandLine(const v1::VmConfig& vm,
   if (!cmdline.ok()) return cmdline.status();
   uint64_t mib = std::max<uint64_t>(256, vm.memory_bytes() >> 20);
   std::vector<std::string> argv = {
-      "qemu-system-x86_64",
+      launch.qemu_binary,
       // Interrupt remapping needs the split irqchip under KVM; TCG accepts it.
       "-machine", absl::StrCat("q35,accel=", launch.accel, ",kernel-irqchip=split"),
       // TCG's `max` is the CPU that boots reliably here; under KVM the host's.
@@ -123,10 +123,19 @@ absl::StatusOr<std::vector<std::string>> QemuCommandLine(const v1::VmConfig& vm,
     // virtio: disable-legacy above).
     if (vm.viommu() != "none") absl::StrAppend(&nic, ",iommu_platform=on");
     if (vm.viommu() == "intel" && vm.device_iotlb()) absl::StrAppend(&nic, ",ats=on");
-    argv.insert(argv.end(), {"-netdev", "user,id=data", "-device", nic});
+    if (!launch.data_mac.empty()) absl::StrAppend(&nic, ",mac=", launch.data_mac);
+    argv.insert(argv.end(), {"-netdev", launch.data_netdev, "-device", nic});
+  }
+  if (!launch.control_mac.empty()) {
+    argv.insert(argv.end(), {"-netdev", "user,id=ctl", "-device",
+                             absl::StrCat("virtio-net-pci,netdev=ctl,mac=", launch.control_mac)});
+  }
+  if (!launch.qmp_socket.empty()) {
+    argv.insert(argv.end(), {"-qmp", absl::StrCat("unix:", launch.qmp_socket, ",server=on,wait=off")});
   }
   argv.insert(argv.end(), {"-kernel", vm.kernel()});
   if (!vm.initrd().empty()) argv.insert(argv.end(), {"-initrd", vm.initrd()});
+  if (!launch.extra_append.empty()) absl::StrAppend(&*cmdline, " ", launch.extra_append);
   argv.insert(argv.end(), {"-append", *cmdline});
   return argv;
 }

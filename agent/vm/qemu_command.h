@@ -19,6 +19,17 @@ namespace iommuvm::agent {
 struct QemuLaunch {
   std::string accel = "tcg";  // kvm | tcg
   std::string console_path;   // the guest's serial console is written here
+  std::string qemu_binary = "qemu-system-x86_64";
+  // The data NIC's backend: QEMU's user networking (vm-check), or for a
+  // run's guest a tap the host puts on its data-plane bridge.
+  std::string data_netdev = "user,id=data";
+  std::string data_mac;  // "" = QEMU's default
+  // A second virtio NIC for the guest agent's session with the controller:
+  // QEMU user networking (the host NATs its connections), and no
+  // iommu_platform, so the vIOMMU never translates for it.
+  std::string control_mac;  // "" = none
+  std::string qmp_socket;   // "" = no QMP
+  std::string extra_append;  // more guest kernel parameters (the guest agent's settings)
 };
 
 // The guest kernel command line: serial console, no reboot on panic, the

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "agent/vm/qmp_client.h"
 #include "common/file_system.h"
 
 namespace iommuvm::agent {
@@ -14,6 +15,12 @@ std::string QemuVm::ReadAll(const std::string& path) const {
 
 absl::Status QemuVm::Start(const v1::VmConfig& vm, const std::string& accel,
                            const std::string& run_dir) {
+  QemuLaunch launch;
+  launch.accel = accel;
+  return Start(vm, std::move(launch), run_dir);
+}
+
+absl::Status QemuVm::Start(const v1::VmConfig& vm, QemuLaunch launch, const std::string& run_dir) {
   Stop();
   console_path_ = run_dir + "/console.log";
   log_path_ = run_dir + "/qemu.log";
@@ -21,9 +28,8 @@ absl::Status QemuVm::Start(const v1::VmConfig& vm, const std::string& accel,
     absl::Status emptied = files_->WriteFile(path, "");
     if (!emptied.ok()) return emptied;
   }
-  QemuLaunch launch;
-  launch.accel = accel;
   launch.console_path = console_path_;
+  qmp_socket_ = launch.qmp_socket;
   for (const std::string& path : {vm.kernel(), vm.initrd()}) {
     if (!path.empty() && path[0] != '/') {
       return absl::InvalidArgumentError(
@@ -32,6 +38,7 @@ absl::Status QemuVm::Start(const v1::VmConfig& vm, const std::string& accel,
   }
   auto argv = QemuCommandLine(vm, launch);
   if (!argv.ok()) return argv.status();
+  argv_ = *argv;
   CommandSpec spec;
   spec.argv = std::move(*argv);
   spec.cwd = run_dir;
@@ -86,6 +93,13 @@ absl::StatusOr<std::string> QemuVm::WaitForConsole(absl::string_view marker,
 bool QemuVm::Running() { return process_ != nullptr && process_->Running(); }
 
 void QemuVm::Stop() {
+  if (process_ != nullptr && process_->Running() && !qmp_socket_.empty()) {
+    // A clean end: QEMU flushes and releases its devices (tap, VFIO).
+    if (QmpExecute(qmp_socket_, "quit", absl::Seconds(2), clock_).ok()) {
+      absl::Time deadline = clock_->Now() + absl::Seconds(5);
+      while (process_->Running() && clock_->Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
   if (process_ != nullptr) process_->Stop(absl::Seconds(2));
   process_.reset();
 }

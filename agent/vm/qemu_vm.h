@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -32,6 +33,8 @@ class QemuVm {
   // absolute. Errors when QEMU cannot be started or refuses the config.
   absl::Status Start(const v1::VmConfig& vm, const std::string& accel,
                      const std::string& run_dir);
+  // The same with every launch setting (`launch.console_path` is set here).
+  absl::Status Start(const v1::VmConfig& vm, QemuLaunch launch, const std::string& run_dir);
   // Returns the console text up to and including the first line holding
   // `marker`, once it appears. DeadlineExceeded after `timeout`;
   // FailedPrecondition when QEMU ends first (with the end of its log).
@@ -40,8 +43,11 @@ class QemuVm {
   std::string Console() const;
   // True while QEMU runs (a guest that powered off has ended it).
   bool Running();
-  // Stops QEMU (idempotent).
+  // Stops QEMU (idempotent): `quit` over QMP when it has a QMP socket,
+  // so QEMU ends cleanly; killed if it has not ended after a few seconds.
   void Stop();
+  // The command line QEMU was started with.
+  const std::vector<std::string>& argv() const { return argv_; }
   // Time from Start to now.
   absl::Duration Uptime() const { return clock_->Now() - started_; }
 
@@ -56,6 +62,8 @@ class QemuVm {
   std::unique_ptr<Process> process_;
   std::string console_path_;
   std::string log_path_;
+  std::string qmp_socket_;
+  std::vector<std::string> argv_;
   absl::Time started_;
 };
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/scheduler/pairing.h"
+#include "controller/scheduler/scheduler_helpers.h"
 #include "spec/yaml_reader.h"
 
 namespace iommuvm::scheduler {
@@ -19,6 +20,7 @@ std::string ServerProgram(const std::string& app) {
 
 bool Matches(const store::NodeRecord& n, const spec::NodesSpec& nodes, v1::Role role) {
   if (std::find(n.roles.begin(), n.roles.end(), role) == n.roles.end()) return false;
+  if (n.labels.count(kParentLabel)) return false;  // a guest: part of its host's VM runs
   if (!nodes.pairs.empty()) {
     for (const auto& p : nodes.pairs) {
       if ((role == v1::ROLE_SERVER ? p.server : p.client) == n.agent_id) return true;
@@ -30,10 +32,15 @@ bool Matches(const store::NodeRecord& n, const spec::NodesSpec& nodes, v1::Role 
 
 void CheckTools(const std::string& yaml, const spec::ExperimentSpec& spec,
                 const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
+  // Bare-metal runs serve on the server node; VM runs serve in the guest
+  // image and need QEMU on the server node.
+  bool bare_metal = false, vms = false;
+  for (const std::string& vm : spec.matrix.vm) (vm == "bare-metal" ? bare_metal : vms) = true;
   for (const std::string& name : spec.matrix.workload) {
     const spec::WorkloadSpec& w = spec.workloads.at(name);
-    const std::pair<v1::Role, std::string> needs[] = {
-        {v1::ROLE_SERVER, ServerProgram(w.app)}, {v1::ROLE_CLIENT, w.generator.tool}};
+    std::vector<std::pair<v1::Role, std::string>> needs = {{v1::ROLE_CLIENT, w.generator.tool}};
+    if (bare_metal) needs.emplace_back(v1::ROLE_SERVER, ServerProgram(w.app));
+    if (vms) needs.emplace_back(v1::ROLE_SERVER, "qemu-system-x86_64");
     for (const auto& [role, program] : needs) {
       for (const auto& n : nodes) {
         if (!Matches(n, spec.nodes, role) || n.tools.count(program)) continue;
@@ -56,14 +63,16 @@ void CheckTools(const std::string& yaml, const spec::ExperimentSpec& spec,
 
 spec::SpecErrors CheckExecutable(const std::string& yaml, const spec::ExperimentSpec& spec) {
   spec::SpecErrors errors;
-  for (const std::string& vm : spec.matrix.vm) {
-    if (vm == "bare-metal") continue;
-    errors.push_back(spec::ErrorAt(
-        yaml, "matrix.vm",
-        absl::StrCat("vm '", vm,
-                     "': this controller cannot launch VMs yet, so its runs would only fail; "
-                     "submit the bare-metal part (vm: [bare-metal]) and check guests with "
-                     "iommuvm-agent vm-check")));
+  for (const std::string& name : spec.matrix.vm) {
+    auto vm = spec.vms.find(name);
+    if (vm == spec.vms.end()) continue;
+    // Not yet: assigning a VF needs the agent to create and bind it.
+    if (vm->second.nic == "vfio-vf") {
+      errors.push_back(spec::ErrorAt(
+          yaml, absl::StrCat("vms.", name, ".nic"),
+          "a vfio-vf NIC cannot be launched yet (the agent does not create and bind VFs); "
+          "use nic: virtio, or check the configuration with iommuvm-agent vm-check"));
+    }
   }
   return errors;
 }

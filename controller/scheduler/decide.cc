@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/scheduler/scheduler_helpers.h"
+#include "iommu/mode_names.h"
 
 namespace iommuvm::scheduler {
 namespace {
@@ -55,12 +56,17 @@ Decision SwitchDone(const store::AttemptRecord& a, const std::string& agent_id,
 }
 
 Decision Verified(const store::AttemptRecord& a, const std::string& agent_id,
-                  const v1::StepUpdate& u) {
+                  const v1::StepUpdate& u, const StepFacts& facts) {
   if (!u.has_probe()) return Fail(a, NoOutcome(agent_id, "ProbeReport"));
   const v1::ProbeReport& probe = u.probe();
-  Decision d = Move(AttemptState::kVerifying, AttemptState::kPreparing, StepKind::kStartServer);
-  for (const auto& [k, v] : u.evidence()) d.evidence["verify." + k] = v;
-  AddProbeEvidence(probe, "verify.", &d.evidence);
+  // A VM run goes on to boot its guest, whose probe is the run's verify.*;
+  // the host's is kept beside it.
+  bool vm = !facts.guest.empty();
+  Decision d = vm ? Move(AttemptState::kVerifying, AttemptState::kLaunchingVm, StepKind::kLaunchVm)
+                  : Move(AttemptState::kVerifying, AttemptState::kPreparing, StepKind::kStartServer);
+  std::string prefix = vm ? "host.verify." : "verify.";
+  for (const auto& [k, v] : u.evidence()) d.evidence[prefix + k] = v;
+  AddProbeEvidence(probe, prefix, &d.evidence);
   if (!probe.mismatch().empty()) {
     d.to = AttemptState::kFailed;
     d.next.reset();
@@ -68,8 +74,44 @@ Decision Verified(const store::AttemptRecord& a, const std::string& agent_id,
     return d;
   }
   std::string mode = ProbedMode(probe);
-  d.events.emplace_back("verified", absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")"));
+  d.events.emplace_back(vm ? "host_verified" : "verified",
+                        absl::StrCat(mode, " (", EvidenceOf(u, "groups"), ")"));
   d.verified = probe;
+  return d;
+}
+
+Decision GuestUp(const store::AttemptRecord& a, const std::string& agent_id,
+                 const v1::StepUpdate& u, const StepFacts& facts) {
+  if (!u.has_vm_outcome()) return Fail(a, NoOutcome(agent_id, "VmOutcome"));
+  const v1::VmOutcome& vm = u.vm_outcome();
+  if (!facts.guest_probe) {
+    return Fail(a,
+                absl::StrCat(facts.guest, ": the guest's agent connected without an IOMMU probe "
+                                          "(an iommuvm-agent older than this controller in the "
+                                          "guest image? rebuild it with scripts/guest-image)"),
+                /*transient=*/true);
+  }
+  const v1::ProbeReport& probe = *facts.guest_probe;
+  Decision d = Move(AttemptState::kLaunchingVm, AttemptState::kPreparing, StepKind::kStartServer);
+  d.evidence = {{"vm.accel", vm.accel()},
+                {"vm.qemu_version", vm.qemu_version()},
+                {"vm.qemu_argv", vm.qemu_argv()},
+                {"vm.boot_ms", absl::StrCat(vm.boot_ms())},
+                {"vm.guest_address", vm.guest_address()},
+                {"vm.tap", vm.tap()}};
+  AddProbeEvidence(probe, "verify.", &d.evidence);
+  std::string mode = ProbedMode(probe);
+  if (facts.guest_mode != v1::IOMMU_MODE_CURRENT && mode != iommu::IommuModeName(facts.guest_mode)) {
+    d.to = AttemptState::kFailed;
+    d.next.reset();
+    d.error = absl::StrCat(facts.guest, ": the guest runs ", mode.empty() ? "an unknown mode" : mode,
+                           ", not the ", iommu::IommuModeName(facts.guest_mode),
+                           " its vms entry asks for",
+                           probe.mismatch().empty() ? "" : absl::StrCat(" (", probe.mismatch(), ")"));
+    return d;
+  }
+  d.events.emplace_back("guest_up", absl::StrCat(facts.guest, " up in ", vm.boot_ms(), " ms (",
+                                                 vm.accel(), "), runs ", mode));
   return d;
 }
 
@@ -86,7 +128,9 @@ Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string&
     case StepKind::kSwitchMode:
       return SwitchDone(a, agent_id, u);
     case StepKind::kVerifyMode:
-      return Verified(a, agent_id, u);
+      return Verified(a, agent_id, u, facts);
+    case StepKind::kLaunchVm:
+      return GuestUp(a, agent_id, u, facts);
     case StepKind::kStartServer: {
       Decision d = Move(AttemptState::kPreparing, AttemptState::kRunning, StepKind::kRunLoad);
       d.endpoint = std::make_pair(u.endpoint_host(), u.endpoint_port());
@@ -109,7 +153,7 @@ Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string&
     case StepKind::kStopServer: {
       if (facts.load.failure) {
         // An outage passes: retried like a lost node, within `retries`.
-        Decision d = Fail(a, absl::StrCat(a.server_node, ": ", *facts.load.failure),
+        Decision d = Fail(a, absl::StrCat(agent_id, ": ", *facts.load.failure),
                           /*transient=*/true);
         d.count_samples = true;
         d.keep_artifacts = true;

@@ -23,6 +23,12 @@ namespace iommuvm::scheduler {
 // What the store knows that a decision needs.
 struct StepFacts {
   std::string workload;         // the run's (event text)
+  // A VM run: its guest's node id ("" for bare metal), the mode the spec
+  // asks the guest to run (CURRENT: record only) and, for LaunchVm, the
+  // probe the guest's agent registered with.
+  std::string guest;
+  v1::IommuMode guest_mode = v1::IOMMU_MODE_CURRENT;
+  std::optional<v1::ProbeReport> guest_probe;
   bool has_result = false;      // RunLoad: the load's result set is stored
   results::LoadJudgement load;  // StopServer: the load over the server's telemetry
 };

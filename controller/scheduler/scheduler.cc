@@ -173,6 +173,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
   node.last_seen = now;
   RETURN_IF_ERROR(store_->UpsertNode(node));
   liveness_.Connected(node.agent_id);
+  registered_probes_[node.agent_id] = reg.probe();
   Log(kLog, "agent ", node.agent_id, " registered (boot ", node.boot_id, ", last acked seq ",
       reg.last_acked_seq(), ")");
 
@@ -285,7 +286,8 @@ std::vector<AgentView> Scheduler::Agents() {
     if (rejections.ok() && rejections->count(n.agent_id)) v.rejections = rejections->at(n.agent_id);
     if (open.ok()) {
       for (const auto& a : *open) {
-        if (a.server_node == n.agent_id || a.client_node == n.agent_id) {
+        if (a.server_node == n.agent_id || a.client_node == n.agent_id ||
+            GuestOf(a) == n.agent_id) {
           v.busy = true;
         }
       }

@@ -214,6 +214,9 @@ class Scheduler {
       boot_repetitions_;
   // Why each experiment's pending runs cannot start (set by Dispatch).
   std::map<int64_t, std::string> waiting_;
+  // The probe each agent registered with last: a VM run's guest is
+  // verified with it (its agent registers once the guest is up).
+  std::map<std::string, v1::ProbeReport> registered_probes_;
   // The plan each unfinished experiment follows (rebuilt after a restart).
   std::map<int64_t, PlanQueue> queues_;
 };

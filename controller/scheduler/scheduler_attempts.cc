@@ -70,7 +70,7 @@ void Scheduler::SendCleanup(const AttemptRecord& a, const spec::ExperimentSpec& 
   v1::ControllerMessage cancel;
   cancel.mutable_cancel()->set_step_id(a.step_id);
   cancel.mutable_cancel()->set_reason("attempt ended");
-  for (const std::string& node : {a.server_node, a.client_node}) {
+  for (const std::string& node : {a.server_node, a.client_node, GuestOf(a)}) {
     if (!node.empty()) gateway_->Send(node, cancel);
   }
   if (!a.server_node.empty()) {
@@ -97,6 +97,13 @@ std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
     if (node.empty()) continue;
     if (liveness_.SilentFor(node) > Grace(a, spec, node)) return node;
   }
+  // A VM run's guest, once it serves (QEMU killed, the guest crashed).
+  bool serving = a.state == AttemptState::kPreparing || a.state == AttemptState::kRunning ||
+                 a.state == AttemptState::kCollecting;
+  if (std::string guest = GuestOf(a); serving && !guest.empty() &&
+                                      liveness_.SilentFor(guest) > options_.agent_grace) {
+    return guest;
+  }
   return std::nullopt;
 }
 
@@ -113,7 +120,8 @@ absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpe
     }
     case AttemptState::kCollecting: limit = spec.timeouts.collect; break;
     case AttemptState::kConfiguringBoot:
-    case AttemptState::kRebooting: limit = spec.timeouts.boot; break;
+    case AttemptState::kRebooting:
+    case AttemptState::kLaunchingVm: limit = spec.timeouts.boot; break;
     default: break;
   }
   // Counted from the state's start, or from this controller's start when

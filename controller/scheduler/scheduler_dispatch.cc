@@ -46,16 +46,10 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
                                 {kSimulatedKey, server.simulated ? "true" : "false"},
                                 {kKernelReleaseKey, KernelReleaseOf(server)},
                                 {"server.inventory", server.inventory_json}};
+  // A VM run's server runs in the guest the host boots after verifying
+  // its own mode; the guest registers under this id.
   if (run.point.vm != "bare-metal") {
-    std::string error =
-        absl::StrCat("vm '", run.point.vm,
-                     "': this controller cannot launch VMs yet; only bare-metal runs execute");
-    AttemptUpdate fail = Move(a, AttemptState::kAssigned, AttemptState::kFailed);
-    fail.error = error;
-    m.attempts.push_back(fail);
-    m.runs.back() = {a.run_id, RunState::kFailed, error};
-    RETURN_IF_ERROR(Commit(m));
-    return false;
+    m.attempts.back().evidence[kGuestNodeKey] = GuestNodeId(pair.server, run.point.vm);
   }
   // A node already in the needed mode is not switched (the planner's
   // promise); `current` measures the node as it is. Either way the agent's
@@ -200,7 +194,7 @@ absl::Status Scheduler::Dispatch(int64_t experiment_id,
   std::vector<CandidateNode> candidates;
   for (const auto& n : nodes) {
     if (!liveness_.Responsive(n.agent_id) || n.health == NodeHealth::kQuarantined ||
-        claimed->count(n.agent_id)) {
+        claimed->count(n.agent_id) || n.labels.count(kParentLabel)) {
       continue;
     }
     candidates.push_back({n.agent_id, HasRole(n, v1::ROLE_SERVER), HasRole(n, v1::ROLE_CLIENT),

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/scheduler/step_builder.h"
 #include "controller/store/attempt_state.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/agent.pb.h"
@@ -31,6 +32,7 @@ inline std::string KernelReleaseOf(const store::NodeRecord& node) {
 using store::AttemptState;
 // Attempt evidence keys (defined with the record they key).
 using store::kFreshBootKey;
+using store::kGuestNodeKey;
 using store::kKernelReleaseKey;
 using store::kLoadEndedKey;
 using store::kLoadStartedKey;
@@ -43,6 +45,28 @@ inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& n
     if (n.agent_id == agent_id) return &n;
   }
   return nullptr;
+}
+
+// The label a guest's agent registers with: its host's id. Guests are
+// nodes of their host's VM runs, never paired on their own.
+inline constexpr char kParentLabel[] = "iommuvm.parent";
+
+// A VM run's guest node ("" for bare metal).
+inline std::string GuestOf(const store::AttemptRecord& a) {
+  auto it = a.evidence.find(kGuestNodeKey);
+  return it == a.evidence.end() ? "" : it->second;
+}
+
+// Where a step of `kind` runs: the load on the client; a VM run's server
+// in its guest; everything else (switch, verify, launch, cleanup) on the
+// server node itself.
+inline std::string NodeFor(const store::AttemptRecord& a, StepKind kind) {
+  if (kind == StepKind::kRunLoad) return a.client_node;
+  std::string guest = GuestOf(a);
+  if (!guest.empty() && (kind == StepKind::kStartServer || kind == StepKind::kStopServer)) {
+    return guest;
+  }
+  return a.server_node;
 }
 
 inline bool HasRole(const store::NodeRecord& n, v1::Role role) {

@@ -39,7 +39,7 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
   const spec::WorkloadSpec& w = WorkloadOf(*spec, run);
   switch (kind) {
     case StepKind::kSwitchMode: {
-      *target_agent = a.server_node;
+      *target_agent = NodeFor(a, kind);
       auto vendor = a.evidence.find("server.cpu_vendor");
       auto fresh = a.evidence.find(kFreshBootKey);
       auto kernel = a.evidence.find(kKernelReleaseKey);
@@ -49,18 +49,27 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
           kernel == a.evidence.end() ? "" : kernel->second));
     }
     case StepKind::kVerifyMode:
-      *target_agent = a.server_node;
+      *target_agent = NodeFor(a, kind);
       return std::optional<v1::Step>(VerifyModeStep(a.id, a.run_id, *spec, run.point.iommu));
+    case StepKind::kLaunchVm: {
+      *target_agent = NodeFor(a, kind);
+      auto vm = spec->vms.find(run.point.vm);
+      if (vm == spec->vms.end()) {
+        return absl::FailedPreconditionError(absl::StrCat("run ", run.point.index, ": vm '",
+                                                          run.point.vm, "' is not in vms"));
+      }
+      return std::optional<v1::Step>(LaunchVmStep(a.id, a.run_id, *spec, vm->second, GuestOf(a)));
+    }
     case StepKind::kStartServer:
-      *target_agent = a.server_node;
+      *target_agent = NodeFor(a, kind);
       return std::optional<v1::Step>(StartServerStep(a.id, a.run_id, *spec, w));
     case StepKind::kRunLoad:
-      *target_agent = a.client_node;
+      *target_agent = NodeFor(a, kind);
       return std::optional<v1::Step>(
           RunLoadStep(a.id, a.run_id, *spec, w, a.endpoint_host, a.endpoint_port));
     case StepKind::kStopServer:
     case StepKind::kCleanup:
-      *target_agent = a.server_node;
+      *target_agent = NodeFor(a, kind);
       return std::optional<v1::Step>(StopServerStep(a.id, a.run_id, *spec, kind));
   }
   return std::optional<v1::Step>();
@@ -134,7 +143,8 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
       kind = "metric_batch";
       const v1::MetricBatch& b = msg.metric_batch();
       ASSIGN_OR_RETURN(auto a, FindOpen(b.attempt_id()));
-      if (a && a->server_node != agent_id && a->client_node != agent_id) {
+      if (a && a->server_node != agent_id && a->client_node != agent_id &&
+          GuestOf(*a) != agent_id) {
         return NotItsNode(*a, agent_id);
       }
       if (a) {
@@ -207,7 +217,7 @@ void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& age
   }
   const LiveRun& live = cached->second;
   // A dual-role node serving itself counts as the server.
-  std::string role = a.server_node == agent_id ? "server" : "client";
+  std::string role = a.server_node == agent_id || GuestOf(a) == agent_id ? "server" : "client";
   for (const auto& s : batch.samples()) metrics_->SetLive(live, agent_id, role, s);
 }
 
@@ -219,10 +229,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   int64_t parsed_attempt;
   StepKind kind;
   bool parsed = ParseStepId(u.step_id(), &parsed_attempt, &kind);
-  if (found && parsed &&
-      agent_id != (kind == StepKind::kRunLoad ? found->client_node : found->server_node)) {
-    return NotItsNode(*found, agent_id);
-  }
+  if (found && parsed && agent_id != NodeFor(*found, kind)) return NotItsNode(*found, agent_id);
   bool current = found && found->step_id == u.step_id() && parsed;
   // The one STARTED update that moves an attempt: a node going down to
   // switch its boot config.
@@ -263,6 +270,16 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   if (u.phase() == v1::StepUpdate::PHASE_SUCCEEDED) {
     ASSIGN_OR_RETURN(run, store_->GetRun(a.run_id));
     facts.workload = run.point.workload;
+    facts.guest = GuestOf(a);
+    if (!facts.guest.empty()) {
+      ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+      if (auto vm = spec->vms.find(run.point.vm); vm != spec->vms.end()) {
+        facts.guest_mode = vm->second.guest_iommu;
+      }
+      if (auto probe = registered_probes_.find(facts.guest); probe != registered_probes_.end()) {
+        facts.guest_probe = probe->second;
+      }
+    }
     if (kind == StepKind::kRunLoad) {
       ASSIGN_OR_RETURN(auto results, store_->ResultsOfAttempt(a.id));
       facts.has_result = !results.empty();
@@ -298,8 +315,15 @@ absl::Status Scheduler::Apply(const AttemptRecord& a, const std::string& agent_i
     m.events.push_back(Event(a, agent_id, kind, message));
   if (d.error) return EndAttempt(a, AttemptState::kFailed, *d.error, std::move(m), d.transient);
   if (d.run_succeeded) m.runs.push_back({a.run_id, RunState::kSucceeded, ""});
+  // A VM run's guest is stopped by the host's cleanup, owed durably.
+  bool stop_guest = d.run_succeeded && !GuestOf(a).empty();
+  if (stop_guest) m.cleanups_owed.emplace_back(a.id, a.server_node);
   if (d.verified) RecordNodeMode(agent_id, ProbedMode(*d.verified), d.verified->boot_id());
   RETURN_IF_ERROR(Commit(m));
+  if (stop_guest) {
+    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
+    SendStep(a.server_node, StopServerStep(a.id, a.run_id, *spec, StepKind::kCleanup));
+  }
   return SendCurrentStep(a.id);
 }
 
@@ -336,7 +360,9 @@ results::LoadJudgement Scheduler::JudgeLoadOf(const store::AttemptRecord& a) {
     return j;
   }
   std::vector<results::RateSample> samples;
-  auto series = store_->SeriesOf(a.id, a.server_node, "server_requests_per_second");
+  // The server's own counter: in the guest for a VM run.
+  auto series =
+      store_->SeriesOf(a.id, NodeFor(a, StepKind::kStopServer), "server_requests_per_second");
   if (series.ok()) {
     for (const auto& [ts, value] : *series) samples.push_back({ts, value});
   }

@@ -16,6 +16,7 @@ constexpr std::pair<StepKind, const char*> kSuffixes[] = {
     {StepKind::kRunLoad, "load"},
     {StepKind::kStopServer, "stop"},
     {StepKind::kCleanup, "cleanup"},
+    {StepKind::kLaunchVm, "launch"},
 };
 
 uint32_t Ms(absl::Duration d) { return static_cast<uint32_t>(absl::ToInt64Milliseconds(d)); }
@@ -134,6 +135,33 @@ v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentS
   l->set_ratio(g.ratio);
   l->set_file_size(g.file_size);
   l->set_rate(g.rate);
+  return step;
+}
+
+std::string GuestNodeId(const std::string& host, const std::string& vm) {
+  return absl::StrCat(host, "/", vm);
+}
+
+v1::Step LaunchVmStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                      const spec::VmSpec& vm, const std::string& guest_id) {
+  v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kLaunchVm, exp.timeouts.boot);
+  v1::LaunchVm* l = step.mutable_launch_vm();
+  l->set_guest_id(guest_id);
+  v1::VmConfig* c = l->mutable_vm();
+  c->set_name(vm.name);
+  c->set_vcpus(vm.vcpus);
+  c->set_memory_bytes(vm.memory_bytes);
+  c->set_viommu(vm.viommu);
+  c->set_caching_mode(vm.caching_mode);
+  c->set_intremap(vm.intremap);
+  c->set_device_iotlb(vm.device_iotlb);
+  c->set_aw_bits(vm.aw_bits);
+  c->set_guest_iommu(vm.guest_iommu);
+  c->set_nic(vm.nic);
+  c->set_kernel(vm.kernel);
+  c->set_initrd(vm.initrd);
+  c->set_accel(vm.accel);
+  c->set_qemu_binary(vm.qemu_binary);
   return step;
 }
 

@@ -10,7 +10,18 @@
 
 namespace iommuvm::scheduler {
 
-enum class StepKind { kSwitchMode, kVerifyMode, kStartServer, kRunLoad, kStopServer, kCleanup };
+// kLaunchVm goes to the host of a VM run; kStartServer and kStopServer
+// then go to its guest; kCleanup always goes to the host (it stops the
+// guest too).
+enum class StepKind {
+  kSwitchMode,
+  kVerifyMode,
+  kLaunchVm,
+  kStartServer,
+  kRunLoad,
+  kStopServer,
+  kCleanup,
+};
 
 std::string StepId(int64_t attempt_id, StepKind kind);
 // Parses a step id back; false for ids not made by StepId.
@@ -39,6 +50,13 @@ v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::Experim
                          const spec::WorkloadSpec& w);
 v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                      const spec::WorkloadSpec& w, const std::string& host, uint32_t port);
+// The guest of a VM run, registering as `guest_id`; the wait is the
+// spec's boot timeout.
+v1::Step LaunchVmStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                      const spec::VmSpec& vm, const std::string& guest_id);
+// The guest's node id: "<host>/<vm name>".
+std::string GuestNodeId(const std::string& host, const std::string& vm);
+
 // kStopServer ends a successful attempt; kCleanup stops whatever an ended
 // attempt left running (its result is not awaited).
 v1::Step StopServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,

@@ -18,6 +18,8 @@ constexpr std::pair<S, S> kForwardEdges[] = {
     {S::kConfiguringBoot, S::kVerifying},  // switched without reboot (sysfs)
     {S::kRebooting, S::kVerifying},
     {S::kVerifying, S::kPreparing},
+    {S::kVerifying, S::kLaunchingVm},  // a VM run: the host verified, its guest boots
+    {S::kLaunchingVm, S::kPreparing},
     {S::kPreparing, S::kRunning},
     {S::kRunning, S::kCollecting},
     {S::kCollecting, S::kSucceeded},
@@ -36,6 +38,7 @@ bool IsTerminal(AttemptState s) {
     case S::kConfiguringBoot:
     case S::kRebooting:
     case S::kVerifying:
+    case S::kLaunchingVm:
     case S::kPreparing:
     case S::kRunning:
     case S::kCollecting:

@@ -15,6 +15,7 @@ constexpr std::pair<AttemptState, v1::AttemptState> kAttemptApi[] = {
     {AttemptState::kConfiguringBoot, v1::ATTEMPT_STATE_CONFIGURING_BOOT},
     {AttemptState::kRebooting, v1::ATTEMPT_STATE_REBOOTING},
     {AttemptState::kVerifying, v1::ATTEMPT_STATE_VERIFYING},
+    {AttemptState::kLaunchingVm, v1::ATTEMPT_STATE_LAUNCHING_VM},
     {AttemptState::kPreparing, v1::ATTEMPT_STATE_PREPARING},
     {AttemptState::kRunning, v1::ATTEMPT_STATE_RUNNING},
     {AttemptState::kCollecting, v1::ATTEMPT_STATE_COLLECTING},

@@ -19,6 +19,7 @@ enum class AttemptState {
   kConfiguringBoot,
   kRebooting,
   kVerifying,
+  kLaunchingVm,
   kPreparing,
   kRunning,
   kCollecting,
@@ -30,7 +31,8 @@ enum class AttemptState {
 
 inline constexpr AttemptState kAllAttemptStates[] = {
     AttemptState::kPending,   AttemptState::kAssigned,   AttemptState::kConfiguringBoot,
-    AttemptState::kRebooting, AttemptState::kVerifying,  AttemptState::kPreparing,
+    AttemptState::kRebooting, AttemptState::kVerifying,  AttemptState::kLaunchingVm,
+    AttemptState::kPreparing,
     AttemptState::kRunning,   AttemptState::kCollecting, AttemptState::kSucceeded,
     AttemptState::kFailed,    AttemptState::kCancelled,  AttemptState::kLost,
 };

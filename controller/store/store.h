@@ -50,6 +50,10 @@ inline constexpr char kFreshBootKey[] = "assigned.fresh_boot";
 inline constexpr char kKernelReleaseKey[] = "server.kernel_release";
 // "true" when the server's boots and modes are simulated (--simulate_boot).
 inline constexpr char kSimulatedKey[] = "server.simulated";
+// A VM run: the node id its guest registers as ("<host>/<vm>"); its server
+// runs there. The run's verify.* evidence is the guest's probe, the host's
+// is under host.verify.*.
+inline constexpr char kGuestNodeKey[] = "vm.guest_id";
 
 struct AttemptRecord {
   int64_t id = 0;

@@ -50,6 +50,20 @@ Topology::Topology(const std::string& name)
   }
 }
 
+absl::Status Topology::AddGuestBridge() {
+  const std::vector<std::vector<std::string>> steps = {
+      {"ip", "-n", sut_ns(), "link", "add", guest_bridge(), "type", "bridge"},
+      {"ip", "-n", sut_ns(), "addr", "add", guest_gateway() + "/24", "dev", guest_bridge()},
+      {"ip", "-n", sut_ns(), "link", "set", guest_bridge(), "up"},
+      {"ip", "netns", "exec", sut_ns(), "sysctl", "-qw", "net.ipv4.ip_forward=1"},
+      {"ip", "-n", client_ns(), "route", "add", prefix_ + "2.0/24", "via", sut_address()},
+  };
+  for (const auto& argv : steps) {
+    if (absl::Status s = Run(argv); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 Topology::~Topology() {
   (void)Run({"ip", "netns", "del", sut_ns()});
   (void)Run({"ip", "netns", "del", client_ns()});

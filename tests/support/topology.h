@@ -31,6 +31,13 @@ class Topology {
   std::vector<std::string> In(const std::string& ns) const;
   // A counter of an interface inside a namespace (e.g. "rx_bytes"); -1 on error.
   int64_t Counter(const std::string& ns, const std::string& iface, const std::string& name) const;
+  // VM runs: a bridge in the sut namespace (10.<net>.2.1/24) for the
+  // guests' taps, the sut forwarding between it and the data plane, and
+  // the client routing the guests' subnet through the sut.
+  absl::Status AddGuestBridge();
+  std::string guest_bridge() const { return name_ + "-vb"; }
+  std::string guest_gateway() const { return prefix_ + "2.1"; }
+  std::string guest_address() const { return prefix_ + "2.2"; }
   // Takes the data-plane link down, or up again with fresh neighbour
   // caches on both sides (for fault tests).
   absl::Status SetDataLink(bool up);

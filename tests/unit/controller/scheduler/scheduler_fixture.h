@@ -72,11 +72,23 @@ class SchedulerTest : public ::testing::Test {
     v1::Register reg;
     reg.set_agent_id(id);
     reg.add_roles(role);
-    for (const char* tool : {"redis-server", "redis-benchmark"}) {
+    for (const char* tool : {"redis-server", "redis-benchmark", "qemu-system-x86_64"}) {
       (*reg.mutable_software_versions())[tool] = "7.0.15";
     }
     reg.set_boot_id("boot-" + id);
     reg.set_data_address("127.0.0.1");
+    std::vector<v1::ControllerMessage> resend;
+    ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
+  }
+  // Registers a VM run's guest agent, as the guest image's init starts it.
+  void RegisterGuest(const std::string& id, const std::string& host, v1::ProbeReport probe) {
+    v1::Register reg;
+    reg.set_agent_id(id);
+    reg.add_roles(v1::ROLE_SERVER);
+    (*reg.mutable_labels())["iommuvm.parent"] = host;
+    reg.set_boot_id(probe.boot_id());
+    reg.set_data_address("10.0.2.2");
+    *reg.mutable_probe() = std::move(probe);
     std::vector<v1::ControllerMessage> resend;
     ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
   }
@@ -151,8 +163,11 @@ class SchedulerTest : public ::testing::Test {
     r->set_load_ended_ms(now);
     auto a = store_->GetAttempt(step.attempt_id());
     if (a.ok() && !a->server_node.empty()) {
+      // The server's own counter, sent from where it runs (a VM run's guest).
+      std::string server =
+          a->evidence.count("vm.guest_id") ? a->evidence.at("vm.guest_id") : a->server_node;
       v1::AgentMessage batch;
-      batch.set_seq(++seq_[a->server_node]);
+      batch.set_seq(++seq_[server]);
       batch.mutable_metric_batch()->set_attempt_id(step.attempt_id());
       for (int64_t ts = now - 1500; ts <= now; ts += 500) {
         v1::MetricSample* s = batch.mutable_metric_batch()->add_samples();
@@ -160,7 +175,7 @@ class SchedulerTest : public ::testing::Test {
         s->set_timestamp_ms(ts);
         s->set_value(1000);
       }
-      absl::Status sent = scheduler_->OnData(a->server_node, batch).status();
+      absl::Status sent = scheduler_->OnData(server, batch).status();
       if (!sent.ok()) return sent;
     }
     return scheduler_->OnData(agent, m).status();

@@ -207,17 +207,94 @@ TEST_F(SchedulerTest, ControllerDowntimeDoesNotCountAgainstADeadline) {
   EXPECT_EQ((*store_->ListRuns(id))[0].state, RunState::kSucceeded);
 }
 
-// The controller executes exactly what it accepts: VM runs, which it
-// cannot launch yet, are refused at submit, located in the file.
-TEST_F(SchedulerTest, VmRunsAreRefusedAtSubmitUntilVmsCanBeLaunched) {
-  std::string yaml = std::string(kSpec) + "vms:\n  g: {viommu: intel}\n";
+// A VM run: the host verifies its own mode and boots the guest, whose
+// agent registers as "<host>/<vm>" with its own probe; that probe is the
+// run's verified mode, the server runs in the guest, and the host's
+// cleanup stops the guest afterwards.
+TEST_F(SchedulerTest, AVmRunServesInItsGuestAndTheHostStopsItAfter) {
+  std::string yaml = std::string(kSpec) +
+                     "vms:\n  g: {viommu: intel, guest_iommu: strict, accel: tcg,\n"
+                     "      viommu_options: {caching_mode: false}}\n";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [g]\n");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_GT(r->experiment_id, 0) << r->errors[0].Format("t");
+  int64_t id = r->experiment_id;
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step launch = gateway_.LastStep("srv");
+  ASSERT_TRUE(launch.has_launch_vm()) << launch.DebugString();
+  EXPECT_EQ(launch.launch_vm().guest_id(), "srv/g");
+  EXPECT_EQ(launch.launch_vm().vm().accel(), "tcg");
+  EXPECT_EQ(launch.launch_vm().vm().guest_iommu(), v1::IOMMU_MODE_STRICT);
+  EXPECT_EQ(store_->GetAttempt(launch.attempt_id())->state, AttemptState::kLaunchingVm);
+
+  // The guest's agent registers (never paired on its own), then the host
+  // reports the launch.
+  RegisterGuest("srv/g", "srv", Probe("strict", "boot-guest"));
+  v1::StepUpdate up;
+  up.mutable_vm_outcome()->set_guest_id("srv/g");
+  up.mutable_vm_outcome()->set_accel("tcg");
+  up.mutable_vm_outcome()->set_boot_ms(4200);
+  ASSERT_THAT(Send("srv", launch, v1::StepUpdate::PHASE_SUCCEEDED, up), IsOk());
+  v1::Step start = gateway_.LastStep("srv/g");
+  ASSERT_TRUE(start.has_start_server());
+  ASSERT_THAT(Update("srv/g", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step load = gateway_.LastStep("cli");
+  ASSERT_TRUE(load.has_run_load());
+  ASSERT_THAT(Result("cli", load), IsOk());
+  ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  v1::Step stop = gateway_.LastStep("srv/g");
+  ASSERT_TRUE(stop.has_stop_server());
+  ASSERT_THAT(Update("srv/g", stop, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  // The host is told to stop the guest.
+  EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(launch.attempt_id(), StepKind::kCleanup));
+
+  auto attempt = *store_->GetAttempt(launch.attempt_id());
+  EXPECT_EQ(attempt.state, AttemptState::kSucceeded);
+  EXPECT_EQ(attempt.evidence.at("verify.detected"), "strict");     // the guest's
+  EXPECT_EQ(attempt.evidence.at("host.verify.detected"), "lazy");  // the host's
+  EXPECT_EQ(attempt.evidence.at("vm.accel"), "tcg");
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, RunState::kSucceeded);
+}
+
+// A guest whose probe disagrees with its vms entry fails the run, naming
+// both modes.
+TEST_F(SchedulerTest, AGuestInTheWrongModeFailsTheRun) {
+  std::string yaml = std::string(kSpec) +
+                     "vms:\n  g: {viommu: intel, guest_iommu: strict, accel: tcg,\n"
+                     "      viommu_options: {caching_mode: false}}\n";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [g]\n");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_GT(r->experiment_id, 0);
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step launch = gateway_.LastStep("srv");
+  RegisterGuest("srv/g", "srv", Probe("lazy", "boot-guest"));
+  v1::StepUpdate up;
+  up.mutable_vm_outcome()->set_guest_id("srv/g");
+  ASSERT_THAT(Send("srv", launch, v1::StepUpdate::PHASE_SUCCEEDED, up), IsOk());
+  auto run = (*store_->ListRuns(r->experiment_id))[0];
+  EXPECT_EQ(run.state, RunState::kFailed);
+  EXPECT_EQ(run.error, "srv/g: the guest runs lazy, not the strict its vms entry asks for");
+  EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(launch.attempt_id(), StepKind::kCleanup));
+}
+
+// A guest with an assigned VF needs VF creation and binding the agent
+// does not do yet: refused at submit, located in the file.
+TEST_F(SchedulerTest, VfGuestsAreRefusedAtSubmit) {
+  std::string yaml = std::string(kSpec) +
+                     "vms:\n  g: {viommu: intel, nic: vfio-vf}\n";
   yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [bare-metal, g]\n");
   auto r = scheduler_->Submit(yaml);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->experiment_id, 0);
   ASSERT_EQ(r->errors.size(), 1u);
-  EXPECT_EQ(r->errors[0].Format("t").substr(0, 62),
-            "t:3:7: matrix.vm: vm 'g': this controller cannot launch VMs ye");
+  EXPECT_EQ(r->errors[0].Format("t").substr(0, 52),
+            "t:13:27: vms.g.nic: a vfio-vf NIC cannot be launched");
   EXPECT_TRUE(store_->ListExperiments()->empty());
 }
 

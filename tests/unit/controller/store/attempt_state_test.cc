@@ -18,6 +18,7 @@ const std::set<std::pair<S, S>> kForward = {
     {S::kConfiguringBoot, S::kVerifying}, {S::kRebooting, S::kVerifying},
     {S::kVerifying, S::kPreparing},       {S::kPreparing, S::kRunning},
     {S::kRunning, S::kCollecting},        {S::kCollecting, S::kSucceeded},
+    {S::kVerifying, S::kLaunchingVm},     {S::kLaunchingVm, S::kPreparing},
 };
 const std::set<S> kTerminal = {S::kSucceeded, S::kFailed, S::kCancelled, S::kLost};
 const std::set<S> kFailureTargets = {S::kFailed, S::kCancelled, S::kLost};
@@ -34,8 +35,8 @@ TEST(AttemptStateTest, EveryPairIsLegalExactlyWhenTheDesignSaysSo) {
       legal += expected;
     }
   }
-  // 10 forward edges + 8 non-terminal states x 3 failure targets.
-  EXPECT_EQ(legal, 10 + 8 * 3);
+  // 12 forward edges + 9 non-terminal states x 3 failure targets.
+  EXPECT_EQ(legal, 12 + 9 * 3);
 }
 
 TEST(AttemptStateTest, TerminalStates) {
@@ -49,7 +50,7 @@ TEST(AttemptStateTest, NamesRoundTrip) {
     names.insert(name);
     EXPECT_EQ(ParseAttemptState(name), s);
   }
-  EXPECT_EQ(names.size(), 12u);
+  EXPECT_EQ(names.size(), 13u);
   EXPECT_FALSE(ParseAttemptState("running").has_value());
 }
 

@@ -1,0 +1,168 @@
+#include "agent/vm/guest_vm.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace iommuvm::agent {
+namespace {
+
+// What the guest agent logs once the controller has taken its registration.
+constexpr char kConnectedMarker[] = "connected to controller";
+// What the image's init prints when the agent ends (it then powers off).
+constexpr char kAgentEndedMarker[] = "IOMMUVM-GUEST-AGENT-ENDED";
+
+std::string ShellQuote(const std::string& arg) {
+  bool plain = !arg.empty() && arg.find_first_not_of(
+                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "0123456789_./:=,@%+-") == std::string::npos;
+  if (plain) return arg;
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// Locally administered MACs, unique per attempt on this host.
+std::string Mac(int kind, int64_t attempt_id) {
+  return absl::StrFormat("52:54:%02x:%02x:%02x:%02x", kind, (attempt_id >> 16) & 0xff,
+                         (attempt_id >> 8) & 0xff, attempt_id & 0xff);
+}
+
+}  // namespace
+
+std::string GuestControllerAddress(const std::string& host_view) {
+  std::pair<std::string, std::string> hp = absl::StrSplit(host_view, absl::MaxSplits(':', 1));
+  if (hp.first == "127.0.0.1" || hp.first == "localhost" || hp.first == "0.0.0.0") {
+    return absl::StrCat("10.0.2.2:", hp.second);
+  }
+  return host_view;
+}
+
+std::string GuestAgentParams(const GuestHost& host, const std::string& guest_id,
+                             const std::string& data_mac, const std::string& control_mac) {
+  std::string params = absl::StrCat(
+      "iommuvm.controller=", GuestControllerAddress(host.controller_address),
+      " iommuvm.id=", guest_id, " iommuvm.parent=", host.host_id, " iommuvm.addr=",
+      host.guest_address, " iommuvm.data_mac=", data_mac, " iommuvm.ctl_mac=", control_mac);
+  if (!host.gateway.empty()) absl::StrAppend(&params, " iommuvm.gw=", host.gateway);
+  return params;
+}
+
+absl::Status GuestVm::AttachTap(const std::string& tap, const std::string& bridge,
+                                absl::Duration timeout) {
+  // QEMU creates the tap while it starts.
+  absl::Time deadline = clock_->Now() + timeout;
+  while (!files_->Exists(absl::StrCat("/sys/class/net/", tap))) {
+    if (!qemu_.Running() || clock_->Now() >= deadline) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("QEMU did not create the guest's tap ", tap, " (see qemu.log)"));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  CommandSpec spec;
+  spec.argv = {"ip", "link", "set", tap, "master", bridge, "up"};
+  spec.timeout = absl::Seconds(10);
+  auto r = runner_->Run(spec);
+  if (!r.ok()) return r.status();
+  if (!r->ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot put the guest's tap ", tap, " on bridge ", bridge, ": ", r->Describe("ip"),
+        " (does the bridge exist? the agent's --vm_bridge)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const GuestHost& host,
+                                              int64_t attempt_id, const std::string& run_dir,
+                                              absl::Duration timeout,
+                                              const std::atomic<bool>* cancel) {
+  if (host.bridge.empty() || host.guest_address.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "agent ", host.host_id,
+        " has no data-plane bridge for guests: start it with --vm_bridge BRIDGE and "
+        "--vm_guest_address ADDR/PREFIX (the guest's data address on that bridge)"));
+  }
+  v1::VmConfig vm = launch.vm();
+  if (vm.kernel().empty()) {
+    vm.set_kernel(host.guest_dir + "/vmlinuz");
+    if (vm.initrd().empty()) vm.set_initrd(host.guest_dir + "/initrd.cpio");
+  }
+  for (const std::string& path : {vm.kernel(), vm.initrd()}) {
+    if (!path.empty() && !files_->Exists(path)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "guest image ", path, " does not exist (scripts/guest-image builds one; the agent's "
+          "--guest_dir or the spec's vms.<name>.kernel/initrd say where)"));
+    }
+  }
+  QemuLaunch q;
+  q.accel = vm.accel().empty() ? "kvm" : vm.accel();
+  q.qemu_binary = vm.qemu_binary().empty() ? host.qemu_binary : vm.qemu_binary();
+  std::string tap = absl::StrCat("ivmt", attempt_id);
+  q.data_netdev = absl::StrCat("tap,id=data,ifname=", tap, ",script=no,downscript=no");
+  q.data_mac = Mac(0xa0, attempt_id);
+  q.control_mac = Mac(0xc0, attempt_id);
+  q.qmp_socket = run_dir + "/qmp.sock";
+  q.extra_append = GuestAgentParams(host, launch.guest_id(), q.data_mac, q.control_mac);
+
+  v1::VmOutcome out;
+  out.set_guest_id(launch.guest_id());
+  out.set_accel(q.accel);
+  out.set_tap(tap);
+  out.set_guest_address(host.guest_address.substr(0, host.guest_address.find('/')));
+  CommandSpec version;
+  version.argv = {q.qemu_binary, "--version"};
+  version.timeout = absl::Seconds(10);
+  auto v = runner_->Run(version);
+  if (!v.ok() || !v->ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot run ", q.qemu_binary, ": ",
+                     v.ok() ? v->Describe(q.qemu_binary) : std::string(v.status().message()),
+                     " (install qemu-system-x86, or set the agent's --qemu_binary)"));
+  }
+  out.set_qemu_version(v->out.substr(0, v->out.find('\n')));
+
+  absl::Time started = clock_->Now();
+  absl::Status s = qemu_.Start(vm, q, run_dir);
+  if (!s.ok()) return s;
+  std::vector<std::string> quoted;
+  for (const std::string& a : qemu_.argv()) quoted.push_back(ShellQuote(a));
+  out.set_qemu_argv(absl::StrJoin(quoted, " "));
+  if (s = AttachTap(tap, host.bridge, absl::Seconds(10)); !s.ok()) {
+    Stop();
+    return s;
+  }
+  // Wait in short slices so a cancel is seen; the guest ending its agent
+  // (it powers off) ends the wait at once.
+  absl::Time deadline = started + timeout;
+  while (true) {
+    auto seen = qemu_.WaitForConsole(kConnectedMarker, absl::Seconds(1));
+    if (seen.ok()) break;
+    std::string console = qemu_.Console();
+    bool ended = absl::StrContains(console, kAgentEndedMarker);
+    if (!absl::IsDeadlineExceeded(seen.status()) || ended || clock_->Now() >= deadline ||
+        (cancel != nullptr && cancel->load())) {
+      absl::Status why = seen.status();
+      if (cancel != nullptr && cancel->load()) {
+        why = absl::CancelledError("cancelled while the guest booted");
+      } else if (absl::IsDeadlineExceeded(why) || ended) {
+        // The console's tail says how far the guest came.
+        auto tail = qemu_.WaitForConsole(kConnectedMarker, absl::ZeroDuration());
+        std::string text = tail.ok() ? "" : std::string(tail.status().message());
+        why = absl::UnavailableError(absl::StrCat(
+            "guest ", launch.guest_id(),
+            ended ? "'s agent ended before it connected to the controller"
+                  : absl::StrCat(" did not connect to the controller within ",
+                                 absl::FormatDuration(timeout)),
+            " (", q.accel, "); ", text));
+      }
+      Stop();
+      return why;
+    }
+  }
+  out.set_boot_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(clock_->Now() - started)));
+  return out;
+}
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,65 @@
+#pragma once
+// The guest of a VM run: QEMU started from the run's VmConfig with its data
+// NIC on a tap the host puts on its data-plane bridge, a second NIC for the
+// guest agent's session with the controller, and QMP for a clean stop. The
+// guest image's init (agent/vm/guest/init) reads its settings from the
+// kernel command line (iommuvm.*), brings up both NICs and starts
+// iommuvm-agent, which registers as a node of its own ("<host>/<vm>").
+// Launch returns once that agent has connected to the controller.
+
+#include <atomic>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/vm/qemu_vm.h"
+#include "iommuvm/v1/agent.pb.h"
+
+namespace iommuvm::agent {
+
+// What the host agent knows and the run's step does not: where guests go.
+struct GuestHost {
+  std::string host_id;             // this agent's id: the guests' parent
+  std::string controller_address;  // as this agent reaches the controller
+  std::string bridge;              // the data-plane bridge guests' taps join
+  std::string guest_address;       // the guest's data address, CIDR ("10.0.2.2/24")
+  std::string gateway;             // the guest's default route ("" = none)
+  std::string guest_dir;           // default image: <dir>/vmlinuz and <dir>/initrd.cpio
+  std::string qemu_binary = "qemu-system-x86_64";
+};
+
+// The controller address as the guest reaches it: QEMU's user network
+// gives the host's loopback to the guest as 10.0.2.2.
+std::string GuestControllerAddress(const std::string& host_view);
+
+// The guest kernel parameters the image's init reads.
+std::string GuestAgentParams(const GuestHost& host, const std::string& guest_id,
+                             const std::string& data_mac, const std::string& control_mac);
+
+class GuestVm {
+ public:
+  GuestVm(CommandRunner* runner, FileSystem* files, const Clock* clock)
+      : runner_(runner), files_(files), clock_(clock), qemu_(runner, files, clock) {}
+  ~GuestVm() { Stop(); }
+
+  // Boots `launch.vm()` for attempt `attempt_id` in `run_dir` and waits up
+  // to `timeout` (or until `cancel`) for its agent to connect. Errors carry
+  // the console's tail; the guest is stopped on any error.
+  absl::StatusOr<v1::VmOutcome> Launch(const v1::LaunchVm& launch, const GuestHost& host,
+                                       int64_t attempt_id, const std::string& run_dir,
+                                       absl::Duration timeout, const std::atomic<bool>* cancel);
+  bool Running() { return qemu_.Running(); }
+  // QMP quit, else killed; the tap goes with QEMU. Idempotent.
+  void Stop() { qemu_.Stop(); }
+
+ private:
+  absl::Status AttachTap(const std::string& tap, const std::string& bridge,
+                         absl::Duration timeout);
+
+  CommandRunner* runner_;
+  FileSystem* files_;
+  const Clock* clock_;
+  QemuVm qemu_;
+};
+
+}  // namespace iommuvm::agent

@@ -1,0 +1,107 @@
+// VM runs end to end: a controller, a server agent in the "sut" namespace
+// with a bridge for its guests, a client agent in the "client" namespace.
+// The server agent boots a real guest (Debian's kernel under QEMU/TCG with
+// an emulated VT-d), whose own agent registers as "sut/<vm>", serves the
+// run, and is verified by its own probe; the load crosses the data plane
+// into the guest. Afterwards nothing is left: no QEMU, no tap.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "tests/support/process_harness.h"
+#include "tests/support/topology.h"
+
+namespace iommuvm::testing {
+namespace {
+
+std::string VmTcgSpec(const std::string& vms, const std::string& workloads, uint64_t requests) {
+  std::ifstream in(IOMMUVM_SOURCE_DIR "/experiments/vm-tcg.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return absl::StrReplaceAll(
+      ss.str(), {{"vm: [vm-pt, vm-lazy, vm-strict, vm-none]", absl::StrCat("vm: [", vms, "]")},
+                 {"workload: [redis, memcached, nginx]", absl::StrCat("workload: [", workloads, "]")},
+                 {"repetitions: 3", "repetitions: 1"},
+                 {"requests: 20000", absl::StrCat("requests: ", requests)}});
+}
+
+int CountLines(const std::string& cmd) {
+  LocalCommandRunner runner;
+  CommandSpec spec;
+  spec.argv = {"sh", "-c", cmd};
+  auto r = runner.Run(spec);
+  if (!r.ok()) return -1;
+  return static_cast<int>(std::count(r->out.begin(), r->out.end(), '\n'));
+}
+
+class VmRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(IOMMUVM_GUEST_DIR "/initrd.cpio"))
+        << "no guest image in " IOMMUVM_GUEST_DIR " (scripts/test builds it)";
+    net_ = std::make_unique<Topology>(absl::StrCat("ivv", ::getpid() % 10000));
+    if (absl::IsFailedPrecondition(net_->status())) GTEST_SKIP() << net_->status();
+    ASSERT_TRUE(net_->status().ok()) << net_->status();
+    ASSERT_TRUE(net_->AddGuestBridge().ok());
+    h_ = std::make_unique<Harness>(net_->controller_host());
+    controller_ = h_->StartController();
+    ASSERT_TRUE(controller_.WaitForLog("listening on", absl::Seconds(10))) << controller_.Log();
+    sut_ = h_->StartAgent("sut", "server", {},
+                          {"--data_address", net_->sut_address(), "--vm_bridge",
+                           net_->guest_bridge(), "--vm_guest_address",
+                           net_->guest_address() + "/24", "--vm_gateway", net_->guest_gateway(),
+                           "--guest_dir", IOMMUVM_GUEST_DIR},
+                          net_->In(net_->sut_ns()));
+    client_ = h_->StartAgent("client", "client", {}, {"--data_address", net_->client_address()},
+                             net_->In(net_->client_ns()));
+    ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(15)))
+        << sut_.Log() << client_.Log();
+  }
+
+  // QEMU processes and tap devices this test's guests could have left.
+  int Leftovers() {
+    return CountLines(absl::StrCat("pgrep -f '[i]fname=ivmt' || true")) +
+           CountLines(absl::StrCat("ip -n ", net_->sut_ns(), " -o link show type tun || true"));
+  }
+
+  std::unique_ptr<Topology> net_;
+  std::unique_ptr<Harness> h_;
+  Daemon controller_, sut_, client_;
+};
+
+TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
+  std::string spec = VmTcgSpec("vm-strict", "redis", 3000);
+  CommandResult r = h_->Cli({"submit", h_->WriteFile("vm.yaml", spec), "--wait"}, absl::Minutes(6));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sut_.Log() << client_.Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1);
+  // The guest registered as its own node, and its probe is the run's mode.
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sut/vm-strict'"), 1);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' AND "
+                      "value = 'strict'"),
+            1);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.accel' AND "
+                      "value = 'tcg'"),
+            1);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
+  // The guest's server telemetry arrived from the guest.
+  EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut/vm-strict' AND "
+                      "name = 'server_requests_per_second'"),
+            0);
+  // The guest is stopped after the run: no QEMU, no tap.
+  bool clean = false;
+  for (int i = 0; i < 100 && !clean; ++i) {
+    clean = Leftovers() == 0;
+    if (!clean) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(clean) << sut_.Log();
+  EXPECT_NE(sut_.Log().find("guest of attempt 1 stopped"), std::string::npos) << sut_.Log();
+}
+
+}  // namespace
+}  // namespace iommuvm::testing
