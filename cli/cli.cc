@@ -28,10 +28,12 @@ constexpr char kUsage[] =
     "  agents                             connected and known agents\n"
     "  cancel EXP                         cancel the unfinished runs of an experiment\n"
     "  artifacts EXP RUN [NAME]           raw tool output and server logs an attempt kept\n"
+    "  vm-explain FILE.xml                a libvirt domain's vIOMMU and the mode its guest runs\n"
     "\n"
     "options (all commands):\n"
     "  --controller ADDR   controller address (default 127.0.0.1:7070)\n"
-    "  --format FMT        table, csv or json (status, results, compare, query, agents, artifacts)\n"
+    "  --format FMT        table, csv or json (status, results, compare, query, agents, artifacts;\n"
+    "                      vm-explain: table or json)\n"
     "  --help              this text, or `iommuvm COMMAND --help`\n"
     "\n"
     "exit codes: 0 ok, 1 failure, 2 usage error\n";
@@ -54,7 +56,7 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
       {{"submit", Submit},   {"status", Status}, {"results", Results},
        {"agents", Agents},   {"cancel", Cancel}, {"plan", Plan},
        {"validate", Validate}, {"artifacts", Artifacts}, {"compare", Compare},
-       {"query", Query},     {"report", Report}};
+       {"query", Query},     {"report", Report}, {"vm-explain", VmExplain}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {
     ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;

@@ -38,6 +38,7 @@ int Query(Context& ctx, const std::vector<std::string>& argv);
 int Report(Context& ctx, const std::vector<std::string>& argv);
 int Plan(Context& ctx, const std::vector<std::string>& argv);
 int Validate(Context& ctx, const std::vector<std::string>& argv);
+int VmExplain(Context& ctx, const std::vector<std::string>& argv);
 
 // Fetches and prints an experiment's results; false on RPC failure.
 bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "iommu/cmdline.h"
+#include "iommu/guest_mode.h"
 #include "iommu/mode_names.h"
 #include "spec/matrix.h"
 #include "spec/params.h"
