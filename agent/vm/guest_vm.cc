@@ -55,8 +55,13 @@ absl::Status GuestVm::AttachTap(const std::string& tap, const std::string& bridg
   // QEMU creates the tap while it starts.
   absl::Time deadline = clock_->Now() + timeout;
   while (!files_->Exists(absl::StrCat("/sys/class/net/", tap))) {
-    if (!qemu_.Running() || clock_->Now() >= deadline) {
-      return absl::FailedPreconditionError(
+    if (!qemu_.Running()) {
+      // QEMU's exit and its own words: why the guest cannot start.
+      auto ended = qemu_.WaitForConsole(kConnectedMarker, absl::ZeroDuration());
+      return absl::UnavailableError(ended.ok() ? "QEMU ended" : ended.status().message());
+    }
+    if (clock_->Now() >= deadline) {
+      return absl::UnavailableError(
           absl::StrCat("QEMU did not create the guest's tap ", tap, " (see qemu.log)"));
     }
     absl::SleepFor(absl::Milliseconds(50));
@@ -131,7 +136,7 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
   out.set_qemu_argv(absl::StrJoin(quoted, " "));
   if (s = AttachTap(tap, host.bridge, absl::Seconds(10)); !s.ok()) {
     Stop();
-    return s;
+    return absl::Status(s.code(), absl::StrCat("guest ", launch.guest_id(), ": ", s.message()));
   }
   // Wait in short slices so a cancel is seen; the guest ending its agent
   // (it powers off) ends the wait at once.
@@ -143,10 +148,13 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
     bool ended = absl::StrContains(console, kAgentEndedMarker);
     if (!absl::IsDeadlineExceeded(seen.status()) || ended || clock_->Now() >= deadline ||
         (cancel != nullptr && cancel->load())) {
-      absl::Status why = seen.status();
+      // A guest that does not come up (QEMU ended, the kernel panicked,
+      // the agent never connected) may pass: transient, with the console.
+      absl::Status why = absl::UnavailableError(
+          absl::StrCat("guest ", launch.guest_id(), ": ", seen.status().message()));
       if (cancel != nullptr && cancel->load()) {
         why = absl::CancelledError("cancelled while the guest booted");
-      } else if (absl::IsDeadlineExceeded(why) || ended) {
+      } else if (absl::IsDeadlineExceeded(seen.status()) || ended) {
         // The console's tail says how far the guest came.
         auto tail = qemu_.WaitForConsole(kConnectedMarker, absl::ZeroDuration());
         std::string text = tail.ok() ? "" : std::string(tail.status().message());

@@ -6,6 +6,7 @@
 // into the guest. Afterwards nothing is left: no QEMU, no tap.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -42,22 +43,46 @@ int CountLines(const std::string& cmd) {
 
 class VmRunTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(IOMMUVM_GUEST_DIR "/initrd.cpio"))
-        << "no guest image in " IOMMUVM_GUEST_DIR " (scripts/test builds it)";
-    net_ = std::make_unique<Topology>(absl::StrCat("ivv", ::getpid() % 10000));
-    if (absl::IsFailedPrecondition(net_->status())) GTEST_SKIP() << net_->status();
-    ASSERT_TRUE(net_->status().ok()) << net_->status();
-    ASSERT_TRUE(net_->AddGuestBridge().ok());
-    h_ = std::make_unique<Harness>(net_->controller_host());
-    controller_ = h_->StartController();
-    ASSERT_TRUE(controller_.WaitForLog("listening on", absl::Seconds(10))) << controller_.Log();
-    sut_ = h_->StartAgent("sut", "server", {},
+  Daemon StartSut() {
+    return h_->StartAgent("sut", "server", {},
                           {"--data_address", net_->sut_address(), "--vm_bridge",
                            net_->guest_bridge(), "--vm_guest_address",
                            net_->guest_address() + "/24", "--vm_gateway", net_->guest_gateway(),
                            "--guest_dir", IOMMUVM_GUEST_DIR},
                           net_->In(net_->sut_ns()));
+  }
+
+  // Submits `spec` and returns once the guest serves its first run.
+  CommandResult SubmitAndWaitForRunning(const std::string& spec) {
+    CommandResult r = h_->Cli({"submit", h_->WriteFile("vm.yaml", spec)});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
+                                 absl::Minutes(2)))
+        << sut_.Log();
+    return r;
+  }
+
+  bool WaitUntilClean() {
+    for (int i = 0; i < 100; ++i) {
+      if (Leftovers() == 0) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(IOMMUVM_GUEST_DIR "/initrd.cpio"))
+        << "no guest image in " IOMMUVM_GUEST_DIR " (scripts/test builds it)";
+    static int test_number = 0;  // each test its own namespaces
+    net_ = std::make_unique<Topology>(absl::StrCat("iv", ::getpid() % 10000, "-", ++test_number));
+    if (absl::IsFailedPrecondition(net_->status())) GTEST_SKIP() << net_->status();
+    ASSERT_TRUE(net_->status().ok()) << net_->status();
+    absl::Status bridged = net_->AddGuestBridge();
+    ASSERT_TRUE(bridged.ok()) << bridged;
+    h_ = std::make_unique<Harness>(net_->controller_host());
+    controller_ = h_->StartController({"--agent_grace=5s"});
+    ASSERT_TRUE(controller_.WaitForLog("listening on", absl::Seconds(10))) << controller_.Log();
+    sut_ = StartSut();
     client_ = h_->StartAgent("client", "client", {}, {"--data_address", net_->client_address()},
                              net_->In(net_->client_ns()));
     ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(15)))
@@ -94,13 +119,61 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
                       "name = 'server_requests_per_second'"),
             0);
   // The guest is stopped after the run: no QEMU, no tap.
-  bool clean = false;
-  for (int i = 0; i < 100 && !clean; ++i) {
-    clean = Leftovers() == 0;
-    if (!clean) absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(clean) << sut_.Log();
-  EXPECT_NE(sut_.Log().find("guest of attempt 1 stopped"), std::string::npos) << sut_.Log();
+  EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
+  EXPECT_TRUE(sut_.WaitForLog("guest of attempt 1 stopped", absl::Seconds(10))) << sut_.Log();
+}
+
+// A guest that never comes up (here: its kernel image is not a kernel, so
+// QEMU gives up at once) fails its attempt as transient (retried), with
+// QEMU's words and the console in the error; no QEMU stays.
+TEST_F(VmRunTest, AGuestThatNeverBootsFailsWithItsConsoleAndLeavesNothing) {
+  std::string kernel = h_->WriteFile("not-a-kernel", std::string(4096, 'x'));
+  std::string spec = absl::StrReplaceAll(
+      VmTcgSpec("vm-strict", "redis", 3000),
+      {{"    guest_iommu: strict\n",
+        absl::StrCat("    guest_iommu: strict\n    kernel: ", kernel,
+                     "\n    initrd: " IOMMUVM_GUEST_DIR "/initrd.cpio\n")}});
+  CommandResult r = h_->Cli({"submit", h_->WriteFile("vm.yaml", spec), "--wait"}, absl::Minutes(3));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempts WHERE state = 'FAILED'"), 2);  // retried
+  CommandResult status = h_->Cli({"status", "1", "--format", "json"});
+  EXPECT_NE(status.out.find("guest sut/vm-strict: qemu exited"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("; qemu: "), std::string::npos) << status.out;  // its own words
+  EXPECT_NE(status.out.find("no retries left"), std::string::npos) << status.out;
+  EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
+}
+
+// QEMU killed mid-load: the load fails or the guest falls silent, the
+// attempt is retried in a fresh guest and the run still succeeds.
+TEST_F(VmRunTest, QemuKilledMidRunIsRetriedInAFreshGuest) {
+  SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 200000));
+  ASSERT_EQ(CountLines("pkill -9 -e -f '[i]fname=ivmt1,' || true"), 1) << sut_.Log();
+  ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM experiments WHERE state IN ('SUCCEEDED', "
+                               "'FAILED')",
+                               1, absl::Minutes(5)))
+      << sut_.Log() << controller_.Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1) << sut_.Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempts"), 2);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
+  EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
+}
+
+// The host's agent killed while its guest serves: QEMU dies with it (the
+// parent-death signal; a QEMU that escaped would be killed by the agent's
+// next life, its working directory being the run's), the attempt is lost
+// and retried in a fresh guest.
+TEST_F(VmRunTest, AHostAgentKilledWhileItsGuestServesIsRetriedInAFreshGuest) {
+  SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 200000));
+  ::kill(sut_.process->pid(), SIGKILL);
+  sut_ = StartSut();
+  ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM experiments WHERE state IN ('SUCCEEDED', "
+                               "'FAILED')",
+                               1, absl::Minutes(5)))
+      << sut_.Log() << controller_.Log();
+  EXPECT_EQ(CountLines("pgrep -f '[i]fname=ivmt1,' || true"), 0);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1) << sut_.Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
+  EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
 }
 
 }  // namespace
