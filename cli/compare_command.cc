@@ -68,6 +68,8 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
            {"change_pct", true},
            {absl::StrCat("change_ci", pct)},
            {"sig"},
+           {"maps_per_req", true},
+           {"inval_per_req", true},
            {"unsteady", true},
            {"simulated"}});
   for (const auto& r : *rows) {
@@ -82,7 +84,9 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
     }
     t.AddRow({r.workload, r.vm, r.params, r.operation, r.mode, absl::StrCat(r.summary.n),
               absl::StrFormat("%.*f", digits, r.summary.mean), Interval(r.summary, digits), change,
-              change_ci, sig, absl::StrCat(r.unsteady), r.simulated ? "SIMULATED" : ""});
+              change_ci, sig, absl::StrFormat("%.2f", r.maps_per_request),
+              absl::StrFormat("%.2f", r.invalidations_per_request), absl::StrCat(r.unsteady),
+              r.simulated ? "SIMULATED" : ""});
   }
   t.Print(ctx.out, inv->format);
   return kExitOk;

@@ -41,11 +41,23 @@ bool MetricOf(const v1::ResultRow& r, const std::string& metric, double* out) {
 }
 
 // The mode a row counts under: the requested one, or what the node ran.
+// A VM run counts under its guest's verified mode (the host's is part of
+// its group).
 std::string ModeOf(const v1::ResultRow& r) {
+  if (!r.vm_shape().empty()) return r.detected_mode().empty() ? "unknown" : r.detected_mode();
   if (r.iommu() == v1::IOMMU_MODE_CURRENT) {
     return r.detected_mode().empty() ? "current" : r.detected_mode();
   }
   return iommu::IommuModeName(r.iommu());
+}
+
+// VM runs group by their guest's shape and the host's mode, so guests that
+// differ only in their mode compare side by side.
+std::string VmOf(const v1::ResultRow& r) {
+  if (r.vm_shape().empty()) return r.vm();
+  std::string host = r.iommu() == v1::IOMMU_MODE_CURRENT ? r.host_mode()
+                                                          : iommu::IommuModeName(r.iommu());
+  return absl::StrCat(r.vm_shape(), ", host ", host.empty() ? "unknown" : host);
 }
 
 std::string Params(const v1::ResultRow& r) {
@@ -68,6 +80,8 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
   std::map<Group, std::map<std::string, std::vector<double>>> values;
   std::set<std::pair<Group, std::string>> simulated;
   std::map<std::pair<Group, std::string>, uint32_t> unsteady;
+  std::map<std::pair<Group, std::string>, std::pair<std::vector<double>, std::vector<double>>>
+      iommu_work;  // maps, invalidations per request
   for (const auto& r : rows) {
     if (r.state() != v1::RUN_STATE_SUCCEEDED || !r.has_result()) continue;
     if (r.simulated() && !options.allow_simulated) {
@@ -76,8 +90,10 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
           "generated, not measured, so a mode's cost cannot be read from them; pass "
           "--allow-simulated to compare anyway (every row is then marked)");
     }
-    std::pair<Group, std::string> cell{{r.workload(), r.vm(), Params(r), r.result().operation()},
+    std::pair<Group, std::string> cell{{r.workload(), VmOf(r), Params(r), r.result().operation()},
                                        ModeOf(r)};
+    iommu_work[cell].first.push_back(r.iommu_maps_per_request());
+    iommu_work[cell].second.push_back(r.iommu_invalidations_per_request());
     if (!r.unsteady().empty()) ++unsteady[cell];
     if (r.simulated()) simulated.insert(cell);
     double v = 0;
@@ -105,6 +121,9 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
       row.summary = Summarize(by_mode.at(mode), options.confidence);
       row.is_baseline = base && mode == baseline;
       row.simulated = simulated.count({group, mode}) > 0;
+      const auto& [maps, invalidations] = iommu_work[{group, mode}];
+      row.maps_per_request = Summarize(maps, options.confidence).mean;
+      row.invalidations_per_request = Summarize(invalidations, options.confidence).mean;
       auto u = unsteady.find({group, mode});
       row.unsteady = u == unsteady.end() ? 0 : u->second;
       if (base && !row.is_baseline) {

@@ -39,6 +39,10 @@ struct ComparisonRow {
   std::optional<Change> change;  // vs the baseline mode of the same group
   bool simulated = false;        // some of its runs ran on a simulated node
   uint32_t unsteady = 0;         // of summary.n runs, those marked unsteady
+  // The IOMMU work behind each request (means over the runs; 0 when the
+  // server's kernel tracepoints were not counted).
+  double maps_per_request = 0;
+  double invalidations_per_request = 0;
 };
 
 // InvalidArgument for an unknown metric or a baseline no group has;

@@ -545,7 +545,7 @@ ParseResult ParseSpec(absl::string_view yaml_text) {
 
 const std::vector<std::string>& TelemetryCollectors() {
   static const auto* names = new std::vector<std::string>{"cpu",     "interrupts", "softirqs",
-                                                          "network", "memory",     "iommu_pmu"};
+                                                          "network", "memory",     "iommu_pmu", "iommu_trace"};
   return *names;
 }
 

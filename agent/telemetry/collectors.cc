@@ -4,6 +4,7 @@
 
 #include "agent/telemetry/cpu_collector.h"
 #include "agent/telemetry/interrupts_collector.h"
+#include "agent/telemetry/iommu_trace_collector.h"
 #include "agent/telemetry/memory_collector.h"
 #include "agent/telemetry/network_collector.h"
 
@@ -24,6 +25,9 @@ std::vector<std::unique_ptr<Collector>> MakeCollectors(const std::vector<std::st
   if (wanted("memory")) out.push_back(std::make_unique<MemoryCollector>(fs));
   if (wanted("iommu_pmu") && perf != nullptr) {
     out.push_back(std::make_unique<IommuPmuCollector>(fs, perf));
+  }
+  if (wanted("iommu_trace") && perf != nullptr) {
+    out.push_back(std::make_unique<IommuTraceCollector>(fs, perf));
   }
   return out;
 }

@@ -6,6 +6,8 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "controller/service/proto_convert.h"
+#include "spec/spec_parser.h"
+#include "spec/vm_shape.h"
 
 namespace iommuvm::service {
 namespace {
@@ -118,7 +120,14 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
   for (const absl::Status& s : {runs.status(), attempts.status(), results.status()}) {
     if (!s.ok()) return Done(ctx, s);
   }
+  // VM runs carry their guest's shape, from the spec they ran.
+  spec::ParseResult parsed = spec::ParseSpec(exp->spec_yaml);
   for (auto& row : ToResultRows(*runs, *attempts, *results, store_)) {
+    if (parsed.spec) {
+      if (auto vm = parsed.spec->vms.find(row.vm()); vm != parsed.spec->vms.end()) {
+        row.set_vm_shape(spec::VmShape(vm->second));
+      }
+    }
     *resp->add_rows() = std::move(row);
   }
   return Done(ctx, absl::OkStatus());

@@ -1,5 +1,6 @@
 #include "controller/service/proto_convert.h"
 
+#include <array>
 #include <map>
 
 #include "absl/strings/numbers.h"
@@ -102,6 +103,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
   std::vector<v1::ResultRow> rows;
   for (const auto& run : runs) {
     v1::ResultRow base;
+    std::array<double, 3> iommu_rates{};  // maps, unmaps, invalidations per second
     base.set_run_id(run.id);
     base.set_run_index(run.point.index);
     base.set_iommu(run.point.iommu);
@@ -135,7 +137,13 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         (void)absl::SimpleAtoi(started->second, &from);
         (void)absl::SimpleAtoi(ended->second, &to);
       }
-      auto means = store->MeanSamples(a.id, a.server_node, from, to);
+      // The server's telemetry comes from where it ran: a VM run's guest.
+      auto guest = a.evidence.find(store::kGuestNodeKey);
+      auto means = store->MeanSamples(
+          a.id, guest == a.evidence.end() ? a.server_node : guest->second, from, to);
+      if (auto host = a.evidence.find("host.verify.detected"); host != a.evidence.end()) {
+        base.set_host_mode(host->second);
+      }
       if (means.ok()) {
         auto mean = [&](const char* name) {
           auto m = means->find(name);
@@ -147,6 +155,8 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
                                             : mean("node_cpu_utilization"));
         base.set_server_interrupts_per_second(mean("node_interrupts_total_per_second"));
         base.set_server_packets_per_second(mean("node_network_packets_per_second"));
+        iommu_rates = {mean("iommu_maps_per_second"), mean("iommu_unmaps_per_second"),
+                       mean("iommu_invalidations_per_second")};
       }
     }
     auto [first, last] = by_attempt.equal_range(base.attempt_id());
@@ -157,6 +167,12 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     for (auto r = first; r != last; ++r) {
       v1::ResultRow row = base;
       *row.mutable_result() = r->second->result;
+      double ops = row.result().throughput_ops();
+      if (ops > 0) {
+        row.set_iommu_maps_per_request(iommu_rates[0] / ops);
+        row.set_iommu_unmaps_per_request(iommu_rates[1] / ops);
+        row.set_iommu_invalidations_per_request(iommu_rates[2] / ops);
+      }
       rows.push_back(std::move(row));
     }
   }

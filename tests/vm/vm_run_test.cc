@@ -118,6 +118,21 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
   EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut/vm-strict' AND "
                       "name = 'server_requests_per_second'"),
             0);
+  // The IOMMU work per request, counted at the guest kernel's tracepoints:
+  // a strict guest maps, unmaps and invalidates for every packet.
+  for (const char* metric : {"iommu_maps_per_second", "iommu_unmaps_per_second",
+                             "iommu_invalidations_per_second"}) {
+    EXPECT_GT(h_->Count(absl::StrCat("SELECT COUNT(*) FROM metric_samples WHERE agent_id = "
+                                     "'sut/vm-strict' AND name = '",
+                                     metric, "' AND value > 0")),
+              0)
+        << metric;
+  }
+  CommandResult compare = h_->Cli({"compare", "1", "--format", "csv"});
+  EXPECT_NE(compare.out.find("redis,\"intel cm=off ir=on iotlb=off aw=48, virtio, 1 vcpu, 1024 MiB, "
+                             "tcg, host "),
+            std::string::npos)
+      << compare.out << compare.err;
   // The guest is stopped after the run: no QEMU, no tap.
   EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
   EXPECT_TRUE(sut_.WaitForLog("guest of attempt 1 stopped", absl::Seconds(10))) << sut_.Log();
