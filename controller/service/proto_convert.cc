@@ -104,6 +104,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
   for (const auto& run : runs) {
     v1::ResultRow base;
     std::array<double, 3> iommu_rates{};  // maps, unmaps, invalidations per second
+    int64_t load_window_ms = 0;
     base.set_run_id(run.id);
     base.set_run_index(run.point.index);
     base.set_iommu(run.point.iommu);
@@ -136,6 +137,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
       if (started != a.evidence.end() && ended != a.evidence.end()) {
         (void)absl::SimpleAtoi(started->second, &from);
         (void)absl::SimpleAtoi(ended->second, &to);
+        load_window_ms = to - from;
       }
       // The server's telemetry comes from where it ran: a VM run's guest.
       auto guest = a.evidence.find(store::kGuestNodeKey);
@@ -164,14 +166,23 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
       rows.push_back(base);
       continue;
     }
+    // Per request: the IOMMU work over the load window divided by every
+    // request the load made in it, whether its operations ran in turn
+    // (redis-benchmark's tests) or mixed (memcaslap's gets and sets).
+    double requests = 0;
+    for (auto r = first; r != last; ++r) {
+      const v1::OperationResult& o = r->second->result;
+      requests += o.requests() > 0 ? static_cast<double>(o.requests())
+                                   : o.throughput_ops() * o.duration_s();
+    }
+    double window_s = static_cast<double>(load_window_ms) / 1000;
     for (auto r = first; r != last; ++r) {
       v1::ResultRow row = base;
       *row.mutable_result() = r->second->result;
-      double ops = row.result().throughput_ops();
-      if (ops > 0) {
-        row.set_iommu_maps_per_request(iommu_rates[0] / ops);
-        row.set_iommu_unmaps_per_request(iommu_rates[1] / ops);
-        row.set_iommu_invalidations_per_request(iommu_rates[2] / ops);
+      if (requests > 0 && window_s > 0) {
+        row.set_iommu_maps_per_request(iommu_rates[0] * window_s / requests);
+        row.set_iommu_unmaps_per_request(iommu_rates[1] * window_s / requests);
+        row.set_iommu_invalidations_per_request(iommu_rates[2] * window_s / requests);
       }
       rows.push_back(std::move(row));
     }

@@ -217,9 +217,22 @@ TEST(PlannerTest, VmConfigsAreGroupedWithinABoot) {
   spec.matrix.vm = {"bare-metal", "a", "b"};
   spec.matrix.workload = {"w1", "w2", "w3"};
   spec.repetitions = 3;
-  Plan plan = MakePlan(spec::ExpandMatrix(spec), Options(1, false, true, 7));
+  auto runs = spec::ExpandMatrix(spec);
+  Plan plan = MakePlan(runs, Options(1, false, true, 7));
   EXPECT_EQ(plan.switches, 1u);
-  EXPECT_EQ(plan.pairs[0].vm_launches, 2u);  // a once, b once
+  // Within the boot each VM config's runs are together (a, then b, once
+  // each) ...
+  uint32_t vm_changes = 0;
+  std::string last = "bare-metal";
+  for (const Boot& boot : plan.pairs[0].boots) {
+    for (uint32_t r : boot.runs) {
+      if (runs[r].vm != "bare-metal" && runs[r].vm != last) ++vm_changes;
+      last = runs[r].vm;
+    }
+  }
+  EXPECT_EQ(vm_changes, 2u);
+  // ... and every VM run is counted as a launch: each boots its own guest.
+  EXPECT_EQ(plan.pairs[0].vm_launches, 2u * 3u * 3u);
 }
 
 TEST(PlannerTest, SameSeedSamePlanOtherSeedOtherOrder) {
