@@ -342,6 +342,31 @@ void StepExecutor::StopServer(const v1::Step& step) {
 void StepExecutor::LaunchVm(const v1::Step& step, const std::atomic<bool>* cancel) {
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
+  // A KVM guest on a node where KVM does not work would crash or crawl and
+  // measure nothing: the first KVM launch proves KVM with a probe boot.
+  const v1::VmConfig& vm_config = step.launch_vm().vm();
+  if (vm_config.accel().empty() || vm_config.accel() == "kvm") {
+    if (!kvm_) {
+      v1::VmConfig probe;
+      probe.set_kernel(vm_config.kernel().empty() ? guests_.guest_dir + "/vmlinuz"
+                                                  : vm_config.kernel());
+      probe.set_initrd(vm_config.kernel().empty() ? guests_.guest_dir + "/initrd.cpio"
+                                                  : vm_config.initrd());
+      kvm_ = ChooseAccelerator("/dev/kvm", [&] {
+        return ProbeKvmBoot(deps_.runner, deps_.fs, deps_.clock, probe, *run_dir + "/kvm-probe",
+                            absl::Seconds(15));
+      });
+    }
+    if (kvm_->name != "kvm") {
+      return Finish(step,
+                    absl::FailedPreconditionError(absl::StrCat(
+                        "the guest asks for accel: kvm, but KVM does not work on this node (",
+                        kvm_->reason,
+                        "); use a node with VT-x/AMD-V, or accel: tcg (emulation: its numbers "
+                        "are not comparable)")),
+                    {});
+    }
+  }
   auto vm = std::make_unique<GuestVm>(deps_.runner, deps_.fs, deps_.clock);
   Log(kLog, "attempt ", step.attempt_id(), ": booting guest ", step.launch_vm().guest_id());
   auto outcome = vm->Launch(step.launch_vm(), guests_, step.attempt_id(), *run_dir, Timeout(step),

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "agent/session/outbox.h"
 #include "agent/telemetry/iommu_pmu_collector.h"
 #include "agent/telemetry/sampler.h"
+#include "agent/vm/accelerator.h"
 #include "agent/vm/guest_vm.h"
 #include "agent/workload/server_application.h"
 #include "agent/workload/workload_env.h"
@@ -100,6 +102,7 @@ class StepExecutor {
   std::map<int64_t, Server> servers_;  // by attempt id; executor thread only
   GuestHost guests_;
   std::map<int64_t, std::unique_ptr<GuestVm>> vms_;  // by attempt id; executor thread only
+  std::optional<Accelerator> kvm_;  // whether KVM works here, once a KVM guest was asked for
   std::thread thread_;
 };
 

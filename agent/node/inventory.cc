@@ -55,6 +55,7 @@ v1::Inventory CollectInventory(const FileSystem& fs) {
   v1::Inventory inv;
   inv.set_hostname(ReadTrimmed(fs, "/proc/sys/kernel/hostname"));
   inv.set_kernel_release(KernelRelease(fs));
+  inv.set_kvm_device(fs.Exists("/dev/kvm"));
   if (auto cpuinfo = fs.ReadFile("/proc/cpuinfo"); cpuinfo.ok()) {
     uint32_t cpus = 0;
     for (absl::string_view line : absl::StrSplit(*cpuinfo, '\n')) {

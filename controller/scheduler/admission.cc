@@ -59,6 +59,28 @@ void CheckTools(const std::string& yaml, const spec::ExperimentSpec& spec,
   }
 }
 
+// A KVM guest needs /dev/kvm on every server node that may run it.
+void CheckKvm(const std::string& yaml, const spec::ExperimentSpec& spec,
+              const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
+  for (const std::string& name : spec.matrix.vm) {
+    auto vm = spec.vms.find(name);
+    if (vm == spec.vms.end() || vm->second.accel != "kvm") continue;
+    for (const auto& n : nodes) {
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
+      v1::Inventory inventory;
+      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok() ||
+          inventory.kvm_device()) {
+        continue;
+      }
+      errors->push_back(spec::ErrorAt(
+          yaml, absl::StrCat("vms.", name, ".accel"),
+          absl::StrCat("node '", n.agent_id, "' has no /dev/kvm, so it cannot run a KVM guest; "
+                       "use nodes with VT-x/AMD-V enabled, or accel: tcg (emulation: its numbers "
+                       "are not comparable)")));
+    }
+  }
+}
+
 }  // namespace
 
 spec::SpecErrors CheckExecutable(const std::string& yaml, const spec::ExperimentSpec& spec) {
@@ -109,6 +131,7 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
     }
   }
   CheckTools(yaml, spec, nodes, &errors);
+  CheckKvm(yaml, spec, nodes, &errors);
   return errors;
 }
 

@@ -89,9 +89,18 @@ class VmRunTest : public ::testing::Test {
         << sut_.Log() << client_.Log();
   }
 
+  // A pgrep pattern for the QEMU of this test's attempt `attempt` (all
+  // attempts: ""): its QMP socket is in the agent's run directory. The
+  // first character in brackets keeps the pattern from matching itself.
+  std::string QemuOf(const std::string& attempt) {
+    std::string path = h_->dir() / "agent-sut/runs/";
+    if (!attempt.empty()) path += "a" + attempt + "/qmp.sock";
+    return absl::StrCat("[", path.substr(0, 1), "]", path.substr(1));
+  }
+
   // QEMU processes and tap devices this test's guests could have left.
   int Leftovers() {
-    return CountLines(absl::StrCat("pgrep -f '[i]fname=ivmt' || true")) +
+    return CountLines(absl::StrCat("pgrep -f '", QemuOf(""), "' || true")) +
            CountLines(absl::StrCat("ip -n ", net_->sut_ns(), " -o link show type tun || true"));
   }
 
@@ -162,7 +171,8 @@ TEST_F(VmRunTest, AGuestThatNeverBootsFailsWithItsConsoleAndLeavesNothing) {
 // attempt is retried in a fresh guest and the run still succeeds.
 TEST_F(VmRunTest, QemuKilledMidRunIsRetriedInAFreshGuest) {
   SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 200000));
-  ASSERT_EQ(CountLines("pkill -9 -e -f '[i]fname=ivmt1,' || true"), 1) << sut_.Log();
+  ASSERT_EQ(CountLines(absl::StrCat("pkill -9 -e -f '", QemuOf("1"), "' || true")), 1)
+      << sut_.Log();
   ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM experiments WHERE state IN ('SUCCEEDED', "
                                "'FAILED')",
                                1, absl::Minutes(5)))
@@ -185,7 +195,7 @@ TEST_F(VmRunTest, AHostAgentKilledWhileItsGuestServesIsRetriedInAFreshGuest) {
                                "'FAILED')",
                                1, absl::Minutes(5)))
       << sut_.Log() << controller_.Log();
-  EXPECT_EQ(CountLines("pgrep -f '[i]fname=ivmt1,' || true"), 0);
+  EXPECT_EQ(CountLines(absl::StrCat("pgrep -f '", QemuOf("1"), "' || true")), 0);
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1) << sut_.Log();
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
   EXPECT_TRUE(WaitUntilClean()) << sut_.Log();

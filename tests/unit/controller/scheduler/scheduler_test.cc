@@ -283,11 +283,25 @@ TEST_F(SchedulerTest, AGuestInTheWrongModeFailsTheRun) {
   EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(launch.attempt_id(), StepKind::kCleanup));
 }
 
+// A KVM guest needs /dev/kvm on the server nodes that may run it: refused
+// at submit, naming the node.
+TEST_F(SchedulerTest, KvmGuestsNeedKvmOnTheServerNodes) {
+  std::string yaml = std::string(kSpec) + "vms:\n  g: {viommu: none, accel: kvm}\n";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [g]\n");
+  Register("srv", v1::ROLE_SERVER);  // its inventory has no /dev/kvm
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].Format("t").substr(0, 67),
+            "t:13:28: vms.g.accel: node 'srv' has no /dev/kvm, so it cannot run ");
+}
+
 // A guest with an assigned VF needs VF creation and binding the agent
 // does not do yet: refused at submit, located in the file.
 TEST_F(SchedulerTest, VfGuestsAreRefusedAtSubmit) {
   std::string yaml = std::string(kSpec) +
-                     "vms:\n  g: {viommu: intel, nic: vfio-vf}\n";
+                     "vms:\n  g: {viommu: intel, nic: vfio-vf, accel: tcg}\n";
   yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [bare-metal, g]\n");
   auto r = scheduler_->Submit(yaml);
   ASSERT_THAT(r, IsOk());
