@@ -20,6 +20,12 @@ inline std::string RunsRoot(const std::string& state_dir) {
   return absl::StrCat(state_dir, "/runs");
 }
 
+// The directory of the node's guest (a VM run's QEMU: console, QMP socket),
+// which may serve several attempts.
+inline std::string GuestDir(const std::string& state_dir) {
+  return absl::StrCat(state_dir, "/runs/guest");
+}
+
 inline std::string RunDir(const std::string& state_dir, int64_t attempt_id) {
   return absl::StrCat(state_dir, "/runs/a", attempt_id);
 }

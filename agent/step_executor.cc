@@ -107,7 +107,7 @@ void StepExecutor::Loop() {
     server.app->Stop();
   }
   servers_.clear();
-  vms_.clear();  // each guest is stopped
+  guest_.reset();  // QEMU is stopped
 }
 
 void StepExecutor::Execute(const v1::Step& step, const std::atomic<bool>* cancel) {
@@ -220,6 +220,7 @@ absl::StatusOr<std::string> StepExecutor::PrepareRunDir(const v1::Step& step) {
 }
 
 void StepExecutor::StartServer(const v1::Step& step) {
+  StopGuest(nullptr);  // a bare-metal server never shares the node with a guest
   const v1::StartServer& cfg = step.start_server();
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
@@ -319,11 +320,10 @@ void StepExecutor::StopServer(const v1::Step& step) {
                       " is gone: this agent restarted while it ran, so the run cannot count")),
                   u);
   }
-  // A VM run's guest goes with the attempt's cleanup on its host.
-  if (auto vm = vms_.find(step.attempt_id()); vm != vms_.end()) {
-    vm->second->Stop();
-    vms_.erase(vm);
-    Log(kLog, "guest of attempt ", step.attempt_id(), " stopped");
+  // A guest goes with the cleanup of the attempt that last used it (a
+  // failed one, or the last of its runs).
+  if (guest_ && step.stop_server().cleanup() && guest_->attempt == step.attempt_id()) {
+    StopGuest(&u);
   }
   // The servers' logs (and a guest's console.log, qemu.log) travel with
   // the update (kept as artifacts), also when a failed attempt is cleaned
@@ -367,17 +367,52 @@ void StepExecutor::LaunchVm(const v1::Step& step, const std::atomic<bool>* cance
                     {});
     }
   }
+  // The guest of the previous run, when it is this one and still up,
+  // serves this run too: one boot for the runs of a VM config.
+  std::string config = vm_config.SerializeAsString();
+  v1::StepUpdate u;
+  if (guest_ && guest_->id == step.launch_vm().guest_id() && guest_->config == config &&
+      guest_->vm->Running()) {
+    guest_->attempt = step.attempt_id();
+    *u.mutable_vm_outcome() = guest_->outcome;
+    u.mutable_vm_outcome()->set_reused(true);
+    u.mutable_vm_outcome()->set_boot_ms(0);
+    Log(kLog, "attempt ", step.attempt_id(), ": guest ", guest_->id, " serves it too");
+    return Finish(step, absl::OkStatus(), u);
+  }
+  StopGuest(nullptr);  // another guest, or one that died
+  std::string dir = GuestDir(state_dir_);
+  if (absl::Status made = deps_.fs->MakeDirs(dir); !made.ok()) return Finish(step, made, {});
   auto vm = std::make_unique<GuestVm>(deps_.runner, deps_.fs, deps_.clock);
   Log(kLog, "attempt ", step.attempt_id(), ": booting guest ", step.launch_vm().guest_id());
-  auto outcome = vm->Launch(step.launch_vm(), guests_, step.attempt_id(), *run_dir, Timeout(step),
-                            cancel);
-  if (!outcome.ok()) return Finish(step, outcome.status(), {});
+  auto outcome = vm->Launch(step.launch_vm(), guests_, step.attempt_id(),
+                            deps_.fs->HostPath(dir), Timeout(step), cancel);
+  if (!outcome.ok()) {
+    (void)deps_.fs->RemoveAll(dir);
+    return Finish(step, outcome.status(), {});
+  }
   Log(kLog, "attempt ", step.attempt_id(), ": guest ", outcome->guest_id(), " up after ",
       outcome->boot_ms(), " ms (", outcome->accel(), ")");
-  vms_[step.attempt_id()] = std::move(vm);
-  v1::StepUpdate u;
+  guest_ = Guest{step.launch_vm().guest_id(), config, step.attempt_id(), *outcome, std::move(vm)};
   *u.mutable_vm_outcome() = *std::move(outcome);
   Finish(step, absl::OkStatus(), u);
+}
+
+void StepExecutor::StopGuest(v1::StepUpdate* u) {
+  std::string dir = GuestDir(state_dir_);
+  if (guest_) {
+    guest_->vm->Stop();
+    Log(kLog, "guest ", guest_->id, " (last used by attempt ", guest_->attempt, ") stopped");
+    guest_.reset();
+  }
+  for (const char* name : {"console.log", "qemu.log"}) {
+    std::string path = dir + "/" + name;
+    if (u != nullptr && deps_.fs->Exists(path)) {
+      (*u->mutable_artifacts())[absl::StrCat("guest-", name)] =
+          TailOfFile(*deps_.fs, path, 64 << 10);
+    }
+  }
+  (void)deps_.fs->RemoveAll(dir);
 }
 
 void StepExecutor::VerifyMode(const v1::Step& step) {
@@ -391,6 +426,7 @@ void StepExecutor::VerifyMode(const v1::Step& step) {
 
 void StepExecutor::SwitchMode(const v1::Step& step) {
   if (node_ == nullptr) return Finish(step, absl::UnimplementedError("no node control"), {});
+  StopGuest(nullptr);  // the host changes under it
   auto result = node_->Switch(step);
   if (!result.ok()) return Finish(step, result.status(), {});
   v1::StepUpdate u;

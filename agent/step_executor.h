@@ -101,7 +101,19 @@ class StepExecutor {
   bool stop_ = false;
   std::map<int64_t, Server> servers_;  // by attempt id; executor thread only
   GuestHost guests_;
-  std::map<int64_t, std::unique_ptr<GuestVm>> vms_;  // by attempt id; executor thread only
+  // The node's guest: at most one (its data address on the bridge is the
+  // agent's --vm_guest_address). Executor thread only.
+  struct Guest {
+    std::string id;
+    std::string config;      // its VmConfig, serialized: a LaunchVm of the same reuses it
+    int64_t attempt = 0;     // the attempt that last used it: its cleanup stops the guest
+    v1::VmOutcome outcome;   // of its launch
+    std::unique_ptr<GuestVm> vm;
+  };
+  // Stops the guest (if any); its console and QEMU's log go into `u`'s
+  // artifacts when given.
+  void StopGuest(v1::StepUpdate* u);
+  std::optional<Guest> guest_;
   std::optional<Accelerator> kvm_;  // whether KVM works here, once a KVM guest was asked for
   std::thread thread_;
 };

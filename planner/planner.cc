@@ -333,11 +333,13 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
         ++plan->switches_by_method[kind.method];
         pp.makespan += kind.cost;
       }
-      // Each VM run boots its own guest today (the scheduler does not keep
-      // a guest for the next run of its group yet).
+      // A guest stays up for the next run of its VM config (the agent
+      // reuses it), so a launch is a change of VM config.
+      std::string last_vm = "bare-metal";
       for (uint32_t r : boot.runs) {
         pp.run_time += time[r];
-        if (runs[r].vm != "bare-metal") ++pp.vm_launches;
+        if (runs[r].vm != "bare-metal" && runs[r].vm != last_vm) ++pp.vm_launches;
+        last_vm = runs[r].vm;
       }
       pp.boots.push_back(std::move(boot));
     }

@@ -10,8 +10,9 @@
 // shortens the makespan; a local search then moves tails of boot groups off
 // the busiest pair while that shortens the plan (this is what keeps pairs
 // busy when there are fewer boot configs than pairs). Within a boot, runs are grouped by VM config
-// (ready for guests kept across runs; today every VM run boots its own guest and is counted so),
-// and shuffled reproducibly (order.seed) when order.randomize is set. `current` needs no boot.
+// so guests are relaunched as rarely as possible (a guest stays up for the next run of its VM
+// config), and shuffled reproducibly (order.seed) when order.randomize is set. `current` needs
+// no boot.
 
 #include <cstdint>
 #include <functional>

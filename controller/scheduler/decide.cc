@@ -98,7 +98,8 @@ Decision GuestUp(const store::AttemptRecord& a, const std::string& agent_id,
                 {"vm.qemu_argv", vm.qemu_argv()},
                 {"vm.boot_ms", absl::StrCat(vm.boot_ms())},
                 {"vm.guest_address", vm.guest_address()},
-                {"vm.tap", vm.tap()}};
+                {"vm.tap", vm.tap()},
+                {"vm.reused", vm.reused() ? "true" : "false"}};
   AddProbeEvidence(probe, "verify.", &d.evidence);
   std::string mode = ProbedMode(probe);
   if (facts.guest_mode != v1::IOMMU_MODE_CURRENT && mode != iommu::IommuModeName(facts.guest_mode)) {
@@ -110,8 +111,11 @@ Decision GuestUp(const store::AttemptRecord& a, const std::string& agent_id,
                            probe.mismatch().empty() ? "" : absl::StrCat(" (", probe.mismatch(), ")"));
     return d;
   }
-  d.events.emplace_back("guest_up", absl::StrCat(facts.guest, " up in ", vm.boot_ms(), " ms (",
-                                                 vm.accel(), "), runs ", mode));
+  d.events.emplace_back("guest_up",
+                        vm.reused() ? absl::StrCat(facts.guest, " still up (", vm.accel(),
+                                                   "), serves this run too; runs ", mode)
+                                    : absl::StrCat(facts.guest, " up in ", vm.boot_ms(), " ms (",
+                                                   vm.accel(), "), runs ", mode));
   return d;
 }
 

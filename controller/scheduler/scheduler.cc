@@ -142,7 +142,8 @@ absl::Status Scheduler::Cancel(int64_t experiment_id) {
   queues_.erase(experiment_id);
   Mutation m;
   m.experiments.push_back({experiment_id, ExperimentState::kCancelled, true});
-  return Commit(m);
+  RETURN_IF_ERROR(Commit(m));
+  return StopIdleGuests(experiment_id);
 }
 
 absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,

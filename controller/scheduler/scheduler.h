@@ -217,6 +217,18 @@ class Scheduler {
   // The probe each agent registered with last: a VM run's guest is
   // verified with it (its agent registers once the guest is up).
   std::map<std::string, v1::ProbeReport> registered_probes_;
+  // Hosts whose guest stays up after a successful VM run, for the next run
+  // of its VM config: the experiment, and the attempt and run that last
+  // used it (whose cleanup stops it).
+  struct IdleGuest {
+    int64_t experiment_id = 0;
+    int64_t attempt_id = 0;
+    int64_t run_id = 0;
+  };
+  std::map<std::string, IdleGuest> idle_guests_;
+  // Stops the idle guests of `experiment_id` (it ended): the cleanup of the
+  // attempt that last used each, owed durably.
+  absl::Status StopIdleGuests(int64_t experiment_id);
   // The plan each unfinished experiment follows (rebuilt after a restart).
   std::map<int64_t, PlanQueue> queues_;
 };

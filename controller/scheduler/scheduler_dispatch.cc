@@ -116,6 +116,24 @@ absl::Status Scheduler::FinishExperiments(
     RETURN_IF_ERROR(Commit(m));
     Log(kLog, "experiment ", e.id, " ",
         ExperimentStateName(all_ok ? ExperimentState::kSucceeded : ExperimentState::kFailed));
+    RETURN_IF_ERROR(StopIdleGuests(e.id));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Scheduler::StopIdleGuests(int64_t experiment_id) {
+  for (auto it = idle_guests_.begin(); it != idle_guests_.end();) {
+    const auto& [host, guest] = *it;
+    if (guest.experiment_id != experiment_id) {
+      ++it;
+      continue;
+    }
+    ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
+    Mutation m;
+    m.cleanups_owed.emplace_back(guest.attempt_id, host);
+    RETURN_IF_ERROR(Commit(m));
+    SendStep(host, StopServerStep(guest.attempt_id, guest.run_id, *spec, StepKind::kCleanup));
+    it = idle_guests_.erase(it);
   }
   return absl::OkStatus();
 }

@@ -315,15 +315,13 @@ absl::Status Scheduler::Apply(const AttemptRecord& a, const std::string& agent_i
     m.events.push_back(Event(a, agent_id, kind, message));
   if (d.error) return EndAttempt(a, AttemptState::kFailed, *d.error, std::move(m), d.transient);
   if (d.run_succeeded) m.runs.push_back({a.run_id, RunState::kSucceeded, ""});
-  // A VM run's guest is stopped by the host's cleanup, owed durably.
-  bool stop_guest = d.run_succeeded && !GuestOf(a).empty();
-  if (stop_guest) m.cleanups_owed.emplace_back(a.id, a.server_node);
+  // A VM run's guest stays up for the next run of its VM config on this
+  // host (the agent reuses it); it is stopped when its experiment ends.
+  if (d.run_succeeded && !GuestOf(a).empty()) {
+    idle_guests_[a.server_node] = {a.experiment_id, a.id, a.run_id};
+  }
   if (d.verified) RecordNodeMode(agent_id, ProbedMode(*d.verified), d.verified->boot_id());
   RETURN_IF_ERROR(Commit(m));
-  if (stop_guest) {
-    ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
-    SendStep(a.server_node, StopServerStep(a.id, a.run_id, *spec, StepKind::kCleanup));
-  }
   return SendCurrentStep(a.id);
 }
 

@@ -21,14 +21,15 @@
 namespace iommuvm::testing {
 namespace {
 
-std::string VmTcgSpec(const std::string& vms, const std::string& workloads, uint64_t requests) {
+std::string VmTcgSpec(const std::string& vms, const std::string& workloads, uint64_t requests,
+                      int repetitions = 1) {
   std::ifstream in(IOMMUVM_SOURCE_DIR "/experiments/vm-tcg.yaml");
   std::stringstream ss;
   ss << in.rdbuf();
   return absl::StrReplaceAll(
       ss.str(), {{"vm: [vm-pt, vm-lazy, vm-strict, vm-none]", absl::StrCat("vm: [", vms, "]")},
                  {"workload: [redis, memcached, nginx]", absl::StrCat("workload: [", workloads, "]")},
-                 {"repetitions: 3", "repetitions: 1"},
+                 {"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
                  {"requests: 20000", absl::StrCat("requests: ", requests)}});
 }
 
@@ -89,18 +90,17 @@ class VmRunTest : public ::testing::Test {
         << sut_.Log() << client_.Log();
   }
 
-  // A pgrep pattern for the QEMU of this test's attempt `attempt` (all
-  // attempts: ""): its QMP socket is in the agent's run directory. The
-  // first character in brackets keeps the pattern from matching itself.
-  std::string QemuOf(const std::string& attempt) {
-    std::string path = h_->dir() / "agent-sut/runs/";
-    if (!attempt.empty()) path += "a" + attempt + "/qmp.sock";
+  // A pgrep pattern for this test's guest's QEMU: its QMP socket is in the
+  // agent's guest directory. The first character in brackets keeps the
+  // pattern from matching itself.
+  std::string Qemu() {
+    std::string path = h_->dir() / "agent-sut/runs/guest/qmp.sock";
     return absl::StrCat("[", path.substr(0, 1), "]", path.substr(1));
   }
 
   // QEMU processes and tap devices this test's guests could have left.
   int Leftovers() {
-    return CountLines(absl::StrCat("pgrep -f '", QemuOf(""), "' || true")) +
+    return CountLines(absl::StrCat("pgrep -f '", Qemu(), "' || true")) +
            CountLines(absl::StrCat("ip -n ", net_->sut_ns(), " -o link show type tun || true"));
   }
 
@@ -109,20 +109,25 @@ class VmRunTest : public ::testing::Test {
   Daemon controller_, sut_, client_;
 };
 
+// Two repetitions: the guest boots once and serves both.
 TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
-  std::string spec = VmTcgSpec("vm-strict", "redis", 3000);
+  std::string spec = VmTcgSpec("vm-strict", "redis", 3000, /*repetitions=*/2);
   CommandResult r = h_->Cli({"submit", h_->WriteFile("vm.yaml", spec), "--wait"}, absl::Minutes(6));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sut_.Log() << client_.Log();
-  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 2);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.reused' AND "
+                      "value = 'true'"),
+            1);
+  EXPECT_NE(sut_.Log().find("serves it too"), std::string::npos) << sut_.Log();
   // The guest registered as its own node, and its probe is the run's mode.
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sut/vm-strict'"), 1);
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' AND "
                       "value = 'strict'"),
-            1);
+            2);
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.accel' AND "
                       "value = 'tcg'"),
-            1);
-  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
+            2);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 2);
   // The guest's server telemetry arrived from the guest.
   EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut/vm-strict' AND "
                       "name = 'server_requests_per_second'"),
@@ -144,7 +149,9 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
       << compare.out << compare.err;
   // The guest is stopped after the run: no QEMU, no tap.
   EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
-  EXPECT_TRUE(sut_.WaitForLog("guest of attempt 1 stopped", absl::Seconds(10))) << sut_.Log();
+  EXPECT_TRUE(sut_.WaitForLog("guest sut/vm-strict (last used by attempt 2) stopped",
+                              absl::Seconds(10)))
+      << sut_.Log();
 }
 
 // A guest that never comes up (here: its kernel image is not a kernel, so
@@ -171,7 +178,7 @@ TEST_F(VmRunTest, AGuestThatNeverBootsFailsWithItsConsoleAndLeavesNothing) {
 // attempt is retried in a fresh guest and the run still succeeds.
 TEST_F(VmRunTest, QemuKilledMidRunIsRetriedInAFreshGuest) {
   SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 200000));
-  ASSERT_EQ(CountLines(absl::StrCat("pkill -9 -e -f '", QemuOf("1"), "' || true")), 1)
+  ASSERT_EQ(CountLines(absl::StrCat("pkill -9 -e -f '", Qemu(), "' || true")), 1)
       << sut_.Log();
   ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM experiments WHERE state IN ('SUCCEEDED', "
                                "'FAILED')",
@@ -195,7 +202,7 @@ TEST_F(VmRunTest, AHostAgentKilledWhileItsGuestServesIsRetriedInAFreshGuest) {
                                "'FAILED')",
                                1, absl::Minutes(5)))
       << sut_.Log() << controller_.Log();
-  EXPECT_EQ(CountLines(absl::StrCat("pgrep -f '", QemuOf("1"), "' || true")), 0);
+  EXPECT_EQ(CountLines(absl::StrCat("pgrep -f '", Qemu(), "' || true")), 0);
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1) << sut_.Log();
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
   EXPECT_TRUE(WaitUntilClean()) << sut_.Log();

@@ -210,7 +210,7 @@ TEST_F(SchedulerTest, ControllerDowntimeDoesNotCountAgainstADeadline) {
 // A VM run: the host verifies its own mode and boots the guest, whose
 // agent registers as "<host>/<vm>" with its own probe; that probe is the
 // run's verified mode, the server runs in the guest, and the host's
-// cleanup stops the guest afterwards.
+// cleanup stops the guest once the experiment is over.
 TEST_F(SchedulerTest, AVmRunServesInItsGuestAndTheHostStopsItAfter) {
   std::string yaml = std::string(kSpec) +
                      "vms:\n  g: {viommu: intel, guest_iommu: strict, accel: tcg,\n"
@@ -248,7 +248,10 @@ TEST_F(SchedulerTest, AVmRunServesInItsGuestAndTheHostStopsItAfter) {
   v1::Step stop = gateway_.LastStep("srv/g");
   ASSERT_TRUE(stop.has_stop_server());
   ASSERT_THAT(Update("srv/g", stop, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
-  // The host is told to stop the guest.
+  // The guest stays up for a next run of its config until the experiment
+  // ends; then the host is told to stop it.
+  EXPECT_TRUE(gateway_.LastStep("srv").has_launch_vm());
+  TickAndVerify();
   EXPECT_EQ(gateway_.LastStep("srv").step_id(), StepId(launch.attempt_id(), StepKind::kCleanup));
 
   auto attempt = *store_->GetAttempt(launch.attempt_id());
