@@ -69,7 +69,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   std::string agent_id = config.agent_id;
   GuestHost guests{agent_id,           config.controller_address, config.vm_bridge,
                    config.vm_guest_address, config.vm_gateway,   config.guest_dir,
-                   config.qemu_binary};
+                   config.qemu_binary,      config.data_nic};
   // Facts are read afresh at every registration: a node whose mode changed
   // while the agent ran (a switch by hand, a sysfs write) must not be
   // reported with the snapshot of its start.

@@ -72,6 +72,7 @@ struct VmSpec {
   // tests. Its numbers are not comparable with a KVM guest's.
   std::string accel = "kvm";
   std::string qemu_binary;  // "" = the agent's --qemu_binary
+  std::string pin;          // vCPUs to host CPUs: "" none, "auto", or a CPU list
 };
 
 struct PairSpec {

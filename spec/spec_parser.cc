@@ -277,6 +277,11 @@ class Parser {
       r.StringList("accel", &one, {"kvm", "tcg"});
       if (!one.empty()) vm.accel = one[0];
       r.String("qemu_binary", &vm.qemu_binary);
+      r.String("pin", &vm.pin);
+      if (!vm.pin.empty() && vm.pin != "auto") {
+        std::string e = CheckCpuList(vm.pin);
+        if (!e.empty()) r.Error(r.Child("pin"), r.ChildPath("pin"), e + " (or auto)");
+      }
       // What guests really run (iommu/guest_mode.h, docs/vm.md, pinned by
       // the vm tests): asking for a mode the guest kernel overrides would
       // mislabel runs, and QEMU refuses some NICs behind some vIOMMUs.

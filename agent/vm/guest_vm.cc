@@ -5,6 +5,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/vm/qmp_client.h"
+#include "agent/vm/vcpu_pinning.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -77,6 +79,19 @@ absl::Status GuestVm::AttachTap(const std::string& tap, const std::string& bridg
         " (does the bridge exist? the agent's --vm_bridge)"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> GuestVm::Pin(const std::string& pin, const std::string& data_nic,
+                                          const std::string& qmp_socket) {
+  auto target = ResolvePin(*files_, pin, data_nic);
+  if (!target.ok()) return target.status();
+  auto reply = QmpExecute(qmp_socket, "query-cpus-fast", absl::Seconds(5), clock_);
+  if (!reply.ok()) return reply.status();
+  auto threads = ParseVcpuThreads(*reply);
+  if (!threads.ok()) return threads.status();
+  auto pinned = PinVcpus(runner_, *threads, target->cpus);
+  if (!pinned.ok()) return pinned.status();
+  return absl::StrCat(*pinned, " (", target->how, ")");
 }
 
 absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const GuestHost& host,
@@ -170,6 +185,15 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
     }
   }
   out.set_boot_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(clock_->Now() - started)));
+  if (!vm.pin().empty()) {
+    auto pinned = Pin(vm.pin(), host.data_nic, q.qmp_socket);
+    if (!pinned.ok()) {
+      Stop();
+      return absl::Status(pinned.status().code(),
+                          absl::StrCat("guest ", launch.guest_id(), ": ", pinned.status().message()));
+    }
+    out.set_pinning(*pinned);
+  }
   return out;
 }
 

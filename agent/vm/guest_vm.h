@@ -26,6 +26,7 @@ struct GuestHost {
   std::string gateway;             // the guest's default route ("" = none)
   std::string guest_dir;           // default image: <dir>/vmlinuz and <dir>/initrd.cpio
   std::string qemu_binary = "qemu-system-x86_64";
+  std::string data_nic;  // the host's data NIC (pin: auto takes its NUMA node's CPUs)
 };
 
 // The controller address as the guest reaches it: QEMU's user network
@@ -55,6 +56,9 @@ class GuestVm {
  private:
   absl::Status AttachTap(const std::string& tap, const std::string& bridge,
                          absl::Duration timeout);
+  // Pins the vCPU threads as `pin` says; returns what was done.
+  absl::StatusOr<std::string> Pin(const std::string& pin, const std::string& data_nic,
+                                  const std::string& qmp_socket);
 
   CommandRunner* runner_;
   FileSystem* files_;

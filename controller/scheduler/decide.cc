@@ -99,7 +99,8 @@ Decision GuestUp(const store::AttemptRecord& a, const std::string& agent_id,
                 {"vm.boot_ms", absl::StrCat(vm.boot_ms())},
                 {"vm.guest_address", vm.guest_address()},
                 {"vm.tap", vm.tap()},
-                {"vm.reused", vm.reused() ? "true" : "false"}};
+                {"vm.reused", vm.reused() ? "true" : "false"},
+                {"vm.pinning", vm.pinning()}};
   AddProbeEvidence(probe, "verify.", &d.evidence);
   std::string mode = ProbedMode(probe);
   if (facts.guest_mode != v1::IOMMU_MODE_CURRENT && mode != iommu::IommuModeName(facts.guest_mode)) {
