@@ -73,6 +73,7 @@ struct VmSpec {
   std::string accel = "kvm";
   std::string qemu_binary;  // "" = the agent's --qemu_binary
   std::string pin;          // vCPUs to host CPUs: "" none, "auto", or a CPU list
+  bool hugepages = false;   // guest memory from the host's hugepages
 };
 
 struct PairSpec {

@@ -278,6 +278,7 @@ class Parser {
       if (!one.empty()) vm.accel = one[0];
       r.String("qemu_binary", &vm.qemu_binary);
       r.String("pin", &vm.pin);
+      r.Bool("hugepages", &vm.hugepages);
       if (!vm.pin.empty() && vm.pin != "auto") {
         std::string e = CheckCpuList(vm.pin);
         if (!e.empty()) r.Error(r.Child("pin"), r.ChildPath("pin"), e + " (or auto)");

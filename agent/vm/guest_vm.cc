@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "agent/vm/qmp_client.h"
 #include "agent/vm/vcpu_pinning.h"
@@ -81,6 +82,36 @@ absl::Status GuestVm::AttachTap(const std::string& tap, const std::string& bridg
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> GuestVm::HugepagesFor(uint64_t memory_bytes) {
+  std::string mount;
+  for (absl::string_view line : absl::StrSplit(files_->ReadFile("/proc/mounts").value_or(""), '\n')) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    if (f.size() > 2 && f[2] == "hugetlbfs") {
+      mount = std::string(f[1]);
+      break;
+    }
+  }
+  if (mount.empty()) {
+    return absl::FailedPreconditionError(
+        "hugepages: no hugetlbfs is mounted on this node (mount -t hugetlbfs none "
+        "/dev/hugepages)");
+  }
+  uint64_t free_pages = 0, page_kib = 0;
+  for (absl::string_view line : absl::StrSplit(files_->ReadFile("/proc/meminfo").value_or(""), '\n')) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.size() < 2) continue;
+    if (f[0] == "HugePages_Free:") (void)absl::SimpleAtoi(f[1], &free_pages);
+    if (f[0] == "Hugepagesize:") (void)absl::SimpleAtoi(f[1], &page_kib);
+  }
+  uint64_t need = page_kib == 0 ? 0 : (memory_bytes / 1024 + page_kib - 1) / page_kib;
+  if (page_kib == 0 || free_pages < need) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "hugepages: the guest needs ", need, " free pages of ", page_kib, " KiB, the node has ",
+        free_pages, " (reserve them: echo ", need, " > /proc/sys/vm/nr_hugepages)"));
+  }
+  return mount;
+}
+
 absl::StatusOr<std::string> GuestVm::Pin(const std::string& pin, const std::string& data_nic,
                                           const std::string& qmp_socket) {
   auto target = ResolvePin(*files_, pin, data_nic);
@@ -117,6 +148,14 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
     }
   }
   QemuLaunch q;
+  if (vm.hugepages()) {
+    auto pages = HugepagesFor(vm.memory_bytes());
+    if (!pages.ok()) {
+      return absl::Status(pages.status().code(),
+                          absl::StrCat("guest ", launch.guest_id(), ": ", pages.status().message()));
+    }
+    q.hugetlbfs = *pages;
+  }
   q.accel = vm.accel().empty() ? "kvm" : vm.accel();
   q.qemu_binary = vm.qemu_binary().empty() ? host.qemu_binary : vm.qemu_binary();
   std::string tap = absl::StrCat("ivmt", attempt_id);

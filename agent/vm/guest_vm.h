@@ -56,6 +56,9 @@ class GuestVm {
  private:
   absl::Status AttachTap(const std::string& tap, const std::string& bridge,
                          absl::Duration timeout);
+  // The hugetlbfs mount to back `memory_bytes` of guest RAM, when enough
+  // hugepages are free; else why not and how to reserve them.
+  absl::StatusOr<std::string> HugepagesFor(uint64_t memory_bytes);
   // Pins the vCPU threads as `pin` says; returns what was done.
   absl::StatusOr<std::string> Pin(const std::string& pin, const std::string& data_nic,
                                   const std::string& qmp_socket);

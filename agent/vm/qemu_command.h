@@ -30,6 +30,7 @@ struct QemuLaunch {
   std::string control_mac;  // "" = none
   std::string qmp_socket;   // "" = no QMP
   std::string extra_append;  // more guest kernel parameters (the guest agent's settings)
+  std::string hugetlbfs;     // vm.hugepages: where hugetlbfs is mounted ("/dev/hugepages")
 };
 
 // The guest kernel command line: serial console, no reboot on panic, the

@@ -163,6 +163,7 @@ v1::Step LaunchVmStep(int64_t attempt_id, int64_t run_id, const spec::Experiment
   c->set_accel(vm.accel);
   c->set_qemu_binary(vm.qemu_binary);
   c->set_pin(vm.pin);
+  c->set_hugepages(vm.hugepages);
   return step;
 }
 

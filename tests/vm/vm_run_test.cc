@@ -161,6 +161,42 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
       << sut_.Log();
 }
 
+// Hugepage-backed guest memory: refused with how many pages to reserve
+// while the node has none, used once they are reserved.
+TEST_F(VmRunTest, HugepagesAreUsedWhenReservedAndAskedForOtherwise) {
+  LocalCommandRunner runner;
+  auto sh = [&](const std::string& cmd) {
+    CommandSpec spec;
+    spec.argv = {"sh", "-c", cmd};
+    auto r = runner.Run(spec);
+    return r.ok() && r->ok();
+  };
+  if (!sh("grep -q hugetlbfs /proc/mounts || (mkdir -p /dev/hugepages && mount -t hugetlbfs "
+          "none /dev/hugepages)")) {
+    GTEST_SKIP() << "cannot mount hugetlbfs here";
+  }
+  ASSERT_TRUE(sh("echo 0 > /proc/sys/vm/nr_hugepages"));
+  std::string spec = absl::StrReplaceAll(
+      VmTcgSpec("vm-strict", "redis", 10000),
+      {{"    guest_iommu: strict\n", "    guest_iommu: strict\n    hugepages: true\n"}});
+  CommandResult refused =
+      h_->Cli({"submit", h_->WriteFile("vm.yaml", spec), "--wait"}, absl::Minutes(3));
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(h_->Cli({"status", "1", "--format", "json"})
+                .out.find("hugepages: the guest needs 512 free pages of 2048 KiB, the node has 0"),
+            std::string::npos);
+  if (!sh("echo 600 > /proc/sys/vm/nr_hugepages && grep -q 'HugePages_Total: *600' /proc/meminfo")) {
+    GTEST_SKIP() << "cannot reserve 600 hugepages here";
+  }
+  CommandResult r = h_->Cli({"submit", h_->WriteFile("vm.yaml", spec), "--wait"}, absl::Minutes(3));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << sut_.Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.qemu_argv' AND value "
+                      "LIKE '%memory-backend-file,id=mem,size=1024M,mem-path=%prealloc=on%'"),
+            1);
+  EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
+  sh("echo 0 > /proc/sys/vm/nr_hugepages");
+}
+
 // A guest that never comes up (here: its kernel image is not a kernel, so
 // QEMU gives up at once) fails its attempt as transient (retried), with
 // QEMU's words and the console in the error; no QEMU stays.

@@ -55,6 +55,25 @@ TEST(QemuCommandTest, IntelGuestWithCachingModeAndAtsNic) {
   EXPECT_NE(Line(vm, "kvm").find("accel=kvm,kernel-irqchip=split -cpu host"), std::string::npos);
 }
 
+// Hugepage-backed RAM: a preallocated file backend on the hugetlbfs mount,
+// named as the machine's memory.
+TEST(QemuCommandTest, HugepagesBackTheGuestsMemory) {
+  v1::VmConfig vm = Guest("intel", v1::IOMMU_MODE_STRICT);
+  vm.set_hugepages(true);
+  QemuLaunch launch;
+  launch.console_path = "/run/console.log";
+  EXPECT_FALSE(QemuCommandLine(vm, launch).ok());  // no mount given
+  launch.hugetlbfs = "/dev/hugepages";
+  auto argv = QemuCommandLine(vm, launch);
+  ASSERT_TRUE(argv.ok()) << argv.status();
+  std::string line = absl::StrJoin(*argv, " ");
+  EXPECT_NE(line.find("q35,accel=tcg,kernel-irqchip=split,memory-backend=mem"), std::string::npos);
+  EXPECT_NE(line.find("-object memory-backend-file,id=mem,size=2048M,mem-path=/dev/hugepages,"
+                      "prealloc=on,share=on"),
+            std::string::npos)
+      << line;
+}
+
 TEST(QemuCommandTest, AmdVirtioAndNoViommu) {
   std::string amd = Line(Guest("amd", v1::IOMMU_MODE_PASSTHROUGH));
   EXPECT_NE(amd.find("-device amd-iommu,intremap=on -device pcie-root-port"), std::string::npos);
