@@ -22,10 +22,6 @@ std::vector<int> Values(const std::string& text, const std::string& key) {
   return out;
 }
 
-std::string Trimmed(const FileSystem& fs, const std::string& path) {
-  return std::string(absl::StripAsciiWhitespace(fs.ReadFile(path).value_or("")));
-}
-
 }  // namespace
 
 absl::StatusOr<std::map<int, int>> ParseVcpuThreads(const std::string& reply) {
@@ -59,15 +55,15 @@ absl::StatusOr<PinTarget> ResolvePin(const FileSystem& fs, const std::string& pi
   PinTarget t;
   std::string list = pin;
   if (pin == "auto") {
-    std::string node = data_nic.empty()
-                           ? ""
-                           : Trimmed(fs, absl::StrCat("/sys/class/net/", data_nic,
-                                                      "/device/numa_node"));
+    std::string node =
+        data_nic.empty()
+            ? ""
+            : ReadTrimmed(fs, absl::StrCat("/sys/class/net/", data_nic, "/device/numa_node"));
     if (!node.empty() && node != "-1") {
-      list = Trimmed(fs, absl::StrCat("/sys/devices/system/node/node", node, "/cpulist"));
+      list = ReadTrimmed(fs, absl::StrCat("/sys/devices/system/node/node", node, "/cpulist"));
       t.how = absl::StrCat("auto: NUMA node ", node, " of ", data_nic);
     } else {
-      list = Trimmed(fs, "/sys/devices/system/cpu/online");
+      list = ReadTrimmed(fs, "/sys/devices/system/cpu/online");
       t.how = absl::StrCat("auto: every online CPU (",
                            data_nic.empty() ? "no data NIC named" : data_nic + " has no NUMA node",
                            ")");

@@ -64,7 +64,7 @@ Decision Verified(const store::AttemptRecord& a, const std::string& agent_id,
   bool vm = !facts.guest.empty();
   Decision d = vm ? Move(AttemptState::kVerifying, AttemptState::kLaunchingVm, StepKind::kLaunchVm)
                   : Move(AttemptState::kVerifying, AttemptState::kPreparing, StepKind::kStartServer);
-  std::string prefix = vm ? "host.verify." : "verify.";
+  std::string prefix = vm ? store::kHostVerifyPrefix : "verify.";
   for (const auto& [k, v] : u.evidence()) d.evidence[prefix + k] = v;
   AddProbeEvidence(probe, prefix, &d.evidence);
   if (!probe.mismatch().empty()) {

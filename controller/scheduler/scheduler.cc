@@ -288,7 +288,7 @@ std::vector<AgentView> Scheduler::Agents() {
     if (open.ok()) {
       for (const auto& a : *open) {
         if (a.server_node == n.agent_id || a.client_node == n.agent_id ||
-            GuestOf(a) == n.agent_id) {
+            store::GuestNodeOf(a) == n.agent_id) {
           v.busy = true;
         }
       }

@@ -70,7 +70,7 @@ void Scheduler::SendCleanup(const AttemptRecord& a, const spec::ExperimentSpec& 
   v1::ControllerMessage cancel;
   cancel.mutable_cancel()->set_step_id(a.step_id);
   cancel.mutable_cancel()->set_reason("attempt ended");
-  for (const std::string& node : {a.server_node, a.client_node, GuestOf(a)}) {
+  for (const std::string& node : {a.server_node, a.client_node, store::GuestNodeOf(a)}) {
     if (!node.empty()) gateway_->Send(node, cancel);
   }
   if (!a.server_node.empty()) {
@@ -100,8 +100,8 @@ std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
   // A VM run's guest, once it serves (QEMU killed, the guest crashed).
   bool serving = a.state == AttemptState::kPreparing || a.state == AttemptState::kRunning ||
                  a.state == AttemptState::kCollecting;
-  if (std::string guest = GuestOf(a); serving && !guest.empty() &&
-                                      liveness_.SilentFor(guest) > options_.agent_grace) {
+  if (std::string guest = store::GuestNodeOf(a);
+      serving && !guest.empty() && liveness_.SilentFor(guest) > options_.agent_grace) {
     return guest;
   }
   return std::nullopt;

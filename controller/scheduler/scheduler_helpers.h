@@ -51,18 +51,12 @@ inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& n
 // nodes of their host's VM runs, never paired on their own.
 inline constexpr char kParentLabel[] = "iommuvm.parent";
 
-// A VM run's guest node ("" for bare metal).
-inline std::string GuestOf(const store::AttemptRecord& a) {
-  auto it = a.evidence.find(kGuestNodeKey);
-  return it == a.evidence.end() ? "" : it->second;
-}
-
 // Where a step of `kind` runs: the load on the client; a VM run's server
 // in its guest; everything else (switch, verify, launch, cleanup) on the
 // server node itself.
 inline std::string NodeFor(const store::AttemptRecord& a, StepKind kind) {
   if (kind == StepKind::kRunLoad) return a.client_node;
-  std::string guest = GuestOf(a);
+  std::string guest = store::GuestNodeOf(a);
   if (!guest.empty() && (kind == StepKind::kStartServer || kind == StepKind::kStopServer)) {
     return guest;
   }

@@ -58,7 +58,8 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
         return absl::FailedPreconditionError(absl::StrCat("run ", run.point.index, ": vm '",
                                                           run.point.vm, "' is not in vms"));
       }
-      return std::optional<v1::Step>(LaunchVmStep(a.id, a.run_id, *spec, vm->second, GuestOf(a)));
+      return std::optional<v1::Step>(
+          LaunchVmStep(a.id, a.run_id, *spec, vm->second, store::GuestNodeOf(a)));
     }
     case StepKind::kStartServer:
       *target_agent = NodeFor(a, kind);
@@ -144,7 +145,7 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
       const v1::MetricBatch& b = msg.metric_batch();
       ASSIGN_OR_RETURN(auto a, FindOpen(b.attempt_id()));
       if (a && a->server_node != agent_id && a->client_node != agent_id &&
-          GuestOf(*a) != agent_id) {
+          store::GuestNodeOf(*a) != agent_id) {
         return NotItsNode(*a, agent_id);
       }
       if (a) {
@@ -217,7 +218,8 @@ void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& age
   }
   const LiveRun& live = cached->second;
   // A dual-role node serving itself counts as the server.
-  std::string role = a.server_node == agent_id || GuestOf(a) == agent_id ? "server" : "client";
+  std::string role =
+      a.server_node == agent_id || store::GuestNodeOf(a) == agent_id ? "server" : "client";
   for (const auto& s : batch.samples()) metrics_->SetLive(live, agent_id, role, s);
 }
 
@@ -270,7 +272,7 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   if (u.phase() == v1::StepUpdate::PHASE_SUCCEEDED) {
     ASSIGN_OR_RETURN(run, store_->GetRun(a.run_id));
     facts.workload = run.point.workload;
-    facts.guest = GuestOf(a);
+    facts.guest = store::GuestNodeOf(a);
     if (!facts.guest.empty()) {
       ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
       if (auto vm = spec->vms.find(run.point.vm); vm != spec->vms.end()) {
@@ -317,7 +319,7 @@ absl::Status Scheduler::Apply(const AttemptRecord& a, const std::string& agent_i
   if (d.run_succeeded) m.runs.push_back({a.run_id, RunState::kSucceeded, ""});
   // A VM run's guest stays up for the next run of its VM config on this
   // host (the agent reuses it); it is stopped when its experiment ends.
-  if (d.run_succeeded && !GuestOf(a).empty()) {
+  if (d.run_succeeded && !store::GuestNodeOf(a).empty()) {
     idle_guests_[a.server_node] = {a.experiment_id, a.id, a.run_id};
   }
   if (d.verified) RecordNodeMode(agent_id, ProbedMode(*d.verified), d.verified->boot_id());

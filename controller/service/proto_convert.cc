@@ -140,10 +140,10 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         load_window_ms = to - from;
       }
       // The server's telemetry comes from where it ran: a VM run's guest.
-      auto guest = a.evidence.find(store::kGuestNodeKey);
-      auto means = store->MeanSamples(
-          a.id, guest == a.evidence.end() ? a.server_node : guest->second, from, to);
-      if (auto host = a.evidence.find("host.verify.detected"); host != a.evidence.end()) {
+      std::string guest = store::GuestNodeOf(a);
+      auto means = store->MeanSamples(a.id, guest.empty() ? a.server_node : guest, from, to);
+      if (auto host = a.evidence.find(absl::StrCat(store::kHostVerifyPrefix, "detected"));
+          host != a.evidence.end()) {
         base.set_host_mode(host->second);
       }
       if (means.ok()) {

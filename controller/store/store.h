@@ -54,6 +54,7 @@ inline constexpr char kSimulatedKey[] = "server.simulated";
 // runs there. The run's verify.* evidence is the guest's probe, the host's
 // is under host.verify.*.
 inline constexpr char kGuestNodeKey[] = "vm.guest_id";
+inline constexpr char kHostVerifyPrefix[] = "host.verify.";
 
 struct AttemptRecord {
   int64_t id = 0;
@@ -72,6 +73,12 @@ struct AttemptRecord {
   absl::Time created;
   absl::Time updated;  // last state change; deadlines count from here
 };
+
+// A VM run's guest node ("" for bare metal).
+inline std::string GuestNodeOf(const AttemptRecord& a) {
+  auto it = a.evidence.find(kGuestNodeKey);
+  return it == a.evidence.end() ? "" : it->second;
+}
 
 struct NodeRecord {
   std::string agent_id;

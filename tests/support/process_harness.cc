@@ -114,15 +114,19 @@ bool Harness::WaitForCount(const std::string& sql, int64_t want, absl::Duration 
   return false;
 }
 
-std::string QuickSpec(int repetitions, uint64_t requests) {
-  std::ifstream in(IOMMUVM_SOURCE_DIR "/experiments/quickstart.yaml");
+std::string SourceFile(const std::string& path) {
+  std::ifstream in(std::string(IOMMUVM_SOURCE_DIR) + "/" + path);
   std::stringstream ss;
   ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string QuickSpec(int repetitions, uint64_t requests) {
   return absl::StrReplaceAll(
-      ss.str(), {{"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
-                 {"requests: 100000", absl::StrCat("requests: ", requests)},
-                 {"workload: [redis-get, redis-set, memcached, nginx]",
-                  "workload: [redis-get, redis-set]"}});
+      SourceFile("experiments/quickstart.yaml"),
+      {{"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
+       {"requests: 100000", absl::StrCat("requests: ", requests)},
+       {"workload: [redis-get, redis-set, memcached, nginx]", "workload: [redis-get, redis-set]"}});
 }
 
 }  // namespace iommuvm::testing

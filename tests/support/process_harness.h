@@ -78,6 +78,10 @@ class Harness {
   std::string db_path_;
 };
 
+// A file of the project's source tree ("experiments/quickstart.yaml"); ""
+// when it cannot be read.
+std::string SourceFile(const std::string& path);
+
 // The quickstart spec's Redis workloads with fewer requests, so a run takes
 // about a second.
 std::string QuickSpec(int repetitions, uint64_t requests = 20000);

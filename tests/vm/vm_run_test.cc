@@ -5,13 +5,10 @@
 // run, and is verified by its own probe; the load crosses the data plane
 // into the guest. Afterwards nothing is left: no QEMU, no tap.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -23,23 +20,25 @@ namespace {
 
 std::string VmTcgSpec(const std::string& vms, const std::string& workloads, uint64_t requests,
                       int repetitions = 1) {
-  std::ifstream in(IOMMUVM_SOURCE_DIR "/experiments/vm-tcg.yaml");
-  std::stringstream ss;
-  ss << in.rdbuf();
   return absl::StrReplaceAll(
-      ss.str(), {{"vm: [vm-pt, vm-lazy, vm-strict, vm-none]", absl::StrCat("vm: [", vms, "]")},
-                 {"workload: [redis, memcached, nginx]", absl::StrCat("workload: [", workloads, "]")},
-                 {"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
-                 {"requests: 20000", absl::StrCat("requests: ", requests)}});
+      SourceFile("experiments/vm-tcg.yaml"),
+      {{"vm: [vm-pt, vm-lazy, vm-strict, vm-none]", absl::StrCat("vm: [", vms, "]")},
+       {"workload: [redis, memcached, nginx]", absl::StrCat("workload: [", workloads, "]")},
+       {"repetitions: 3", absl::StrCat("repetitions: ", repetitions)},
+       {"requests: 20000", absl::StrCat("requests: ", requests)}});
 }
 
-int CountLines(const std::string& cmd) {
-  LocalCommandRunner runner;
+CommandResult Shell(const std::string& cmd) {
   CommandSpec spec;
   spec.argv = {"sh", "-c", cmd};
-  auto r = runner.Run(spec);
-  if (!r.ok()) return -1;
-  return static_cast<int>(std::count(r->out.begin(), r->out.end(), '\n'));
+  return LocalCommandRunner().Run(spec).value_or(CommandResult{});
+}
+
+// Lines `cmd` prints (-1 when it cannot run).
+int CountLines(const std::string& cmd) {
+  CommandResult r = Shell(cmd);
+  if (r.exit_code < 0) return -1;
+  return static_cast<int>(std::count(r.out.begin(), r.out.end(), '\n'));
 }
 
 class VmRunTest : public ::testing::Test {
@@ -164,13 +163,7 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
 // Hugepage-backed guest memory: refused with how many pages to reserve
 // while the node has none, used once they are reserved.
 TEST_F(VmRunTest, HugepagesAreUsedWhenReservedAndAskedForOtherwise) {
-  LocalCommandRunner runner;
-  auto sh = [&](const std::string& cmd) {
-    CommandSpec spec;
-    spec.argv = {"sh", "-c", cmd};
-    auto r = runner.Run(spec);
-    return r.ok() && r->ok();
-  };
+  auto sh = [](const std::string& cmd) { return Shell(cmd).ok(); };
   if (!sh("grep -q hugetlbfs /proc/mounts || (mkdir -p /dev/hugepages && mount -t hugetlbfs "
           "none /dev/hugepages)")) {
     GTEST_SKIP() << "cannot mount hugetlbfs here";

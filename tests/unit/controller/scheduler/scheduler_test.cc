@@ -14,6 +14,18 @@ namespace {
 
 using ::iommuvm::testing::IsOk;
 
+// kSpec with `vms` (YAML under the key) and matrix.vm `[vm_axis]`.
+std::string WithVms(const std::string& vms, const std::string& vm_axis) {
+  std::string yaml = std::string(kSpec) + "vms:\n" + vms;
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [" + vm_axis + "]\n");
+  return yaml;
+}
+
+// A strict guest under TCG, behind a VT-d without caching mode.
+constexpr char kStrictGuest[] =
+    "  g: {viommu: intel, guest_iommu: strict, accel: tcg,\n"
+    "      viommu_options: {caching_mode: false}}\n";
+
 TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
   int64_t id = Submit();
   Register("srv", v1::ROLE_SERVER);
@@ -212,11 +224,7 @@ TEST_F(SchedulerTest, ControllerDowntimeDoesNotCountAgainstADeadline) {
 // run's verified mode, the server runs in the guest, and the host's
 // cleanup stops the guest once the experiment is over.
 TEST_F(SchedulerTest, AVmRunServesInItsGuestAndTheHostStopsItAfter) {
-  std::string yaml = std::string(kSpec) +
-                     "vms:\n  g: {viommu: intel, guest_iommu: strict, accel: tcg,\n"
-                     "      viommu_options: {caching_mode: false}}\n";
-  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [g]\n");
-  auto r = scheduler_->Submit(yaml);
+  auto r = scheduler_->Submit(WithVms(kStrictGuest, "g"));
   ASSERT_THAT(r, IsOk());
   ASSERT_GT(r->experiment_id, 0) << r->errors[0].Format("t");
   int64_t id = r->experiment_id;
@@ -265,11 +273,7 @@ TEST_F(SchedulerTest, AVmRunServesInItsGuestAndTheHostStopsItAfter) {
 // A guest whose probe disagrees with its vms entry fails the run, naming
 // both modes.
 TEST_F(SchedulerTest, AGuestInTheWrongModeFailsTheRun) {
-  std::string yaml = std::string(kSpec) +
-                     "vms:\n  g: {viommu: intel, guest_iommu: strict, accel: tcg,\n"
-                     "      viommu_options: {caching_mode: false}}\n";
-  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [g]\n");
-  auto r = scheduler_->Submit(yaml);
+  auto r = scheduler_->Submit(WithVms(kStrictGuest, "g"));
   ASSERT_THAT(r, IsOk());
   ASSERT_GT(r->experiment_id, 0);
   Register("srv", v1::ROLE_SERVER);
@@ -289,10 +293,8 @@ TEST_F(SchedulerTest, AGuestInTheWrongModeFailsTheRun) {
 // A KVM guest needs /dev/kvm on the server nodes that may run it: refused
 // at submit, naming the node.
 TEST_F(SchedulerTest, KvmGuestsNeedKvmOnTheServerNodes) {
-  std::string yaml = std::string(kSpec) + "vms:\n  g: {viommu: none, accel: kvm}\n";
-  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [g]\n");
   Register("srv", v1::ROLE_SERVER);  // its inventory has no /dev/kvm
-  auto r = scheduler_->Submit(yaml);
+  auto r = scheduler_->Submit(WithVms("  g: {viommu: none, accel: kvm}\n", "g"));
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->experiment_id, 0);
   ASSERT_EQ(r->errors.size(), 1u);
@@ -303,10 +305,8 @@ TEST_F(SchedulerTest, KvmGuestsNeedKvmOnTheServerNodes) {
 // A guest with an assigned VF needs VF creation and binding the agent
 // does not do yet: refused at submit, located in the file.
 TEST_F(SchedulerTest, VfGuestsAreRefusedAtSubmit) {
-  std::string yaml = std::string(kSpec) +
-                     "vms:\n  g: {viommu: intel, nic: vfio-vf, accel: tcg}\n";
-  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [bare-metal, g]\n");
-  auto r = scheduler_->Submit(yaml);
+  auto r = scheduler_->Submit(
+      WithVms("  g: {viommu: intel, nic: vfio-vf, accel: tcg}\n", "bare-metal, g"));
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->experiment_id, 0);
   ASSERT_EQ(r->errors.size(), 1u);
