@@ -10,6 +10,7 @@
 #include "agent/node/sysfs.h"
 #include "agent/node/vfio.h"
 #include "agent/paths.h"
+#include "agent/vm/libvirt_vm.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -50,6 +51,15 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     Log("agent", "killed ", p.comm, " (pid ", p.pid, ") left running in ", p.cwd,
         " by an earlier life of this agent");
   }
+  // libvirt domains of guests an earlier life left running (QEMU run by
+  // iommuvm itself went with the processes above).
+  if (!config.vm_bridge.empty()) {
+    for (const std::string& name :
+         RemoveLeftoverDomains(&runner, config.agent_id, config.libvirt_uri)) {
+      Log("agent", "removed libvirt domain ", name,
+          " left running by an earlier life of this agent");
+    }
+  }
   // Devices a crashed run left on vfio-pci go back to their drivers.
   std::string control_bdf;
   if (config.sysroot == "/") {
@@ -67,9 +77,10 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   std::unique_ptr<PerfCounters> perf = MakeLinuxPerfCounters();
   AgentDeps deps{&host_fs, &runner, &clock, perf.get()};
   std::string agent_id = config.agent_id;
-  GuestHost guests{agent_id,           config.controller_address, config.vm_bridge,
-                   config.vm_guest_address, config.vm_gateway,   config.guest_dir,
-                   config.qemu_binary,      config.data_nic};
+  GuestHost guests{
+      agent_id,          config.controller_address, config.vm_bridge,   config.vm_guest_address,
+      config.vm_gateway, config.guest_dir,          config.qemu_binary, config.data_nic,
+      config.libvirt_uri};
   // Facts are read afresh at every registration: a node whose mode changed
   // while the agent ran (a switch by hand, a sysfs write) must not be
   // reported with the snapshot of its start.
@@ -83,6 +94,10 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     reg.set_agent_version("0.1.0");
     reg.set_simulated(config.simulate_boot);
     *reg.mutable_probe() = node.Probe(v1::IOMMU_MODE_CURRENT).report;
+    if (!config.vm_bridge.empty()) {
+      auto libvirt = LibvirtHypervisor(&runner, config.libvirt_uri);
+      if (libvirt.ok()) reg.mutable_inventory()->set_libvirt(*libvirt);
+    }
     return reg;
   };
   v1::Register first = make_register();

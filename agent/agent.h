@@ -35,6 +35,7 @@ struct AgentConfig {
   std::string vm_gateway;
   std::string guest_dir = "/usr/lib/iommuvm/guest";
   std::string qemu_binary = "qemu-system-x86_64";
+  std::string libvirt_uri = "qemu:///system";
 };
 
 // Runs the agent until `stop` is set. Errors only when it cannot start

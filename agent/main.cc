@@ -41,6 +41,8 @@ ABSL_FLAG(std::string, guest_dir, "/usr/lib/iommuvm/guest",
           "VM runs: the default guest image (vmlinuz, initrd.cpio from scripts/guest-image)");
 ABSL_FLAG(std::string, qemu_binary, "qemu-system-x86_64",
           "VM runs: the QEMU to start guests with (a spec's vms.<name>.qemu_binary wins)");
+ABSL_FLAG(std::string, libvirt_uri, "qemu:///system",
+          "VM runs with backend: libvirt: the libvirtd that runs this node's guests");
 
 int main(int argc, char** argv) {
   // Tools usable on their own, without a controller.
@@ -86,6 +88,7 @@ int main(int argc, char** argv) {
   config.vm_gateway = absl::GetFlag(FLAGS_vm_gateway);
   config.guest_dir = absl::GetFlag(FLAGS_guest_dir);
   config.qemu_binary = absl::GetFlag(FLAGS_qemu_binary);
+  config.libvirt_uri = absl::GetFlag(FLAGS_libvirt_uri);
   if (config.simulate_boot && (config.sysroot.empty() || config.sysroot == "/")) {
     iommuvm::Log("iommuvm-agent", "usage: --simulate_boot needs its own --sysroot DIR");
     return 2;

@@ -405,7 +405,9 @@ void StepExecutor::StopGuest(v1::StepUpdate* u) {
     Log(kLog, "guest ", guest_->id, " (last used by attempt ", guest_->attempt, ") stopped");
     guest_.reset();
   }
-  for (const char* name : {"console.log", "qemu.log"}) {
+  // The libvirt backend's domain is kept as it was defined: the run's
+  // machine, exactly.
+  for (const char* name : {"console.log", "qemu.log", "domain.xml"}) {
     std::string path = dir + "/" + name;
     if (u != nullptr && deps_.fs->Exists(path)) {
       (*u->mutable_artifacts())[absl::StrCat("guest-", name)] =

@@ -1,5 +1,6 @@
 #include "common/xml.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/strings/ascii.h"
@@ -455,6 +456,91 @@ std::string XmlElement::Attribute(absl::string_view attr, absl::string_view fall
 }
 
 std::string XmlElement::Text() const { return std::string(absl::StripAsciiWhitespace(text)); }
+
+XmlElement* XmlElement::MutableChild(absl::string_view child) {
+  for (XmlElement& c : children) {
+    if (c.name == child) return &c;
+  }
+  return AddChild(child);
+}
+
+XmlElement* XmlElement::AddChild(absl::string_view child) {
+  children.emplace_back();
+  children.back().name = std::string(child);
+  return &children.back();
+}
+
+int XmlElement::RemoveChildren(absl::string_view child) {
+  size_t before = children.size();
+  children.erase(std::remove_if(children.begin(), children.end(),
+                                [&](const XmlElement& c) { return c.name == child; }),
+                 children.end());
+  return static_cast<int>(before - children.size());
+}
+
+void XmlElement::SetAttribute(absl::string_view attr, absl::string_view value) {
+  for (auto& [name, v] : attributes) {
+    if (name == attr) {
+      v = std::string(value);
+      return;
+    }
+  }
+  attributes.emplace_back(std::string(attr), std::string(value));
+}
+
+namespace {
+
+std::string Escape(absl::string_view text, bool attribute) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += attribute ? "&quot;" : "\"";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void WriteElement(const XmlElement& e, int depth, std::string* out) {
+  std::string indent(2 * depth, ' ');
+  absl::StrAppend(out, indent, "<", e.name);
+  for (const auto& [name, value] : e.attributes) {
+    absl::StrAppend(out, " ", name, "=\"", Escape(value, true), "\"");
+  }
+  std::string text = e.Text();
+  if (e.children.empty() && text.empty()) {
+    absl::StrAppend(out, "/>\n");
+    return;
+  }
+  if (e.children.empty()) {
+    absl::StrAppend(out, ">", Escape(text, false), "</", e.name, ">\n");
+    return;
+  }
+  absl::StrAppend(out, ">\n");
+  if (!text.empty()) absl::StrAppend(out, indent, "  ", Escape(text, false), "\n");
+  for (const XmlElement& c : e.children) WriteElement(c, depth + 1, out);
+  absl::StrAppend(out, indent, "</", e.name, ">\n");
+}
+
+}  // namespace
+
+std::string WriteXml(const XmlElement& root) {
+  std::string out;
+  WriteElement(root, 0, &out);
+  return out;
+}
 
 std::string XmlErrorAt(absl::string_view source, int line, int column, absl::string_view message) {
   if (source.empty()) return absl::StrCat("line ", line, ", column ", column, ": ", message);

@@ -1,6 +1,6 @@
 #pragma once
-// A small, strict XML reader for documents other programs write (libvirt
-// domain XMLs). It keeps elements, attributes, text (entities, character
+// A small, strict XML reader (and a writer) for documents other programs
+// write (libvirt domain XMLs). It keeps elements, attributes, text (entities, character
 // references and CDATA decoded) and each element's position; it drops
 // comments (with whatever they comment out), processing instructions, the
 // <?xml ...?> prolog and DOCTYPE. Names are kept as written
@@ -33,7 +33,22 @@ struct XmlElement {
   std::string Attribute(absl::string_view name, absl::string_view fallback = "") const;
   // `text` without surrounding whitespace: "4" for <vcpu> 4 </vcpu>.
   std::string Text() const;
+
+  // Editing, for documents written back (a libvirt template made a run's
+  // domain). The first child called `name`, created at the end if absent.
+  XmlElement* MutableChild(absl::string_view name);
+  // A new last child.
+  XmlElement* AddChild(absl::string_view name);
+  // Removes every child called `name`; returns how many.
+  int RemoveChildren(absl::string_view name);
+  // Sets (or adds) an attribute.
+  void SetAttribute(absl::string_view name, absl::string_view value);
 };
+
+// The element as an indented XML document (no prolog). Text of an element
+// with children is dropped unless it is more than whitespace, which a
+// domain XML never has; attribute values and text are escaped.
+std::string WriteXml(const XmlElement& root);
 
 // "FILE:LINE:COLUMN: message", or "line LINE, column COLUMN: message" when
 // `source` is empty: how every XML error names its place.

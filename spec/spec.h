@@ -74,6 +74,11 @@ struct VmSpec {
   std::string qemu_binary;  // "" = the agent's --qemu_binary
   std::string pin;          // vCPUs to host CPUs: "" none, "auto", or a CPU list
   bool hugepages = false;   // guest memory from the host's hugepages
+  // Who runs the guest: iommuvm's own QEMU command line, or libvirt (a
+  // domain generated from this spec, or the user's `libvirt_xml` template,
+  // a path on the server node).
+  std::string backend = "qemu";  // qemu | libvirt
+  std::string libvirt_xml;
 };
 
 struct PairSpec {

@@ -279,6 +279,24 @@ class Parser {
       r.String("qemu_binary", &vm.qemu_binary);
       r.String("pin", &vm.pin);
       r.Bool("hugepages", &vm.hugepages);
+      one.clear();
+      r.StringList("backend", &one, {"qemu", "libvirt"});
+      bool backend_given = !one.empty();
+      if (backend_given) vm.backend = one[0];
+      r.String("libvirt_xml", &vm.libvirt_xml);
+      if (!vm.libvirt_xml.empty()) {
+        if (backend_given && vm.backend != "libvirt") {
+          r.Error(r.Child("libvirt_xml"), r.ChildPath("libvirt_xml"),
+                  "a libvirt domain template needs backend: libvirt (or no backend)");
+        }
+        vm.backend = "libvirt";
+      }
+      if (vm.backend == "libvirt" && vm.libvirt_xml.empty() && vm.viommu == "amd") {
+        r.Error(r.Child("viommu"), r.ChildPath("viommu"),
+                "libvirt has no <iommu model='amd'> (9.0 on Debian 12, 10.0 on Ubuntu 24.04 accept "
+                "intel and virtio): use backend: qemu, or a "
+                "libvirt_xml template that adds -device amd-iommu in <qemu:commandline>");
+      }
       if (!vm.pin.empty() && vm.pin != "auto") {
         std::string e = CheckCpuList(vm.pin);
         if (!e.empty()) r.Error(r.Child("pin"), r.ChildPath("pin"), e + " (or auto)");

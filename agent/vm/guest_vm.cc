@@ -1,11 +1,15 @@
 #include "agent/vm/guest_vm.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "agent/vm/libvirt_domain.h"
+#include "agent/vm/libvirt_vm.h"
 #include "agent/vm/qmp_client.h"
 #include "agent/vm/vcpu_pinning.h"
 
@@ -53,14 +57,14 @@ std::string GuestAgentParams(const GuestHost& host, const std::string& guest_id,
   return params;
 }
 
-absl::Status GuestVm::AttachTap(const std::string& tap, const std::string& bridge,
+absl::Status GuestVm::AttachTap(QemuVm& qemu, const std::string& tap, const std::string& bridge,
                                 absl::Duration timeout) {
   // QEMU creates the tap while it starts.
   absl::Time deadline = clock_->Now() + timeout;
   while (!files_->Exists(absl::StrCat("/sys/class/net/", tap))) {
-    if (!qemu_.Running()) {
+    if (!qemu.Running()) {
       // QEMU's exit and its own words: why the guest cannot start.
-      auto ended = qemu_.WaitForConsole(kConnectedMarker, absl::ZeroDuration());
+      auto ended = qemu.WaitForConsole(kConnectedMarker, absl::ZeroDuration());
       return absl::UnavailableError(ended.ok() ? "QEMU ended" : ended.status().message());
     }
     if (clock_->Now() >= deadline) {
@@ -112,23 +116,103 @@ absl::StatusOr<std::string> GuestVm::HugepagesFor(uint64_t memory_bytes) {
   return mount;
 }
 
-absl::StatusOr<std::string> GuestVm::Pin(const std::string& pin, const std::string& data_nic,
-                                          const std::string& qmp_socket) {
-  auto target = ResolvePin(*files_, pin, data_nic);
+absl::StatusOr<std::string> GuestVm::Pin(const v1::VmConfig& vm, const std::string& data_nic,
+                                         const std::string& qmp_socket) {
+  auto target = ResolvePin(*files_, vm.pin(), data_nic);
   if (!target.ok()) return target.status();
-  auto reply = QmpExecute(qmp_socket, "query-cpus-fast", absl::Seconds(5), clock_);
-  if (!reply.ok()) return reply.status();
-  auto threads = ParseVcpuThreads(*reply);
-  if (!threads.ok()) return threads.status();
-  auto pinned = PinVcpus(runner_, *threads, target->cpus);
+  absl::StatusOr<std::string> pinned;
+  if (auto* domain = dynamic_cast<LibvirtVm*>(machine_.get())) {
+    // libvirt owns the vCPU threads (and their cgroup): pin through it.
+    pinned = domain->Pin(std::max<int>(1, static_cast<int>(vm.vcpus())), target->cpus);
+  } else {
+    auto reply = QmpExecute(qmp_socket, "query-cpus-fast", absl::Seconds(5), clock_);
+    if (!reply.ok()) return reply.status();
+    auto threads = ParseVcpuThreads(*reply);
+    if (!threads.ok()) return threads.status();
+    pinned = PinVcpus(runner_, *threads, target->cpus);
+  }
   if (!pinned.ok()) return pinned.status();
   return absl::StrCat(*pinned, " (", target->how, ")");
+}
+
+absl::Status GuestVm::StartQemu(const v1::LaunchVm& launch, v1::VmConfig vm, QemuLaunch q,
+                                const GuestHost& host, const std::string& run_dir,
+                                v1::VmOutcome* out) {
+  CommandSpec version;
+  version.argv = {q.qemu_binary, "--version"};
+  version.timeout = absl::Seconds(10);
+  auto v = runner_->Run(version);
+  if (!v.ok() || !v->ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot run ", q.qemu_binary, ": ",
+                     v.ok() ? v->Describe(q.qemu_binary) : std::string(v.status().message()),
+                     " (install qemu-system-x86, or set the agent's --qemu_binary)"));
+  }
+  out->set_qemu_version(v->out.substr(0, v->out.find('\n')));
+  auto qemu = std::make_unique<QemuVm>(runner_, files_, clock_);
+  absl::Status s = qemu->Start(vm, q, run_dir);
+  if (!s.ok()) return s;
+  QemuVm& started = *qemu;
+  machine_ = std::move(qemu);
+  // QEMU creates the tap while it starts; the host puts it on the bridge.
+  if (s = AttachTap(started, out->tap(), host.bridge, absl::Seconds(10)); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("guest ", launch.guest_id(), ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GuestVm::StartLibvirt(const v1::LaunchVm& launch, const v1::VmConfig& vm,
+                                   const QemuLaunch& q, const GuestHost& host, int64_t attempt_id,
+                                   const std::string& run_dir, v1::VmOutcome* out) {
+  LibvirtLaunch l;
+  l.name = DomainName(host.host_id, attempt_id);
+  l.accel = q.accel;
+  // libvirt wants the emulator's absolute path; a bare name is its default.
+  if (absl::StartsWith(q.qemu_binary, "/")) l.emulator = q.qemu_binary;
+  l.console_path = run_dir + "/console.log";
+  l.bridge = host.bridge;
+  l.tap = out->tap();
+  l.data_mac = q.data_mac;
+  l.control_mac = q.control_mac;
+  l.extra_append = q.extra_append;
+  absl::StatusOr<std::string> xml;
+  if (vm.libvirt_xml().empty()) {
+    xml = GeneratedDomainXml(vm, l);
+  } else {
+    auto text = files_->ReadFile(vm.libvirt_xml());
+    if (!text.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot read the libvirt domain template ", vm.libvirt_xml(), " (vms.", vm.name(),
+          ".libvirt_xml is a path on the server node): ", text.status().message()));
+    }
+    xml = DomainFromTemplate(*text, vm.libvirt_xml(), vm, l);
+    // The template names its own data NIC (and its tap, if any).
+    out->clear_tap();
+  }
+  if (!xml.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("guest ", launch.guest_id(), ": ", xml.status().message()));
+  }
+  auto domain = std::make_unique<LibvirtVm>(runner_, files_, clock_, host.libvirt_uri);
+  auto version = domain->HypervisorVersion();
+  if (!version.ok()) return version.status();
+  out->set_qemu_version(*version);
+  absl::Status s = domain->Start(l.name, *xml, l.console_path, run_dir);
+  machine_ = std::move(domain);
+  if (!s.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("guest ", launch.guest_id(),
+                                                      ": libvirt refused domain ", l.name, " (",
+                                                      run_dir, "/domain.xml): ", s.message()));
+  }
+  out->set_libvirt_domain(l.name);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const GuestHost& host,
                                               int64_t attempt_id, const std::string& run_dir,
                                               absl::Duration timeout,
                                               const std::atomic<bool>* cancel) {
+  Stop();
   if (host.bridge.empty() || host.guest_address.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "agent ", host.host_id,
@@ -136,6 +220,7 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
         "--vm_guest_address ADDR/PREFIX (the guest's data address on that bridge)"));
   }
   v1::VmConfig vm = launch.vm();
+  bool libvirt = vm.backend() == "libvirt" || !vm.libvirt_xml().empty();
   if (vm.kernel().empty()) {
     vm.set_kernel(host.guest_dir + "/vmlinuz");
     if (vm.initrd().empty()) vm.set_initrd(host.guest_dir + "/initrd.cpio");
@@ -170,35 +255,27 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
   out.set_accel(q.accel);
   out.set_tap(tap);
   out.set_guest_address(host.guest_address.substr(0, host.guest_address.find('/')));
-  CommandSpec version;
-  version.argv = {q.qemu_binary, "--version"};
-  version.timeout = absl::Seconds(10);
-  auto v = runner_->Run(version);
-  if (!v.ok() || !v->ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot run ", q.qemu_binary, ": ",
-                     v.ok() ? v->Describe(q.qemu_binary) : std::string(v.status().message()),
-                     " (install qemu-system-x86, or set the agent's --qemu_binary)"));
-  }
-  out.set_qemu_version(v->out.substr(0, v->out.find('\n')));
+  out.set_backend(libvirt ? "libvirt" : "qemu");
 
   absl::Time started = clock_->Now();
-  absl::Status s = qemu_.Start(vm, q, run_dir);
-  if (!s.ok()) return s;
-  std::vector<std::string> quoted;
-  for (const std::string& a : qemu_.argv()) quoted.push_back(ShellQuote(a));
-  out.set_qemu_argv(absl::StrJoin(quoted, " "));
-  if (s = AttachTap(tap, host.bridge, absl::Seconds(10)); !s.ok()) {
+  absl::Status s = libvirt ? StartLibvirt(launch, vm, q, host, attempt_id, run_dir, &out)
+                           : StartQemu(launch, vm, q, host, run_dir, &out);
+  if (machine_ != nullptr) {
+    std::vector<std::string> quoted;
+    for (const std::string& a : machine_->QemuArgv()) quoted.push_back(ShellQuote(a));
+    out.set_qemu_argv(absl::StrJoin(quoted, " "));
+  }
+  if (!s.ok()) {
     Stop();
-    return absl::Status(s.code(), absl::StrCat("guest ", launch.guest_id(), ": ", s.message()));
+    return s;
   }
   // Wait in short slices so a cancel is seen; the guest ending its agent
   // (it powers off) ends the wait at once.
   absl::Time deadline = started + timeout;
   while (true) {
-    auto seen = qemu_.WaitForConsole(kConnectedMarker, absl::Seconds(1));
+    auto seen = machine_->WaitForConsole(kConnectedMarker, absl::Seconds(1));
     if (seen.ok()) break;
-    std::string console = qemu_.Console();
+    std::string console = machine_->Console();
     bool ended = absl::StrContains(console, kAgentEndedMarker);
     if (!absl::IsDeadlineExceeded(seen.status()) || ended || clock_->Now() >= deadline ||
         (cancel != nullptr && cancel->load())) {
@@ -210,7 +287,7 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
         why = absl::CancelledError("cancelled while the guest booted");
       } else if (absl::IsDeadlineExceeded(seen.status()) || ended) {
         // The console's tail says how far the guest came.
-        auto tail = qemu_.WaitForConsole(kConnectedMarker, absl::ZeroDuration());
+        auto tail = machine_->WaitForConsole(kConnectedMarker, absl::ZeroDuration());
         std::string text = tail.ok() ? "" : std::string(tail.status().message());
         why = absl::UnavailableError(absl::StrCat(
             "guest ", launch.guest_id(),
@@ -225,7 +302,7 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
   }
   out.set_boot_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(clock_->Now() - started)));
   if (!vm.pin().empty()) {
-    auto pinned = Pin(vm.pin(), host.data_nic, q.qmp_socket);
+    auto pinned = Pin(vm, host.data_nic, q.qmp_socket);
     if (!pinned.ok()) {
       Stop();
       return absl::Status(pinned.status().code(),

@@ -1,17 +1,21 @@
 #pragma once
-// The guest of a VM run: QEMU started from the run's VmConfig with its data
-// NIC on a tap the host puts on its data-plane bridge, a second NIC for the
-// guest agent's session with the controller, and QMP for a clean stop. The
+// The guest of a VM run: QEMU started from the run's VmConfig — by iommuvm
+// itself (backend qemu, with QMP for a clean stop) or as a libvirt domain
+// (backend libvirt, generated or from the user's template) — with its data
+// NIC on a tap the host puts on its data-plane bridge and a second NIC for
+// the guest agent's session with the controller. The
 // guest image's init (agent/vm/guest/init) reads its settings from the
 // kernel command line (iommuvm.*), brings up both NICs and starts
 // iommuvm-agent, which registers as a node of its own ("<host>/<vm>").
 // Launch returns once that agent has connected to the controller.
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/vm/guest_machine.h"
 #include "agent/vm/qemu_vm.h"
 #include "iommuvm/v1/agent.pb.h"
 
@@ -27,6 +31,7 @@ struct GuestHost {
   std::string guest_dir;           // default image: <dir>/vmlinuz and <dir>/initrd.cpio
   std::string qemu_binary = "qemu-system-x86_64";
   std::string data_nic;  // the host's data NIC (pin: auto takes its NUMA node's CPUs)
+  std::string libvirt_uri = "qemu:///system";  // backend libvirt: the libvirtd to use
 };
 
 // The controller address as the guest reaches it: QEMU's user network
@@ -40,7 +45,7 @@ std::string GuestAgentParams(const GuestHost& host, const std::string& guest_id,
 class GuestVm {
  public:
   GuestVm(CommandRunner* runner, FileSystem* files, const Clock* clock)
-      : runner_(runner), files_(files), clock_(clock), qemu_(runner, files, clock) {}
+      : runner_(runner), files_(files), clock_(clock) {}
   ~GuestVm() { Stop(); }
 
   // Boots `launch.vm()` for attempt `attempt_id` in `run_dir` and waits up
@@ -49,24 +54,34 @@ class GuestVm {
   absl::StatusOr<v1::VmOutcome> Launch(const v1::LaunchVm& launch, const GuestHost& host,
                                        int64_t attempt_id, const std::string& run_dir,
                                        absl::Duration timeout, const std::atomic<bool>* cancel);
-  bool Running() { return qemu_.Running(); }
-  // QMP quit, else killed; the tap goes with QEMU. Idempotent.
-  void Stop() { qemu_.Stop(); }
+  bool Running() { return machine_ != nullptr && machine_->Running(); }
+  // QMP quit (or virsh destroy and undefine), else killed; the tap goes
+  // with QEMU. Idempotent.
+  void Stop() {
+    if (machine_ != nullptr) machine_->Stop();
+  }
 
  private:
-  absl::Status AttachTap(const std::string& tap, const std::string& bridge,
+  // Starts QEMU itself; fills the outcome's QEMU facts.
+  absl::Status StartQemu(const v1::LaunchVm& launch, v1::VmConfig vm, QemuLaunch q,
+                         const GuestHost& host, const std::string& run_dir, v1::VmOutcome* out);
+  // Defines and starts the libvirt domain; fills the outcome's QEMU facts.
+  absl::Status StartLibvirt(const v1::LaunchVm& launch, const v1::VmConfig& vm, const QemuLaunch& q,
+                            const GuestHost& host, int64_t attempt_id, const std::string& run_dir,
+                            v1::VmOutcome* out);
+  absl::Status AttachTap(QemuVm& qemu, const std::string& tap, const std::string& bridge,
                          absl::Duration timeout);
   // The hugetlbfs mount to back `memory_bytes` of guest RAM, when enough
   // hugepages are free; else why not and how to reserve them.
   absl::StatusOr<std::string> HugepagesFor(uint64_t memory_bytes);
-  // Pins the vCPU threads as `pin` says; returns what was done.
-  absl::StatusOr<std::string> Pin(const std::string& pin, const std::string& data_nic,
+  // Pins the vCPU threads as `vm.pin()` says; returns what was done.
+  absl::StatusOr<std::string> Pin(const v1::VmConfig& vm, const std::string& data_nic,
                                   const std::string& qmp_socket);
 
   CommandRunner* runner_;
   FileSystem* files_;
   const Clock* clock_;
-  QemuVm qemu_;
+  std::unique_ptr<GuestMachine> machine_;
 };
 
 }  // namespace iommuvm::agent

@@ -1,8 +1,7 @@
 #include "agent/vm/qemu_vm.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
-#include "absl/strings/strip.h"
+#include "agent/vm/console_watch.h"
 #include "agent/vm/qmp_client.h"
 #include "common/file_system.h"
 
@@ -52,42 +51,15 @@ absl::Status QemuVm::Start(const v1::VmConfig& vm, QemuLaunch launch, const std:
 
 std::string QemuVm::Console() const { return console_path_.empty() ? "" : ReadAll(console_path_); }
 
-std::string QemuVm::Tail(const std::string& path) const {
-  std::string text(absl::StripAsciiWhitespace(ReadAll(path)));
-  if (text.size() > 600) text = text.substr(text.size() - 600);
-  // One line for messages and evidence.
-  return absl::StrReplaceAll(text, {{"\r", ""}, {"\n", " | "}});
-}
-
 absl::StatusOr<std::string> QemuVm::WaitForConsole(absl::string_view marker,
                                                     absl::Duration timeout) {
-  absl::Time deadline = clock_->Now() + timeout;
-  while (true) {
-    // Read before checking the process, so a guest that prints the marker
-    // and powers off at once is still seen.
-    bool alive = process_ != nullptr && process_->Running();
-    std::string console = Console();
-    size_t at = console.find(marker.data(), 0, marker.size());
-    if (at != std::string::npos) {
-      size_t end = console.find('\n', at);
-      return console.substr(0, end == std::string::npos ? console.size() : end + 1);
-    }
-    if (!alive) {
-      std::string why = process_ ? process_->ExitDescription() : "not started";
-      std::string log = Tail(log_path_);
-      std::string said = Tail(console_path_);
-      return absl::FailedPreconditionError(absl::StrCat(
-          "qemu ", why, " before the guest printed '", marker, "'",
-          log.empty() ? "" : absl::StrCat("; qemu: ", log),
-          said.empty() ? "; the guest printed nothing" : absl::StrCat("; guest console: ", said)));
-    }
-    if (clock_->Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the guest did not print '", marker, "' within ", absl::FormatDuration(timeout),
-          "; guest console: ", Tail(console_path_)));
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  ConsoleWatch watch{files_,
+                     clock_,
+                     console_path_,
+                     log_path_,
+                     [this] { return process_ != nullptr && process_->Running(); },
+                     [this] { return process_ ? process_->ExitDescription() : "not started"; }};
+  return WaitForConsoleLine(watch, marker, timeout);
 }
 
 bool QemuVm::Running() { return process_ != nullptr && process_->Running(); }

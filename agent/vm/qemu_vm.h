@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "agent/vm/guest_machine.h"
 #include "agent/vm/qemu_command.h"
 #include "common/clock.h"
 #include "common/command_runner.h"
@@ -18,13 +19,13 @@
 
 namespace iommuvm::agent {
 
-class QemuVm {
+class QemuVm : public GuestMachine {
  public:
   // QEMU runs through `runner`; its console and log are read through
   // `files` (the host's); `clock` times the boot.
   QemuVm(CommandRunner* runner, FileSystem* files, const Clock* clock)
       : runner_(runner), files_(files), clock_(clock) {}
-  ~QemuVm() { Stop(); }
+  ~QemuVm() override { Stop(); }
   QemuVm(const QemuVm&) = delete;
   QemuVm& operator=(const QemuVm&) = delete;
 
@@ -35,25 +36,20 @@ class QemuVm {
                      const std::string& run_dir);
   // The same with every launch setting (`launch.console_path` is set here).
   absl::Status Start(const v1::VmConfig& vm, QemuLaunch launch, const std::string& run_dir);
-  // Returns the console text up to and including the first line holding
-  // `marker`, once it appears. DeadlineExceeded after `timeout`;
-  // FailedPrecondition when QEMU ends first (with the end of its log).
-  absl::StatusOr<std::string> WaitForConsole(absl::string_view marker, absl::Duration timeout);
-  // The whole console so far.
-  std::string Console() const;
-  // True while QEMU runs (a guest that powered off has ended it).
-  bool Running();
+  absl::StatusOr<std::string> WaitForConsole(absl::string_view marker,
+                                             absl::Duration timeout) override;
+  std::string Console() const override;
+  bool Running() override;
   // Stops QEMU (idempotent): `quit` over QMP when it has a QMP socket,
   // so QEMU ends cleanly; killed if it has not ended after a few seconds.
-  void Stop();
+  void Stop() override;
   // The command line QEMU was started with.
+  std::vector<std::string> QemuArgv() const override { return argv_; }
   const std::vector<std::string>& argv() const { return argv_; }
   // Time from Start to now.
   absl::Duration Uptime() const { return clock_->Now() - started_; }
 
  private:
-  std::string Tail(const std::string& path) const;
-
   std::string ReadAll(const std::string& path) const;
 
   CommandRunner* runner_;

@@ -81,6 +81,31 @@ void CheckKvm(const std::string& yaml, const spec::ExperimentSpec& spec,
   }
 }
 
+// backend: libvirt needs a libvirtd answering the agent on every server
+// node that may run the guest.
+void CheckLibvirt(const std::string& yaml, const spec::ExperimentSpec& spec,
+                  const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
+  for (const std::string& name : spec.matrix.vm) {
+    auto vm = spec.vms.find(name);
+    if (vm == spec.vms.end() || vm->second.backend != "libvirt") continue;
+    for (const auto& n : nodes) {
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
+      v1::Inventory inventory;
+      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok() ||
+          !inventory.libvirt().empty()) {
+        continue;
+      }
+      errors->push_back(spec::ErrorAt(
+          yaml,
+          absl::StrCat("vms.", name, vm->second.libvirt_xml.empty() ? ".backend" : ".libvirt_xml"),
+          absl::StrCat("node '", n.agent_id,
+                       "' has no libvirtd answering its agent (install "
+                       "libvirt-daemon-system and start libvirtd, or set the agent's "
+                       "--libvirt_uri); or use backend: qemu")));
+    }
+  }
+}
+
 }  // namespace
 
 spec::SpecErrors CheckExecutable(const std::string& yaml, const spec::ExperimentSpec& spec) {
@@ -132,6 +157,7 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
   }
   CheckTools(yaml, spec, nodes, &errors);
   CheckKvm(yaml, spec, nodes, &errors);
+  CheckLibvirt(yaml, spec, nodes, &errors);
   return errors;
 }
 

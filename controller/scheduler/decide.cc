@@ -100,7 +100,9 @@ Decision GuestUp(const store::AttemptRecord& a, const std::string& agent_id,
                 {"vm.guest_address", vm.guest_address()},
                 {"vm.tap", vm.tap()},
                 {"vm.reused", vm.reused() ? "true" : "false"},
-                {"vm.pinning", vm.pinning()}};
+                {"vm.pinning", vm.pinning()},
+                {"vm.backend", vm.backend()},
+                {"vm.libvirt_domain", vm.libvirt_domain()}};
   AddProbeEvidence(probe, "verify.", &d.evidence);
   std::string mode = ProbedMode(probe);
   if (facts.guest_mode != v1::IOMMU_MODE_CURRENT && mode != iommu::IommuModeName(facts.guest_mode)) {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "tests/support/private_libvirtd.h"
 #include "tests/support/process_harness.h"
 #include "tests/support/topology.h"
 
@@ -44,13 +45,16 @@ int CountLines(const std::string& cmd) {
 class VmRunTest : public ::testing::Test {
  protected:
   Daemon StartSut() {
-    return h_->StartAgent("sut", "server", {},
-                          {"--data_address", net_->sut_address(), "--vm_bridge",
-                           net_->guest_bridge(), "--vm_guest_address",
-                           net_->guest_address() + "/24", "--vm_gateway", net_->guest_gateway(),
-                           "--guest_dir", IOMMUVM_GUEST_DIR},
-                          net_->In(net_->sut_ns()));
+    return h_->StartAgent(
+        "sut", "server", {},
+        {"--data_address", net_->sut_address(), "--vm_bridge", net_->guest_bridge(),
+         "--vm_guest_address", net_->guest_address() + "/24", "--vm_gateway", net_->guest_gateway(),
+         "--guest_dir", IOMMUVM_GUEST_DIR, "--libvirt_uri", libvirt_uri_},
+        net_->In(net_->sut_ns()));
   }
+
+  // Before the agents start (a libvirtd for them, say).
+  virtual void BeforeAgents() {}
 
   // Submits `spec` and returns once the guest serves its first run.
   CommandResult SubmitAndWaitForRunning(const std::string& spec) {
@@ -80,6 +84,8 @@ class VmRunTest : public ::testing::Test {
     absl::Status bridged = net_->AddGuestBridge();
     ASSERT_TRUE(bridged.ok()) << bridged;
     h_ = std::make_unique<Harness>(net_->controller_host());
+    BeforeAgents();
+    if (HasFatalFailure() || IsSkipped()) return;
     controller_ = h_->StartController({"--agent_grace=5s"});
     ASSERT_TRUE(controller_.WaitForLog("listening on", absl::Seconds(10))) << controller_.Log();
     sut_ = StartSut();
@@ -106,6 +112,7 @@ class VmRunTest : public ::testing::Test {
   std::unique_ptr<Topology> net_;
   std::unique_ptr<Harness> h_;
   Daemon controller_, sut_, client_;
+  std::string libvirt_uri_ = "qemu:///system";
 };
 
 // Two repetitions: the guest boots once and serves both, its vCPU pinned.
@@ -241,6 +248,126 @@ TEST_F(VmRunTest, AHostAgentKilledWhileItsGuestServesIsRetriedInAFreshGuest) {
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1) << sut_.Log();
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
   EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
+}
+
+// backend: libvirt, against a libvirtd of the test's own in the server's
+// namespace (where the guest bridge is).
+class LibvirtRunTest : public VmRunTest {
+ protected:
+  void BeforeAgents() override {
+    libvirtd_ = std::make_unique<PrivateLibvirtd>(h_->dir() / "libvirt", net_->In(net_->sut_ns()));
+    if (absl::IsFailedPrecondition(libvirtd_->status())) GTEST_SKIP() << libvirtd_->status();
+    ASSERT_TRUE(libvirtd_->status().ok()) << libvirtd_->status();
+    libvirt_uri_ = libvirtd_->uri();
+  }
+  void TearDown() override {
+    if (sut_.process) sut_.process->Stop(absl::Seconds(5));
+    libvirtd_.reset();
+  }
+
+  // Domains defined (running or not) and tap devices left in the sut.
+  int LibvirtLeftovers() {
+    std::string domains = libvirtd_->Virsh({"list", "--all", "--name"});
+    return static_cast<int>(std::count(domains.begin(), domains.end(), '\n')) +
+           CountLines(absl::StrCat("ip -n ", net_->sut_ns(), " -o link show type tun || true"));
+  }
+  bool WaitUntilNoDomain() {
+    for (int i = 0; i < 100; ++i) {
+      if (LibvirtLeftovers() == 0) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  std::unique_ptr<PrivateLibvirtd> libvirtd_;
+};
+
+// A domain iommuvm generates from the spec: defined, started, pinned
+// through libvirt, serving two repetitions in one boot, verified from
+// inside, then destroyed and undefined.
+TEST_F(LibvirtRunTest, AGeneratedDomainServesAndIsRemovedAfterwards) {
+  std::string spec =
+      absl::StrReplaceAll(VmTcgSpec("vm-strict", "redis", 10000, /*repetitions=*/2),
+                          {{"    guest_iommu: strict\n",
+                            "    guest_iommu: strict\n    backend: libvirt\n    pin: \"0\"\n"}});
+  CommandResult r = h_->Cli({"submit", h_->WriteFile("vm.yaml", spec), "--wait"}, absl::Minutes(6));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sut_.Log() << libvirtd_->Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 2);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.backend' AND "
+                      "value = 'libvirt'"),
+            2);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.reused' AND "
+                      "value = 'true'"),
+            1);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' AND "
+                      "value = 'strict'"),
+            2);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.pinning' AND "
+                      "value = 'vcpu0=cpu0 (as listed)'"),
+            2);
+  // libvirt's QEMU, with the vIOMMU libvirt made of <iommu model='intel'>.
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.qemu_argv' AND "
+                      "value LIKE '%-device intel-iommu%guest=iommuvm-sut-%'"),
+            0);  // libvirt names the guest first
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.qemu_argv' AND "
+                      "value LIKE '%guest=iommuvm-sut-%intel-iommu%'"),
+            2);
+  EXPECT_TRUE(WaitUntilNoDomain()) << sut_.Log() << libvirtd_->Virsh({"list", "--all"});
+  // The domain as it ran is kept with the attempt that stopped it.
+  CommandResult kept = h_->Cli({"artifacts", "1", "1", "guest-domain.xml"});
+  EXPECT_NE(kept.out.find("<iommu model=\"intel\">"), std::string::npos) << kept.out << kept.err;
+}
+
+// The user's own domain XML, vIOMMU given to QEMU in <qemu:commandline>
+// as older guides do, without kernel or NIC: iommuvm adds the guest image
+// and the bridge. The host agent is killed while the guest serves; libvirt
+// keeps the domain running, so the agent's next life removes it, and the
+// run is retried in a fresh domain.
+TEST_F(LibvirtRunTest, AUsersTemplateRunsAndADomainLeftByAKilledAgentIsRemoved) {
+  std::string xml = h_->WriteFile(
+      "guest.xml", R"(<domain type="kvm" xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0">
+  <name>my-guest</name>
+  <uuid>5f0e3c1a-0d8e-4a55-9b1e-1f9c7d1f2a01</uuid>
+  <memory unit="MiB">1024</memory>
+  <vcpu>1</vcpu>
+  <os><type arch="x86_64" machine="q35">hvm</type></os>
+  <features><acpi/><ioapic driver="qemu"/></features>
+  <cpu mode="maximum"/>
+  <devices>
+    <serial type="pty"/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value="-device"/>
+    <qemu:arg value="intel-iommu,intremap=on,caching-mode=off"/>
+  </qemu:commandline>
+</domain>
+)");
+  std::string spec = absl::StrReplaceAll(
+      VmTcgSpec("vm-strict", "redis", 80000),
+      {{"    guest_iommu: strict\n",
+        absl::StrCat("    guest_iommu: strict\n    libvirt_xml: ", xml, "\n")}});
+  SubmitAndWaitForRunning(spec);
+  ASSERT_EQ(LibvirtLeftovers(), 2) << libvirtd_->Virsh({"list", "--all"});  // domain and tap
+  ::kill(sut_.process->pid(), SIGKILL);
+  sut_ = StartSut();
+  ASSERT_TRUE(sut_.WaitForLog("removed libvirt domain iommuvm-sut-1", absl::Seconds(30)))
+      << sut_.Log();
+  ASSERT_TRUE(
+      h_->WaitForCount("SELECT COUNT(*) FROM experiments WHERE state IN ('SUCCEEDED', "
+                       "'FAILED')",
+                       1, absl::Minutes(5)))
+      << sut_.Log() << controller_.Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1) << sut_.Log();
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM run_results"), 1);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' AND "
+                      "value = 'strict'"),
+            2);
+  // The data NIC really sits behind the template's vIOMMU: the guest maps
+  // for it.
+  EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut/vm-strict' AND "
+                      "name = 'iommu_maps_per_second' AND value > 0"),
+            0);
+  EXPECT_TRUE(WaitUntilNoDomain()) << sut_.Log() << libvirtd_->Virsh({"list", "--all"});
 }
 
 }  // namespace

@@ -268,6 +268,50 @@ TEST(SpecParserTest, VmCrossFieldChecks) {
             std::string::npos);
 }
 
+TEST(SpecParserTest, LibvirtBackendAndTemplate) {
+  std::string yaml = std::string(kMinimal) + R"(vms:
+  generated:
+    viommu: intel
+    guest_iommu: strict
+    backend: libvirt
+  templated:
+    viommu: intel
+    guest_iommu: strict
+    libvirt_xml: /etc/iommuvm/guest.xml
+  qemu:
+    viommu: intel
+    guest_iommu: strict
+)";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [generated, templated, qemu]\n");
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  EXPECT_EQ(r.spec->vms.at("generated").backend, "libvirt");
+  EXPECT_EQ(r.spec->vms.at("generated").libvirt_xml, "");
+  EXPECT_EQ(r.spec->vms.at("templated").backend, "libvirt");  // a template implies it
+  EXPECT_EQ(r.spec->vms.at("templated").libvirt_xml, "/etc/iommuvm/guest.xml");
+  EXPECT_EQ(r.spec->vms.at("qemu").backend, "qemu");
+}
+
+TEST(SpecParserTest, LibvirtCannotDoWhatItHasNoElementFor) {
+  std::string yaml = std::string(kMinimal) + R"(vms:
+  amd:
+    viommu: amd
+    guest_iommu: strict
+    backend: libvirt
+  both:
+    backend: qemu
+    libvirt_xml: guest.xml
+)";
+  yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  vm: [amd, both]\n");
+  std::vector<std::string> got = ErrorLines(ParseSpec(yaml));
+  ASSERT_EQ(got.size(), 2u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("vms.amd.viommu: libvirt has no <iommu model='amd'>"), std::string::npos)
+      << got[0];
+  EXPECT_NE(got[1].find("vms.both.libvirt_xml: a libvirt domain template needs backend: libvirt"),
+            std::string::npos)
+      << got[1];
+}
+
 TEST(SpecParserTest, RateNeedsAnOpenLoopTool) {
   std::string yaml = std::string(kMinimal) + "      rate: 50k/s\n";
   ParseResult r = ParseSpec(yaml);

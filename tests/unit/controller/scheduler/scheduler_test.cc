@@ -302,6 +302,26 @@ TEST_F(SchedulerTest, KvmGuestsNeedKvmOnTheServerNodes) {
             "t:13:28: vms.g.accel: node 'srv' has no /dev/kvm, so it cannot run ");
 }
 
+// backend: libvirt needs a libvirtd on the server nodes: refused at
+// submit without one, admitted once the node reports it.
+TEST_F(SchedulerTest, LibvirtGuestsNeedLibvirtOnTheServerNodes) {
+  Register("srv", v1::ROLE_SERVER);  // no libvirtd answered its agent
+  std::string spec = WithVms("  g: {viommu: none, accel: tcg, backend: libvirt}\n", "g");
+  auto r = scheduler_->Submit(spec);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].Format("t").substr(0, 72),
+            "t:13:42: vms.g.backend: node 'srv' has no libvirtd answering its agent (");
+  RegisterServer([](v1::Register& reg) {
+    (*reg.mutable_software_versions())["qemu-system-x86_64"] = "7.2.22";
+    reg.mutable_inventory()->set_libvirt("QEMU 7.2.22");
+  });
+  r = scheduler_->Submit(spec);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
+}
+
 // A guest with an assigned VF needs VF creation and binding the agent
 // does not do yet: refused at submit, located in the file.
 TEST_F(SchedulerTest, VfGuestsAreRefusedAtSubmit) {
