@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/paths.h"
 #include "agent/telemetry/collectors.h"
+#include "agent/telemetry/qemu_threads_collector.h"
 #include "agent/telemetry/server_requests_collector.h"
 #include "agent/workload/load_generator.h"
 #include "agent/workload/server_application.h"
@@ -198,18 +199,35 @@ std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Server
   absl::Duration interval = step.telemetry_interval_ms() > 0
                                 ? absl::Milliseconds(step.telemetry_interval_ms())
                                 : absl::Seconds(1);
+  return std::make_unique<Sampler>(std::move(collectors), deps_.clock, interval,
+                                   EmitBatchesOf(step));
+}
+
+Sampler::Emit StepExecutor::EmitBatchesOf(const v1::Step& step) {
   std::string step_id = step.step_id();
   int64_t attempt_id = step.attempt_id();
-  return std::make_unique<Sampler>(
-      std::move(collectors), deps_.clock, interval,
-      [this, step_id, attempt_id](std::vector<v1::MetricSample> samples) {
-        v1::AgentMessage msg;
-        v1::MetricBatch* b = msg.mutable_metric_batch();
-        b->set_step_id(step_id);
-        b->set_attempt_id(attempt_id);
-        for (auto& s : samples) *b->add_samples() = std::move(s);
-        Emit(std::move(msg));
-      });
+  return [this, step_id, attempt_id](std::vector<v1::MetricSample> samples) {
+    v1::AgentMessage msg;
+    v1::MetricBatch* b = msg.mutable_metric_batch();
+    b->set_step_id(step_id);
+    b->set_attempt_id(attempt_id);
+    for (auto& s : samples) *b->add_samples() = std::move(s);
+    Emit(std::move(msg));
+  };
+}
+
+void StepExecutor::WatchGuest(const v1::Step& step) {
+  if (guest_->sampler) guest_->sampler->Stop();
+  guest_->sampler.reset();
+  int pid = guest_->vm->QemuPid();
+  if (pid <= 0) return;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  collectors.push_back(std::make_unique<QemuThreadsCollector>(deps_.fs, pid));
+  absl::Duration interval = step.telemetry_interval_ms() > 0
+                                ? absl::Milliseconds(step.telemetry_interval_ms())
+                                : absl::Seconds(1);
+  guest_->sampler =
+      std::make_unique<Sampler>(std::move(collectors), deps_.clock, interval, EmitBatchesOf(step));
 }
 
 absl::StatusOr<std::string> StepExecutor::PrepareRunDir(const v1::Step& step) {
@@ -377,6 +395,7 @@ void StepExecutor::LaunchVm(const v1::Step& step, const std::atomic<bool>* cance
     *u.mutable_vm_outcome() = guest_->outcome;
     u.mutable_vm_outcome()->set_reused(true);
     u.mutable_vm_outcome()->set_boot_ms(0);
+    WatchGuest(step);
     Log(kLog, "attempt ", step.attempt_id(), ": guest ", guest_->id, " serves it too");
     return Finish(step, absl::OkStatus(), u);
   }
@@ -393,7 +412,9 @@ void StepExecutor::LaunchVm(const v1::Step& step, const std::atomic<bool>* cance
   }
   Log(kLog, "attempt ", step.attempt_id(), ": guest ", outcome->guest_id(), " up after ",
       outcome->boot_ms(), " ms (", outcome->accel(), ")");
-  guest_ = Guest{step.launch_vm().guest_id(), config, step.attempt_id(), *outcome, std::move(vm)};
+  guest_ =
+      Guest{step.launch_vm().guest_id(), config, step.attempt_id(), *outcome, std::move(vm), {}};
+  WatchGuest(step);
   *u.mutable_vm_outcome() = *std::move(outcome);
   Finish(step, absl::OkStatus(), u);
 }
@@ -401,6 +422,7 @@ void StepExecutor::LaunchVm(const v1::Step& step, const std::atomic<bool>* cance
 void StepExecutor::StopGuest(v1::StepUpdate* u) {
   std::string dir = GuestDir(state_dir_);
   if (guest_) {
+    if (guest_->sampler) guest_->sampler->Stop();
     guest_->vm->Stop();
     Log(kLog, "guest ", guest_->id, " (last used by attempt ", guest_->attempt, ") stopped");
     guest_.reset();

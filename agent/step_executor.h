@@ -109,7 +109,14 @@ class StepExecutor {
     int64_t attempt = 0;     // the attempt that last used it: its cleanup stops the guest
     v1::VmOutcome outcome;   // of its launch
     std::unique_ptr<GuestVm> vm;
+    // The host's telemetry of the guest (its QEMU's threads) for `attempt`.
+    std::unique_ptr<Sampler> sampler;
   };
+  // Samples the guest's QEMU threads for the attempt of `step` (a LaunchVm
+  // that booted or reused it), ending the previous attempt's sampling.
+  void WatchGuest(const v1::Step& step);
+  // Hands each batch of samples to the outbox as the step's MetricBatch.
+  Sampler::Emit EmitBatchesOf(const v1::Step& step);
   // Stops the guest (if any); its console and QEMU's log go into `u`'s
   // artifacts when given.
   void StopGuest(v1::StepUpdate* u);

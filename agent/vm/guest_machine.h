@@ -28,6 +28,9 @@ class GuestMachine {
   virtual void Stop() = 0;
   // The QEMU command line the guest runs under.
   virtual std::vector<std::string> QemuArgv() const = 0;
+  // QEMU's pid (0 when it is not running): its threads' CPU is the host's
+  // telemetry of a VM run.
+  virtual int QemuPid() const = 0;
 };
 
 }  // namespace iommuvm::agent

@@ -55,6 +55,7 @@ class GuestVm {
                                        int64_t attempt_id, const std::string& run_dir,
                                        absl::Duration timeout, const std::atomic<bool>* cancel);
   bool Running() { return machine_ != nullptr && machine_->Running(); }
+  int QemuPid() const { return machine_ != nullptr ? machine_->QemuPid() : 0; }
   // QMP quit (or virsh destroy and undefine), else killed; the tap goes
   // with QEMU. Idempotent.
   void Stop() {

@@ -48,6 +48,7 @@ class LibvirtVm : public GuestMachine {
   // virsh destroy (QEMU ends at once, as QMP quit does), then undefine.
   void Stop() override;
   std::vector<std::string> QemuArgv() const override { return argv_; }
+  int QemuPid() const override { return pid_; }
 
   // Runs virsh against this node's libvirtd; FailedPrecondition with its
   // words when it fails.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "iommu/cmdline.h"
 
 namespace iommuvm::agent {
@@ -96,14 +97,19 @@ absl::StatusOr<std::vector<std::string>> QemuCommandLine(const v1::VmConfig& vm,
   std::vector<std::string> argv = {
       launch.qemu_binary,
       // Interrupt remapping needs the split irqchip under KVM; TCG accepts it.
-      "-machine", absl::StrCat("q35,accel=", launch.accel, ",kernel-irqchip=split",
-                               vm.hugepages() ? ",memory-backend=mem" : ""),
+      "-machine",
+      absl::StrCat("q35,accel=", launch.accel, ",kernel-irqchip=split",
+                   vm.hugepages() ? ",memory-backend=mem" : ""),
       // TCG's `max` is the CPU that boots reliably here; under KVM the host's.
-      "-cpu", launch.accel == "kvm" ? "host" : "max",
-      "-smp", absl::StrCat(std::max<uint32_t>(1, vm.vcpus())),
-      "-m", absl::StrCat(mib),
-      "-display", "none", "-monitor", "none", "-no-reboot",
-      "-serial", absl::StrCat("file:", launch.console_path)};
+      "-cpu", launch.accel == "kvm" ? "host" : "max", "-smp",
+      absl::StrCat(std::max<uint32_t>(1, vm.vcpus())), "-m", absl::StrCat(mib),
+      // Threads named by role ("CPU 0/TCG"), as libvirt does: the host's
+      // telemetry tells vCPU time from emulation.
+      "-name",
+      absl::StrCat(vm.name().empty() ? "guest" : absl::StrReplaceAll(vm.name(), {{",", "_"}}),
+                   ",debug-threads=on"),
+      "-display", "none", "-monitor", "none", "-no-reboot", "-serial",
+      absl::StrCat("file:", launch.console_path)};
   if (vm.hugepages()) {
     // Guest RAM from hugetlbfs, preallocated: no page faults and fewer
     // IOTLB/TLB misses while measuring.

@@ -45,6 +45,7 @@ class QemuVm : public GuestMachine {
   void Stop() override;
   // The command line QEMU was started with.
   std::vector<std::string> QemuArgv() const override { return argv_; }
+  int QemuPid() const override { return process_ != nullptr ? process_->pid() : 0; }
   const std::vector<std::string>& argv() const { return argv_; }
   // Time from Start to now.
   absl::Duration Uptime() const { return clock_->Now() - started_; }

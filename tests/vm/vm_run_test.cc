@@ -155,6 +155,19 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
               0)
         << metric;
   }
+  // The host's side: its guest's QEMU threads, busy emulating the vCPU.
+  EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut' AND "
+                      "name = 'qemu_vcpu_cpu_cores' AND value > 0.1"),
+            0)
+      << h_->Cli({"query", "--db", h_->db_path(),
+                  "SELECT agent_id, name, COUNT(*), MAX(value) FROM metric_samples GROUP BY 1, 2"})
+             .out;
+  EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut' AND "
+                      "name = 'qemu_emulator_cpu_cores'"),
+            0);
+  EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut' AND "
+                      "name = 'qemu_cpu_cores' AND value > 0.1"),
+            0);
   CommandResult compare = h_->Cli({"compare", "1", "--format", "csv"});
   EXPECT_NE(compare.out.find("redis,\"intel cm=off ir=on iotlb=off aw=48, virtio, 1 vcpu, 1024 MiB, "
                              "tcg, host "),
@@ -312,6 +325,10 @@ TEST_F(LibvirtRunTest, AGeneratedDomainServesAndIsRemovedAfterwards) {
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.qemu_argv' AND "
                       "value LIKE '%guest=iommuvm-sut-%intel-iommu%'"),
             2);
+  // libvirt's QEMU is found and watched like iommuvm's own.
+  EXPECT_GT(h_->Count("SELECT COUNT(*) FROM metric_samples WHERE agent_id = 'sut' AND "
+                      "name = 'qemu_vcpu_cpu_cores' AND value > 0.1"),
+            0);
   EXPECT_TRUE(WaitUntilNoDomain()) << sut_.Log() << libvirtd_->Virsh({"list", "--all"});
   // The domain as it ran is kept with the attempt that stopped it.
   CommandResult kept = h_->Cli({"artifacts", "1", "1", "guest-domain.xml"});

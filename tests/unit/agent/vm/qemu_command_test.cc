@@ -45,7 +45,8 @@ TEST(QemuCommandTest, IntelGuestWithCachingModeAndAtsNic) {
   vm.set_aw_bits(48);
   EXPECT_EQ(Line(vm),
             "qemu-system-x86_64 -machine q35,accel=tcg,kernel-irqchip=split -cpu max -smp 4 "
-            "-m 2048 -display none -monitor none -no-reboot -serial file:/run/console.log "
+            "-m 2048 -name guest,debug-threads=on -display none -monitor none -no-reboot "
+            "-serial file:/run/console.log "
             "-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on,aw-bits=48 "
             "-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1 -netdev user,id=data "
             "-device virtio-net-pci,netdev=data,bus=rp1,disable-legacy=on,iommu_platform=on,"
