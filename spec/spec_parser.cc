@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -366,17 +367,44 @@ class Parser {
     ExperimentSpec one = spec;
     one.repetitions = 1;
     std::set<std::string> reported;
+    // The host modes each VF vm is measured in (per workload and user-axis
+    // values: the rest of the point).
+    std::map<std::string, std::set<v1::IommuMode>> host_modes;
     for (const RunPoint& p : ExpandMatrix(one)) {
       auto vm = spec.vms.find(p.vm);
-      if (p.iommu != v1::IOMMU_MODE_OFF || vm == spec.vms.end() || vm->second.nic != "vfio-vf" ||
-          !reported.insert(p.vm).second) {
-        continue;
-      }
+      if (vm == spec.vms.end() || vm->second.nic != "vfio-vf") continue;
+      std::string rest = p.vm + "\n" + p.workload;
+      for (const auto& [k, v] : p.params) rest += "\n" + k + "=" + v;
+      host_modes[rest].insert(p.iommu);
+      if (p.iommu != v1::IOMMU_MODE_OFF || !reported.insert(p.vm).second) continue;
       m.Error(m.Child("iommu"), m.ChildPath("iommu"),
               "vm '" + p.vm +
                   "' passes a VF through (nic: vfio-vf), which needs the host "
                   "IOMMU on; remove 'off' or that vm, or exclude {iommu: off, vm: " +
                   p.vm + "}");
+    }
+    // VFIO gives an assigned VF an unmanaged domain of its own: the host's
+    // passthrough, lazy or strict default domain never translates its DMA.
+    // Several host modes with one VF vm would measure one point several
+    // times and call it several modes.
+    for (const auto& [rest, modes] : host_modes) {
+      std::string vm = rest.substr(0, rest.find('\n'));
+      std::vector<std::string> on;
+      for (v1::IommuMode mode : modes) {
+        if (mode != v1::IOMMU_MODE_OFF) on.push_back(iommu::IommuModeName(mode));
+      }
+      if (on.size() < 2 || !reported.insert("modes:" + vm).second) continue;
+      std::string excludes;
+      for (size_t i = 0; i + 1 < on.size(); ++i) {
+        excludes += std::string(i > 0 ? ", " : "") + "{iommu: " + on[i] + ", vm: " + vm + "}";
+      }
+      m.Error(m.Child("iommu"), m.ChildPath("iommu"),
+              "vm '" + vm +
+                  "' passes a VF through, and VFIO gives it an IOMMU domain of its "
+                  "own whatever the host's mode: host modes " +
+                  absl::StrJoin(on, ", ") + " would be one point measured " +
+                  std::to_string(on.size()) + " times. Keep one host mode for it (exclude " +
+                  excludes + ")");
     }
   }
 

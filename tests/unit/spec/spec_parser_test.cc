@@ -268,6 +268,35 @@ TEST(SpecParserTest, VmCrossFieldChecks) {
             std::string::npos);
 }
 
+// VFIO attaches an assigned VF to a domain of its own, whatever the host's
+// mode: a VF vm in several host modes would be one point measured thrice.
+TEST(SpecParserTest, AVfVmRunsInOneHostMode) {
+  std::string yaml = std::string(kMinimal) + R"(vms:
+  vf:
+    viommu: intel
+    guest_iommu: strict
+    nic: vfio-vf
+  plain: {}
+)";
+  yaml.replace(yaml.find("matrix:\n"), 8,
+               "matrix:\n  iommu: [passthrough, lazy, strict]\n  vm: [plain, vf]\n");
+  std::vector<std::string> got = ErrorLines(ParseSpec(yaml));
+  ASSERT_EQ(got.size(), 1u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("matrix.iommu: vm 'vf' passes a VF through, and VFIO gives it an IOMMU "
+                        "domain of its own whatever the host's mode: host modes passthrough, "
+                        "lazy, strict would be one point measured 3 times. Keep one host mode "
+                        "for it (exclude {iommu: passthrough, vm: vf}, {iommu: lazy, vm: vf})"),
+            std::string::npos)
+      << got[0];
+  // With those excluded it is valid, and the plain vm keeps all three.
+  yaml.replace(yaml.find("  vm: [plain, vf]\n"), 18,
+               "  vm: [plain, vf]\n  exclude:\n    - {iommu: passthrough, vm: vf}\n"
+               "    - {iommu: lazy, vm: vf}\n");
+  ParseResult r = ParseSpec(yaml);
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  EXPECT_EQ(ExpandMatrix(*r.spec).size(), 4u);
+}
+
 TEST(SpecParserTest, LibvirtBackendAndTemplate) {
   std::string yaml = std::string(kMinimal) + R"(vms:
   generated:
