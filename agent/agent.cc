@@ -73,14 +73,18 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     Log("agent", "gave ", b.bdf, " back to ", b.original_driver.empty() ? "no driver" : b.original_driver,
         " (left on vfio-pci by a previous run)");
   }
+  for (const std::string& pf : vfio.DisableLeftoverVfs()) {
+    Log("agent", "disabled the VFs of ", pf, " an earlier life enabled for a guest");
+  }
   // Proc/sys facts come from the sysroot; run directories live on the host.
   std::unique_ptr<PerfCounters> perf = MakeLinuxPerfCounters();
   AgentDeps deps{&host_fs, &runner, &clock, perf.get()};
   std::string agent_id = config.agent_id;
-  GuestHost guests{
-      agent_id,          config.controller_address, config.vm_bridge,   config.vm_guest_address,
-      config.vm_gateway, config.guest_dir,          config.qemu_binary, config.data_nic,
-      config.libvirt_uri};
+  GuestHost guests{agent_id,           config.controller_address,
+                   config.vm_bridge,   config.vm_guest_address,
+                   config.vm_gateway,  config.guest_dir,
+                   config.qemu_binary, config.data_nic,
+                   config.libvirt_uri, &vfio};
   // Facts are read afresh at every registration: a node whose mode changed
   // while the agent ran (a switch by hand, a sysfs write) must not be
   // reported with the snapshot of its start.
@@ -94,6 +98,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     reg.set_agent_version("0.1.0");
     reg.set_simulated(config.simulate_boot);
     *reg.mutable_probe() = node.Probe(v1::IOMMU_MODE_CURRENT).report;
+    reg.mutable_inventory()->set_data_nic(reg.probe().data_nic());
     if (!config.vm_bridge.empty()) {
       auto libvirt = LibvirtHypervisor(&runner, config.libvirt_uri);
       if (libvirt.ok()) reg.mutable_inventory()->set_libvirt(*libvirt);

@@ -65,6 +65,9 @@ struct VmSpec {
   uint32_t aw_bits = 48;  // 39 or 48
   v1::IommuMode guest_iommu = v1::IOMMU_MODE_CURRENT;
   std::string nic = "virtio";  // virtio | vfio-vf
+  // vfio-vf: the VF to assign, a PCI address on the server node; "" = a VF
+  // of the node's data NIC, enabled and chosen by the agent.
+  std::string vf_bdf;
   std::string kernel;
   std::string initrd;
   std::string disk;

@@ -271,6 +271,11 @@ class Parser {
       one.clear();
       r.StringList("nic", &one, {"virtio", "vfio-vf"});
       if (!one.empty()) vm.nic = one[0];
+      r.String("vf_bdf", &vm.vf_bdf);
+      if (!vm.vf_bdf.empty() && vm.nic != "vfio-vf") {
+        r.Error(r.Child("vf_bdf"), r.ChildPath("vf_bdf"),
+                "a VF is assigned only with nic: vfio-vf");
+      }
       r.String("kernel", &vm.kernel);
       r.String("initrd", &vm.initrd);
       r.String("disk", &vm.disk);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/command_runner.h"
 #include "common/file_system.h"
 
 namespace iommuvm::agent {
@@ -19,6 +20,17 @@ namespace iommuvm::agent {
 struct VfioBinding {
   std::string bdf;
   std::string original_driver;  // "" when it had none
+};
+
+// A VF handed to a guest (AssignVf), and what giving it back undoes.
+struct AssignedVf {
+  std::string pf;      // the physical function's interface ("" when the spec named the VF)
+  std::string pf_bdf;  // "" likewise
+  int index = -1;      // its virtfn number under the PF
+  std::string bdf;
+  std::string iommu_group;
+  bool created = false;  // iommuvm enabled the PF's VFs (and disables them on release)
+  VfioBinding binding;
 };
 
 class Vfio {
@@ -41,6 +53,22 @@ class Vfio {
   // Restores every binding still recorded (after a crash); returns them.
   std::vector<VfioBinding> RestoreLeftovers();
 
+  // A VF of the NIC `pf_netdev` for a guest: the PF's VFs enabled when it
+  // has none (without autoprobe, recorded so a crash cannot leave them),
+  // the first VF not already on vfio-pci taken, given `mac` through the PF
+  // (the guest finds its data NIC by it), its IOMMU group checked to hold
+  // nothing else (VFIO takes whole groups), and bound to vfio-pci.
+  // `data_nic` "" is the node's only PCI NIC.
+  absl::StatusOr<AssignedVf> AssignVf(const std::string& data_nic, const std::string& mac,
+                                      CommandRunner* runner);
+  // The VF `bdf` a spec names (vf_bdf): the group check and the binding.
+  absl::StatusOr<AssignedVf> AssignGivenVf(const std::string& bdf);
+  // Back to its driver; the PF's VFs disabled again if iommuvm enabled them.
+  absl::Status ReleaseVf(const AssignedVf& vf);
+  // Disables the VFs an earlier life of the agent enabled (after a crash;
+  // after RestoreLeftovers); returns the PFs.
+  std::vector<std::string> DisableLeftoverVfs();
+
  private:
   absl::Status Refuse(const std::string& bdf) const;
   std::vector<VfioBinding> Recorded() const;
@@ -48,7 +76,13 @@ class Vfio {
 
   FileSystem* sysroot_;
   FileSystem* host_;
+  // The group of `bdf` when it holds `bdf` alone; else why not.
+  absl::StatusOr<std::string> LoneGroup(const std::string& bdf) const;
+  std::vector<std::string> CreatedPfs() const;
+  absl::Status RecordCreated(const std::vector<std::string>& pfs);
+
   std::string state_path_;
+  std::string created_path_;
   std::string control_bdf_;
 };
 

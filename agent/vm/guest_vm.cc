@@ -12,6 +12,7 @@
 #include "agent/vm/libvirt_vm.h"
 #include "agent/vm/qmp_client.h"
 #include "agent/vm/vcpu_pinning.h"
+#include "common/log.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -135,6 +136,37 @@ absl::StatusOr<std::string> GuestVm::Pin(const v1::VmConfig& vm, const std::stri
   return absl::StrCat(*pinned, " (", target->how, ")");
 }
 
+void GuestVm::Stop() {
+  if (machine_ != nullptr) machine_->Stop();
+  if (vf_ && vfio_ != nullptr) {
+    absl::Status s = vfio_->ReleaseVf(*vf_);
+    if (!s.ok()) Log("agent", "cannot give VF ", vf_->bdf, " back: ", s.message());
+  }
+  vf_.reset();
+}
+
+absl::Status GuestVm::AssignVf(const GuestHost& host, const std::string& mac, v1::VmConfig* vm,
+                               v1::VmOutcome* out) {
+  if (host.vfio == nullptr) {
+    return absl::FailedPreconditionError("this agent cannot assign devices (no VFIO)");
+  }
+  vfio_ = host.vfio;
+  absl::StatusOr<AssignedVf> vf;
+  if (!vm->vf_bdf().empty()) {
+    vf = vfio_->AssignGivenVf(vm->vf_bdf());
+  } else {
+    vf = vfio_->AssignVf(host.data_nic, mac, runner_);
+  }
+  if (!vf.ok()) return vf.status();
+  vf_ = *vf;
+  vm->set_vf_bdf(vf->bdf);
+  out->set_vf(vf->bdf);
+  out->set_vf_group(vf->iommu_group);
+  out->set_vf_pf(vf->pf);
+  out->clear_tap();
+  return absl::OkStatus();
+}
+
 absl::Status GuestVm::StartQemu(const v1::LaunchVm& launch, v1::VmConfig vm, QemuLaunch q,
                                 const GuestHost& host, const std::string& run_dir,
                                 v1::VmOutcome* out) {
@@ -154,6 +186,7 @@ absl::Status GuestVm::StartQemu(const v1::LaunchVm& launch, v1::VmConfig vm, Qem
   if (!s.ok()) return s;
   QemuVm& started = *qemu;
   machine_ = std::move(qemu);
+  if (out->tap().empty()) return absl::OkStatus();  // an assigned VF: no tap
   // QEMU creates the tap while it starts; the host puts it on the bridge.
   if (s = AttachTap(started, out->tap(), host.bridge, absl::Seconds(10)); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("guest ", launch.guest_id(), ": ", s.message()));
@@ -213,13 +246,17 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
                                               absl::Duration timeout,
                                               const std::atomic<bool>* cancel) {
   Stop();
-  if (host.bridge.empty() || host.guest_address.empty()) {
+  v1::VmConfig vm = launch.vm();
+  bool vf = vm.nic() == "vfio-vf";
+  // An assigned VF sits on the data network itself; a virtio NIC's tap
+  // joins the host's bridge.
+  if ((!vf && host.bridge.empty()) || host.guest_address.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "agent ", host.host_id,
         " has no data-plane bridge for guests: start it with --vm_bridge BRIDGE and "
-        "--vm_guest_address ADDR/PREFIX (the guest's data address on that bridge)"));
+        "--vm_guest_address ADDR/PREFIX (the guest's data address on that bridge, or on the "
+        "data network for an assigned VF)"));
   }
-  v1::VmConfig vm = launch.vm();
   bool libvirt = vm.backend() == "libvirt" || !vm.libvirt_xml().empty();
   if (vm.kernel().empty()) {
     vm.set_kernel(host.guest_dir + "/vmlinuz");
@@ -256,6 +293,12 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
   out.set_tap(tap);
   out.set_guest_address(host.guest_address.substr(0, host.guest_address.find('/')));
   out.set_backend(libvirt ? "libvirt" : "qemu");
+  if (vf) {
+    if (absl::Status s = AssignVf(host, q.data_mac, &vm, &out); !s.ok()) {
+      Stop();
+      return absl::Status(s.code(), absl::StrCat("guest ", launch.guest_id(), ": ", s.message()));
+    }
+  }
 
   absl::Time started = clock_->Now();
   absl::Status s = libvirt ? StartLibvirt(launch, vm, q, host, attempt_id, run_dir, &out)

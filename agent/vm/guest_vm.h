@@ -11,10 +11,12 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/node/vfio.h"
 #include "agent/vm/guest_machine.h"
 #include "agent/vm/qemu_vm.h"
 #include "iommuvm/v1/agent.pb.h"
@@ -32,6 +34,7 @@ struct GuestHost {
   std::string qemu_binary = "qemu-system-x86_64";
   std::string data_nic;  // the host's data NIC (pin: auto takes its NUMA node's CPUs)
   std::string libvirt_uri = "qemu:///system";  // backend libvirt: the libvirtd to use
+  Vfio* vfio = nullptr;                        // nic vfio-vf: hands the data NIC's VFs to guests
 };
 
 // The controller address as the guest reaches it: QEMU's user network
@@ -57,10 +60,8 @@ class GuestVm {
   bool Running() { return machine_ != nullptr && machine_->Running(); }
   int QemuPid() const { return machine_ != nullptr ? machine_->QemuPid() : 0; }
   // QMP quit (or virsh destroy and undefine), else killed; the tap goes
-  // with QEMU. Idempotent.
-  void Stop() {
-    if (machine_ != nullptr) machine_->Stop();
-  }
+  // with QEMU, an assigned VF back to its driver. Idempotent.
+  void Stop();
 
  private:
   // Starts QEMU itself; fills the outcome's QEMU facts.
@@ -79,10 +80,16 @@ class GuestVm {
   absl::StatusOr<std::string> Pin(const v1::VmConfig& vm, const std::string& data_nic,
                                   const std::string& qmp_socket);
 
+  // nic vfio-vf: the VF for the guest (chosen and bound, or the spec's).
+  absl::Status AssignVf(const GuestHost& host, const std::string& mac, v1::VmConfig* vm,
+                        v1::VmOutcome* out);
+
   CommandRunner* runner_;
   FileSystem* files_;
   const Clock* clock_;
   std::unique_ptr<GuestMachine> machine_;
+  Vfio* vfio_ = nullptr;
+  std::optional<AssignedVf> vf_;
 };
 
 }  // namespace iommuvm::agent

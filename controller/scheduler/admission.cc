@@ -106,23 +106,38 @@ void CheckLibvirt(const std::string& yaml, const spec::ExperimentSpec& spec,
   }
 }
 
-}  // namespace
-
-spec::SpecErrors CheckExecutable(const std::string& yaml, const spec::ExperimentSpec& spec) {
-  spec::SpecErrors errors;
+// nic vfio-vf needs a data NIC with SR-IOV on every server node that may
+// run the guest (unless the spec names the VF itself).
+void CheckSriov(const std::string& yaml, const spec::ExperimentSpec& spec,
+                const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
   for (const std::string& name : spec.matrix.vm) {
     auto vm = spec.vms.find(name);
-    if (vm == spec.vms.end()) continue;
-    // Not yet: assigning a VF needs the agent to create and bind it.
-    if (vm->second.nic == "vfio-vf") {
-      errors.push_back(spec::ErrorAt(
+    if (vm == spec.vms.end() || vm->second.nic != "vfio-vf" || !vm->second.vf_bdf.empty()) {
+      continue;
+    }
+    for (const auto& n : nodes) {
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
+      v1::Inventory inventory;
+      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok()) continue;
+      const v1::Nic* data = nullptr;
+      for (const v1::Nic& nic : inventory.nics()) {
+        if (nic.name() == inventory.data_nic()) data = &nic;
+      }
+      if (data != nullptr && data->sriov_totalvfs() > 0) continue;
+      errors->push_back(spec::ErrorAt(
           yaml, absl::StrCat("vms.", name, ".nic"),
-          "a vfio-vf NIC cannot be launched yet (the agent does not create and bind VFs); "
-          "use nic: virtio, or check the configuration with iommuvm-agent vm-check"));
+          absl::StrCat("node '", n.agent_id, "' cannot give the guest a VF: ",
+                       data == nullptr
+                           ? "its agent names no PCI data NIC (start it with --data_nic)"
+                           : absl::StrCat("its data NIC ", data->name(),
+                                          " offers no SR-IOV VFs (enable SR-IOV in the NIC's "
+                                          "firmware)"),
+                       "; or use nic: virtio")));
     }
   }
-  return errors;
 }
+
+}  // namespace
 
 spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::ExperimentSpec& spec,
                                    const std::vector<store::NodeRecord>& nodes) {
@@ -158,6 +173,7 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
   CheckTools(yaml, spec, nodes, &errors);
   CheckKvm(yaml, spec, nodes, &errors);
   CheckLibvirt(yaml, spec, nodes, &errors);
+  CheckSriov(yaml, spec, nodes, &errors);
   return errors;
 }
 

@@ -20,9 +20,4 @@ namespace iommuvm::scheduler {
 spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::ExperimentSpec& spec,
                                    const std::vector<store::NodeRecord>& nodes);
 
-// Runs this controller cannot execute (today: guests with an assigned VF)
-// are refused at submit with the reason, never planned and failed one by
-// one later.
-spec::SpecErrors CheckExecutable(const std::string& yaml, const spec::ExperimentSpec& spec);
-
 }  // namespace iommuvm::scheduler

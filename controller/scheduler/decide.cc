@@ -102,7 +102,10 @@ Decision GuestUp(const store::AttemptRecord& a, const std::string& agent_id,
                 {"vm.reused", vm.reused() ? "true" : "false"},
                 {"vm.pinning", vm.pinning()},
                 {"vm.backend", vm.backend()},
-                {"vm.libvirt_domain", vm.libvirt_domain()}};
+                {"vm.libvirt_domain", vm.libvirt_domain()},
+                {"vm.vf", vm.vf()},
+                {"vm.vf_group", vm.vf_group()},
+                {"vm.vf_pf", vm.vf_pf()}};
   AddProbeEvidence(probe, "verify.", &d.evidence);
   std::string mode = ProbedMode(probe);
   if (facts.guest_mode != v1::IOMMU_MODE_CURRENT && mode != iommu::IommuModeName(facts.guest_mode)) {

@@ -105,10 +105,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
   {
     std::lock_guard lock(mu_);
     ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
-    result.errors = CheckExecutable(spec_yaml, *parsed.spec);
-    for (auto& e : CheckAgainstNodes(spec_yaml, *parsed.spec, nodes)) {
-      result.errors.push_back(std::move(e));
-    }
+    result.errors = CheckAgainstNodes(spec_yaml, *parsed.spec, nodes);
     if (!result.errors.empty()) return result;
   }
   store::NewExperiment e;

@@ -158,6 +158,7 @@ v1::Step LaunchVmStep(int64_t attempt_id, int64_t run_id, const spec::Experiment
   c->set_aw_bits(vm.aw_bits);
   c->set_guest_iommu(vm.guest_iommu);
   c->set_nic(vm.nic);
+  c->set_vf_bdf(vm.vf_bdf);
   c->set_kernel(vm.kernel);
   c->set_initrd(vm.initrd);
   c->set_accel(vm.accel);

@@ -178,6 +178,11 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
   EXPECT_TRUE(sut_.WaitForLog("guest sut/vm-strict (last used by attempt 2) stopped",
                               absl::Seconds(10)))
       << sut_.Log();
+  // The image's drivers loaded in Debian's kernel: virtio-net, and
+  // mlx5_core for a ConnectX VF (nic: vfio-vf on a testbed).
+  CommandResult console = h_->Cli({"artifacts", "1", "1", "guest-console.log"});
+  EXPECT_NE(console.out.find("mlx5_core"), std::string::npos) << console.out.substr(0, 2000);
+  EXPECT_NE(console.out.find("virtio_net"), std::string::npos);
 }
 
 // Hugepage-backed guest memory: refused with how many pages to reserve

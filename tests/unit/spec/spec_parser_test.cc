@@ -229,6 +229,7 @@ TEST(SpecParserTest, VmsRoundTripAndJoinTheMatrix) {
     viommu_options: {caching_mode: true, intremap: true, device_iotlb: true, aw_bits: 39}
     guest_iommu: strict
     nic: vfio-vf
+    vf_bdf: "0000:3b:00.2"
     kernel: /boot/vmlinuz
     disk: guest.qcow2
 )";
@@ -243,6 +244,7 @@ TEST(SpecParserTest, VmsRoundTripAndJoinTheMatrix) {
   EXPECT_EQ(vm.aw_bits, 39u);
   EXPECT_EQ(vm.guest_iommu, v1::IOMMU_MODE_STRICT);
   EXPECT_EQ(vm.nic, "vfio-vf");
+  EXPECT_EQ(vm.vf_bdf, "0000:3b:00.2");
   EXPECT_EQ(vm.kernel, "/boot/vmlinuz");
   EXPECT_EQ(ExpandMatrix(*r.spec).size(), 2u);
 }

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "common/file_system.h"
+#include "tests/support/fake_command_runner.h"
 #include "tests/support/sysroot_builder.h"
 
 namespace iommuvm::agent {
 namespace {
 
+using ::iommuvm::testing::FakeCommandRunner;
 using ::iommuvm::testing::SysrootBuilder;
 
 std::string Read(const FileSystem& fs, const std::string& path) {
@@ -97,6 +99,93 @@ TEST_F(VfioTest, RefusesTheControlNicAndItsGroup) {
             "0000:00:1f.5 shares IOMMU group 9 with the control-network NIC 0000:00:1f.6; VFIO "
             "would take the whole group");
   EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:00:1f.6/driver_override"), "<missing>");
+}
+
+// A guest's VF on a PF without VFs: they are enabled (recorded), VF 0
+// gets the guest's MAC through the PF, goes to vfio-pci alone in its
+// group, and on release everything is as it was.
+TEST_F(VfioTest, AssignsAVfOfTheDataNicAndGivesItBack) {
+  b_.Nic("ens1f0", "0000:ca:00.0");
+  FakeCommandRunner runner;
+  runner.installed = {"ip"};
+  Vfio vfio(&sys_, &host_, "/state", "0000:00:1f.6");
+  auto vf = vfio.AssignVf("ens1f0", "52:54:a0:00:00:07", &runner);
+  ASSERT_TRUE(vf.ok()) << vf.status();
+  EXPECT_EQ(vf->bdf, "0000:ca:00.2");
+  EXPECT_EQ(vf->index, 0);
+  EXPECT_EQ(vf->iommu_group, "40");
+  EXPECT_TRUE(vf->created);
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.0/sriov_numvfs"), "1");
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.0/sriov_drivers_autoprobe"), "0");
+  EXPECT_EQ(runner.ran,
+            (std::vector<std::string>{"ip link set ens1f0 vf 0 mac 52:54:a0:00:00:07"}));
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.2/driver_override"), "vfio-pci");
+  EXPECT_EQ(Read(host_, "/state/vfio_created_vfs"), "0000:ca:00.0\n");
+  ASSERT_TRUE(vfio.ReleaseVf(*vf).ok());
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.0/sriov_numvfs"), "0");
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.2/driver_override"), "\n");
+  EXPECT_EQ(Read(host_, "/state/vfio_created_vfs"), "");
+  EXPECT_EQ(Read(host_, "/state/vfio_bindings"), "");
+}
+
+// VFs an administrator enabled stay enabled; one already on vfio-pci
+// (another guest's) is passed over.
+TEST_F(VfioTest, TakesTheFirstFreeOfExistingVfsAndLeavesThemEnabled) {
+  b_.Nic("ens1f0", "0000:ca:00.0")
+      .File("/sys/devices/pci0000:00/0000:ca:00.0/sriov_numvfs", "2\n")
+      .Symlink("/sys/devices/pci0000:00/0000:ca:00.2/driver", "../../../bus/pci/drivers/vfio-pci");
+  FakeCommandRunner runner;
+  runner.installed = {"ip"};
+  Vfio vfio(&sys_, &host_, "/state", "");
+  auto vf = vfio.AssignVf("ens1f0", "52:54:a0:00:00:08", &runner);
+  ASSERT_TRUE(vf.ok()) << vf.status();
+  EXPECT_EQ(vf->bdf, "0000:ca:00.3");
+  EXPECT_EQ(vf->index, 1);
+  EXPECT_FALSE(vf->created);
+  EXPECT_EQ(vf->binding.original_driver, "mlx5_core");
+  ASSERT_TRUE(vfio.ReleaseVf(*vf).ok());
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.0/sriov_numvfs"), "2\n");
+}
+
+TEST_F(VfioTest, RefusesAVfSharingItsGroupAndANicWithoutSriov) {
+  b_.Nic("ens1f0", "0000:ca:00.0")
+      .Nic("eno1", "0000:00:1f.6")
+      .Device("0000:ca:00.7", "", "40", "DMA");
+  FakeCommandRunner runner;
+  runner.installed = {"ip"};
+  Vfio vfio(&sys_, &host_, "/state", "");
+  auto shared = vfio.AssignVf("ens1f0", "52:54:a0:00:00:09", &runner);
+  ASSERT_FALSE(shared.ok());
+  EXPECT_EQ(shared.status().message(),
+            "0000:ca:00.2 shares IOMMU group 40 with 0000:ca:00.7; VFIO would take them all (is "
+            "ACS missing on its path? a VF normally has a group of its own)");
+  // What it enabled is disabled again, nothing stays recorded or bound.
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.0/sriov_numvfs"), "0");
+  EXPECT_EQ(Read(host_, "/state/vfio_created_vfs"), "");
+  EXPECT_TRUE(runner.ran.empty());
+  auto no_sriov = vfio.AssignVf("eno1", "52:54:a0:00:00:09", &runner);
+  ASSERT_FALSE(no_sriov.ok());
+  EXPECT_NE(no_sriov.status().message().find("the data NIC eno1 (0000:00:1f.6) offers no SR-IOV"),
+            std::string::npos)
+      << no_sriov.status();
+  EXPECT_EQ(vfio.AssignGivenVf("0000:ca:00.9").status().message().substr(0, 28),
+            "no PCI device 0000:ca:00.9 (");
+}
+
+// An agent that died with VFs it enabled disables them at its next start.
+TEST_F(VfioTest, VfsEnabledBeforeACrashAreDisabledAtStart) {
+  b_.Nic("ens1f0", "0000:ca:00.0");
+  FakeCommandRunner runner;
+  runner.installed = {"ip"};
+  {
+    Vfio vfio(&sys_, &host_, "/state", "");
+    ASSERT_TRUE(vfio.AssignVf("ens1f0", "52:54:a0:00:00:07", &runner).ok());
+  }  // "crash"
+  Vfio restarted(&sys_, &host_, "/state", "");
+  EXPECT_EQ(restarted.RestoreLeftovers().size(), 1u);
+  EXPECT_EQ(restarted.DisableLeftoverVfs(), (std::vector<std::string>{"0000:ca:00.0"}));
+  EXPECT_EQ(Read(sys_, "/sys/devices/pci0000:00/0000:ca:00.0/sriov_numvfs"), "0");
+  EXPECT_TRUE(restarted.DisableLeftoverVfs().empty());
 }
 
 TEST_F(VfioTest, NeedsVfioPciLoaded) {

@@ -322,17 +322,38 @@ TEST_F(SchedulerTest, LibvirtGuestsNeedLibvirtOnTheServerNodes) {
   EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
 }
 
-// A guest with an assigned VF needs VF creation and binding the agent
-// does not do yet: refused at submit, located in the file.
-TEST_F(SchedulerTest, VfGuestsAreRefusedAtSubmit) {
-  auto r = scheduler_->Submit(
-      WithVms("  g: {viommu: intel, nic: vfio-vf, accel: tcg}\n", "bare-metal, g"));
+// A guest with an assigned VF needs a data NIC with SR-IOV on the server
+// nodes: refused at submit naming the node and its NIC, admitted once the
+// node's data NIC offers VFs.
+TEST_F(SchedulerTest, VfGuestsNeedSriovOnTheServersDataNic) {
+  std::string spec = WithVms("  g: {viommu: intel, nic: vfio-vf, accel: tcg}\n", "bare-metal, g");
+  RegisterServer([](v1::Register& reg) {
+    (*reg.mutable_software_versions())["qemu-system-x86_64"] = "7.2.22";
+    (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
+    reg.mutable_inventory()->set_data_nic("ens1f0");
+    v1::Nic* nic = reg.mutable_inventory()->add_nics();
+    nic->set_name("ens1f0");
+    nic->set_sriov_totalvfs(0);
+  });
+  auto r = scheduler_->Submit(spec);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->experiment_id, 0);
   ASSERT_EQ(r->errors.size(), 1u);
-  EXPECT_EQ(r->errors[0].Format("t").substr(0, 52),
-            "t:13:27: vms.g.nic: a vfio-vf NIC cannot be launched");
+  EXPECT_EQ(r->errors[0].Format("t"),
+            "t:13:27: vms.g.nic: node 'srv' cannot give the guest a VF: its data NIC ens1f0 offers "
+            "no SR-IOV VFs (enable SR-IOV in the NIC's firmware); or use nic: virtio");
   EXPECT_TRUE(store_->ListExperiments()->empty());
+  RegisterServer([](v1::Register& reg) {
+    (*reg.mutable_software_versions())["qemu-system-x86_64"] = "7.2.22";
+    (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
+    reg.mutable_inventory()->set_data_nic("ens1f0");
+    v1::Nic* nic = reg.mutable_inventory()->add_nics();
+    nic->set_name("ens1f0");
+    nic->set_sriov_totalvfs(8);
+  });
+  r = scheduler_->Submit(spec);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
 }
 
 TEST_F(SchedulerTest, UserAxisValuesReachTheSteps) {
