@@ -11,6 +11,7 @@
 #include "agent/node/vfio.h"
 #include "agent/paths.h"
 #include "agent/vm/libvirt_vm.h"
+#include "agent/vm/qemu_features.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -102,6 +103,9 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     if (!config.vm_bridge.empty()) {
       auto libvirt = LibvirtHypervisor(&runner, config.libvirt_uri);
       if (libvirt.ok()) reg.mutable_inventory()->set_libvirt(*libvirt);
+      for (const std::string& f : QemuFeatures(&runner, config.qemu_binary)) {
+        reg.mutable_inventory()->add_qemu_features(f);
+      }
     }
     return reg;
   };

@@ -81,6 +81,10 @@ struct VmSpec {
   // domain generated from this spec, or the user's `libvirt_xml` template,
   // a path on the server node).
   std::string backend = "qemu";  // qemu | libvirt
+  // How an assigned VF's DMA is translated: shadow (QEMU's vIOMMU copies
+  // the guest's mappings into the host's VFIO domain) or nested (the host
+  // IOMMU walks the guest's first-level tables; iommufd, VT-d nesting).
+  std::string translation = "shadow";
   std::string libvirt_xml;
 };
 

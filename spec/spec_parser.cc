@@ -286,6 +286,14 @@ class Parser {
       r.String("pin", &vm.pin);
       r.Bool("hugepages", &vm.hugepages);
       one.clear();
+      r.StringList("translation", &one, {"shadow", "nested"});
+      if (!one.empty()) vm.translation = one[0];
+      if (vm.translation == "nested" && (vm.viommu != "intel" || vm.nic != "vfio-vf")) {
+        r.Error(r.Child("translation"), r.ChildPath("translation"),
+                "nested translation is of an assigned VF's DMA behind an emulated VT-d: it needs "
+                "viommu: intel and nic: vfio-vf");
+      }
+      one.clear();
       r.StringList("backend", &one, {"qemu", "libvirt"});
       bool backend_given = !one.empty();
       if (backend_given) vm.backend = one[0];
@@ -296,6 +304,10 @@ class Parser {
                   "a libvirt domain template needs backend: libvirt (or no backend)");
         }
         vm.backend = "libvirt";
+      }
+      if (vm.backend == "libvirt" && vm.libvirt_xml.empty() && vm.translation == "nested") {
+        r.Error(r.Child("translation"), r.ChildPath("translation"),
+                "libvirt's <iommu> cannot ask for nested translation: use backend: qemu");
       }
       if (vm.backend == "libvirt" && vm.libvirt_xml.empty() && vm.viommu == "amd") {
         r.Error(r.Child("viommu"), r.ChildPath("viommu"),

@@ -119,6 +119,10 @@ std::string WithoutIommuTokens(absl::string_view user) {
 
 absl::StatusOr<std::string> GeneratedDomainXml(const v1::VmConfig& vm,
                                                const LibvirtLaunch& launch) {
+  if (vm.translation() == "nested") {
+    return absl::InvalidArgumentError(
+        "libvirt's <iommu> cannot ask for nested translation: use backend qemu");
+  }
   if (vm.viommu() == "amd") {
     return absl::InvalidArgumentError(
         "libvirt has no <iommu model='amd'>: use backend qemu, or a libvirt_xml template that "

@@ -52,6 +52,8 @@ absl::Status CheckConfig(const v1::VmConfig& vm) {
           "QEMU's amd-iommu cannot translate for an assigned device; use viommu intel (with "
           "caching mode) or virtio");
     }
+  } else if (vm.translation() == "nested") {
+    return absl::InvalidArgumentError("nested translation needs an assigned VF (nic vfio-vf)");
   } else if (vm.nic() != "virtio" && !vm.nic().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("nic '", vm.nic(), "' is not one of virtio, vfio-vf"));
@@ -117,12 +119,23 @@ absl::StatusOr<std::vector<std::string>> QemuCommandLine(const v1::VmConfig& vm,
                                                      "M,mem-path=", launch.hugetlbfs,
                                                      ",prealloc=on,share=on")});
   }
+  bool nested = vm.translation() == "nested";
+  if (nested) {
+    if (vm.viommu() != "intel") {
+      return absl::InvalidArgumentError("nested translation needs viommu intel");
+    }
+    // The VF's DMA goes through an iommufd-managed nested domain, not a
+    // type1 container.
+    argv.insert(argv.end(), {"-object", "iommufd,id=iommufd0"});
+  }
   // The IOMMU first: QEMU wires it to the devices created after it.
   if (vm.viommu() == "intel") {
     std::string dev = absl::StrCat("intel-iommu,intremap=", OnOff(vm.intremap()),
                                    ",caching-mode=", OnOff(vm.caching_mode()),
                                    ",device-iotlb=", OnOff(vm.device_iotlb()));
     if (vm.aw_bits() != 0) absl::StrAppend(&dev, ",aw-bits=", vm.aw_bits());
+    // Scalable mode with first-level tables: what the host walks nested.
+    if (nested) absl::StrAppend(&dev, ",x-scalable-mode=on,x-flts=on");
     argv.insert(argv.end(), {"-device", dev});
   } else if (vm.viommu() == "amd") {
     argv.insert(argv.end(), {"-device", absl::StrCat("amd-iommu,intremap=", OnOff(vm.intremap()))});
@@ -133,7 +146,8 @@ absl::StatusOr<std::vector<std::string>> QemuCommandLine(const v1::VmConfig& vm,
   // there).
   argv.insert(argv.end(), {"-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1"});
   if (vm.nic() == "vfio-vf") {
-    argv.insert(argv.end(), {"-device", absl::StrCat("vfio-pci,host=", vm.vf_bdf(), ",bus=rp1")});
+    argv.insert(argv.end(), {"-device", absl::StrCat("vfio-pci,host=", vm.vf_bdf(), ",bus=rp1",
+                                                     nested ? ",iommufd=iommufd0" : "")});
   } else {
     std::string nic = "virtio-net-pci,netdev=data,bus=rp1,disable-legacy=on";
     // Behind a vIOMMU the device must use it (and then needs modern-only

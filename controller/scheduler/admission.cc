@@ -137,6 +137,43 @@ void CheckSriov(const std::string& yaml, const spec::ExperimentSpec& spec,
   }
 }
 
+// translation: nested needs, on every server node that may run the guest,
+// what the host IOMMU, the kernel and QEMU must all offer; the error names
+// each one missing.
+void CheckNested(const std::string& yaml, const spec::ExperimentSpec& spec,
+                 const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
+  for (const std::string& name : spec.matrix.vm) {
+    auto vm = spec.vms.find(name);
+    if (vm == spec.vms.end() || vm->second.translation != "nested") continue;
+    for (const auto& n : nodes) {
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
+      v1::Inventory inventory;
+      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok()) continue;
+      std::vector<std::string> missing;
+      if (!inventory.iommufd()) {
+        missing.push_back("iommufd (/dev/iommu: a kernel with CONFIG_IOMMUFD)");
+      }
+      if (!inventory.vtd_nesting()) {
+        missing.push_back(
+            "VT-d nesting (ECAP.NEST and scalable mode on every DMAR unit of an Intel host)");
+      }
+      auto has = [&](const char* feature) {
+        return std::find(inventory.qemu_features().begin(), inventory.qemu_features().end(),
+                         feature) != inventory.qemu_features().end();
+      };
+      for (const char* feature :
+           {"intel-iommu.x-scalable-mode", "intel-iommu.x-flts", "vfio-pci.iommufd"}) {
+        if (!has(feature)) missing.push_back(absl::StrCat("QEMU's ", feature));
+      }
+      if (missing.empty()) continue;
+      errors->push_back(spec::ErrorAt(
+          yaml, absl::StrCat("vms.", name, ".translation"),
+          absl::StrCat("node '", n.agent_id, "' cannot run nested translation: it lacks ",
+                       absl::StrJoin(missing, ", "), "; or use translation: shadow")));
+    }
+  }
+}
+
 }  // namespace
 
 spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::ExperimentSpec& spec,
@@ -174,6 +211,7 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
   CheckKvm(yaml, spec, nodes, &errors);
   CheckLibvirt(yaml, spec, nodes, &errors);
   CheckSriov(yaml, spec, nodes, &errors);
+  CheckNested(yaml, spec, nodes, &errors);
   return errors;
 }
 

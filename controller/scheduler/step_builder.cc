@@ -166,6 +166,7 @@ v1::Step LaunchVmStep(int64_t attempt_id, int64_t run_id, const spec::Experiment
   c->set_pin(vm.pin);
   c->set_hugepages(vm.hugepages);
   c->set_backend(vm.backend);
+  c->set_translation(vm.translation);
   c->set_libvirt_xml(vm.libvirt_xml);
   return step;
 }

@@ -132,6 +132,12 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.pinning' AND "
                       "value = 'vcpu0=cpu0 (as listed)'"),
             2);
+  // The host reported what its QEMU offers (Debian's 7.2: scalable mode,
+  // no x-flts, so no nested translation here).
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sut' AND inventory "
+                      "LIKE '%intel-iommu.x-scalable-mode%' AND inventory NOT LIKE "
+                      "'%x-flts%'"),
+            1);
   // The guest registered as its own node, and its probe is the run's mode.
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sut/vm-strict'"), 1);
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' AND "
@@ -314,6 +320,10 @@ TEST_F(LibvirtRunTest, AGeneratedDomainServesAndIsRemovedAfterwards) {
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.backend' AND "
                       "value = 'libvirt'"),
             2);
+  // Its agent found the libvirtd it was pointed at.
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sut' AND inventory "
+                      "LIKE '%QEMU 7.%'"),
+            1);
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'vm.reused' AND "
                       "value = 'true'"),
             1);

@@ -299,6 +299,36 @@ TEST(SpecParserTest, AVfVmRunsInOneHostMode) {
   EXPECT_EQ(ExpandMatrix(*r.spec).size(), 4u);
 }
 
+TEST(SpecParserTest, NestedTranslationIsOfAnAssignedVfBehindVtd) {
+  std::string yaml = std::string(kMinimal) + R"(vms:
+  nested:
+    viommu: intel
+    guest_iommu: strict
+    nic: vfio-vf
+    translation: nested
+  virtio:
+    viommu: intel
+    guest_iommu: strict
+    translation: nested
+  lv:
+    viommu: intel
+    guest_iommu: strict
+    nic: vfio-vf
+    translation: nested
+    backend: libvirt
+)";
+  yaml.replace(yaml.find("matrix:\n"), 8,
+               "matrix:\n  iommu: [strict]\n  vm: [nested, virtio, lv]\n");
+  std::vector<std::string> got = ErrorLines(ParseSpec(yaml));
+  ASSERT_EQ(got.size(), 2u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("vms.virtio.translation: nested translation is of an assigned VF's DMA"),
+            std::string::npos)
+      << got[0];
+  EXPECT_NE(got[1].find("vms.lv.translation: libvirt's <iommu> cannot ask for nested"),
+            std::string::npos)
+      << got[1];
+}
+
 TEST(SpecParserTest, LibvirtBackendAndTemplate) {
   std::string yaml = std::string(kMinimal) + R"(vms:
   generated:

@@ -42,5 +42,26 @@ TEST(InventoryTest, NicsUnitsAndKernelDefaults) {
   EXPECT_EQ(inv.nics(0).numa_node(), 0);
 }
 
+// Nested translation's host side: /dev/iommu, and ECAP.NEST (bit 26) with
+// ECAP.SMTS (bit 43) on every DMAR unit. QEMU's emulated VT-d (f00f4a, as
+// captured from Debian's 6.1 guest) has neither.
+TEST(InventoryTest, NestingNeedsNestAndScalableModeOnEveryUnit) {
+  SysrootBuilder b;
+  Node(b, "intel_iommu=on", "dmar0", "DMA");
+  b.Unit("dmar1")
+      .File("/sys/devices/virtual/iommu/dmar0/intel-iommu/ecap", "80004f00f4a\n")
+      .File("/sys/devices/virtual/iommu/dmar1/intel-iommu/ecap", "80004f00f4a\n")
+      .File("/dev/iommu", "");
+  LocalFileSystem fs(b.root());
+  v1::Inventory inv = CollectInventory(fs);
+  EXPECT_TRUE(inv.vtd_nesting());
+  EXPECT_TRUE(inv.iommufd());
+  b.File("/sys/devices/virtual/iommu/dmar1/intel-iommu/ecap", "f00f4a\n");  // QEMU's
+  EXPECT_FALSE(CollectInventory(fs).vtd_nesting());
+  b.File("/sys/devices/virtual/iommu/dmar0/intel-iommu/ecap", "4f00f4a\n");  // NEST, no SMTS
+  b.File("/sys/devices/virtual/iommu/dmar1/intel-iommu/ecap", "4f00f4a\n");
+  EXPECT_FALSE(CollectInventory(fs).vtd_nesting());
+}
+
 }  // namespace
 }  // namespace iommuvm::agent

@@ -93,6 +93,27 @@ TEST(QemuCommandTest, AmdVirtioAndNoViommu) {
   EXPECT_EQ(assigned.find("virtio-net"), std::string::npos);
 }
 
+// Nested translation: the VF in an iommufd-backed nested domain, VT-d in
+// scalable mode with first-level tables the host walks.
+TEST(QemuCommandTest, NestedTranslationOfAnAssignedVf) {
+  v1::VmConfig vf = Guest("intel", v1::IOMMU_MODE_STRICT);
+  vf.set_nic("vfio-vf");
+  vf.set_vf_bdf("0000:17:00.2");
+  vf.set_translation("nested");
+  std::string line = Line(vf);
+  EXPECT_NE(line.find("-object iommufd,id=iommufd0 -device intel-iommu,"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find(",x-scalable-mode=on,x-flts=on"), std::string::npos) << line;
+  EXPECT_NE(line.find("-device vfio-pci,host=0000:17:00.2,bus=rp1,iommufd=iommufd0"),
+            std::string::npos)
+      << line;
+  v1::VmConfig virtio = Guest("intel", v1::IOMMU_MODE_STRICT);
+  virtio.set_translation("nested");
+  QemuLaunch launch;
+  EXPECT_EQ(QemuCommandLine(virtio, launch).status().message(),
+            "nested translation needs an assigned VF (nic vfio-vf)");
+}
+
 TEST(QemuCommandTest, ConfigurationsThatCannotRunAreRefusedWithTheReason) {
   auto refused = [](v1::VmConfig vm) {
     QemuLaunch launch;

@@ -356,6 +356,43 @@ TEST_F(SchedulerTest, VfGuestsNeedSriovOnTheServersDataNic) {
   EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
 }
 
+// Nested translation needs iommufd, VT-d nesting and a QEMU with the
+// properties it uses: refused at submit naming each one the node lacks.
+TEST_F(SchedulerTest, NestedTranslationNeedsItsHostCapabilities) {
+  std::string spec = WithVms(
+      "  g: {viommu: intel, nic: vfio-vf, vf_bdf: \"0000:17:00.2\", translation: nested, "
+      "accel: tcg}\n",
+      "g");
+  auto node = [](bool all) {
+    return [all](v1::Register& reg) {
+      (*reg.mutable_software_versions())["qemu-system-x86_64"] = "10.1.0";
+      (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
+      v1::Inventory* inv = reg.mutable_inventory();
+      inv->add_qemu_features("intel-iommu.x-scalable-mode");
+      if (all) {
+        inv->set_iommufd(true);
+        inv->set_vtd_nesting(true);
+        inv->add_qemu_features("intel-iommu.x-flts");
+        inv->add_qemu_features("vfio-pci.iommufd");
+      }
+    };
+  };
+  RegisterServer(node(false));
+  auto r = scheduler_->Submit(spec);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->experiment_id, 0);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].Format("t").substr(r->errors[0].Format("t").find("vms.g")),
+            "vms.g.translation: node 'srv' cannot run nested translation: it lacks iommufd "
+            "(/dev/iommu: a kernel with CONFIG_IOMMUFD), VT-d nesting (ECAP.NEST and scalable "
+            "mode on every DMAR unit of an Intel host), QEMU's intel-iommu.x-flts, QEMU's "
+            "vfio-pci.iommufd; or use translation: shadow");
+  RegisterServer(node(true));
+  r = scheduler_->Submit(spec);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
+}
+
 TEST_F(SchedulerTest, UserAxisValuesReachTheSteps) {
   std::string yaml = kSpec;
   yaml.replace(yaml.find("matrix:\n"), 8, "matrix:\n  clients: [7]\n  io_threads: [3]\n");
