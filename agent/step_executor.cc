@@ -12,6 +12,7 @@
 #include "agent/telemetry/collectors.h"
 #include "agent/telemetry/qemu_threads_collector.h"
 #include "agent/telemetry/server_requests_collector.h"
+#include "agent/telemetry/tracepoint_collector.h"
 #include "agent/workload/load_generator.h"
 #include "agent/workload/server_application.h"
 #include "common/head_and_tail.h"
@@ -223,6 +224,10 @@ void StepExecutor::WatchGuest(const v1::Step& step) {
   if (pid <= 0) return;
   std::vector<std::unique_ptr<Collector>> collectors;
   collectors.push_back(std::make_unique<QemuThreadsCollector>(deps_.fs, pid));
+  // VM exits exist only under KVM (a TCG guest has none to count).
+  if (guest_->outcome.accel() == "kvm" && deps_.perf != nullptr) {
+    collectors.push_back(std::make_unique<KvmExitCollector>(deps_.fs, deps_.perf));
+  }
   absl::Duration interval = step.telemetry_interval_ms() > 0
                                 ? absl::Milliseconds(step.telemetry_interval_ms())
                                 : absl::Seconds(1);

@@ -4,9 +4,9 @@
 
 #include "agent/telemetry/cpu_collector.h"
 #include "agent/telemetry/interrupts_collector.h"
-#include "agent/telemetry/iommu_trace_collector.h"
 #include "agent/telemetry/memory_collector.h"
 #include "agent/telemetry/network_collector.h"
+#include "agent/telemetry/tracepoint_collector.h"
 
 namespace iommuvm::agent {
 

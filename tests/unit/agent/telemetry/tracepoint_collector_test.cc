@@ -1,6 +1,6 @@
-// The IOMMU tracepoint collector on a fixture tracefs: one counter per
-// online CPU and tracepoint the kernel has, summed into rates.
-#include "agent/telemetry/iommu_trace_collector.h"
+// The tracepoint collectors on a fixture tracefs: one counter per online
+// CPU and tracepoint the kernel has, summed into rates.
+#include "agent/telemetry/tracepoint_collector.h"
 
 #include <gtest/gtest.h>
 #include <linux/perf_event.h>
@@ -57,6 +57,37 @@ TEST_F(IommuTraceCollectorTest, WithoutTracefsItSaysHowToGetIt) {
   absl::Status s = c.Collect(clock_.Now(), &out);
   EXPECT_TRUE(absl::IsUnavailable(s));
   EXPECT_NE(s.message().find("mount -t tracefs"), std::string::npos) << s;
+}
+
+// The host's VM exits under KVM, from the debugfs mount older setups have.
+TEST_F(IommuTraceCollectorTest, KvmExitsAreCountedWhereTheKvmModuleIs) {
+  b_.File("/sys/devices/system/cpu/online", "0\n")
+      .File("/sys/kernel/debug/tracing/events/kvm/kvm_exit/id", "2001\n")
+      .File("/sys/kernel/debug/tracing/events/kvm/kvm_userspace_exit/id", "2002\n")
+      .File("/sys/kernel/debug/tracing/events/kvm/kvm_mmio/id", "2003\n");
+  KvmExitCollector c(&fs_, &perf_);
+  EXPECT_EQ(c.name(), "kvm_exits");
+  std::vector<v1::MetricSample> out;
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  ASSERT_EQ(perf_.opened.size(), 3u);
+  EXPECT_EQ(perf_.opened[0].first.config, 2001u);
+  perf_.values = {{0, 5000}, {1, 800}, {2, 600}};
+  clock_.Advance(absl::Seconds(1));
+  out.clear();
+  ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
+  std::map<std::string, double> rate;
+  for (const auto& s : out) rate[s.name()] = s.value();
+  EXPECT_DOUBLE_EQ(rate["vm_exits_per_second"], 5000);
+  EXPECT_DOUBLE_EQ(rate["vm_userspace_exits_per_second"], 800);
+  EXPECT_DOUBLE_EQ(rate["vm_mmio_per_second"], 600);
+  // Without the kvm module: unavailable, saying so.
+  SysrootBuilder bare;
+  bare.File("/sys/devices/system/cpu/online", "0\n");
+  LocalFileSystem fs(bare.root());
+  KvmExitCollector none(&fs, &perf_);
+  absl::Status s = none.Collect(clock_.Now(), &out);
+  EXPECT_TRUE(absl::IsUnavailable(s));
+  EXPECT_NE(s.message().find("kvm module"), std::string::npos) << s;
 }
 
 }  // namespace

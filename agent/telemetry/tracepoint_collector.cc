@@ -1,4 +1,4 @@
-#include "agent/telemetry/iommu_trace_collector.h"
+#include "agent/telemetry/tracepoint_collector.h"
 
 #include <linux/perf_event.h>
 
@@ -14,47 +14,57 @@ namespace {
 // before (and still, where only debugfs is mounted).
 constexpr const char* kTraceRoots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
 
-struct Tracepoint {
-  const char* event;   // system/name under events/
-  const char* metric;
-};
 // iommu:map/unmap/io_page_fault are in drivers/iommu/iommu.c since 3.x;
 // intel_iommu:qi_submit (drivers/iommu/intel/trace.h) since 5.9. AMD's
 // driver has no invalidation tracepoint.
-constexpr Tracepoint kTracepoints[] = {
-    {"iommu/map", "iommu_maps_per_second"},
-    {"iommu/unmap", "iommu_unmaps_per_second"},
-    {"iommu/io_page_fault", "iommu_faults_per_second"},
-    {"intel_iommu/qi_submit", "iommu_invalidations_per_second"},
-};
+std::vector<Tracepoint> IommuTracepoints() {
+  return {{"iommu/map", "iommu_maps_per_second"},
+          {"iommu/unmap", "iommu_unmaps_per_second"},
+          {"iommu/io_page_fault", "iommu_faults_per_second"},
+          {"intel_iommu/qi_submit", "iommu_invalidations_per_second"}};
+}
+
+// arch/x86/kvm/trace.h (kvm_exit) and include/trace/events/kvm.h
+// (kvm_userspace_exit, kvm_mmio), all present in 5.4..6.12.
+std::vector<Tracepoint> KvmTracepoints() {
+  return {{"kvm/kvm_exit", "vm_exits_per_second"},
+          {"kvm/kvm_userspace_exit", "vm_userspace_exits_per_second"},
+          {"kvm/kvm_mmio", "vm_mmio_per_second"}};
+}
 
 }  // namespace
 
-IommuTraceCollector::~IommuTraceCollector() {
+IommuTraceCollector::IommuTraceCollector(const FileSystem* fs, PerfCounters* perf)
+    : TracepointCollector(fs, perf, "iommu_trace", IommuTracepoints(),
+                          "no iommu tracepoints: tracefs is not mounted (mount -t tracefs nodev "
+                          "/sys/kernel/tracing) or the kernel has no IOMMU") {}
+
+KvmExitCollector::KvmExitCollector(const FileSystem* fs, PerfCounters* perf)
+    : TracepointCollector(fs, perf, "kvm_exits", KvmTracepoints(),
+                          "no kvm tracepoints: tracefs is not mounted (mount -t tracefs nodev "
+                          "/sys/kernel/tracing) or the kvm module is not loaded") {}
+
+TracepointCollector::~TracepointCollector() {
   for (const Counter& c : counters_) {
     for (int h : c.handles) perf_->Close(h);
   }
 }
 
-absl::Status IommuTraceCollector::Open() {
+absl::Status TracepointCollector::Open() {
   opened_ = true;
   std::string root;
   for (const char* r : kTraceRoots) {
-    if (fs_->Exists(absl::StrCat(r, "/events/iommu/map/id"))) {
+    if (fs_->Exists(absl::StrCat(r, "/events/", tracepoints_.front().event, "/id"))) {
       root = r;
       break;
     }
   }
-  if (root.empty()) {
-    return absl::UnavailableError(
-        "no iommu tracepoints: tracefs is not mounted (mount -t tracefs nodev "
-        "/sys/kernel/tracing) or the kernel has no IOMMU");
-  }
+  if (root.empty()) return absl::UnavailableError(missing_);
   auto online = fs_->ReadFile("/sys/devices/system/cpu/online");
   if (!online.ok()) return online.status();
   auto cpus = ParseCpuList(std::string(absl::StripAsciiWhitespace(*online)));
   if (!cpus.ok()) return cpus.status();
-  for (const Tracepoint& t : kTracepoints) {
+  for (const Tracepoint& t : tracepoints_) {
     auto id_text = fs_->ReadFile(absl::StrCat(root, "/events/", t.event, "/id"));
     uint64_t id = 0;
     if (!id_text.ok() || !absl::SimpleAtoi(absl::StripAsciiWhitespace(*id_text), &id)) continue;
@@ -79,18 +89,18 @@ absl::Status IommuTraceCollector::Open() {
   return absl::OkStatus();
 }
 
-uint64_t IommuTraceCollector::Sum(const Counter& c) {
+uint64_t TracepointCollector::Sum(const Counter& c) {
   uint64_t total = 0;
   for (int h : c.handles) total += perf_->Read(h).value_or(0);
   return total;
 }
 
-absl::Status IommuTraceCollector::Collect(absl::Time now, std::vector<v1::MetricSample>* out) {
+absl::Status TracepointCollector::Collect(absl::Time now, std::vector<v1::MetricSample>* out) {
   if (!opened_) {
     last_time_ = now;
     return Open();  // the first interval starts now
   }
-  if (counters_.empty()) return absl::UnavailableError("no iommu tracepoints");
+  if (counters_.empty()) return absl::UnavailableError(missing_);
   double seconds = absl::ToDoubleSeconds(now - last_time_);
   last_time_ = now;
   if (seconds <= 0) return absl::OkStatus();
