@@ -10,11 +10,13 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "tests/support/private_libvirtd.h"
 #include "tests/support/process_harness.h"
 #include "tests/support/topology.h"
+#include "yaml-cpp/yaml.h"
 
 namespace iommuvm::testing {
 namespace {
@@ -45,12 +47,13 @@ int CountLines(const std::string& cmd) {
 class VmRunTest : public ::testing::Test {
  protected:
   Daemon StartSut() {
-    return h_->StartAgent(
-        "sut", "server", {},
-        {"--data_address", net_->sut_address(), "--vm_bridge", net_->guest_bridge(),
-         "--vm_guest_address", net_->guest_address() + "/24", "--vm_gateway", net_->guest_gateway(),
-         "--guest_dir", IOMMUVM_GUEST_DIR, "--libvirt_uri", libvirt_uri_},
-        net_->In(net_->sut_ns()));
+    std::vector<std::string> args = {
+        "--data_address",     net_->sut_address(),   "--vm_bridge",
+        net_->guest_bridge(), "--vm_guest_address",  net_->guest_address() + "/24",
+        "--vm_gateway",       net_->guest_gateway(), "--guest_dir",
+        IOMMUVM_GUEST_DIR,    "--libvirt_uri",       libvirt_uri_};
+    args.insert(args.end(), sut_extra_.begin(), sut_extra_.end());
+    return h_->StartAgent("sut", "server", {}, args, net_->In(net_->sut_ns()));
   }
 
   // Before the agents start (a libvirtd for them, say).
@@ -113,6 +116,7 @@ class VmRunTest : public ::testing::Test {
   std::unique_ptr<Harness> h_;
   Daemon controller_, sut_, client_;
   std::string libvirt_uri_ = "qemu:///system";
+  std::vector<std::string> sut_extra_;  // more flags for the server's agent
 };
 
 // Two repetitions: the guest boots once and serves both, its vCPU pinned.
@@ -401,6 +405,107 @@ TEST_F(LibvirtRunTest, AUsersTemplateRunsAndADomainLeftByAKilledAgentIsRemoved) 
             0);
   EXPECT_TRUE(WaitUntilNoDomain()) << sut_.Log() << libvirtd_->Virsh({"list", "--all"});
 }
+
+// The example studies' VM points, end to end on a simulated server node
+// (its host modes generated, its guest real): each spec as written, scaled
+// to this machine — one repetition, TCG, a small guest, one server core,
+// short loads — and run on the test's pair. Its VF guest is refused at
+// submit (the simulated node's data NIC has no SR-IOV); every virtio guest
+// point then runs in every host mode and is verified from inside.
+class FullStudyTest : public VmRunTest {
+ protected:
+  void BeforeAgents() override {
+    // c6525 nodes are AMD EPYC: the host's tokens are AMD's.
+    bool amd =
+        absl::StrContains(::testing::UnitTest::GetInstance()->current_test_info()->name(), "C6525");
+    sut_extra_ = {
+        "--simulate_boot",
+        "--sysroot",
+        h_->dir() / "sim-root",
+        "--sim_vendor",
+        amd ? "amd" : "intel",
+        "--sim_cmdline",
+        amd ? "console=ttyS0 iommu.strict=1" : "console=ttyS0 intel_iommu=on iommu.strict=1"};
+  }
+
+  // The study `name`, with only the vms in `vms` and the machine's scale.
+  std::string Scaled(const std::string& name, const std::vector<std::string>& vms) {
+    YAML::Node spec = YAML::Load(SourceFile("experiments/" + name + ".yaml"));
+    spec["repetitions"] = 1;
+    YAML::Node vm_axis(YAML::NodeType::Sequence);
+    for (const std::string& vm : vms) vm_axis.push_back(vm);
+    spec["matrix"]["vm"] = vm_axis;
+    YAML::Node excludes(YAML::NodeType::Sequence);
+    for (const auto& e : spec["matrix"]["exclude"]) {
+      std::string vm = e["vm"].as<std::string>("");
+      if (std::find(vms.begin(), vms.end(), vm) != vms.end()) excludes.push_back(e);
+    }
+    if (excludes.size() > 0) {
+      spec["matrix"]["exclude"] = excludes;
+    } else {
+      spec["matrix"].remove("exclude");
+    }
+    for (auto w : spec["workloads"]) {
+      YAML::Node server = w.second["server"];
+      YAML::Node gen = w.second["generator"];
+      server["cores"] = "0";
+      if (server["max_memory"]) server["max_memory"] = "128MiB";
+      for (const char* k : {"io_threads", "threads", "workers"}) {
+        if (server[k]) server[k] = 1;
+      }
+      if (server["connections"]) server["connections"] = 64;
+      gen["clients"] = 4;
+      gen["threads"] = 1;
+      gen["warmup"] = "1s";
+      if (gen["requests"]) gen["requests"] = 3000;
+      if (gen["duration"]) gen["duration"] = "3s";
+      if (gen["keyspace"]) gen["keyspace"] = 1000;
+    }
+    for (auto vm : spec["vms"]) {
+      vm.second["vcpus"] = 1;
+      vm.second["memory"] = "1GiB";
+      vm.second["accel"] = "tcg";
+    }
+    YAML::Node pair;
+    pair["server"] = "sut";
+    pair["client"] = "client";
+    YAML::Node nodes;
+    nodes["pairs"].push_back(pair);
+    spec["nodes"] = nodes;
+    YAML::Emitter out;
+    out << spec;
+    return out.c_str();
+  }
+
+  void RunVmPointsOf(const std::string& name) {
+    // The VF guest: refused at submit, naming the node and its NIC.
+    CommandResult vf =
+        h_->Cli({"submit", h_->WriteFile(name + "-vf.yaml", Scaled(name, {"vm-vf-viommu"}))});
+    EXPECT_EQ(vf.exit_code, 1) << vf.out << vf.err;
+    EXPECT_NE(vf.err.find("vms.vm-vf-viommu.nic: node 'sut' cannot give the guest a VF: its "
+                          "data NIC eth0 offers no SR-IOV VFs"),
+              std::string::npos)
+        << vf.err;
+    CommandResult r =
+        h_->Cli({"submit", h_->WriteFile(name + ".yaml", Scaled(name, {"vm-virtio"})), "--wait"},
+                absl::Minutes(8));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << sut_.Log();
+    // 4 host modes x 3 workloads, each verified: the host's simulated mode,
+    // the guest's real one (no vIOMMU: off).
+    EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 12);
+    EXPECT_EQ(h_->Count("SELECT COUNT(DISTINCT value) FROM attempt_evidence WHERE key = "
+                        "'host.verify.detected'"),
+              4);
+    EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.detected' "
+                        "AND value = 'off'"),
+              12);
+    EXPECT_EQ(h_->Count("SELECT COUNT(DISTINCT workload) FROM results"), 3);
+    EXPECT_TRUE(WaitUntilClean()) << sut_.Log();
+  }
+};
+
+TEST_F(FullStudyTest, R650FullsVmPointsRunOnASimulatedNode) { RunVmPointsOf("r650-full"); }
+TEST_F(FullStudyTest, C6525FullsVmPointsRunOnASimulatedNode) { RunVmPointsOf("c6525-full"); }
 
 }  // namespace
 }  // namespace iommuvm::testing
