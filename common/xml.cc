@@ -457,6 +457,32 @@ std::string XmlElement::Attribute(absl::string_view attr, absl::string_view fall
 
 std::string XmlElement::Text() const { return std::string(absl::StripAsciiWhitespace(text)); }
 
+std::string MarkupEscape(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 XmlElement* XmlElement::MutableChild(absl::string_view child) {
   for (XmlElement& c : children) {
     if (c.name == child) return &c;
@@ -490,34 +516,11 @@ void XmlElement::SetAttribute(absl::string_view attr, absl::string_view value) {
 
 namespace {
 
-std::string Escape(absl::string_view text, bool attribute) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += attribute ? "&quot;" : "\"";
-        break;
-      default:
-        out.push_back(c);
-    }
-  }
-  return out;
-}
-
 void WriteElement(const XmlElement& e, int depth, std::string* out) {
   std::string indent(2 * depth, ' ');
   absl::StrAppend(out, indent, "<", e.name);
   for (const auto& [name, value] : e.attributes) {
-    absl::StrAppend(out, " ", name, "=\"", Escape(value, true), "\"");
+    absl::StrAppend(out, " ", name, "=\"", MarkupEscape(value), "\"");
   }
   std::string text = e.Text();
   if (e.children.empty() && text.empty()) {
@@ -525,11 +528,11 @@ void WriteElement(const XmlElement& e, int depth, std::string* out) {
     return;
   }
   if (e.children.empty()) {
-    absl::StrAppend(out, ">", Escape(text, false), "</", e.name, ">\n");
+    absl::StrAppend(out, ">", MarkupEscape(text), "</", e.name, ">\n");
     return;
   }
   absl::StrAppend(out, ">\n");
-  if (!text.empty()) absl::StrAppend(out, indent, "  ", Escape(text, false), "\n");
+  if (!text.empty()) absl::StrAppend(out, indent, "  ", MarkupEscape(text), "\n");
   for (const XmlElement& c : e.children) WriteElement(c, depth + 1, out);
   absl::StrAppend(out, indent, "</", e.name, ">\n");
 }

@@ -45,6 +45,10 @@ struct XmlElement {
   void SetAttribute(absl::string_view name, absl::string_view value);
 };
 
+// `text` with & < > " ' escaped: safe as XML or HTML text and attribute
+// values alike.
+std::string MarkupEscape(absl::string_view text);
+
 // The element as an indented XML document (no prolog). Text of an element
 // with children is dropped unless it is more than whitespace, which a
 // domain XML never has; attribute values and text are escaped.

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/xml.h"
 #include "proto/state_names.h"
 #include "spec/spec.h"
 
@@ -90,31 +91,7 @@ std::string BarChart(const std::vector<const ComparisonRow*>& modes, const std::
 
 }  // namespace
 
-std::string HtmlEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string HtmlEscape(const std::string& text) { return MarkupEscape(text); }
 
 std::string RenderHtmlReport(const ReportInput& in) {
   const v1::Experiment& e = in.experiment;

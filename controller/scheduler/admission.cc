@@ -1,6 +1,7 @@
 #include "controller/scheduler/admission.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -59,117 +60,95 @@ void CheckTools(const std::string& yaml, const spec::ExperimentSpec& spec,
   }
 }
 
-// A KVM guest needs /dev/kvm on every server node that may run it.
-void CheckKvm(const std::string& yaml, const spec::ExperimentSpec& spec,
-              const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
-  for (const std::string& name : spec.matrix.vm) {
-    auto vm = spec.vms.find(name);
-    if (vm == spec.vms.end() || vm->second.accel != "kvm") continue;
-    for (const auto& n : nodes) {
-      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
-      v1::Inventory inventory;
-      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok() ||
-          inventory.kvm_device()) {
-        continue;
-      }
-      errors->push_back(spec::ErrorAt(
-          yaml, absl::StrCat("vms.", name, ".accel"),
-          absl::StrCat("node '", n.agent_id, "' has no /dev/kvm, so it cannot run a KVM guest; "
-                       "use nodes with VT-x/AMD-V enabled, or accel: tcg (emulation: its numbers "
-                       "are not comparable)")));
-    }
-  }
+// What a VM config needs of every server node that may run it, read from
+// the node's registered inventory: the key of the spec it is located at
+// ("" when the config needs nothing of this kind), and why the node falls
+// short ("" when it does not).
+struct VmNeed {
+  std::function<std::string(const spec::VmSpec&)> key;
+  std::function<std::string(const v1::Inventory&)> shortfall;
+};
+
+std::vector<VmNeed> VmNeeds() {
+  return {
+      // A KVM guest needs /dev/kvm.
+      {[](const spec::VmSpec& vm) { return vm.accel == "kvm" ? "accel" : ""; },
+       [](const v1::Inventory& inv) -> std::string {
+         if (inv.kvm_device()) return "";
+         return "has no /dev/kvm, so it cannot run a KVM guest; use nodes with VT-x/AMD-V "
+                "enabled, or accel: tcg (emulation: its numbers are not comparable)";
+       }},
+      // backend: libvirt needs a libvirtd answering the agent.
+      {[](const spec::VmSpec& vm) {
+         if (vm.backend != "libvirt") return "";
+         return vm.libvirt_xml.empty() ? "backend" : "libvirt_xml";
+       },
+       [](const v1::Inventory& inv) -> std::string {
+         if (!inv.libvirt().empty()) return "";
+         return "has no libvirtd answering its agent (install libvirt-daemon-system and start "
+                "libvirtd, or set the agent's --libvirt_uri); or use backend: qemu";
+       }},
+      // nic vfio-vf needs a data NIC with SR-IOV (unless the spec names the VF).
+      {[](const spec::VmSpec& vm) { return vm.nic == "vfio-vf" && vm.vf_bdf.empty() ? "nic" : ""; },
+       [](const v1::Inventory& inv) -> std::string {
+         const v1::Nic* data = nullptr;
+         for (const v1::Nic& nic : inv.nics()) {
+           if (nic.name() == inv.data_nic()) data = &nic;
+         }
+         if (data != nullptr && data->sriov_totalvfs() > 0) return "";
+         return absl::StrCat("cannot give the guest a VF: ",
+                             data == nullptr
+                                 ? "its agent names no PCI data NIC (start it with --data_nic)"
+                                 : absl::StrCat("its data NIC ", data->name(),
+                                                " offers no SR-IOV VFs (enable SR-IOV in the "
+                                                "NIC's firmware)"),
+                             "; or use nic: virtio");
+       }},
+      // translation: nested needs what the host IOMMU, the kernel and QEMU
+      // must all offer; each one missing is named.
+      {[](const spec::VmSpec& vm) { return vm.translation == "nested" ? "translation" : ""; },
+       [](const v1::Inventory& inv) -> std::string {
+         std::vector<std::string> missing;
+         if (!inv.iommufd())
+           missing.push_back("iommufd (/dev/iommu: a kernel with CONFIG_IOMMUFD)");
+         if (!inv.vtd_nesting()) {
+           missing.push_back(
+               "VT-d nesting (ECAP.NEST and scalable mode on every DMAR unit of an Intel host)");
+         }
+         for (const char* feature :
+              {"intel-iommu.x-scalable-mode", "intel-iommu.x-flts", "vfio-pci.iommufd"}) {
+           if (std::find(inv.qemu_features().begin(), inv.qemu_features().end(), feature) ==
+               inv.qemu_features().end()) {
+             missing.push_back(absl::StrCat("QEMU's ", feature));
+           }
+         }
+         if (missing.empty()) return "";
+         return absl::StrCat("cannot run nested translation: it lacks ",
+                             absl::StrJoin(missing, ", "), "; or use translation: shadow");
+       }},
+  };
 }
 
-// backend: libvirt needs a libvirtd answering the agent on every server
-// node that may run the guest.
-void CheckLibvirt(const std::string& yaml, const spec::ExperimentSpec& spec,
+void CheckVmNeeds(const std::string& yaml, const spec::ExperimentSpec& spec,
                   const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
+  std::vector<VmNeed> needs = VmNeeds();
   for (const std::string& name : spec.matrix.vm) {
     auto vm = spec.vms.find(name);
-    if (vm == spec.vms.end() || vm->second.backend != "libvirt") continue;
+    if (vm == spec.vms.end()) continue;
     for (const auto& n : nodes) {
-      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
       v1::Inventory inventory;
-      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok() ||
-          !inventory.libvirt().empty()) {
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER) ||
+          !google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok()) {
         continue;
       }
-      errors->push_back(spec::ErrorAt(
-          yaml,
-          absl::StrCat("vms.", name, vm->second.libvirt_xml.empty() ? ".backend" : ".libvirt_xml"),
-          absl::StrCat("node '", n.agent_id,
-                       "' has no libvirtd answering its agent (install "
-                       "libvirt-daemon-system and start libvirtd, or set the agent's "
-                       "--libvirt_uri); or use backend: qemu")));
-    }
-  }
-}
-
-// nic vfio-vf needs a data NIC with SR-IOV on every server node that may
-// run the guest (unless the spec names the VF itself).
-void CheckSriov(const std::string& yaml, const spec::ExperimentSpec& spec,
-                const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
-  for (const std::string& name : spec.matrix.vm) {
-    auto vm = spec.vms.find(name);
-    if (vm == spec.vms.end() || vm->second.nic != "vfio-vf" || !vm->second.vf_bdf.empty()) {
-      continue;
-    }
-    for (const auto& n : nodes) {
-      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
-      v1::Inventory inventory;
-      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok()) continue;
-      const v1::Nic* data = nullptr;
-      for (const v1::Nic& nic : inventory.nics()) {
-        if (nic.name() == inventory.data_nic()) data = &nic;
+      for (const VmNeed& need : needs) {
+        std::string key = need.key(vm->second);
+        if (key.empty()) continue;
+        std::string why = need.shortfall(inventory);
+        if (why.empty()) continue;
+        errors->push_back(spec::ErrorAt(yaml, absl::StrCat("vms.", name, ".", key),
+                                        absl::StrCat("node '", n.agent_id, "' ", why)));
       }
-      if (data != nullptr && data->sriov_totalvfs() > 0) continue;
-      errors->push_back(spec::ErrorAt(
-          yaml, absl::StrCat("vms.", name, ".nic"),
-          absl::StrCat("node '", n.agent_id, "' cannot give the guest a VF: ",
-                       data == nullptr
-                           ? "its agent names no PCI data NIC (start it with --data_nic)"
-                           : absl::StrCat("its data NIC ", data->name(),
-                                          " offers no SR-IOV VFs (enable SR-IOV in the NIC's "
-                                          "firmware)"),
-                       "; or use nic: virtio")));
-    }
-  }
-}
-
-// translation: nested needs, on every server node that may run the guest,
-// what the host IOMMU, the kernel and QEMU must all offer; the error names
-// each one missing.
-void CheckNested(const std::string& yaml, const spec::ExperimentSpec& spec,
-                 const std::vector<store::NodeRecord>& nodes, spec::SpecErrors* errors) {
-  for (const std::string& name : spec.matrix.vm) {
-    auto vm = spec.vms.find(name);
-    if (vm == spec.vms.end() || vm->second.translation != "nested") continue;
-    for (const auto& n : nodes) {
-      if (!Matches(n, spec.nodes, v1::ROLE_SERVER)) continue;
-      v1::Inventory inventory;
-      if (!google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok()) continue;
-      std::vector<std::string> missing;
-      if (!inventory.iommufd()) {
-        missing.push_back("iommufd (/dev/iommu: a kernel with CONFIG_IOMMUFD)");
-      }
-      if (!inventory.vtd_nesting()) {
-        missing.push_back(
-            "VT-d nesting (ECAP.NEST and scalable mode on every DMAR unit of an Intel host)");
-      }
-      auto has = [&](const char* feature) {
-        return std::find(inventory.qemu_features().begin(), inventory.qemu_features().end(),
-                         feature) != inventory.qemu_features().end();
-      };
-      for (const char* feature :
-           {"intel-iommu.x-scalable-mode", "intel-iommu.x-flts", "vfio-pci.iommufd"}) {
-        if (!has(feature)) missing.push_back(absl::StrCat("QEMU's ", feature));
-      }
-      if (missing.empty()) continue;
-      errors->push_back(spec::ErrorAt(
-          yaml, absl::StrCat("vms.", name, ".translation"),
-          absl::StrCat("node '", n.agent_id, "' cannot run nested translation: it lacks ",
-                       absl::StrJoin(missing, ", "), "; or use translation: shadow")));
     }
   }
 }
@@ -208,10 +187,7 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
     }
   }
   CheckTools(yaml, spec, nodes, &errors);
-  CheckKvm(yaml, spec, nodes, &errors);
-  CheckLibvirt(yaml, spec, nodes, &errors);
-  CheckSriov(yaml, spec, nodes, &errors);
-  CheckNested(yaml, spec, nodes, &errors);
+  CheckVmNeeds(yaml, spec, nodes, &errors);
   return errors;
 }
 

@@ -102,6 +102,31 @@ class SchedulerTest : public ::testing::Test {
     std::vector<v1::ControllerMessage> resend;
     ASSERT_THAT(scheduler_->OnRegister(reg, &resend), IsOk());
   }
+  // A VM config that needs what a server node lacks is refused at submit,
+  // naming the node and what it lacks; once the node reports it, admitted.
+  // `lacking` and `having` set the node's inventory.
+  void ExpectRefusedThenAdmitted(const std::string& spec,
+                                 const std::function<void(v1::Inventory*)>& lacking,
+                                 const std::function<void(v1::Inventory*)>& having,
+                                 const std::string& error) {
+    auto server = [](const std::function<void(v1::Inventory*)>& inventory) {
+      return [inventory](v1::Register& reg) {
+        (*reg.mutable_software_versions())["qemu-system-x86_64"] = "7.2.22";
+        (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
+        inventory(reg.mutable_inventory());
+      };
+    };
+    RegisterServer(server(lacking));
+    auto r = scheduler_->Submit(spec);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->experiment_id, 0);
+    ASSERT_EQ(r->errors.size(), 1u);
+    EXPECT_EQ(r->errors[0].Format("t"), error);
+    RegisterServer(server(having));
+    r = scheduler_->Submit(spec);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
+  }
   // A SwitchMode step's outcome: STARTED going down (`rebooting`) or
   // SUCCEEDED with the probe of the boot it ended in.
   absl::Status Switched(const std::string& agent, const v1::Step& step, v1::StepUpdate::Phase phase,

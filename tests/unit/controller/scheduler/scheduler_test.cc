@@ -302,95 +302,52 @@ TEST_F(SchedulerTest, KvmGuestsNeedKvmOnTheServerNodes) {
             "t:13:28: vms.g.accel: node 'srv' has no /dev/kvm, so it cannot run ");
 }
 
-// backend: libvirt needs a libvirtd on the server nodes: refused at
-// submit without one, admitted once the node reports it.
+// backend: libvirt needs a libvirtd answering the agent.
 TEST_F(SchedulerTest, LibvirtGuestsNeedLibvirtOnTheServerNodes) {
-  Register("srv", v1::ROLE_SERVER);  // no libvirtd answered its agent
-  std::string spec = WithVms("  g: {viommu: none, accel: tcg, backend: libvirt}\n", "g");
-  auto r = scheduler_->Submit(spec);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->experiment_id, 0);
-  ASSERT_EQ(r->errors.size(), 1u);
-  EXPECT_EQ(r->errors[0].Format("t").substr(0, 72),
-            "t:13:42: vms.g.backend: node 'srv' has no libvirtd answering its agent (");
-  RegisterServer([](v1::Register& reg) {
-    (*reg.mutable_software_versions())["qemu-system-x86_64"] = "7.2.22";
-    reg.mutable_inventory()->set_libvirt("QEMU 7.2.22");
-  });
-  r = scheduler_->Submit(spec);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
+  ExpectRefusedThenAdmitted(
+      WithVms("  g: {viommu: none, accel: tcg, backend: libvirt}\n", "g"), [](v1::Inventory*) {},
+      [](v1::Inventory* inv) { inv->set_libvirt("QEMU 7.2.22"); },
+      "t:13:42: vms.g.backend: node 'srv' has no libvirtd answering its agent (install "
+      "libvirt-daemon-system and start libvirtd, or set the agent's --libvirt_uri); or use "
+      "backend: qemu");
 }
 
-// A guest with an assigned VF needs a data NIC with SR-IOV on the server
-// nodes: refused at submit naming the node and its NIC, admitted once the
-// node's data NIC offers VFs.
+// A guest with an assigned VF needs a data NIC with SR-IOV.
 TEST_F(SchedulerTest, VfGuestsNeedSriovOnTheServersDataNic) {
-  std::string spec = WithVms("  g: {viommu: intel, nic: vfio-vf, accel: tcg}\n", "bare-metal, g");
-  RegisterServer([](v1::Register& reg) {
-    (*reg.mutable_software_versions())["qemu-system-x86_64"] = "7.2.22";
-    (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
-    reg.mutable_inventory()->set_data_nic("ens1f0");
-    v1::Nic* nic = reg.mutable_inventory()->add_nics();
-    nic->set_name("ens1f0");
-    nic->set_sriov_totalvfs(0);
-  });
-  auto r = scheduler_->Submit(spec);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->experiment_id, 0);
-  ASSERT_EQ(r->errors.size(), 1u);
-  EXPECT_EQ(r->errors[0].Format("t"),
-            "t:13:27: vms.g.nic: node 'srv' cannot give the guest a VF: its data NIC ens1f0 offers "
-            "no SR-IOV VFs (enable SR-IOV in the NIC's firmware); or use nic: virtio");
-  EXPECT_TRUE(store_->ListExperiments()->empty());
-  RegisterServer([](v1::Register& reg) {
-    (*reg.mutable_software_versions())["qemu-system-x86_64"] = "7.2.22";
-    (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
-    reg.mutable_inventory()->set_data_nic("ens1f0");
-    v1::Nic* nic = reg.mutable_inventory()->add_nics();
-    nic->set_name("ens1f0");
-    nic->set_sriov_totalvfs(8);
-  });
-  r = scheduler_->Submit(spec);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
+  auto nic = [](uint32_t vfs) {
+    return [vfs](v1::Inventory* inv) {
+      inv->set_data_nic("ens1f0");
+      v1::Nic* n = inv->add_nics();
+      n->set_name("ens1f0");
+      n->set_sriov_totalvfs(vfs);
+    };
+  };
+  ExpectRefusedThenAdmitted(
+      WithVms("  g: {viommu: intel, nic: vfio-vf, accel: tcg}\n", "bare-metal, g"), nic(0), nic(8),
+      "t:13:27: vms.g.nic: node 'srv' cannot give the guest a VF: its data NIC ens1f0 offers no "
+      "SR-IOV VFs (enable SR-IOV in the NIC's firmware); or use nic: virtio");
 }
 
 // Nested translation needs iommufd, VT-d nesting and a QEMU with the
-// properties it uses: refused at submit naming each one the node lacks.
+// properties it uses: each one the node lacks is named.
 TEST_F(SchedulerTest, NestedTranslationNeedsItsHostCapabilities) {
-  std::string spec = WithVms(
-      "  g: {viommu: intel, nic: vfio-vf, vf_bdf: \"0000:17:00.2\", translation: nested, "
-      "accel: tcg}\n",
-      "g");
-  auto node = [](bool all) {
-    return [all](v1::Register& reg) {
-      (*reg.mutable_software_versions())["qemu-system-x86_64"] = "10.1.0";
-      (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
-      v1::Inventory* inv = reg.mutable_inventory();
-      inv->add_qemu_features("intel-iommu.x-scalable-mode");
-      if (all) {
+  ExpectRefusedThenAdmitted(
+      WithVms("  g: {viommu: intel, nic: vfio-vf, vf_bdf: \"0000:17:00.2\", translation: nested, "
+              "accel: tcg}\n",
+              "g"),
+      [](v1::Inventory* inv) { inv->add_qemu_features("intel-iommu.x-scalable-mode"); },
+      [](v1::Inventory* inv) {
         inv->set_iommufd(true);
         inv->set_vtd_nesting(true);
-        inv->add_qemu_features("intel-iommu.x-flts");
-        inv->add_qemu_features("vfio-pci.iommufd");
-      }
-    };
-  };
-  RegisterServer(node(false));
-  auto r = scheduler_->Submit(spec);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_EQ(r->experiment_id, 0);
-  ASSERT_EQ(r->errors.size(), 1u);
-  EXPECT_EQ(r->errors[0].Format("t").substr(r->errors[0].Format("t").find("vms.g")),
-            "vms.g.translation: node 'srv' cannot run nested translation: it lacks iommufd "
-            "(/dev/iommu: a kernel with CONFIG_IOMMUFD), VT-d nesting (ECAP.NEST and scalable "
-            "mode on every DMAR unit of an Intel host), QEMU's intel-iommu.x-flts, QEMU's "
-            "vfio-pci.iommufd; or use translation: shadow");
-  RegisterServer(node(true));
-  r = scheduler_->Submit(spec);
-  ASSERT_THAT(r, IsOk());
-  EXPECT_GT(r->experiment_id, 0) << (r->errors.empty() ? "" : r->errors[0].Format("t"));
+        for (const char* f :
+             {"intel-iommu.x-scalable-mode", "intel-iommu.x-flts", "vfio-pci.iommufd"}) {
+          inv->add_qemu_features(f);
+        }
+      },
+      "t:13:73: vms.g.translation: node 'srv' cannot run nested translation: it lacks iommufd "
+      "(/dev/iommu: a kernel with CONFIG_IOMMUFD), VT-d nesting (ECAP.NEST and scalable mode on "
+      "every DMAR unit of an Intel host), QEMU's intel-iommu.x-flts, QEMU's vfio-pci.iommufd; or "
+      "use translation: shadow");
 }
 
 TEST_F(SchedulerTest, UserAxisValuesReachTheSteps) {
