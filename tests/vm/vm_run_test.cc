@@ -248,7 +248,7 @@ TEST_F(VmRunTest, AGuestThatNeverBootsFailsWithItsConsoleAndLeavesNothing) {
 // QEMU killed mid-load: the load fails or the guest falls silent, the
 // attempt is retried in a fresh guest and the run still succeeds.
 TEST_F(VmRunTest, QemuKilledMidRunIsRetriedInAFreshGuest) {
-  SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 200000));
+  SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 60000));
   ASSERT_EQ(CountLines(absl::StrCat("pkill -9 -e -f '", Qemu(), "' || true")), 1)
       << sut_.Log();
   ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM experiments WHERE state IN ('SUCCEEDED', "
@@ -266,7 +266,7 @@ TEST_F(VmRunTest, QemuKilledMidRunIsRetriedInAFreshGuest) {
 // next life, its working directory being the run's), the attempt is lost
 // and retried in a fresh guest.
 TEST_F(VmRunTest, AHostAgentKilledWhileItsGuestServesIsRetriedInAFreshGuest) {
-  SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 200000));
+  SubmitAndWaitForRunning(VmTcgSpec("vm-strict", "redis", 60000));
   ::kill(sut_.process->pid(), SIGKILL);
   sut_ = StartSut();
   ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM experiments WHERE state IN ('SUCCEEDED', "
