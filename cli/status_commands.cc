@@ -21,9 +21,10 @@ constexpr char kResultsUsage[] =
 constexpr char kAgentsUsage[] =
     "usage: iommuvm agents [--format table|csv|json] [--controller ADDR]\n"
     "       iommuvm agents --release ID\n"
-    "Known agents with their roles and health (READY, BUSY, LOST, QUARANTINED), and the\n"
-    "data messages the controller refused from each. --release takes a quarantined agent\n"
-    "back into service (a node lost 3 times is quarantined and gets no runs).\n";
+    "Known agents with their roles and health (READY, BUSY, LOST, QUARANTINED; STOPPED: a\n"
+    "VM run's guest its host is not running), and the data messages the controller\n"
+    "refused from each. --release takes a quarantined agent back into service (a node\n"
+    "lost 3 times is quarantined and gets no runs).\n";
 
 std::string Roles(const google::protobuf::RepeatedField<int>& roles) {
   std::vector<std::string> names;

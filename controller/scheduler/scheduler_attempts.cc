@@ -153,7 +153,10 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   if (const auto* found = FindNode(nodes, node)) {
     store::NodeRecord n = *found;
     ++n.losses;
-    if (n.losses >= options_.quarantine_after_losses) n.health = NodeHealth::kQuarantined;
+    // A guest is booted afresh for the retry: only hosts are quarantined.
+    if (n.losses >= options_.quarantine_after_losses && !n.labels.count(store::kParentLabel)) {
+      n.health = NodeHealth::kQuarantined;
+    }
     RETURN_IF_ERROR(store_->UpsertNode(n));
   }
   SendCleanup(a, *spec);

@@ -47,9 +47,7 @@ inline const store::NodeRecord* FindNode(const std::vector<store::NodeRecord>& n
   return nullptr;
 }
 
-// The label a guest's agent registers with: its host's id. Guests are
-// nodes of their host's VM runs, never paired on their own.
-inline constexpr char kParentLabel[] = "iommuvm.parent";
+using store::kParentLabel;
 
 // Where a step of `kind` runs: the load on the client; a VM run's server
 // in its guest; everything else (switch, verify, launch, cleanup) on the

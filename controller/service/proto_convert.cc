@@ -76,6 +76,9 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   v1::NodeHealth health = store::ToApi(a.node.health);
   if (a.node.health == NodeHealth::kReady && a.busy) health = v1::NODE_HEALTH_BUSY;
   if (a.node.health != NodeHealth::kQuarantined && !a.connected) health = v1::NODE_HEALTH_LOST;
+  // A guest lives as long as its host keeps it: not running is not an
+  // outage (a guest lost mid-run fails its attempt all the same).
+  if (!a.connected && a.node.labels.count(store::kParentLabel)) health = v1::NODE_HEALTH_STOPPED;
   out.set_health(health);
   out.set_iommu_mode(a.node.iommu_mode);
   out.set_cpu_vendor(a.node.cpu_vendor);

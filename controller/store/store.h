@@ -80,6 +80,10 @@ inline std::string GuestNodeOf(const AttemptRecord& a) {
   return it == a.evidence.end() ? "" : it->second;
 }
 
+// The label a guest's agent registers with: its host's id. Guests are
+// nodes of their host's VM runs, never paired on their own.
+inline constexpr char kParentLabel[] = "iommuvm.parent";
+
 struct NodeRecord {
   std::string agent_id;
   std::vector<v1::Role> roles;
