@@ -119,6 +119,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   SessionOptions options;
   options.clock = &clock;
   options.controller_address = config.controller_address;
+  if (config.set_clock_from_controller) options.step_clock = StepSystemClock;
   SessionClient session(options, make_register, outbox.get(), &executor);
   session.Run(stop);
   Log("agent", "agent ", agent_id, " stopping");

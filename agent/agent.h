@@ -36,6 +36,7 @@ struct AgentConfig {
   std::string guest_dir = "/usr/lib/iommuvm/guest";
   std::string qemu_binary = "qemu-system-x86_64";
   std::string libvirt_uri = "qemu:///system";
+  bool set_clock_from_controller = false;  // an agent in a guest (no NTP there)
 };
 
 // Runs the agent until `stop` is set. Errors only when it cannot start

@@ -41,6 +41,10 @@ ABSL_FLAG(std::string, guest_dir, "/usr/lib/iommuvm/guest",
           "VM runs: the default guest image (vmlinuz, initrd.cpio from scripts/guest-image)");
 ABSL_FLAG(std::string, qemu_binary, "qemu-system-x86_64",
           "VM runs: the QEMU to start guests with (a spec's vms.<name>.qemu_binary wins)");
+ABSL_FLAG(bool, set_clock_from_controller, false,
+          "set this machine's clock by the controller's at each registration (the guest "
+          "image's init does: a guest has no NTP, and its samples must line up with the "
+          "client's load window)");
 ABSL_FLAG(std::string, libvirt_uri, "qemu:///system",
           "VM runs with backend: libvirt: the libvirtd that runs this node's guests");
 
@@ -89,6 +93,7 @@ int main(int argc, char** argv) {
   config.guest_dir = absl::GetFlag(FLAGS_guest_dir);
   config.qemu_binary = absl::GetFlag(FLAGS_qemu_binary);
   config.libvirt_uri = absl::GetFlag(FLAGS_libvirt_uri);
+  config.set_clock_from_controller = absl::GetFlag(FLAGS_set_clock_from_controller);
   if (config.simulate_boot && (config.sysroot.empty() || config.sysroot == "/")) {
     iommuvm::Log("iommuvm-agent", "usage: --simulate_boot needs its own --sysroot DIR");
     return 2;

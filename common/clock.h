@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace iommuvm {
@@ -20,6 +21,15 @@ class RealClock final : public Clock {
  public:
   absl::Time Now() const override;
 };
+
+// Moves the system's wall clock (CLOCK_REALTIME) by `by`; needs root.
+absl::Status StepSystemClock(absl::Duration by);
+
+// How far `reference` (another machine's clock, read at some moment
+// between `sent` and `received` on this one) is ahead of this clock,
+// taking the reading to be from the midpoint (NTP's assumption of equal
+// delays each way; the error is at most half the round trip).
+absl::Duration ClockOffset(absl::Time sent, absl::Time received, absl::Time reference);
 
 // A clock that only moves when told to; thread-safe.
 class FakeClock final : public Clock {

@@ -90,6 +90,7 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
   hello.mutable_register_()->set_outbox_epoch(outbox_->epoch());
   for (const auto& id : executor_->ActiveStepIds()) hello.mutable_register_()->add_active_step_ids(id);
   v1::ControllerMessage first;
+  absl::Time sent = options_.clock->Now();
   if (!stream->Write(hello) || !stream->Read(&first)) {
     grpc::Status st = stream->Finish();
     return absl::UnavailableError(st.error_message().empty() ? "stream closed"
@@ -102,6 +103,20 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
   }
   *registered = true;
   const v1::RegisterAck& ack = first.register_ack();
+  if (options_.step_clock && ack.controller_time_ms() > 0) {
+    // Before "connected": a guest's host waits for that line, then the
+    // run's samples start.
+    absl::Duration off =
+        ClockOffset(sent, options_.clock->Now(), absl::FromUnixMillis(ack.controller_time_ms()));
+    if (absl::AbsDuration(off) < absl::Milliseconds(20)) {
+      Log(kLog, "clock: within ", absl::FormatDuration(off), " of the controller's");
+    } else if (absl::Status s = options_.step_clock(off); s.ok()) {
+      Log(kLog, "clock: set by ", absl::FormatDuration(off), " to the controller's");
+    } else {
+      Log(kLog, "clock: ", absl::FormatDuration(off),
+          " off the controller's, cannot set it: ", s.message());
+    }
+  }
   absl::Status s = AdoptCommitted(ack);
   if (!s.ok()) {
     // Sending now could reuse numbers the controller already holds.

@@ -26,6 +26,9 @@ struct SessionOptions {
   // Makes the stub of one session. Null: a channel to controller_address
   // (tests connect to a controller in the same process).
   std::function<std::unique_ptr<v1::AgentService::StubInterface>()> connect;
+  // Sets this machine's clock by the controller's at each registration
+  // (agents in guests: --set_clock_from_controller); null: never.
+  std::function<absl::Status(absl::Duration)> step_clock;
 };
 
 class SessionClient {

@@ -199,6 +199,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
                                  {}, /*transient=*/true));
     }
   }
+  ack.set_controller_time_ms(absl::ToUnixMillis(clock_->Now()));
   ack.set_heartbeat_interval_ms(
       static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.heartbeat_interval)));
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -201,6 +202,14 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
   CommandResult console = h_->Cli({"artifacts", "1", "1", "guest-console.log"});
   EXPECT_NE(console.out.find("mlx5_core"), std::string::npos) << console.out.substr(0, 2000);
   EXPECT_NE(console.out.find("virtio_net"), std::string::npos);
+  // The guest's agent set its clock by the controller's (a guest has no
+  // NTP): its samples line up with the client's load window.
+  EXPECT_TRUE(absl::StrContains(console.out, " to the controller's") ||
+              absl::StrContains(console.out, "clock: within "))
+      << console.out.substr(0, 4000);
+  if (size_t at = console.out.find("agent: clock: "); at != std::string::npos) {
+    std::cout << "guest " << console.out.substr(at, console.out.find('\n', at) - at) << "\n";
+  }
 }
 
 // Hugepage-backed guest memory: refused with how many pages to reserve

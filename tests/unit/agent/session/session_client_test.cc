@@ -79,13 +79,15 @@ class SessionClientTest : public ::testing::Test {
     if (server_) server_->Shutdown();
   }
   // Starts `controller` in process and the session client against it.
-  void Connect(FakeController* controller) {
+  void Connect(FakeController* controller,
+               std::function<absl::Status(absl::Duration)> step_clock = nullptr) {
     grpc::ServerBuilder builder;
     builder.RegisterService(controller);
     server_ = builder.BuildAndStart();
     SessionOptions options;
     options.clock = &clock_;
     options.controller_address = "in-process";
+    options.step_clock = std::move(step_clock);
     options.connect = [this] {
       return v1::AgentService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
     };
@@ -156,6 +158,39 @@ TEST_F(SessionClientTest, AnOutboxNewToTheControllerIsNumberedAfterWhatItHolds) 
   EXPECT_EQ(got[0].seq(), 51u);
   EXPECT_EQ(got[1].seq(), 52u);
   EXPECT_EQ(got[1].metric_batch().attempt_id(), 2);
+}
+
+// An agent in a guest sets its clock by the controller's at registration:
+// the controller reads 5 s ahead, so the clock is stepped by about 5 s.
+TEST_F(SessionClientTest, SetsItsClockByTheControllersWhenAsked) {
+  v1::RegisterAck ack;
+  ack.set_controller_time_ms(absl::ToUnixMillis(absl::Now() + absl::Seconds(5)));
+  FakeController controller(ack);
+  std::mutex mu;
+  std::vector<absl::Duration> steps;
+  Connect(&controller, [&](absl::Duration by) {
+    std::lock_guard lock(mu);
+    steps.push_back(by);
+    return absl::OkStatus();
+  });
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (!steps.empty()) break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::lock_guard lock(mu);
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_GT(steps[0], absl::Milliseconds(4500));
+  EXPECT_LT(steps[0], absl::Milliseconds(5500));
+}
+
+TEST(ClockOffsetTest, TheReferenceIsReadAtTheRoundTripsMidpoint) {
+  absl::Time sent = absl::FromUnixMillis(100'000), received = absl::FromUnixMillis(100'040);
+  EXPECT_EQ(ClockOffset(sent, received, absl::FromUnixMillis(100'400)), absl::Milliseconds(380));
+  EXPECT_EQ(ClockOffset(sent, received, absl::FromUnixMillis(99'000)), absl::Milliseconds(-1020));
 }
 
 }  // namespace
