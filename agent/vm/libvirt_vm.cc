@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "agent/vm/console_watch.h"
+#include "agent/vm/vcpu_pinning.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -76,27 +77,29 @@ absl::Status LibvirtVm::Start(const std::string& name, const std::string& xml,
     Stop();
     return started.status();
   }
-  // QEMU's pid, to watch it and read its command line: libvirt names the
-  // guest on it ("-name guest=NAME,debug-threads=on"), whatever its run
-  // directory.
-  std::string wanted = absl::StrCat("guest=", name, ",");
-  for (const std::string& entry : files_->ListDir("/proc").value_or(std::vector<std::string>{})) {
-    int pid = 0;
-    if (!absl::SimpleAtoi(entry, &pid)) continue;
-    std::string cmdline = files_->ReadFile(absl::StrCat("/proc/", pid, "/cmdline")).value_or("");
-    std::vector<std::string> argv = absl::StrSplit(cmdline, '\0', absl::SkipEmpty());
-    if (std::find(argv.begin(), argv.end(), wanted.substr(0, wanted.size() - 1)) != argv.end() ||
-        std::any_of(argv.begin(), argv.end(),
-                    [&](const std::string& a) { return absl::StartsWith(a, wanted); })) {
-      pid_ = pid;
-      argv_ = std::move(argv);
-      break;
+  // QEMU's pid, to watch it and read its command line: the process of its
+  // vCPU threads, which QEMU itself names over QMP. (A name on the command
+  // line is not enough: another libvirtd may run a domain of the same name.)
+  auto reply = Virsh({"qemu-monitor-command", name, R"({"execute":"query-cpus-fast"})"});
+  auto threads = reply.ok() ? ParseVcpuThreads(*reply) : reply.status();
+  if (threads.ok() && !threads->empty()) {
+    std::string status =
+        files_->ReadFile(absl::StrCat("/proc/", threads->begin()->second, "/status")).value_or("");
+    for (absl::string_view line : absl::StrSplit(status, '\n')) {
+      if (absl::ConsumePrefix(&line, "Tgid:")) {
+        (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &pid_);
+      }
     }
+  }
+  if (pid_ > 0) {
+    std::string cmdline = files_->ReadFile(absl::StrCat("/proc/", pid_, "/cmdline")).value_or("");
+    argv_ = absl::StrSplit(cmdline, '\0', absl::SkipEmpty());
   }
   if (pid_ == 0) {
     Stop();
-    return absl::FailedPreconditionError(
-        absl::StrCat("libvirt started domain ", name, " but no QEMU process names it"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "libvirt started domain ", name, " but its QEMU could not be found (QMP query-cpus-fast: ",
+        threads.ok() ? "no vCPU threads" : std::string(threads.status().message()), ")"));
   }
   return absl::OkStatus();
 }
