@@ -89,6 +89,9 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   // Facts are read afresh at every registration: a node whose mode changed
   // while the agent ran (a switch by hand, a sysfs write) must not be
   // reported with the snapshot of its start.
+  // What the node's QEMU offers does not change while the agent runs.
+  std::vector<std::string> qemu_features;
+  if (!config.vm_bridge.empty()) qemu_features = QemuFeatures(&runner, config.qemu_binary);
   auto make_register = [&]() {
     v1::Register reg;
     FillNodeFacts(sysroot, &runner, &reg);
@@ -103,9 +106,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     if (!config.vm_bridge.empty()) {
       auto libvirt = LibvirtHypervisor(&runner, config.libvirt_uri);
       if (libvirt.ok()) reg.mutable_inventory()->set_libvirt(*libvirt);
-      for (const std::string& f : QemuFeatures(&runner, config.qemu_binary)) {
-        reg.mutable_inventory()->add_qemu_features(f);
-      }
+      for (const std::string& f : qemu_features) reg.mutable_inventory()->add_qemu_features(f);
     }
     return reg;
   };

@@ -20,6 +20,13 @@
 
 namespace iommuvm::agent {
 namespace {
+
+// Every sampler of a step samples at the spec's telemetry interval.
+absl::Duration TelemetryInterval(const v1::Step& step) {
+  return step.telemetry_interval_ms() > 0 ? absl::Milliseconds(step.telemetry_interval_ms())
+                                          : absl::Seconds(1);
+}
+
 constexpr char kLog[] = "agent";
 // How often a step whose outcome could not be stored tries again.
 constexpr absl::Duration kOutboxRetry = absl::Seconds(1);
@@ -197,10 +204,7 @@ std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Server
   if (app != nullptr) {
     collectors.push_back(std::make_unique<ServerRequestsCollector>(app, step.start_server().app()));
   }
-  absl::Duration interval = step.telemetry_interval_ms() > 0
-                                ? absl::Milliseconds(step.telemetry_interval_ms())
-                                : absl::Seconds(1);
-  return std::make_unique<Sampler>(std::move(collectors), deps_.clock, interval,
+  return std::make_unique<Sampler>(std::move(collectors), deps_.clock, TelemetryInterval(step),
                                    EmitBatchesOf(step));
 }
 
@@ -228,11 +232,8 @@ void StepExecutor::WatchGuest(const v1::Step& step) {
   if (guest_->outcome.accel() == "kvm" && deps_.perf != nullptr) {
     collectors.push_back(std::make_unique<KvmExitCollector>(deps_.fs, deps_.perf));
   }
-  absl::Duration interval = step.telemetry_interval_ms() > 0
-                                ? absl::Milliseconds(step.telemetry_interval_ms())
-                                : absl::Seconds(1);
-  guest_->sampler =
-      std::make_unique<Sampler>(std::move(collectors), deps_.clock, interval, EmitBatchesOf(step));
+  guest_->sampler = std::make_unique<Sampler>(std::move(collectors), deps_.clock,
+                                              TelemetryInterval(step), EmitBatchesOf(step));
 }
 
 absl::StatusOr<std::string> StepExecutor::PrepareRunDir(const v1::Step& step) {
@@ -283,22 +284,16 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   }
   std::unique_ptr<Sampler> sampler = StartSampler(step);
   // The tool's own periodic throughput, streamed as it comes.
+  Sampler::Emit emit = EmitBatchesOf(step);
   (*generator)
       ->set_progress(
           [&](double ops) {
-            v1::AgentMessage msg;
-            v1::MetricBatch* b = msg.mutable_metric_batch();
-            b->set_step_id(step.step_id());
-            b->set_attempt_id(step.attempt_id());
-            v1::MetricSample* s = b->add_samples();
-            s->set_name("load_throughput_ops_per_second");
-            s->set_timestamp_ms(absl::ToUnixMillis(deps_.clock->Now()));
-            s->set_value(ops);
-            (*s->mutable_labels())["tool"] = load.tool();
-            Emit(std::move(msg));
+            v1::MetricSample s =
+                MakeSample("load_throughput_ops_per_second", deps_.clock->Now(), ops);
+            (*s.mutable_labels())["tool"] = load.tool();
+            emit({std::move(s)});
           },
-          step.telemetry_interval_ms() > 0 ? absl::Milliseconds(step.telemetry_interval_ms())
-                                           : absl::Seconds(1));
+          TelemetryInterval(step));
   int64_t load_started = absl::ToUnixMillis(deps_.clock->Now());
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   int64_t load_ended = absl::ToUnixMillis(deps_.clock->Now());

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/vm/qemu_command.h"
 #include "common/xml.h"
+#include "iommu/cmdline.h"
 #include "iommu/domain_xml.h"
 
 namespace iommuvm::agent {
@@ -95,14 +96,6 @@ XmlElement IommuDevice(const v1::VmConfig& vm) {
 
 std::string DomainType(const std::string& accel) { return accel == "tcg" ? "qemu" : "kvm"; }
 
-bool IsIommuToken(absl::string_view token) {
-  for (absl::string_view prefix : {"intel_iommu=", "amd_iommu=", "iommu=", "iommu.strict=",
-                                   "iommu.passthrough=", "iommuvm."}) {
-    if (absl::StartsWith(token, prefix)) return true;
-  }
-  return false;
-}
-
 absl::Status TemplateError(absl::string_view source, const XmlElement& at, absl::string_view why) {
   return absl::InvalidArgumentError(XmlErrorAt(source, at.line, at.column, why));
 }
@@ -111,10 +104,12 @@ absl::Status TemplateError(absl::string_view source, const XmlElement& at, absl:
 
 std::string WithoutIommuTokens(absl::string_view user) {
   std::vector<absl::string_view> kept;
-  for (absl::string_view token : absl::StrSplit(user, ' ', absl::SkipEmpty())) {
-    if (!IsIommuToken(token)) kept.push_back(token);
+  for (absl::string_view token :
+       absl::StrSplit(user, absl::ByAnyChar(" \t\n"), absl::SkipEmpty())) {
+    if (!absl::StartsWith(token, "iommuvm.")) kept.push_back(token);
   }
-  return absl::StrJoin(kept, " ");
+  // The mode tokens are the ones kexec and grub replace (iommu/cmdline).
+  return iommu::ReplaceModeTokens(absl::StrJoin(kept, " "), "");
 }
 
 absl::StatusOr<std::string> GeneratedDomainXml(const v1::VmConfig& vm,
