@@ -14,6 +14,8 @@
 #include "agent/vm/qemu_features.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "tls/certificate_authority.h"
+#include "tls/credentials.h"
 
 namespace iommuvm::agent {
 
@@ -34,6 +36,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   NodeControlConfig node_config;
   node_config.state_dir = config.state_dir;
   node_config.data_nic = config.data_nic;
+  node_config.allow_cmdline = config.allow_cmdline;
   node_config.boot.simulate = config.simulate_boot;
   node_config.boot.sim_vendor = config.sim_vendor;
   node_config.boot.sim_caching_mode = config.sim_caching_mode;
@@ -120,6 +123,14 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   SessionOptions options;
   options.clock = &clock;
   options.controller_address = config.controller_address;
+  if (!config.tls_dir.empty()) {
+    // A guest ("host/vm") presents its host's certificate.
+    std::string owner = agent_id.substr(0, agent_id.find('/'));
+    ASSIGN_OR_RETURN(
+        tls::TlsFiles files,
+        tls::LoadTlsFiles(host_fs, config.tls_dir, tls::FileStem(tls::PeerKind::kAgent, owner)));
+    options.credentials = tls::ChannelCredentials(files);
+  }
   if (config.set_clock_from_controller) options.step_clock = StepSystemClock;
   SessionClient session(options, make_register, outbox.get(), &executor);
   session.Run(stop);

@@ -37,6 +37,12 @@ struct AgentConfig {
   std::string qemu_binary = "qemu-system-x86_64";
   std::string libvirt_uri = "qemu:///system";
   bool set_clock_from_controller = false;  // an agent in a guest (no NTP there)
+  // Mutual TLS: ca.crt and this agent's agent-ID.crt/.key (a guest uses its
+  // host's). Empty: plaintext.
+  std::string tls_dir;
+  // Kernel parameters the spec may add beyond the benchmark set
+  // (iommu::BenchmarkParameters); --allow_cmdline.
+  std::vector<std::string> allow_cmdline;
 };
 
 // Runs the agent until `stop` is set. Errors only when it cannot start

@@ -45,6 +45,11 @@ ABSL_FLAG(bool, set_clock_from_controller, false,
           "set this machine's clock by the controller's at each registration (the guest "
           "image's init does: a guest has no NTP, and its samples must line up with the "
           "client's load window)");
+ABSL_FLAG(std::string, tls_dir, "",
+          "mutual TLS: a directory with ca.crt and agent-ID.crt/.key (iommuvm certs issue)");
+ABSL_FLAG(std::vector<std::string>, allow_cmdline, {},
+          "kernel parameters (or whole key=value tokens) a spec may add to this node's boot "
+          "beyond the IOMMU's and the benchmark set (docs/security.md); comma-separated");
 ABSL_FLAG(std::string, libvirt_uri, "qemu:///system",
           "VM runs with backend: libvirt: the libvirtd that runs this node's guests");
 
@@ -94,6 +99,8 @@ int main(int argc, char** argv) {
   config.qemu_binary = absl::GetFlag(FLAGS_qemu_binary);
   config.libvirt_uri = absl::GetFlag(FLAGS_libvirt_uri);
   config.set_clock_from_controller = absl::GetFlag(FLAGS_set_clock_from_controller);
+  config.tls_dir = absl::GetFlag(FLAGS_tls_dir);
+  config.allow_cmdline = absl::GetFlag(FLAGS_allow_cmdline);
   if (config.simulate_boot && (config.sysroot.empty() || config.sysroot == "/")) {
     iommuvm::Log("iommuvm-agent", "usage: --simulate_boot needs its own --sysroot DIR");
     return 2;

@@ -6,6 +6,8 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_system.h"
+#include "tls/credentials.h"
 
 namespace iommuvm::cli {
 namespace {
@@ -29,10 +31,16 @@ constexpr char kUsage[] =
     "  cancel EXP                         cancel the unfinished runs of an experiment\n"
     "  artifacts EXP RUN [NAME]           raw tool output and server logs an attempt kept\n"
     "  vm-explain FILE.xml                a libvirt domain's vIOMMU and the mode its guest runs\n"
+    "  certs init|issue|list --dir DIR    a CA, and certificates for the controller, agents, "
+    "users\n"
     "\n"
     "options (all commands):\n"
     "  --controller ADDR   controller address (default 127.0.0.1:7070)\n"
-    "  --format FMT        table, csv or json (status, results, compare, query, agents, artifacts;\n"
+    "  --tls_dir DIR       mutual TLS with ca.crt and user-NAME.crt/.key from DIR\n"
+    "                      (default $IOMMUVM_TLS_DIR; `iommuvm certs`)\n"
+    "  --tls_user NAME     which user certificate in DIR (default $USER, or the only one)\n"
+    "  --format FMT        table, csv or json (status, results, compare, query, agents, "
+    "artifacts;\n"
     "                      vm-explain: table or json)\n"
     "  --help              this text, or `iommuvm COMMAND --help`\n"
     "\n"
@@ -41,9 +49,19 @@ constexpr char kUsage[] =
 }  // namespace
 
 StubFactory GrpcStubFactory() {
-  return [](const std::string& address) -> std::unique_ptr<v1::ControllerService::StubInterface> {
-    return v1::ControllerService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  return [](const ControllerEndpoint& endpoint)
+             -> absl::StatusOr<std::unique_ptr<v1::ControllerService::StubInterface>> {
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (!endpoint.tls_dir.empty()) {
+      LocalFileSystem fs;
+      auto stem = tls::UserCertificateStem(fs, endpoint.tls_dir, endpoint.tls_user);
+      if (!stem.ok()) return stem.status();
+      auto files = tls::LoadTlsFiles(fs, endpoint.tls_dir, *stem);
+      if (!files.ok()) return files.status();
+      credentials = tls::ChannelCredentials(*files);
+    }
+    return std::unique_ptr<v1::ControllerService::StubInterface>(
+        v1::ControllerService::NewStub(grpc::CreateChannel(endpoint.address, credentials)));
   };
 }
 
@@ -53,10 +71,10 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
     return argv.empty() ? kExitUsage : kExitOk;
   }
   static const std::map<std::string, int (*)(Context&, const std::vector<std::string>&)> kCommands =
-      {{"submit", Submit},   {"status", Status}, {"results", Results},
-       {"agents", Agents},   {"cancel", Cancel}, {"plan", Plan},
-       {"validate", Validate}, {"artifacts", Artifacts}, {"compare", Compare},
-       {"query", Query},     {"report", Report}, {"vm-explain", VmExplain}};
+      {{"submit", Submit},   {"status", Status}, {"results", Results},   {"agents", Agents},
+       {"cancel", Cancel},   {"plan", Plan},     {"validate", Validate}, {"artifacts", Artifacts},
+       {"compare", Compare}, {"query", Query},   {"report", Report},     {"vm-explain", VmExplain},
+       {"certs", Certs}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {
     ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;

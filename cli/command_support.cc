@@ -1,6 +1,7 @@
 #include "cli/command_support.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -15,7 +16,7 @@ std::optional<Args> ParseCommand(Context& ctx, const std::vector<std::string>& a
                                  const char* usage, std::set<std::string> value_flags,
                                  std::set<std::string> bool_flags, size_t min_positional,
                                  size_t max_positional, int* exit_code) {
-  value_flags.insert({"controller", "format"});
+  value_flags.insert({"controller", "format", "tls_dir", "tls_user"});
   bool_flags.insert("help");
   auto args = ParseArgs(argv, value_flags, bool_flags);
   if (args.ok() && args->Has("help")) {
@@ -81,7 +82,16 @@ std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& a
   }
   Invocation inv;
   inv.address = args->Get("controller", kDefaultController);
-  inv.stub = ctx.make_stub(inv.address);
+  const char* env_tls = std::getenv("IOMMUVM_TLS_DIR");
+  ControllerEndpoint endpoint{inv.address, args->Get("tls_dir", env_tls ? env_tls : ""),
+                              args->Get("tls_user", "")};
+  auto stub = ctx.make_stub(endpoint);
+  if (!stub.ok()) {
+    ctx.err << "iommuvm: " << stub.status().message() << "\n";
+    *exit_code = kExitFailure;
+    return std::nullopt;
+  }
+  inv.stub = std::move(*stub);
   inv.format = *format;
   inv.args = std::move(*args);
   return inv;
@@ -132,7 +142,7 @@ std::string FormatTimeMs(int64_t unix_ms) {
 std::string RpcError(const grpc::Status& s, const std::string& address) {
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
     return "cannot reach the controller at " + address + ": " + s.error_message() +
-           " (is iommuvm-controller running? see --controller)";
+           " (is iommuvm-controller running? see --controller; one with TLS needs --tls_dir)";
   }
   return s.error_message();
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "common/table.h"
 #include "iommuvm/v1/controller.grpc.pb.h"
 
@@ -17,8 +18,18 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
+// Where and how the CLI reaches the controller.
+struct ControllerEndpoint {
+  std::string address;
+  std::string tls_dir;   // --tls_dir or $IOMMUVM_TLS_DIR; empty: plaintext
+  std::string tls_user;  // which user-NAME.crt (default: $USER, or the only one)
+};
+
+// A stub for the endpoint, or why there can be none (unreadable
+// certificates).
 using StubFactory =
-    std::function<std::unique_ptr<v1::ControllerService::StubInterface>(const std::string&)>;
+    std::function<absl::StatusOr<std::unique_ptr<v1::ControllerService::StubInterface>>(
+        const ControllerEndpoint&)>;
 
 struct Context {
   std::ostream& out;
@@ -39,6 +50,7 @@ int Report(Context& ctx, const std::vector<std::string>& argv);
 int Plan(Context& ctx, const std::vector<std::string>& argv);
 int Validate(Context& ctx, const std::vector<std::string>& argv);
 int VmExplain(Context& ctx, const std::vector<std::string>& argv);
+int Certs(Context& ctx, const std::vector<std::string>& argv);
 
 // Fetches and prints an experiment's results; false on RPC failure.
 bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,

@@ -8,7 +8,11 @@
 
 namespace iommuvm {
 
-// Writes "<time> <component>: <message>\n" to stderr in one write(2).
+// Set once at start, before threads: put before every line's time
+// ("INSECURE " on a controller without TLS off loopback).
+void SetLogPrefix(absl::string_view prefix);
+
+// Writes "<prefix><time> <component>: <message>\n" to stderr in one write(2).
 void LogLine(absl::string_view component, absl::string_view message);
 
 template <typename... Args>

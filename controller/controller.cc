@@ -3,11 +3,23 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_system.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "tls/certificate_authority.h"
+#include "tls/credentials.h"
 
 namespace iommuvm {
+
+bool IsLoopbackAddress(const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) return true;
+  std::string host = address.substr(0, address.rfind(':'));
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
 
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerConfig& config) {
   std::unique_ptr<Controller> c(new Controller());
@@ -16,17 +28,31 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
   c->gateway_ = std::make_unique<service::DurableGateway>(c->store_.get(), &c->registry_);
   c->scheduler_ = std::make_unique<scheduler::Scheduler>(
       c->store_.get(), c->gateway_.get(), &c->clock_, &c->metrics_, config.scheduler);
-  c->controller_service_ =
-      std::make_unique<service::ControllerServiceImpl>(c->scheduler_.get(), c->store_.get());
-  c->agent_service_ =
-      std::make_unique<service::AgentServiceImpl>(c->scheduler_.get(), &c->registry_,
-                                                  c->gateway_.get());
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!config.tls_dir.empty()) {
+    LocalFileSystem fs;
+    ASSIGN_OR_RETURN(
+        tls::TlsFiles files,
+        tls::LoadTlsFiles(fs, config.tls_dir, tls::FileStem(tls::PeerKind::kController, "")));
+    credentials = tls::ServerCredentials(files);
+  } else if (!config.insecure && !IsLoopbackAddress(config.listen_address)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--listen ", config.listen_address,
+        " without TLS would let anyone who reaches it submit boot parameters and pose as an "
+        "agent; make certificates (iommuvm certs init --dir DIR --controller-host HOST) and "
+        "pass --tls_dir DIR, or --insecure on a closed network"));
+  }
+  service::PeerAuthorization authorization(!config.tls_dir.empty());
+  c->controller_service_ = std::make_unique<service::ControllerServiceImpl>(
+      c->scheduler_.get(), c->store_.get(), authorization);
+  c->agent_service_ = std::make_unique<service::AgentServiceImpl>(
+      c->scheduler_.get(), &c->registry_, c->gateway_.get(), authorization);
 
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second controller on the same
   // port would start and take half of every client's calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &c->port_);
+  builder.AddListeningPort(config.listen_address, credentials, &c->port_);
   builder.RegisterService(c->controller_service_.get());
   builder.RegisterService(c->agent_service_.get());
   // Detect dead agents at the transport level too, not only by heartbeats.
@@ -51,9 +77,11 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
   }
   c->tick_interval_ = config.tick_interval;
   c->loop_ = std::thread([ctl = c.get()] { ctl->Loop(); });
-  Log("controller", "listening on ", config.listen_address.substr(0, config.listen_address.rfind(':')),
-      ":", c->port_, ", database ", config.db_path, " (schema v", c->store_->schema_version(),
-      ")", c->exposer_ ? absl::StrCat(", metrics on :", c->metrics_port()) : "");
+  Log("controller", "listening on ",
+      config.listen_address.substr(0, config.listen_address.rfind(':')), ":", c->port_,
+      ", database ", config.db_path, " (schema v", c->store_->schema_version(), ")",
+      c->exposer_ ? absl::StrCat(", metrics on :", c->metrics_port()) : "",
+      config.tls_dir.empty() ? ", plaintext" : absl::StrCat(", mutual TLS from ", config.tls_dir));
   return c;
 }
 

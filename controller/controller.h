@@ -27,9 +27,17 @@ struct ControllerConfig {
   std::string listen_address = "127.0.0.1:7070";  // port 0: pick one
   std::string db_path = "iommuvm.db";
   std::string metrics_address = "127.0.0.1:9470";  // empty: no /metrics
+  // CA directory (tls/certificate_authority.h): mutual TLS, agents and
+  // users known by their certificates. Empty: plaintext, loopback only.
+  std::string tls_dir;
+  // Plaintext on a non-loopback address (a closed network).
+  bool insecure = false;
   absl::Duration tick_interval = absl::Milliseconds(200);
   scheduler::SchedulerOptions scheduler;
 };
+
+// Whether `address` (HOST:PORT) only accepts connections from this machine.
+bool IsLoopbackAddress(const std::string& address);
 
 class Controller {
  public:

@@ -9,19 +9,29 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address for the CLI and agents");
 ABSL_FLAG(std::string, db, "iommuvm.db", "SQLite results database (created if missing)");
 ABSL_FLAG(std::string, metrics, "127.0.0.1:9470", "Prometheus /metrics address; empty: off");
+ABSL_FLAG(std::string, tls_dir, "",
+          "CA directory from `iommuvm certs init`: mutual TLS, peers known by certificate");
+ABSL_FLAG(bool, insecure, false,
+          "allow plaintext on a non-loopback --listen (closed networks only)");
 ABSL_FLAG(absl::Duration, agent_grace, absl::Seconds(15),
           "an agent silent this long is lost and its attempt retried");
 
 int main(int argc, char** argv) {
   iommuvm::BlockTerminationSignals();
   absl::SetProgramUsageMessage(
-      "iommuvm-controller [--listen ADDR] [--db FILE] [--metrics ADDR]\n"
-      "Schedules IOMMU experiments on connected agents and stores every result.");
+      "iommuvm-controller [--listen ADDR] [--db FILE] [--metrics ADDR] [--tls_dir DIR]\n"
+      "Schedules IOMMU experiments on connected agents and stores every result.\n"
+      "Without --tls_dir it listens on loopback only (or with --insecure).");
   absl::ParseCommandLine(argc, argv);
   iommuvm::ControllerConfig config;
   config.listen_address = absl::GetFlag(FLAGS_listen);
   config.db_path = absl::GetFlag(FLAGS_db);
   config.metrics_address = absl::GetFlag(FLAGS_metrics);
+  config.tls_dir = absl::GetFlag(FLAGS_tls_dir);
+  config.insecure = absl::GetFlag(FLAGS_insecure);
+  // Every log line says so: nobody should mistake this controller for a
+  // protected one.
+  if (config.insecure && config.tls_dir.empty()) iommuvm::SetLogPrefix("INSECURE ");
   config.scheduler.agent_grace = absl::GetFlag(FLAGS_agent_grace);
   auto controller = iommuvm::Controller::Start(config);
   if (!controller.ok()) {

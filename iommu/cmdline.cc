@@ -1,5 +1,6 @@
 #include "iommu/cmdline.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -58,14 +59,28 @@ bool LooksIommuRelated(const std::string& key) {
   return false;
 }
 
+// The parameter name of a token: "ivrs_ioapic[32]=00:14.0" -> "ivrs_ioapic".
+std::string ParameterOf(absl::string_view token) {
+  std::string key(token.substr(0, token.find('=')));
+  if (size_t bracket = key.find('['); bracket != std::string::npos && key.back() == ']') {
+    key = key.substr(0, bracket);
+  }
+  return key;
+}
+
+bool Contains(const std::vector<std::string>& list, absl::string_view item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
 constexpr char kForbidden[] = "\"'`$;\\|&<>(){}\n\r\t";
 
 std::string CheckToken(const std::string& token) {
   size_t eq = token.find('=');
-  std::string key = token.substr(0, eq);
   // AMD IVRS overrides carry an index: ivrs_ioapic[32]=00:14.0.
-  if (size_t bracket = key.find('['); bracket != std::string::npos && key.back() == ']') {
-    key = key.substr(0, bracket);
+  std::string key = ParameterOf(token);
+  if (Contains(RefusedParameters(), key)) {
+    return absl::StrCat("'", token, "' is refused: ", key,
+                        "= would hand the node's boot or its kernel's integrity to the spec");
   }
   bool has_value = eq != std::string::npos;
   std::string value = has_value ? token.substr(eq + 1) : "";
@@ -104,6 +119,66 @@ std::string CheckToken(const std::string& token) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& RefusedParameters() {
+  static const auto* refused = new std::vector<std::string>{
+      // Who runs as PID 1, from which root and initrd.
+      "init", "rdinit", "initrd", "root", "rootfstype", "rootflags", "nfsroot", "rootdelay", "ro",
+      "rw", "single", "emergency", "s", "S", "1", "break", "systemd.unit", "systemd.debug_shell",
+      "systemd.confirm_spawn", "systemd.mask", "systemd.wants", "systemd.run", "rd.break",
+      "rd.shell", "rd.emergency", "rd.systemd.unit", "rd.driver.blacklist", "rd.driver.pre",
+      // The kernel's own integrity and security modules.
+      "module.sig_enforce", "module_blacklist", "modprobe.blacklist", "lockdown", "lsm", "security",
+      "selinux", "enforcing", "apparmor", "ima_appraise", "ima_policy", "ima_appraise_tcb",
+      "ima_hash", "evm", "sysrq_always_enabled", "kexec_load_disabled", "efi", "dyndbg",
+      "trace_event", "ftrace", "kgdboc", "kgdbwait", "memmap"};
+  return *refused;
+}
+
+const std::vector<std::string>& BenchmarkParameters() {
+  static const auto* allowed = [] {
+    auto* list = new std::vector<std::string>{
+        // CPU isolation, SMT, idle and frequency.
+        "isolcpus", "nohz", "nohz_full", "rcu_nocbs", "rcu_nocb_poll", "irqaffinity", "nosmt",
+        "idle", "intel_idle.max_cstate", "processor.max_cstate", "intel_pstate", "amd_pstate",
+        "cpufreq.default_governor", "skew_tick", "nosoftlockup", "nowatchdog", "nmi_watchdog",
+        "tsc", "clocksource", "numa_balancing", "pcie_aspm", "pcie_aspm.policy", "pci",
+        // Speculation mitigations.
+        "mitigations", "spectre_v2", "spectre_v2_user", "spec_store_bypass_disable", "pti", "nopti",
+        "nospectre_v1", "nospectre_v2", "l1tf", "mds", "tsx", "tsx_async_abort", "retbleed",
+        "srbds", "mmio_stale_data", "gather_data_sampling", "spec_rstack_overflow",
+        // Memory.
+        "transparent_hugepage", "default_hugepagesz", "hugepagesz", "hugepages", "swiotlb",
+        "nokaslr",
+        // Nested virtualisation on the host.
+        "kvm_intel.nested", "kvm-intel.nested", "kvm_amd.nested", "kvm-amd.nested",
+        "kvm.halt_poll_ns",
+        // Logging.
+        "quiet", "loglevel", "console", "audit", "printk.time"};
+    for (const auto& [name, _] : KnownParameters()) list->push_back(name);
+    return list;
+  }();
+  return *allowed;
+}
+
+std::vector<std::string> CheckCmdlineForNode(const std::string& fragment,
+                                             const std::vector<std::string>& also_allowed) {
+  std::vector<std::string> errors = CheckCmdline(fragment);
+  if (!errors.empty()) return errors;
+  for (absl::string_view t : absl::StrSplit(fragment, ' ', absl::SkipEmpty())) {
+    std::string key = ParameterOf(t);
+    if (Contains(BenchmarkParameters(), key) || Contains(also_allowed, key) ||
+        Contains(also_allowed, t)) {
+      continue;
+    }
+    errors.push_back(absl::StrCat("'", t,
+                                  "' is not a parameter this agent writes into the boot "
+                                  "configuration; if the experiment needs it, start the agent "
+                                  "with --allow_cmdline ",
+                                  key));
+  }
+  return errors;
+}
 
 std::vector<std::string> CheckCmdline(const std::string& fragment) {
   std::vector<std::string> errors;

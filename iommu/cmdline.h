@@ -15,7 +15,26 @@ namespace iommuvm::iommu {
 
 // Problems with `fragment` (empty when it is acceptable), each naming the
 // offending token and, where there is one, the closest known parameter.
+// Parameters that would hand a node's boot or its kernel's integrity to
+// whoever wrote a spec (init=, rdinit=, root=, module.sig_enforce,
+// lockdown=, systemd.unit=, ...; RefusedParameters()) are problems too.
 std::vector<std::string> CheckCmdline(const std::string& fragment);
+
+// Never written to a node's boot configuration, whatever the agent allows.
+const std::vector<std::string>& RefusedParameters();
+
+// The parameters an agent writes into its node's boot configuration
+// without being told to: the IOMMU's own and a documented set that
+// benchmarks tune (CPU isolation, idle states, frequency, mitigations,
+// hugepages, timers; docs/security.md lists them).
+const std::vector<std::string>& BenchmarkParameters();
+
+// Problems with `fragment` as an agent sees it (CheckCmdline's, then any
+// token outside BenchmarkParameters() and `also_allowed`, the agent's
+// --allow_cmdline entries: a parameter name, or a whole token "key=value"
+// allowed only with that value).
+std::vector<std::string> CheckCmdlineForNode(const std::string& fragment,
+                                             const std::vector<std::string>& also_allowed);
 
 enum class CpuVendor { kIntel, kAmd };
 

@@ -8,6 +8,7 @@
 #include "agent/node/iommu_probe.h"
 #include "agent/node/kernel_log.h"
 #include "common/log.h"
+#include "iommu/cmdline.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -77,6 +78,16 @@ NodeControl::Probed NodeControl::Probe(v1::IommuMode expected) {
 
 absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& step) {
   const v1::SwitchMode& s = step.switch_mode();
+  // The controller was checked at submit, but a node trusts nothing it is
+  // told to write as root into its boot configuration.
+  for (const std::string& fragment : {s.tokens(), s.extra_cmdline()}) {
+    std::vector<std::string> problems = iommu::CheckCmdlineForNode(fragment, config_.allow_cmdline);
+    if (!problems.empty()) {
+      Log(kLog, "refused a switch: ", absl::StrJoin(problems, "; "));
+      return absl::PermissionDeniedError(absl::StrCat("refusing to write the boot configuration: ",
+                                                      absl::StrJoin(problems, "; ")));
+    }
+  }
   BootTarget target;
   target.mode = s.mode();
   target.tokens = s.tokens();

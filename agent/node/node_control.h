@@ -28,6 +28,9 @@ struct NodeControlConfig {
   std::string state_dir;
   std::string data_nic;  // "" = the only PCI NIC
   BootMethodsConfig boot;
+  // Kernel parameters (or whole tokens) this node writes beyond the IOMMU's
+  // and the benchmark set (iommu::CheckCmdlineForNode); --allow_cmdline.
+  std::vector<std::string> allow_cmdline;
 };
 
 class NodeControl {

@@ -79,7 +79,8 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
     stub = v1::AgentService::NewStub(grpc::CreateCustomChannel(
-        options_.controller_address, grpc::InsecureChannelCredentials(), args));
+        options_.controller_address,
+        options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(), args));
   }
   grpc::ClientContext ctx;
   auto stream = stub->Session(&ctx);

@@ -5,6 +5,8 @@
 // registers, then sends outbox entries and heartbeats while handing the
 // controller's acks, steps and cancels to the Outbox and StepExecutor.
 
+#include <grpcpp/security/credentials.h>
+
 #include <atomic>
 #include <functional>
 #include <string>
@@ -26,6 +28,8 @@ struct SessionOptions {
   // Makes the stub of one session. Null: a channel to controller_address
   // (tests connect to a controller in the same process).
   std::function<std::unique_ptr<v1::AgentService::StubInterface>()> connect;
+  // Mutual TLS (tls/credentials.h); null: plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Sets this machine's clock by the controller's at each registration
   // (agents in guests: --set_clock_from_controller); null: never.
   std::function<absl::Status(absl::Duration)> step_clock;

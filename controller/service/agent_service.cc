@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "tls/credentials.h"
 
 namespace iommuvm::service {
 namespace {
@@ -15,9 +16,14 @@ class SessionReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>,
       public SessionSink {
  public:
-  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry,
-                 AgentGateway* gateway, std::string peer)
-      : scheduler_(scheduler), registry_(registry), gateway_(gateway), peer_(std::move(peer)) {
+  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry, AgentGateway* gateway,
+                 const PeerAuthorization* authorization, std::string peer, std::string peer_cn)
+      : scheduler_(scheduler),
+        registry_(registry),
+        gateway_(gateway),
+        authorization_(authorization),
+        peer_(std::move(peer)),
+        peer_cn_(std::move(peer_cn)) {
     StartRead(&in_);
   }
 
@@ -100,6 +106,11 @@ class SessionReactor final
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                             "the first message of a session must be Register with an agent id");
       }
+      if (auto s = authorization_->AgentMayRegister(peer_cn_, msg.register_().agent_id());
+          !s.ok()) {
+        Log(kLog, "refused ", peer_, ": ", s.message());
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(s.message()));
+      }
       // Attached before the scheduler learns the agent is here, so a step it
       // assigns at once is not sent into the void; held until the ack.
       {
@@ -156,7 +167,9 @@ class SessionReactor final
   scheduler::Scheduler* scheduler_;
   SessionRegistry* registry_;
   AgentGateway* gateway_;
+  const PeerAuthorization* authorization_;
   std::string peer_;
+  std::string peer_cn_;  // the certificate's common name; empty without TLS
   std::string agent_id_;
   v1::AgentMessage in_;
 
@@ -174,7 +187,8 @@ class SessionReactor final
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentServiceImpl::Session(
     grpc::CallbackServerContext* context) {
-  return new SessionReactor(scheduler_, registry_, gateway_, context->peer());
+  return new SessionReactor(scheduler_, registry_, gateway_, &authorization_, context->peer(),
+                            tls::PeerCommonName(*context));
 }
 
 }  // namespace iommuvm::service

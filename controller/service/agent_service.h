@@ -4,6 +4,7 @@
 
 #include "controller/metrics.h"
 #include "controller/scheduler/scheduler.h"
+#include "controller/service/peer_authorization.h"
 #include "controller/service/session_registry.h"
 #include "iommuvm/v1/agent.grpc.pb.h"
 
@@ -12,9 +13,14 @@ namespace iommuvm::service {
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   // Acks go through `gateway`, after the commits they acknowledge are synced.
+  // `authorization` decides which certificate may register which agent id.
   AgentServiceImpl(scheduler::Scheduler* scheduler, SessionRegistry* registry,
-                   AgentGateway* gateway)
-      : scheduler_(scheduler), registry_(registry), gateway_(gateway) {}
+                   AgentGateway* gateway,
+                   PeerAuthorization authorization = PeerAuthorization(false))
+      : scheduler_(scheduler),
+        registry_(registry),
+        gateway_(gateway),
+        authorization_(authorization) {}
 
   grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* Session(
       grpc::CallbackServerContext* context) override;
@@ -23,6 +29,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   scheduler::Scheduler* scheduler_;
   SessionRegistry* registry_;
   AgentGateway* gateway_;
+  PeerAuthorization authorization_;
 };
 
 }  // namespace iommuvm::service

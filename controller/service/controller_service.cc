@@ -4,10 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "controller/service/proto_convert.h"
 #include "spec/spec_parser.h"
 #include "spec/vm_shape.h"
+#include "tls/credentials.h"
 
 namespace iommuvm::service {
 namespace {
@@ -18,10 +20,28 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Sta
   return reactor;
 }
 
+// A stream refused before it starts; deletes itself when gRPC is done.
+class RefusedStream final : public grpc::ServerWriteReactor<v1::Experiment> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
-ControllerServiceImpl::ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store)
-    : scheduler_(scheduler), store_(store), watches_(scheduler, [scheduler, store](int64_t id) {
+absl::Status ControllerServiceImpl::Authorize(grpc::CallbackServerContext* ctx) const {
+  std::string peer = tls::PeerCommonName(*ctx);
+  absl::Status s = authorization_.UserMayCall(peer);
+  if (!s.ok()) Log("controller", "refused a call from ", ctx->peer(), ": ", s.message());
+  return s;
+}
+
+ControllerServiceImpl::ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store,
+                                             PeerAuthorization authorization)
+    : scheduler_(scheduler),
+      store_(store),
+      authorization_(authorization),
+      watches_(scheduler, [scheduler, store](int64_t id) {
         return LoadExperiment(store, scheduler, id, /*with_runs=*/true);
       }) {}
 
@@ -40,6 +60,7 @@ absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Sc
 grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
     grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   auto result = scheduler_->Submit(req->spec_yaml());
   if (!result.ok()) return Done(ctx, result.status());
   resp->set_experiment_id(result->experiment_id);
@@ -57,6 +78,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
 grpc::ServerUnaryReactor* ControllerServiceImpl::GetExperiment(grpc::CallbackServerContext* ctx,
                                                                const v1::GetExperimentRequest* req,
                                                                v1::Experiment* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
   if (exp.ok()) *resp = std::move(*exp);
   return Done(ctx, exp.status());
@@ -65,6 +87,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetExperiment(grpc::CallbackSer
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListExperiments(
     grpc::CallbackServerContext* ctx, const v1::ListExperimentsRequest*,
     v1::ListExperimentsResponse* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   auto list = store_->ListExperiments();
   if (!list.ok()) return Done(ctx, list.status());
   for (const auto& e : *list) {
@@ -78,6 +101,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListExperiments(
 grpc::ServerUnaryReactor* ControllerServiceImpl::CancelExperiment(
     grpc::CallbackServerContext* ctx, const v1::CancelExperimentRequest* req,
     v1::Experiment* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   absl::Status s = scheduler_->Cancel(req->experiment_id());
   if (!s.ok()) return Done(ctx, s);
   auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
@@ -86,13 +110,15 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::CancelExperiment(
 }
 
 grpc::ServerWriteReactor<v1::Experiment>* ControllerServiceImpl::WatchExperiment(
-    grpc::CallbackServerContext*, const v1::WatchExperimentRequest* req) {
+    grpc::CallbackServerContext* ctx, const v1::WatchExperimentRequest* req) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return new RefusedStream(ToGrpc(denied));
   return watches_.Open(req->experiment_id());
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServerContext* ctx,
                                                             const v1::ListAgentsRequest*,
                                                             v1::ListAgentsResponse* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   for (const auto& a : scheduler_->Agents()) *resp->add_agents() = ToProto(a);
   return Done(ctx, absl::OkStatus());
 }
@@ -100,6 +126,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServer
 grpc::ServerUnaryReactor* ControllerServiceImpl::ReleaseAgent(grpc::CallbackServerContext* ctx,
                                                               const v1::ReleaseAgentRequest* req,
                                                               v1::Agent* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   absl::Status s = scheduler_->ReleaseAgent(req->agent_id());
   if (!s.ok()) return Done(ctx, s);
   for (const auto& a : scheduler_->Agents()) {
@@ -111,6 +138,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ReleaseAgent(grpc::CallbackServ
 grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServerContext* ctx,
                                                             const v1::GetResultsRequest* req,
                                                             v1::GetResultsResponse* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   int64_t id = req->experiment_id();
   auto exp = store_->GetExperiment(id);
   if (!exp.ok()) return Done(ctx, exp.status());
@@ -186,6 +214,7 @@ absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,
 grpc::ServerUnaryReactor* ControllerServiceImpl::GetArtifacts(grpc::CallbackServerContext* ctx,
                                                               const v1::GetArtifactsRequest* req,
                                                               v1::GetArtifactsResponse* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   auto loaded = LoadArtifacts(store_, *req);
   if (loaded.ok()) *resp = std::move(*loaded);
   return Done(ctx, loaded.status());

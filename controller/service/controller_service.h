@@ -3,6 +3,7 @@
 // Scheduler/Store calls and absl::Status to grpc::Status; no logic here.
 
 #include "controller/scheduler/scheduler.h"
+#include "controller/service/peer_authorization.h"
 #include "controller/service/watch_hub.h"
 #include "controller/store/store.h"
 #include "iommuvm/v1/controller.grpc.pb.h"
@@ -11,7 +12,9 @@ namespace iommuvm::service {
 
 class ControllerServiceImpl final : public v1::ControllerService::CallbackService {
  public:
-  ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store);
+  // `authorization` decides which peers may call (users only, under TLS).
+  ControllerServiceImpl(scheduler::Scheduler* scheduler, store::Store* store,
+                        PeerAuthorization authorization = PeerAuthorization(false));
 
   grpc::ServerUnaryReactor* SubmitExperiment(grpc::CallbackServerContext* ctx,
                                              const v1::SubmitExperimentRequest* req,
@@ -41,8 +44,12 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
                                          v1::GetArtifactsResponse* resp) override;
 
  private:
+  // OK when the peer may call; otherwise logged and PermissionDenied.
+  absl::Status Authorize(grpc::CallbackServerContext* ctx) const;
+
   scheduler::Scheduler* scheduler_;
   store::Store* store_;
+  PeerAuthorization authorization_;
   WatchHub watches_;  // every WatchExperiment stream, on one thread
 };
 

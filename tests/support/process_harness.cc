@@ -11,6 +11,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "agent/workload/tcp_probe.h"
+#include "controller/controller.h"
+#include "tls/certificate_authority.h"
 
 namespace iommuvm::testing {
 
@@ -44,9 +46,21 @@ Harness::Harness(std::string host)
 
 std::string Harness::address() const { return absl::StrCat(host_, ":", port_); }
 
+void Harness::UseTls() {
+  tls_dir_ = dir_ / "ca";
+  absl::Status s = tls::InitAuthority(tls_dir_, {.controller_hosts = {host_}});
+  if (s.ok()) s = tls::IssueCertificate(tls_dir_, tls::PeerKind::kUser, "tester").status();
+  ASSERT_TRUE(s.ok()) << s;
+}
+
 Daemon Harness::StartController(std::vector<std::string> extra_args) {
   CommandSpec spec;
   spec.argv = {IOMMUVM_CONTROLLER_BIN, "--listen", address(), "--db", db_path(), "--metrics="};
+  if (!tls_dir_.empty()) {
+    spec.argv.insert(spec.argv.end(), {"--tls_dir", tls_dir_});
+  } else if (!IsLoopbackAddress(address())) {
+    spec.argv.push_back("--insecure");
+  }
   spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   Daemon d;
   d.log_path = dir_ / "controller.log";
@@ -63,6 +77,11 @@ Daemon Harness::StartAgent(const std::string& id, const std::string& roles,
   spec.argv.insert(spec.argv.end(),
                    {IOMMUVM_AGENT_BIN, "--controller", address(), "--id", id, "--roles", roles,
                     "--state_dir", dir_ / ("agent-" + id)});
+  if (!tls_dir_.empty()) {
+    auto issued = tls::IssueCertificate(tls_dir_, tls::PeerKind::kAgent, id);
+    EXPECT_TRUE(issued.ok()) << issued.status();
+    spec.argv.insert(spec.argv.end(), {"--tls_dir", tls_dir_});
+  }
   spec.argv.insert(spec.argv.end(), extra_args.begin(), extra_args.end());
   spec.env = std::move(env);
   Daemon d;
@@ -88,6 +107,8 @@ CommandResult Harness::Cli(std::vector<std::string> args, absl::Duration timeout
   spec.argv = {IOMMUVM_CLI_BIN};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.argv.insert(spec.argv.end(), {"--controller", address()});
+  if (!tls_dir_.empty())
+    spec.argv.insert(spec.argv.end(), {"--tls_dir", tls_dir_, "--tls_user", "tester"});
   spec.timeout = timeout;
   return *runner_.Run(spec);
 }

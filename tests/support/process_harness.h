@@ -50,6 +50,14 @@ class Harness {
   const std::string& db_path() const { return db_path_; }
   void set_db_path(std::string path) { db_path_ = std::move(path); }
 
+  // Mutual TLS from here on: a CA in the scratch dir whose controller
+  // certificate names this harness's host, a certificate issued to each
+  // agent as it starts and to the CLI's user "tester". Without it a
+  // controller on a non-loopback host is started --insecure.
+  void UseTls();
+  // The CA directory ("" before UseTls).
+  const std::string& tls_dir() const { return tls_dir_; }
+
   Daemon StartController(std::vector<std::string> extra_args = {});
   // `wrapper` runs before the agent's own argv (e.g. "ip netns exec sut").
   Daemon StartAgent(const std::string& id, const std::string& roles,
@@ -76,6 +84,7 @@ class Harness {
   std::string host_;
   int port_;
   std::string db_path_;
+  std::string tls_dir_;
 };
 
 // A file of the project's source tree ("experiments/quickstart.yaml"); ""

@@ -19,6 +19,9 @@ TEST(TopologyTest, AllWorkloadsCrossTheDataPlaneVeth) {
   if (absl::IsFailedPrecondition(net.status())) GTEST_SKIP() << net.status();
   ASSERT_TRUE(net.status().ok()) << net.status();
   Harness h(net.controller_host());
+  // Off loopback, as on a testbed: mutual TLS, the agents' certificates
+  // naming their ids.
+  ASSERT_NO_FATAL_FAILURE(h.UseTls());
   Daemon controller = h.StartController();
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
   Daemon sut = h.StartAgent("sut", "server", {}, {"--data_address", net.sut_address()},

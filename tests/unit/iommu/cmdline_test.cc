@@ -7,6 +7,7 @@
 namespace iommuvm::iommu {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -70,6 +71,31 @@ TEST(CmdlineTest, UnrelatedParametersPass) {
   EXPECT_THAT(CheckCmdline("mitigations=off  nosmt isolcpus=2-5 hugepages=1024"), IsEmpty());
   EXPECT_THAT(CheckCmdline(""), IsEmpty());
   EXPECT_THAT(CheckCmdline("ivrs_ioapic[32]=00:14.0 vfio-pci.ids=15b3:101e"), IsEmpty());
+}
+
+TEST(CmdlineTest, TokensThatTakeOverTheBootAreRefusedEverywhere) {
+  for (const char* token : {"init=/bin/sh", "rdinit=/x", "root=/dev/sdb1", "module.sig_enforce=0",
+                            "lockdown=none", "systemd.unit=rescue.target", "rd.break"}) {
+    EXPECT_THAT(CheckCmdline(token), ElementsAre(HasSubstr("is refused"))) << token;
+    EXPECT_THAT(CheckCmdlineForNode(token, {token, std::string(token).substr(0, 4)}),
+                ElementsAre(HasSubstr("is refused")))
+        << "--allow_cmdline cannot allow " << token;
+  }
+  // The shell never sees a token: the grammar stops it first.
+  EXPECT_THAT(CheckCmdline("quiet \"; reboot"), ElementsAre(HasSubstr("character '\"'")));
+}
+
+TEST(CmdlineTest, ANodeWritesOnlyBenchmarkParametersUnlessAllowed) {
+  EXPECT_THAT(CheckCmdlineForNode("intel_iommu=on iommu.strict=1 mitigations=off isolcpus=2-7 "
+                                  "ivrs_ioapic[32]=00:14.0",
+                                  {}),
+              IsEmpty());
+  EXPECT_THAT(CheckCmdlineForNode("mitigations=off foo.bar=1", {}),
+              ElementsAre(AllOf(HasSubstr("'foo.bar=1'"), HasSubstr("--allow_cmdline foo.bar"))));
+  EXPECT_THAT(CheckCmdlineForNode("foo.bar=1", {"foo.bar"}), IsEmpty());
+  // A whole token allows that value only.
+  EXPECT_THAT(CheckCmdlineForNode("foo.bar=1", {"foo.bar=1"}), IsEmpty());
+  EXPECT_THAT(CheckCmdlineForNode("foo.bar=2", {"foo.bar=1"}), ElementsAre(HasSubstr("foo.bar=2")));
 }
 
 }  // namespace
