@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/leftover_processes.h"
@@ -32,6 +33,19 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   if (config.simulate_boot && !sysroot.Exists("/proc/cmdline")) {
     RETURN_IF_ERROR(SimBoot(&sysroot, config.sim_initial_cmdline,
                             SimNodeSpec{config.sim_vendor, config.sim_caching_mode}));
+  }
+  // A deploy from a CloudLab manifest knows the data NIC by its MAC only.
+  if (!config.data_mac.empty() && config.data_nic.empty()) {
+    for (const NetInterface& n : NetInterfaces(sysroot)) {
+      if (absl::AsciiStrToLower(n.mac) == absl::AsciiStrToLower(config.data_mac)) {
+        config.data_nic = n.name;
+      }
+    }
+    if (config.data_nic.empty()) {
+      return absl::NotFoundError(absl::StrCat("--data_mac ", config.data_mac,
+                                              ": no network interface of this node has it"));
+    }
+    Log("agent", "data NIC ", config.data_nic, " (MAC ", config.data_mac, ")");
   }
   NodeControlConfig node_config;
   node_config.state_dir = config.state_dir;

@@ -22,6 +22,7 @@ struct AgentConfig {
   std::string data_address = "127.0.0.1";
   std::string sysroot = "/";
   std::string data_nic;  // the data-plane NIC ("" = the only PCI NIC)
+  std::string data_mac;  // or the NIC with this MAC (from a CloudLab manifest)
   // Simulated node: /proc and /sys under `sysroot` are generated, switches
   // are simulated and "reboots" restart this process with `argv`.
   bool simulate_boot = false;

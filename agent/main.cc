@@ -1,14 +1,15 @@
 // iommuvm-agent: runs on every testbed node and executes the controller's steps.
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "agent/agent.h"
 #include "agent/inspect_command.h"
+#include "agent/restore_node_command.h"
 #include "agent/vm_check_command.h"
 #include "common/log.h"
 #include "common/shutdown.h"
@@ -23,6 +24,8 @@ ABSL_FLAG(std::string, sysroot, "/", "root for /proc and /sys (fixtures, simulat
 ABSL_FLAG(std::string, data_nic, "",
           "data-plane NIC (interface or PCI address) whose IOMMU group decides the mode; "
           "default: the only PCI NIC");
+ABSL_FLAG(std::string, data_mac, "",
+          "the data-plane NIC by its MAC (instead of --data_nic; CloudLab manifests give MACs)");
 ABSL_FLAG(bool, simulate_boot, false,
           "simulated node: generate /proc and /sys under --sysroot and simulate every mode "
           "switch and reboot (demo and tests; never touches the real boot)");
@@ -57,7 +60,9 @@ int main(int argc, char** argv) {
   // Tools usable on their own, without a controller.
   using Subcommand = int (*)(const std::vector<std::string>&, std::ostream&, std::ostream&);
   static const std::map<std::string, Subcommand> kSubcommands = {
-      {"inspect", iommuvm::agent::RunInspect}, {"vm-check", iommuvm::agent::RunVmCheck}};
+      {"inspect", iommuvm::agent::RunInspect},
+      {"vm-check", iommuvm::agent::RunVmCheck},
+      {"restore-node", iommuvm::agent::RunRestoreNode}};
   if (argc > 1 && kSubcommands.count(argv[1])) {
     return kSubcommands.at(argv[1])(std::vector<std::string>(argv + 2, argv + argc), std::cout,
                                     std::cerr);
@@ -69,7 +74,9 @@ int main(int argc, char** argv) {
       "iommuvm-agent inspect [--sysroot DIR] [--kernel-log FILE] [--format table|json]\n"
       "Shows the node's requested and detected IOMMU mode with evidence (see inspect --help).\n"
       "iommuvm-agent vm-check [--viommu intel|amd|virtio|none] [--guest-iommu MODE] ...\n"
-      "Boots a guest with an emulated IOMMU and shows the mode it runs (see vm-check --help).");
+      "Boots a guest with an emulated IOMMU and shows the mode it runs (see vm-check --help).\n"
+      "iommuvm-agent restore-node [--state_dir DIR]\n"
+      "Undoes the boot configuration and VFIO bindings the agent made (see restore-node --help).");
   absl::ParseCommandLine(argc, argv);
   auto roles = iommuvm::agent::ParseRoles(absl::GetFlag(FLAGS_roles));
   auto labels = iommuvm::agent::ParseLabels(absl::GetFlag(FLAGS_labels));
@@ -87,6 +94,7 @@ int main(int argc, char** argv) {
   config.data_address = absl::GetFlag(FLAGS_data_address);
   config.sysroot = absl::GetFlag(FLAGS_sysroot);
   config.data_nic = absl::GetFlag(FLAGS_data_nic);
+  config.data_mac = absl::GetFlag(FLAGS_data_mac);
   config.simulate_boot = absl::GetFlag(FLAGS_simulate_boot);
   config.sim_vendor = absl::GetFlag(FLAGS_sim_vendor);
   config.sim_caching_mode = absl::GetFlag(FLAGS_sim_caching_mode);

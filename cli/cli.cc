@@ -74,7 +74,7 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
       {{"submit", Submit},   {"status", Status}, {"results", Results},   {"agents", Agents},
        {"cancel", Cancel},   {"plan", Plan},     {"validate", Validate}, {"artifacts", Artifacts},
        {"compare", Compare}, {"query", Query},   {"report", Report},     {"vm-explain", VmExplain},
-       {"certs", Certs}};
+       {"certs", Certs},     {"deploy", Deploy}, {"undeploy", Undeploy}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {
     ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;

@@ -51,6 +51,8 @@ int Plan(Context& ctx, const std::vector<std::string>& argv);
 int Validate(Context& ctx, const std::vector<std::string>& argv);
 int VmExplain(Context& ctx, const std::vector<std::string>& argv);
 int Certs(Context& ctx, const std::vector<std::string>& argv);
+int Deploy(Context& ctx, const std::vector<std::string>& argv);
+int Undeploy(Context& ctx, const std::vector<std::string>& argv);
 
 // Fetches and prints an experiment's results; false on RPC failure.
 bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,

@@ -7,6 +7,7 @@
 #include "agent/node/inventory.h"
 #include "agent/node/iommu_probe.h"
 #include "agent/node/kernel_log.h"
+#include "agent/paths.h"
 #include "common/log.h"
 #include "iommu/cmdline.h"
 
@@ -47,7 +48,7 @@ void NodeControl::Switched(const std::string& method, const std::string& boot_id
   (*evidence)["boot_id_before"] = boot_id_before;
 }
 
-std::string NodeControl::PendingPath() const { return config_.state_dir + "/pending_boot"; }
+std::string NodeControl::PendingPath() const { return PendingSwitchPath(config_.state_dir); }
 
 NodeControl::Probed NodeControl::Probe(v1::IommuMode expected) {
   auto log = ReadKernelLogOf(*sysroot_, runner_);

@@ -13,6 +13,7 @@
 #include "agent/vm/qmp_client.h"
 #include "agent/vm/vcpu_pinning.h"
 #include "common/log.h"
+#include "common/shell_quote.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -21,16 +22,6 @@ namespace {
 constexpr char kConnectedMarker[] = "connected to controller";
 // What the image's init prints when the agent ends (it then powers off).
 constexpr char kAgentEndedMarker[] = "IOMMUVM-GUEST-AGENT-ENDED";
-
-std::string ShellQuote(const std::string& arg) {
-  bool plain = !arg.empty() && arg.find_first_not_of(
-                                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                   "0123456789_./:=,@%+-") == std::string::npos;
-  if (plain) return arg;
-  std::string quoted = "'";
-  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 // Locally administered MACs, unique per attempt on this host.
 std::string Mac(int kind, int64_t attempt_id) {

@@ -18,11 +18,11 @@ TEST(SystemdUnitTest, AgentUnitVerifies) {
   std::ifstream in(IOMMUVM_SOURCE_DIR "/agent/systemd/iommuvm-agent.service");
   std::stringstream unit;
   unit << in.rdbuf();
-  ASSERT_NE(unit.str().find("ExecStart=/usr/local/bin/iommuvm-agent"), std::string::npos);
+  ASSERT_NE(unit.str().find("ExecStart=/opt/iommuvm/current/bin/iommuvm-agent"), std::string::npos);
   ScratchDir dir;
   std::string path = dir / "iommuvm-agent.service";
   std::ofstream(path) << absl::StrReplaceAll(
-      unit.str(), {{"/usr/local/bin/iommuvm-agent", IOMMUVM_AGENT_BIN}});
+      unit.str(), {{"/opt/iommuvm/current/bin/iommuvm-agent", IOMMUVM_AGENT_BIN}});
   CommandSpec spec;
   spec.argv = {"systemd-analyze", "verify", path};
   spec.timeout = absl::Seconds(30);

@@ -1,0 +1,72 @@
+#include "agent/node/node_restore.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/node/grub_boot.h"
+#include "agent/node/vfio.h"
+#include "agent/paths.h"
+
+namespace iommuvm::agent {
+namespace {
+
+absl::Status RunTool(CommandRunner* runner, std::vector<std::string> argv) {
+  CommandSpec spec;
+  spec.argv = std::move(argv);
+  spec.timeout = absl::Minutes(3);
+  auto r = runner->Run(spec);
+  if (!r.ok()) return r.status();
+  if (!r->ok()) return absl::InternalError(r->Describe(spec.argv[0]));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> RestoreNode(FileSystem* sysroot, FileSystem* host,
+                                                     CommandRunner* runner,
+                                                     const RestoreOptions& options) {
+  std::vector<std::string> done;
+  bool grub_changed = false;
+  if (sysroot->Exists(kGrubDropIn)) {
+    if (auto s = sysroot->RemoveAll(kGrubDropIn); !s.ok()) return s;
+    done.push_back(absl::StrCat("removed the grub drop-in ", kGrubDropIn));
+    grub_changed = true;
+  }
+  // custom.cfg is iommuvm's only when it holds iommuvm's one-shot entry.
+  if (absl::StrContains(sysroot->ReadFile(kGrubCustomCfg).value_or(""),
+                        absl::StrCat("--id ", kGrubOneShotId))) {
+    if (auto s = sysroot->RemoveAll(kGrubCustomCfg); !s.ok()) return s;
+    done.push_back(absl::StrCat("removed the one-shot grub entry ", kGrubCustomCfg));
+    if (options.run_boot_tools && runner->Which("grub-editenv").ok()) {
+      if (auto s = RunTool(runner, {"grub-editenv", "-", "unset", "next_entry"}); !s.ok()) return s;
+      done.push_back("cleared grub's next_entry");
+    }
+  }
+  if (grub_changed) {
+    if (options.run_boot_tools && runner->Which("update-grub").ok()) {
+      if (auto s = RunTool(runner, {"update-grub"}); !s.ok()) return s;
+      done.push_back("ran update-grub: the next boot uses the original command line");
+    } else if (!options.run_boot_tools) {
+      done.push_back("not running update-grub for another root (run it there)");
+    }
+  }
+  if (options.run_boot_tools && runner->Which("kexec").ok()) {
+    // Unloading when nothing is staged is harmless.
+    if (RunTool(runner, {"kexec", "-u"}).ok()) done.push_back("unloaded any staged kexec kernel");
+  }
+  std::string pending = PendingSwitchPath(options.state_dir);
+  if (host->Exists(pending)) {
+    (void)host->RemoveAll(pending);
+    done.push_back("dropped the pending switch record");
+  }
+  Vfio vfio(sysroot, host, options.state_dir, "");
+  for (const VfioBinding& b : vfio.RestoreLeftovers()) {
+    done.push_back(absl::StrCat("gave ", b.bdf, " back to ",
+                                b.original_driver.empty() ? "no driver" : b.original_driver));
+  }
+  for (const std::string& pf : vfio.DisableLeftoverVfs()) {
+    done.push_back(absl::StrCat("disabled the VFs of ", pf));
+  }
+  return done;
+}
+
+}  // namespace iommuvm::agent

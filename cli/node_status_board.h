@@ -1,0 +1,31 @@
+#pragma once
+// One live status line per node for `iommuvm deploy` and `undeploy`,
+// updated from the nodes' threads: redrawn in place on a terminal, one
+// line per change otherwise (copy progress every 25%).
+
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace iommuvm::cli {
+
+class NodeStatusBoard {
+ public:
+  NodeStatusBoard(std::ostream& out, bool interactive, std::vector<std::string> nodes);
+  void Set(const std::string& node, const std::string& status);
+
+ private:
+  void Redraw();  // with mu_ held
+
+  std::ostream& out_;
+  bool interactive_;
+  std::vector<std::string> order_;
+  size_t width_ = 0;
+  std::mutex mu_;
+  std::map<std::string, std::string> status_;
+  bool drawn_ = false;
+};
+
+}  // namespace iommuvm::cli
