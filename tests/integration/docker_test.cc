@@ -5,6 +5,7 @@
 // their dependencies) provide every shared library the shipped binaries
 // load.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/command_runner.h"
+#include "common/file_system.h"
+#include "tests/support/process_harness.h"
 
 namespace iommuvm {
 namespace {
@@ -58,6 +61,50 @@ TEST(DockerTest, ComposeAndPrometheusConfigsAreValid) {
   CommandResult prom =
       Exec({"promtool", "check", "config", IOMMUVM_SOURCE_DIR "/docker/prometheus.yml"});
   EXPECT_EQ(prom.exit_code, 0) << prom.out << prom.err;
+}
+
+// Nothing is reachable from other machines by default and there is no
+// well-known password: every published port is bound to loopback, Grafana
+// reads a password docker/up generates once.
+TEST(DockerTest, PublishesOnlyOnLoopbackAndHasNoDefaultPassword) {
+  CommandResult compose =
+      Exec({"docker-compose", "-f", IOMMUVM_SOURCE_DIR "/docker/compose.yaml", "config"});
+  ASSERT_EQ(compose.exit_code, 0) << compose.err;
+  // docker-compose prints each mapping as "- HOST_IP:PUBLISHED:TARGET/tcp".
+  int published = 0, on_loopback = 0;
+  for (absl::string_view line : absl::StrSplit(compose.out, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!absl::StartsWith(line, "- ") || !(absl::EndsWith(line, "/tcp") || absl::EndsWith(line, "/udp"))) {
+      continue;
+    }
+    ++published;
+    if (absl::StartsWith(line, "- 127.0.0.1:")) ++on_loopback;
+  }
+  EXPECT_EQ(published, 4) << compose.out;
+  EXPECT_EQ(on_loopback, published) << compose.out;
+  EXPECT_FALSE(absl::StrContains(compose.out, "admin/admin"));
+  EXPECT_TRUE(absl::StrContains(compose.out, "GF_SECURITY_ADMIN_PASSWORD__FILE"));
+
+  // docker/up makes the password once (0600), prints it once.
+  testing::ScratchDir dir;
+  ASSERT_EQ(Exec({"cp", "-r", IOMMUVM_SOURCE_DIR "/docker", dir.path()}).exit_code, 0);
+  ASSERT_EQ(Exec({"rm", "-rf", dir / "docker/secrets"}).exit_code, 0);
+  CommandSpec up;
+  up.argv = {dir / "docker/up"};
+  up.env = {"IOMMUVM_SECRETS_ONLY=1"};
+  up.timeout = absl::Seconds(30);
+  CommandResult first = *LocalCommandRunner().Run(up);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::string password = LocalFileSystem().ReadFile(dir / "docker/secrets/grafana-admin-password").value_or("");
+  password = std::string(absl::StripAsciiWhitespace(password));
+  EXPECT_GE(password.size(), 16u);
+  EXPECT_TRUE(absl::StrContains(first.out, password));
+  struct stat st {};
+  ASSERT_EQ(stat((dir / "docker/secrets/grafana-admin-password").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  CommandResult second = *LocalCommandRunner().Run(up);
+  EXPECT_EQ(second.exit_code, 0);
+  EXPECT_FALSE(absl::StrContains(second.out, password));
 }
 
 TEST(DockerTest, EveryPackageExistsInDebian12) {
