@@ -102,7 +102,8 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
                    config.vm_bridge,   config.vm_guest_address,
                    config.vm_gateway,  config.guest_dir,
                    config.qemu_binary, config.data_nic,
-                   config.libvirt_uri, &vfio};
+                   config.libvirt_uri, &vfio,
+                   config.tls_dir};
   // Facts are read afresh at every registration: a node whose mode changed
   // while the agent ran (a switch by hand, a sysfs write) must not be
   // reported with the snapshot of its start.
@@ -144,6 +145,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
         tls::TlsFiles files,
         tls::LoadTlsFiles(host_fs, config.tls_dir, tls::FileStem(tls::PeerKind::kAgent, owner)));
     options.credentials = tls::ChannelCredentials(files);
+    options.tls_server_name = config.tls_server_name;
   }
   if (config.set_clock_from_controller) options.step_clock = StepSystemClock;
   SessionClient session(options, make_register, outbox.get(), &executor);

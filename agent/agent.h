@@ -41,6 +41,9 @@ struct AgentConfig {
   // Mutual TLS: ca.crt and this agent's agent-ID.crt/.key (a guest uses its
   // host's). Empty: plaintext.
   std::string tls_dir;
+  // The name the controller's certificate must have, when it is not the
+  // address dialled (a guest dials 10.0.2.2 for its host's controller).
+  std::string tls_server_name;
   // Kernel parameters the spec may add beyond the benchmark set
   // (iommu::BenchmarkParameters); --allow_cmdline.
   std::vector<std::string> allow_cmdline;

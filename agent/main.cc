@@ -50,6 +50,8 @@ ABSL_FLAG(bool, set_clock_from_controller, false,
           "client's load window)");
 ABSL_FLAG(std::string, tls_dir, "",
           "mutual TLS: a directory with ca.crt and agent-ID.crt/.key (iommuvm certs issue)");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "the name the controller's certificate must carry when it is not --controller's host");
 ABSL_FLAG(std::vector<std::string>, allow_cmdline, {},
           "kernel parameters (or whole key=value tokens) a spec may add to this node's boot "
           "beyond the IOMMU's and the benchmark set (docs/security.md); comma-separated");
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
   config.libvirt_uri = absl::GetFlag(FLAGS_libvirt_uri);
   config.set_clock_from_controller = absl::GetFlag(FLAGS_set_clock_from_controller);
   config.tls_dir = absl::GetFlag(FLAGS_tls_dir);
+  config.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   config.allow_cmdline = absl::GetFlag(FLAGS_allow_cmdline);
   if (config.simulate_boot && (config.sysroot.empty() || config.sysroot == "/")) {
     iommuvm::Log("iommuvm-agent", "usage: --simulate_boot needs its own --sysroot DIR");

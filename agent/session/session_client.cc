@@ -78,6 +78,9 @@ absl::Status SessionClient::RunOnce(const std::atomic<bool>* stop, bool* registe
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    if (!options_.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(options_.tls_server_name);
+    }
     stub = v1::AgentService::NewStub(grpc::CreateCustomChannel(
         options_.controller_address,
         options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials(), args));

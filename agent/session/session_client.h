@@ -30,6 +30,7 @@ struct SessionOptions {
   std::function<std::unique_ptr<v1::AgentService::StubInterface>()> connect;
   // Mutual TLS (tls/credentials.h); null: plaintext.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string tls_server_name;  // "": the controller address's host
   // Sets this machine's clock by the controller's at each registration
   // (agents in guests: --set_clock_from_controller); null: never.
   std::function<absl::Status(absl::Duration)> step_clock;

@@ -1,5 +1,7 @@
 #include "agent/vm/guest_vm.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -8,12 +10,15 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/vm/initrd_overlay.h"
 #include "agent/vm/libvirt_domain.h"
 #include "agent/vm/libvirt_vm.h"
 #include "agent/vm/qmp_client.h"
 #include "agent/vm/vcpu_pinning.h"
 #include "common/log.h"
 #include "common/shell_quote.h"
+#include "tls/certificate_authority.h"
+#include "tls/credentials.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -46,7 +51,33 @@ std::string GuestAgentParams(const GuestHost& host, const std::string& guest_id,
       " iommuvm.id=", guest_id, " iommuvm.parent=", host.host_id, " iommuvm.addr=",
       host.guest_address, " iommuvm.data_mac=", data_mac, " iommuvm.ctl_mac=", control_mac);
   if (!host.gateway.empty()) absl::StrAppend(&params, " iommuvm.gw=", host.gateway);
+  // The guest dials 10.0.2.2 for a controller on the host's loopback; the
+  // controller's certificate names the address the host dials.
+  if (!host.tls_dir.empty()) {
+    absl::StrAppend(&params, " iommuvm.tls_name=",
+                    host.controller_address.substr(0, host.controller_address.rfind(':')));
+  }
   return params;
+}
+
+absl::StatusOr<std::string> InitrdWithCertificate(FileSystem* files, const GuestHost& host,
+                                                  const std::string& initrd,
+                                                  const std::string& run_dir) {
+  std::string stem = tls::FileStem(tls::PeerKind::kAgent, host.host_id);
+  auto tls_files = tls::LoadTlsFiles(*files, host.tls_dir, stem);
+  if (!tls_files.ok()) return tls_files.status();
+  auto image = files->ReadFile(initrd);
+  if (!image.ok()) return image.status();
+  std::string combined =
+      CpioArchive({{"/etc/iommuvm/tls/ca.crt", tls_files->ca_pem, 0644},
+                   {"/etc/iommuvm/tls/" + stem + ".crt", tls_files->cert_pem, 0644},
+                   {"/etc/iommuvm/tls/" + stem + ".key", tls_files->key_pem, 0600}});
+  combined.append(*image);
+  std::string path = run_dir + "/initrd-tls.cpio";
+  if (auto s = files->WriteFile(path, combined); !s.ok()) return s;
+  // It holds the agent's private key.
+  ::chmod(files->HostPath(path).c_str(), 0600);
+  return path;
 }
 
 absl::Status GuestVm::AttachTap(QemuVm& qemu, const std::string& tap, const std::string& bridge,
@@ -259,6 +290,14 @@ absl::StatusOr<v1::VmOutcome> GuestVm::Launch(const v1::LaunchVm& launch, const 
           "guest image ", path, " does not exist (scripts/guest-image builds one; the agent's "
           "--guest_dir or the spec's vms.<name>.kernel/initrd say where)"));
     }
+  }
+  if (!host.tls_dir.empty() && !vm.initrd().empty()) {
+    auto initrd = InitrdWithCertificate(files_, host, vm.initrd(), run_dir);
+    if (!initrd.ok()) {
+      return absl::Status(initrd.status().code(), absl::StrCat("guest ", launch.guest_id(), ": ",
+                                                               initrd.status().message()));
+    }
+    vm.set_initrd(*initrd);
   }
   QemuLaunch q;
   if (vm.hugepages()) {

@@ -35,11 +35,21 @@ struct GuestHost {
   std::string data_nic;  // the host's data NIC (pin: auto takes its NUMA node's CPUs)
   std::string libvirt_uri = "qemu:///system";  // backend libvirt: the libvirtd to use
   Vfio* vfio = nullptr;                        // nic vfio-vf: hands the data NIC's VFs to guests
+  // This agent's --tls_dir: its guests get ca.crt and its certificate in
+  // their initramfs (initrd_overlay.h) and register with it. "" = plaintext.
+  std::string tls_dir;
 };
 
 // The controller address as the guest reaches it: QEMU's user network
 // gives the host's loopback to the guest as 10.0.2.2.
 std::string GuestControllerAddress(const std::string& host_view);
+
+// The guest's initramfs for a run: `initrd` with the host's CA certificate
+// and its agent certificate and key added under /etc/iommuvm/tls, written
+// (0600) in `run_dir`; returns its path.
+absl::StatusOr<std::string> InitrdWithCertificate(FileSystem* files, const GuestHost& host,
+                                                  const std::string& initrd,
+                                                  const std::string& run_dir);
 
 // The guest kernel parameters the image's init reads.
 std::string GuestAgentParams(const GuestHost& host, const std::string& guest_id,

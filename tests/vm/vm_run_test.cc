@@ -88,6 +88,9 @@ class VmRunTest : public ::testing::Test {
     absl::Status bridged = net_->AddGuestBridge();
     ASSERT_TRUE(bridged.ok()) << bridged;
     h_ = std::make_unique<Harness>(net_->controller_host());
+    // As on a testbed: mutual TLS; each guest registers with its host's
+    // certificate, which the host puts in the guest's initramfs.
+    ASSERT_NO_FATAL_FAILURE(h_->UseTls());
     BeforeAgents();
     if (HasFatalFailure() || IsSkipped()) return;
     controller_ = h_->StartController({"--agent_grace=5s"});

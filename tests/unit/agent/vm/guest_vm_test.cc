@@ -2,7 +2,9 @@
 // nothing: what it hands the guest and what it takes back.
 #include "agent/vm/guest_vm.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -11,6 +13,7 @@
 #include "common/file_system.h"
 #include "tests/support/fake_command_runner.h"
 #include "tests/support/sysroot_builder.h"
+#include "tls/certificate_authority.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -79,6 +82,40 @@ TEST(GuestVmTest, AVfGuestThatCannotStartGivesItsVfBack) {
   EXPECT_EQ(Read(fs, "/sys/devices/pci0000:00/0000:ca:00.2/driver_override"), "\n");
   EXPECT_EQ(Read(fs, "/state/vfio_bindings"), "");
   EXPECT_EQ(Read(fs, "/state/vfio_created_vfs"), "");
+}
+
+// Under mutual TLS a guest registers with its host's certificate: the host
+// puts it in front of the guest's initramfs, and tells the guest which name
+// the controller's certificate carries.
+TEST(GuestVmTest, AGuestGetsItsHostsCertificateInItsInitramfs) {
+  char tmpl[] = "/tmp/iommuvm-guest-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  ASSERT_TRUE(tls::InitAuthority(dir + "/ca", {}).ok());
+  ASSERT_TRUE(tls::IssueCertificate(dir + "/ca", tls::PeerKind::kAgent, "sut").ok());
+  LocalFileSystem fs;
+  ASSERT_TRUE(fs.WriteFile(dir + "/initrd.cpio", "IMAGE").ok());
+  GuestHost host;
+  host.host_id = "sut";
+  host.controller_address = "10.9.0.1:7070";
+  host.tls_dir = dir + "/ca";
+  auto path = InitrdWithCertificate(&fs, host, dir + "/initrd.cpio", dir);
+  ASSERT_TRUE(path.ok()) << path.status();
+  std::string combined = fs.ReadFile(*path).value_or("");
+  EXPECT_TRUE(absl::StartsWith(combined, "070701"));
+  EXPECT_TRUE(absl::EndsWith(combined, "IMAGE"));
+  EXPECT_TRUE(absl::StrContains(combined, "etc/iommuvm/tls/agent-sut.key"));
+  struct stat st {};
+  ASSERT_EQ(stat(path->c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(
+      absl::StrContains(GuestAgentParams(host, "sut/vm", "m1", "m2"), "iommuvm.tls_name=10.9.0.1"));
+  host.tls_dir.clear();
+  EXPECT_FALSE(absl::StrContains(GuestAgentParams(host, "sut/vm", "m1", "m2"), "tls_name"));
+  host.tls_dir = dir + "/nowhere";
+  EXPECT_THAT(InitrdWithCertificate(&fs, host, dir + "/initrd.cpio", dir).status().message(),
+              ::testing::HasSubstr("nowhere/ca.crt"));
+  (void)fs.RemoveAll(dir);
 }
 
 }  // namespace
