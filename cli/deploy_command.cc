@@ -277,7 +277,7 @@ int Deploy(Context& ctx, const std::vector<std::string>& argv) {
                  {"host"},
                  {"roles"},
                  {"release"},
-                 {"copied"},
+                 {"sent"},
                  {"restarted"},
                  {"seconds", true},
                  {"result"},
@@ -287,7 +287,7 @@ int Deploy(Context& ctx, const std::vector<std::string>& argv) {
     const Row& r = rows[n.id];
     failed += r.result != "registered";
     summary.AddRow({n.id, absl::StrCat(n.host, ":", n.port), absl::StrJoin(n.roles, ","),
-                    r.outcome.release, r.outcome.copied ? "yes" : "no",
+                    r.outcome.release, r.outcome.copied ? r.outcome.sent : "nothing",
                     r.outcome.restarted ? "yes" : "no",
                     absl::StrFormat("%.1f", absl::ToDoubleSeconds(r.took)), r.result, r.detail});
   }

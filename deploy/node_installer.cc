@@ -3,14 +3,18 @@
 #include <openssl/evp.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/command_runner.h"
+#include "common/file_system.h"
 #include "common/shell_quote.h"
 #include "tls/certificate_authority.h"
 
@@ -70,7 +74,36 @@ absl::StatusOr<Bundle> OpenBundle(const std::string& path) {
   for (unsigned int i = 0; i < len; ++i)
     absl::StrAppend(&b.sha256, absl::Hex(digest[i], absl::kZeroPad2));
   b.release = b.sha256.substr(0, 12);
+  // Its directory and file list (bundles made before share/files.sha256
+  // existed have none and are always sent whole).
+  LocalCommandRunner runner;
+  CommandSpec list;
+  list.argv = {"tar", "-tzf", path};
+  list.timeout = absl::Minutes(1);
+  auto listed = runner.Run(list);
+  if (!listed.ok() || !listed->ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a tar.gz bundle (scripts/bundle)"));
+  }
+  b.top = listed->out.substr(0, listed->out.find_first_of("/\n"));
+  CommandSpec manifest;
+  manifest.argv = {"tar", "-xzOf", path, b.top + "/share/files.sha256"};
+  manifest.timeout = absl::Minutes(1);
+  auto read = runner.Run(manifest);
+  if (read.ok() && read->ok()) {
+    b.manifest = read->out;
+    b.files = ParseFileHashes(b.manifest);
+  }
   return b;
+}
+
+std::map<std::string, std::string> ParseFileHashes(const std::string& text) {
+  std::map<std::string, std::string> files;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    size_t sep = line.find("  ");
+    if (sep == 64) files[std::string(line.substr(sep + 2))] = std::string(line.substr(0, sep));
+  }
+  return files;
 }
 
 absl::StatusOr<std::vector<std::string>> AgentArgs(const DeployNode& node,
@@ -165,11 +198,12 @@ absl::StatusOr<bool> NodeInstaller::PutFile(const std::string& path, const std::
   return absl::StrContains(r->out, "changed");
 }
 
-absl::Status NodeInstaller::Copy(const Bundle& bundle) {
-  std::ifstream in(bundle.path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", bundle.path));
-  std::string dir = At(absl::StrCat(kInstallDir, "/incoming"));
-  std::string target = absl::StrCat(dir, "/", bundle.release, ".tar.gz");
+absl::StatusOr<RemoteResult> NodeInstaller::Stream(const std::string& path,
+                                                   const std::string& command) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  uint64_t size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
   uint64_t sent = 0;
   int shown = 0;
   status_("copying 0%");
@@ -178,17 +212,109 @@ absl::Status NodeInstaller::Copy(const Bundle& bundle) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     size_t n = static_cast<size_t>(in.gcount());
     sent += n;
-    int percent = bundle.size == 0 ? 100 : static_cast<int>(sent * 100 / bundle.size);
+    int percent = size == 0 ? 100 : static_cast<int>(sent * 100 / size);
     if (percent != shown) {
       shown = percent;
       status_(absl::StrCat("copying ", percent, "%"));
     }
     return std::string(buf.data(), n);
   };
-  std::string script = absl::StrCat("mkdir -p ", ShellQuote(dir), " && cat > ", ShellQuote(target));
-  auto r = ssh_->Run(absl::StrCat(sudo_, "sh -c ", ShellQuote(script)), next, absl::Minutes(30));
+  return ssh_->Run(absl::StrCat(sudo_, "sh -c ", ShellQuote(absl::StrCat("set -eu\n", command))),
+                   next, absl::Minutes(30));
+}
+
+absl::Status NodeInstaller::CopyWhole(const Bundle& bundle, InstallOutcome* outcome) {
+  std::string P = ShellQuote(At(kInstallDir));
+  std::string rel = bundle.release;
+  // Received into incoming/, checked, unpacked beside the release in use.
+  auto r = Stream(bundle.path, absl::StrCat("mkdir -p ", P, "/incoming && cat > ", P, "/incoming/",
+                                            rel, ".tar.gz"));
   if (!r.ok()) return r.status();
   if (!r->ok()) return absl::UnavailableError(absl::StrCat("copying the bundle: ", Explain(*r)));
+  status_("unpacking");
+  auto unpacked = RunScript(absl::StrCat(
+      "P=", P, "; REL=", rel, "; SHA=", bundle.sha256, "\n", "cd \"$P\"\n",
+      "got=$(sha256sum \"incoming/$REL.tar.gz\" 2>/dev/null | cut -d' ' -f1)\n"
+      "if [ \"$got\" != \"$SHA\" ]; then echo \"the copy of the bundle is incomplete\" >&2; "
+      "exit 3; fi\n"
+      "rm -rf \"releases/.$REL.partial\"; mkdir -p \"releases/.$REL.partial\"\n"
+      "if ! tar -xzf \"incoming/$REL.tar.gz\" -C \"releases/.$REL.partial\" "
+      "--strip-components=1; then\n"
+      "  rm -rf \"releases/.$REL.partial\"; exit 4\nfi\n"
+      "mv \"releases/.$REL.partial\" \"releases/$REL\"\n"
+      "rm -f \"incoming/$REL.tar.gz\"\n"));
+  if (!unpacked.ok()) return unpacked.status();
+  if (!unpacked->ok()) {
+    // Whatever was left is removed; the release in use is untouched.
+    (void)RunScript(absl::StrCat("rm -rf ", P, "/incoming ", P, "/releases/.", rel, ".partial"));
+    return absl::UnavailableError(absl::StrCat("unpacking the bundle: ", Explain(*unpacked)));
+  }
+  outcome->sent =
+      absl::StrCat("all ", bundle.files.empty() ? "" : absl::StrCat(bundle.files.size(), " "),
+                   "files (", absl::StrFormat("%.1f", bundle.size / 1048576.0), " MB)");
+  return absl::OkStatus();
+}
+
+absl::Status NodeInstaller::CopyChanged(const Bundle& bundle, const std::string& remote_manifest,
+                                        InstallOutcome* outcome) {
+  std::map<std::string, std::string> remote = ParseFileHashes(remote_manifest);
+  std::vector<std::string> changed = {bundle.top + "/share/files.sha256"};
+  for (const auto& [file, hash] : bundle.files) {
+    auto it = remote.find(file);
+    if (it == remote.end() || it->second != hash) changed.push_back(bundle.top + "/" + file);
+  }
+  // The changed files as a small tar.gz, made from the bundle here.
+  char tmpl[] = "/tmp/iommuvm-delta-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("cannot make a temporary directory");
+  std::string tmp = tmpl;
+  LocalCommandRunner runner;
+  CommandSpec extract;
+  extract.argv = {"tar", "-xzf", bundle.path, "-C", tmp};
+  extract.argv.insert(extract.argv.end(), changed.begin(), changed.end());
+  extract.timeout = absl::Minutes(2);
+  CommandSpec pack;
+  pack.argv = {"tar", "-czf", tmp + "/delta.tar.gz", "-C", tmp, bundle.top};
+  pack.timeout = absl::Minutes(2);
+  auto x = runner.Run(extract);
+  auto p = x.ok() && x->ok() ? runner.Run(pack) : x;
+  absl::Status made = !p.ok()    ? p.status()
+                      : !p->ok() ? absl::InternalError(p->Describe("tar"))
+                                 : absl::OkStatus();
+  uint64_t delta_size = 0;
+  if (made.ok()) {
+    std::ifstream d(tmp + "/delta.tar.gz", std::ios::binary | std::ios::ate);
+    delta_size = static_cast<uint64_t>(d.tellg());
+  }
+  std::string P = ShellQuote(At(kInstallDir));
+  std::string rel = bundle.release;
+  // A copy of the release in use, the changed files over it, the files the
+  // new bundle no longer has removed, then every file checked.
+  auto r =
+      made.ok()
+          ? Stream(tmp + "/delta.tar.gz",
+                   absl::StrCat(
+                       "P=", P, "; REL=", rel, "\ncd \"$P\"\n",
+                       "rm -rf \"releases/.$REL.partial\"\n"
+                       "fail() { rm -rf \"$P/releases/.$REL.partial\"; exit $1; }\n"
+                       "cp -a \"$(readlink -f current)\" \"releases/.$REL.partial\" || fail 4\n"
+                       "tar -xzf - -C \"releases/.$REL.partial\" --strip-components=1 || "
+                       "fail 4\n"
+                       "cd \"releases/.$REL.partial\"\n"
+                       "awk '{print $2}' share/files.sha256 > .keep\n"
+                       "echo share/files.sha256 >> .keep\n"
+                       "find . -type f | sed 's|^\\./||' | grep -vxF -f .keep | grep -vx "
+                       "'\\.keep' | while read -r f; do rm -f \"$f\"; done\n"
+                       "rm -f .keep\n"
+                       "sha256sum -c --quiet --strict share/files.sha256 >&2 || { echo "
+                       "'the release does not match its file list' >&2; fail 3; }\n"
+                       "cd \"$P\"\nmv \"releases/.$REL.partial\" \"releases/$REL\"\n"))
+          : absl::StatusOr<RemoteResult>(made);
+  (void)LocalFileSystem().RemoveAll(tmp);
+  if (!r.ok()) return r.status();
+  if (!r->ok())
+    return absl::UnavailableError(absl::StrCat("copying the changed files: ", Explain(*r)));
+  outcome->sent = absl::StrCat(changed.size() - 1, " of ", bundle.files.size(), " files (",
+                               absl::StrFormat("%.1f", delta_size / 1048576.0), " MB)");
   return absl::OkStatus();
 }
 
@@ -203,26 +329,16 @@ absl::StatusOr<InstallOutcome> NodeInstaller::Install(
       RunScript(absl::StrCat("[ -d ", P, "/releases/", rel, " ] && echo present || true"));
   if (!present.ok()) return present.status();
   if (!absl::StrContains(present->out, "present")) {
-    if (auto s = Copy(bundle); !s.ok()) return s;
+    // An upgrade sends only what changed; a first install, or a node whose
+    // release has no file list, gets the whole bundle.
+    auto manifest =
+        RunScript(absl::StrCat("cat ", P, "/current/share/files.sha256 2>/dev/null || true"));
+    if (!manifest.ok()) return manifest.status();
+    absl::Status copied = !bundle.files.empty() && !ParseFileHashes(manifest->out).empty()
+                              ? CopyChanged(bundle, manifest->out, &outcome)
+                              : CopyWhole(bundle, &outcome);
+    if (!copied.ok()) return copied;
     outcome.copied = true;
-    status_("unpacking");
-    auto unpacked = RunScript(absl::StrCat(
-        "P=", P, "; REL=", rel, "; SHA=", bundle.sha256, "\n", "cd \"$P\"\n",
-        "got=$(sha256sum \"incoming/$REL.tar.gz\" 2>/dev/null | cut -d' ' -f1)\n"
-        "if [ \"$got\" != \"$SHA\" ]; then echo \"the copy of the bundle is incomplete\" >&2; "
-        "exit 3; fi\n"
-        "rm -rf \"releases/.$REL.partial\"; mkdir -p \"releases/.$REL.partial\"\n"
-        "if ! tar -xzf \"incoming/$REL.tar.gz\" -C \"releases/.$REL.partial\" "
-        "--strip-components=1; then\n"
-        "  rm -rf \"releases/.$REL.partial\"; exit 4\nfi\n"
-        "mv \"releases/.$REL.partial\" \"releases/$REL\"\n"
-        "rm -f \"incoming/$REL.tar.gz\"\n"));
-    if (!unpacked.ok()) return unpacked.status();
-    if (!unpacked->ok()) {
-      // Whatever was left is removed; the release in use is untouched.
-      (void)RunScript(absl::StrCat("rm -rf ", P, "/incoming ", P, "/releases/.", rel, ".partial"));
-      return absl::UnavailableError(absl::StrCat("unpacking the bundle: ", Explain(*unpacked)));
-    }
   }
   status_("configuring");
   bool changed = false;

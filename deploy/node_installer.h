@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,8 +36,14 @@ struct Bundle {
   std::string sha256;
   uint64_t size = 0;
   std::string release;  // the sha256's first 12 hex digits
+  std::string top;      // the directory it unpacks to ("iommuvm-0.1.0-linux-x86_64")
+  // share/files.sha256: each file's SHA-256 by its path below `top`.
+  std::map<std::string, std::string> files;
+  std::string manifest;  // that file's text
 };
 absl::StatusOr<Bundle> OpenBundle(const std::string& path);
+// "HASH  path" lines (sha256sum's output) as path -> hash.
+std::map<std::string, std::string> ParseFileHashes(const std::string& text);
 
 struct InstallOptions {
   std::string controller_address;  // what the agents dial
@@ -46,7 +53,9 @@ struct InstallOptions {
 };
 
 struct InstallOutcome {
-  bool copied = false;     // the bundle was sent (else it was there already)
+  bool copied = false;  // files were sent (else the release was there already)
+  // What was sent: "all 89 files (14 MB)" or "3 of 89 files (2.1 MB)".
+  std::string sent;
   bool restarted = false;  // the agent was (re)started
   std::string release;
 };
@@ -82,7 +91,14 @@ class NodeInstaller {
   // same; true when it changed.
   absl::StatusOr<bool> PutFile(const std::string& path, const std::string& content,
                                const std::string& mode);
-  absl::Status Copy(const Bundle& bundle);
+  // Sends the whole bundle and unpacks it as releases/<release>.
+  absl::Status CopyWhole(const Bundle& bundle, InstallOutcome* outcome);
+  // Sends only the files the release in use lacks or has otherwise
+  // (`remote_manifest`: its share/files.sha256), unpacked over a copy of it.
+  absl::Status CopyChanged(const Bundle& bundle, const std::string& remote_manifest,
+                           InstallOutcome* outcome);
+  // Streams the local file `path` into `command`'s stdin with copy progress.
+  absl::StatusOr<RemoteResult> Stream(const std::string& path, const std::string& command);
   // Paths below the node's root.
   std::string At(const std::string& path) const;
   bool Systemd() const { return systemd_ && node_.root == "/"; }

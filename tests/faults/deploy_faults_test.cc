@@ -38,6 +38,14 @@ std::string Variant(const ScratchDir& dir, const std::string& from, const std::s
                   "bs=1M", absl::StrCat("count=", extra_mib)})
                 .exit_code,
             0);
+  // Its file list, as scripts/bundle writes it.
+  EXPECT_EQ(Exec({"sh", "-c",
+                  absl::StrCat("cd ", unpacked, "/", top,
+                               " && find . -type f ! -path ./share/files.sha256 | "
+                               "sed 's|^\\./||' | LC_ALL=C sort | xargs sha256sum > "
+                               "share/files.sha256")})
+                .exit_code,
+            0);
   std::string out = dir / (name + ".tar.gz");
   EXPECT_EQ(
       Exec({"sh", "-c", absl::StrCat("tar -C ", unpacked, " -cf - ", top, " | gzip -1 > ", out)})
@@ -71,30 +79,39 @@ TEST(DeployFaultsTest, AFullDiskOrADroppedCopyLeavesTheReleaseInUse) {
   };
   LocalFileSystem fs;
   auto current = [&] { return fs.ReadLink(node.root() + "/opt/iommuvm/current").value_or(""); };
-  ASSERT_EQ(deploy(bundle_a).exit_code, 0);
-  std::string release_a = current();
-  ASSERT_FALSE(release_a.empty());
-
-  // A full disk: 8 MiB for a bigger bundle.
-  std::string bundle_b = Variant(h.dir(), bundle_a, "b", 1);
+  // A full disk (8 MiB for a 14 MB bundle): one line naming the node and
+  // the cause, and nothing half-installed.
   {
     std::unique_ptr<SmallDisk> disk;
-    SmallDisk::Mount(node.root() + "/opt/iommuvm/incoming", &disk);
+    SmallDisk::Mount(node.root() + "/opt/iommuvm", &disk);
     if (!disk) return;  // skipped
-    CommandResult full = deploy(bundle_b);
+    CommandResult full = deploy(bundle_a);
     EXPECT_EQ(full.exit_code, 1) << full.out;
     EXPECT_TRUE(absl::StrContains(full.out, "node1")) << full.out;
     EXPECT_TRUE(absl::StrContains(full.out, "the disk is full")) << full.out;
-    EXPECT_EQ(current(), release_a);
-    EXPECT_TRUE(fs.Exists(node.root() + "/opt/iommuvm/current/bin/iommuvm-agent"));
-    CommandResult agents = h.Cli({"agents", "--format", "csv"});
-    EXPECT_TRUE(absl::StrContains(agents.out, "node1,server,READY")) << agents.out;
+    EXPECT_EQ(current(), "");
+    EXPECT_FALSE(fs.Exists(node.root() + "/etc/default/iommuvm-agent"));
+    EXPECT_EQ(
+        fs.ListDir(node.root() + "/opt/iommuvm/releases").value_or(std::vector<std::string>{}),
+        std::vector<std::string>{});
   }
   // Room again: the rerun finishes.
-  CommandResult rerun = deploy(bundle_b);
+  CommandResult rerun = deploy(bundle_a);
   ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+  std::string release_a = current();
+  ASSERT_FALSE(release_a.empty());
+
+  // An upgrade sends only what changed.
+  std::string bundle_b = Variant(h.dir(), bundle_a, "b", 1);
+  CommandResult upgraded = h.Cli({"deploy", "--inventory", inventory, "--bundle", bundle_b,
+                                  "--identity", SshNode::ClientKey(h.dir().path()), "--known-hosts",
+                                  h.dir() / "known_hosts", "--format", "json"});
+  ASSERT_EQ(upgraded.exit_code, 0) << upgraded.out << upgraded.err;
+  EXPECT_TRUE(absl::StrContains(upgraded.out, "\"sent\": \"1 of ")) << upgraded.out;
   std::string release_b = current();
   EXPECT_NE(release_b, release_a);
+  EXPECT_TRUE(fs.Exists(node.root() + "/opt/iommuvm/current/share/b"));
+  EXPECT_TRUE(fs.Exists(node.root() + "/opt/iommuvm/current/bin/iommuvm-agent"));
 
   // The link drops while a big bundle is being copied.
   std::string bundle_c = Variant(h.dir(), bundle_a, "c", 150);
@@ -112,10 +129,12 @@ TEST(DeployFaultsTest, AFullDiskOrADroppedCopyLeavesTheReleaseInUse) {
   bool dropped = false;
   absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (absl::Now() < deadline && p->Running()) {
+    // The changed files arrive in a hidden copy of the release in use.
     std::error_code ec;
     for (const auto& e :
-         std::filesystem::directory_iterator(node.root() + "/opt/iommuvm/incoming", ec)) {
-      if (std::filesystem::file_size(e.path(), ec) > (8u << 20)) {
+         std::filesystem::directory_iterator(node.root() + "/opt/iommuvm/releases", ec)) {
+      if (e.path().filename().string()[0] == '.' &&
+          std::filesystem::file_size(e.path() / "share/c", ec) > (8u << 20) && !ec) {
         node.DropConnections();
         dropped = true;
       }

@@ -134,7 +134,7 @@ TEST_F(DeployTest, DeploysRunsRedeploysAndUndeploys) {
   // Unchanged: nothing copied, nothing restarted, still registered.
   CommandResult again = Deploy(inventory, {"--format", "json"});
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
-  EXPECT_TRUE(absl::StrContains(again.out, "\"copied\": \"no\"")) << again.out;
+  EXPECT_TRUE(absl::StrContains(again.out, "\"sent\": \"nothing\"")) << again.out;
   EXPECT_FALSE(absl::StrContains(again.out, "\"restarted\": \"yes\"")) << again.out;
 
   // Undeploy: agents stopped, /opt/iommuvm, the unit and the boot
