@@ -192,6 +192,35 @@ TEST_F(DeployTest, RefusesChangedHostKeysAndUnknownClientKeysAndReportsUnreachab
   EXPECT_TRUE(absl::StrContains(stranger.out, "key authentication as root")) << stranger.out;
 }
 
+// The CloudLab profile installs the bundle at every boot with
+// cloudlab/install-bundle; deploy then finds it there and sends nothing.
+TEST_F(DeployTest, ABundleTheProfileInstalledIsNotSentAgain) {
+  CommandResult compiled =
+      Exec({"python3", "-m", "py_compile", IOMMUVM_SOURCE_DIR "/cloudlab/profile.py"});
+  EXPECT_EQ(compiled.exit_code, 0) << compiled.err;
+  auto install = [&](const std::string& sha) {
+    CommandSpec spec;
+    spec.argv = {IOMMUVM_SOURCE_DIR "/cloudlab/install-bundle", "file://" + bundle_, sha};
+    spec.env = {"IOMMUVM_ROOT=" + nodes_[0]->root()};
+    spec.timeout = absl::Minutes(1);
+    return *LocalCommandRunner().Run(spec);
+  };
+  CommandResult wrong = install(std::string(64, '0'));
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(wrong.err, "refused")) << wrong.err;
+  CommandResult ok = install("");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(install("").exit_code, 0);  // every boot: idempotent
+
+  CommandResult deployed = Deploy(Inventory(), {"--accept-new-host-keys", "--format", "json"});
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.out << deployed.err;
+  // node1 had it from the profile, node2 gets it whole.
+  std::vector<std::string> rows = absl::StrSplit(deployed.out, "},");
+  ASSERT_EQ(rows.size(), 2u) << deployed.out;
+  EXPECT_TRUE(absl::StrContains(rows[0], "\"sent\": \"nothing\"")) << deployed.out;
+  EXPECT_TRUE(absl::StrContains(rows[1], "\"sent\": \"all ")) << deployed.out;
+}
+
 // What users and scripts check before deploying: one JSON object per node
 // with exactly the documented keys, without any connection.
 TEST(DeployDryRunTest, PrintsTheNodesOfAManifestAsJson) {
