@@ -108,7 +108,8 @@ std::map<std::string, std::string> ParseFileHashes(const std::string& text) {
 
 absl::StatusOr<std::vector<std::string>> AgentArgs(const DeployNode& node,
                                                    const std::string& controller_address,
-                                                   const std::string& release, bool tls) {
+                                                   const std::string& release, bool tls,
+                                                   bool with_guest) {
   std::vector<std::string> labels;
   for (const auto& [k, v] : node.labels) labels.push_back(absl::StrCat(k, "=", v));
   // Which release registered: how deploy knows the restarted agent is back.
@@ -125,6 +126,9 @@ absl::StatusOr<std::vector<std::string>> AgentArgs(const DeployNode& node,
     args.insert(args.end(), {"--data_mac", node.data_mac});
   }
   if (tls) args.insert(args.end(), {"--tls_dir", absl::StrCat(root, kInstallDir, "/tls")});
+  if (with_guest) {
+    args.insert(args.end(), {"--guest_dir", absl::StrCat(root, kInstallDir, "/current/guest")});
+  }
   args.insert(args.end(), node.agent_args.begin(), node.agent_args.end());
   for (const std::string& a : args) {
     if (!OneWord(a)) {
@@ -354,7 +358,8 @@ absl::StatusOr<InstallOutcome> NodeInstaller::Install(
       changed |= *c;
     }
   }
-  auto args = AgentArgs(node_, options_.controller_address, rel, options_.tls.has_value());
+  auto args = AgentArgs(node_, options_.controller_address, rel, options_.tls.has_value(),
+                        bundle.files.count("guest/vmlinuz") > 0);
   if (!args.ok()) return args.status();
   auto defaults = PutFile(At(kDefaults),
                           absl::StrCat("# Written by iommuvm deploy; the agent's flags.\n"

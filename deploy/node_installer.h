@@ -60,11 +60,13 @@ struct InstallOutcome {
   std::string release;
 };
 
-// The iommuvm-agent flags the node's service gets; InvalidArgument names
-// a value that cannot be one shell word (spaces, quotes, '$').
+// The iommuvm-agent flags the node's service gets (`with_guest`: the
+// bundle carries the guest image, guest/); InvalidArgument names a value
+// that cannot be one shell word (spaces, quotes, '$').
 absl::StatusOr<std::vector<std::string>> AgentArgs(const DeployNode& node,
                                                    const std::string& controller_address,
-                                                   const std::string& release, bool tls);
+                                                   const std::string& release, bool tls,
+                                                   bool with_guest = false);
 
 class NodeInstaller {
  public:

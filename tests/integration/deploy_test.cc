@@ -192,6 +192,54 @@ TEST_F(DeployTest, RefusesChangedHostKeysAndUnknownClientKeysAndReportsUnreachab
   EXPECT_TRUE(absl::StrContains(stranger.out, "key authentication as root")) << stranger.out;
 }
 
+// Without --identity the key comes from the ssh-agent, as with ssh.
+TEST_F(DeployTest, AuthenticatesThroughTheSshAgent) {
+  LocalCommandRunner runner;
+  if (!runner.Which("ssh-agent").ok()) GTEST_SKIP() << "ssh-agent is not installed";
+  std::string sock = h_.dir() / "agent.sock";
+  CommandSpec agent;
+  agent.argv = {"ssh-agent", "-D", "-a", sock};
+  agent.log_path = h_.dir() / "ssh-agent.log";
+  auto running = *runner.Start(agent);
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!LocalFileSystem().Exists(sock) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  CommandSpec add;
+  add.argv = {"ssh-add", SshNode::ClientKey(h_.dir().path())};
+  add.env = {"SSH_AUTH_SOCK=" + sock};
+  add.timeout = absl::Seconds(20);
+  CommandResult added = *runner.Run(add);
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  std::string home = h_.dir() / "empty-home";  // no ~/.ssh/id_* to fall back on
+  ASSERT_TRUE(LocalFileSystem().MakeDirs(home).ok());
+  CommandSpec deploy;
+  deploy.argv = {IOMMUVM_CLI_BIN,
+                 "deploy",
+                 "--inventory",
+                 Inventory(),
+                 "--bundle",
+                 bundle_,
+                 "--known-hosts",
+                 h_.dir() / "known_hosts",
+                 "--accept-new-host-keys",
+                 "--controller",
+                 h_.address(),
+                 "--tls_dir",
+                 h_.tls_dir(),
+                 "--tls_user",
+                 "tester"};
+  deploy.env = {"SSH_AUTH_SOCK=" + sock, "HOME=" + home};
+  deploy.timeout = absl::Minutes(2);
+  CommandResult r = *runner.Run(deploy);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Without the agent and without a key file: refused.
+  deploy.env = {"SSH_AUTH_SOCK=" + h_.dir() / "no-agent.sock", "HOME=" + home};
+  CommandResult refused = *runner.Run(deploy);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(refused.out, "the ssh-agent and ~/.ssh/id_*")) << refused.out;
+}
+
 // The CloudLab profile installs the bundle at every boot with
 // cloudlab/install-bundle; deploy then finds it there and sends nothing.
 TEST_F(DeployTest, ABundleTheProfileInstalledIsNotSentAgain) {

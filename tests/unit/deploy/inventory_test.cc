@@ -78,6 +78,9 @@ TEST(DeployInventoryTest, AgentFlagsAreOneWordEach) {
                                  "server", "--labels", "hardware=r650,iommuvm.release=e24d4481afa1",
                                  "--data_address", "10.10.1.1", "--data_mac", "0c:42:a1:dd:5f:8e",
                                  "--tls_dir", "/opt/iommuvm/tls"));
+  auto guest = AgentArgs(n, "10.10.1.100:7070", "e24d4481afa1", false, true);
+  ASSERT_TRUE(guest.ok());
+  EXPECT_EQ(guest->back(), "/opt/iommuvm/current/guest");
   n.labels["note"] = "two words";
   EXPECT_THAT(AgentArgs(n, "c:1", "r", false).status().message(), HasSubstr("note=two words"));
   n.labels.erase("note");
