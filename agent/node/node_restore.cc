@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/node/boot_configurator.h"
 #include "agent/node/grub_boot.h"
 #include "agent/node/vfio.h"
 #include "agent/paths.h"
@@ -10,13 +11,7 @@ namespace iommuvm::agent {
 namespace {
 
 absl::Status RunTool(CommandRunner* runner, std::vector<std::string> argv) {
-  CommandSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = absl::Minutes(3);
-  auto r = runner->Run(spec);
-  if (!r.ok()) return r.status();
-  if (!r->ok()) return absl::InternalError(r->Describe(spec.argv[0]));
-  return absl::OkStatus();
+  return RunBootTool(runner, std::move(argv), absl::Minutes(3));
 }
 
 }  // namespace

@@ -19,13 +19,6 @@
 namespace iommuvm::testing {
 namespace {
 
-CommandResult Exec(std::vector<std::string> argv) {
-  CommandSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = absl::Minutes(3);
-  return LocalCommandRunner().Run(spec).value_or(CommandResult{});
-}
-
 // The bundle at `from` repacked with `extra_mib` MiB of random data: another
 // release of the same programs.
 std::string Variant(const ScratchDir& dir, const std::string& from, const std::string& name,
@@ -61,11 +54,8 @@ TEST(DeployFaultsTest, AFullDiskOrADroppedCopyLeavesTheReleaseInUse) {
   absl::Status started = node.Start();
   if (absl::IsFailedPrecondition(started)) GTEST_SKIP() << started;
   ASSERT_TRUE(started.ok()) << started;
-  std::string build = std::filesystem::path(IOMMUVM_AGENT_BIN).parent_path().parent_path();
   std::string bundle_a = h.dir() / "a.tar.gz";
-  ASSERT_EQ(
-      Exec({IOMMUVM_SOURCE_DIR "/scripts/bundle", "--build", build, "--out", bundle_a}).exit_code,
-      0);
+  ASSERT_EQ(MakeBundle(bundle_a).exit_code, 0);
   Daemon controller = h.StartController();
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10)));
   std::string inventory = h.WriteFile(

@@ -14,13 +14,6 @@
 namespace iommuvm::testing {
 namespace {
 
-CommandResult Exec(std::vector<std::string> argv) {
-  CommandSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = absl::Minutes(2);
-  return LocalCommandRunner().Run(spec).value_or(CommandResult{});
-}
-
 TEST(BundleTest, RunsInAChrootWithoutAnySystemLibrary) {
   namespace fs = std::filesystem;
   LocalCommandRunner runner;
@@ -32,10 +25,8 @@ TEST(BundleTest, RunsInAChrootWithoutAnySystemLibrary) {
     GTEST_SKIP() << "no static busybox (busybox-static; scripts/setup installs it)";
   }
   Harness h;
-  std::string build = fs::path(IOMMUVM_AGENT_BIN).parent_path().parent_path();
   std::string tarball = h.dir() / "iommuvm.tar.gz";
-  CommandResult bundled =
-      Exec({IOMMUVM_SOURCE_DIR "/scripts/bundle", "--build", build, "--out", tarball});
+  CommandResult bundled = MakeBundle(tarball);
   ASSERT_EQ(bundled.exit_code, 0) << bundled.err;
 
   std::string root = h.dir() / "root";

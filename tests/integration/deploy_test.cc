@@ -25,13 +25,6 @@
 namespace iommuvm::testing {
 namespace {
 
-CommandResult Exec(std::vector<std::string> argv) {
-  CommandSpec spec;
-  spec.argv = std::move(argv);
-  spec.timeout = absl::Minutes(3);
-  return LocalCommandRunner().Run(spec).value_or(CommandResult{});
-}
-
 class DeployTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,11 +35,8 @@ class DeployTest : public ::testing::Test {
       if (absl::IsFailedPrecondition(s)) GTEST_SKIP() << s;
       ASSERT_TRUE(s.ok()) << s;
     }
-    std::string build =
-        std::filesystem::path(IOMMUVM_AGENT_BIN).parent_path().parent_path().string();
     bundle_ = h_.dir() / "iommuvm.tar.gz";
-    CommandResult bundled =
-        Exec({IOMMUVM_SOURCE_DIR "/scripts/bundle", "--build", build, "--out", bundle_});
+    CommandResult bundled = MakeBundle(bundle_);
     ASSERT_EQ(bundled.exit_code, 0) << bundled.err;
     ASSERT_NO_FATAL_FAILURE(h_.UseTls());
     controller_ = h_.StartController();

@@ -135,6 +135,18 @@ bool Harness::WaitForCount(const std::string& sql, int64_t want, absl::Duration 
   return false;
 }
 
+CommandResult Exec(std::vector<std::string> argv) {
+  CommandSpec spec;
+  spec.argv = std::move(argv);
+  spec.timeout = absl::Minutes(3);
+  return LocalCommandRunner().Run(spec).value_or(CommandResult{});
+}
+
+CommandResult MakeBundle(const std::string& out) {
+  std::string build = std::filesystem::path(IOMMUVM_AGENT_BIN).parent_path().parent_path();
+  return Exec({IOMMUVM_SOURCE_DIR "/scripts/bundle", "--build", build, "--out", out});
+}
+
 std::string SourceFile(const std::string& path) {
   std::ifstream in(std::string(IOMMUVM_SOURCE_DIR) + "/" + path);
   std::stringstream ss;

@@ -87,6 +87,14 @@ class Harness {
   std::string tls_dir_;
 };
 
+// Runs a command to completion (3 minutes at most); a result with exit
+// code -1 when it cannot start.
+CommandResult Exec(std::vector<std::string> argv);
+
+// Packs this build with scripts/bundle into `out`; the bundle script's
+// result (exit code 0 when it worked).
+CommandResult MakeBundle(const std::string& out);
+
 // A file of the project's source tree ("experiments/quickstart.yaml"); ""
 // when it cannot be read.
 std::string SourceFile(const std::string& path);
