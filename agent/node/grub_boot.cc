@@ -1,11 +1,13 @@
 #include "agent/node/grub_boot.h"
 
+#include <cstring>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/node/inventory.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/node/inventory.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -89,8 +91,11 @@ class GrubBoot final : public BootConfigurator {
       if (!absl::StartsWith(t, "BOOT_IMAGE=")) kept.emplace_back(t);
     }
     std::string cmdline = NextCmdline(absl::StrJoin(kept, " "), target);
-    absl::Status s = fs_->WriteFile(kGrubCustomCfg,
-                                    GrubOneShotEntry(*uuid, *kernel_rel, initrd_rel, cmdline));
+    // The file may hold the user's own entries: only iommuvm's block changes.
+    absl::Status s =
+        fs_->WriteFile(kGrubCustomCfg,
+                       WithOneShotEntry(fs_->ReadFile(kGrubCustomCfg).value_or(""),
+                                        GrubOneShotEntry(*uuid, *kernel_rel, initrd_rel, cmdline)));
     if (!s.ok()) return s;
     s = RunBootTool(runner_, {"grub-reboot", kGrubOneShotId}, absl::Minutes(1));
     if (!s.ok()) return s;
@@ -102,6 +107,30 @@ class GrubBoot final : public BootConfigurator {
 };
 
 }  // namespace
+
+namespace {
+constexpr char kBlockBegin[] = "### BEGIN iommuvm one-shot entry (managed by iommuvm-agent) ###\n";
+constexpr char kBlockEnd[] = "### END iommuvm one-shot entry ###\n";
+}  // namespace
+
+bool HasOneShotEntry(const std::string& custom_cfg) {
+  return absl::StrContains(custom_cfg, absl::StrCat("--id ", kGrubOneShotId));
+}
+
+std::string WithoutOneShotEntry(const std::string& custom_cfg) {
+  size_t begin = custom_cfg.find(kBlockBegin);
+  if (begin == std::string::npos) return HasOneShotEntry(custom_cfg) ? "" : custom_cfg;
+  size_t end = custom_cfg.find(kBlockEnd, begin);
+  end = end == std::string::npos ? custom_cfg.size() : end + strlen(kBlockEnd);
+  std::string rest = custom_cfg.substr(0, begin) + custom_cfg.substr(end);
+  return absl::StripAsciiWhitespace(rest).empty() ? "" : rest;
+}
+
+std::string WithOneShotEntry(const std::string& custom_cfg, const std::string& entry) {
+  std::string rest = WithoutOneShotEntry(custom_cfg);
+  if (!rest.empty() && rest.back() != '\n') rest += '\n';
+  return absl::StrCat(rest, kBlockBegin, entry, kBlockEnd);
+}
 
 std::string GrubDropIn(const BootTarget& target) {
   std::vector<std::string> add;

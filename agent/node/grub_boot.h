@@ -20,6 +20,16 @@ inline constexpr char kGrubDropIn[] = "/etc/default/grub.d/99-iommuvm.cfg";
 inline constexpr char kGrubCustomCfg[] = "/boot/grub/custom.cfg";
 inline constexpr char kGrubOneShotId[] = "iommuvm-next";
 
+// custom.cfg with the one-shot `entry` as iommuvm's block (between
+// marker lines), replacing an earlier block and keeping whatever else the
+// file holds (a user's own entries).
+std::string WithOneShotEntry(const std::string& custom_cfg, const std::string& entry);
+// custom.cfg without iommuvm's block ("" when nothing else is left). A file
+// from before the markers, which iommuvm wrote whole, is all iommuvm's.
+std::string WithoutOneShotEntry(const std::string& custom_cfg);
+// Whether custom.cfg holds an iommuvm one-shot entry.
+bool HasOneShotEntry(const std::string& custom_cfg);
+
 // The drop-in's text for `target` (shell, sourced by grub-mkconfig).
 std::string GrubDropIn(const BootTarget& target);
 // The one-shot menu entry: kernel and initrd as grub sees them (paths

@@ -26,11 +26,14 @@ absl::StatusOr<std::vector<std::string>> RestoreNode(FileSystem* sysroot, FileSy
     done.push_back(absl::StrCat("removed the grub drop-in ", kGrubDropIn));
     grub_changed = true;
   }
-  // custom.cfg is iommuvm's only when it holds iommuvm's one-shot entry.
-  if (absl::StrContains(sysroot->ReadFile(kGrubCustomCfg).value_or(""),
-                        absl::StrCat("--id ", kGrubOneShotId))) {
-    if (auto s = sysroot->RemoveAll(kGrubCustomCfg); !s.ok()) return s;
-    done.push_back(absl::StrCat("removed the one-shot grub entry ", kGrubCustomCfg));
+  // Only iommuvm's block of custom.cfg goes; a user's own entries stay.
+  std::string custom = sysroot->ReadFile(kGrubCustomCfg).value_or("");
+  if (HasOneShotEntry(custom)) {
+    std::string rest = WithoutOneShotEntry(custom);
+    absl::Status s = rest.empty() ? sysroot->RemoveAll(kGrubCustomCfg)
+                                  : sysroot->WriteFile(kGrubCustomCfg, rest);
+    if (!s.ok()) return s;
+    done.push_back(absl::StrCat("removed the one-shot grub entry from ", kGrubCustomCfg));
     if (options.run_boot_tools && runner->Which("grub-editenv").ok()) {
       if (auto s = RunTool(runner, {"grub-editenv", "-", "unset", "next_entry"}); !s.ok()) return s;
       done.push_back("cleared grub's next_entry");

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "agent/node/boot_configurator.h"
 #include "agent/node/iommu_probe.h"
 #include "agent/node/sim_node.h"
@@ -95,7 +96,8 @@ TEST(GrubBootTest, OneShotEntryIsBootedOnceByGrubReboot) {
       .File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n")
       .File("/boot/vmlinuz-6.1.0-26-amd64", "kernel")
       .File("/boot/initrd.img-6.1.0-26-amd64", "initrd")
-      .File("/etc/default/grub", "GRUB_DEFAULT=0\n");
+      .File("/etc/default/grub", "GRUB_DEFAULT=0\n")
+      .File(kGrubCustomCfg, "menuentry 'rescue' {\n}\n");  // the user's own
   LocalFileSystem fs(b.root());
   FakeCommandRunner runner;
   BootTarget t = Target(v1::IOMMU_MODE_PASSTHROUGH, "intel_iommu=on iommu=pt");
@@ -115,6 +117,7 @@ TEST(GrubBootTest, OneShotEntryIsBootedOnceByGrubReboot) {
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_EQ(runner.ran.back(), "grub-reboot iommuvm-next");
   std::string cfg = Read(fs, kGrubCustomCfg);
+  EXPECT_TRUE(absl::StartsWith(cfg, "menuentry 'rescue' {\n}\n")) << cfg;
   EXPECT_NE(cfg.find("menuentry 'iommuvm: next boot' --id iommuvm-next {"), std::string::npos);
   EXPECT_NE(cfg.find("  search --no-floppy --fs-uuid --set=root 3f1c-77aa\n"), std::string::npos);
   EXPECT_NE(cfg.find("  linux /vmlinuz-6.1.0-26-amd64 root=UUID=aaaa ro quiet intel_iommu=on "
@@ -124,6 +127,24 @@ TEST(GrubBootTest, OneShotEntryIsBootedOnceByGrubReboot) {
   EXPECT_NE(cfg.find("  initrd /initrd.img-6.1.0-26-amd64\n"), std::string::npos);
   EXPECT_EQ(Read(fs, kGrubDropIn), "<missing>");  // the default is untouched
   for (const auto& cmd : runner.ran) EXPECT_NE(cmd, "update-grub");
+}
+
+// custom.cfg may hold the user's own entries: a one-shot switch changes
+// only iommuvm's block, however often it runs.
+TEST(GrubBootTest, OneShotKeepsTheUsersOwnCustomEntries) {
+  std::string mine = "menuentry 'rescue' {\n  linux /vmlinuz single\n}\n";
+  std::string once = WithOneShotEntry(mine, GrubOneShotEntry("u", "/vmlinuz-a", "", "x=1"));
+  std::string twice = WithOneShotEntry(once, GrubOneShotEntry("u", "/vmlinuz-b", "", "x=2"));
+  EXPECT_TRUE(absl::StartsWith(twice, mine)) << twice;
+  EXPECT_EQ(twice.find("/vmlinuz-a"), std::string::npos) << twice;
+  EXPECT_NE(twice.find("/vmlinuz-b x=2"), std::string::npos) << twice;
+  size_t first = twice.find("--id iommuvm-next");
+  EXPECT_EQ(twice.find("--id iommuvm-next", first + 1), std::string::npos) << twice;
+  EXPECT_EQ(WithoutOneShotEntry(twice), mine);
+  EXPECT_EQ(WithoutOneShotEntry(WithOneShotEntry("", "menuentry --id iommuvm-next {}\n")), "");
+  // What versions before the markers wrote: the whole file was iommuvm's.
+  EXPECT_EQ(WithoutOneShotEntry(GrubOneShotEntry("u", "/k", "", "x")), "");
+  EXPECT_EQ(WithoutOneShotEntry(mine), mine);
 }
 
 TEST(GrubBootTest, RefusedWithoutUpdateGrubOrItsConfig) {

@@ -45,13 +45,16 @@ TEST(NodeRestoreTest, LeavesAUsersOwnCustomCfgAndAnotherRootsBootAlone) {
   SysrootBuilder b;
   Node(b, "BOOT_IMAGE=/vmlinuz root=/dev/sda1", "dmar0", "DMA");
   LocalFileSystem fs(b.root());
-  ASSERT_TRUE(fs.WriteFile(kGrubCustomCfg, "menuentry 'mine' {\n}\n").ok());
+  std::string mine = "menuentry 'mine' {\n}\n";
+  ASSERT_TRUE(fs.WriteFile(kGrubCustomCfg,
+                           WithOneShotEntry(mine, GrubOneShotEntry("u", "/vmlinuz", "", "x")))
+                  .ok());
   ASSERT_TRUE(fs.WriteFile(kGrubDropIn, "# iommuvm\n").ok());
   FakeCommandRunner runner;
   runner.installed = {"update-grub", "grub-editenv", "kexec"};
   auto done = RestoreNode(&fs, &fs, &runner, {.state_dir = "/state", .run_boot_tools = false});
   ASSERT_TRUE(done.ok());
-  EXPECT_TRUE(fs.Exists(kGrubCustomCfg));
+  EXPECT_EQ(fs.ReadFile(kGrubCustomCfg).value_or(""), mine);  // iommuvm's block only is gone
   EXPECT_FALSE(fs.Exists(kGrubDropIn));
   EXPECT_THAT(runner.ran, ::testing::IsEmpty());
 }
