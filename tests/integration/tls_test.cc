@@ -82,6 +82,38 @@ TEST(TlsTest, OnlyPeersWithTheRightCertificateGetIn) {
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM nodes"), 2);
 }
 
+// An agent trusts only the controller its CA vouches for. The controller
+// here accepts clients of both CAs but presents a certificate of the
+// other: the agent refuses it, and registers once it trusts that CA too.
+TEST(TlsTest, AnAgentRefusesAControllerItsCaDidNotCertify) {
+  Harness h;
+  LocalFileSystem fs;
+  std::string ours = h.dir() / "ours", theirs = h.dir() / "theirs";
+  ASSERT_TRUE(tls::InitAuthority(ours, {}).ok());
+  ASSERT_TRUE(tls::InitAuthority(theirs, {}).ok());
+  ASSERT_TRUE(tls::IssueCertificate(ours, tls::PeerKind::kAgent, "node1").ok());
+  std::string both = *fs.ReadFile(ours + "/ca.crt") + *fs.ReadFile(theirs + "/ca.crt");
+  ASSERT_TRUE(fs.WriteFile(theirs + "/ca.crt", both).ok());  // the controller's client trust
+  Daemon controller = h.StartController({"--tls_dir", theirs});
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  LocalCommandRunner runner;
+  CommandSpec agent;
+  agent.argv = {IOMMUVM_AGENT_BIN, "--controller", h.address(), "--id",
+                "node1",           "--roles",      "client",    "--state_dir",
+                h.dir() / "node1", "--tls_dir",    ours};
+  agent.log_path = h.dir() / "node1.log";
+  {
+    auto p = *runner.Start(agent);
+    absl::SleepFor(absl::Seconds(3));
+    EXPECT_EQ(h.Count("SELECT COUNT(*) FROM nodes"), 0) << controller.Log();
+  }
+  // Trusting that CA as well, the same agent gets in.
+  ASSERT_TRUE(fs.WriteFile(ours + "/ca.crt", both).ok());
+  auto p = *runner.Start(agent);
+  EXPECT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 1, absl::Seconds(15)))
+      << fs.ReadFile(agent.log_path).value_or("");
+}
+
 TEST(TlsTest, APlaintextControllerListensOnlyOnLoopback) {
   ScratchDir dir;
   LocalCommandRunner runner;
