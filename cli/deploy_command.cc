@@ -25,12 +25,15 @@ constexpr char kDeployUsage[] =
     "                      [--controller ADDR] [--tls_dir CA_DIR] [--user NAME] [--lan NAME]\n"
     "                      [--servers ID,...] [--clients ID,...] [--identity KEY]\n"
     "                      [--known-hosts FILE] [--accept-new-host-keys] [--jobs N]\n"
-    "                      [--wait DURATION] [--dry-run] [--format table|json]\n"
+    "                      [--wait DURATION] [--agents-dial ADDR] [--dry-run]\n"
+    "                      [--format table|json]\n"
     "Installs the bundle (scripts/bundle) under /opt/iommuvm on every node over SSH,\n"
     "writes and starts the iommuvm-agent service with the node's id, roles, labels, data NIC\n"
     "and address, and waits until each agent has registered with the controller at ADDR\n"
-    "(the address the nodes reach it by). A node that has the bundle already is not sent it\n"
-    "again; an agent is restarted only between runs. --manifest reads the RSpec XML of a\n"
+    "(also the address the agents dial, unless --agents-dial gives theirs: the controller's\n"
+    "experiment-LAN address when you reach it by another). A node that has the bundle\n"
+    "already is not sent it again, an upgrade sends only the files that changed, and an\n"
+    "agent is restarted only between runs. --manifest reads the RSpec XML of a\n"
     "CloudLab experiment (--lan picks the experiment LAN when there are several; roles\n"
     "alternate server, client unless --servers/--clients name them); --inventory a YAML list\n"
     "of nodes (deploy/inventory.h). --tls_dir: the CA from `iommuvm certs init`; each agent\n"
@@ -146,7 +149,7 @@ const std::set<std::string> kNodeFlags = {"manifest", "inventory", "user",      
 int Deploy(Context& ctx, const std::vector<std::string>& argv) {
   int exit_code = kExitOk;
   std::set<std::string> value_flags = kNodeFlags;
-  value_flags.insert({"bundle", "wait"});
+  value_flags.insert({"bundle", "wait", "agents-dial"});
   auto inv = Invoke(ctx, argv, kDeployUsage, {"accept-new-host-keys", "dry-run"}, 0, 0, &exit_code,
                     value_flags);
   if (!inv) return exit_code;
@@ -224,7 +227,7 @@ int Deploy(Context& ctx, const std::vector<std::string>& argv) {
       rows[node.id] = row;
     };
     deploy::InstallOptions options;
-    options.controller_address = inv->address;
+    options.controller_address = args.Get("agents-dial", inv->address);
     options.ssh = SshDefaults(args);
     if (!ca_dir.empty()) {
       LocalFileSystem fs;

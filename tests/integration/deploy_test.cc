@@ -204,25 +204,18 @@ TEST_F(DeployTest, AuthenticatesThroughTheSshAgent) {
   std::string home = h_.dir() / "empty-home";  // no ~/.ssh/id_* to fall back on
   ASSERT_TRUE(LocalFileSystem().MakeDirs(home).ok());
   CommandSpec deploy;
-  deploy.argv = {IOMMUVM_CLI_BIN,
-                 "deploy",
-                 "--inventory",
-                 Inventory(),
-                 "--bundle",
-                 bundle_,
-                 "--known-hosts",
-                 h_.dir() / "known_hosts",
-                 "--accept-new-host-keys",
-                 "--controller",
-                 h_.address(),
-                 "--tls_dir",
-                 h_.tls_dir(),
-                 "--tls_user",
-                 "tester"};
+  deploy.argv = {IOMMUVM_CLI_BIN, "deploy", "--inventory", Inventory(), "--bundle", bundle_,
+                 "--known-hosts", h_.dir() / "known_hosts", "--accept-new-host-keys",
+                 "--controller", h_.address(), "--tls_dir", h_.tls_dir(), "--tls_user", "tester",
+                 // The nodes dial the controller by another name than deploy.
+                 "--agents-dial", absl::StrCat("localhost:", h_.port())};
   deploy.env = {"SSH_AUTH_SOCK=" + sock, "HOME=" + home};
   deploy.timeout = absl::Minutes(2);
   CommandResult r = *runner.Run(deploy);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(absl::StrContains(
+      LocalFileSystem().ReadFile(nodes_[0]->root() + "/etc/default/iommuvm-agent").value_or(""),
+      absl::StrCat("--controller localhost:", h_.port())));
   // Without the agent and without a key file: refused.
   deploy.env = {"SSH_AUTH_SOCK=" + h_.dir() / "no-agent.sock", "HOME=" + home};
   CommandResult refused = *runner.Run(deploy);
