@@ -21,6 +21,7 @@
 #include "common/file_system.h"
 #include "tests/support/process_harness.h"
 #include "tests/support/ssh_node.h"
+#include "tests/support/systemd_node.h"
 
 namespace iommuvm::testing {
 namespace {
@@ -250,6 +251,45 @@ TEST_F(DeployTest, ABundleTheProfileInstalledIsNotSentAgain) {
   ASSERT_EQ(rows.size(), 2u) << deployed.out;
   EXPECT_TRUE(absl::StrContains(rows[0], "\"sent\": \"nothing\"")) << deployed.out;
   EXPECT_TRUE(absl::StrContains(rows[1], "\"sent\": \"all ")) << deployed.out;
+}
+
+// On a node that boots a real systemd, deploy installs, enables and starts
+// the agent's service, and undeploy disables and removes it.
+TEST_F(DeployTest, InstallsEnablesAndRemovesTheSystemdService) {
+  SystemdNode node(std::string(IOMMUVM_BUILD_DIR) + "/systemd-node/rootfs", h_.dir().path(),
+                   SshNode::ClientKey(h_.dir().path()));
+  absl::Status started = node.Start();
+  if (absl::IsFailedPrecondition(started)) GTEST_SKIP() << started;
+  ASSERT_TRUE(started.ok()) << started;
+  std::string inventory = h_.WriteFile(
+      "systemd.yaml",
+      absl::StrCat("nodes:\n  - id: sysd1\n    host: 127.0.0.1\n    port: ", node.port(),
+                   "\n    user: root\n    roles: [server]\n    data_address: 127.0.0.1\n"));
+  CommandResult deployed = Deploy(inventory, {"--accept-new-host-keys"});
+  ASSERT_EQ(deployed.exit_code, 0)
+      << deployed.out << deployed.err
+      << node.Ssh("journalctl -u iommuvm-agent --no-pager | tail -20").out;
+  EXPECT_EQ(node.Ssh("systemctl is-enabled iommuvm-agent").out, "enabled\n");
+  EXPECT_EQ(node.Ssh("systemctl is-active iommuvm-agent").out, "active\n");
+  // The unit systemd runs is the bundle's, starting the release in use.
+  EXPECT_TRUE(absl::StrContains(node.Ssh("systemctl cat iommuvm-agent").out,
+                                "ExecStart=/opt/iommuvm/current/bin/iommuvm-agent"));
+  // Restarted by systemd when it dies, as at every boot.
+  std::string pid = node.Ssh("systemctl show -p MainPID --value iommuvm-agent").out;
+  node.Ssh("kill -9 " + pid);
+  EXPECT_TRUE(
+      h_.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sysd1'", 1, absl::Seconds(5)));
+  absl::SleepFor(absl::Seconds(4));  // RestartSec=2
+  EXPECT_EQ(node.Ssh("systemctl is-active iommuvm-agent").out, "active\n");
+  EXPECT_NE(node.Ssh("systemctl show -p MainPID --value iommuvm-agent").out, pid);
+
+  CommandResult undeployed =
+      h_.Cli({"undeploy", "--inventory", inventory, "--identity",
+              SshNode::ClientKey(h_.dir().path()), "--known-hosts", h_.dir() / "known_hosts"});
+  ASSERT_EQ(undeployed.exit_code, 0) << undeployed.out << undeployed.err;
+  EXPECT_NE(node.Ssh("systemctl is-enabled iommuvm-agent").exit_code, 0);
+  EXPECT_EQ(node.Ssh("test -e /opt/iommuvm").exit_code, 1);
+  EXPECT_EQ(node.Ssh("test -e /etc/systemd/system/iommuvm-agent.service").exit_code, 1);
 }
 
 // What users and scripts check before deploying: one JSON object per node
