@@ -1,6 +1,9 @@
 // `iommuvm deploy` / `undeploy`: the bundle and the agent's service onto
 // every node of a CloudLab manifest or an inventory, over SSH, then wait
 // until each agent has registered with the controller.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -141,6 +144,18 @@ std::optional<v1::Agent> FindAgent(v1::ControllerService::StubInterface* stub,
   return std::nullopt;
 }
 
+// The live lines: on stdout above the table, redrawn on a terminal; on
+// stderr when stdout carries csv or json for a script.
+NodeStatusBoard Board(Context& ctx, Format format, const std::vector<deploy::DeployNode>& nodes) {
+  std::vector<std::string> ids;
+  for (const auto& n : nodes) ids.push_back(n.id);
+  struct winsize ws {};
+  size_t columns = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 0;
+  bool table = format == Format::kTable;
+  return NodeStatusBoard(table ? ctx.out : ctx.err, table && ctx.interactive, std::move(ids),
+                         columns);
+}
+
 const std::set<std::string> kNodeFlags = {"manifest", "inventory", "user",        "lan", "servers",
                                           "clients",  "identity",  "known-hosts", "jobs"};
 
@@ -195,16 +210,12 @@ int Deploy(Context& ctx, const std::vector<std::string>& argv) {
   std::vector<deploy::DeployNode> agents;
   for (const auto& n : *nodes) {
     if (n.roles.empty()) {
-      ctx.out << n.id << ": not on the experiment LAN; no agent there\n";
+      ctx.err << n.id << ": not on the experiment LAN; no agent there\n";
     } else {
       agents.push_back(n);
     }
   }
-  NodeStatusBoard board(ctx.out, ctx.interactive, [&] {
-    std::vector<std::string> ids;
-    for (const auto& n : agents) ids.push_back(n.id);
-    return ids;
-  }());
+  NodeStatusBoard board = Board(ctx, inv->format, agents);
   struct Row {
     std::string result = "failed", detail;
     deploy::InstallOutcome outcome;
@@ -316,11 +327,7 @@ int Undeploy(Context& ctx, const std::vector<std::string>& argv) {
   for (const auto& n : *nodes) {
     if (!n.roles.empty()) agents.push_back(n);
   }
-  NodeStatusBoard board(ctx.out, ctx.interactive, [&] {
-    std::vector<std::string> ids;
-    for (const auto& n : agents) ids.push_back(n.id);
-    return ids;
-  }());
+  NodeStatusBoard board = Board(ctx, *format, agents);
   std::mutex mu;
   std::map<std::string, std::pair<std::string, std::string>> rows;
   int jobs = 8;

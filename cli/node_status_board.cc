@@ -7,8 +7,8 @@
 namespace iommuvm::cli {
 
 NodeStatusBoard::NodeStatusBoard(std::ostream& out, bool interactive,
-                                 std::vector<std::string> nodes)
-    : out_(out), interactive_(interactive), order_(std::move(nodes)) {
+                                 std::vector<std::string> nodes, size_t columns)
+    : out_(out), interactive_(interactive), order_(std::move(nodes)), columns_(columns) {
   for (const std::string& n : order_) width_ = std::max(width_, n.size());
 }
 
@@ -37,8 +37,10 @@ void NodeStatusBoard::Redraw() {
   if (drawn_) out_ << "\x1b[" << order_.size() << "A";
   for (const std::string& n : order_) {
     auto it = status_.find(n);
-    out_ << "\x1b[2K" << n << std::string(width_ - n.size() + 2, ' ')
-         << (it == status_.end() ? "waiting" : it->second) << "\n";
+    std::string line = n + std::string(width_ - n.size() + 2, ' ') +
+                       (it == status_.end() ? "waiting" : it->second);
+    if (columns_ > 4 && line.size() >= columns_) line = line.substr(0, columns_ - 4) + "...";
+    out_ << "\x1b[2K" << line << "\n";
   }
   out_ << std::flush;
   drawn_ = true;

@@ -13,7 +13,10 @@ namespace iommuvm::cli {
 
 class NodeStatusBoard {
  public:
-  NodeStatusBoard(std::ostream& out, bool interactive, std::vector<std::string> nodes);
+  // `columns`: the terminal's width; redrawn lines are cut to it (a wrapped
+  // line would break the redraw). 0: no limit.
+  NodeStatusBoard(std::ostream& out, bool interactive, std::vector<std::string> nodes,
+                  size_t columns = 0);
   void Set(const std::string& node, const std::string& status);
 
  private:
@@ -23,6 +26,7 @@ class NodeStatusBoard {
   bool interactive_;
   std::vector<std::string> order_;
   size_t width_ = 0;
+  size_t columns_ = 0;
   std::mutex mu_;
   std::map<std::string, std::string> status_;
   bool drawn_ = false;

@@ -125,6 +125,11 @@ TEST_F(DeployTest, DeploysRunsRedeploysAndUndeploys) {
   // Unchanged: nothing copied, nothing restarted, still registered.
   CommandResult again = Deploy(inventory, {"--format", "json"});
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  // stdout is the summary alone, as JSON; the live lines went to stderr.
+  google::protobuf::ListValue summary;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(again.out, &summary).ok()) << again.out;
+  EXPECT_EQ(summary.values_size(), 2);
+  EXPECT_TRUE(absl::StrContains(again.err, "registered")) << again.err;
   EXPECT_TRUE(absl::StrContains(again.out, "\"sent\": \"nothing\"")) << again.out;
   EXPECT_FALSE(absl::StrContains(again.out, "\"restarted\": \"yes\"")) << again.out;
 
