@@ -83,8 +83,8 @@ std::optional<Invocation> Invoke(Context& ctx, const std::vector<std::string>& a
   Invocation inv;
   inv.address = args->Get("controller", kDefaultController);
   const char* env_tls = std::getenv("IOMMUVM_TLS_DIR");
-  ControllerEndpoint endpoint{inv.address, args->Get("tls_dir", env_tls ? env_tls : ""),
-                              args->Get("tls_user", "")};
+  inv.tls_dir = args->Get("tls_dir", env_tls ? env_tls : "");
+  ControllerEndpoint endpoint{inv.address, inv.tls_dir, args->Get("tls_user", "")};
   auto stub = ctx.make_stub(endpoint);
   if (!stub.ok()) {
     ctx.err << "iommuvm: " << stub.status().message() << "\n";

@@ -29,6 +29,7 @@ struct Invocation {
   Args args;
   Format format = Format::kTable;
   std::string address;
+  std::string tls_dir;  // --tls_dir, else $IOMMUVM_TLS_DIR; "" for plaintext
   std::unique_ptr<v1::ControllerService::StubInterface> stub;
 };
 // ParseCommand + FormatOf + a stub for --controller; nullopt (with

@@ -205,8 +205,8 @@ int Deploy(Context& ctx, const std::vector<std::string>& argv) {
     ctx.err << "iommuvm: " << bundle.status().message() << "\n";
     return kExitFailure;
   }
-  std::string ca_dir =
-      args.Get("tls_dir", std::getenv("IOMMUVM_TLS_DIR") ? std::getenv("IOMMUVM_TLS_DIR") : "");
+  // The CA the CLI's own certificate comes from issues the agents' too.
+  const std::string& ca_dir = inv->tls_dir;
   std::vector<deploy::DeployNode> agents;
   for (const auto& n : *nodes) {
     if (n.roles.empty()) {
@@ -301,7 +301,7 @@ int Deploy(Context& ctx, const std::vector<std::string>& argv) {
     const Row& r = rows[n.id];
     failed += r.result != "registered";
     summary.AddRow({n.id, absl::StrCat(n.host, ":", n.port), absl::StrJoin(n.roles, ","),
-                    r.outcome.release, r.outcome.copied ? r.outcome.sent : "nothing",
+                    r.outcome.release, r.outcome.sent.empty() ? "nothing" : r.outcome.sent,
                     r.outcome.restarted ? "yes" : "no",
                     absl::StrFormat("%.1f", absl::ToDoubleSeconds(r.took)), r.result, r.detail});
   }

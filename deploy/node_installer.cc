@@ -50,6 +50,16 @@ std::string Explain(const RemoteResult& r) {
   return absl::StrCat(lines.empty() ? "" : lines.back(), " (exit ", r.exit_code, ")");
 }
 
+// sh that stops the agent whose pid is in "$pidf" (SIGTERM, up to 20 s,
+// then SIGKILL): before a direct start, and at undeploy.
+constexpr char kStopByPidFile[] =
+    "pid=$(cat \"$pidf\" 2>/dev/null || true)\n"
+    "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then\n"
+    "  kill \"$pid\"; i=0\n"
+    "  while kill -0 \"$pid\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; i=$((i+1)); done\n"
+    "  kill -9 \"$pid\" 2>/dev/null || true\n"
+    "fi\n";
+
 }  // namespace
 
 absl::StatusOr<Bundle> OpenBundle(const std::string& path) {
@@ -91,8 +101,7 @@ absl::StatusOr<Bundle> OpenBundle(const std::string& path) {
   manifest.timeout = absl::Minutes(1);
   auto read = runner.Run(manifest);
   if (read.ok() && read->ok()) {
-    b.manifest = read->out;
-    b.files = ParseFileHashes(b.manifest);
+    b.files = ParseFileHashes(read->out);
   }
   return b;
 }
@@ -179,23 +188,24 @@ absl::Status NodeInstaller::Connect() {
   return absl::OkStatus();
 }
 
+std::string NodeInstaller::RootShell(const std::string& script) const {
+  return absl::StrCat(sudo_, "sh -c ", ShellQuote(absl::StrCat("set -eu\n", script)));
+}
+
 absl::StatusOr<RemoteResult> NodeInstaller::RunScript(const std::string& script,
                                                       absl::Duration timeout) {
-  return ssh_->Run(absl::StrCat(sudo_, "sh -c ", ShellQuote(absl::StrCat("set -eu\n", script))),
-                   nullptr, timeout);
+  return ssh_->Run(RootShell(script), nullptr, timeout);
 }
 
 absl::StatusOr<bool> NodeInstaller::PutFile(const std::string& path, const std::string& content,
                                             const std::string& mode) {
   std::string f = ShellQuote(path);
   std::string script = absl::StrCat(
-      "set -eu\nf=", f, "\nmkdir -p \"$(dirname \"$f\")\"\numask 077\ncat > \"$f.new\"\nchmod ",
-      mode,
+      "f=", f, "\nmkdir -p \"$(dirname \"$f\")\"\numask 077\ncat > \"$f.new\"\nchmod ", mode,
       " \"$f.new\"\n"
       "if [ -f \"$f\" ] && cmp -s \"$f.new\" \"$f\"; then rm -f \"$f.new\"; echo same;\n"
       "else mv -f \"$f.new\" \"$f\"; echo changed; fi\n");
-  auto r = ssh_->RunWithInput(absl::StrCat(sudo_, "sh -c ", ShellQuote(script)), content,
-                              absl::Minutes(1));
+  auto r = ssh_->RunWithInput(RootShell(script), content, absl::Minutes(1));
   if (!r.ok()) return r.status();
   if (!r->ok())
     return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", Explain(*r)));
@@ -223,8 +233,7 @@ absl::StatusOr<RemoteResult> NodeInstaller::Stream(const std::string& path,
     }
     return std::string(buf.data(), n);
   };
-  return ssh_->Run(absl::StrCat(sudo_, "sh -c ", ShellQuote(absl::StrCat("set -eu\n", command))),
-                   next, absl::Minutes(30));
+  return ssh_->Run(RootShell(command), next, absl::Minutes(30));
 }
 
 absl::Status NodeInstaller::CopyWhole(const Bundle& bundle, InstallOutcome* outcome) {
@@ -342,7 +351,6 @@ absl::StatusOr<InstallOutcome> NodeInstaller::Install(
                               ? CopyChanged(bundle, manifest->out, &outcome)
                               : CopyWhole(bundle, &outcome);
     if (!copied.ok()) return copied;
-    outcome.copied = true;
   }
   status_("configuring");
   bool changed = false;
@@ -405,21 +413,14 @@ absl::StatusOr<InstallOutcome> NodeInstaller::Install(
   std::string start =
       Systemd() ? "systemctl daemon-reload\nsystemctl enable iommuvm-agent >/dev/null 2>&1\n"
                   "systemctl restart iommuvm-agent\n"
-                : absl::StrCat(
-                      "R=", ShellQuote(node_.root == "/" ? "" : At("")), "; P=", P, "; pidf=", pidf,
-                      "\n"
-                      "mkdir -p \"$(dirname \"$pidf\")\" \"$R/var/log\" \"$R",
-                      kStateDir, "\"\n",
-                      "pid=$(cat \"$pidf\" 2>/dev/null || true)\n"
-                      "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then\n"
-                      "  kill \"$pid\"; i=0\n"
-                      "  while kill -0 \"$pid\" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.2; "
-                      "i=$((i+1)); done\n"
-                      "  kill -9 \"$pid\" 2>/dev/null || true\nfi\n",
-                      ". ", ShellQuote(At(kDefaults)), "\n",
-                      "setsid \"$P/current/bin/iommuvm-agent\" --state_dir \"$R", kStateDir,
-                      "\" $IOMMUVM_AGENT_ARGS >> \"$R", kLogFile, "\" 2>&1 < /dev/null &\n",
-                      "echo $! > \"$pidf\"\n");
+                : absl::StrCat("R=", ShellQuote(node_.root == "/" ? "" : At("")), "; P=", P,
+                               "; pidf=", pidf,
+                               "\n"
+                               "mkdir -p \"$(dirname \"$pidf\")\" \"$R/var/log\" \"$R",
+                               kStateDir, "\"\n", kStopByPidFile, ". ", ShellQuote(At(kDefaults)),
+                               "\n", "setsid \"$P/current/bin/iommuvm-agent\" --state_dir \"$R",
+                               kStateDir, "\" $IOMMUVM_AGENT_ARGS >> \"$R", kLogFile,
+                               "\" 2>&1 < /dev/null &\n", "echo $! > \"$pidf\"\n");
   auto started = RunScript(start);
   if (!started.ok()) return started.status();
   if (!started->ok())
@@ -432,15 +433,9 @@ absl::StatusOr<std::vector<std::string>> NodeInstaller::Uninstall(bool purge) {
   if (auto s = Connect(); !s.ok()) return s;
   status_("stopping");
   std::string P = ShellQuote(At(kInstallDir));
-  std::string stop =
-      Systemd() ? "systemctl disable --now iommuvm-agent >/dev/null 2>&1 || true\n"
-                : absl::StrCat("pidf=", ShellQuote(At(kPidFile)),
-                               "\npid=$(cat \"$pidf\" 2>/dev/null || true)\n"
-                               "if [ -n \"$pid\" ] && kill -0 \"$pid\" 2>/dev/null; then\n"
-                               "  kill \"$pid\"; i=0\n"
-                               "  while kill -0 \"$pid\" 2>/dev/null && [ $i -lt 100 ]; do sleep "
-                               "0.2; i=$((i+1)); done\n"
-                               "  kill -9 \"$pid\" 2>/dev/null || true\nfi\nrm -f \"$pidf\"\n");
+  std::string stop = Systemd() ? "systemctl disable --now iommuvm-agent >/dev/null 2>&1 || true\n"
+                               : absl::StrCat("pidf=", ShellQuote(At(kPidFile)), "\n",
+                                              kStopByPidFile, "rm -f \"$pidf\"\n");
   auto stopped = RunScript(stop);
   if (!stopped.ok()) return stopped.status();
   status_("restoring");

@@ -39,7 +39,6 @@ struct Bundle {
   std::string top;      // the directory it unpacks to ("iommuvm-0.1.0-linux-x86_64")
   // share/files.sha256: each file's SHA-256 by its path below `top`.
   std::map<std::string, std::string> files;
-  std::string manifest;  // that file's text
 };
 absl::StatusOr<Bundle> OpenBundle(const std::string& path);
 // "HASH  path" lines (sha256sum's output) as path -> hash.
@@ -53,8 +52,8 @@ struct InstallOptions {
 };
 
 struct InstallOutcome {
-  bool copied = false;  // files were sent (else the release was there already)
-  // What was sent: "all 89 files (14 MB)" or "3 of 89 files (2.1 MB)".
+  // What was sent: "all 89 files (14.0 MB)" or "3 of 89 files (2.1 MB)";
+  // empty when the release was there already.
   std::string sent;
   bool restarted = false;  // the agent was (re)started
   std::string release;
@@ -86,7 +85,10 @@ class NodeInstaller {
 
  private:
   absl::Status Connect();
-  // Runs `script` with sh as root (through sudo -n when not root).
+  // The command that runs `script` with sh -eu as root (through sudo -n
+  // when the login is not root).
+  std::string RootShell(const std::string& script) const;
+  // Runs RootShell(script).
   absl::StatusOr<RemoteResult> RunScript(const std::string& script,
                                          absl::Duration timeout = absl::Minutes(2));
   // Writes `content` to `path` on the node (mode `mode`) unless it is the

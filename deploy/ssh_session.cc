@@ -132,16 +132,11 @@ absl::StatusOr<RemoteResult> SshSession::Run(const std::string& command,
   RemoteResult r;
   char buf[16384];
   auto drain = [&](int timeout_ms) -> bool {
-    bool any = false;
     for (int is_stderr : {0, 1}) {
       int n = ssh_channel_read_timeout(ch, buf, sizeof buf, is_stderr, timeout_ms);
       if (n == SSH_ERROR) return false;
-      if (n > 0) {
-        (is_stderr ? r.err : r.out).append(buf, n);
-        any = true;
-      }
+      if (n > 0) (is_stderr ? r.err : r.out).append(buf, n);
     }
-    (void)any;
     return true;
   };
   // The command may end before it has read everything (a full disk ends

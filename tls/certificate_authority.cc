@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "common/file_system.h"
 
 namespace iommuvm::tls {
@@ -219,15 +220,8 @@ std::string CommonName(PeerKind kind, const std::string& name) {
 }
 
 std::string FileStem(PeerKind kind, const std::string& name) {
-  switch (kind) {
-    case PeerKind::kController:
-      return "controller";
-    case PeerKind::kAgent:
-      return "agent-" + name;
-    case PeerKind::kUser:
-      return "user-" + name;
-  }
-  return "";
+  // The identity as a file name: "agent:node1" -> "agent-node1".
+  return absl::StrReplaceAll(CommonName(kind, name), {{":", "-"}});
 }
 
 absl::Status CheckPeerName(const std::string& name) {

@@ -39,16 +39,18 @@ TEST(TlsTest, OnlyPeersWithTheRightCertificateGetIn) {
   LocalFileSystem fs;
   std::string agent_only = h.dir() / "agent-only";
   ASSERT_TRUE(fs.MakeDirs(agent_only).ok());
-  for (const char* f : {"ca.crt", "agent-server-1.crt", "agent-server-1.key"}) {
-    ASSERT_TRUE(fs.WriteFile(agent_only + "/" + f, *fs.ReadFile(h.tls_dir() + "/" + f)).ok());
-  }
+  // server-1's certificate and key, under the file names `stem` would use.
+  auto copy_pair = [&](const std::string& stem) {
+    for (const char* ext : {".crt", ".key"}) {
+      ASSERT_TRUE(fs.WriteFile(agent_only + "/" + stem + ext,
+                               *fs.ReadFile(h.tls_dir() + "/agent-server-1" + ext))
+                      .ok());
+    }
+  };
+  ASSERT_TRUE(fs.WriteFile(agent_only + "/ca.crt", *fs.ReadFile(h.tls_dir() + "/ca.crt")).ok());
+  ASSERT_NO_FATAL_FAILURE(copy_pair("agent-server-1"));
   // Presented as a user's (renamed), it is still an agent's by its name.
-  ASSERT_TRUE(
-      fs.WriteFile(agent_only + "/user-x.crt", *fs.ReadFile(agent_only + "/agent-server-1.crt"))
-          .ok());
-  ASSERT_TRUE(
-      fs.WriteFile(agent_only + "/user-x.key", *fs.ReadFile(agent_only + "/agent-server-1.key"))
-          .ok());
+  ASSERT_NO_FATAL_FAILURE(copy_pair("user-x"));
   plain.argv = {IOMMUVM_CLI_BIN, "agents",   "--controller", h.address(),
                 "--tls_dir",     agent_only, "--tls_user",   "x"};
   CommandResult wrong_kind = *runner.Run(plain);
@@ -57,12 +59,7 @@ TEST(TlsTest, OnlyPeersWithTheRightCertificateGetIn) {
 
   // An agent with the certificate of another id is refused and logged; it
   // never registers.
-  ASSERT_TRUE(fs.WriteFile(agent_only + "/agent-impostor.crt",
-                           *fs.ReadFile(agent_only + "/agent-server-1.crt"))
-                  .ok());
-  ASSERT_TRUE(fs.WriteFile(agent_only + "/agent-impostor.key",
-                           *fs.ReadFile(agent_only + "/agent-server-1.key"))
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(copy_pair("agent-impostor"));
   CommandSpec impostor;
   impostor.argv = {IOMMUVM_AGENT_BIN,    "--controller", h.address(), "--id",
                    "impostor",           "--roles",      "server",    "--state_dir",
@@ -96,22 +93,15 @@ TEST(TlsTest, AnAgentRefusesAControllerItsCaDidNotCertify) {
   ASSERT_TRUE(fs.WriteFile(theirs + "/ca.crt", both).ok());  // the controller's client trust
   Daemon controller = h.StartController({"--tls_dir", theirs});
   ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
-  LocalCommandRunner runner;
-  CommandSpec agent;
-  agent.argv = {IOMMUVM_AGENT_BIN, "--controller", h.address(), "--id",
-                "node1",           "--roles",      "client",    "--state_dir",
-                h.dir() / "node1", "--tls_dir",    ours};
-  agent.log_path = h.dir() / "node1.log";
   {
-    auto p = *runner.Start(agent);
+    Daemon refused = h.StartAgent("node1", "client", {}, {"--tls_dir", ours});
     absl::SleepFor(absl::Seconds(3));
     EXPECT_EQ(h.Count("SELECT COUNT(*) FROM nodes"), 0) << controller.Log();
   }
   // Trusting that CA as well, the same agent gets in.
   ASSERT_TRUE(fs.WriteFile(ours + "/ca.crt", both).ok());
-  auto p = *runner.Start(agent);
-  EXPECT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 1, absl::Seconds(15)))
-      << fs.ReadFile(agent.log_path).value_or("");
+  Daemon agent = h.StartAgent("node1", "client", {}, {"--tls_dir", ours});
+  EXPECT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 1, absl::Seconds(15))) << agent.Log();
 }
 
 TEST(TlsTest, APlaintextControllerListensOnlyOnLoopback) {

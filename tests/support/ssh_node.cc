@@ -22,6 +22,18 @@ absl::Status Run(LocalCommandRunner& runner, std::vector<std::string> argv) {
 
 }  // namespace
 
+absl::Status WaitForSshBanner(int port, Process* server, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (!server->Running()) return absl::AbortedError("the server ended");
+    if (agent::TcpExchange("127.0.0.1", static_cast<uint32_t>(port), "", absl::Seconds(1)).ok()) {
+      return absl::OkStatus();
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError("no banner");
+}
+
 SshNode::SshNode(std::string dir, std::string name)
     : dir_(std::move(dir)), name_(std::move(name)) {}
 
@@ -74,15 +86,9 @@ absl::Status SshNode::Start() {
   auto p = runner_.Start(spec);
   if (!p.ok()) return p.status();
   sshd_ = std::move(*p);
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
-    // sshd greets first: its banner says it is up.
-    if (agent::TcpExchange("127.0.0.1", static_cast<uint32_t>(port_), "", absl::Seconds(1)).ok()) {
-      return absl::OkStatus();
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return absl::UnavailableError(absl::StrCat("sshd did not listen: ", log()));
+  absl::Status up = WaitForSshBanner(port_, sshd_.get(), absl::Seconds(10));
+  if (!up.ok()) return absl::UnavailableError(absl::StrCat("sshd did not listen: ", log()));
+  return absl::OkStatus();
 }
 
 void SshNode::Stop() { sshd_.reset(); }

@@ -9,9 +9,15 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "common/command_runner.h"
 
 namespace iommuvm::testing {
+
+// Polls until the sshd on 127.0.0.1:`port` sends its banner (sshd greets
+// first): OK; Aborted when `server` ends first; DeadlineExceeded after
+// `timeout`.
+absl::Status WaitForSshBanner(int port, Process* server, absl::Duration timeout);
 
 class SshNode {
  public:

@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "agent/workload/tcp_probe.h"
 #include "common/file_system.h"
+#include "tests/support/ssh_node.h"
 
 namespace iommuvm::testing {
 
@@ -61,18 +61,14 @@ absl::Status SystemdNode::Start() {
   auto p = runner_.Start(spec);
   if (!p.ok()) return p.status();
   nspawn_ = std::move(*p);
-  absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (absl::Now() < deadline) {
-    if (!nspawn_->Running()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("systemd-nspawn cannot boot a container here: ", log()));
-    }
-    if (agent::TcpExchange("127.0.0.1", static_cast<uint32_t>(port_), "", absl::Seconds(1)).ok()) {
-      return absl::OkStatus();
-    }
-    absl::SleepFor(absl::Milliseconds(100));
+  absl::Status up = WaitForSshBanner(port_, nspawn_.get(), absl::Seconds(60));
+  if (absl::IsAborted(up)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("systemd-nspawn cannot boot a container here: ", log()));
   }
-  return absl::UnavailableError(absl::StrCat("the node's sshd did not answer: ", log()));
+  if (!up.ok())
+    return absl::UnavailableError(absl::StrCat("the node's sshd did not answer: ", log()));
+  return absl::OkStatus();
 }
 
 CommandResult SystemdNode::Ssh(const std::string& command) {
