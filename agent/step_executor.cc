@@ -13,6 +13,7 @@
 #include "agent/telemetry/qemu_threads_collector.h"
 #include "agent/telemetry/server_requests_collector.h"
 #include "agent/telemetry/tracepoint_collector.h"
+#include "agent/workload/data_path.h"
 #include "agent/workload/load_generator.h"
 #include "agent/workload/server_application.h"
 #include "common/head_and_tail.h"
@@ -201,7 +202,7 @@ std::unique_ptr<Sampler> StepExecutor::StartSampler(const v1::Step& step, Server
                                  step.telemetry_collectors().end());
   std::vector<std::unique_ptr<Collector>> collectors = MakeCollectors(
       names, deps_.fs, deps_.perf, deps_.runner, app != nullptr ? step.start_server().cores() : "");
-  if (app != nullptr) {
+  if (app != nullptr && app->HasRequestCounter()) {
     collectors.push_back(std::make_unique<ServerRequestsCollector>(app, step.start_server().app()));
   }
   return std::make_unique<Sampler>(std::move(collectors), deps_.clock, TelemetryInterval(step),
@@ -269,7 +270,7 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
   auto generator = MakeLoadGenerator(load.tool(), deps_.workload());
   if (!generator.ok()) return Finish(step, generator.status(), {});
-  if (load.warmup_ms() > 0) {
+  if (load.warmup_ms() > 0 && !(*generator)->WarmsUpItself()) {
     // Unmeasured load first: time-bounded tools run for the warmup; a
     // request-bounded one is stopped when the warmup is over.
     v1::RunLoad warm = load;
@@ -294,11 +295,30 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
             emit({std::move(s)});
           },
           TelemetryInterval(step));
+  // The data path: the interface holding this node's data address, whose
+  // counters must show the load's bytes.
+  std::optional<std::string> data_if = InterfaceWithAddress(data_address_);
+  absl::StatusOr<uint64_t> if_before =
+      data_if ? InterfaceBytes(*deps_.fs, *data_if) : absl::NotFoundError("");
   int64_t load_started = absl::ToUnixMillis(deps_.clock->Now());
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   int64_t load_ended = absl::ToUnixMillis(deps_.clock->Now());
   v1::StepUpdate u;
   sampler->Stop();  // its last batch is stored before the step's outcome
+  absl::StatusOr<uint64_t> if_after =
+      if_before.ok() ? InterfaceBytes(*deps_.fs, *data_if) : absl::NotFoundError("");
+  if (result.ok()) {
+    uint64_t payload = PayloadBytes(*result);
+    if (if_before.ok() && if_after.ok() && *if_after >= *if_before) {
+      uint64_t crossed = *if_after - *if_before;
+      (*u.mutable_evidence())["data_path"] = DescribeDataPath(*data_if, crossed, payload);
+      absl::Status path = CheckDataPath(*data_if, crossed, payload);
+      if (!path.ok()) result = path;
+    } else {
+      (*u.mutable_evidence())["data_path"] =
+          absl::StrCat("not checked: no interface counters for ", data_address_);
+    }
+  }
   std::vector<v1::AgentMessage> outcome;
   if (result.ok()) {
     v1::AgentMessage msg;

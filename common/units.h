@@ -28,5 +28,8 @@ absl::StatusOr<uint64_t> ParseRate(absl::string_view text);
 std::string SpecDuration(absl::Duration d);
 // Formats a rate the way ParseRate reads it (50000 -> "50k/s").
 std::string SpecRate(uint64_t per_second);
+// A byte count for people, in powers of 1024 with one decimal: "512 B",
+// "1.0 MiB", "4.1 GiB".
+std::string HumanBytes(uint64_t bytes);
 
 }  // namespace iommuvm

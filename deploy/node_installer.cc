@@ -16,6 +16,7 @@
 #include "common/command_runner.h"
 #include "common/file_system.h"
 #include "common/shell_quote.h"
+#include "common/units.h"
 #include "tls/certificate_authority.h"
 
 namespace iommuvm::deploy {
@@ -264,7 +265,7 @@ absl::Status NodeInstaller::CopyWhole(const Bundle& bundle, InstallOutcome* outc
   }
   outcome->sent =
       absl::StrCat("all ", bundle.files.empty() ? "" : absl::StrCat(bundle.files.size(), " "),
-                   "files (", absl::StrFormat("%.1f", bundle.size / 1048576.0), " MB)");
+                   "files (", HumanBytes(bundle.size), ")");
   return absl::OkStatus();
 }
 
@@ -327,7 +328,7 @@ absl::Status NodeInstaller::CopyChanged(const Bundle& bundle, const std::string&
   if (!r->ok())
     return absl::UnavailableError(absl::StrCat("copying the changed files: ", Explain(*r)));
   outcome->sent = absl::StrCat(changed.size() - 1, " of ", bundle.files.size(), " files (",
-                               absl::StrFormat("%.1f", delta_size / 1048576.0), " MB)");
+                               HumanBytes(delta_size), ")");
   return absl::OkStatus();
 }
 

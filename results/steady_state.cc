@@ -8,7 +8,7 @@
 namespace iommuvm::results {
 
 std::optional<std::string> FindStall(const std::vector<RateSample>& samples, int64_t start_ms,
-                                     int64_t end_ms, int64_t interval_ms) {
+                                     int64_t end_ms, int64_t interval_ms, const std::string& unit) {
   // The rate the server reached during the load, and the samples that
   // cover whole intervals inside it: each sample is the rate over the
   // interval before it, so keep half an interval to spare on both sides.
@@ -31,9 +31,9 @@ std::optional<std::string> FindStall(const std::vector<RateSample>& samples, int
   if (stalled == 0) return std::nullopt;
   return absl::StrFormat(
       "the server served almost nothing in %d of %d telemetry intervals of the run (from "
-      "%.1f s after it started; it had reached %.0f requests/s): the data plane or the server "
+      "%.1f s after it started; it had reached %.0f %s): the data plane or the server "
       "stalled, so the result is not a steady-state measurement",
-      stalled, static_cast<int>(inside.size()), (first - start_ms) / 1000.0, peak);
+      stalled, static_cast<int>(inside.size()), (first - start_ms) / 1000.0, peak, unit);
 }
 
 namespace {
@@ -69,7 +69,7 @@ std::optional<std::string> CoverageGap(const std::vector<RateSample>& samples, i
 }
 
 std::string FindUnsteady(const std::vector<RateSample>& samples, int64_t start_ms, int64_t end_ms,
-                         int64_t interval_ms, uint32_t pct) {
+                         int64_t interval_ms, uint32_t pct, const std::string& unit) {
   if (pct == 0) return "";
   std::vector<RateSample> inside;
   for (const RateSample& s : samples) {
@@ -91,19 +91,21 @@ std::string FindUnsteady(const std::vector<RateSample>& samples, int64_t start_m
   }
   if (below == 0) return "";
   return absl::StrFormat(
-      "%d of %d intervals below %u%% of the median %.0f requests/s (lowest %.0f at %.1f s)", below,
-      static_cast<int>(inside.size()), pct, median, worst->value,
+      "%d of %d intervals below %u%% of the median %.0f %s (lowest %.0f at %.1f s)", below,
+      static_cast<int>(inside.size()), pct, median, unit, worst->value,
       (worst->ts_ms - start_ms) / 1000.0);
 }
 
 }  // namespace
 
 LoadJudgement JudgeLoad(const std::vector<RateSample>& samples, int64_t start_ms, int64_t end_ms,
-                        int64_t interval_ms, uint32_t unsteady_pct) {
+                        int64_t interval_ms, uint32_t unsteady_pct, const std::string& unit) {
   LoadJudgement j;
   j.failure = CoverageGap(samples, start_ms, end_ms, interval_ms);
-  if (!j.failure) j.failure = FindStall(samples, start_ms, end_ms, interval_ms);
-  if (!j.failure) j.unsteady = FindUnsteady(samples, start_ms, end_ms, interval_ms, unsteady_pct);
+  if (!j.failure) j.failure = FindStall(samples, start_ms, end_ms, interval_ms, unit);
+  if (!j.failure) {
+    j.unsteady = FindUnsteady(samples, start_ms, end_ms, interval_ms, unsteady_pct, unit);
+  }
   return j;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Whether a measured run was served steadily: the server's own request
 // rate (server_requests_per_second, sampled every telemetry interval on
-// the server node) must not collapse during the load. A data-plane outage
+// the server node; for servers that count no requests, iperf3 and
+// sockperf, the node's packets per second) must not collapse during the
+// load. A data-plane outage
 // or a stalled server otherwise yields a low, plausible-looking number that
 // generators such as wrk report without a single error (seen here with a
 // veth cut mid-run: 3.2k req/s, 0 errors, instead of ~25k).
@@ -25,8 +27,10 @@ struct RateSample {
 // it; nullopt when the run was steady or there are fewer than three such
 // samples to judge. (1%, not 0: the server's own probe of its counter keeps
 // the rate slightly above 0 even when nothing else arrives.)
+// `unit` names the rate in messages ("requests/s", "packets/s").
 std::optional<std::string> FindStall(const std::vector<RateSample>& samples, int64_t start_ms,
-                                     int64_t end_ms, int64_t interval_ms);
+                                     int64_t end_ms, int64_t interval_ms,
+                                     const std::string& unit = "requests/s");
 
 // What the server's own rate says about a measured load [start_ms, end_ms].
 struct LoadJudgement {
@@ -43,6 +47,7 @@ struct LoadJudgement {
 // covered when samples reach from within two intervals of its start to
 // its end with no gap over 2.5 intervals.
 LoadJudgement JudgeLoad(const std::vector<RateSample>& samples, int64_t start_ms, int64_t end_ms,
-                        int64_t interval_ms, uint32_t unsteady_pct);
+                        int64_t interval_ms, uint32_t unsteady_pct,
+                        const std::string& unit = "requests/s");
 
 }  // namespace iommuvm::results

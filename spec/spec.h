@@ -42,7 +42,15 @@ struct GeneratorSpec {
   uint64_t keyspace = 0;       // 0: a single key
   uint32_t threads = 0;        // 0: tool default
   uint64_t file_size = 0;      // nginx: size of the file fetched
-  uint64_t rate = 0;           // open-loop tools: requests/s in total
+  uint64_t rate = 0;           // open-loop tools: requests/s in total; sockperf: messages/s
+  // iperf3: parallel flows, each its own server and client process on its
+  // own port (flow i pinned to the i-th core of `cores` on each side).
+  uint32_t flows = 1;
+  std::string congestion;      // iperf3 -C: TCP congestion control ("" = the node's default)
+  uint64_t socket_buffer = 0;  // iperf3 -w: socket buffer bytes (0 = the kernel's)
+  uint64_t write_size = 0;     // iperf3 -l: bytes per write (0 = iperf3's 128 KiB)
+  uint32_t message_size = 64;  // sockperf -m: bytes per request and per reply
+  std::string cores;           // CPU list to pin the generator to ("" = no pinning)
 };
 
 struct WorkloadSpec {

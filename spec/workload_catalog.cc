@@ -21,6 +21,9 @@ const std::vector<AppInfo>& Apps() {
        "memcaslap",
        {"port", "threads", "max_memory", "connections", "cores", "preload"}},
       {"nginx", "wrk", {"port", "workers", "keepalive_requests", "cores"}},
+      // Bulk TCP flows and request/response latency: the network path itself.
+      {"iperf3", "iperf3", {"port", "cores"}, /*counts_requests=*/false},
+      {"sockperf", "sockperf", {"port", "cores"}, /*counts_requests=*/false},
   };
   return *apps;
 }
@@ -55,6 +58,18 @@ const std::vector<ToolInfo>& Tools() {
        true,
        RunBound::kDuration,
        {"tool", "clients", "threads", "duration", "warmup", "file_size", "rate"}},
+      {"iperf3",
+       {"iperf3"},
+       false,
+       RunBound::kDuration,
+       {"tool", "flows", "duration", "warmup", "congestion", "socket_buffer", "write_size",
+        "cores"}},
+      // ping-pong: one request in flight; `rate` paces it (--mps), else as fast as replies come.
+      {"sockperf",
+       {"sockperf"},
+       false,
+       RunBound::kDuration,
+       {"tool", "duration", "warmup", "message_size", "rate", "cores"}},
   };
   return *tools;
 }

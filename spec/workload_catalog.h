@@ -14,6 +14,9 @@ struct AppInfo {
   std::string name;
   std::string default_tool;
   std::vector<std::string> server_keys;  // keys allowed under `server`
+  // Whether the server counts the requests it serves (redis, memcached,
+  // nginx); the others' steadiness is judged by the server node's packets.
+  bool counts_requests = true;
 };
 
 enum class RunBound {

@@ -72,7 +72,7 @@ void ReadServer(MapReader& w, const AppInfo* app, SpecErrors* errors, ServerSpec
 std::string InapplicableReason(const ToolInfo& t, const std::string& key) {
   if (key == "rate") {
     return absl::StrCat(t.name, " is closed-loop and cannot hold a request rate; 'rate' ",
-                        "needs an open-loop tool (wrk2)");
+                        "needs a tool that paces its requests (wrk2, sockperf)");
   }
   if (key == "duration" && t.bound == RunBound::kRequests) {
     return absl::StrCat(t.name, " is bounded by a request count, not by time; ",
@@ -138,6 +138,21 @@ void ReadGenerator(MapReader& w, const AppInfo* app, SpecErrors* errors, Generat
     if (!e.empty()) r.Error(r.Child("ratio"), r.ChildPath("ratio"), e);
   }
   if (applies("file_size")) r.Size("file_size", &g->file_size, 1, 1ull << 40);
+  if (applies("flows")) r.UInt32("flows", &g->flows, 1, 256);
+  if (applies("congestion")) r.String("congestion", &g->congestion);
+  if (applies("socket_buffer")) r.Size("socket_buffer", &g->socket_buffer, 1024, 1ull << 30);
+  if (applies("write_size")) r.Size("write_size", &g->write_size, 1, 1ull << 30);
+  if (applies("message_size")) {
+    uint64_t size = g->message_size;
+    // sockperf's own bounds: its header is 14 bytes, a message at most 65000.
+    r.Size("message_size", &size, 14, 65000);
+    g->message_size = static_cast<uint32_t>(size);
+  }
+  if (applies("cores")) {
+    r.String("cores", &g->cores);
+    std::string e = g->cores.empty() ? "" : CheckCpuList(g->cores);
+    if (!e.empty()) r.Error(r.Child("cores"), r.ChildPath("cores"), e);
+  }
   if (applies("rate")) {
     YAML::Node rate = r.Child("rate");
     if (rate.IsDefined()) {

@@ -35,6 +35,8 @@ const std::vector<VersionProbe>& VersionProbes() {
       {"memcaslap", {"memcaslap", "--version"}},
       {"wrk", {"wrk", "-v"}},  // prints its banner and exits 1
       {"wrk2", {"wrk2", "-v"}},
+      {"iperf3", {"iperf3", "--version"}},      // server and client in one program
+      {"sockperf", {"sockperf", "--version"}},  // likewise
       {"qemu-system-x86_64", {"qemu-system-x86_64", "--version"}},
   };
   return *probes;

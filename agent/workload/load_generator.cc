@@ -7,9 +7,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/workload/iperf3.h"
 #include "agent/workload/memcaslap.h"
 #include "agent/workload/memtier.h"
 #include "agent/workload/redis_benchmark.h"
+#include "agent/workload/sockperf.h"
 #include "agent/workload/wrk.h"
 
 namespace iommuvm::agent {
@@ -124,9 +126,23 @@ absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::stri
   if (tool == "memcaslap") return std::unique_ptr<LoadGenerator>(new Memcaslap(env));
   if (tool == "wrk") return std::unique_ptr<LoadGenerator>(new Wrk(env, /*open_loop=*/false));
   if (tool == "wrk2") return std::unique_ptr<LoadGenerator>(new Wrk(env, /*open_loop=*/true));
+  if (tool == "iperf3") return std::unique_ptr<LoadGenerator>(new Iperf3(env));
+  if (tool == "sockperf") return std::unique_ptr<LoadGenerator>(new Sockperf(env));
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown load generator '", tool,
-      "'; known: redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2"));
+      "'; known: redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2, iperf3, sockperf"));
+}
+
+uint64_t PayloadBytes(const LoadResult& result) {
+  if (result.payload_bytes > 0) return result.payload_bytes;
+  double bytes = 0;
+  uint64_t requests = 0;
+  for (const auto& op : result.operations) {
+    bytes += op.throughput_bytes() * op.duration_s();
+    requests += op.requests();
+  }
+  if (bytes > 0) return static_cast<uint64_t>(bytes);
+  return requests * 8;
 }
 
 }  // namespace iommuvm::agent

@@ -1,6 +1,7 @@
 #pragma once
 // LoadGenerator: a load tool run on the client node against a server
-// (redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2).
+// (redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2, iperf3,
+// sockperf).
 
 #include <atomic>
 #include <functional>
@@ -21,7 +22,15 @@ struct LoadResult {
   std::string tool_version;
   std::vector<v1::OperationResult> operations;
   std::string raw_output;
+  // Bytes the tool says it moved over the network in the measured run (0:
+  // it does not say; PayloadBytes estimates).
+  uint64_t payload_bytes = 0;
 };
+
+// The bytes a run moved at least: the tool's own count, else its bytes per
+// second over each operation's duration, else 8 bytes per request (the
+// least any request and reply of these protocols carry together).
+uint64_t PayloadBytes(const LoadResult& result);
 
 class LoadGenerator {
  public:
@@ -36,6 +45,9 @@ class LoadGenerator {
     progress_ = std::move(fn);
     progress_interval_ = interval;
   }
+  // Whether the tool runs the warm-up itself (within the measured
+  // connection, e.g. iperf3 --omit) instead of a separate unmeasured run.
+  virtual bool WarmsUpItself() const { return false; }
   // The tool's command line for `load` (exposed for tests and logs).
   virtual std::vector<std::string> CommandLine(const v1::RunLoad& load) const = 0;
   // Runs the tool to completion (killed at `timeout` or when `cancel` is

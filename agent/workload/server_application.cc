@@ -1,13 +1,20 @@
 #include "agent/workload/server_application.h"
 
+#include <algorithm>
+#include <iterator>
+#include <set>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "agent/workload/iperf3_server.h"
 #include "agent/workload/memcached_server.h"
 #include "agent/workload/nginx_server.h"
 #include "agent/workload/redis_server.h"
+#include "agent/workload/sockperf_server.h"
 #include "agent/workload/tcp_probe.h"
+#include "common/cpu_list.h"
 #include "common/status_macros.h"
 
 namespace iommuvm::agent {
@@ -44,37 +51,65 @@ absl::Status ServerApplication::Preload(const v1::StartServer&, const std::strin
   return absl::UnimplementedError(absl::StrCat(name(), " cannot be preloaded"));
 }
 
+absl::StatusOr<std::unique_ptr<Process>> ServerApplication::StartProcess(
+    const v1::StartServer& config, std::vector<std::string> argv, const std::string& log_path,
+    uint32_t index, uint32_t count) {
+  if (!config.cores().empty()) {
+    std::string cores = config.cores();
+    if (count > 1) {
+      ASSIGN_OR_RETURN(std::set<int> cpus, ParseCpuList(cores));
+      auto it = cpus.begin();
+      std::advance(it, index % cpus.size());
+      cores = absl::StrCat(*it);
+    }
+    argv.insert(argv.begin(), {"taskset", "-c", cores});
+  }
+  CommandSpec spec;
+  spec.argv = std::move(argv);
+  spec.cwd = std::string(log_path.substr(0, log_path.rfind('/')));
+  spec.log_path = log_path;
+  return env_.runner->Start(spec);
+}
+
 absl::StatusOr<uint32_t> ServerApplication::Start(const v1::StartServer& config,
                                                   const std::string& host,
                                                   const std::string& run_dir,
                                                   absl::Duration timeout) {
+  uint32_t count = std::max<uint32_t>(1, Processes(config));
   uint32_t port = config.port();
   if (port == 0) {
-    ASSIGN_OR_RETURN(port, PickFreePort(host));
+    ASSIGN_OR_RETURN(port, PickFreePorts(host, count));
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> argv, Prepare(config, host, port, run_dir));
-  if (!config.cores().empty()) argv.insert(argv.begin(), {"taskset", "-c", config.cores()});
-  std::string log_path = absl::StrCat(run_dir, "/", name(), ".log");
-  CommandSpec spec;
-  spec.argv = std::move(argv);
-  spec.cwd = run_dir;
-  spec.log_path = log_path;
-  ASSIGN_OR_RETURN(process_, env_.runner->Start(spec));
-  absl::Time deadline = env_.clock->Now() + timeout;
-  while (!Ready(host, port)) {
-    if (!process_->Running()) {
-      std::string why = process_->ExitDescription();
-      process_.reset();
-      return absl::FailedPreconditionError(
-          absl::StrCat(name(), " ", why, ": ", TailOfFile(*env_.files, log_path, 600)));
-    }
-    if (env_.clock->Now() > deadline) {
+  std::vector<std::string> logs;
+  for (uint32_t i = 0; i < count; ++i) {
+    logs.push_back(count == 1 ? absl::StrCat(run_dir, "/", name(), ".log")
+                              : absl::StrCat(run_dir, "/", name(), "-", i, ".log"));
+    auto argv = Prepare(config, host, port + i, run_dir);
+    auto process = argv.ok() ? StartProcess(config, *std::move(argv), logs[i], i, count)
+                             : absl::StatusOr<std::unique_ptr<Process>>(argv.status());
+    if (!process.ok()) {
       Stop();
-      return absl::DeadlineExceededError(absl::StrCat(
-          name(), " did not answer on ", host, ":", port, " within ", absl::FormatDuration(timeout),
-          ": ", TailOfFile(*env_.files, log_path, 600)));
+      return process.status();
     }
-    absl::SleepFor(absl::Milliseconds(20));
+    processes_.push_back(*std::move(process));
+  }
+  absl::Time deadline = env_.clock->Now() + timeout;
+  for (uint32_t i = 0; i < count; ++i) {
+    while (!Ready(host, port + i)) {
+      if (!processes_[i]->Running()) {
+        std::string why = processes_[i]->ExitDescription();
+        Stop();
+        return absl::FailedPreconditionError(
+            absl::StrCat(name(), " ", why, ": ", TailOfFile(*env_.files, logs[i], 600)));
+      }
+      if (env_.clock->Now() > deadline) {
+        Stop();
+        return absl::DeadlineExceededError(absl::StrCat(
+            name(), " did not answer on ", host, ":", port + i, " within ",
+            absl::FormatDuration(timeout), ": ", TailOfFile(*env_.files, logs[i], 600)));
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
   }
   host_ = host;
   port_ = port;
@@ -89,14 +124,22 @@ absl::StatusOr<uint32_t> ServerApplication::Start(const v1::StartServer& config,
 }
 
 bool ServerApplication::Stop() {
-  if (!process_) return false;
-  bool was_running = process_->Running();
-  process_->Stop(absl::Seconds(3));
-  process_.reset();
+  bool was_running = !processes_.empty();
+  for (auto& p : processes_) {
+    was_running = was_running && p->Running();
+    p->Stop(absl::Seconds(3));
+  }
+  processes_.clear();
   return was_running;
 }
 
-bool ServerApplication::Running() { return process_ && process_->Running(); }
+bool ServerApplication::Running() {
+  if (processes_.empty()) return false;
+  for (auto& p : processes_) {
+    if (!p->Running()) return false;
+  }
+  return true;
+}
 
 absl::StatusOr<uint64_t> ServerApplication::RequestsServed() {
   if (!Running()) return absl::FailedPreconditionError(absl::StrCat(name(), " is not running"));
@@ -119,8 +162,10 @@ absl::StatusOr<std::unique_ptr<ServerApplication>> MakeServerApplication(const s
   if (app == "redis") return std::unique_ptr<ServerApplication>(new RedisServer(env));
   if (app == "memcached") return std::unique_ptr<ServerApplication>(new MemcachedServer(env));
   if (app == "nginx") return std::unique_ptr<ServerApplication>(new NginxServer(env));
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown application '", app, "'; known: redis, memcached, nginx"));
+  if (app == "iperf3") return std::unique_ptr<ServerApplication>(new Iperf3Server(env));
+  if (app == "sockperf") return std::unique_ptr<ServerApplication>(new SockperfServer(env));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown application '", app, "'; known: redis, memcached, nginx, iperf3, sockperf"));
 }
 
 }  // namespace iommuvm::agent

@@ -35,11 +35,18 @@ class ServerApplication {
   // total_commands_processed, memcached cmd_get + cmd_set, nginx
   // stub_status): live throughput whatever the generator prints.
   absl::StatusOr<uint64_t> RequestsServed();
+  // Whether the server counts the requests it serves (RequestsServed);
+  // iperf3 and sockperf do not.
+  virtual bool HasRequestCounter() const { return true; }
 
  protected:
   // The program's name (log file and messages).
   virtual std::string name() const = 0;
-  // Writes config files into `run_dir`; returns the command line.
+  // How many processes serve: one, except servers run once per flow
+  // (iperf3), which listen on ports port..port+n-1.
+  virtual uint32_t Processes(const v1::StartServer&) const { return 1; }
+  // Writes config files into `run_dir`; returns the command line of the
+  // process that listens on `port`.
   virtual absl::StatusOr<std::vector<std::string>> Prepare(const v1::StartServer& config,
                                                            const std::string& host,
                                                            uint32_t port,
@@ -55,7 +62,13 @@ class ServerApplication {
 
  private:
   WorkloadEnv env_;
-  std::unique_ptr<Process> process_;
+  // Starts process `index` of `count` (pinned to the spec's cores, or to
+  // the index-th of them when there are several processes).
+  absl::StatusOr<std::unique_ptr<Process>> StartProcess(const v1::StartServer& config,
+                                                        std::vector<std::string> argv,
+                                                        const std::string& log_path, uint32_t index,
+                                                        uint32_t count);
+  std::vector<std::unique_ptr<Process>> processes_;
   std::string host_;
   uint32_t port_ = 0;
 };

@@ -6,11 +6,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <optional>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -37,7 +42,40 @@ class Fd {
   int fd_;
 };
 
+// Whether a socket listens on `port` per /proc/net/tcp{,6}; nullopt when
+// neither is readable.
+std::optional<bool> ListensOn(const FileSystem& files, uint32_t port) {
+  bool readable = false;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    auto text = files.ReadFile(table);
+    if (!text.ok()) continue;
+    readable = true;
+    // "  0: 0100007F:1F90 00000000:0000 0A ...": local address:port (hex), remote, state.
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (f.size() < 4 || f[3] != "0A") continue;  // 0A: TCP_LISTEN
+      size_t colon = f[1].rfind(':');
+      uint32_t local = 0;
+      if (colon != absl::string_view::npos && absl::SimpleHexAtoi(f[1].substr(colon + 1), &local) &&
+          local == port) {
+        return true;
+      }
+    }
+  }
+  if (!readable) return std::nullopt;
+  return false;
+}
+
 }  // namespace
+
+bool Listening(const FileSystem& files, const std::string& host, uint32_t port) {
+  std::optional<bool> listening = ListensOn(files, port);
+  if (listening.has_value()) return *listening;
+  auto addr = Address(host, port);
+  if (!addr.ok()) return false;
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) == 0;
+}
 
 absl::StatusOr<std::string> TcpExchange(const std::string& host, uint32_t port,
                                         const std::string& request, absl::Duration timeout) {
@@ -115,6 +153,24 @@ absl::StatusOr<uint32_t> PickFreePort(const std::string& host) {
   socklen_t len = sizeof *addr;
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&*addr), &len);
   return ntohs(addr->sin_port);
+}
+
+absl::StatusOr<uint32_t> PickFreePorts(const std::string& host, uint32_t count) {
+  if (count <= 1) return PickFreePort(host);
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    ASSIGN_OR_RETURN(uint32_t first, PickFreePort(host));
+    if (first + count > 65536) continue;
+    bool all_free = true;
+    for (uint32_t p = first + 1; p < first + count && all_free; ++p) {
+      auto addr = Address(host, p);
+      if (!addr.ok()) return addr.status();
+      Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      all_free = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof *addr) == 0;
+    }
+    if (all_free) return first;
+  }
+  return absl::UnavailableError(
+      absl::StrCat("no ", count, " consecutive free ports on ", host, " after 50 tries"));
 }
 
 }  // namespace iommuvm::agent

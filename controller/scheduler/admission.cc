@@ -16,7 +16,7 @@ namespace {
 // The program that serves each app.
 std::string ServerProgram(const std::string& app) {
   if (app == "redis") return "redis-server";
-  return app;  // memcached, nginx
+  return app;  // memcached, nginx, iperf3, sockperf (one program serves and drives)
 }
 
 bool Matches(const store::NodeRecord& n, const spec::NodesSpec& nodes, v1::Role role) {

@@ -158,6 +158,9 @@ Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string&
       }
       Decision d = Move(AttemptState::kRunning, AttemptState::kCollecting, StepKind::kStopServer);
       d.count_samples = true;
+      // Provenance of the measurement ("load.data_path": the bytes the
+      // data interface carried against the generator's).
+      for (const auto& [k, v] : u.evidence()) d.evidence["load." + k] = v;
       return d;
     }
     case StepKind::kStopServer: {

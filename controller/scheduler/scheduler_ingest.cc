@@ -12,6 +12,7 @@
 #include "iommu/cmdline.h"
 #include "results/steady_state.h"
 #include "spec/spec_parser.h"
+#include "spec/workload_catalog.h"
 
 // What agents report: step updates, results and metric batches, and the
 // step each attempt's state sends to which node.
@@ -360,15 +361,24 @@ results::LoadJudgement Scheduler::JudgeLoadOf(const store::AttemptRecord& a) {
     return j;
   }
   std::vector<results::RateSample> samples;
-  // The server's own counter: in the guest for a VM run.
+  // The server's own counter (in the guest for a VM run); for servers that
+  // count no requests, the server node's packets.
+  bool requests = true;
+  if (auto run = store_->GetRun(a.run_id); run.ok()) {
+    auto w = (*spec)->workloads.find(run->point.workload);
+    const spec::AppInfo* app =
+        w == (*spec)->workloads.end() ? nullptr : spec::FindApp(w->second.app);
+    requests = app == nullptr || app->counts_requests;
+  }
   auto series =
-      store_->SeriesOf(a.id, NodeFor(a, StepKind::kStopServer), "server_requests_per_second");
+      store_->SeriesOf(a.id, NodeFor(a, StepKind::kStopServer),
+                       requests ? "server_requests_per_second" : "node_network_packets_per_second");
   if (series.ok()) {
     for (const auto& [ts, value] : *series) samples.push_back({ts, value});
   }
-  return results::JudgeLoad(samples, start, end,
-                            absl::ToInt64Milliseconds((*spec)->telemetry.interval),
-                            (*spec)->telemetry.unsteady_below_pct);
+  return results::JudgeLoad(
+      samples, start, end, absl::ToInt64Milliseconds((*spec)->telemetry.interval),
+      (*spec)->telemetry.unsteady_below_pct, requests ? "requests/s" : "packets/s");
 }
 
 void Scheduler::RecordNodeMode(const std::string& agent_id, const std::string& mode,

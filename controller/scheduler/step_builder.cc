@@ -104,6 +104,7 @@ v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::Experim
   s->set_keepalive_requests(w.server.keepalive_requests);
   s->set_cores(w.server.cores);
   if (w.generator.file_size > 0) s->add_file_sizes(w.generator.file_size);
+  if (w.app == "iperf3") s->set_flows(w.generator.flows);
   if (w.server.preload) {
     // The keys the generator will ask for, in its own naming.
     s->set_preload_keys(std::max<uint64_t>(1, w.generator.keyspace));
@@ -135,6 +136,12 @@ v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentS
   l->set_ratio(g.ratio);
   l->set_file_size(g.file_size);
   l->set_rate(g.rate);
+  l->set_flows(g.flows);
+  l->set_congestion(g.congestion);
+  l->set_socket_buffer_bytes(g.socket_buffer);
+  l->set_write_size_bytes(g.write_size);
+  l->set_message_size(g.message_size);
+  l->set_cores(g.cores);
   return step;
 }
 

@@ -154,9 +154,98 @@ INSTANTIATE_TEST_SUITE_P(EveryApplicationWithEachGenerator, WorkloadsTest,
 
 TEST(WorkloadsTest, RedisMemcachedAndNginxEachHaveAGeneratorHere) {
   // What scripts/setup installs; without them the suite above shrinks.
-  for (const char* tool : {"redis-benchmark", "memcaslap", "wrk"}) {
+  for (const char* tool : {"redis-benchmark", "memcaslap", "wrk", "iperf3", "sockperf"}) {
     EXPECT_TRUE(Installed(tool)) << tool;
   }
+}
+
+// iperf3: two flows, each its own server process on its own port and its
+// own core on both sides; bytes per flow and in total from the measured
+// interval (the warm-up second omitted); the servers stopped together.
+TEST(WorkloadsTest, Iperf3FlowsEachOnTheirOwnPortAndCore) {
+  LocalCommandRunner runner;
+  testing::SysrootBuilder dir;
+  auto app = MakeServerApplication("iperf3", testing::HostEnv(&runner));
+  ASSERT_TRUE(app.ok()) << app.status();
+  v1::StartServer cfg;
+  cfg.set_app("iperf3");
+  cfg.set_flows(2);
+  cfg.set_cores("0-1");
+  auto port = (*app)->Start(cfg, "127.0.0.1", dir.root(), absl::Seconds(20));
+  ASSERT_TRUE(port.ok()) << port.status();
+  EXPECT_FALSE((*app)->HasRequestCounter());
+  LocalFileSystem fs;
+  EXPECT_TRUE(fs.Exists(dir.root() + "/iperf3-0.log"));
+  EXPECT_TRUE(fs.Exists(dir.root() + "/iperf3-1.log"));
+
+  auto generator = MakeLoadGenerator("iperf3", testing::HostEnv(&runner));
+  ASSERT_TRUE(generator.ok()) << generator.status();
+  v1::RunLoad load;
+  load.set_tool("iperf3");
+  load.set_app("iperf3");
+  load.set_target_host("127.0.0.1");
+  load.set_target_port(*port);
+  load.set_flows(2);
+  load.set_duration_ms(1000);
+  load.set_warmup_ms(1000);
+  load.set_cores("0-1");
+  auto result = (*generator)->Run(load, dir.root(), absl::Seconds(30), nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->tool, "iperf3");
+  EXPECT_NE(result->tool_version.find("iperf 3"), std::string::npos) << result->tool_version;
+  ASSERT_EQ(result->operations.size(), 3u);
+  EXPECT_EQ(result->operations[0].operation(), "total");
+  EXPECT_EQ(result->operations[1].operation(), "flow-0");
+  EXPECT_EQ(result->operations[2].operation(), "flow-1");
+  for (const auto& op : result->operations) {
+    SCOPED_TRACE(op.operation());
+    EXPECT_GT(op.throughput_bytes(), 1e6);
+    // The measured second only, not the omitted warm-up.
+    EXPECT_NEAR(op.duration_s(), 1.0, 0.2);
+  }
+  EXPECT_NEAR(result->operations[0].throughput_bytes(),
+              result->operations[1].throughput_bytes() + result->operations[2].throughput_bytes(),
+              1);
+  EXPECT_GT(result->payload_bytes, 1u << 20);
+  EXPECT_TRUE(fs.Exists(dir.root() + "/iperf3-1.json"));
+  EXPECT_TRUE((*app)->Stop());
+  EXPECT_FALSE((*app)->Running());
+}
+
+// sockperf ping-pong against its server: round trips per second, a
+// round-trip latency distribution, nothing dropped.
+TEST(WorkloadsTest, SockperfPingPongRoundTrips) {
+  LocalCommandRunner runner;
+  testing::SysrootBuilder dir;
+  auto app = MakeServerApplication("sockperf", testing::HostEnv(&runner));
+  ASSERT_TRUE(app.ok()) << app.status();
+  v1::StartServer cfg;
+  cfg.set_app("sockperf");
+  auto port = (*app)->Start(cfg, "127.0.0.1", dir.root(), absl::Seconds(20));
+  ASSERT_TRUE(port.ok()) << port.status();
+  auto generator = MakeLoadGenerator("sockperf", testing::HostEnv(&runner));
+  ASSERT_TRUE(generator.ok()) << generator.status();
+  v1::RunLoad load;
+  load.set_tool("sockperf");
+  load.set_app("sockperf");
+  load.set_target_host("127.0.0.1");
+  load.set_target_port(*port);
+  load.set_duration_ms(2000);
+  load.set_message_size(128);
+  auto result = (*generator)->Run(load, dir.root(), absl::Seconds(30), nullptr);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->operations.size(), 1u);
+  const v1::OperationResult& op = result->operations[0];
+  EXPECT_EQ(op.operation(), "ping-pong");
+  EXPECT_GT(op.requests(), 100u);
+  EXPECT_GT(op.throughput_ops(), 0);
+  EXPECT_NEAR(op.throughput_bytes(), op.throughput_ops() * 256, 1e-3);
+  EXPECT_EQ(op.errors(), 0u);
+  EXPECT_GT(op.latency_p50_us(), 0);
+  EXPECT_LE(op.latency_min_us(), op.latency_p50_us());
+  EXPECT_LE(op.latency_p50_us(), op.latency_p99_us());
+  EXPECT_LE(op.latency_p99_us(), op.latency_max_us());
+  EXPECT_TRUE((*app)->Stop());
 }
 
 TEST(WorkloadsTest, AGeneratorThisMachineLacksFailsNamingIt) {

@@ -23,10 +23,13 @@ class Topology {
   std::string controller_host() const { return prefix_ + "0.1"; }
   std::string sut_address() const { return prefix_ + "1.1"; }
   std::string client_address() const { return prefix_ + "1.2"; }
+  // The sut's and the client's addresses on the control plane.
+  std::string sut_control_address() const { return prefix_ + "0.2"; }
   std::string sut_ns() const { return name_ + "-sut"; }
   std::string client_ns() const { return name_ + "-cli"; }
   // The data-plane interface in the sut namespace.
   std::string sut_data_if() const { return name_ + "-d0"; }
+  std::string client_data_if() const { return name_ + "-d1"; }
   // "ip netns exec <ns>", to start a program inside a namespace.
   std::vector<std::string> In(const std::string& ns) const;
   // A counter of an interface inside a namespace (e.g. "rx_bytes"); -1 on error.

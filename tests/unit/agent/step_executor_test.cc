@@ -24,9 +24,13 @@ class StepExecutorTest : public ::testing::Test {
     auto box = Outbox::Open(OutboxPath(dir_.root()));
     ASSERT_TRUE(box.ok()) << box.status();
     outbox_ = std::move(*box);
+    // The fake tools move no bytes, so the data address is one no
+    // interface holds: the data-path check cannot apply (see
+    // ALoadWhoseBytesMissedTheDataInterfaceFails).
     executor_ = std::make_unique<StepExecutor>(AgentDeps{&files_, &runner_, &clock_, nullptr},
-                                               dir_.root(), "127.0.0.1", outbox_.get());
+                                               dir_.root(), kNobodysAddress, outbox_.get());
   }
+  static constexpr char kNobodysAddress[] = "192.0.2.1";  // TEST-NET-1
   static v1::Step Load(const std::string& step_id) {
     v1::Step s;
     s.set_step_id(step_id);
@@ -53,6 +57,36 @@ class StepExecutorTest : public ::testing::Test {
   std::unique_ptr<StepExecutor> executor_;
 };
 
+TEST_F(StepExecutorTest, ALoadWhoseBytesMissedTheDataInterfaceFails) {
+  // On loopback, the data interface is lo; the fake redis-benchmark's
+  // 40,000 requests (at least 8 bytes each) never crossed it: lo's counters
+  // (a sysroot's, so other tests' traffic cannot move them) stand still.
+  testing::SysrootBuilder sysroot;
+  sysroot.File("/proc/net/dev",
+               "Inter-|   Receive |  Transmit\n face |bytes    packets errs drop fifo frame "
+               "compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+               "    lo:  1000 10 0 0 0 0 0 0 1000 10 0 0 0 0 0 0\n");
+  LocalFileSystem files(sysroot.root());
+  executor_.reset();
+  executor_ = std::make_unique<StepExecutor>(AgentDeps{&files, &runner_, &clock_, nullptr},
+                                             dir_.root(), "127.0.0.1", outbox_.get());
+  CommandResult ran;
+  ran.exit_code = 0;
+  ran.out = testing::Fixture("redis_benchmark/plain_set_get.txt");
+  runner_.results["redis-benchmark"] = ran;
+  executor_->Submit(Load("a3-load"));
+  executor_->WaitIdle();
+  std::vector<v1::AgentMessage> stored = Stored();
+  ASSERT_FALSE(stored.empty());
+  for (const auto& m : stored) EXPECT_FALSE(m.has_run_result()) << "a result was kept";
+  const v1::StepUpdate& done = stored.back().step_update();
+  EXPECT_EQ(done.phase(), v1::StepUpdate::PHASE_FAILED);
+  EXPECT_FALSE(done.transient());
+  EXPECT_NE(done.error().find("of 312.5 KiB crossed lo"), std::string::npos) << done.error();
+  EXPECT_EQ(done.evidence().at("data_path"), "0 B on lo for 312.5 KiB of payload (0%)");
+  executor_.reset();  // before `files` goes
+}
+
 TEST_F(StepExecutorTest, ALoadStoresItsResultAndItsOutcomeAndIsNeverRunTwice) {
   CommandResult ran;
   ran.exit_code = 0;
@@ -71,6 +105,7 @@ TEST_F(StepExecutorTest, ALoadStoresItsResultAndItsOutcomeAndIsNeverRunTwice) {
   EXPECT_EQ(done.step_id(), "a3-load");
   EXPECT_EQ(done.phase(), v1::StepUpdate::PHASE_SUCCEEDED);
   EXPECT_TRUE(outbox_->IsStepDone("a3-load"));
+  EXPECT_EQ(done.evidence().at("data_path"), "not checked: no interface counters for 192.0.2.1");
   size_t runs = runner_.ran.size();
   executor_->Submit(Load("a3-load"));  // re-sent after a reconnect
   executor_->WaitIdle();

@@ -183,7 +183,7 @@ TEST(PlannerTest, WithinTenPercentOfTheOptimumOnSmallMatrices) {
 // Every example in experiments/ validates, expands and plans on 2 pairs
 // with every run scheduled exactly once.
 TEST(PlannerTest, ExampleSpecsPlan) {
-  for (const char* name : {"quickstart", "r650-full", "c6525-full"}) {
+  for (const char* name : {"quickstart", "r650-full", "c6525-full", "network-path"}) {
     std::ifstream in(std::string(IOMMUVM_SOURCE_DIR "/experiments/") + name + ".yaml");
     std::stringstream text;
     text << in.rdbuf();

@@ -179,5 +179,65 @@ workloads:
   EXPECT_FALSE(AxisAppliesTo("duration", r.spec->workloads.at("r")));
 }
 
+TEST(WorkloadSpecTest, NetworkPathWorkloads) {
+  ParseResult r = ParseSpec(R"(name: net
+matrix:
+  workload: [bulk, rr]
+  flows: [1, 4]
+  message_size: [64, 1KiB]
+workloads:
+  bulk:
+    app: iperf3
+    server: {cores: "8-11"}
+    generator:
+      flows: 2
+      duration: 20s
+      warmup: 2s
+      congestion: bbr
+      socket_buffer: 4MiB
+      write_size: 128KiB
+      cores: "12-15"
+  rr:
+    app: sockperf
+    generator: {duration: 10s, message_size: 256, rate: 10k/s, cores: "3"}
+)");
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("net");
+  const GeneratorSpec& bulk = r.spec->workloads.at("bulk").generator;
+  EXPECT_EQ(bulk.tool, "iperf3");
+  EXPECT_EQ(bulk.flows, 2u);
+  EXPECT_EQ(bulk.congestion, "bbr");
+  EXPECT_EQ(bulk.socket_buffer, 4u << 20);
+  EXPECT_EQ(bulk.write_size, 128u << 10);
+  EXPECT_EQ(bulk.cores, "12-15");
+  EXPECT_EQ(bulk.warmup, absl::Seconds(2));
+  const GeneratorSpec& rr = r.spec->workloads.at("rr").generator;
+  EXPECT_EQ(rr.tool, "sockperf");
+  EXPECT_EQ(rr.message_size, 256u);
+  EXPECT_EQ(rr.rate, 10000u);
+  // flows varies iperf3 only, message_size sockperf only: 2 + 2 points.
+  EXPECT_EQ(ExpandMatrix(*r.spec).size(), 4u);
+
+  ParseResult bad = ParseSpec(R"(name: bad
+matrix:
+  workload: [r, rr]
+workloads:
+  r:
+    app: redis
+    generator: {flows: 4}
+  rr:
+    app: sockperf
+    generator: {message_size: 8, cores: "x"}
+)");
+  ASSERT_FALSE(bad.spec);
+  std::string all;
+  for (const auto& e : bad.errors) all += e.Format("bad") + "\n";
+  EXPECT_NE(all.find("workloads.r.generator.flows"), std::string::npos) << all;
+  EXPECT_NE(all.find("'flows' does not apply to redis-benchmark (it is a key of iperf3)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("workloads.rr.generator.message_size"), std::string::npos) << all;
+  EXPECT_NE(all.find("workloads.rr.generator.cores"), std::string::npos) << all;
+}
+
 }  // namespace
 }  // namespace iommuvm::spec

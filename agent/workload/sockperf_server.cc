@@ -1,0 +1,24 @@
+#include "agent/workload/sockperf_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/workload/tcp_probe.h"
+
+namespace iommuvm::agent {
+
+absl::StatusOr<std::vector<std::string>> SockperfServer::Prepare(const v1::StartServer&,
+                                                                 const std::string& host,
+                                                                 uint32_t port,
+                                                                 const std::string&) {
+  return std::vector<std::string>{"sockperf", "server", "--tcp",           "-i",
+                                  host,       "-p",     absl::StrCat(port)};
+}
+
+bool SockperfServer::Ready(const std::string& host, uint32_t port) {
+  return Listening(*env().files, host, port);
+}
+
+absl::StatusOr<uint64_t> SockperfServer::Requests(const std::string&, uint32_t) {
+  return absl::UnimplementedError("sockperf counts no requests");
+}
+
+}  // namespace iommuvm::agent
