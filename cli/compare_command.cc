@@ -11,7 +11,8 @@ namespace iommuvm::cli {
 namespace {
 
 constexpr char kCompareUsage[] =
-    "usage: iommuvm compare EXP [--metric throughput|p50|p90|p99|p999|cpu] [--baseline MODE]\n"
+    "usage: iommuvm compare EXP [--metric throughput|gbps|p50|p90|p99|p999|cpu]\n"
+    "                           [--baseline MODE]\n"
     "                           [--confidence 0.95] [--format table|csv|json]\n"
     "                           [--controller ADDR]\n"
     "Per workload, VM, parameters and operation: each IOMMU mode's mean over the\n"
@@ -19,7 +20,9 @@ constexpr char kCompareUsage[] =
     "mode (default: the first of off, passthrough, lazy, strict present) with its\n"
     "interval; '*' marks a change whose interval excludes 0. Only succeeded runs\n"
     "count; runs in mode `current` count under the mode the node was verified to run.\n"
-    "Metrics: throughput (ops/s), p50/p90/p99/p999 latency (us), cpu (server %).\n"
+    "Metrics: throughput (ops/s), gbps (Gbit/s of payload), p50/p90/p99/p999 latency\n"
+    "(us), cpu (server %). Default: throughput, or gbps when every result is of a bulk\n"
+    "tool (iperf3: bytes, no requests).\n"
     "`unsteady` counts the runs of a row whose server rate dipped below\n"
     "telemetry.unsteady_below_pct of its median (counted, but look at them).\n"
     "Runs on simulated nodes (--simulate_boot) are refused: their modes were generated;\n"
@@ -39,7 +42,6 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
   auto id = ExperimentId(ctx, inv->args.positional[0]);
   if (!id) return kExitUsage;
   results::CompareOptions options;
-  options.metric = inv->args.Get("metric", "throughput");
   options.baseline = inv->args.Get("baseline", "");
   options.allow_simulated = inv->args.Has("allow-simulated");
   std::string confidence = inv->args.Get("confidence", "0.95");
@@ -50,12 +52,13 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
   }
   auto results = FetchResults(ctx, inv->stub.get(), inv->address, *id);
   if (!results) return kExitFailure;
+  options.metric = inv->args.Get("metric", results::DefaultMetric(*results));
   auto rows = results::Compare(*results, options);
   if (!rows.ok()) {
     ctx.err << "iommuvm: " << rows.status().message() << "\n";
     return absl::IsFailedPrecondition(rows.status()) ? kExitFailure : kExitUsage;
   }
-  int digits = options.metric == "throughput" ? 0 : 1;
+  int digits = options.metric == "throughput" ? 0 : options.metric == "gbps" ? 2 : 1;
   std::string pct = absl::StrFormat("%g", options.confidence * 100);
   Table t({{"workload"},
            {"vm"},

@@ -25,6 +25,8 @@ bool MetricOf(const v1::ResultRow& r, const std::string& metric, double* out) {
   const v1::OperationResult& o = r.result();
   if (metric == "throughput")
     *out = o.throughput_ops();
+  else if (metric == "gbps")
+    *out = o.throughput_bytes() * 8 / 1e9;
   else if (metric == "p50")
     *out = o.latency_p50_us();
   else if (metric == "p90")
@@ -74,7 +76,7 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
   double probe;
   if (!MetricOf(v1::ResultRow(), options.metric, &probe)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "metric '", options.metric, "' is not one of throughput, p50, p90, p99, p999, cpu"));
+        "metric '", options.metric, "' is not one of throughput, gbps, p50, p90, p99, p999, cpu"));
   }
   using Group = std::tuple<std::string, std::string, std::string, std::string>;
   std::map<Group, std::map<std::string, std::vector<double>>> values;
@@ -137,6 +139,16 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
         absl::StrCat("no succeeded run in mode '", options.baseline, "' to compare against"));
   }
   return out;
+}
+
+std::string DefaultMetric(const std::vector<v1::ResultRow>& rows) {
+  bool any = false;
+  for (const auto& r : rows) {
+    if (!r.has_result()) continue;
+    any = true;
+    if (r.result().throughput_ops() > 0 || r.result().throughput_bytes() <= 0) return "throughput";
+  }
+  return any ? "gbps" : "throughput";
 }
 
 }  // namespace iommuvm::results

@@ -17,7 +17,8 @@
 namespace iommuvm::results {
 
 struct CompareOptions {
-  // throughput (ops/s), p50, p90, p99, p999 (latency µs), cpu (server %).
+  // throughput (ops/s), gbps (Gbit/s of payload), p50, p90, p99, p999
+  // (latency µs), cpu (server %).
   std::string metric = "throughput";
   // The mode the others are compared with; "" = the first present of off,
   // passthrough, lazy, strict.
@@ -44,6 +45,10 @@ struct ComparisonRow {
   double maps_per_request = 0;
   double invalidations_per_request = 0;
 };
+
+// "gbps" when every result is of a bulk tool (bytes moved, no requests:
+// iperf3), else "throughput".
+std::string DefaultMetric(const std::vector<v1::ResultRow>& rows);
 
 // InvalidArgument for an unknown metric or a baseline no group has;
 // FailedPrecondition when runs ran on simulated nodes and

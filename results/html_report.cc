@@ -95,13 +95,17 @@ std::string HtmlEscape(const std::string& text) { return MarkupEscape(text); }
 
 std::string RenderHtmlReport(const ReportInput& in) {
   const v1::Experiment& e = in.experiment;
-  CompareOptions throughput_opts, p99_opts;
+  CompareOptions throughput_opts, gbps_opts, p99_opts;
+  gbps_opts.metric = "gbps";
   p99_opts.metric = "p99";
   // Simulated runs are shown, under a banner that says what they are.
   bool simulated = false;
   for (const auto& r : in.rows) simulated = simulated || r.simulated();
-  throughput_opts.allow_simulated = p99_opts.allow_simulated = simulated;
+  throughput_opts.allow_simulated = gbps_opts.allow_simulated = p99_opts.allow_simulated =
+      simulated;
   auto throughput = Compare(in.rows, throughput_opts);
+  // Bulk tools (iperf3) move bytes, not requests: their groups show Gbit/s.
+  auto gbps = Compare(in.rows, gbps_opts);
   auto p99 = Compare(in.rows, p99_opts);
   std::string title = absl::StrCat("iommuvm experiment ", e.id(), ": ", e.name());
   std::string h = absl::StrCat(
@@ -127,25 +131,41 @@ std::string RenderHtmlReport(const ReportInput& in) {
                   "the log of the ratio. "
                   "<span class=\"sig\">Bold</span>: the interval excludes 0. Only succeeded "
                   "runs count; runs in mode current count under their verified mode.</p>\n");
-  if (throughput.ok() && p99.ok()) {
-    // Group the rows (same order in both comparisons: same rows, same groups).
+  if (throughput.ok() && gbps.ok() && p99.ok()) {
+    // Group the rows (same order in all comparisons: same rows, same groups).
     std::map<std::tuple<std::string, std::string, std::string, std::string>,
              std::vector<std::pair<const ComparisonRow*, const ComparisonRow*>>>
         groups;
-    for (size_t i = 0; i < throughput->size() && i < p99->size(); ++i) {
+    std::map<std::tuple<std::string, std::string, std::string, std::string>, bool> bulk;
+    for (size_t i = 0; i < throughput->size() && i < gbps->size() && i < p99->size(); ++i) {
       const ComparisonRow& t = (*throughput)[i];
-      groups[{t.workload, t.vm, t.params, t.operation}].push_back({&t, &(*p99)[i]});
+      std::tuple<std::string, std::string, std::string, std::string> key{t.workload, t.vm, t.params,
+                                                                         t.operation};
+      bool no_ops = t.summary.mean == 0 && (*gbps)[i].summary.mean > 0;
+      bulk.emplace(key, true);
+      bulk[key] = bulk[key] && no_ops;
+      groups[key].push_back({&t, &(*p99)[i]});
+    }
+    for (auto& [key, modes] : groups) {
+      if (bulk[key]) {  // the same rows of the Gbit/s comparison
+        for (auto& m : modes) m.first = &(*gbps)[m.first - throughput->data()];
+      }
     }
     for (const auto& [key, modes] : groups) {
       const auto& [workload, vm, params, op] = key;
+      std::string unit = bulk[key] ? "Gbit/s" : "ops/s";
+      int digits = bulk[key] ? 2 : 0;
       absl::StrAppend(&h, "<h3>", HtmlEscape(workload), " — ", HtmlEscape(op), " (", HtmlEscape(vm),
                       params.empty() ? "" : ", ", HtmlEscape(params), ")</h3>\n");
       std::vector<const ComparisonRow*> bars;
       for (const auto& m : modes) bars.push_back(m.first);
-      absl::StrAppend(&h, "<div>", BarChart(bars, "throughput (ops/s)"), "</div>\n");
+      absl::StrAppend(&h, "<div>", BarChart(bars, absl::StrCat("throughput (", unit, ")")),
+                      "</div>\n");
       absl::StrAppend(&h,
                       "<table><tr><th class=\"text\">mode</th><th>n</th>"
-                      "<th>throughput (ops/s)</th><th>change</th><th>p99 (µs)</th>"
+                      "<th>throughput (",
+                      unit,
+                      ")</th><th>change</th><th>p99 (µs)</th>"
                       "<th>change</th></tr>\n");
       for (const auto& [t, p] : modes) {
         auto change_cell = [](const ComparisonRow& r) {
@@ -155,7 +175,7 @@ std::string RenderHtmlReport(const ReportInput& in) {
         };
         std::string n = absl::StrCat(t->summary.n);
         if (t->unsteady > 0) absl::StrAppend(&n, " (", t->unsteady, " unsteady)");
-        absl::StrAppend(&h, "<tr>", Cell(t->mode, true), Cell(n), Cell(Mean(t->summary, 0)),
+        absl::StrAppend(&h, "<tr>", Cell(t->mode, true), Cell(n), Cell(Mean(t->summary, digits)),
                         change_cell(*t), Cell(Mean(p->summary, 1)), change_cell(*p), "</tr>\n");
       }
       absl::StrAppend(&h, "</table>\n");

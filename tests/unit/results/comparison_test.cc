@@ -84,12 +84,42 @@ TEST(ComparisonTest, GroupsByWorkloadAndOperationWithTheFirstModeAsBaseline) {
   EXPECT_GT((*vs_strict)[4].summary.mean, (*vs_strict)[2].summary.mean);  // strict is slower
 }
 
+// iperf3 moves bytes and makes no requests: its results compare in Gbit/s,
+// by default when every result is of such a tool, and the report says so.
+TEST(ComparisonTest, BulkResultsCompareInGbitPerSecond) {
+  std::vector<v1::ResultRow> rows;
+  for (double gbit : {90.0, 92.0}) {
+    for (auto mode : {v1::IOMMU_MODE_OFF, v1::IOMMU_MODE_STRICT}) {
+      v1::ResultRow r = Row(mode, "iperf3", "total", 0);
+      r.mutable_result()->set_throughput_bytes((mode == v1::IOMMU_MODE_STRICT ? gbit / 2 : gbit) *
+                                               1e9 / 8);
+      rows.push_back(r);
+    }
+  }
+  EXPECT_EQ(DefaultMetric(rows), "gbps");
+  CompareOptions o;
+  o.metric = "gbps";
+  auto out = Compare(rows, o);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_DOUBLE_EQ((*out)[0].summary.mean, 91.0);
+  EXPECT_DOUBLE_EQ((*out)[1].summary.mean, 45.5);
+  ReportInput in;
+  in.rows = rows;
+  std::string html = RenderHtmlReport(in);
+  EXPECT_NE(html.find("<th>throughput (Gbit/s)</th>"), std::string::npos) << html;
+  EXPECT_NE(html.find("91.00"), std::string::npos);
+  // One request-serving result among them: throughput (ops/s) again.
+  rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", 100));
+  EXPECT_EQ(DefaultMetric(rows), "throughput");
+}
+
 TEST(ComparisonTest, UnknownMetricOrBaselineIsAnError) {
   std::vector<v1::ResultRow> rows = {Row(v1::IOMMU_MODE_OFF, "redis", "GET", 100)};
   CompareOptions bad_metric;
   bad_metric.metric = "p95";
   EXPECT_EQ(Compare(rows, bad_metric).status().message(),
-            "metric 'p95' is not one of throughput, p50, p90, p99, p999, cpu");
+            "metric 'p95' is not one of throughput, gbps, p50, p90, p99, p999, cpu");
   CompareOptions bad_base;
   bad_base.baseline = "passthrough";
   EXPECT_EQ(Compare(rows, bad_base).status().message(),
