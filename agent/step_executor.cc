@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "agent/paths.h"
 #include "agent/telemetry/collectors.h"
 #include "agent/telemetry/qemu_threads_collector.h"
@@ -15,6 +16,7 @@
 #include "agent/telemetry/tracepoint_collector.h"
 #include "agent/workload/data_path.h"
 #include "agent/workload/load_generator.h"
+#include "agent/workload/load_limits.h"
 #include "agent/workload/server_application.h"
 #include "common/head_and_tail.h"
 #include "common/log.h"
@@ -298,21 +300,34 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   // The data path: the interface holding this node's data address, whose
   // counters must show the load's bytes.
   std::optional<std::string> data_if = InterfaceWithAddress(data_address_);
-  absl::StatusOr<uint64_t> if_before =
-      data_if ? InterfaceBytes(*deps_.fs, *data_if) : absl::NotFoundError("");
+  absl::StatusOr<InterfaceBytes> if_before =
+      data_if ? ReadInterfaceBytes(*deps_.fs, *data_if) : absl::NotFoundError("");
+  double cpu_before = ChildCpuSeconds();
   int64_t load_started = absl::ToUnixMillis(deps_.clock->Now());
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   int64_t load_ended = absl::ToUnixMillis(deps_.clock->Now());
+  double wall_s = static_cast<double>(load_ended - load_started) / 1000;
   v1::StepUpdate u;
   sampler->Stop();  // its last batch is stored before the step's outcome
-  absl::StatusOr<uint64_t> if_after =
-      if_before.ok() ? InterfaceBytes(*deps_.fs, *data_if) : absl::NotFoundError("");
+  absl::StatusOr<InterfaceBytes> if_after =
+      if_before.ok() ? ReadInterfaceBytes(*deps_.fs, *data_if) : absl::NotFoundError("");
   if (result.ok()) {
+    // The client's own limits, for the bottleneck verdict.
+    uint32_t threads = (*generator)->Threads(load);
+    (*u.mutable_evidence())["generator_busy"] =
+        absl::StrFormat("%.3f", GeneratorBusy(ChildCpuSeconds() - cpu_before, wall_s, threads));
+    (*u.mutable_evidence())["generator_threads"] = absl::StrCat(threads);
     uint64_t payload = PayloadBytes(*result);
-    if (if_before.ok() && if_after.ok() && *if_after >= *if_before) {
-      uint64_t crossed = *if_after - *if_before;
-      (*u.mutable_evidence())["data_path"] = DescribeDataPath(*data_if, crossed, payload);
-      absl::Status path = CheckDataPath(*data_if, crossed, payload);
+    if (if_before.ok() && if_after.ok() && if_after->rx >= if_before->rx &&
+        if_after->tx >= if_before->tx) {
+      InterfaceBytes moved{if_after->rx - if_before->rx, if_after->tx - if_before->tx};
+      if (auto mbps = LinkSpeedMbps(*deps_.fs, *data_if)) {
+        (*u.mutable_evidence())["link_speed_mbps"] = absl::StrCat(*mbps);
+        (*u.mutable_evidence())["link_utilization"] =
+            absl::StrFormat("%.3f", LinkUtilization(moved.rx, moved.tx, wall_s, *mbps));
+      }
+      (*u.mutable_evidence())["data_path"] = DescribeDataPath(*data_if, moved.total(), payload);
+      absl::Status path = CheckDataPath(*data_if, moved.total(), payload);
       if (!path.ok()) result = path;
     } else {
       (*u.mutable_evidence())["data_path"] =

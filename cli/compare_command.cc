@@ -23,6 +23,9 @@ constexpr char kCompareUsage[] =
     "Metrics: throughput (ops/s), gbps (Gbit/s of payload), p50/p90/p99/p999 latency\n"
     "(us), cpu (server %). Default: throughput, or gbps when every result is of a bulk\n"
     "tool (iperf3: bytes, no requests).\n"
+    "`bottleneck` says what limited the row's runs (link, server-cpu, client-cpu, none,\n"
+    "unknown; see `results`); a mode limited by something other than its baseline is\n"
+    "warned about on stderr: such a change mixes two limits.\n"
     "`unsteady` counts the runs of a row whose server rate dipped below\n"
     "telemetry.unsteady_below_pct of its median (counted, but look at them).\n"
     "Runs on simulated nodes (--simulate_boot) are refused: their modes were generated;\n"
@@ -74,6 +77,7 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
            {"maps_per_req", true},
            {"inval_per_req", true},
            {"unsteady", true},
+           {"bottleneck"},
            {"simulated"}});
   for (const auto& r : *rows) {
     std::string change, change_ci, sig;
@@ -89,9 +93,13 @@ int Compare(Context& ctx, const std::vector<std::string>& argv) {
               absl::StrFormat("%.*f", digits, r.summary.mean), Interval(r.summary, digits), change,
               change_ci, sig, absl::StrFormat("%.2f", r.maps_per_request),
               absl::StrFormat("%.2f", r.invalidations_per_request), absl::StrCat(r.unsteady),
-              r.simulated ? "SIMULATED" : ""});
+              r.bottleneck, r.simulated ? "SIMULATED" : ""});
   }
   t.Print(ctx.out, inv->format);
+  // On stderr, so --format csv|json output stays data.
+  for (const std::string& w : results::BottleneckWarnings(*rows)) {
+    ctx.err << "warning: " << w << "\n";
+  }
   return kExitOk;
 }
 

@@ -17,7 +17,13 @@ constexpr char kStatusUsage[] =
     "and the evidence recorded for it.\n";
 constexpr char kResultsUsage[] =
     "usage: iommuvm results EXP [--format table|csv|json] [--controller ADDR]\n"
-    "One row per run and measured operation: throughput and latency percentiles.\n";
+    "One row per run and measured operation: throughput (ops/s, and Gbit/s of payload)\n"
+    "and latency percentiles, the server's telemetry over the load, and what limited\n"
+    "the run: `bottleneck` is link (the data link's busier direction at >= 90% of its\n"
+    "speed), server-cpu (the server's pinned cores, else its node, >= 95% busy),\n"
+    "client-cpu (the generator's threads >= 95% busy), none (below saturation: expected\n"
+    "of a fixed-rate run) or unknown (a limit could not be measured); `limits` shows\n"
+    "each one as measured.\n";
 constexpr char kAgentsUsage[] =
     "usage: iommuvm agents [--format table|csv|json] [--controller ADDR]\n"
     "       iommuvm agents --release ID\n"
@@ -173,7 +179,9 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
            {"state"},
            {"error"},
            {"unsteady"},
-           {"simulated"}});
+           {"bottleneck"},
+           {"simulated"},
+           {"limits"}});
   for (const auto& r : *rows) {
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
@@ -197,7 +205,9 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
               std::string(StateName(r.state())),
               r.error(),
               r.unsteady(),
-              r.simulated() ? "SIMULATED" : ""});
+              r.bottleneck(),
+              r.simulated() ? "SIMULATED" : "",
+              r.bottleneck_evidence()});
   }
   t.Print(ctx.out, format);
   return true;

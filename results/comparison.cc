@@ -82,6 +82,7 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
   std::map<Group, std::map<std::string, std::vector<double>>> values;
   std::set<std::pair<Group, std::string>> simulated;
   std::map<std::pair<Group, std::string>, uint32_t> unsteady;
+  std::map<std::pair<Group, std::string>, std::set<std::string>> bottlenecks;
   std::map<std::pair<Group, std::string>, std::pair<std::vector<double>, std::vector<double>>>
       iommu_work;  // maps, invalidations per request
   for (const auto& r : rows) {
@@ -97,6 +98,7 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
     iommu_work[cell].first.push_back(r.iommu_maps_per_request());
     iommu_work[cell].second.push_back(r.iommu_invalidations_per_request());
     if (!r.unsteady().empty()) ++unsteady[cell];
+    if (!r.bottleneck().empty()) bottlenecks[cell].insert(r.bottleneck());
     if (r.simulated()) simulated.insert(cell);
     double v = 0;
     MetricOf(r, options.metric, &v);
@@ -128,6 +130,7 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
       row.invalidations_per_request = Summarize(invalidations, options.confidence).mean;
       auto u = unsteady.find({group, mode});
       row.unsteady = u == unsteady.end() ? 0 : u->second;
+      row.bottleneck = absl::StrJoin(bottlenecks[{group, mode}], "+");
       if (base && !row.is_baseline) {
         row.change = RelativeChange(row.summary, *base, options.confidence);
       }
@@ -139,6 +142,27 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
         absl::StrCat("no succeeded run in mode '", options.baseline, "' to compare against"));
   }
   return out;
+}
+
+std::vector<std::string> BottleneckWarnings(const std::vector<ComparisonRow>& rows) {
+  std::vector<std::string> warnings;
+  const ComparisonRow* baseline = nullptr;
+  for (const ComparisonRow& r : rows) {
+    if (r.is_baseline) baseline = &r;
+    bool same_group = baseline != nullptr && baseline->workload == r.workload &&
+                      baseline->vm == r.vm && baseline->params == r.params &&
+                      baseline->operation == r.operation;
+    if (!same_group || r.is_baseline || r.bottleneck == baseline->bottleneck) continue;
+    auto limit = [](const ComparisonRow& x) {
+      return x.bottleneck.empty() ? std::string("not judged") : x.bottleneck;
+    };
+    warnings.push_back(absl::StrCat(
+        r.workload, " ", r.operation, r.vm == "bare-metal" ? "" : absl::StrCat(" (", r.vm, ")"),
+        r.params.empty() ? "" : absl::StrCat(" [", r.params, "]"), ": ", baseline->mode,
+        " was limited by ", limit(*baseline), ", ", r.mode, " by ", limit(r),
+        ": the change compares two different limits, not the IOMMU mode alone"));
+  }
+  return warnings;
 }
 
 std::string DefaultMetric(const std::vector<v1::ResultRow>& rows) {

@@ -44,7 +44,15 @@ struct ComparisonRow {
   // server's kernel tracepoints were not counted).
   double maps_per_request = 0;
   double invalidations_per_request = 0;
+  // What limited its runs (results/bottleneck.h), joined with '+' when
+  // they differ ("link", "link+server-cpu"); "" when none was judged.
+  std::string bottleneck;
 };
+
+// One line per mode whose runs were limited by something other than its
+// group's baseline ("redis GET: off was limited by link, strict by
+// server-cpu: ..."): such a change mixes two limits.
+std::vector<std::string> BottleneckWarnings(const std::vector<ComparisonRow>& rows);
 
 // "gbps" when every result is of a bulk tool (bytes moved, no requests:
 // iperf3), else "throughput".

@@ -166,7 +166,7 @@ std::string RenderHtmlReport(const ReportInput& in) {
                       "<th>throughput (",
                       unit,
                       ")</th><th>change</th><th>p99 (µs)</th>"
-                      "<th>change</th></tr>\n");
+                      "<th>change</th><th class=\"text\">bottleneck</th></tr>\n");
       for (const auto& [t, p] : modes) {
         auto change_cell = [](const ComparisonRow& r) {
           bool sig = r.change && r.change->significant();
@@ -176,9 +176,15 @@ std::string RenderHtmlReport(const ReportInput& in) {
         std::string n = absl::StrCat(t->summary.n);
         if (t->unsteady > 0) absl::StrAppend(&n, " (", t->unsteady, " unsteady)");
         absl::StrAppend(&h, "<tr>", Cell(t->mode, true), Cell(n), Cell(Mean(t->summary, digits)),
-                        change_cell(*t), Cell(Mean(p->summary, 1)), change_cell(*p), "</tr>\n");
+                        change_cell(*t), Cell(Mean(p->summary, 1)), change_cell(*p),
+                        Cell(t->bottleneck, true), "</tr>\n");
       }
       absl::StrAppend(&h, "</table>\n");
+      std::vector<ComparisonRow> group_rows;
+      for (const auto& m : modes) group_rows.push_back(*m.first);
+      for (const std::string& w : BottleneckWarnings(group_rows)) {
+        absl::StrAppend(&h, "<p class=\"simulated\">Warning: ", HtmlEscape(w), "</p>\n");
+      }
     }
     if (groups.empty()) absl::StrAppend(&h, "<p>No succeeded runs yet.</p>\n");
   }
@@ -189,7 +195,7 @@ std::string RenderHtmlReport(const ReportInput& in) {
                   "<th class=\"text\">vm</th><th>rep</th><th class=\"text\">op</th>"
                   "<th>throughput</th><th>p50 (µs)</th><th>p99 (µs)</th><th>server CPU %</th>"
                   "<th class=\"text\">state</th><th class=\"text\">error</th>"
-                  "<th class=\"text\">unsteady</th></tr>\n");
+                  "<th class=\"text\">unsteady</th><th class=\"text\">bottleneck</th></tr>\n");
   for (const v1::ResultRow& r : in.rows) {
     bool has = r.has_result();
     absl::StrAppend(
@@ -199,8 +205,14 @@ std::string RenderHtmlReport(const ReportInput& in) {
         Cell(has ? Fixed(r.result().throughput_ops(), 0) : ""),
         Cell(has ? Fixed(r.result().latency_p50_us(), 1) : ""),
         Cell(has ? Fixed(r.result().latency_p99_us(), 1) : ""),
-        Cell(Fixed(r.server_cpu_utilization() * 100, 1)), Cell(std::string(StateName(r.state())), true),
-        Cell(r.error(), true), Cell(r.unsteady(), true), "</tr>\n");
+        Cell(Fixed(r.server_cpu_utilization() * 100, 1)),
+        Cell(std::string(StateName(r.state())), true), Cell(r.error(), true),
+        Cell(r.unsteady(), true),
+        Cell(r.bottleneck().empty()
+                 ? ""
+                 : absl::StrCat(r.bottleneck(), " (", r.bottleneck_evidence(), ")"),
+             true),
+        "</tr>\n");
   }
   absl::StrAppend(&h, "</table>\n<h2>Spec</h2>\n<pre>", HtmlEscape(e.spec_yaml()),
                   "</pre>\n</body>\n</html>\n");

@@ -37,7 +37,8 @@ std::optional<std::string> InterfaceWithAddress(const std::string& address) {
   return found;
 }
 
-absl::StatusOr<uint64_t> InterfaceBytes(const FileSystem& files, const std::string& interface) {
+absl::StatusOr<InterfaceBytes> ReadInterfaceBytes(const FileSystem& files,
+                                                  const std::string& interface) {
   auto text = files.ReadFile("/proc/net/dev");
   if (!text.ok()) return text.status();
   auto counters = NetworkCollector::Parse(*text);
@@ -46,7 +47,7 @@ absl::StatusOr<uint64_t> InterfaceBytes(const FileSystem& files, const std::stri
   if (it == counters->end()) {
     return absl::NotFoundError(absl::StrCat("no interface ", interface, " in /proc/net/dev"));
   }
-  return it->second[0] + it->second[3];  // rx bytes + tx bytes
+  return InterfaceBytes{it->second[0], it->second[3]};
 }
 
 std::string DescribeDataPath(const std::string& interface, uint64_t interface_bytes,

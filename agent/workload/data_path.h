@@ -25,8 +25,14 @@ constexpr double kDataPathMinShare = 0.95;
 // (getifaddrs); nullopt when none does.
 std::optional<std::string> InterfaceWithAddress(const std::string& address);
 
-// Received plus transmitted bytes of `interface` from /proc/net/dev.
-absl::StatusOr<uint64_t> InterfaceBytes(const FileSystem& files, const std::string& interface);
+// Bytes an interface received and transmitted (/proc/net/dev).
+struct InterfaceBytes {
+  uint64_t rx = 0;
+  uint64_t tx = 0;
+  uint64_t total() const { return rx + tx; }
+};
+absl::StatusOr<InterfaceBytes> ReadInterfaceBytes(const FileSystem& files,
+                                                  const std::string& interface);
 
 // OK when at least kDataPathMinShare of `payload_bytes` crossed
 // `interface` (`interface_bytes`, rx + tx during the run); otherwise

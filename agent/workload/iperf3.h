@@ -15,6 +15,10 @@ class Iperf3 final : public LoadGenerator {
  public:
   explicit Iperf3(const WorkloadEnv& env) : env_(env) {}
   bool WarmsUpItself() const override { return true; }
+  // One process per flow, each one thread for its one stream.
+  uint32_t Threads(const v1::RunLoad& load) const override {
+    return load.flows() > 0 ? load.flows() : 1;
+  }
   std::vector<std::string> CommandLine(const v1::RunLoad& load) const override;
   absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
                                  absl::Duration timeout, const std::atomic<bool>* cancel) override;

@@ -133,6 +133,10 @@ absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::stri
       "'; known: redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2, iperf3, sockperf"));
 }
 
+uint32_t LoadGenerator::Threads(const v1::RunLoad& load) const {
+  return ConcurrencyOf(load).threads;
+}
+
 uint64_t PayloadBytes(const LoadResult& result) {
   if (result.payload_bytes > 0) return result.payload_bytes;
   double bytes = 0;

@@ -48,6 +48,9 @@ class LoadGenerator {
   // Whether the tool runs the warm-up itself (within the measured
   // connection, e.g. iperf3 --omit) instead of a separate unmeasured run.
   virtual bool WarmsUpItself() const { return false; }
+  // Threads the tool runs the load on (its CPU time over them says how
+  // busy the generator was): multi-threaded tools' ConcurrencyOf.
+  virtual uint32_t Threads(const v1::RunLoad& load) const;
   // The tool's command line for `load` (exposed for tests and logs).
   virtual std::vector<std::string> CommandLine(const v1::RunLoad& load) const = 0;
   // Runs the tool to completion (killed at `timeout` or when `cancel` is

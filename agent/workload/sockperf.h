@@ -13,6 +13,7 @@ class Sockperf final : public LoadGenerator {
  public:
   explicit Sockperf(const WorkloadEnv& env) : env_(env) {}
   std::vector<std::string> CommandLine(const v1::RunLoad& load) const override;
+  uint32_t Threads(const v1::RunLoad&) const override { return 1; }
   absl::StatusOr<LoadResult> Run(const v1::RunLoad& load, const std::string& run_dir,
                                  absl::Duration timeout, const std::atomic<bool>* cancel) override;
 

@@ -2,9 +2,11 @@
 
 #include <array>
 #include <map>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "results/bottleneck.h"
 
 namespace iommuvm::service {
 namespace {
@@ -18,6 +20,33 @@ std::map<int64_t, const store::AttemptRecord*> LatestAttempts(
     if (slot == nullptr || slot->number < a.number) slot = &a;
   }
   return latest;
+}
+
+std::optional<double> EvidenceNumber(const store::AttemptRecord& a, const std::string& key) {
+  auto it = a.evidence.find(key);
+  double v = 0;
+  if (it == a.evidence.end() || !absl::SimpleAtod(it->second, &v)) return std::nullopt;
+  return v;
+}
+
+// The limits the client measured (its evidence) and the server's CPU over
+// the load window (`means` of the server's telemetry).
+results::BottleneckInputs BottleneckInputsOf(
+    const store::AttemptRecord& a, const absl::StatusOr<std::map<std::string, double>>& means) {
+  results::BottleneckInputs in;
+  in.link = EvidenceNumber(a, "load.link_utilization");
+  if (auto mbps = EvidenceNumber(a, "load.link_speed_mbps")) in.link_gbps = *mbps / 1000;
+  in.generator = EvidenceNumber(a, "load.generator_busy");
+  if (means.ok()) {
+    for (const char* name : {"server_cores_cpu_utilization", "node_cpu_utilization"}) {
+      auto m = means->find(name);
+      if (m == means->end()) continue;
+      in.server_cpu = m->second;
+      in.server_pinned = std::string(name) == "server_cores_cpu_utilization";
+      break;
+    }
+  }
+  return in;
 }
 
 }  // namespace
@@ -162,6 +191,11 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         base.set_server_packets_per_second(mean("node_network_packets_per_second"));
         iommu_rates = {mean("iommu_maps_per_second"), mean("iommu_unmaps_per_second"),
                        mean("iommu_invalidations_per_second")};
+      }
+      if (a.state == store::AttemptState::kSucceeded) {
+        results::Bottleneck b = results::JudgeBottleneck(BottleneckInputsOf(a, means));
+        base.set_bottleneck(b.verdict);
+        base.set_bottleneck_evidence(b.evidence);
       }
     }
     auto [first, last] = by_attempt.equal_range(base.attempt_id());

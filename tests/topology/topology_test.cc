@@ -15,6 +15,12 @@
 namespace iommuvm::testing {
 namespace {
 
+int CountOf(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 TEST(TopologyTest, AllWorkloadsCrossTheDataPlaneVeth) {
   Topology net(absl::StrCat("ivm", ::getpid() % 10000));
   if (absl::IsFailedPrecondition(net.status())) GTEST_SKIP() << net.status();
@@ -101,6 +107,14 @@ TEST(TopologyTest, Iperf3AndSockperfAcrossTheDataPlane) {
       "run_results WHERE tool = 'iperf3' AND operation = 'total'");
   EXPECT_GT(sent, 1 << 20);
   EXPECT_GE(net.Counter(net.client_ns(), net.client_data_if(), "tx_bytes") - tx_before, sent);
+  // iperf3 fills the veth (10 Gbit/s as the driver reports it): each of
+  // its result rows says the link limited it.
+  CommandResult results = h.Cli({"results", "1", "--format", "csv"});
+  EXPECT_EQ(CountOf(results.out, ",link,,\"link 100% of 10 Gbit/s, "), 3) << results.out;
+  // sockperf's one connection fills nothing; whatever the machine's load,
+  // its verdict rests on all three limits measured.
+  EXPECT_NE(results.out.find("ping-pong"), std::string::npos);
+  EXPECT_EQ(CountOf(results.out, "generator "), 4) << results.out;
   // Each run's evidence says what its data interface carried.
   EXPECT_EQ(h.Count(absl::StrCat("SELECT COUNT(*) FROM attempt_evidence WHERE key = "
                                  "'load.data_path' AND value LIKE '% on ",

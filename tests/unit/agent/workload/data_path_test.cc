@@ -35,10 +35,11 @@ TEST(DataPathTest, InterfaceBytesFromProcNetDev) {
             "  eth1: 123456   100    0    0    0     0          0         0   654321     200    "
             "0    0    0     0       0          0\n");
   LocalFileSystem fs(root.root());
-  auto bytes = InterfaceBytes(fs, "eth1");
+  auto bytes = ReadInterfaceBytes(fs, "eth1");
   ASSERT_TRUE(bytes.ok()) << bytes.status();
-  EXPECT_EQ(*bytes, 123456u + 654321u);
-  EXPECT_TRUE(absl::IsNotFound(InterfaceBytes(fs, "eth9").status()));
+  EXPECT_EQ(bytes->rx, 123456u);
+  EXPECT_EQ(bytes->tx, 654321u);
+  EXPECT_TRUE(absl::IsNotFound(ReadInterfaceBytes(fs, "eth9").status()));
 }
 
 TEST(DataPathTest, LoopbackHoldsLocalhost) {
