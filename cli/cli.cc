@@ -29,6 +29,7 @@ constexpr char kUsage[] =
     "  report EXP [--out FILE]            the experiment as one self-contained HTML file\n"
     "  agents                             connected and known agents\n"
     "  cancel EXP                         cancel the unfinished runs of an experiment\n"
+    "  rerun EXP [--failed] [--unsteady]  new attempts for failed or unsteady runs\n"
     "  artifacts EXP RUN [NAME]           raw tool output and server logs an attempt kept\n"
     "  vm-explain FILE.xml                a libvirt domain's vIOMMU and the mode its guest runs\n"
     "  certs init|issue|list --dir DIR    a CA, and certificates for the controller, agents, "
@@ -74,7 +75,7 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
       {{"submit", Submit},   {"status", Status}, {"results", Results},   {"agents", Agents},
        {"cancel", Cancel},   {"plan", Plan},     {"validate", Validate}, {"artifacts", Artifacts},
        {"compare", Compare}, {"query", Query},   {"report", Report},     {"vm-explain", VmExplain},
-       {"certs", Certs},     {"deploy", Deploy}, {"undeploy", Undeploy}};
+       {"certs", Certs},     {"deploy", Deploy}, {"undeploy", Undeploy}, {"rerun", Rerun}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {
     ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;

@@ -52,13 +52,14 @@ std::string JsonCounts(const std::map<std::string, uint32_t>& counts) {
 
 // The whole plan as one JSON object: pairs with their boots (every run
 // index, in order), switches by method, and the overall bound.
-void PrintJson(std::ostream& out, size_t runs, const planner::Plan& plan) {
-  out << "{\n  \"runs\": " << runs << ",\n  \"boot_configs\": " << plan.boot_groups
-      << ",\n  \"switches\": " << plan.switches
+// `max_runs`: with adaptive repetitions, the most runs the experiment can
+// grow to (else `runs`).
+void PrintJson(std::ostream& out, size_t runs, size_t max_runs, const planner::Plan& plan) {
+  out << "{\n  \"runs\": " << runs << ",\n  \"max_runs\": " << max_runs
+      << ",\n  \"boot_configs\": " << plan.boot_groups << ",\n  \"switches\": " << plan.switches
       << ",\n  \"switches_by_method\": " << JsonCounts(plan.switches_by_method)
       << ",\n  \"makespan_s\": " << Fixed(Seconds(plan.makespan), 1)
-      << ",\n  \"lower_bound_s\": " << Fixed(Seconds(plan.lower_bound), 1)
-      << ",\n  \"pairs\": [";
+      << ",\n  \"lower_bound_s\": " << Fixed(Seconds(plan.lower_bound), 1) << ",\n  \"pairs\": [";
   for (size_t p = 0; p < plan.pairs.size(); ++p) {
     const planner::PairPlan& pp = plan.pairs[p];
     out << (p ? "," : "") << "\n    {\"pair\": " << p + 1 << ", \"switches\": " << pp.switches
@@ -101,7 +102,8 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
   planner::Plan plan = planner::MakePlan(runs, options);
 
   if (*format == Format::kJson) {
-    PrintJson(ctx.out, runs.size(), plan);
+    PrintJson(ctx.out, runs.size(),
+              s.adaptive() ? runs.size() / s.repetitions * s.max_repetitions : runs.size(), plan);
     return kExitOk;
   }
   Table t({{"pair", true}, {"boot", true}, {"iommu"}, {"instance", true}, {"switch"},
@@ -145,6 +147,14 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
           << " mode switches (" << absl::StrJoin(costs_used, ", ") << "; " << plan.boot_groups
           << " boot configs), makespan " << FormatClockTime(plan.makespan) << ", lower bound "
           << FormatClockTime(plan.lower_bound) << " (" << Fixed(above * 100, 1) << "% above)\n";
+  if (s.adaptive()) {
+    // The plan is of the first round; the bounds say how far it can grow.
+    size_t points = runs.size() / s.repetitions;
+    ctx.out << "repetitions: " << s.repetitions << " to " << s.max_repetitions
+            << " per point, added until the 95% CI is within ±" << s.until_ci_below_pct
+            << "% of the mean: " << runs.size() << " to " << points * s.max_repetitions
+            << " runs\n";
+  }
   return kExitOk;
 }
 

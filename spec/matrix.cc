@@ -20,13 +20,6 @@ std::string ValueOf(const RunPoint& p, const std::string& axis) {
   return it == p.params.end() ? "" : it->second;
 }
 
-bool Matches(const RunPoint& p, const PartialPoint& partial) {
-  for (const auto& [axis, value] : partial) {
-    if (ValueOf(p, axis) != value) return false;
-  }
-  return true;
-}
-
 // Every combination of the user axes that mean something for `w` (one
 // empty map when there are none): `rate: [10k/s, 20k/s]` doubles the wrk2
 // workload's points, not the redis-benchmark one's.
@@ -54,6 +47,13 @@ uint64_t SaturatingMul(uint64_t a, uint64_t b) {
 }
 
 }  // namespace
+
+bool Matches(const RunPoint& p, const PartialPoint& partial) {
+  for (const auto& [axis, value] : partial) {
+    if (ValueOf(p, axis) != value) return false;
+  }
+  return true;
+}
 
 uint64_t MatrixSizeBound(const ExperimentSpec& spec, std::string* why) {
   const MatrixSpec& m = spec.matrix;

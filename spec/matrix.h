@@ -13,6 +13,10 @@ namespace iommuvm::spec {
 
 std::vector<RunPoint> ExpandMatrix(const ExperimentSpec& spec);
 
+// Whether `p` has every axis value of `partial` ("iommu" -> "strict",
+// "workload", "vm", user axes by name), as matrix.exclude/include match.
+bool Matches(const RunPoint& p, const PartialPoint& partial);
+
 // How many runs ExpandMatrix can make at most (excludes not subtracted),
 // computed without expanding; saturates at UINT64_MAX. `why` (optional)
 // gets the factors, e.g. "iommu 4 x vm 3 x workload points 12 x

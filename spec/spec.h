@@ -171,7 +171,14 @@ struct ExperimentSpec {
   std::string description;
   std::map<std::string, std::string> labels;
   MatrixSpec matrix;
+  // Repetitions of each point; with `max_repetitions` (> repetitions) the
+  // least, and the controller adds repetitions of a point until its
+  // primary metric's 95% CI half-width is under `until_ci_below_pct`% of
+  // its mean, or it has run max_repetitions times.
   uint32_t repetitions = 1;
+  uint32_t max_repetitions = 0;   // 0: exactly `repetitions`
+  double until_ci_below_pct = 0;  // with max_repetitions
+  bool adaptive() const { return max_repetitions > repetitions; }
   std::map<std::string, WorkloadSpec> workloads;
   std::map<std::string, VmSpec> vms;
   NodesSpec nodes;

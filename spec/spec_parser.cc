@@ -6,8 +6,10 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "iommu/cmdline.h"
 #include "iommu/guest_mode.h"
 #include "iommu/mode_names.h"
@@ -35,7 +37,7 @@ class Parser {
     r.String("name", &spec->name, /*required=*/true);
     r.String("description", &spec->description);
     r.StringMap("labels", &spec->labels);
-    r.UInt32("repetitions", &spec->repetitions, 1, 10000);
+    ReadRepetitions(r, spec);
     r.UInt32("retries", &spec->retries, 0, 10);
     ReadWorkloads(r, spec);
     ReadVms(r, spec);
@@ -51,6 +53,45 @@ class Parser {
   }
 
  private:
+  // `repetitions: 5`, or `repetitions: {min: 3, max: 20, until_ci_below: 2%}`.
+  void ReadRepetitions(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("repetitions");
+    if (!n.IsMap()) {
+      parent.UInt32("repetitions", &spec->repetitions, 1, 10000);
+      return;
+    }
+    MapReader r(n, "repetitions", errors_);
+    if (!r.valid()) return;
+    spec->repetitions = 2;
+    r.UInt32("min", &spec->repetitions, 2, 10000);
+    spec->max_repetitions = spec->repetitions;
+    r.UInt32("max", &spec->max_repetitions, 2, 10000);
+    if (!r.Child("max").IsDefined()) {
+      r.Error(n, "repetitions.max", "required key is missing: the most repetitions of a point");
+    } else if (spec->max_repetitions <= spec->repetitions) {
+      r.Error(
+          r.Child("max"), "repetitions.max",
+          absl::StrCat("max (", spec->max_repetitions, ") must be above min (", spec->repetitions,
+                       "); for a fixed count write repetitions: ", spec->repetitions));
+    }
+    YAML::Node target = r.Child("until_ci_below");
+    std::string scalar = target.IsScalar() ? target.Scalar() : "";
+    absl::string_view text = scalar;
+    double pct = 0;
+    if (!target.IsDefined()) {
+      r.Error(n, "repetitions.until_ci_below",
+              "required key is missing: the 95% confidence interval's half-width to reach, as a "
+              "share of the mean (e.g. 2%)");
+    } else if (!absl::ConsumeSuffix(&text, "%") || !absl::SimpleAtod(text, &pct) || pct <= 0 ||
+               pct >= 100) {
+      r.Error(target, "repetitions.until_ci_below",
+              absl::StrCat("expected a percentage above 0 and below 100 such as 2%, found ",
+                           Describe(target)));
+    } else {
+      spec->until_ci_below_pct = pct;
+    }
+  }
+
   void ReadWorkloads(MapReader& parent, ExperimentSpec* spec) {
     YAML::Node n = parent.Child("workloads");
     if (!n.IsDefined()) {

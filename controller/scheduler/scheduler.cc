@@ -7,9 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "controller/scheduler/admission.h"
+#include "controller/scheduler/rerun.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
 #include "spec/matrix.h"
@@ -141,6 +143,49 @@ absl::Status Scheduler::Cancel(int64_t experiment_id) {
   m.experiments.push_back({experiment_id, ExperimentState::kCancelled, true});
   RETURN_IF_ERROR(Commit(m));
   return StopIdleGuests(experiment_id);
+}
+
+absl::StatusOr<std::vector<uint32_t>> Scheduler::Rerun(int64_t experiment_id, bool failed,
+                                                       bool unsteady,
+                                                       const std::vector<std::string>& cells) {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
+  RerunOptions options;
+  options.failed = failed;
+  options.unsteady = unsteady;
+  for (const std::string& c : cells) {
+    ASSIGN_OR_RETURN(spec::PartialPoint cell, ParseCell(*spec, c));
+    options.cells.push_back(std::move(cell));
+  }
+  ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
+  ASSIGN_OR_RETURN(auto attempts, store_->ListAttempts(experiment_id));
+  std::map<int64_t, const store::AttemptRecord*> latest;
+  for (const auto& a : attempts) {
+    auto& slot = latest[a.run_id];
+    if (slot == nullptr || slot->number < a.number) slot = &a;
+  }
+  std::vector<int64_t> selected = SelectRerun(runs, latest, options);
+  std::vector<uint32_t> indexes;
+  if (selected.empty()) return indexes;
+  Mutation m;
+  for (int64_t run_id : selected) {
+    m.new_attempts.push_back(run_id);
+    m.runs.push_back({run_id, RunState::kPending, ""});
+    for (const auto& r : runs) {
+      if (r.id == run_id) indexes.push_back(r.point.index);
+    }
+  }
+  m.experiments.push_back({experiment_id, ExperimentState::kRunning, false});
+  std::string what = absl::StrCat("runs queued again by the user: ", absl::StrJoin(indexes, " "));
+  store::EventRecord ev;
+  ev.experiment_id = experiment_id;
+  ev.kind = "rerun";
+  ev.message = what;
+  m.events.push_back(std::move(ev));
+  RETURN_IF_ERROR(Commit(m));
+  queues_[experiment_id].Invalidate();
+  Log(kLog, "experiment ", experiment_id, ": ", what);
+  return indexes;
 }
 
 absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,

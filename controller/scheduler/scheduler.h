@@ -75,6 +75,11 @@ class Scheduler {
   absl::StatusOr<SubmitResult> Submit(const std::string& spec_yaml);
   // Cancels every unfinished run of an experiment.
   absl::Status Cancel(int64_t experiment_id);
+  // Queues a new attempt for each ended run `options` selects (rerun.h),
+  // reopening the experiment; returns their run indexes (none: nothing to
+  // rerun). `cells` are parsed against the experiment's spec.
+  absl::StatusOr<std::vector<uint32_t>> Rerun(int64_t experiment_id, bool failed, bool unsteady,
+                                              const std::vector<std::string>& cells);
 
   // An agent opened a session. Returns the ack and the steps it must
   // (re)execute, which the session sends after the ack, in order.
@@ -179,6 +184,10 @@ class Scheduler {
   // Sets the /metrics live gauges from an ingested metric batch of `a`.
   void ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
                   const v1::MetricBatch& batch);
+  // An experiment whose runs have all ended, with adaptive repetitions:
+  // adds the runs of cells not yet precise enough (adaptive_repetitions.h).
+  // True when it added any (the experiment goes on).
+  absl::StatusOr<bool> AddRepetitions(int64_t experiment_id);
   // Ends each open experiment of `experiments` whose runs have all ended.
   absl::Status FinishExperiments(const std::vector<store::ExperimentRecord>& experiments);
   void SendStep(const std::string& agent_id, v1::Step step);

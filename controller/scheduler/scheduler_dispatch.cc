@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
+#include "controller/scheduler/adaptive_repetitions.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
@@ -109,6 +110,8 @@ absl::Status Scheduler::FinishExperiments(
       if (n > 0 && state != RunState::kSucceeded) all_ok = false;
     }
     if (!done) continue;
+    ASSIGN_OR_RETURN(bool more, AddRepetitions(e.id));
+    if (more) continue;
     queues_.erase(e.id);
     Mutation m;
     m.experiments.push_back(
@@ -119,6 +122,57 @@ absl::Status Scheduler::FinishExperiments(
     RETURN_IF_ERROR(StopIdleGuests(e.id));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Scheduler::AddRepetitions(int64_t experiment_id) {
+  ASSIGN_OR_RETURN(auto spec, SpecFor(experiment_id));
+  if (!spec->adaptive()) return false;
+  ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
+  ASSIGN_OR_RETURN(auto attempts, store_->ListAttempts(experiment_id));
+  ASSIGN_OR_RETURN(auto results, store_->ResultsOfExperiment(experiment_id));
+  std::map<int64_t, const store::AttemptRecord*> latest;  // by run
+  for (const auto& a : attempts) {
+    auto& slot = latest[a.run_id];
+    if (slot == nullptr || slot->number < a.number) slot = &a;
+  }
+  std::map<int64_t, std::map<std::string, double>> metric;  // by attempt
+  for (const auto& r : results) {
+    metric[r.attempt_id][r.result.operation()] =
+        r.result.throughput_ops() > 0 ? r.result.throughput_ops() : r.result.throughput_bytes();
+  }
+  std::vector<CellRun> cells;
+  uint32_t next_index = 0;
+  for (const auto& run : runs) {
+    next_index = std::max(next_index, run.point.index + 1);
+    CellRun c;
+    c.point = run.point;
+    const store::AttemptRecord* a = latest[run.id];
+    c.succeeded =
+        run.state == RunState::kSucceeded && a != nullptr && a->state == AttemptState::kSucceeded;
+    if (c.succeeded) c.metric = metric[a->id];
+    cells.push_back(std::move(c));
+  }
+  MoreRepetitions more = PlanMoreRepetitions(*spec, cells, next_index);
+  if (more.points.empty()) return false;
+  Mutation m;
+  for (const auto& p : more.points) {
+    store::RunRecord r;
+    r.experiment_id = experiment_id;
+    r.point = p;
+    m.new_runs.push_back(std::move(r));
+  }
+  std::string why = absl::StrCat(more.points.size(), " more repetitions for ", more.cells,
+                                 " cell(s) whose 95% CI is above ±", spec->until_ci_below_pct,
+                                 "% of the mean (at most ", spec->max_repetitions, " runs each)");
+  store::EventRecord ev;
+  ev.experiment_id = experiment_id;
+  ev.kind = "repetitions_added";
+  ev.message = why;
+  m.events.push_back(std::move(ev));
+  RETURN_IF_ERROR(Commit(m));
+  queues_[experiment_id].Invalidate();
+  Log(kLog, "experiment ", experiment_id, ": ", why);
+  return true;
 }
 
 absl::Status Scheduler::StopIdleGuests(int64_t experiment_id) {

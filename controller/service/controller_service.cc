@@ -109,6 +109,19 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::CancelExperiment(
   return Done(ctx, exp.status());
 }
 
+grpc::ServerUnaryReactor* ControllerServiceImpl::RerunExperiment(
+    grpc::CallbackServerContext* ctx, const v1::RerunExperimentRequest* req,
+    v1::RerunExperimentResponse* resp) {
+  if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
+  std::vector<std::string> cells(req->cells().begin(), req->cells().end());
+  auto queued = scheduler_->Rerun(req->experiment_id(), req->failed(), req->unsteady(), cells);
+  if (!queued.ok()) return Done(ctx, queued.status());
+  for (uint32_t i : *queued) resp->add_run_indexes(i);
+  auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
+  if (exp.ok()) *resp->mutable_experiment() = std::move(*exp);
+  return Done(ctx, exp.status());
+}
+
 grpc::ServerWriteReactor<v1::Experiment>* ControllerServiceImpl::WatchExperiment(
     grpc::CallbackServerContext* ctx, const v1::WatchExperimentRequest* req) {
   if (auto denied = Authorize(ctx); !denied.ok()) return new RefusedStream(ToGrpc(denied));

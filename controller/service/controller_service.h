@@ -25,6 +25,9 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
   grpc::ServerUnaryReactor* ListExperiments(grpc::CallbackServerContext* ctx,
                                             const v1::ListExperimentsRequest* req,
                                             v1::ListExperimentsResponse* resp) override;
+  grpc::ServerUnaryReactor* RerunExperiment(grpc::CallbackServerContext* ctx,
+                                            const v1::RerunExperimentRequest* req,
+                                            v1::RerunExperimentResponse* resp) override;
   grpc::ServerUnaryReactor* CancelExperiment(grpc::CallbackServerContext* ctx,
                                              const v1::CancelExperimentRequest* req,
                                              v1::Experiment* resp) override;

@@ -131,19 +131,22 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
                               ExperimentStateName(ExperimentState::kQueued), now)
                       .Run());
   int64_t id = db_->LastInsertId();
-  ASSIGN_OR_RETURN(Statement run,
-                   db_->Prepare("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
-                                "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-  for (const RunRecord& r : e.runs) {
-    run.Reset();
-    RETURN_IF_ERROR(run.BindAll(id, r.point.index, static_cast<int>(r.point.iommu),
-                                r.point.workload, r.point.vm, r.point.repetition,
-                                EncodeMap(r.point.params), RunStateName(RunState::kPending))
-                        .Run());
-    RETURN_IF_ERROR(InsertAttempt(db_->LastInsertId(), 1, now));
-  }
+  for (const RunRecord& r : e.runs) RETURN_IF_ERROR(InsertRun(id, r.point, now));
   RETURN_IF_ERROR(tx.Commit());
   return id;
+}
+
+absl::Status SqliteStore::InsertRun(int64_t experiment_id, const spec::RunPoint& point,
+                                    int64_t now_ms) {
+  ASSIGN_OR_RETURN(Statement * run,
+                   db_->Cached("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
+                               "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  run->Reset();
+  RETURN_IF_ERROR(run->BindAll(experiment_id, point.index, static_cast<int>(point.iommu),
+                               point.workload, point.vm, point.repetition, EncodeMap(point.params),
+                               RunStateName(RunState::kPending))
+                      .Run());
+  return InsertAttempt(db_->LastInsertId(), 1, now_ms);
 }
 
 absl::StatusOr<ExperimentRecord> SqliteStore::GetExperiment(int64_t id) {
@@ -412,6 +415,7 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
     st->Reset();  // no read left open in the transaction
     RETURN_IF_ERROR(InsertAttempt(run_id, next, now));
   }
+  for (const RunRecord& r : m.new_runs) RETURN_IF_ERROR(InsertRun(r.experiment_id, r.point, now));
   if (!m.runs.empty()) {
     ASSIGN_OR_RETURN(Statement * st,
                      db_->Cached("UPDATE runs SET state = ?, error = ? WHERE id = ?"));

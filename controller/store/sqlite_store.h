@@ -68,6 +68,8 @@ class SqliteStore final : public Store {
   // Sets one evidence key of an attempt (replacing its value).
   absl::Status PutEvidence(int64_t attempt_id, const std::string& key, const std::string& value);
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
+  // A PENDING run of `experiment_id` with its first attempt.
+  absl::Status InsertRun(int64_t experiment_id, const spec::RunPoint& point, int64_t now_ms);
   absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where, int64_t arg);
 
   // The columns of run_results, in the order Apply inserts and QueryResults

@@ -186,6 +186,9 @@ struct Mutation {
   std::optional<std::pair<std::string, uint64_t>> dedupe;  // (agent id, seq)
   std::vector<AttemptUpdate> attempts;                     // applied in order
   std::vector<int64_t> new_attempts;                       // run ids to retry
+  // Runs added to a running experiment (more repetitions), each PENDING
+  // with its first attempt: experiment_id and point are used.
+  std::vector<RunRecord> new_runs;
   std::vector<RunUpdate> runs;
   std::vector<ExperimentUpdate> experiments;
   std::vector<ResultRecord> results;
@@ -200,9 +203,10 @@ struct Mutation {
   std::vector<std::pair<int64_t, std::string>> cleanups_owed;
   std::vector<int64_t> cleanups_done;
   bool empty() const {
-    return !dedupe && attempts.empty() && new_attempts.empty() && runs.empty() &&
-           experiments.empty() && results.empty() && samples.empty() && events.empty() &&
-           artifacts.empty() && evidence.empty() && !rejection && cleanups_owed.empty() && cleanups_done.empty();
+    return !dedupe && attempts.empty() && new_attempts.empty() && new_runs.empty() &&
+           runs.empty() && experiments.empty() && results.empty() && samples.empty() &&
+           events.empty() && artifacts.empty() && evidence.empty() && !rejection &&
+           cleanups_owed.empty() && cleanups_done.empty();
   }
 };
 

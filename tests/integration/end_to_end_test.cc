@@ -174,5 +174,36 @@ TEST(EndToEndTest, CancelStopsTheExperimentAndItsServers) {
   EXPECT_NE(status.out.find("\"state\": \"CANCELLED\""), std::string::npos) << status.out;
 }
 
+// `iommuvm rerun`: runs a cancel left without results are queued again in
+// the same experiment, a cell at a time or all of them, and the experiment
+// ends with every run measured.
+TEST(EndToEndTest, RerunMeasuresWhatACancelLeftOut) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c));
+  CommandResult submit = h.Cli({"submit", h.WriteFile("two.yaml", QuickSpec(1, 5000))});
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  ASSERT_EQ(h.Cli({"cancel", "1"}).exit_code, 0);
+  ASSERT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'CANCELLED'"), 2);
+
+  CommandResult one =
+      h.Cli({"rerun", "1", "--cell", "workload=redis-get", "--wait"}, absl::Minutes(2));
+  EXPECT_NE(one.out.find("experiment 1: 1 runs queued again (0)"), std::string::npos) << one.out;
+  EXPECT_NE(one.exit_code, 0) << "redis-set is still cancelled: the experiment failed";
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 1);
+
+  CommandResult rest = h.Cli({"rerun", "1", "--wait"}, absl::Minutes(2));
+  ASSERT_EQ(rest.exit_code, 0) << rest.out << rest.err << c.controller.Log();
+  EXPECT_NE(rest.out.find("experiment 1: 1 runs queued again (1)"), std::string::npos) << rest.out;
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 2);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs"), 2);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'"), 1);
+
+  CommandResult none = h.Cli({"rerun", "1"});
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_NE(none.out.find("no failed or cancelled runs to rerun"), std::string::npos) << none.out;
+  EXPECT_EQ(h.Cli({"rerun", "1", "--cell", "colour=red"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace iommuvm::testing

@@ -49,6 +49,19 @@ TEST_F(PlanCommandTest, PrintsBootsSwitchesAndBound) {
   EXPECT_NE(out.find("lower bound"), std::string::npos);
 }
 
+TEST_F(PlanCommandTest, AdaptiveRepetitionsShowTheirBounds) {
+  std::ofstream(path_) << std::string(kSpec).replace(
+      std::string(kSpec).find("repetitions: 4"), 14,
+      "repetitions: {min: 3, max: 10, until_ci_below: 2%}");
+  ASSERT_EQ(Run({"plan", path_.string()}), 0) << err_.str();
+  EXPECT_NE(out_.str().find("repetitions: 3 to 10 per point, added until the 95% CI is within "
+                            "±2% of the mean: 6 to 20 runs"),
+            std::string::npos)
+      << out_.str();
+  ASSERT_EQ(Run({"plan", path_.string(), "--format", "json"}), 0) << err_.str();
+  EXPECT_NE(out_.str().find("\"runs\": 6,\n  \"max_runs\": 20,"), std::string::npos) << out_.str();
+}
+
 TEST_F(PlanCommandTest, JsonListsEveryBootAndTheBound) {
   ASSERT_EQ(Run({"plan", path_.string(), "--format", "json"}), 0) << err_.str();
   std::string out = out_.str();

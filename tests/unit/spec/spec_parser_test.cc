@@ -96,6 +96,34 @@ TEST(SpecParserTest, UnknownKeySuggestsTheClosest) {
   EXPECT_NE(r.errors[0].message.find("did you mean 'repetitions'"), std::string::npos);
 }
 
+TEST(SpecParserTest, AdaptiveRepetitions) {
+  ParseResult r =
+      ParseSpec(std::string(kMinimal) + "repetitions: {min: 3, max: 20, until_ci_below: 2%}\n");
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  EXPECT_EQ(r.spec->repetitions, 3u);
+  EXPECT_EQ(r.spec->max_repetitions, 20u);
+  EXPECT_DOUBLE_EQ(r.spec->until_ci_below_pct, 2);
+  EXPECT_TRUE(r.spec->adaptive());
+  ParseResult fixed = ParseSpec(std::string(kMinimal) + "repetitions: 5\n");
+  ASSERT_TRUE(fixed.spec);
+  EXPECT_FALSE(fixed.spec->adaptive());
+
+  ParseResult bad = ParseSpec(std::string(kMinimal) +
+                              "repetitions: {min: 5, max: 4, until_ci_below: 2, maxx: 3}\n");
+  ASSERT_FALSE(bad.spec);
+  std::string all;
+  for (const auto& e : bad.errors) all += e.Format("t") + "\n";
+  EXPECT_NE(all.find("repetitions.max: max (4) must be above min (5)"), std::string::npos) << all;
+  EXPECT_NE(all.find("repetitions.until_ci_below: expected a percentage above 0 and below 100 "
+                     "such as 2%"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("repetitions.maxx"), std::string::npos) << all;
+  ParseResult missing = ParseSpec(std::string(kMinimal) + "repetitions: {min: 3}\n");
+  ASSERT_FALSE(missing.spec);
+  ASSERT_EQ(missing.errors.size(), 2u);
+}
+
 TEST(SpecParserTest, AllErrorsAreReportedAtOnceWithKeyPaths) {
   ParseResult r = ParseSpec(R"(name: t
 matrix:

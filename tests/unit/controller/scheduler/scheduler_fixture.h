@@ -181,7 +181,7 @@ class SchedulerTest : public ::testing::Test {
     r->set_step_id(step.step_id());
     r->set_attempt_id(step.attempt_id());
     r->set_tool("redis-benchmark");
-    r->add_operations()->set_throughput_ops(1000);
+    r->add_operations()->set_throughput_ops(throughput_());
     // A 2 s load, and the server's own rate over it, as real agents send.
     int64_t now = absl::ToUnixMillis(clock_.Now());
     r->set_load_started_ms(now - 2000);
@@ -246,6 +246,8 @@ class SchedulerTest : public ::testing::Test {
   std::map<std::string, uint64_t> seq_;
   std::set<int64_t> finished_;
   std::set<std::string> verified_;
+  // The throughput each Result reports (tests of repetitions vary it).
+  std::function<double()> throughput_ = [] { return 1000.0; };
   std::pair<int64_t, v1::Step> StartStrictAttempt();
 };
 

@@ -707,5 +707,86 @@ TEST_F(SchedulerTest, PairsMustNameRegisteredAgents) {
   EXPECT_TRUE(store_->ListExperiments()->empty());
 }
 
+// Adaptive repetitions through the store: a steady metric stops at min, a
+// noisy one gets runs added (numbered after the last, shown as an event)
+// until max, and the experiment ends only then.
+TEST_F(SchedulerTest, AdaptiveRepetitionsStopAtTheTargetOrAtMax) {
+  constexpr char kAdaptive[] = R"(name: t
+matrix:
+  workload: [w]
+repetitions: {min: 3, max: 6, until_ci_below: 2%}
+workloads:
+  w:
+    app: redis
+    generator:
+      requests: 1000
+)";
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  auto run_all = [&](int64_t id) {
+    for (int i = 0; i < 20 && store_->GetExperiment(id)->state == ExperimentState::kRunning; ++i) {
+      TickAndVerify();
+      RunToCompletion("srv", "cli");
+      TickAndVerify();
+    }
+  };
+  auto steady = scheduler_->Submit(kAdaptive);
+  ASSERT_THAT(steady, IsOk());
+  int64_t id = steady->experiment_id;
+  TickAndVerify();
+  run_all(id);
+  EXPECT_EQ(store_->GetExperiment(id)->state, ExperimentState::kSucceeded);
+  EXPECT_EQ(store_->ListRuns(id)->size(), 3u);
+
+  int n = 0;
+  throughput_ = [&n] { return ++n % 2 ? 500.0 : 1500.0; };
+  auto noisy = scheduler_->Submit(kAdaptive);
+  ASSERT_THAT(noisy, IsOk());
+  id = noisy->experiment_id;
+  TickAndVerify();
+  run_all(id);
+  EXPECT_EQ(store_->GetExperiment(id)->state, ExperimentState::kSucceeded);
+  auto runs = *store_->ListRuns(id);
+  ASSERT_EQ(runs.size(), 6u);
+  EXPECT_EQ(runs.back().point.repetition, 6u);
+  EXPECT_EQ(runs.back().point.index, 5u);
+  for (const auto& r : runs) EXPECT_EQ(r.state, RunState::kSucceeded);
+}
+
+// `rerun`: a failed run gets a new attempt in the same experiment, which
+// reopens and succeeds; the failed attempt stays in the history.
+TEST_F(SchedulerTest, RerunQueuesTheFailedRunAgainInTheSameExperiment) {
+  int64_t id = Submit();
+  Register("srv", v1::ROLE_SERVER);
+  Register("cli", v1::ROLE_CLIENT);
+  TickAndVerify();
+  v1::Step start = gateway_.LastStep("srv");
+  ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  ASSERT_THAT(Update("cli", gateway_.LastStep("cli"), v1::StepUpdate::PHASE_FAILED,
+                     "redis-benchmark: not found"),
+              IsOk());
+  ASSERT_THAT(Update("srv", gateway_.LastStep("srv"), v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
+  TickAndVerify();
+  ASSERT_EQ(store_->GetExperiment(id)->state, ExperimentState::kFailed);
+
+  auto nothing = scheduler_->Rerun(id, /*failed=*/false, /*unsteady=*/true, {});
+  ASSERT_THAT(nothing, IsOk());
+  EXPECT_TRUE(nothing->empty());
+  EXPECT_TRUE(absl::IsInvalidArgument(scheduler_->Rerun(id, true, false, {"colour=red"}).status()));
+  auto queued = scheduler_->Rerun(id, /*failed=*/true, /*unsteady=*/false, {"workload=w"});
+  ASSERT_THAT(queued, IsOk());
+  EXPECT_EQ(*queued, (std::vector<uint32_t>{0}));
+  EXPECT_EQ(store_->GetExperiment(id)->state, ExperimentState::kRunning);
+  EXPECT_EQ((*store_->ListRuns(id))[0].state, RunState::kPending);
+  TickAndVerify();
+  EXPECT_EQ(RunToCompletion("srv", "cli"), 0);
+  TickAndVerify();
+  EXPECT_EQ(store_->GetExperiment(id)->state, ExperimentState::kSucceeded);
+  auto attempts = *store_->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kFailed);
+  EXPECT_EQ(attempts[1].state, AttemptState::kSucceeded);
+}
+
 }  // namespace
 }  // namespace iommuvm::scheduler
