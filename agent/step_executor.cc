@@ -9,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "agent/node/host_environment.h"
 #include "agent/paths.h"
 #include "agent/telemetry/collectors.h"
 #include "agent/telemetry/qemu_threads_collector.h"
@@ -246,11 +248,44 @@ absl::StatusOr<std::string> StepExecutor::PrepareRunDir(const v1::Step& step) {
   return deps_.fs->HostPath(run_dir);
 }
 
+std::string StepExecutor::DataInterface() const {
+  return InterfaceWithAddress(data_address_).value_or(guests_.data_nic);
+}
+
+absl::Status StepExecutor::PrepareHost(const v1::HostSettings& host, const std::string& busy_cores,
+                                       v1::StepUpdate* u) {
+  HostEnvironment env(deps_.fs, deps_.runner);
+  std::string nic = DataInterface();
+  std::map<std::string, std::string> read;
+  absl::Status status;
+  if (host.ByteSizeLong() == 0) {
+    read = env.Snapshot(nic);
+  } else {
+    auto applied = env.Apply(host, nic, busy_cores);
+    if (applied.ok()) {
+      read = std::move(applied->env);
+      if (!applied->not_held.empty()) {
+        (*u->mutable_evidence())["env.not_held"] = absl::StrJoin(applied->not_held, "; ");
+      }
+    } else {
+      status = applied.status();
+      read = env.Snapshot(nic);
+    }
+  }
+  for (auto& [k, v] : read) (*u->mutable_evidence())["env." + k] = std::move(v);
+  return status;
+}
+
 void StepExecutor::StartServer(const v1::Step& step) {
   StopGuest(nullptr);  // a bare-metal server never shares the node with a guest
   const v1::StartServer& cfg = step.start_server();
   auto run_dir = PrepareRunDir(step);
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
+  v1::StepUpdate u;
+  // The node's environment first: applied, read back and recorded.
+  if (absl::Status host = PrepareHost(cfg.host(), cfg.cores(), &u); !host.ok()) {
+    return Finish(step, host, u);
+  }
   auto app = MakeServerApplication(cfg.app(), deps_.workload());
   if (!app.ok()) return Finish(step, app.status(), {});
   auto port = (*app)->Start(cfg, data_address_, *run_dir, Timeout(step));
@@ -258,7 +293,6 @@ void StepExecutor::StartServer(const v1::Step& step) {
   Server& server = servers_[step.attempt_id()];
   server.app = std::move(*app);
   server.sampler = StartSampler(step, server.app.get());
-  v1::StepUpdate u;
   u.set_endpoint_host(data_address_);
   u.set_endpoint_port(*port);
   Log(kLog, cfg.app(), " for attempt ", step.attempt_id(), " listening on ", data_address_, ":",
@@ -272,6 +306,10 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
   auto generator = MakeLoadGenerator(load.tool(), deps_.workload());
   if (!generator.ok()) return Finish(step, generator.status(), {});
+  v1::StepUpdate u;
+  if (absl::Status host = PrepareHost(load.host(), load.cores(), &u); !host.ok()) {
+    return Finish(step, host, u);
+  }
   if (load.warmup_ms() > 0 && !(*generator)->WarmsUpItself()) {
     // Unmeasured load first: time-bounded tools run for the warmup; a
     // request-bounded one is stopped when the warmup is over.
@@ -307,7 +345,6 @@ void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel
   auto result = (*generator)->Run(load, *run_dir, Timeout(step), cancel);
   int64_t load_ended = absl::ToUnixMillis(deps_.clock->Now());
   double wall_s = static_cast<double>(load_ended - load_started) / 1000;
-  v1::StepUpdate u;
   sampler->Stop();  // its last batch is stored before the step's outcome
   absl::StatusOr<InterfaceBytes> if_after =
       if_before.ok() ? ReadInterfaceBytes(*deps_.fs, *data_if) : absl::NotFoundError("");

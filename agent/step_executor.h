@@ -68,6 +68,13 @@ class StepExecutor {
   // Creates the attempt's run directory; returns its host path.
   absl::StatusOr<std::string> PrepareRunDir(const v1::Step& step);
   void StartServer(const v1::Step& step);
+  // The interface holding the data address (else the data NIC by flag).
+  std::string DataInterface() const;
+  // Applies `host` (when it sets anything) and records every knob of the
+  // node's environment in `u`'s evidence as env.*; the failure names the
+  // knobs that did not hold.
+  absl::Status PrepareHost(const v1::HostSettings& host, const std::string& busy_cores,
+                           v1::StepUpdate* u);
   void RunLoad(const v1::Step& step, const std::atomic<bool>* cancel);
   void StopServer(const v1::Step& step);
   void SwitchMode(const v1::Step& step);

@@ -30,6 +30,7 @@ constexpr char kUsage[] =
     "  agents                             connected and known agents\n"
     "  cancel EXP                         cancel the unfinished runs of an experiment\n"
     "  rerun EXP [--failed] [--unsteady]  new attempts for failed or unsteady runs\n"
+    "  diff-env EXP RUN_A RUN_B           the environment two runs were measured in, knob by knob\n"
     "  artifacts EXP RUN [NAME]           raw tool output and server logs an attempt kept\n"
     "  vm-explain FILE.xml                a libvirt domain's vIOMMU and the mode its guest runs\n"
     "  certs init|issue|list --dir DIR    a CA, and certificates for the controller, agents, "
@@ -75,7 +76,8 @@ int RunCli(const std::vector<std::string>& argv, Context& ctx) {
       {{"submit", Submit},   {"status", Status}, {"results", Results},   {"agents", Agents},
        {"cancel", Cancel},   {"plan", Plan},     {"validate", Validate}, {"artifacts", Artifacts},
        {"compare", Compare}, {"query", Query},   {"report", Report},     {"vm-explain", VmExplain},
-       {"certs", Certs},     {"deploy", Deploy}, {"undeploy", Undeploy}, {"rerun", Rerun}};
+       {"certs", Certs},     {"deploy", Deploy}, {"undeploy", Undeploy}, {"rerun", Rerun},
+       {"diff-env", DiffEnv}};
   auto it = kCommands.find(argv[0]);
   if (it == kCommands.end()) {
     ctx.err << "iommuvm: unknown command '" << argv[0] << "'\n\n" << kUsage;

@@ -44,6 +44,7 @@ int Results(Context& ctx, const std::vector<std::string>& argv);
 int Agents(Context& ctx, const std::vector<std::string>& argv);
 int Cancel(Context& ctx, const std::vector<std::string>& argv);
 int Rerun(Context& ctx, const std::vector<std::string>& argv);
+int DiffEnv(Context& ctx, const std::vector<std::string>& argv);
 int Artifacts(Context& ctx, const std::vector<std::string>& argv);
 int Compare(Context& ctx, const std::vector<std::string>& argv);
 int Query(Context& ctx, const std::vector<std::string>& argv);

@@ -166,6 +166,21 @@ struct MatrixSpec {
   std::vector<PartialPoint> include;  // extra points (iommu, workload, vm given)
 };
 
+// The environment of the nodes (`host:`): settings per role, and entries
+// that change them on nodes with some labels (applied in file order).
+struct HostOverride {
+  std::map<std::string, std::string> labels;
+  v1::HostSettings server;
+  v1::HostSettings client;
+};
+struct HostSpec {
+  v1::HostSettings server;
+  v1::HostSettings client;
+  std::vector<HostOverride> overrides;
+  // The settings for a node of `role` with `labels`.
+  v1::HostSettings For(v1::Role role, const std::map<std::string, std::string>& labels) const;
+};
+
 struct ExperimentSpec {
   std::string name;
   std::string description;
@@ -188,6 +203,7 @@ struct ExperimentSpec {
   OrderSpec order;
   uint32_t retries = 1;  // extra attempts after a LOST attempt
   TelemetrySpec telemetry;
+  HostSpec host;
 };
 
 // One point of the matrix times one repetition.

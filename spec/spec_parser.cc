@@ -13,6 +13,7 @@
 #include "iommu/cmdline.h"
 #include "iommu/guest_mode.h"
 #include "iommu/mode_names.h"
+#include "spec/host_parser.h"
 #include "spec/matrix.h"
 #include "spec/params.h"
 #include "spec/workload_parser.h"
@@ -45,6 +46,7 @@ class Parser {
     ReadNodes(r, spec);
     ReadTimeouts(r, &spec->timeouts);
     ReadTelemetry(r, spec);
+    if (YAML::Node host = r.Child("host"); host.IsDefined()) ReadHost(host, errors_, &spec->host);
     if (spec->telemetry.collectors.empty()) spec->telemetry.collectors = TelemetryCollectors();
     ReadIommuTokens(r, &spec->iommu_tokens);
     ReadSwitch(r, spec);

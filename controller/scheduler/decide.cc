@@ -1,5 +1,6 @@
 #include "controller/scheduler/decide.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "iommu/mode_names.h"
@@ -144,6 +145,8 @@ Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string&
     case StepKind::kStartServer: {
       Decision d = Move(AttemptState::kPreparing, AttemptState::kRunning, StepKind::kRunLoad);
       d.endpoint = std::make_pair(u.endpoint_host(), u.endpoint_port());
+      // The server node's environment as it read it (env.*).
+      for (const auto& [k, v] : u.evidence()) d.evidence["server." + k] = v;
       d.count_samples = true;
       d.events.emplace_back("server_ready",
                             absl::StrCat(facts.workload, " listening on ", u.endpoint_host(), ":",
@@ -160,7 +163,10 @@ Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string&
       d.count_samples = true;
       // Provenance of the measurement ("load.data_path": the bytes the
       // data interface carried against the generator's).
-      for (const auto& [k, v] : u.evidence()) d.evidence["load." + k] = v;
+      // The client node's environment (env.*) under client., the rest under load.
+      for (const auto& [k, v] : u.evidence()) {
+        d.evidence[absl::StartsWith(k, "env.") ? "client." + k : "load." + k] = v;
+      }
       return d;
     }
     case StepKind::kStopServer: {

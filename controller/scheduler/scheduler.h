@@ -191,6 +191,9 @@ class Scheduler {
   // Ends each open experiment of `experiments` whose runs have all ended.
   absl::Status FinishExperiments(const std::vector<store::ExperimentRecord>& experiments);
   void SendStep(const std::string& agent_id, v1::Step step);
+  // A registered node's labels (none when unknown): which host: entries
+  // apply to it.
+  std::map<std::string, std::string> LabelsOf(const std::string& agent_id);
   // Sends the step an attempt's current state waits for (the one place that
   // decides which step goes to which node), unless the attempt has ended.
   absl::Status SendCurrentStep(int64_t attempt_id);

@@ -62,19 +62,33 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
       return std::optional<v1::Step>(
           LaunchVmStep(a.id, a.run_id, *spec, vm->second, store::GuestNodeOf(a)));
     }
-    case StepKind::kStartServer:
+    case StepKind::kStartServer: {
       *target_agent = NodeFor(a, kind);
-      return std::optional<v1::Step>(StartServerStep(a.id, a.run_id, *spec, w));
-    case StepKind::kRunLoad:
+      v1::Step step = StartServerStep(a.id, a.run_id, *spec, w);
+      *step.mutable_start_server()->mutable_host() =
+          spec->host.For(v1::ROLE_SERVER, LabelsOf(*target_agent));
+      return std::optional<v1::Step>(std::move(step));
+    }
+    case StepKind::kRunLoad: {
       *target_agent = NodeFor(a, kind);
-      return std::optional<v1::Step>(
-          RunLoadStep(a.id, a.run_id, *spec, w, a.endpoint_host, a.endpoint_port));
+      v1::Step step = RunLoadStep(a.id, a.run_id, *spec, w, a.endpoint_host, a.endpoint_port);
+      *step.mutable_run_load()->mutable_host() =
+          spec->host.For(v1::ROLE_CLIENT, LabelsOf(*target_agent));
+      return std::optional<v1::Step>(std::move(step));
+    }
     case StepKind::kStopServer:
     case StepKind::kCleanup:
       *target_agent = NodeFor(a, kind);
       return std::optional<v1::Step>(StopServerStep(a.id, a.run_id, *spec, kind));
   }
   return std::optional<v1::Step>();
+}
+
+std::map<std::string, std::string> Scheduler::LabelsOf(const std::string& agent_id) {
+  auto nodes = store_->ListNodes();
+  if (!nodes.ok()) return {};
+  const store::NodeRecord* n = FindNode(*nodes, agent_id);
+  return n == nullptr ? std::map<std::string, std::string>() : n->labels;
 }
 
 void Scheduler::SendStep(const std::string& agent_id, v1::Step step) {

@@ -108,9 +108,8 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM results WHERE simulated"), 3);
   CommandResult cmp = h.Cli({"compare", "1", "--format", "csv", "--allow-simulated"});
   ASSERT_EQ(cmp.exit_code, 0) << cmp.err;
-  EXPECT_EQ(cmp.out.find(
-                "workload,vm,params,op,mode,n,throughput,ci95,change_pct,change_ci95,sig,"
-                "maps_per_req,inval_per_req,unsteady,simulated"),
+  EXPECT_EQ(cmp.out.find("workload,vm,params,op,mode,n,throughput,ci95,change_pct,change_ci95,sig,"
+                         "maps_per_req,inval_per_req,unsteady,bottleneck,simulated"),
             0u)
       << cmp.out;
   EXPECT_NE(cmp.out.find(",SIMULATED"), std::string::npos) << cmp.out;

@@ -84,6 +84,7 @@ SysrootBuilder& SysrootBuilder::Nic(const std::string& name, const std::string& 
     File("/sys/devices/pci0000:00/" + bdf + "/net/" + name + "/address", "0c:42:a1:00:00:01\n");
     File("/sys/devices/pci0000:00/" + bdf + "/net/" + name + "/speed", "100000\n");
     Link("/sys/class/net/" + name, "../../devices/pci0000:00/" + bdf + "/net/" + name);
+    Link("/sys/devices/pci0000:00/" + bdf + "/net/" + name + "/device", "../../../" + bdf);
   }
   return *this;
 }

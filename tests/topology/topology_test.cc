@@ -153,5 +153,85 @@ TEST(TopologyTest, LoadOffTheDataPlaneFailsWithTheCounts) {
       << status.out;
 }
 
+// The host: section on real interfaces: MTU, an offload and channels set on
+// the veths and read back before each run; a knob this machine lacks (no
+// cpufreq driver) fails the run naming it, or with best_effort is recorded
+// as not held; diff-env shows what differed between two runs.
+TEST(TopologyTest, HostSettingsAreAppliedReadBackAndCompared) {
+  Topology net(absl::StrCat("ive", ::getpid() % 10000));
+  if (absl::IsFailedPrecondition(net.status())) GTEST_SKIP() << net.status();
+  ASSERT_TRUE(net.status().ok()) << net.status();
+  Harness h(net.controller_host());
+  ASSERT_NO_FATAL_FAILURE(h.UseTls());
+  Daemon controller = h.StartController();
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  Daemon sut = h.StartAgent("sut", "server", {}, {"--data_address", net.sut_address()},
+                            net.In(net.sut_ns()));
+  Daemon client = h.StartAgent("client", "client", {}, {"--data_address", net.client_address()},
+                               net.In(net.client_ns()));
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(15)))
+      << sut.Log() << client.Log();
+  auto spec = [&](const std::string& name, const std::string& host) {
+    std::string yaml = absl::StrReplaceAll(
+        QuickSpec(1, 5000), {{"workload: [redis-get, redis-set]", "workload: [redis-get]"},
+                             {"name: quickstart", absl::StrCat("name: ", name)}});
+    return h.WriteFile(name + ".yaml", yaml + host);
+  };
+  CommandResult set = h.Cli({"submit",
+                             spec("set",
+                                  "host:\n  server: {nic: {mtu: 1400, offloads: {gro: "
+                                  "true}}}\n  client: {nic: {mtu: 1400, channels: 2}}\n"),
+                             "--wait"},
+                            absl::Minutes(2));
+  ASSERT_EQ(set.exit_code, 0) << set.out << set.err << sut.Log() << client.Log();
+  auto evidence = [&](int64_t experiment, const std::string& key) {
+    return h.Count(
+        absl::StrCat("SELECT COUNT(*) FROM attempt_evidence v JOIN attempts a ON "
+                     "a.id = v.attempt_id JOIN runs r ON r.id = a.run_id WHERE "
+                     "r.experiment_id = ",
+                     experiment, " AND ", key));
+  };
+  EXPECT_EQ(evidence(1, "v.key = 'server.env.nic.mtu' AND v.value = '1400'"), 1);
+  EXPECT_EQ(evidence(1, "v.key = 'server.env.nic.gro' AND v.value = 'on'"), 1);
+  EXPECT_EQ(evidence(1, "v.key = 'client.env.nic.channels' AND v.value = 'rx 2 tx 2'"), 1);
+  EXPECT_EQ(
+      evidence(1, absl::StrCat("v.key = 'server.env.nic' AND v.value = '", net.sut_data_if(), "'")),
+      1);
+  // Whatever host: does not set is recorded too.
+  EXPECT_EQ(evidence(1, "v.key = 'server.env.governor'"), 1);
+
+  // A governor on a machine without cpufreq: refused, naming the knob.
+  CommandResult refused =
+      h.Cli({"submit", spec("gov", "host:\n  server: {governor: performance}\n"), "--wait"},
+            absl::Minutes(2));
+  EXPECT_NE(refused.exit_code, 0);
+  CommandResult status = h.Cli({"status", "2"});
+  EXPECT_NE(status.out.find("governor: asked performance, reads unsupported"), std::string::npos)
+      << status.out;
+  // Best effort: measured, and what did not hold is recorded.
+  CommandResult effort = h.Cli(
+      {"submit",
+       spec("effort",
+            "host:\n  best_effort: true\n  server: {governor: performance, nic: {mtu: 1450}}\n"),
+       "--wait"},
+      absl::Minutes(2));
+  ASSERT_EQ(effort.exit_code, 0) << effort.out << effort.err;
+  EXPECT_EQ(evidence(3,
+                     "v.key = 'server.env.not_held' AND v.value LIKE 'governor: asked "
+                     "performance%'"),
+            1);
+
+  CommandResult diff = h.Cli({"diff-env", "1:0", "3:0"});
+  EXPECT_EQ(diff.exit_code, 1) << diff.out << diff.err;
+  EXPECT_NE(diff.out.find("server nic.mtu"), std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.find("1400"), std::string::npos) << diff.out;
+  EXPECT_NE(diff.out.find("1450"), std::string::npos) << diff.out;
+  EXPECT_EQ(diff.out.find("server governor"), std::string::npos) << "unchanged knobs stay out";
+  CommandResult same = h.Cli({"diff-env", "1", "0", "0", "--all"});
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_NE(same.out.find("0 of "), std::string::npos) << same.out;
+  EXPECT_NE(same.out.find("client nic.channels"), std::string::npos) << same.out;
+}
+
 }  // namespace
 }  // namespace iommuvm::testing

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "spec/host_parser.h"
 #include "spec/matrix.h"
 #include "spec/params.h"
 
@@ -122,6 +123,49 @@ TEST(SpecParserTest, AdaptiveRepetitions) {
   ParseResult missing = ParseSpec(std::string(kMinimal) + "repetitions: {min: 3}\n");
   ASSERT_FALSE(missing.spec);
   ASSERT_EQ(missing.errors.size(), 2u);
+}
+
+TEST(SpecParserTest, HostSectionPerRoleAndPerLabel) {
+  ParseResult r = ParseSpec(std::string(kMinimal) + R"(host:
+  best_effort: true
+  server:
+    governor: performance
+    turbo: false
+    smt: false
+    nic: {mtu: 4000, channels: 8, rx_ring: 4096, pause: true, offloads: {lro: false},
+          irq_affinity: auto}
+  client: {smt: false, irqbalance: false}
+  nodes:
+    - labels: {hw: c6525}
+      server: {cstate_max: 1, nic: {mtu: 9000}}
+)");
+  ASSERT_TRUE(r.spec) << r.errors[0].Format("t");
+  const HostSpec& h = r.spec->host;
+  v1::HostSettings r650 = h.For(v1::ROLE_SERVER, {{"hw", "r650"}});
+  EXPECT_EQ(DescribeHostSettings(r650),
+            "governor=performance turbo=off smt=off nic.mtu=4000 nic.channels=8 "
+            "nic.rx_ring=4096 nic.pause=on nic.lro=off nic.irq_affinity=auto");
+  EXPECT_TRUE(r650.best_effort());
+  v1::HostSettings c6525 = h.For(v1::ROLE_SERVER, {{"hw", "c6525"}});
+  EXPECT_EQ(c6525.mtu(), 9000u);
+  EXPECT_EQ(c6525.cstate_max(), 1u);
+  EXPECT_EQ(c6525.governor(), "performance");
+  EXPECT_EQ(DescribeHostSettings(h.For(v1::ROLE_CLIENT, {{"hw", "c6525"}})),
+            "smt=off irqbalance=off");
+
+  ParseResult bad = ParseSpec(std::string(kMinimal) + R"(host:
+  server: {governor: fast, nic: {mtu: 10, irq_affinity: "x", offloads: {rss: true}}}
+  nodes:
+    - server: {smt: false}
+)");
+  ASSERT_FALSE(bad.spec);
+  std::string all;
+  for (const auto& e : bad.errors) all += e.Format("t") + "\n";
+  for (const char* path :
+       {"host.server.governor", "host.server.nic.mtu", "host.server.nic.irq_affinity",
+        "host.server.nic.offloads.rss", "host.nodes[0].labels"}) {
+    EXPECT_NE(all.find(path), std::string::npos) << path << "\n" << all;
+  }
 }
 
 TEST(SpecParserTest, AllErrorsAreReportedAtOnceWithKeyPaths) {
