@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "agent/node/host_environment.h"
+#include "agent/node/numa_cpus.h"
 #include "agent/paths.h"
 #include "agent/telemetry/collectors.h"
 #include "agent/telemetry/qemu_threads_collector.h"
@@ -276,12 +277,28 @@ absl::Status StepExecutor::PrepareHost(const v1::HostSettings& host, const std::
   return status;
 }
 
-void StepExecutor::StartServer(const v1::Step& step) {
+absl::StatusOr<std::string> StepExecutor::ResolveCores(const std::string& cores,
+                                                       v1::StepUpdate* u) {
+  if (cores.empty()) return cores;
+  auto choice = agent::ResolveCpus(*deps_.fs, cores, DataInterface());
+  if (!choice.ok()) return choice.status();
+  std::string list = FormatCpus(choice->cpus);
+  (*u->mutable_evidence())["env.cores"] = absl::StrCat(list, " (", choice->how, ")");
+  return list;
+}
+
+void StepExecutor::StartServer(const v1::Step& original) {
   StopGuest(nullptr);  // a bare-metal server never shares the node with a guest
-  const v1::StartServer& cfg = step.start_server();
-  auto run_dir = PrepareRunDir(step);
-  if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
+  auto run_dir = PrepareRunDir(original);
+  if (!run_dir.ok()) return Finish(original, run_dir.status(), {});
   v1::StepUpdate u;
+  // `cores: auto` becomes the CPUs it means here, for the server and its
+  // telemetry alike.
+  v1::Step step = original;
+  auto cores = ResolveCores(step.start_server().cores(), &u);
+  if (!cores.ok()) return Finish(step, cores.status(), u);
+  step.mutable_start_server()->set_cores(*cores);
+  const v1::StartServer& cfg = step.start_server();
   // The node's environment first: applied, read back and recorded.
   if (absl::Status host = PrepareHost(cfg.host(), cfg.cores(), &u); !host.ok()) {
     return Finish(step, host, u);
@@ -300,13 +317,17 @@ void StepExecutor::StartServer(const v1::Step& step) {
   Finish(step, absl::OkStatus(), u);
 }
 
-void StepExecutor::RunLoad(const v1::Step& step, const std::atomic<bool>* cancel) {
-  const v1::RunLoad& load = step.run_load();
-  auto run_dir = PrepareRunDir(step);
-  if (!run_dir.ok()) return Finish(step, run_dir.status(), {});
-  auto generator = MakeLoadGenerator(load.tool(), deps_.workload());
-  if (!generator.ok()) return Finish(step, generator.status(), {});
+void StepExecutor::RunLoad(const v1::Step& original, const std::atomic<bool>* cancel) {
+  auto run_dir = PrepareRunDir(original);
+  if (!run_dir.ok()) return Finish(original, run_dir.status(), {});
   v1::StepUpdate u;
+  v1::Step step = original;
+  auto cores = ResolveCores(step.run_load().cores(), &u);
+  if (!cores.ok()) return Finish(step, cores.status(), u);
+  step.mutable_run_load()->set_cores(*cores);
+  const v1::RunLoad& load = step.run_load();
+  auto generator = MakeLoadGenerator(load.tool(), deps_.workload());
+  if (!generator.ok()) return Finish(step, generator.status(), u);
   if (absl::Status host = PrepareHost(load.host(), load.cores(), &u); !host.ok()) {
     return Finish(step, host, u);
   }

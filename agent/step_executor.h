@@ -68,6 +68,9 @@ class StepExecutor {
   // Creates the attempt's run directory; returns its host path.
   absl::StatusOr<std::string> PrepareRunDir(const v1::Step& step);
   void StartServer(const v1::Step& step);
+  // A spec's cores ("auto", "auto:N", a list) as the CPU list they mean on
+  // this node, recorded in `u` (env.cores); "" stays "".
+  absl::StatusOr<std::string> ResolveCores(const std::string& cores, v1::StepUpdate* u);
   // The interface holding the data address (else the data NIC by flag).
   std::string DataInterface() const;
   // Applies `host` (when it sets anything) and records every knob of the

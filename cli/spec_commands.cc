@@ -52,6 +52,10 @@ int Submit(Context& ctx, const std::vector<std::string>& argv) {
     }
     return kExitFailure;
   }
+  for (const auto& w : resp.warnings()) {
+    ctx.err << path << ":" << w.line() << ":" << w.column() << ": " << w.key_path()
+            << ": warning: " << w.message() << "\n";
+  }
   ctx.out << "submitted experiment " << resp.experiment_id() << "\n";
   if (!inv->args.Has("wait")) return kExitOk;
   auto final_state = FollowExperiment(ctx, stub.get(), resp.experiment_id());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -63,7 +64,7 @@ void ReadServer(MapReader& w, const AppInfo* app, SpecErrors* errors, ServerSpec
   if (applies("preload")) r.Bool("preload", &s->preload);
   r.String("cores", &s->cores);
   if (!s->cores.empty()) {
-    std::string e = CheckCpuList(s->cores);
+    std::string e = CheckCoresChoice(s->cores);
     if (!e.empty()) r.Error(r.Child("cores"), r.ChildPath("cores"), e);
   }
 }
@@ -150,7 +151,7 @@ void ReadGenerator(MapReader& w, const AppInfo* app, SpecErrors* errors, Generat
   }
   if (applies("cores")) {
     r.String("cores", &g->cores);
-    std::string e = g->cores.empty() ? "" : CheckCpuList(g->cores);
+    std::string e = g->cores.empty() ? "" : CheckCoresChoice(g->cores);
     if (!e.empty()) r.Error(r.Child("cores"), r.ChildPath("cores"), e);
   }
   if (applies("rate")) {
@@ -199,6 +200,19 @@ void ReadGenerator(MapReader& w, const AppInfo* app, SpecErrors* errors, Generat
 std::string CheckCpuList(const std::string& cores) {
   auto cpus = ParseCpuList(cores);
   return cpus.ok() ? "" : std::string(cpus.status().message());
+}
+
+std::string CheckCoresChoice(const std::string& cores) {
+  if (cores == "auto") return "";
+  if (absl::StartsWith(cores, "auto:")) {
+    uint32_t n = 0;
+    if (absl::SimpleAtoi(cores.substr(5), &n) && n > 0 && n <= 4096) return "";
+    return absl::StrCat("'", cores,
+                        "': write auto (the data NIC's NUMA node) or auto:N (N of "
+                        "its CPUs), N from 1 to 4096");
+  }
+  std::string e = CheckCpuList(cores);
+  return e.empty() ? "" : absl::StrCat(e, "; or write auto / auto:N for the data NIC's NUMA node");
 }
 
 std::string CheckRatio(const std::string& ratio) {

@@ -17,6 +17,9 @@ void ReadWorkload(const YAML::Node& node, const std::string& path, SpecErrors* e
 
 // "" when `cores` is a CPU list such as "0-3,8", else what is wrong.
 std::string CheckCpuList(const std::string& cores);
+// "" when `cores` is a CPU list, "auto" (the CPUs of the node's data NIC's
+// NUMA node) or "auto:N" (N of them), else what is wrong.
+std::string CheckCoresChoice(const std::string& cores);
 // "" when `ratio` is "SETS:GETS" (e.g. "1:10"), else what is wrong.
 std::string CheckRatio(const std::string& ratio);
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/node/ethtool_settings.h"
+#include "agent/node/numa_cpus.h"
 #include "common/cpu_list.h"
 
 namespace iommuvm::agent {
@@ -179,21 +180,13 @@ std::string HostEnvironment::Irqs(const std::string& nic) {
 
 std::vector<int> HostEnvironment::IrqCpus(const std::string& nic, const std::string& busy_cores) {
   std::set<int> busy = ParseCpuList(busy_cores).value_or(std::set<int>{});
-  int node = -1;
-  (void)absl::SimpleAtoi(
-      ReadTrimmed(*fs_, absl::StrCat("/sys/class/net/", nic, "/device/numa_node")), &node);
-  std::vector<int> cpus;
-  if (node >= 0) {
-    auto list = ParseCpuList(
-        ReadTrimmed(*fs_, absl::StrCat("/sys/devices/system/node/node", node, "/cpulist")));
-    if (list.ok()) cpus.assign(list->begin(), list->end());
-  }
-  if (cpus.empty()) cpus = OnlineCpus();
+  auto choice = ResolveCpus(*fs_, "auto", nic);
+  if (!choice.ok()) return OnlineCpus();
   std::vector<int> free;
-  for (int c : cpus) {
+  for (int c : choice->cpus) {
     if (!busy.count(c)) free.push_back(c);
   }
-  return free.empty() ? cpus : free;
+  return free.empty() ? choice->cpus : free;
 }
 
 std::map<std::string, std::string> HostEnvironment::Snapshot(const std::string& nic) {

@@ -84,6 +84,10 @@ v1::Inventory CollectInventory(const FileSystem& fs) {
     uint32_t n = 0;
     for (const auto& name : *nodes) n += absl::StartsWith(name, "node") ? 1 : 0;
     inv.set_numa_nodes(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      inv.add_numa_cpulists(
+          ReadTrimmed(fs, absl::StrCat("/sys/devices/system/node/node", i, "/cpulist")));
+    }
   }
   if (!inv.kernel_release().empty()) {
     auto config = fs.ReadFile("/boot/config-" + inv.kernel_release());

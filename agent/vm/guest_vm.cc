@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/node/numa_cpus.h"
 #include "agent/vm/initrd_overlay.h"
 #include "agent/vm/libvirt_domain.h"
 #include "agent/vm/libvirt_vm.h"
@@ -141,7 +142,7 @@ absl::StatusOr<std::string> GuestVm::HugepagesFor(uint64_t memory_bytes) {
 
 absl::StatusOr<std::string> GuestVm::Pin(const v1::VmConfig& vm, const std::string& data_nic,
                                          const std::string& qmp_socket) {
-  auto target = ResolvePin(*files_, vm.pin(), data_nic);
+  auto target = ResolveCpus(*files_, vm.pin(), data_nic);
   if (!target.ok()) return target.status();
   absl::StatusOr<std::string> pinned;
   if (auto* domain = dynamic_cast<LibvirtVm*>(machine_.get())) {

@@ -66,34 +66,6 @@ absl::StatusOr<std::map<int, int>> ParseVcpuThreads(const std::string& reply) {
   return out;
 }
 
-absl::StatusOr<PinTarget> ResolvePin(const FileSystem& fs, const std::string& pin,
-                                     const std::string& data_nic) {
-  PinTarget t;
-  std::string list = pin;
-  if (pin == "auto") {
-    std::string node =
-        data_nic.empty()
-            ? ""
-            : ReadTrimmed(fs, absl::StrCat("/sys/class/net/", data_nic, "/device/numa_node"));
-    if (!node.empty() && node != "-1") {
-      list = ReadTrimmed(fs, absl::StrCat("/sys/devices/system/node/node", node, "/cpulist"));
-      t.how = absl::StrCat("auto: NUMA node ", node, " of ", data_nic);
-    } else {
-      list = ReadTrimmed(fs, "/sys/devices/system/cpu/online");
-      t.how = absl::StrCat("auto: every online CPU (",
-                           data_nic.empty() ? "no data NIC named" : data_nic + " has no NUMA node",
-                           ")");
-    }
-  } else {
-    t.how = "as listed";
-  }
-  auto cpus = ParseCpuList(list);
-  if (!cpus.ok()) return cpus.status();
-  if (cpus->empty()) return absl::FailedPreconditionError(absl::StrCat("pin '", pin, "': no CPUs"));
-  t.cpus.assign(cpus->begin(), cpus->end());
-  return t;
-}
-
 absl::StatusOr<std::string> PinVcpus(CommandRunner* runner, const std::map<int, int>& threads,
                                      const std::vector<int>& cpus) {
   std::vector<std::string> done;

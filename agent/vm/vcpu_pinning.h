@@ -17,15 +17,6 @@ namespace iommuvm::agent {
 // cpu-index -> host thread id, from a query-cpus-fast reply line.
 absl::StatusOr<std::map<int, int>> ParseVcpuThreads(const std::string& reply);
 
-// The host CPUs `pin` names ("auto" or a CPU list), and how they were
-// chosen (for the evidence).
-struct PinTarget {
-  std::vector<int> cpus;
-  std::string how;
-};
-absl::StatusOr<PinTarget> ResolvePin(const FileSystem& fs, const std::string& pin,
-                                     const std::string& data_nic);
-
 // Pins each vCPU thread with taskset; returns "vcpu0=cpu2,vcpu1=cpu3".
 absl::StatusOr<std::string> PinVcpus(CommandRunner* runner, const std::map<int, int>& threads,
                                      const std::vector<int>& cpus);

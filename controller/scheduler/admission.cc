@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <functional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/cpu_list.h"
 #include "controller/scheduler/pairing.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "spec/yaml_reader.h"
@@ -189,6 +191,56 @@ spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::Experime
   CheckTools(yaml, spec, nodes, &errors);
   CheckVmNeeds(yaml, spec, nodes, &errors);
   return errors;
+}
+
+spec::SpecErrors NumaWarnings(const std::string& yaml, const spec::ExperimentSpec& spec,
+                              const std::vector<store::NodeRecord>& nodes) {
+  spec::SpecErrors warnings;
+  for (const auto& [name, w] : spec.workloads) {
+    const std::string& cores = w.server.cores;
+    if (cores.empty() || absl::StartsWith(cores, "auto")) continue;
+    auto listed = ParseCpuList(cores);
+    if (!listed.ok()) continue;
+    for (const auto& n : nodes) {
+      v1::Inventory inv;
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER) ||
+          !google::protobuf::util::JsonStringToMessage(n.inventory_json, &inv).ok()) {
+        continue;
+      }
+      std::map<int, std::vector<int>> by_node;  // NUMA node -> listed CPUs on it
+      for (int i = 0; i < inv.numa_cpulists_size(); ++i) {
+        auto cpus = ParseCpuList(inv.numa_cpulists(i));
+        if (!cpus.ok()) continue;
+        for (int c : *listed) {
+          if (cpus->count(c)) by_node[i].push_back(c);
+        }
+      }
+      int nic_node = -1;
+      for (const v1::Nic& nic : inv.nics()) {
+        if (nic.name() == inv.data_nic()) nic_node = nic.numa_node();
+      }
+      std::string path = absl::StrCat("workloads.", name, ".server.cores");
+      if (by_node.size() > 1) {
+        std::vector<std::string> parts;
+        for (const auto& [node, cpus] : by_node) {
+          parts.push_back(absl::StrCat(cpus.size(), " on node ", node));
+        }
+        warnings.push_back(spec::ErrorAt(
+            yaml, path,
+            absl::StrCat("on '", n.agent_id, "' the cores ", cores, " span NUMA nodes (",
+                         absl::StrJoin(parts, ", "),
+                         "): memory and the NIC are remote for some of them; cores: auto picks "
+                         "the data NIC's node")));
+      } else if (by_node.size() == 1 && nic_node >= 0 && by_node.begin()->first != nic_node) {
+        warnings.push_back(spec::ErrorAt(
+            yaml, path,
+            absl::StrCat("on '", n.agent_id, "' the cores ", cores, " are on NUMA node ",
+                         by_node.begin()->first, " but its data NIC ", inv.data_nic(),
+                         " is on node ", nic_node, "; cores: auto picks the NIC's node")));
+      }
+    }
+  }
+  return warnings;
 }
 
 }  // namespace iommuvm::scheduler

@@ -20,4 +20,11 @@ namespace iommuvm::scheduler {
 spec::SpecErrors CheckAgainstNodes(const std::string& yaml, const spec::ExperimentSpec& spec,
                                    const std::vector<store::NodeRecord>& nodes);
 
+// Warnings, not errors: a workload's explicit server cores that span two
+// NUMA nodes, or lie on another node than the data NIC, on a server node
+// that may run it (from its registered inventory). `cores: auto` avoids
+// both.
+spec::SpecErrors NumaWarnings(const std::string& yaml, const spec::ExperimentSpec& spec,
+                              const std::vector<store::NodeRecord>& nodes);
+
 }  // namespace iommuvm::scheduler

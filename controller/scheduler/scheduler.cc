@@ -109,6 +109,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
     ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
     result.errors = CheckAgainstNodes(spec_yaml, *parsed.spec, nodes);
     if (!result.errors.empty()) return result;
+    result.warnings = NumaWarnings(spec_yaml, *parsed.spec, nodes);
   }
   store::NewExperiment e;
   e.name = parsed.spec->name;

@@ -51,6 +51,7 @@ struct SchedulerOptions {
 struct SubmitResult {
   int64_t experiment_id = 0;  // 0 when rejected
   spec::SpecErrors errors;
+  spec::SpecErrors warnings;
 };
 
 // What became of one data message the controller took.

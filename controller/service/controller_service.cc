@@ -64,14 +64,15 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
   auto result = scheduler_->Submit(req->spec_yaml());
   if (!result.ok()) return Done(ctx, result.status());
   resp->set_experiment_id(result->experiment_id);
-  for (const auto& e : result->errors) {
-    v1::SpecError* out = resp->add_errors();
+  auto copy = [&](const spec::SpecError& e, v1::SpecError* out) {
     out->set_file(req->file_name());
     out->set_line(static_cast<uint32_t>(e.line));
     out->set_column(static_cast<uint32_t>(e.column));
     out->set_key_path(e.key_path);
     out->set_message(e.message);
-  }
+  };
+  for (const auto& e : result->errors) copy(e, resp->add_errors());
+  for (const auto& w : result->warnings) copy(w, resp->add_warnings());
   return Done(ctx, absl::OkStatus());
 }
 

@@ -171,16 +171,20 @@ TEST(TopologyTest, HostSettingsAreAppliedReadBackAndCompared) {
                                net.In(net.client_ns()));
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(15)))
       << sut.Log() << client.Log();
-  auto spec = [&](const std::string& name, const std::string& host) {
+  auto spec = [&](const std::string& name, const std::string& host,
+                  const std::string& server_keys = "") {
     std::string yaml = absl::StrReplaceAll(
         QuickSpec(1, 5000), {{"workload: [redis-get, redis-set]", "workload: [redis-get]"},
                              {"name: quickstart", absl::StrCat("name: ", name)}});
+    yaml.replace(yaml.find("      io_threads: 1"), 0, server_keys);
     return h.WriteFile(name + ".yaml", yaml + host);
   };
   CommandResult set = h.Cli({"submit",
                              spec("set",
                                   "host:\n  server: {nic: {mtu: 1400, offloads: {gro: "
-                                  "true}}}\n  client: {nic: {mtu: 1400, channels: 2}}\n"),
+                                  "true}}}\n  client: {nic: {mtu: 1400, channels: 2}}\n",
+                                  // One CPU of the data NIC's node (a veth has none: any).
+                                  "      cores: auto:1\n"),
                              "--wait"},
                             absl::Minutes(2));
   ASSERT_EQ(set.exit_code, 0) << set.out << set.err << sut.Log() << client.Log();
@@ -197,6 +201,10 @@ TEST(TopologyTest, HostSettingsAreAppliedReadBackAndCompared) {
   EXPECT_EQ(
       evidence(1, absl::StrCat("v.key = 'server.env.nic' AND v.value = '", net.sut_data_if(), "'")),
       1);
+  EXPECT_EQ(evidence(1, absl::StrCat("v.key = 'server.env.cores' AND v.value = '0 (auto: 1 CPUs "
+                                     "of every online CPU (",
+                                     net.sut_data_if(), " has no NUMA node))'")),
+            1);
   // Whatever host: does not set is recorded too.
   EXPECT_EQ(evidence(1, "v.key = 'server.env.governor'"), 1);
 

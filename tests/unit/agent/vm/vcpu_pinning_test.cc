@@ -36,25 +36,5 @@ TEST(VcpuPinningTest, CompactJsonFromLibvirtReadsTheSame) {
   EXPECT_EQ(*threads, (std::map<int, int>{{0, 16729}, {1, 16730}}));
 }
 
-TEST(VcpuPinningTest, AutoTakesTheDataNicsNumaNodeElseEveryOnlineCpu) {
-  testing::SysrootBuilder b;
-  b.File("/sys/class/net/eth1/device/numa_node", "1\n")
-      .File("/sys/devices/system/node/node1/cpulist", "36-71\n")
-      .File("/sys/devices/system/cpu/online", "0-71\n");
-  LocalFileSystem fs(b.root());
-  auto numa = ResolvePin(fs, "auto", "eth1");
-  ASSERT_TRUE(numa.ok()) << numa.status();
-  EXPECT_EQ(numa->cpus.front(), 36);
-  EXPECT_EQ(numa->cpus.size(), 36u);
-  EXPECT_EQ(numa->how, "auto: NUMA node 1 of eth1");
-  auto any = ResolvePin(fs, "auto", "veth0");
-  ASSERT_TRUE(any.ok());
-  EXPECT_EQ(any->cpus.size(), 72u);
-  EXPECT_EQ(any->how, "auto: every online CPU (veth0 has no NUMA node)");
-  auto listed = ResolvePin(fs, "2,4-5", "eth1");
-  ASSERT_TRUE(listed.ok());
-  EXPECT_EQ(listed->cpus, (std::vector<int>{2, 4, 5}));
-}
-
 }  // namespace
 }  // namespace iommuvm::agent

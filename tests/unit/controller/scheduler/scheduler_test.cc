@@ -788,5 +788,41 @@ TEST_F(SchedulerTest, RerunQueuesTheFailedRunAgainInTheSameExperiment) {
   EXPECT_EQ(attempts[1].state, AttemptState::kSucceeded);
 }
 
+// Server cores across NUMA nodes, or away from the data NIC's node, are
+// accepted with a warning naming the node and the split; auto never warns.
+TEST_F(SchedulerTest, ServerCoresAcrossNumaNodesAreWarnedAbout) {
+  RegisterServer([](v1::Register& reg) {
+    (*reg.mutable_software_versions())["redis-server"] = "7.0.15";
+    v1::Inventory* inv = reg.mutable_inventory();
+    inv->add_numa_cpulists("0-35,72-107");
+    inv->add_numa_cpulists("36-71,108-143");
+    inv->set_data_nic("enp202s0f0np0");
+    v1::Nic* nic = inv->add_nics();
+    nic->set_name("enp202s0f0np0");
+    nic->set_numa_node(1);
+  });
+  auto submit = [&](const std::string& cores) {
+    std::string spec = std::string(kSpec) + "";
+    spec.replace(spec.find("    generator:"), 0, "    server: {cores: \"" + cores + "\"}\n");
+    auto r = scheduler_->Submit(spec);
+    EXPECT_THAT(r, IsOk());
+    EXPECT_GT(r->experiment_id, 0);
+    std::string all;
+    for (const auto& w : r->warnings) all += w.Format("t") + "\n";
+    return all;
+  };
+  std::string split = submit("30-39");
+  EXPECT_NE(split.find("workloads.w.server.cores: on 'srv' the cores 30-39 span NUMA nodes (6 on "
+                       "node 0, 4 on node 1)"),
+            std::string::npos)
+      << split;
+  std::string remote = submit("0-7");
+  EXPECT_NE(remote.find("are on NUMA node 0 but its data NIC enp202s0f0np0 is on node 1"),
+            std::string::npos)
+      << remote;
+  EXPECT_EQ(submit("36-43"), "");
+  EXPECT_EQ(submit("auto:8"), "");
+}
+
 }  // namespace
 }  // namespace iommuvm::scheduler
