@@ -24,6 +24,12 @@ constexpr char kDiffEnvUsage[] =
 // The env.* evidence of a run as "server governor" -> "performance".
 std::map<std::string, std::string> EnvOf(const v1::Run& r) {
   std::map<std::string, std::string> env;
+  // The IOMMU mode each node ran belongs to its environment too.
+  for (const auto& [key, knob] : {std::pair{"verify.detected", "server iommu_mode"},
+                                  std::pair{"client.iommu_mode", "client iommu_mode"}}) {
+    auto it = r.evidence().find(key);
+    if (it != r.evidence().end()) env[knob] = it->second;
+  }
   for (const auto& [k, v] : r.evidence()) {
     for (const char* role : {"server", "client"}) {
       std::string prefix = absl::StrCat(role, ".env.");

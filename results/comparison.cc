@@ -1,6 +1,7 @@
 #include "results/comparison.h"
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <tuple>
 
@@ -83,8 +84,8 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
   std::set<std::pair<Group, std::string>> simulated;
   std::map<std::pair<Group, std::string>, uint32_t> unsteady;
   std::map<std::pair<Group, std::string>, std::set<std::string>> bottlenecks;
-  std::map<std::pair<Group, std::string>, std::pair<std::vector<double>, std::vector<double>>>
-      iommu_work;  // maps, invalidations per request
+  // Per request: maps, unmaps, invalidations, softirq µs.
+  std::map<std::pair<Group, std::string>, std::array<std::vector<double>, 4>> iommu_work;
   for (const auto& r : rows) {
     if (r.state() != v1::RUN_STATE_SUCCEEDED || !r.has_result()) continue;
     if (r.simulated() && !options.allow_simulated) {
@@ -95,8 +96,11 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
     }
     std::pair<Group, std::string> cell{{r.workload(), VmOf(r), Params(r), r.result().operation()},
                                        ModeOf(r)};
-    iommu_work[cell].first.push_back(r.iommu_maps_per_request());
-    iommu_work[cell].second.push_back(r.iommu_invalidations_per_request());
+    auto& work = iommu_work[cell];
+    work[0].push_back(r.iommu_maps_per_request());
+    work[1].push_back(r.iommu_unmaps_per_request());
+    work[2].push_back(r.iommu_invalidations_per_request());
+    work[3].push_back(r.softirq_us_per_request());
     if (!r.unsteady().empty()) ++unsteady[cell];
     if (!r.bottleneck().empty()) bottlenecks[cell].insert(r.bottleneck());
     if (r.simulated()) simulated.insert(cell);
@@ -125,9 +129,11 @@ absl::StatusOr<std::vector<ComparisonRow>> Compare(const std::vector<v1::ResultR
       row.summary = Summarize(by_mode.at(mode), options.confidence);
       row.is_baseline = base && mode == baseline;
       row.simulated = simulated.count({group, mode}) > 0;
-      const auto& [maps, invalidations] = iommu_work[{group, mode}];
-      row.maps_per_request = Summarize(maps, options.confidence).mean;
-      row.invalidations_per_request = Summarize(invalidations, options.confidence).mean;
+      const auto& work = iommu_work[{group, mode}];
+      row.maps_per_request = Summarize(work[0], options.confidence).mean;
+      row.unmaps_per_request = Summarize(work[1], options.confidence).mean;
+      row.invalidations_per_request = Summarize(work[2], options.confidence).mean;
+      row.softirq_us_per_request = Summarize(work[3], options.confidence).mean;
       auto u = unsteady.find({group, mode});
       row.unsteady = u == unsteady.end() ? 0 : u->second;
       row.bottleneck = absl::StrJoin(bottlenecks[{group, mode}], "+");

@@ -43,7 +43,9 @@ struct ComparisonRow {
   // The IOMMU work behind each request (means over the runs; 0 when the
   // server's kernel tracepoints were not counted).
   double maps_per_request = 0;
+  double unmaps_per_request = 0;
   double invalidations_per_request = 0;
+  double softirq_us_per_request = 0;  // the pinned cores' softirq time (0: not pinned)
   // What limited its runs (results/bottleneck.h), joined with '+' when
   // they differ ("link", "link+server-cpu"); "" when none was judged.
   std::string bottleneck;

@@ -52,6 +52,13 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   if (run.point.vm != "bare-metal") {
     m.attempts.back().evidence[kGuestNodeKey] = GuestNodeId(pair.server, run.point.vm);
   }
+  // The client's own IOMMU mode, from the same probe at its registration
+  // (an AMD client translates by default): part of what was measured.
+  if (const store::NodeRecord* client = FindNode(nodes, pair.client)) {
+    m.attempts.back().evidence["client.iommu_mode"] = client->iommu_mode;
+    m.attempts.back().evidence["client.boot_id"] = client->boot_id;
+    m.attempts.back().evidence["client.cmdline"] = client->kernel_cmdline;
+  }
   // A node already in the needed mode is not switched (the planner's
   // promise); `current` measures the node as it is. Either way the agent's
   // probe verifies before anything runs.

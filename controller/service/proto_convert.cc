@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/cpu_list.h"
 #include "results/bottleneck.h"
 
 namespace iommuvm::service {
@@ -136,6 +137,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
   for (const auto& run : runs) {
     v1::ResultRow base;
     std::array<double, 3> iommu_rates{};  // maps, unmaps, invalidations per second
+    double softirq_cores = 0;             // softirq time of the pinned cores, in cores
     int64_t load_window_ms = 0;
     base.set_run_id(run.id);
     base.set_run_index(run.point.index);
@@ -191,6 +193,12 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         base.set_server_packets_per_second(mean("node_network_packets_per_second"));
         iommu_rates = {mean("iommu_maps_per_second"), mean("iommu_unmaps_per_second"),
                        mean("iommu_invalidations_per_second")};
+        // The pinned cores as the agent resolved them: "36-39 (auto: ...)".
+        auto cores = a.evidence.find("server.env.cores");
+        if (cores != a.evidence.end()) {
+          auto list = ParseCpuList(cores->second.substr(0, cores->second.find(' ')));
+          if (list.ok()) softirq_cores = mean("server_cores_cpu_softirq") * list->size();
+        }
       }
       if (a.state == store::AttemptState::kSucceeded) {
         results::Bottleneck b = results::JudgeBottleneck(BottleneckInputsOf(a, means));
@@ -220,6 +228,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         row.set_iommu_maps_per_request(iommu_rates[0] * window_s / requests);
         row.set_iommu_unmaps_per_request(iommu_rates[1] * window_s / requests);
         row.set_iommu_invalidations_per_request(iommu_rates[2] * window_s / requests);
+        row.set_softirq_us_per_request(softirq_cores * window_s / requests * 1e6);
       }
       rows.push_back(std::move(row));
     }

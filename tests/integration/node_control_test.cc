@@ -120,6 +120,19 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
         << cmp.out;
   }
   EXPECT_EQ(h.Cli({"compare", "1", "--baseline", "strict", "--allow-simulated"}).exit_code, 2);
+  // --explain: each mode against off, the IOMMU work per request beside the
+  // change (none counted on a simulated node: 0 -> 0).
+  CommandResult why = h.Cli({"compare", "1", "--allow-simulated", "--explain", "--format", "csv"});
+  ASSERT_EQ(why.exit_code, 0) << why.err;
+  EXPECT_EQ(why.out.find("workload,vm,params,op,baseline,mode,throughput_change_pct,maps_per_req,"
+                         "unmaps_per_req,inval_per_req,softirq_us_per_req,bottleneck\n"),
+            0u)
+      << why.out;
+  for (const char* mode : {"passthrough", "lazy"}) {
+    EXPECT_NE(why.out.find(absl::StrCat("get,bare-metal,,GET,off,", mode, ",")), std::string::npos)
+        << why.out;
+  }
+  EXPECT_NE(why.out.find("0.00 -> 0.00"), std::string::npos) << why.out;
 
   // The HTML report: written, well-formed (XHTML parses as XML), one cost
   // table for the workload with every mode.

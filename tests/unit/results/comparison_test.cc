@@ -114,6 +114,30 @@ TEST(ComparisonTest, BulkResultsCompareInGbitPerSecond) {
   EXPECT_EQ(DefaultMetric(rows), "throughput");
 }
 
+// The IOMMU work per request each mode's runs did, averaged per row.
+TEST(ComparisonTest, IommuWorkAndSoftirqPerRequestPerMode) {
+  std::vector<v1::ResultRow> rows;
+  for (double softirq : {2.0, 4.0}) {
+    v1::ResultRow strict = Row(v1::IOMMU_MODE_STRICT, "redis", "GET", 900);
+    strict.set_iommu_maps_per_request(2);
+    strict.set_iommu_unmaps_per_request(2);
+    strict.set_iommu_invalidations_per_request(2);
+    strict.set_softirq_us_per_request(softirq);
+    rows.push_back(strict);
+    rows.push_back(Row(v1::IOMMU_MODE_OFF, "redis", "GET", 1000));
+  }
+  auto out = Compare(rows, {});
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 2u);
+  const ComparisonRow& strict = (*out)[1];
+  EXPECT_EQ(strict.mode, "strict");
+  EXPECT_DOUBLE_EQ(strict.unmaps_per_request, 2);
+  EXPECT_DOUBLE_EQ(strict.softirq_us_per_request, 3);
+  EXPECT_DOUBLE_EQ((*out)[0].softirq_us_per_request, 0);
+  ASSERT_TRUE(strict.change.has_value());
+  EXPECT_NEAR(strict.change->percent, -10, 1e-9);
+}
+
 TEST(ComparisonTest, UnknownMetricOrBaselineIsAnError) {
   std::vector<v1::ResultRow> rows = {Row(v1::IOMMU_MODE_OFF, "redis", "GET", 100)};
   CompareOptions bad_metric;

@@ -45,7 +45,8 @@ TEST_F(CpuCollectorTest, UtilisationOverTheInterval) {
   EXPECT_EQ(out[0].timestamp_ms(), absl::ToUnixMillis(clock_.Now()));
 }
 
-// 2 of 8 CPUs busy: the node's mean says 25%, the pinned cores 100%.
+// 2 of 8 CPUs busy: the node's mean says 25%, the pinned cores 100%; cpu2
+// in user space, cpu3 half user, a quarter system, a quarter softirq.
 TEST_F(CpuCollectorTest, ThePinnedCoresOfTheServerOnTheirOwn) {
   // Counters after `seconds` seconds of 100 jiffies per CPU, CPUs 2 and 3
   // busy the whole time, the other six idle.
@@ -54,6 +55,11 @@ TEST_F(CpuCollectorTest, ThePinnedCoresOfTheServerOnTheirOwn) {
     std::string s = absl::StrCat("cpu  ", 2 * j, " 0 0 ", 6 * j, " 0 0 0 0 0 0\n");
     for (int cpu = 0; cpu < 8; ++cpu) {
       bool pinned = cpu == 2 || cpu == 3;
+      if (cpu == 3) {
+        // user nice system idle iowait irq softirq
+        absl::StrAppend(&s, "cpu3 ", j / 2, " 0 ", j / 4, " 0 0 0 ", j / 4, " 0 0 0\n");
+        continue;
+      }
       absl::StrAppend(&s, "cpu", cpu, " ", pinned ? j : 0, " 0 0 ", pinned ? 0 : j,
                       " 0 0 0 0 0 0\n");
     }
@@ -65,11 +71,26 @@ TEST_F(CpuCollectorTest, ThePinnedCoresOfTheServerOnTheirOwn) {
   ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
   stat(2);
   ASSERT_TRUE(c.Collect(clock_.Now(), &out).ok());
-  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out.size(), 2u + 3u + 2 * 3u);
   EXPECT_EQ(out[0].name(), "node_cpu_utilization");
   EXPECT_DOUBLE_EQ(out[0].value(), 0.25);
   EXPECT_EQ(out[1].name(), "server_cores_cpu_utilization");
   EXPECT_DOUBLE_EQ(out[1].value(), 1.0);
+  std::map<std::string, double> by;
+  for (const auto& s : out) {
+    std::string key = s.name();
+    for (const auto& [k, v] :
+         std::map<std::string, std::string>(s.labels().begin(), s.labels().end())) {
+      key += "," + k + "=" + v;
+    }
+    by[key] = s.value();
+  }
+  EXPECT_DOUBLE_EQ(by.at("server_cores_cpu_user"), 0.75);
+  EXPECT_DOUBLE_EQ(by.at("server_cores_cpu_system"), 0.125);
+  EXPECT_DOUBLE_EQ(by.at("server_cores_cpu_softirq"), 0.125);
+  EXPECT_DOUBLE_EQ(by.at("server_core_cpu,cpu=2,mode=user"), 1.0);
+  EXPECT_DOUBLE_EQ(by.at("server_core_cpu,cpu=3,mode=softirq"), 0.25);
+  EXPECT_DOUBLE_EQ(by.at("server_core_cpu,cpu=3,mode=system"), 0.25);
   EXPECT_EQ(*ParseCpuList("0-3,8,10-11"), (std::set<int>{0, 1, 2, 3, 8, 10, 11}));
   EXPECT_FALSE(ParseCpuList("3-1").ok());
 }

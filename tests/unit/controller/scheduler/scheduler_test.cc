@@ -54,6 +54,9 @@ TEST_F(SchedulerTest, RunsAnAttemptThroughEveryStep) {
   EXPECT_EQ(attempts[0].state, AttemptState::kSucceeded);
   EXPECT_EQ(attempts[0].evidence.at("assigned.boot_id"), "boot-srv");
   EXPECT_EQ(attempts[0].evidence.at("verify.detected"), "lazy");
+  // The client's own mode and boot are recorded too.
+  EXPECT_EQ(attempts[0].evidence.at("client.boot_id"), "boot-cli");
+  EXPECT_TRUE(attempts[0].evidence.count("client.iommu_mode"));
   EXPECT_EQ((*store_->ListRuns(id))[0].state, RunState::kSucceeded);
   EXPECT_EQ((*store_->GetExperiment(id)).state, ExperimentState::kSucceeded);
   EXPECT_EQ(store_->ResultsOfExperiment(id)->size(), 1u);
