@@ -160,12 +160,7 @@ absl::StatusOr<std::vector<uint32_t>> Scheduler::Rerun(int64_t experiment_id, bo
   }
   ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
   ASSIGN_OR_RETURN(auto attempts, store_->ListAttempts(experiment_id));
-  std::map<int64_t, const store::AttemptRecord*> latest;
-  for (const auto& a : attempts) {
-    auto& slot = latest[a.run_id];
-    if (slot == nullptr || slot->number < a.number) slot = &a;
-  }
-  std::vector<int64_t> selected = SelectRerun(runs, latest, options);
+  std::vector<int64_t> selected = SelectRerun(runs, store::LatestAttempts(attempts), options);
   std::vector<uint32_t> indexes;
   if (selected.empty()) return indexes;
   Mutation m;
@@ -177,15 +172,9 @@ absl::StatusOr<std::vector<uint32_t>> Scheduler::Rerun(int64_t experiment_id, bo
     }
   }
   m.experiments.push_back({experiment_id, ExperimentState::kRunning, false});
-  std::string what = absl::StrCat("runs queued again by the user: ", absl::StrJoin(indexes, " "));
-  store::EventRecord ev;
-  ev.experiment_id = experiment_id;
-  ev.kind = "rerun";
-  ev.message = what;
-  m.events.push_back(std::move(ev));
-  RETURN_IF_ERROR(Commit(m));
-  queues_[experiment_id].Invalidate();
-  Log(kLog, "experiment ", experiment_id, ": ", what);
+  RETURN_IF_ERROR(
+      AddRuns(experiment_id, std::move(m), "rerun",
+              absl::StrCat("runs queued again by the user: ", absl::StrJoin(indexes, " "))));
   return indexes;
 }
 

@@ -189,6 +189,10 @@ class Scheduler {
   // adds the runs of cells not yet precise enough (adaptive_repetitions.h).
   // True when it added any (the experiment goes on).
   absl::StatusOr<bool> AddRepetitions(int64_t experiment_id);
+  // Commits `m` (new runs or attempts of a running experiment) with an
+  // event saying `why`, and has the experiment's plan remade.
+  absl::Status AddRuns(int64_t experiment_id, store::Mutation m, const std::string& kind,
+                       const std::string& why);
   // Ends each open experiment of `experiments` whose runs have all ended.
   absl::Status FinishExperiments(const std::vector<store::ExperimentRecord>& experiments);
   void SendStep(const std::string& agent_id, v1::Step step);

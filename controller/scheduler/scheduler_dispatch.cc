@@ -137,11 +137,7 @@ absl::StatusOr<bool> Scheduler::AddRepetitions(int64_t experiment_id) {
   ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
   ASSIGN_OR_RETURN(auto attempts, store_->ListAttempts(experiment_id));
   ASSIGN_OR_RETURN(auto results, store_->ResultsOfExperiment(experiment_id));
-  std::map<int64_t, const store::AttemptRecord*> latest;  // by run
-  for (const auto& a : attempts) {
-    auto& slot = latest[a.run_id];
-    if (slot == nullptr || slot->number < a.number) slot = &a;
-  }
+  auto latest = store::LatestAttempts(attempts);
   std::map<int64_t, std::map<std::string, double>> metric;  // by attempt
   for (const auto& r : results) {
     metric[r.attempt_id][r.result.operation()] =
@@ -168,18 +164,25 @@ absl::StatusOr<bool> Scheduler::AddRepetitions(int64_t experiment_id) {
     r.point = p;
     m.new_runs.push_back(std::move(r));
   }
-  std::string why = absl::StrCat(more.points.size(), " more repetitions for ", more.cells,
-                                 " cell(s) whose 95% CI is above ±", spec->until_ci_below_pct,
-                                 "% of the mean (at most ", spec->max_repetitions, " runs each)");
+  RETURN_IF_ERROR(
+      AddRuns(experiment_id, std::move(m), "repetitions_added",
+              absl::StrCat(more.points.size(), " more repetitions for ", more.cells,
+                           " cell(s) whose 95% CI is above ±", spec->until_ci_below_pct,
+                           "% of the mean (at most ", spec->max_repetitions, " runs each)")));
+  return true;
+}
+
+absl::Status Scheduler::AddRuns(int64_t experiment_id, Mutation m, const std::string& kind,
+                                const std::string& why) {
   store::EventRecord ev;
   ev.experiment_id = experiment_id;
-  ev.kind = "repetitions_added";
+  ev.kind = kind;
   ev.message = why;
   m.events.push_back(std::move(ev));
   RETURN_IF_ERROR(Commit(m));
   queues_[experiment_id].Invalidate();
   Log(kLog, "experiment ", experiment_id, ": ", why);
-  return true;
+  return absl::OkStatus();
 }
 
 absl::Status Scheduler::StopIdleGuests(int64_t experiment_id) {

@@ -12,17 +12,6 @@
 namespace iommuvm::service {
 namespace {
 
-// The latest attempt of each run.
-std::map<int64_t, const store::AttemptRecord*> LatestAttempts(
-    const std::vector<store::AttemptRecord>& attempts) {
-  std::map<int64_t, const store::AttemptRecord*> latest;
-  for (const auto& a : attempts) {
-    auto& slot = latest[a.run_id];
-    if (slot == nullptr || slot->number < a.number) slot = &a;
-  }
-  return latest;
-}
-
 std::optional<double> EvidenceNumber(const store::AttemptRecord& a, const std::string& key) {
   auto it = a.evidence.find(key);
   double v = 0;
@@ -63,7 +52,7 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
   out.set_created_ms(absl::ToUnixMillis(e.created));
   if (e.finished) out.set_finished_ms(absl::ToUnixMillis(*e.finished));
   out.set_runs_total(static_cast<uint32_t>(runs.size()));
-  auto latest = LatestAttempts(attempts);
+  auto latest = store::LatestAttempts(attempts);
   std::map<int64_t, uint32_t> attempt_counts;
   for (const auto& a : attempts) ++attempt_counts[a.run_id];
   for (const auto& r : runs) {

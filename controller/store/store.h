@@ -74,6 +74,17 @@ struct AttemptRecord {
   absl::Time updated;  // last state change; deadlines count from here
 };
 
+// The latest attempt of each run (by run id) among `attempts`.
+inline std::map<int64_t, const AttemptRecord*> LatestAttempts(
+    const std::vector<AttemptRecord>& attempts) {
+  std::map<int64_t, const AttemptRecord*> latest;
+  for (const auto& a : attempts) {
+    auto& slot = latest[a.run_id];
+    if (slot == nullptr || slot->number < a.number) slot = &a;
+  }
+  return latest;
+}
+
 // A VM run's guest node ("" for bare metal).
 inline std::string GuestNodeOf(const AttemptRecord& a) {
   auto it = a.evidence.find(kGuestNodeKey);
