@@ -139,14 +139,20 @@ uint32_t LoadGenerator::Threads(const v1::RunLoad& load) const {
 
 uint64_t PayloadBytes(const LoadResult& result) {
   if (result.payload_bytes > 0) return result.payload_bytes;
-  double bytes = 0;
-  uint64_t requests = 0;
+  // Not throughput_bytes: redis-benchmark's and memcaslap's are requests ×
+  // value size, more than a GET that misses moves.
+  double requests = 0;
   for (const auto& op : result.operations) {
-    bytes += op.throughput_bytes() * op.duration_s();
-    requests += op.requests();
+    requests += op.requests() > 0 ? static_cast<double>(op.requests())
+                                  : op.throughput_ops() * op.duration_s();
   }
-  if (bytes > 0) return static_cast<uint64_t>(bytes);
-  return requests * 8;
+  return static_cast<uint64_t>(requests) * 8;
+}
+
+uint64_t MeasuredBytes(const std::vector<v1::OperationResult>& operations) {
+  double bytes = 0;
+  for (const auto& op : operations) bytes += op.throughput_bytes() * op.duration_s();
+  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace iommuvm::agent

@@ -27,10 +27,14 @@ struct LoadResult {
   uint64_t payload_bytes = 0;
 };
 
-// The bytes a run moved at least: the tool's own count, else its bytes per
-// second over each operation's duration, else 8 bytes per request (the
-// least any request and reply of these protocols carry together).
+// The bytes a run moved at least: the tool's own count (payload_bytes),
+// else 8 bytes per request (the least any request and reply of these
+// protocols carry together).
 uint64_t PayloadBytes(const LoadResult& result);
+// Bytes per second over each operation's duration, summed: the count of
+// tools whose throughput_bytes is measured (wrk's bytes read,
+// memtier_benchmark's KB/sec), for their payload_bytes.
+uint64_t MeasuredBytes(const std::vector<v1::OperationResult>& operations);
 
 class LoadGenerator {
  public:

@@ -80,6 +80,7 @@ absl::StatusOr<LoadResult> MemtierBenchmark::Run(const v1::RunLoad& load,
   }
   RETURN_IF_ERROR(RequireServedWithoutErrors(result.tool, report.operations));
   result.operations = std::move(report.operations);
+  result.payload_bytes = MeasuredBytes(result.operations);
   return result;
 }
 

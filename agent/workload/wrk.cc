@@ -37,6 +37,7 @@ absl::StatusOr<LoadResult> Wrk::Run(const v1::RunLoad& load, const std::string& 
   auto parsed = ParseWrk(result.raw_output);
   if (!parsed.ok()) return parsed.status();
   result.operations.push_back(std::move(*parsed));
+  result.payload_bytes = MeasuredBytes(result.operations);
   RETURN_IF_ERROR(RequireServedWithoutErrors(tool(), result.operations));
   return result;
 }
