@@ -21,6 +21,7 @@
 #include "agent/workload/load_generator.h"
 #include "agent/workload/load_limits.h"
 #include "agent/workload/server_application.h"
+#include "common/cpu_list.h"
 #include "common/head_and_tail.h"
 #include "common/log.h"
 
@@ -282,7 +283,7 @@ absl::StatusOr<std::string> StepExecutor::ResolveCores(const std::string& cores,
   if (cores.empty()) return cores;
   auto choice = agent::ResolveCpus(*deps_.fs, cores, DataInterface());
   if (!choice.ok()) return choice.status();
-  std::string list = FormatCpus(choice->cpus);
+  std::string list = FormatCpuList(choice->cpus);
   (*u->mutable_evidence())["env.cores"] = absl::StrCat(list, " (", choice->how, ")");
   return list;
 }

@@ -1,9 +1,11 @@
 #include "common/cpu_list.h"
 
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 namespace iommuvm {
@@ -27,6 +29,35 @@ absl::StatusOr<std::set<int>> ParseCpuList(const std::string& list) {
     for (uint32_t c = lo; c <= hi; ++c) cpus.insert(static_cast<int>(c));
   }
   return cpus;
+}
+
+std::string FormatCpuList(const std::vector<int>& cpus) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < cpus.size();) {
+    size_t j = i;
+    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
+    parts.push_back(j == i ? absl::StrCat(cpus[i]) : absl::StrCat(cpus[i], "-", cpus[j]));
+    i = j + 1;
+  }
+  return absl::StrJoin(parts, ",");
+}
+
+absl::StatusOr<int> CpuAt(const std::string& list, size_t index) {
+  auto cpus = ParseCpuList(list);
+  if (!cpus.ok()) return cpus.status();
+  if (cpus->empty()) return absl::InvalidArgumentError("an empty CPU list has no CPUs to pin to");
+  auto it = cpus->begin();
+  std::advance(it, index % cpus->size());
+  return *it;
+}
+
+std::vector<std::string> PinnedCommand(const std::string& cpus, std::vector<std::string> argv) {
+  if (!cpus.empty()) argv.insert(argv.begin(), {"taskset", "-c", cpus});
+  return argv;
+}
+
+const std::string& ProgramOf(const std::vector<std::string>& argv) {
+  return argv.size() > 3 && argv[0] == "taskset" && argv[1] == "-c" ? argv[3] : argv.at(0);
 }
 
 }  // namespace iommuvm

@@ -16,6 +16,7 @@ std::string ValueOf(const RunPoint& p, const std::string& axis) {
   if (axis == "iommu") return iommu::IommuModeName(p.iommu);
   if (axis == "workload") return p.workload;
   if (axis == "vm") return p.vm;
+  if (axis == "repetition") return absl::StrCat(p.repetition);
   auto it = p.params.find(axis);
   return it == p.params.end() ? "" : it->second;
 }

@@ -14,7 +14,8 @@ namespace iommuvm::spec {
 std::vector<RunPoint> ExpandMatrix(const ExperimentSpec& spec);
 
 // Whether `p` has every axis value of `partial` ("iommu" -> "strict",
-// "workload", "vm", user axes by name), as matrix.exclude/include match.
+// "workload", "vm", "repetition", user axes by name), as matrix.exclude/
+// include and `iommuvm rerun --cell` match.
 bool Matches(const RunPoint& p, const PartialPoint& partial);
 
 // How many runs ExpandMatrix can make at most (excludes not subtracted),

@@ -3,7 +3,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/cpu_list.h"
 
 namespace iommuvm::agent {
@@ -53,17 +52,6 @@ absl::StatusOr<CpuChoice> ResolveCpus(const FileSystem& fs, const std::string& c
     t.how = absl::StrCat("auto: ", t.how);
   }
   return t;
-}
-
-std::string FormatCpus(const std::vector<int>& cpus) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < cpus.size();) {
-    size_t j = i;
-    while (j + 1 < cpus.size() && cpus[j + 1] == cpus[j] + 1) ++j;
-    parts.push_back(j == i ? absl::StrCat(cpus[i]) : absl::StrCat(cpus[i], "-", cpus[j]));
-    i = j + 1;
-  }
-  return absl::StrJoin(parts, ",");
 }
 
 }  // namespace iommuvm::agent

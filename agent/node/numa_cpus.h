@@ -20,7 +20,4 @@ struct CpuChoice {
 absl::StatusOr<CpuChoice> ResolveCpus(const FileSystem& fs, const std::string& choice,
                                       const std::string& data_nic);
 
-// "36-39,72" (taskset's grammar) from CPUs in ascending order.
-std::string FormatCpus(const std::vector<int>& cpus);
-
 }  // namespace iommuvm::agent

@@ -1,8 +1,6 @@
 #include "agent/workload/iperf3.h"
 
 #include <algorithm>
-#include <iterator>
-#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,18 +16,14 @@ uint32_t Flows(const v1::RunLoad& load) { return std::max<uint32_t>(1, load.flow
 }  // namespace
 
 std::vector<std::string> Iperf3::FlowCommandLine(const v1::RunLoad& load, uint32_t index) const {
-  std::vector<std::string> argv;
-  if (!load.cores().empty()) {
-    auto cpus = ParseCpuList(load.cores());
-    if (cpus.ok() && !cpus->empty()) {
-      auto it = cpus->begin();
-      std::advance(it, index % cpus->size());
-      argv = {"taskset", "-c", absl::StrCat(*it)};
-    }
-  }
-  argv.insert(argv.end(),
-              {"iperf3", "-c", load.target_host(), "-p", absl::StrCat(load.target_port() + index),
-               "-t", absl::StrCat(DurationSeconds(load)), "-J"});
+  std::vector<std::string> argv = {"iperf3",
+                                   "-c",
+                                   load.target_host(),
+                                   "-p",
+                                   absl::StrCat(load.target_port() + index),
+                                   "-t",
+                                   absl::StrCat(DurationSeconds(load)),
+                                   "-J"};
   if (load.warmup_ms() > 0) {
     // Whole seconds: iperf3 before 3.17 takes an integer --omit.
     argv.insert(argv.end(), {"-O", absl::StrCat((load.warmup_ms() + 999) / 1000)});
@@ -41,7 +35,9 @@ std::vector<std::string> Iperf3::FlowCommandLine(const v1::RunLoad& load, uint32
   if (load.write_size_bytes() > 0) {
     argv.insert(argv.end(), {"-l", absl::StrCat(load.write_size_bytes())});
   }
-  return argv;
+  // Flow i on the i-th core (validated with the spec).
+  absl::StatusOr<int> cpu = CpuAt(load.cores(), index);
+  return PinnedCommand(cpu.ok() ? absl::StrCat(*cpu) : "", std::move(argv));
 }
 
 std::vector<std::string> Iperf3::CommandLine(const v1::RunLoad& load) const {

@@ -1,8 +1,6 @@
 #include "agent/workload/server_application.h"
 
 #include <algorithm>
-#include <iterator>
-#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -54,18 +52,13 @@ absl::Status ServerApplication::Preload(const v1::StartServer&, const std::strin
 absl::StatusOr<std::unique_ptr<Process>> ServerApplication::StartProcess(
     const v1::StartServer& config, std::vector<std::string> argv, const std::string& log_path,
     uint32_t index, uint32_t count) {
-  if (!config.cores().empty()) {
-    std::string cores = config.cores();
-    if (count > 1) {
-      ASSIGN_OR_RETURN(std::set<int> cpus, ParseCpuList(cores));
-      auto it = cpus.begin();
-      std::advance(it, index % cpus.size());
-      cores = absl::StrCat(*it);
-    }
-    argv.insert(argv.begin(), {"taskset", "-c", cores});
+  std::string cores = config.cores();
+  if (count > 1 && !cores.empty()) {
+    ASSIGN_OR_RETURN(int cpu, CpuAt(cores, index));
+    cores = absl::StrCat(cpu);
   }
   CommandSpec spec;
-  spec.argv = std::move(argv);
+  spec.argv = PinnedCommand(cores, std::move(argv));
   spec.cwd = std::string(log_path.substr(0, log_path.rfind('/')));
   spec.log_path = log_path;
   return env_.runner->Start(spec);

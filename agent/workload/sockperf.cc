@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/workload/sockperf_parser.h"
+#include "common/cpu_list.h"
 #include "common/status_macros.h"
 
 namespace iommuvm::agent {
@@ -21,16 +22,29 @@ bool Sockperf::HasFullRtt(const std::string& version_line) {
   return major > 3 || (major == 3 && minor >= 6);
 }
 
+namespace {
+
+uint32_t MessageSize(const v1::RunLoad& load) {
+  return load.message_size() > 0 ? load.message_size() : 64;
+}
+
+}  // namespace
+
 std::vector<std::string> Sockperf::CommandLine(const v1::RunLoad& load, bool full_rtt) const {
-  std::vector<std::string> argv;
-  if (!load.cores().empty()) argv = {"taskset", "-c", load.cores()};
-  uint32_t size = load.message_size() > 0 ? load.message_size() : 64;
-  argv.insert(argv.end(), {"sockperf", "ping-pong", "--tcp", "-i", load.target_host(), "-p",
-                           absl::StrCat(load.target_port()), "-t",
-                           absl::StrCat(DurationSeconds(load)), "-m", absl::StrCat(size)});
+  std::vector<std::string> argv = {"sockperf",
+                                   "ping-pong",
+                                   "--tcp",
+                                   "-i",
+                                   load.target_host(),
+                                   "-p",
+                                   absl::StrCat(load.target_port()),
+                                   "-t",
+                                   absl::StrCat(DurationSeconds(load)),
+                                   "-m",
+                                   absl::StrCat(MessageSize(load))};
   if (full_rtt) argv.push_back("--full-rtt");
   if (load.rate() > 0) argv.push_back(absl::StrCat("--mps=", load.rate()));
-  return argv;
+  return PinnedCommand(load.cores(), std::move(argv));
 }
 
 std::vector<std::string> Sockperf::CommandLine(const v1::RunLoad& load) const {
@@ -46,10 +60,9 @@ absl::StatusOr<LoadResult> Sockperf::Run(const v1::RunLoad& load, const std::str
                    RunTool(env_, CommandLine(load, HasFullRtt(result.tool_version)), run_dir,
                            timeout, cancel, &result.raw_output));
   if (run.timed_out || run.cancelled) return absl::DeadlineExceededError(run.Describe("sockperf"));
-  uint32_t size = load.message_size() > 0 ? load.message_size() : 64;
-  ASSIGN_OR_RETURN(v1::OperationResult op, ParseSockperf(result.raw_output, size));
-  result.payload_bytes = static_cast<uint64_t>(op.throughput_bytes() * op.duration_s());
+  ASSIGN_OR_RETURN(v1::OperationResult op, ParseSockperf(result.raw_output, MessageSize(load)));
   result.operations.push_back(std::move(op));
+  result.payload_bytes = MeasuredBytes(result.operations);
   RETURN_IF_ERROR(RequireServedWithoutErrors("sockperf", result.operations));
   return result;
 }

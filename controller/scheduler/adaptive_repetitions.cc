@@ -17,12 +17,6 @@ CellKey KeyOf(const spec::RunPoint& p) {
 
 }  // namespace
 
-double RelativeCiPercent(const std::vector<double>& values) {
-  results::Summary s = results::Summarize(values, 0.95);
-  if (!s.ci_half || s.mean <= 0) return -1;
-  return *s.ci_half / s.mean * 100;
-}
-
 MoreRepetitions PlanMoreRepetitions(const spec::ExperimentSpec& spec,
                                     const std::vector<CellRun>& runs, uint32_t next_index) {
   MoreRepetitions more;
@@ -56,11 +50,9 @@ MoreRepetitions PlanMoreRepetitions(const spec::ExperimentSpec& spec,
       needed = std::max(needed, std::pow(t * s.sd / (target * s.mean), 2));
     }
     if (needed <= 0) continue;
+    auto want = static_cast<uint32_t>(std::ceil(needed));
     uint32_t add =
-        std::max<uint32_t>(1, static_cast<uint32_t>(std::ceil(needed)) > c.succeeded
-                                  ? static_cast<uint32_t>(std::ceil(needed)) - c.succeeded
-                                  : 1);
-    add = std::min(add, spec.max_repetitions - c.runs);
+        std::min(want > c.succeeded ? want - c.succeeded : 1, spec.max_repetitions - c.runs);
     ++more.cells;
     for (uint32_t i = 0; i < add; ++i) {
       spec::RunPoint p = c.first;

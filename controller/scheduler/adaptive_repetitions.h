@@ -39,8 +39,4 @@ struct MoreRepetitions {
 MoreRepetitions PlanMoreRepetitions(const spec::ExperimentSpec& spec,
                                     const std::vector<CellRun>& runs, uint32_t next_index);
 
-// The 95% CI half-width as a share of the mean, in percent, of `values`;
-// negative when it cannot be computed (fewer than two values, mean <= 0).
-double RelativeCiPercent(const std::vector<double>& values);
-
 }  // namespace iommuvm::scheduler

@@ -38,15 +38,7 @@ std::vector<int64_t> SelectRerun(const std::vector<store::RunRecord>& runs,
   std::vector<int64_t> selected;
   for (const store::RunRecord& r : runs) {
     bool in_cell = options.cells.empty();
-    for (const auto& cell : options.cells) {
-      spec::PartialPoint axes = cell;
-      auto rep = axes.find("repetition");
-      if (rep != axes.end()) {
-        if (rep->second != absl::StrCat(r.point.repetition)) continue;
-        axes.erase(rep);
-      }
-      in_cell = in_cell || spec::Matches(r.point, axes);
-    }
+    for (const auto& cell : options.cells) in_cell = in_cell || spec::Matches(r.point, cell);
     if (!in_cell) continue;
     bool failed = r.state == store::RunState::kFailed || r.state == store::RunState::kCancelled;
     bool unsteady = false;

@@ -19,23 +19,27 @@ std::optional<double> EvidenceNumber(const store::AttemptRecord& a, const std::s
   return v;
 }
 
-// The limits the client measured (its evidence) and the server's CPU over
-// the load window (`means` of the server's telemetry).
-results::BottleneckInputs BottleneckInputsOf(
-    const store::AttemptRecord& a, const absl::StatusOr<std::map<std::string, double>>& means) {
+// The server's CPU over the load window from its telemetry's `means`: its
+// pinned cores when it was pinned (`pinned` set), else the node's.
+std::optional<double> ServerCpu(const std::map<std::string, double>& means, bool* pinned) {
+  for (const char* name : {"server_cores_cpu_utilization", "node_cpu_utilization"}) {
+    auto m = means.find(name);
+    if (m == means.end()) continue;
+    *pinned = std::string(name) == "server_cores_cpu_utilization";
+    return m->second;
+  }
+  return std::nullopt;
+}
+
+// The limits the client measured (its evidence) beside the server's CPU.
+results::BottleneckInputs BottleneckInputsOf(const store::AttemptRecord& a,
+                                             std::optional<double> server_cpu, bool pinned) {
   results::BottleneckInputs in;
   in.link = EvidenceNumber(a, "load.link_utilization");
   if (auto mbps = EvidenceNumber(a, "load.link_speed_mbps")) in.link_gbps = *mbps / 1000;
   in.generator = EvidenceNumber(a, "load.generator_busy");
-  if (means.ok()) {
-    for (const char* name : {"server_cores_cpu_utilization", "node_cpu_utilization"}) {
-      auto m = means->find(name);
-      if (m == means->end()) continue;
-      in.server_cpu = m->second;
-      in.server_pinned = std::string(name) == "server_cores_cpu_utilization";
-      break;
-    }
-  }
+  in.server_cpu = server_cpu;
+  in.server_pinned = pinned;
   return in;
 }
 
@@ -169,15 +173,15 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
           host != a.evidence.end()) {
         base.set_host_mode(host->second);
       }
+      std::optional<double> server_cpu;
+      bool pinned = false;
       if (means.ok()) {
         auto mean = [&](const char* name) {
           auto m = means->find(name);
           return m == means->end() ? 0.0 : m->second;
         };
-        // The server's pinned cores when it was pinned, else the node.
-        base.set_server_cpu_utilization(means->count("server_cores_cpu_utilization")
-                                            ? mean("server_cores_cpu_utilization")
-                                            : mean("node_cpu_utilization"));
+        server_cpu = ServerCpu(*means, &pinned);
+        base.set_server_cpu_utilization(server_cpu.value_or(0));
         base.set_server_interrupts_per_second(mean("node_interrupts_total_per_second"));
         base.set_server_packets_per_second(mean("node_network_packets_per_second"));
         iommu_rates = {mean("iommu_maps_per_second"), mean("iommu_unmaps_per_second"),
@@ -190,7 +194,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
         }
       }
       if (a.state == store::AttemptState::kSucceeded) {
-        results::Bottleneck b = results::JudgeBottleneck(BottleneckInputsOf(a, means));
+        results::Bottleneck b = results::JudgeBottleneck(BottleneckInputsOf(a, server_cpu, pinned));
         base.set_bottleneck(b.verdict);
         base.set_bottleneck_evidence(b.evidence);
       }

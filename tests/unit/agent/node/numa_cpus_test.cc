@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/cpu_list.h"
 #include "common/file_system.h"
 #include "tests/support/sysroot_builder.h"
 
@@ -32,8 +33,8 @@ TEST(NumaCpusTest, AutoTakesTheDataNicsNumaNodeElseEveryOnlineCpu) {
   ASSERT_TRUE(four.ok()) << four.status();
   EXPECT_EQ(four->cpus, (std::vector<int>{36, 37, 38, 39}));
   EXPECT_EQ(four->how, "auto: 4 CPUs of NUMA node 1 of eth1");
-  EXPECT_EQ(FormatCpus(four->cpus), "36-39");
-  EXPECT_EQ(FormatCpus({0, 2, 3, 4, 9}), "0,2-4,9");
+  EXPECT_EQ(FormatCpuList(four->cpus), "36-39");
+  EXPECT_EQ(FormatCpuList({0, 2, 3, 4, 9}), "0,2-4,9");
   EXPECT_FALSE(ResolveCpus(fs, "auto:100", "eth1").ok());  // more than the node has
 }
 
