@@ -13,6 +13,7 @@
 #include "agent/workload/redis_benchmark.h"
 #include "agent/workload/sockperf.h"
 #include "agent/workload/wrk.h"
+#include "common/cpu_list.h"
 
 namespace iommuvm::agent {
 
@@ -24,7 +25,7 @@ absl::StatusOr<CommandResult> RunTool(const WorkloadEnv& env, std::vector<std::s
   CommandSpec spec;
   spec.on_stdout = std::move(on_stdout);
   spec.on_stderr = std::move(on_stderr);
-  std::string tool = argv[0];
+  std::string tool = ProgramOf(argv);  // sockperf.out, not taskset.out, when pinned
   spec.argv = std::move(argv);
   spec.cwd = run_dir;
   spec.timeout = timeout;

@@ -79,7 +79,8 @@ class LoadGenerator {
 };
 
 // Runs a tool's command line in `run_dir`, keeping stdout+stderr as
-// `<run_dir>/<tool>.out` and in `raw_output`. Errors only when it cannot be
+// `<run_dir>/<tool>.out` (the tool past a PinnedCommand prefix) and in
+// `raw_output`. Errors only when it cannot be
 // started.
 absl::StatusOr<CommandResult> RunTool(const WorkloadEnv& env, std::vector<std::string> argv,
                                       const std::string& run_dir, absl::Duration timeout,

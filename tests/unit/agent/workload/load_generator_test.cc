@@ -15,6 +15,7 @@
 #include "agent/workload/server_application.h"
 #include "agent/workload/wrk.h"
 #include "agent/workload/wrk_parser.h"
+#include "common/cpu_list.h"
 #include "tests/support/fake_command_runner.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/status_matchers.h"
@@ -62,6 +63,23 @@ class ProgressProbe final : public LoadGenerator {
     return LoadResult{};
   }
 };
+
+// A pinned tool's output is kept under the tool's name, not taskset's.
+TEST(LoadGeneratorTest, APinnedToolsOutputKeepsItsName) {
+  testing::FakeCommandRunner runner;
+  runner.installed = {"taskset"};
+  runner.Answer("taskset -c 3 sockperf ping-pong", "sockperf: done\n");
+  testing::SysrootBuilder dir;
+  LocalFileSystem files;
+  WorkloadEnv env{&runner, &files, nullptr};
+  std::string raw;
+  auto run = RunTool(env, PinnedCommand("3", {"sockperf", "ping-pong"}), dir.root(),
+                     absl::Seconds(5), nullptr, &raw);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(raw, "sockperf: done\n");
+  EXPECT_EQ(files.ReadFile(dir.root() + "/sockperf.out").value_or(""), "sockperf: done\n");
+  EXPECT_FALSE(files.Exists(dir.root() + "/taskset.out"));
+}
 
 TEST(LoadGeneratorTest, ProgressIsAveragedDownToOneValuePerInterval) {
   ProgressProbe probe;
