@@ -121,6 +121,7 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
     reg.set_simulated(config.simulate_boot);
     *reg.mutable_probe() = node.Probe(v1::IOMMU_MODE_CURRENT).report;
     reg.mutable_inventory()->set_data_nic(reg.probe().data_nic());
+    reg.mutable_inventory()->set_stock_kernel_release(node.StockKernelRelease());
     if (!config.vm_bridge.empty()) {
       auto libvirt = LibvirtHypervisor(&runner, config.libvirt_uri);
       if (libvirt.ok()) reg.mutable_inventory()->set_libvirt(*libvirt);

@@ -536,7 +536,8 @@ void StepExecutor::StopGuest(v1::StepUpdate* u) {
 void StepExecutor::VerifyMode(const v1::Step& step) {
   if (node_ == nullptr) return Finish(step, absl::UnimplementedError("no node control"), {});
   v1::StepUpdate u;
-  NodeControl::Probed probed = node_->Probe(step.verify_mode().expected());
+  NodeControl::Probed probed =
+      node_->Probe(step.verify_mode().expected(), step.verify_mode().kernel_release());
   *u.mutable_probe() = std::move(probed.report);
   for (const auto& [k, v] : probed.evidence) (*u.mutable_evidence())[k] = v;
   Finish(step, absl::OkStatus(), u);

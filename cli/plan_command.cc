@@ -69,9 +69,10 @@ void PrintJson(std::ostream& out, size_t runs, size_t max_runs, const planner::P
         << ", \"makespan_s\": " << Fixed(Seconds(pp.makespan), 1) << ", \"boots\": [";
     for (size_t b = 0; b < pp.boots.size(); ++b) {
       const planner::Boot& boot = pp.boots[b];
-      out << (b ? ", " : "") << "{\"iommu\": \"" << iommu::IommuModeName(boot.mode)
-          << "\", \"instance\": " << boot.instance << ", \"runs\": ["
-          << absl::StrJoin(boot.runs, ", ") << "]}";
+      out << (b ? ", " : "") << "{\"iommu\": \"" << iommu::IommuModeName(boot.mode) << "\", "
+          << (boot.kernel.empty() ? "" : "\"kernel\": \"" + boot.kernel + "\", ")
+          << "\"instance\": " << boot.instance << ", \"runs\": [" << absl::StrJoin(boot.runs, ", ")
+          << "]}";
     }
     out << "]}";
   }
@@ -106,8 +107,15 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
               s.adaptive() ? runs.size() / s.repetitions * s.max_repetitions : runs.size(), plan);
     return kExitOk;
   }
-  Table t({{"pair", true}, {"boot", true}, {"iommu"}, {"instance", true}, {"switch"},
-           {"runs", true}, {"first_runs"}});
+  // A kernel column only with a kernel axis.
+  bool kernels = !s.matrix.kernel.empty();
+  std::vector<Column> columns = {{"pair", true}, {"boot", true}, {"iommu"}};
+  if (kernels) columns.push_back({"kernel"});
+  for (Column c :
+       std::vector<Column>{{"instance", true}, {"switch"}, {"runs", true}, {"first_runs"}}) {
+    columns.push_back(c);
+  }
+  Table t(columns);
   Table summary({{"pair", true}, {"boots", true}, {"switches"}, {"vm_launches", true},
                  {"run_time"}, {"makespan"}});
   for (size_t p = 0; p < plan.pairs.size(); ++p) {
@@ -119,9 +127,15 @@ int Plan(Context& ctx, const std::vector<std::string>& argv) {
         absl::StrAppend(&first, i ? " " : "", boot.runs[i]);
       }
       if (boot.runs.size() > 6) absl::StrAppend(&first, " ...");
-      t.AddRow({absl::StrCat(p + 1), absl::StrCat(b + 1), iommu::IommuModeName(boot.mode),
-                absl::StrCat(boot.instance), planner::SwitchTo(options, boot.mode).method,
-                absl::StrCat(boot.runs.size()), first});
+      std::vector<std::string> row = {absl::StrCat(p + 1), absl::StrCat(b + 1),
+                                      iommu::IommuModeName(boot.mode)};
+      if (kernels) row.push_back(boot.kernel);
+      for (std::string cell :
+           {absl::StrCat(boot.instance), planner::SwitchTo(options, boot.mode, boot.kernel).method,
+            absl::StrCat(boot.runs.size()), first}) {
+        row.push_back(std::move(cell));
+      }
+      t.AddRow(row);
     }
     summary.AddRow({absl::StrCat(p + 1), absl::StrCat(pp.boots.size()),
                     absl::StrCat(pp.switches, ByMethod(pp.switches_by_method)),

@@ -9,12 +9,28 @@
 #include <set>
 #include <tuple>
 
+#include "spec/kernel_axis.h"
 #include "spec/params.h"
 
 namespace iommuvm::planner {
 namespace {
 
-using GroupKey = std::pair<int, uint32_t>;  // (mode, instance)
+// A boot config: the kernel ("" without a kernel axis), the mode, and the
+// repetition with repetitions_across_boots (else 0). Ordered by kernel
+// first, so a pair's boots of one kernel are adjacent.
+struct GroupKey {
+  std::string kernel;
+  int mode = 0;
+  uint32_t instance = 0;
+  auto operator<=>(const GroupKey&) const = default;
+};
+
+// The cost of booting a group: its mode's switch, and a reboot whatever
+// the method when it names a kernel (another kernel is never reached in
+// place).
+SwitchKind GroupSwitch(const PlanOptions& options, const GroupKey& g) {
+  return SwitchTo(options, static_cast<v1::IommuMode>(g.mode), g.kernel);
+}
 
 struct Chunk {
   GroupKey group;
@@ -62,7 +78,7 @@ void Refine(const std::vector<absl::Duration>& time, const PlanOptions& options,
     GroupKey best_group;
     size_t best_q = 0, best_k = 0;
     for (const auto& [group, ids] : (*assigned)[p]) {
-      absl::Duration sw = SwitchTo(options, static_cast<v1::IommuMode>(group.first)).cost;
+      absl::Duration sw = GroupSwitch(options, group).cost;
       absl::Duration whole;
       for (uint32_t r : ids) whole += time[r];
       for (size_t q = 0; q < pairs; ++q) {
@@ -95,7 +111,7 @@ void Refine(const std::vector<absl::Duration>& time, const PlanOptions& options,
     if (best_k == 0) return;
     auto& from = (*assigned)[p][best_group];
     auto& to = (*assigned)[best_q][best_group];
-    absl::Duration sw = SwitchTo(options, static_cast<v1::IommuMode>(best_group.first)).cost;
+    absl::Duration sw = GroupSwitch(options, best_group).cost;
     absl::Duration moved;
     bool receiver_had = to.size() > 0;
     for (size_t i = from.size() - best_k; i < from.size(); ++i) moved += time[from[i]];
@@ -148,9 +164,7 @@ class RunMoves {
     std::optional<std::pair<GroupKey, uint32_t>> back;  // swap: q's run to p
   };
 
-  absl::Duration Switch(const GroupKey& g) const {
-    return SwitchTo(options_, static_cast<v1::IommuMode>(g.first)).cost;
-  }
+  absl::Duration Switch(const GroupKey& g) const { return GroupSwitch(options_, g).cost; }
   // One run per (group, run time) on `pair`.
   std::vector<std::pair<GroupKey, uint32_t>> Classes(size_t pair) const {
     std::vector<std::pair<GroupKey, uint32_t>> out;
@@ -297,9 +311,8 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
     size_t best = 0;
     absl::Duration best_load = absl::InfiniteDuration();
     for (size_t p = 0; p < pairs; ++p) {
-      absl::Duration sw = assigned[p].count(c.group)
-                              ? absl::ZeroDuration()
-                              : SwitchTo(options, static_cast<v1::IommuMode>(c.group.first)).cost;
+      absl::Duration sw =
+          assigned[p].count(c.group) ? absl::ZeroDuration() : GroupSwitch(options, c.group).cost;
       absl::Duration l = load[p] + c.time + sw;
       if (l < best_load) {
         best_load = l;
@@ -316,18 +329,19 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
   // One boot per group on each pair, in group order; count costs.
   for (size_t p = 0; p < pairs; ++p) {
     PairPlan& pp = plan->pairs[p];
-    std::optional<v1::IommuMode> previous;
+    std::optional<std::pair<std::string, v1::IommuMode>> previous;
     for (auto& [key, ids] : assigned[p]) {
       // Moved runs were appended; restore the group's VM/shuffle order.
       std::sort(ids.begin(), ids.end(),
                 [&](uint32_t a, uint32_t b) { return position[a] < position[b]; });
-      Boot boot{static_cast<v1::IommuMode>(key.first), key.second, std::move(ids)};
-      if (boot.mode != v1::IOMMU_MODE_CURRENT) {
-        SwitchKind kind = SwitchTo(options, boot.mode);
-        if (previous == boot.mode && kind.method == "sysfs" && options.reboot_kind) {
+      Boot boot{static_cast<v1::IommuMode>(key.mode), key.instance, std::move(ids), key.kernel};
+      if (boot.mode != v1::IOMMU_MODE_CURRENT || !boot.kernel.empty()) {
+        SwitchKind kind = GroupSwitch(options, key);
+        if (previous == std::make_pair(boot.kernel, boot.mode) && kind.method == "sysfs" &&
+            options.reboot_kind) {
           kind = *options.reboot_kind;
         }
-        previous = boot.mode;
+        previous = std::make_pair(boot.kernel, boot.mode);
         ++pp.switches;
         ++pp.switches_by_method[kind.method];
         ++plan->switches_by_method[kind.method];
@@ -345,8 +359,11 @@ void Assign(const std::vector<std::pair<GroupKey, std::vector<uint32_t>>>& order
     }
     // `off` last: a node booted with the IOMMU off has no groups for sysfs
     // to retype, so leaving off needs a reboot; entering it last never does.
-    std::stable_partition(pp.boots.begin(), pp.boots.end(),
-                          [](const Boot& b) { return b.mode != v1::IOMMU_MODE_OFF; });
+    // Per kernel, so the boots of one kernel stay adjacent.
+    std::stable_sort(pp.boots.begin(), pp.boots.end(), [](const Boot& a, const Boot& b) {
+      return std::make_pair(a.kernel, a.mode == v1::IOMMU_MODE_OFF) <
+             std::make_pair(b.kernel, b.mode == v1::IOMMU_MODE_OFF);
+    });
     pp.makespan += pp.run_time + options.vm_launch_cost * pp.vm_launches;
     plan->switches += pp.switches;
     plan->makespan = std::max(plan->makespan, pp.makespan);
@@ -370,7 +387,8 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
   // Boot groups, each ordered by VM config then (optionally shuffled) runs.
   std::map<GroupKey, std::map<std::string, std::vector<uint32_t>>> groups;
   for (const auto& r : runs) {
-    GroupKey key{r.iommu, options.order.repetitions_across_boots ? r.repetition : 0};
+    GroupKey key{spec::KernelOf(r), r.iommu,
+                 options.order.repetitions_across_boots ? r.repetition : 0};
     groups[key][r.vm].push_back(r.index);
   }
   std::vector<std::pair<GroupKey, std::vector<uint32_t>>> ordered;
@@ -379,17 +397,21 @@ Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& option
     std::vector<uint32_t> order;
     for (auto& [vm, ids] : by_vm) {
       if (options.order.randomize) {
-        std::seed_seq seq{static_cast<uint64_t>(options.order.seed),
-                          static_cast<uint64_t>(key.first), static_cast<uint64_t>(key.second),
-                          static_cast<uint64_t>(std::hash<std::string>{}(vm))};
+        // The kernel joins the seed only when there is one, so a spec
+        // without a kernel axis keeps its order.
+        std::vector<uint64_t> seeds = {static_cast<uint64_t>(options.order.seed),
+                                       static_cast<uint64_t>(key.mode), key.instance,
+                                       static_cast<uint64_t>(std::hash<std::string>{}(vm))};
+        if (!key.kernel.empty()) seeds.push_back(std::hash<std::string>{}(key.kernel));
+        std::seed_seq seq(seeds.begin(), seeds.end());
         std::mt19937_64 rng(seq);
         std::shuffle(ids.begin(), ids.end(), rng);
       }
       order.insert(order.end(), ids.begin(), ids.end());
     }
     ordered.emplace_back(key, std::move(order));
-    if (key.first != v1::IOMMU_MODE_CURRENT) ++plan.boot_groups;
-    unavoidable_switches += SwitchTo(options, static_cast<v1::IommuMode>(key.first)).cost;
+    if (key.mode != v1::IOMMU_MODE_CURRENT || !key.kernel.empty()) ++plan.boot_groups;
+    unavoidable_switches += GroupSwitch(options, key).cost;
   }
   std::vector<uint32_t> position(runs.size());  // index in its group's order
   for (const auto& [key, ids] : ordered) {
@@ -424,7 +446,15 @@ std::function<absl::Duration(const spec::RunPoint&)> EstimateFromSpec(
   };
 }
 
-SwitchKind SwitchTo(const PlanOptions& options, v1::IommuMode mode) {
+SwitchKind SwitchTo(const PlanOptions& options, v1::IommuMode mode, const std::string& kernel) {
+  if (!kernel.empty()) {
+    SwitchKind kind =
+        SwitchTo(options, mode == v1::IOMMU_MODE_CURRENT ? v1::IOMMU_MODE_STRICT : mode);
+    if ((kind.method == "sysfs" || mode == v1::IOMMU_MODE_CURRENT) && options.reboot_kind) {
+      kind = *options.reboot_kind;
+    }
+    return kind;
+  }
   if (mode == v1::IOMMU_MODE_CURRENT) return {"none", absl::ZeroDuration()};
   auto it = options.switch_kinds.find(mode);
   if (it != options.switch_kinds.end()) return it->second;

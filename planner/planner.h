@@ -2,7 +2,7 @@
 // The planner: orders an experiment's runs so nodes switch IOMMU mode as
 // rarely as possible and spreads them over N server/client pairs.
 //
-// Policy. Runs sharing a boot config form a boot group (mode, and with
+// Policy. Runs sharing a boot config form a boot group (kernel, mode, and with
 // order.repetitions_across_boots also the repetition, so each repetition
 // gets its own boot). A pair boots each group it runs exactly once. A group
 // longer than a pair's fair share is split across pairs (longest-
@@ -50,10 +50,12 @@ struct Boot {
   v1::IommuMode mode = v1::IOMMU_MODE_CURRENT;
   uint32_t instance = 0;       // repetition with repetitions_across_boots, else 0
   std::vector<uint32_t> runs;  // run indices, in execution order
+  std::string kernel;          // matrix.kernel's value ("" without a kernel axis)
 };
 
 struct PairPlan {
-  std::vector<Boot> boots;  // `off` last: from off, sysfs cannot switch back
+  // By kernel, `off` last in each: from off, sysfs cannot switch back.
+  std::vector<Boot> boots;
   uint32_t switches = 0;    // boots needing a mode switch (not `current`)
   std::map<std::string, uint32_t> switches_by_method;
   uint32_t vm_launches = 0;
@@ -74,8 +76,9 @@ struct Plan {
 
 Plan MakePlan(const std::vector<spec::RunPoint>& runs, const PlanOptions& options);
 
-// The method and cost of switching to `mode` (zero for `current`).
-SwitchKind SwitchTo(const PlanOptions& options, v1::IommuMode mode);
+// The method and cost of switching to `mode` (zero for `current`); with
+// a `kernel` (the kernel axis) always a method that reboots.
+SwitchKind SwitchTo(const PlanOptions& options, v1::IommuMode mode, const std::string& kernel = "");
 
 // Run-time estimate from a spec: setup + warmup + the generator's duration,
 // or for request-bounded tools requests / an assumed 50k ops/s per test.

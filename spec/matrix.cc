@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "iommu/mode_names.h"
+#include "spec/kernel_axis.h"
 #include "spec/params.h"
 
 namespace iommuvm::spec {
@@ -69,10 +70,12 @@ uint64_t MatrixSizeBound(const ExperimentSpec& spec, std::string* why) {
     workload_points = std::min<uint64_t>(UINT64_MAX - combos, workload_points) + combos;
   }
   uint64_t points = SaturatingMul(SaturatingMul(m.iommu.size(), m.vm.size()), workload_points);
+  points = SaturatingMul(points, std::max<uint64_t>(1, m.kernel.size()));
   points = std::min<uint64_t>(UINT64_MAX - m.include.size(), points) + m.include.size();
   if (why != nullptr) {
     *why = absl::StrCat("iommu ", m.iommu.size(), " x vm ", m.vm.size(), " x workload points ",
                         workload_points);
+    if (!m.kernel.empty()) absl::StrAppend(why, " x kernel ", m.kernel.size());
     std::vector<std::string> axes;
     for (const auto& [axis, values] : m.user_axes) {
       axes.push_back(absl::StrCat(axis, " ", values.size()));
@@ -86,20 +89,25 @@ uint64_t MatrixSizeBound(const ExperimentSpec& spec, std::string* why) {
 std::vector<RunPoint> ExpandMatrix(const ExperimentSpec& spec) {
   const MatrixSpec& m = spec.matrix;
   std::vector<RunPoint> points;  // one repetition each
-  for (v1::IommuMode mode : m.iommu) {
-    for (const auto& vm : m.vm) {
-      for (const auto& workload : m.workload) {
-        auto w = spec.workloads.find(workload);
-        auto combos = UserCombinations(m, w == spec.workloads.end() ? nullptr : &w->second);
-        for (const auto& params : combos) {
-          RunPoint p;
-          p.iommu = mode;
-          p.workload = workload;
-          p.vm = vm;
-          p.params = params;
-          bool excluded = false;
-          for (const auto& e : m.exclude) excluded = excluded || Matches(p, e);
-          if (!excluded) points.push_back(std::move(p));
+  // No kernel axis: one pass with no kernel value.
+  std::vector<std::string> kernels = m.kernel.empty() ? std::vector<std::string>{""} : m.kernel;
+  for (const std::string& kernel : kernels) {
+    for (v1::IommuMode mode : m.iommu) {
+      for (const auto& vm : m.vm) {
+        for (const auto& workload : m.workload) {
+          auto w = spec.workloads.find(workload);
+          auto combos = UserCombinations(m, w == spec.workloads.end() ? nullptr : &w->second);
+          for (const auto& params : combos) {
+            RunPoint p;
+            p.iommu = mode;
+            p.workload = workload;
+            p.vm = vm;
+            p.params = params;
+            if (!kernel.empty()) p.params[kKernelAxis] = kernel;
+            bool excluded = false;
+            for (const auto& e : m.exclude) excluded = excluded || Matches(p, e);
+            if (!excluded) points.push_back(std::move(p));
+          }
         }
       }
     }
@@ -112,6 +120,8 @@ std::vector<RunPoint> ExpandMatrix(const ExperimentSpec& spec) {
     for (const auto& [axis, value] : inc) {
       if (axis != "iommu" && axis != "workload" && axis != "vm") p.params[axis] = value;
     }
+    // With a kernel axis every point has a kernel: the first, unless named.
+    if (!m.kernel.empty() && !p.params.count(kKernelAxis)) p.params[kKernelAxis] = m.kernel[0];
     bool present = false;
     for (const auto& q : points) {
       present = present || (q.iommu == p.iommu && q.workload == p.workload && q.vm == p.vm &&

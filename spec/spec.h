@@ -96,6 +96,17 @@ struct VmSpec {
   std::string libvirt_xml;
 };
 
+// A kernel the kernel axis boots (`kernels:`). A name without an entry is
+// an installed release: /boot/vmlinuz-<name> and /boot/initrd.img-<name>.
+struct KernelSpec {
+  std::string name;
+  std::string release;  // what `uname -r` must say once it runs
+  std::string image;    // kexec / one-shot grub: the kernel image on the server node
+  std::string initrd;   // "" = /boot/initrd.img-<release> when it exists
+  std::string
+      grub_entry;  // grub: the menu entry (title or id, ">" for submenus); "" = found by image
+};
+
 struct PairSpec {
   std::string server;
   std::string client;
@@ -158,6 +169,10 @@ using PartialPoint = std::map<std::string, std::string>;
 
 struct MatrixSpec {
   std::vector<v1::IommuMode> iommu = {v1::IOMMU_MODE_CURRENT};
+  // The kernel axis: "stock" (what the node ran when its agent first
+  // started) or names of `kernels` entries / installed releases. Empty: no
+  // kernel axis; a node is measured in whatever kernel it runs.
+  std::vector<std::string> kernel;
   std::vector<std::string> workload;
   std::vector<std::string> vm = {"bare-metal"};
   // User axes over workload parameters, in file order (see params.h).
@@ -196,6 +211,7 @@ struct ExperimentSpec {
   bool adaptive() const { return max_repetitions > repetitions; }
   std::map<std::string, WorkloadSpec> workloads;
   std::map<std::string, VmSpec> vms;
+  std::map<std::string, KernelSpec> kernels;
   NodesSpec nodes;
   TimeoutsSpec timeouts;
   IommuTokensSpec iommu_tokens;

@@ -14,6 +14,7 @@
 #include "iommu/guest_mode.h"
 #include "iommu/mode_names.h"
 #include "spec/host_parser.h"
+#include "spec/kernel_axis.h"
 #include "spec/matrix.h"
 #include "spec/params.h"
 #include "spec/workload_parser.h"
@@ -42,6 +43,7 @@ class Parser {
     r.UInt32("retries", &spec->retries, 0, 10);
     ReadWorkloads(r, spec);
     ReadVms(r, spec);
+    ReadKernels(r, spec);
     ReadMatrix(r, spec);
     ReadNodes(r, spec);
     ReadTimeouts(r, &spec->timeouts);
@@ -52,6 +54,7 @@ class Parser {
     ReadSwitch(r, spec);
     ReadOrder(r, &spec->order);
     CheckRebootsPossible(r, *spec);
+    CheckKernelsBootable(r, *spec);
   }
 
  private:
@@ -137,6 +140,7 @@ class Parser {
     std::vector<std::string> vm_names = kBareMetal;
     for (const auto& [name, vm] : spec->vms) vm_names.push_back(name);
     m.StringList("vm", &spec->matrix.vm, vm_names);
+    ReadKernelAxis(m, spec);
     ReadUserAxes(n, m, spec);
     ReadPartialPoints(m, "exclude", *spec, &spec->matrix.exclude);
     ReadPartialPoints(m, "include", *spec, &spec->matrix.include);
@@ -151,6 +155,78 @@ class Parser {
       return;  // too big to expand for the checks below
     }
     CheckVmAgainstModes(m, *spec);
+  }
+
+  // `kernel: [stock, 6.12.9-fns]`: stock, `kernels` entries, or installed
+  // releases; each at most once.
+  void ReadKernelAxis(MapReader& m, ExperimentSpec* spec) {
+    std::vector<std::string> values;
+    m.StringList(kKernelAxis, &values);
+    YAML::Node list = m.Child(kKernelAxis);
+    std::set<std::string> seen;
+    for (size_t i = 0; i < values.size(); ++i) {
+      YAML::Node item = list.IsSequence() && i < list.size() ? list[i] : list;
+      std::string path = absl::StrCat(m.ChildPath(kKernelAxis), "[", i, "]");
+      std::string e = CheckKernelToken(values[i]);
+      if (e.empty() && !seen.insert(values[i]).second) e = "'" + values[i] + "' is listed twice";
+      if (!e.empty()) {
+        AddError(errors_, item, path, e);
+        continue;
+      }
+      spec->matrix.kernel.push_back(values[i]);
+    }
+  }
+
+  // `kernels:` name -> {release, image, initrd, grub_entry}.
+  void ReadKernels(MapReader& parent, ExperimentSpec* spec) {
+    YAML::Node n = parent.Child("kernels");
+    if (!n.IsDefined()) return;
+    if (!n.IsMap()) {
+      AddError(errors_, n, "kernels",
+               "expected a mapping of kernel names to {release, image, initrd, grub_entry}, "
+               "found " +
+                   Describe(n));
+      return;
+    }
+    for (const auto& kv : n) {
+      KernelSpec k;
+      k.name = kv.first.as<std::string>("");
+      std::string path = "kernels." + k.name;
+      if (k.name == kStockKernel) {
+        AddError(errors_, kv.first, path,
+                 "'stock' is reserved for the kernel each node ran when its agent started");
+        continue;
+      }
+      if (std::string e = CheckKernelToken(k.name); !e.empty()) {
+        AddError(errors_, kv.first, path, e);
+        continue;
+      }
+      MapReader r(kv.second, path, errors_);
+      if (!r.valid()) continue;
+      r.String("release", &k.release);
+      r.String("image", &k.image);
+      r.String("initrd", &k.initrd);
+      r.String("grub_entry", &k.grub_entry);
+      if (!k.release.empty()) {
+        if (std::string e = CheckKernelToken(k.release); !e.empty()) {
+          r.Error(r.Child("release"), r.ChildPath("release"), e);
+        }
+      }
+      for (const char* key : {"image", "initrd"}) {
+        const std::string& v = std::string(key) == "image" ? k.image : k.initrd;
+        if (!v.empty() && (v[0] != '/' || v.find_first_of(" \t\n'\"") != std::string::npos)) {
+          r.Error(r.Child(key), r.ChildPath(key),
+                  absl::StrCat("expected an absolute path on the server node without spaces or "
+                               "quotes, found '",
+                               v, "'"));
+        }
+      }
+      if (k.grub_entry.find_first_of("\n\"$`\\") != std::string::npos) {
+        r.Error(r.Child("grub_entry"), r.ChildPath("grub_entry"),
+                "a grub entry's title or id cannot hold newlines, quotes, $, ` or \\");
+      }
+      spec->kernels[k.name] = std::move(k);
+    }
   }
 
   // Matrix keys naming a workload parameter are user axes.
@@ -192,6 +268,7 @@ class Parser {
     }
     if (axis == "workload") return spec.matrix.workload;
     if (axis == "vm") return spec.matrix.vm;
+    if (axis == kKernelAxis) return spec.matrix.kernel;
     for (const auto& [name, values] : spec.matrix.user_axes) {
       if (name == axis) return values;
     }
@@ -212,9 +289,10 @@ class Parser {
       return value == "bare-metal" || spec.vms.count(value) ? ""
                                                             : "'" + value + "' is not a defined vm";
     }
+    if (axis == kKernelAxis) return CheckKernelToken(value);
     const auto& params = AxisParameters();
     if (std::find(params.begin(), params.end(), axis) == params.end()) {
-      return "'" + axis + "' is not an axis; axes: iommu, workload, vm, " +
+      return "'" + axis + "' is not an axis; axes: iommu, workload, vm, kernel, " +
              absl::StrJoin(params, ", ");
     }
     return CheckAxisValue(axis, value);
@@ -230,6 +308,7 @@ class Parser {
       return;
     }
     std::vector<std::string> axes = {"iommu", "workload", "vm"};
+    if (!spec.matrix.kernel.empty()) axes.push_back(kKernelAxis);
     for (const auto& [name, _] : spec.matrix.user_axes) axes.push_back(name);
     for (size_t i = 0; i < n.size(); ++i) {
       std::string item_path = path + "[" + std::to_string(i) + "]";
@@ -607,6 +686,21 @@ class Parser {
              "each repetition in its own boot (order.repetitions_across_boots, the default) needs "
              "a switch method that reboots, but sysfs switches in place; add fallback: [kexec] "
              "(or grub), or set order.repetitions_across_boots: false");
+  }
+
+  // Another kernel is booted, never switched to in place: the kernel
+  // axis needs kexec or grub among the switch methods.
+  void CheckKernelsBootable(MapReader& top, const ExperimentSpec& spec) {
+    if (spec.matrix.kernel.empty()) return;
+    const SwitchSpec& sw = spec.switch_method;
+    if (sw.method != "sysfs") return;
+    for (const std::string& f : sw.fallback) {
+      if (f != "sysfs") return;
+    }
+    YAML::Node at = top.Child("switch");
+    AddError(errors_, at.IsDefined() ? at : top.Child("matrix"), "switch",
+             "the kernel axis boots other kernels, but sysfs switches in place; add fallback: "
+             "[kexec] (or grub)");
   }
 
   void ReadOrder(MapReader& parent, OrderSpec* out) {

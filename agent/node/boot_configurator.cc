@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/node/grub_boot.h"
+#include "agent/node/inventory.h"
 #include "agent/node/kexec_boot.h"
 #include "agent/node/sim_node.h"
 #include "agent/node/sysfs_boot.h"
@@ -19,8 +20,9 @@ std::string NextCmdline(const std::string& current, const BootTarget& target) {
     extra.emplace(t);
   }
   std::vector<std::string> kept;
-  for (absl::string_view t :
-       absl::StrSplit(iommu::ReplaceModeTokens(current, ""), ' ', absl::SkipEmpty())) {
+  for (absl::string_view t : absl::StrSplit(
+           target.mode == v1::IOMMU_MODE_CURRENT ? current : iommu::ReplaceModeTokens(current, ""),
+           ' ', absl::SkipEmpty())) {
     if (!extra.count(std::string(t))) kept.emplace_back(t);
   }
   for (absl::string_view t : absl::StrSplit(target.tokens, ' ', absl::SkipEmpty())) {
@@ -30,6 +32,25 @@ std::string NextCmdline(const std::string& current, const BootTarget& target) {
     kept.emplace_back(t);
   }
   return absl::StrJoin(kept, " ");
+}
+
+std::string NextRelease(const FileSystem& fs, const BootTarget& target) {
+  return target.kernel.release.empty() ? KernelRelease(fs) : target.kernel.release;
+}
+
+std::string NextKernelImage(const FileSystem& fs, const BootTarget& target) {
+  if (!target.kernel.image.empty()) return target.kernel.image;
+  return "/boot/vmlinuz-" + NextRelease(fs, target);
+}
+
+std::string NextInitrd(const FileSystem& fs, const BootTarget& target) {
+  if (!target.kernel.initrd.empty()) return target.kernel.initrd;
+  std::string initrd = "/boot/initrd.img-" + NextRelease(fs, target);
+  return fs.Exists(initrd) ? initrd : "";
+}
+
+bool ChangesKernel(const FileSystem& fs, const BootTarget& target) {
+  return !target.kernel.release.empty() && target.kernel.release != KernelRelease(fs);
 }
 
 absl::Status RunBootTool(CommandRunner* runner, std::vector<std::string> argv,

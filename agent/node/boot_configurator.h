@@ -22,6 +22,15 @@
 
 namespace iommuvm::agent {
 
+// The kernel axis: another kernel to boot (release empty: the running one).
+struct KernelTarget {
+  std::string name;        // the spec's name, for messages ("stock", "6.12.9-fns")
+  std::string release;     // what `uname -r` will say
+  std::string image;       // "" = /boot/vmlinuz-<release>
+  std::string initrd;      // "" = /boot/initrd.img-<release> when it exists
+  std::string grub_entry;  // grub: "" = the entry that boots `image`, from grub.cfg
+};
+
 // What a switch asks for.
 struct BootTarget {
   v1::IommuMode mode = v1::IOMMU_MODE_UNSPECIFIED;
@@ -29,7 +38,18 @@ struct BootTarget {
   std::string extra_cmdline;  // added to every boot
   std::string data_nic;       // sysfs: the NIC whose group is retyped ("" = the only one)
   bool grub_one_shot = false;  // grub: boot it once, keep the default entry
+  KernelTarget kernel;
 };
+
+// The release the next boot runs: the target's kernel, else the running one.
+std::string NextRelease(const FileSystem& fs, const BootTarget& target);
+// The kernel image of the next boot (a path in `fs`).
+std::string NextKernelImage(const FileSystem& fs, const BootTarget& target);
+// Its initrd: the target's, else /boot/initrd.img-<release> when it exists
+// ("" = none).
+std::string NextInitrd(const FileSystem& fs, const BootTarget& target);
+// Whether the target boots a kernel other than the running one.
+bool ChangesKernel(const FileSystem& fs, const BootTarget& target);
 
 enum class SwitchOutcome {
   kSwitchedInPlace,  // the node runs the new mode now
@@ -51,7 +71,8 @@ class BootConfigurator {
 
 // The command line the next boot gets: `current` without its mode tokens
 // and without tokens of `target.extra_cmdline` (no duplicates after many
-// switches), then the mode tokens, then the extra tokens.
+// switches), then the mode tokens, then the extra tokens. Mode `current`
+// (a kernel change only) keeps the mode tokens it has.
 std::string NextCmdline(const std::string& current, const BootTarget& target);
 
 // Runs one of the boot tools (update-grub, kexec, reboot); its own failure

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/node/grub_menu.h"
 #include "agent/node/inventory.h"
 
 namespace iommuvm::agent {
@@ -24,10 +25,12 @@ class GrubBoot final : public BootConfigurator {
           return absl::FailedPreconditionError(absl::StrCat("grub: ", tool, " is not installed"));
         }
       }
-      if (!fs_->Exists("/boot/vmlinuz-" + KernelRelease(*fs_))) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("grub: the running kernel's image /boot/vmlinuz-", KernelRelease(*fs_),
-                         " does not exist"));
+      std::string image = NextKernelImage(*fs_, target);
+      if (!fs_->Exists(image)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "grub: the image ", image, " of ",
+            target.kernel.release.empty() ? "the running kernel" : "kernel " + target.kernel.name,
+            " does not exist"));
       }
       return absl::OkStatus();
     }
@@ -37,12 +40,17 @@ class GrubBoot final : public BootConfigurator {
     if (!fs_->Exists("/etc/default/grub")) {
       return absl::FailedPreconditionError("grub: /etc/default/grub does not exist");
     }
-    return absl::OkStatus();
+    auto entry = DefaultEntry(target);
+    return entry.ok() ? absl::OkStatus() : entry.status();
   }
 
   absl::StatusOr<SwitchOutcome> Apply(const BootTarget& target) override {
     if (target.grub_one_shot) return ApplyOneShot(target);
-    absl::Status s = fs_->WriteFile(kGrubDropIn, GrubDropIn(target));
+    BootTarget with_entry = target;
+    auto entry = DefaultEntry(target);
+    if (!entry.ok()) return entry.status();
+    with_entry.kernel.grub_entry = *entry;
+    absl::Status s = fs_->WriteFile(kGrubDropIn, GrubDropIn(with_entry));
     if (!s.ok()) return s;
     s = RunBootTool(runner_, {"update-grub"}, absl::Minutes(3));
     if (!s.ok()) return s;
@@ -57,6 +65,36 @@ class GrubBoot final : public BootConfigurator {
   }
 
  private:
+  // The kernel axis: the menu entry GRUB_DEFAULT names, the spec's or the
+  // one grub.cfg has for the kernel's image ("" without a kernel axis:
+  // the node's own default stays).
+  absl::StatusOr<std::string> DefaultEntry(const BootTarget& target) {
+    if (target.kernel.release.empty()) return std::string();
+    if (!target.kernel.grub_entry.empty()) return target.kernel.grub_entry;
+    std::string image = NextKernelImage(*fs_, target);
+    auto cfg = fs_->ReadFile(kGrubCfg);
+    if (!cfg.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("grub: cannot read ", kGrubCfg, " to find the entry of kernel ",
+                       target.kernel.name, "; give kernels.", target.kernel.name, ".grub_entry"));
+    }
+    std::string base = image.substr(image.rfind('/') + 1);
+    std::string entry = GrubEntryFor(*cfg, base);
+    if (entry.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("grub: no entry of ", kGrubCfg, " boots ", base, " (kernel ",
+                       target.kernel.name, "): is it installed? run update-grub, or give kernels.",
+                       target.kernel.name, ".grub_entry"));
+    }
+    // It goes between double quotes in the drop-in.
+    if (entry.find_first_of("\"$`\\\n") != std::string::npos) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("grub: the entry of kernel ", target.kernel.name, " in ", kGrubCfg, " (",
+                       entry, ") has characters GRUB_DEFAULT cannot hold; give kernels.",
+                       target.kernel.name, ".grub_entry"));
+    }
+    return entry;
+  }
 
   // A tool's first output line, or its failure.
   absl::StatusOr<std::string> Output(std::vector<std::string> argv) {
@@ -71,14 +109,14 @@ class GrubBoot final : public BootConfigurator {
   }
 
   absl::StatusOr<SwitchOutcome> ApplyOneShot(const BootTarget& target) {
-    std::string kernel = "/boot/vmlinuz-" + KernelRelease(*fs_);
-    std::string initrd = "/boot/initrd.img-" + KernelRelease(*fs_);
+    std::string kernel = NextKernelImage(*fs_, target);
+    std::string initrd = NextInitrd(*fs_, target);
     auto uuid = Output({"grub-probe", "--target=fs_uuid", fs_->HostPath(kernel)});
     if (!uuid.ok()) return uuid.status();
     auto kernel_rel = Output({"grub-mkrelpath", fs_->HostPath(kernel)});
     if (!kernel_rel.ok()) return kernel_rel.status();
     std::string initrd_rel;
-    if (fs_->Exists(initrd)) {
+    if (!initrd.empty()) {
       auto rel = Output({"grub-mkrelpath", fs_->HostPath(initrd)});
       if (!rel.ok()) return rel.status();
       initrd_rel = *rel;
@@ -138,13 +176,18 @@ std::string GrubDropIn(const BootTarget& target) {
                                             absl::SkipEmpty())) {
     add.emplace_back(t);
   }
-  std::string extra_patterns;
+  // Mode `current` (a kernel change only) keeps the mode tokens the file has.
+  std::vector<std::string> patterns;
+  if (target.mode != v1::IOMMU_MODE_CURRENT) {
+    patterns = {"intel_iommu=*", "amd_iommu=*", "iommu=*", "iommu.strict=*", "iommu.passthrough=*"};
+  }
   // Quoted, so each token matches itself only: `*`, `?` and `[...]` (as
   // in ivrs_ioapic[32]=00:14.0) are literal characters of a kernel
   // parameter, not patterns. Tokens cannot hold quotes (the grammar).
   for (absl::string_view t : absl::StrSplit(target.extra_cmdline, ' ', absl::SkipEmpty())) {
-    absl::StrAppend(&extra_patterns, "|'", t, "'");
+    patterns.push_back(absl::StrCat("'", t, "'"));
   }
+  if (patterns.empty()) patterns.push_back("''");  // no word is empty: strips nothing
   return absl::StrCat(
       "# Managed by iommuvm-agent: the IOMMU mode of the next boot. Generated; do not edit.\n"
       "# Sourced by grub-mkconfig after /etc/default/grub, so it also overrides lines\n"
@@ -153,8 +196,8 @@ std::string GrubDropIn(const BootTarget& target) {
       "  set -f  # tokens are words, never file names (only inside this $(...))\n"
       "  for t in $1; do\n"
       "    case \"$t\" in\n"
-      "      intel_iommu=*|amd_iommu=*|iommu=*|iommu.strict=*|iommu.passthrough=*",
-      extra_patterns,
+      "      ",
+      absl::StrJoin(patterns, "|"),
       ") ;;\n"
       "      *) printf '%s ' \"$t\" ;;\n"
       "    esac\n"
@@ -164,7 +207,12 @@ std::string GrubDropIn(const BootTarget& target) {
       "GRUB_CMDLINE_LINUX_DEFAULT=\"$(iommuvm_strip \"$GRUB_CMDLINE_LINUX_DEFAULT\")",
       absl::StrJoin(add, " "),
       "\"\n"
-      "unset -f iommuvm_strip\n");
+      "unset -f iommuvm_strip\n",
+      // The kernel axis: the entry of the kernel to boot (grub.cfg's
+      // `set default`).
+      target.kernel.grub_entry.empty()
+          ? ""
+          : absl::StrCat("GRUB_DEFAULT=\"", target.kernel.grub_entry, "\"\n"));
 }
 
 std::string GrubOneShotEntry(const std::string& boot_uuid, const std::string& kernel,

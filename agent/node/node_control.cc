@@ -1,5 +1,6 @@
 #include "agent/node/node_control.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -50,7 +51,21 @@ void NodeControl::Switched(const std::string& method, const std::string& boot_id
 
 std::string NodeControl::PendingPath() const { return PendingSwitchPath(config_.state_dir); }
 
-NodeControl::Probed NodeControl::Probe(v1::IommuMode expected) {
+std::string NodeControl::StockKernelRelease() {
+  std::string path = config_.state_dir + "/stock_kernel";
+  if (auto recorded = host_->ReadFile(path); recorded.ok()) {
+    return std::string(absl::StripAsciiWhitespace(*recorded));
+  }
+  std::string running = KernelRelease(*sysroot_);
+  if (!running.empty()) {
+    absl::Status s = host_->WriteFile(path, running + "\n");
+    if (!s.ok()) Log(kLog, "cannot record the stock kernel: ", s.message());
+  }
+  return running;
+}
+
+NodeControl::Probed NodeControl::Probe(v1::IommuMode expected,
+                                       const std::string& expected_release) {
   auto log = ReadKernelLogOf(*sysroot_, runner_);
   IommuProbe p = ProbeIommu(*sysroot_, log.ok() ? *log : "", log.ok(), config_.data_nic);
   Probed out;
@@ -62,8 +77,14 @@ NodeControl::Probed NodeControl::Probe(v1::IommuMode expected) {
   r.set_data_group(p.data_group);
   r.set_data_group_type(p.data_group_type);
   r.set_data_mode(p.data_mode);
+  r.set_kernel_release(KernelRelease(*sysroot_));
   if (expected != v1::IOMMU_MODE_CURRENT && expected != v1::IOMMU_MODE_UNSPECIFIED) {
     r.set_mismatch(CheckMode(p, expected));
+  }
+  if (!expected_release.empty() && r.kernel_release() != expected_release) {
+    std::string kernel =
+        absl::StrCat("the node runs kernel ", r.kernel_release(), ", not ", expected_release);
+    r.set_mismatch(r.mismatch().empty() ? kernel : absl::StrCat(kernel, "; ", r.mismatch()));
   }
   Evidence& e = out.evidence;
   e["cmdline"] = p.cmdline;
@@ -95,26 +116,40 @@ absl::StatusOr<NodeControl::SwitchResult> NodeControl::Switch(const v1::Step& st
   target.extra_cmdline = s.extra_cmdline();
   target.data_nic = config_.data_nic;
   target.grub_one_shot = s.grub_one_shot();
+  if (s.has_kernel()) {
+    target.kernel = {s.kernel().name(), s.kernel().release(), s.kernel().image(),
+                     s.kernel().initrd(), s.kernel().grub_entry()};
+  }
   std::vector<std::string> methods(s.methods().begin(), s.methods().end());
   if (s.fresh_boot()) std::erase(methods, std::string("sysfs"));
+  for (const std::string& fragment :
+       {target.kernel.release, target.kernel.image, target.kernel.initrd}) {
+    // Paths and a release word only: nothing a shell or kexec would read as more.
+    if (fragment.find_first_of(" \t\n'\"") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("refusing kernel ", target.kernel.name, ": '",
+                                                     fragment, "' has spaces or quotes"));
+    }
+  }
   auto chosen = ChooseBootConfigurator(methods, target, sysroot_, runner_, config_.boot);
   if (!chosen.ok()) return chosen.status();
   std::unique_ptr<BootConfigurator> c = std::move(*chosen);
   std::string boot_before = BootId(*sysroot_);
-  Log(kLog, "switching to ", ModeName(s.mode()), " with ", c->method(), " (tokens '",
-      s.tokens(), "')");
+  Log(kLog, "switching to ", ModeName(s.mode()), " with ", c->method(), " (tokens '", s.tokens(),
+      "')", target.kernel.release.empty() ? "" : absl::StrCat(", kernel ", target.kernel.release));
   auto outcome = c->Apply(target);
   if (!outcome.ok()) return outcome.status();
   SwitchResult result;
   if (*outcome == SwitchOutcome::kSwitchedInPlace) {
-    Switched(c->method(), boot_before, Probe(s.mode()), &result.outcome, &result.evidence);
+    Switched(c->method(), boot_before, Probe(s.mode(), target.kernel.release), &result.outcome,
+             &result.evidence);
     return result;
   }
   Evidence pending = {{"step_id", step.step_id()},
                       {"attempt_id", absl::StrCat(step.attempt_id())},
                       {"mode", absl::StrCat(static_cast<int>(s.mode()))},
                       {"method", c->method()},
-                      {"boot_id_before", boot_before}};
+                      {"boot_id_before", boot_before},
+                      {"kernel_release", target.kernel.release}};
   absl::Status saved = host_->WriteFile(PendingPath(), Encode(pending));
   if (!saved.ok()) return saved;
   result.reboot = true;
@@ -150,8 +185,8 @@ std::optional<v1::StepUpdate> NodeControl::CompletePendingBoot() {
   u.set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
   v1::SwitchOutcome* outcome = u.mutable_switch_outcome();
   Evidence e;
-  Switched(pending["method"], pending["boot_id_before"], Probe(static_cast<v1::IommuMode>(mode)),
-           outcome, &e);
+  Switched(pending["method"], pending["boot_id_before"],
+           Probe(static_cast<v1::IommuMode>(mode), pending["kernel_release"]), outcome, &e);
   for (const auto& [k, v] : e) (*u.mutable_evidence())[k] = v;
   (void)host_->RemoveAll(PendingPath());
   const v1::ProbeReport& r = outcome->probe();

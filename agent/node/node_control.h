@@ -48,7 +48,13 @@ class NodeControl {
     v1::ProbeReport report;
     Evidence evidence;
   };
-  Probed Probe(v1::IommuMode expected);
+  // With `expected_release` (the kernel axis), a node in another kernel
+  // is a mismatch too.
+  Probed Probe(v1::IommuMode expected, const std::string& expected_release = "");
+
+  // The kernel axis's `stock`: the release this node ran when its agent
+  // first started here, recorded in the state directory then.
+  std::string StockKernelRelease();
 
   struct SwitchResult {
     // true: send `outcome` (rebooting) as STARTED, then call Reboot().

@@ -19,6 +19,7 @@ namespace {
 
 constexpr char kNicBdf[] = "0000:00:02.0";
 constexpr char kNextCmdline[] = "/sim/next_cmdline";
+constexpr char kNextRelease[] = "/sim/next_release";
 
 // The capture's PCI devices: (bdf, driver, group).
 struct SimDevice {
@@ -69,6 +70,15 @@ class SimBootMethod final : public BootConfigurator {
   std::string method() const override { return "sim-" + requested_; }
 
   absl::Status CanReach(const BootTarget& target) override {
+    if (requested_ == "sysfs" && ChangesKernel(*fs_, target)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sim-sysfs: cannot boot kernel ", target.kernel.release, " in place"));
+    }
+    if (requested_ != "sysfs" && !fs_->Exists(NextKernelImage(*fs_, target))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sim-", requested_, ": the image ", NextKernelImage(*fs_, target),
+                       " of kernel ", target.kernel.name, " does not exist"));
+    }
     if (requested_ == "sysfs") {
       if (target.mode == v1::IOMMU_MODE_OFF) {
         return absl::FailedPreconditionError(
@@ -93,6 +103,7 @@ class SimBootMethod final : public BootConfigurator {
     std::string cmdline = NextCmdline(
         current.ok() ? std::string(absl::StripAsciiWhitespace(*current)) : "", target);
     absl::Status s = fs_->WriteFile(kNextCmdline, cmdline);
+    if (s.ok()) s = fs_->WriteFile(kNextRelease, NextRelease(*fs_, target));
     if (!s.ok()) return s;
     return SwitchOutcome::kRebootRequired;
   }
@@ -100,9 +111,12 @@ class SimBootMethod final : public BootConfigurator {
   absl::Status Reboot() override {
     auto next = fs_->ReadFile(kNextCmdline);
     if (!next.ok()) return next.status();
-    absl::Status s = SimBoot(fs_, *next, node_);
+    auto release = fs_->ReadFile(kNextRelease);
+    absl::Status s = SimBoot(fs_, *next, node_,
+                             release.ok() ? std::string(absl::StripAsciiWhitespace(*release)) : "");
     if (!s.ok()) return s;
     (void)fs_->RemoveAll(kNextCmdline);
+    (void)fs_->RemoveAll(kNextRelease);
     if (restart_argv_.empty()) return absl::OkStatus();  // tests: no process to restart
     Log("agent", "simulated ", requested_, " reboot: restarting as ", restart_argv_[0]);
     std::vector<char*> argv;
@@ -133,7 +147,8 @@ v1::IommuMode SimulatedMode(const std::string& cmdline, const SimNodeSpec& node)
   return mode;
 }
 
-absl::Status SimBoot(FileSystem* fs, const std::string& cmdline, const SimNodeSpec& node) {
+absl::Status SimBoot(FileSystem* fs, const std::string& cmdline, const SimNodeSpec& node,
+                     const std::string& release) {
   if (fs->HostPath("/") == "/") {
     return absl::FailedPreconditionError(
         "a simulated node needs its own sysroot (--sysroot DIR), never the real /");
@@ -150,7 +165,10 @@ absl::Status SimBoot(FileSystem* fs, const std::string& cmdline, const SimNodeSp
   std::string boot_id = NewBootId();
   w.File("/proc/sys/kernel/random/boot_id", boot_id + "\n");
   w.File("/proc/cmdline", cmdline + "\n");
-  w.File("/proc/sys/kernel/osrelease", "6.1.0-sim-amd64\n");
+  std::string running = release.empty() ? kSimStockRelease : release;
+  w.File("/proc/sys/kernel/osrelease", running + "\n");
+  // The kernel it runs is installed (so kexec can come back to it).
+  if (!fs->Exists("/boot/vmlinuz-" + running)) w.File("/boot/vmlinuz-" + running, "sim kernel\n");
   w.File("/proc/sys/kernel/hostname", "simnode\n");
 
   // The kernel log, worded as 6.1 words it.

@@ -31,8 +31,15 @@ struct SimNodeSpec {
 // policy is lazy.
 v1::IommuMode SimulatedMode(const std::string& cmdline, const SimNodeSpec& node);
 
-// Writes a fresh boot of `cmdline` into `fs` (a new boot id each time).
-absl::Status SimBoot(FileSystem* fs, const std::string& cmdline, const SimNodeSpec& node);
+// The release a simulated node boots unless told otherwise.
+inline constexpr char kSimStockRelease[] = "6.1.0-sim-amd64";
+
+// Writes a fresh boot of `cmdline` into `fs` (a new boot id each time),
+// running kernel `release` ("" = kSimStockRelease), whose image
+// /boot/vmlinuz-<release> it installs when missing. Another kernel is
+// "installed" by writing its image under the sysroot's /boot.
+absl::Status SimBoot(FileSystem* fs, const std::string& cmdline, const SimNodeSpec& node,
+                     const std::string& release = "");
 
 // The sim method for `requested` (sysfs | kexec | grub). `restart_argv`
 // is exec'ed after the simulated reboot.

@@ -30,6 +30,11 @@ class SysfsBoot final : public BootConfigurator {
   std::string method() const override { return "sysfs"; }
 
   absl::Status CanReach(const BootTarget& target) override {
+    if (ChangesKernel(*fs_, target)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sysfs: cannot boot kernel ", target.kernel.release,
+                       " in place (the node runs ", KernelRelease(*fs_), ")"));
+    }
     if (target.mode == v1::IOMMU_MODE_OFF) {
       return absl::FailedPreconditionError(
           "sysfs: cannot turn the IOMMU off in place; that needs a reboot (kexec or grub)");

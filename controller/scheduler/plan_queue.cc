@@ -32,8 +32,11 @@ void PlanQueue::Replan(const spec::ExperimentSpec& spec, const std::vector<Pendi
     auto it = booted.find(pair);
     if (it == booted.end()) continue;
     for (size_t i = 0; i < plan.pairs.size(); ++i) {
+      // (Which kernel a pair runs is not known here: a kernel axis's first
+      // boot is matched by mode only when it names no kernel.)
       if (!taken[i] && !plan.pairs[i].boots.empty() &&
-          plan.pairs[i].boots.front().mode == it->second) {
+          plan.pairs[i].boots.front().mode == it->second &&
+          plan.pairs[i].boots.front().kernel.empty()) {
         taken[i] = true;
         chosen[pair] = i;
         break;

@@ -226,8 +226,11 @@ class Scheduler {
   std::map<int64_t, LiveRun> live_runs_;
   std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
   // Per server node: the boot its probe last verified, and the (experiment,
-  // mode, repetition) points verified in it (order.repetitions_across_boots).
-  std::map<std::string, std::pair<std::string, std::set<std::tuple<int64_t, v1::IommuMode, uint32_t>>>>
+  // mode, repetition, kernel) points verified in it
+  // (order.repetitions_across_boots).
+  std::map<
+      std::string,
+      std::pair<std::string, std::set<std::tuple<int64_t, v1::IommuMode, uint32_t, std::string>>>>
       boot_repetitions_;
   // Why each experiment's pending runs cannot start (set by Dispatch).
   std::map<int64_t, std::string> waiting_;

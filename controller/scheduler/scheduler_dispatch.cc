@@ -10,6 +10,7 @@
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
 #include "iommu/cmdline.h"
+#include "spec/kernel_axis.h"
 #include "spec/spec_parser.h"
 
 // Following the plan: each pass finds lost nodes and timeouts, then lets
@@ -59,11 +60,32 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
     m.attempts.back().evidence["client.boot_id"] = client->boot_id;
     m.attempts.back().evidence["client.cmdline"] = client->kernel_cmdline;
   }
+  // The kernel axis: the release the run's kernel is on this node (stock:
+  // what the node ran when its agent first started). A node found in
+  // another kernel (a power cycle, a reload) boots it again.
+  std::string kernel = spec::KernelOf(run.point), want_release, running_release;
+  if (!kernel.empty()) {
+    v1::Inventory inventory = InventoryOf(server);
+    running_release = inventory.kernel_release();
+    want_release = spec::ResolveKernel(*spec, kernel, inventory.stock_kernel_release()).release;
+    if (want_release.empty()) {  // never measured in an unknown kernel
+      RETURN_IF_ERROR(EndAttempt(
+          a, AttemptState::kFailed,
+          absl::StrCat("node ", pair.server,
+                       " did not report its stock kernel (an iommuvm-agent older than this "
+                       "controller? update it)"),
+          Mutation(), /*transient=*/false));
+      return false;
+    }
+    m.attempts.back().evidence[kKernelNameKey] = kernel;
+    m.attempts.back().evidence[kKernelTargetKey] = want_release;
+  }
+  bool in_kernel = want_release.empty() || running_release == want_release;
   // A node already in the needed mode is not switched (the planner's
   // promise); `current` measures the node as it is. Either way the agent's
   // probe verifies before anything runs.
-  bool in_mode = run.point.iommu == v1::IOMMU_MODE_CURRENT ||
-                 server.iommu_mode == iommu::IommuModeName(run.point.iommu);
+  bool in_mode = in_kernel && (run.point.iommu == v1::IOMMU_MODE_CURRENT ||
+                               server.iommu_mode == iommu::IommuModeName(run.point.iommu));
   // Each repetition in its own boot: a node whose current boot already
   // served another repetition of this mode reboots into it again.
   bool fresh_boot = in_mode && run.point.iommu != v1::IOMMU_MODE_CURRENT &&
@@ -78,9 +100,14 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   next.step_id = StepId(a.id, in_mode ? StepKind::kVerifyMode : StepKind::kSwitchMode);
   m.attempts.push_back(next);
   if (!in_mode) {
-    m.events.push_back(Event(a, pair.server, fresh_boot ? "rebooting_for_repetition" : "switching",
-                             absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
-                                          " -> ", iommu::IommuModeName(run.point.iommu))));
+    std::string change = absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
+                                      " -> ", iommu::IommuModeName(run.point.iommu));
+    if (!in_kernel) {
+      absl::StrAppend(&change, ", kernel ", running_release.empty() ? "unknown" : running_release,
+                      " -> ", want_release, kernel == want_release ? "" : " (" + kernel + ")");
+    }
+    m.events.push_back(
+        Event(a, pair.server, fresh_boot ? "rebooting_for_repetition" : "switching", change));
   }
   RETURN_IF_ERROR(Commit(m));
   Log(kLog, "attempt ", a.id, " of run ", run.point.index, " (", run.point.workload, " rep ",
@@ -94,9 +121,9 @@ bool Scheduler::BootServedOtherRepetition(const std::string& node, const std::st
                                           const store::RunRecord& run) {
   auto it = boot_repetitions_.find(node);
   if (it == boot_repetitions_.end() || it->second.first != boot_id) return false;
-  for (const auto& [experiment, mode, repetition] : it->second.second) {
+  for (const auto& [experiment, mode, repetition, kernel] : it->second.second) {
     if (experiment == run.experiment_id && mode == run.point.iommu &&
-        repetition != run.point.repetition) {
+        kernel == spec::KernelOf(run.point) && repetition != run.point.repetition) {
       return true;
     }
   }

@@ -20,20 +20,33 @@ namespace iommuvm::scheduler {
 
 inline constexpr char kLog[] = "scheduler";
 
-// The kernel release in a node's registered inventory ("" unknown).
-inline std::string KernelReleaseOf(const store::NodeRecord& node) {
+// A node's registered inventory (empty when unreadable).
+inline v1::Inventory InventoryOf(const store::NodeRecord& node) {
   v1::Inventory inventory;
   if (!google::protobuf::util::JsonStringToMessage(node.inventory_json, &inventory).ok()) {
-    return "";
+    return v1::Inventory();
   }
-  return inventory.kernel_release();
+  return inventory;
+}
+
+// The kernel release in a node's registered inventory ("" unknown).
+inline std::string KernelReleaseOf(const store::NodeRecord& node) {
+  return InventoryOf(node).kernel_release();
+}
+
+// An attempt's evidence value ("" when absent).
+inline std::string EvidenceOf(const store::AttemptRecord& a, const std::string& key) {
+  auto it = a.evidence.find(key);
+  return it == a.evidence.end() ? "" : it->second;
 }
 
 using store::AttemptState;
 // Attempt evidence keys (defined with the record they key).
 using store::kFreshBootKey;
 using store::kGuestNodeKey;
+using store::kKernelNameKey;
 using store::kKernelReleaseKey;
+using store::kKernelTargetKey;
 using store::kLoadEndedKey;
 using store::kLoadStartedKey;
 using store::kSimulatedKey;
@@ -97,7 +110,8 @@ inline void AddProbeEvidence(const v1::ProbeReport& p, const std::string& prefix
         {"data_group", p.data_group()},
         {"data_group_type", p.data_group_type()},
         {"data_mode", p.data_mode()},
-        {"mismatch", p.mismatch()}}) {
+        {"mismatch", p.mismatch()},
+        {"kernel_release", p.kernel_release()}}) {
     (*evidence)[prefix + key] = value;
   }
 }

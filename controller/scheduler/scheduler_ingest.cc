@@ -11,6 +11,7 @@
 #include "controller/scheduler/step_builder.h"
 #include "iommu/cmdline.h"
 #include "results/steady_state.h"
+#include "spec/kernel_axis.h"
 #include "spec/spec_parser.h"
 #include "spec/workload_catalog.h"
 
@@ -41,17 +42,20 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
   switch (kind) {
     case StepKind::kSwitchMode: {
       *target_agent = NodeFor(a, kind);
-      auto vendor = a.evidence.find("server.cpu_vendor");
-      auto fresh = a.evidence.find(kFreshBootKey);
-      auto kernel = a.evidence.find(kKernelReleaseKey);
-      return std::optional<v1::Step>(SwitchModeStep(
-          a.id, a.run_id, *spec, run.point.iommu, vendor == a.evidence.end() ? "" : vendor->second,
-          fresh != a.evidence.end() && fresh->second == "true",
-          kernel == a.evidence.end() ? "" : kernel->second));
+      // The kernel axis: the run's kernel, resolved for this node at assignment.
+      std::optional<spec::KernelSpec> kernel;
+      if (std::string name = EvidenceOf(a, kKernelNameKey); !name.empty()) {
+        kernel = spec::ResolveKernel(*spec, name, EvidenceOf(a, kKernelTargetKey));
+      }
+      return std::optional<v1::Step>(
+          SwitchModeStep(a.id, a.run_id, *spec, run.point.iommu, EvidenceOf(a, "server.cpu_vendor"),
+                         EvidenceOf(a, kFreshBootKey) == "true", EvidenceOf(a, kKernelReleaseKey),
+                         kernel ? &*kernel : nullptr));
     }
     case StepKind::kVerifyMode:
       *target_agent = NodeFor(a, kind);
-      return std::optional<v1::Step>(VerifyModeStep(a.id, a.run_id, *spec, run.point.iommu));
+      return std::optional<v1::Step>(
+          VerifyModeStep(a.id, a.run_id, *spec, run.point.iommu, EvidenceOf(a, kKernelTargetKey)));
     case StepKind::kLaunchVm: {
       *target_agent = NodeFor(a, kind);
       auto vm = spec->vms.find(run.point.vm);
@@ -310,7 +314,8 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
     // The repetitions verified in this boot (order.repetitions_across_boots).
     auto& served = boot_repetitions_[agent_id];
     if (served.first != d.verified->boot_id()) served = {d.verified->boot_id(), {}};
-    served.second.insert({a.experiment_id, run.point.iommu, run.point.repetition});
+    served.second.insert(
+        {a.experiment_id, run.point.iommu, run.point.repetition, spec::KernelOf(run.point)});
   }
   return Apply(a, agent_id, u, d, std::move(m));
 }

@@ -70,11 +70,21 @@ std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
 
 v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                         v1::IommuMode mode, const std::string& cpu_vendor, bool fresh_boot,
-                        const std::string& kernel_release) {
+                        const std::string& kernel_release, const spec::KernelSpec* kernel) {
   v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kSwitchMode, exp.timeouts.boot);
   v1::SwitchMode* s = step.mutable_switch_mode();
   s->set_mode(mode);
-  s->set_tokens(ModeTokensFor(exp, mode, cpu_vendor, kernel_release));
+  s->set_tokens(ModeTokensFor(
+      exp, mode, cpu_vendor,
+      kernel != nullptr && !kernel->release.empty() ? kernel->release : kernel_release));
+  if (kernel != nullptr) {
+    v1::KernelImage* k = s->mutable_kernel();
+    k->set_name(kernel->name);
+    k->set_release(kernel->release);
+    k->set_image(kernel->image);
+    k->set_initrd(kernel->initrd);
+    k->set_grub_entry(kernel->grub_entry);
+  }
   s->set_extra_cmdline(exp.iommu_tokens.extra_cmdline);
   s->add_methods(exp.switch_method.method);
   for (const auto& m : exp.switch_method.fallback) s->add_methods(m);
@@ -84,9 +94,10 @@ v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::Experime
 }
 
 v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
-                        v1::IommuMode expected) {
+                        v1::IommuMode expected, const std::string& kernel_release) {
   v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kVerifyMode, exp.timeouts.prepare);
   step.mutable_verify_mode()->set_expected(expected);
+  step.mutable_verify_mode()->set_kernel_release(kernel_release);
   return step;
 }
 

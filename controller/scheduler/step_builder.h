@@ -40,12 +40,16 @@ std::string ModeTokensFor(const spec::ExperimentSpec& exp, v1::IommuMode mode,
 
 // Puts the server node into `mode` with the spec's switch method and fallback.
 // `fresh_boot`: reboot even when the node runs the mode already.
+// `kernel_release`: the running kernel's, for the mode's tokens; with
+// `kernel` (the kernel axis) that kernel is booted and its release counts.
 v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
-                        v1::IommuMode mode, const std::string& cpu_vendor,
-                        bool fresh_boot = false, const std::string& kernel_release = "");
-// Probes the server node; `expected` CURRENT records without checking.
+                        v1::IommuMode mode, const std::string& cpu_vendor, bool fresh_boot = false,
+                        const std::string& kernel_release = "",
+                        const spec::KernelSpec* kernel = nullptr);
+// Probes the server node; `expected` CURRENT records without checking;
+// with `kernel_release` another kernel is a mismatch.
 v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
-                        v1::IommuMode expected);
+                        v1::IommuMode expected, const std::string& kernel_release = "");
 v1::Step StartServerStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                          const spec::WorkloadSpec& w);
 v1::Step RunLoadStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,

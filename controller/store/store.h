@@ -48,6 +48,10 @@ inline constexpr char kUnsteadyKey[] = "load.unsteady";
 inline constexpr char kFreshBootKey[] = "assigned.fresh_boot";
 // The server's kernel release at assignment (its mode tokens depend on it).
 inline constexpr char kKernelReleaseKey[] = "server.kernel_release";
+// The kernel axis: the run's kernel (matrix value) and the release the
+// server must run, resolved when the attempt is assigned.
+inline constexpr char kKernelNameKey[] = "kernel.name";
+inline constexpr char kKernelTargetKey[] = "kernel.release";
 // "true" when the server's boots and modes are simulated (--simulate_boot).
 inline constexpr char kSimulatedKey[] = "server.simulated";
 // A VM run: the node id its guest registers as ("<host>/<vm>"); its server

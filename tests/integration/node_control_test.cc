@@ -183,5 +183,82 @@ TEST(NodeControlTest, EveryRegistrationReportsAFreshProbe) {
       << server.Log() << controller.Log();
 }
 
+// The kernel axis on a simulated node: each run is verified in its kernel
+// (uname -r), the node boots another kernel with kexec of that kernel's
+// image, and a node that comes back in its stock kernel (a power cycle)
+// is found in the wrong kernel before the next run and booted into the
+// right one again, never measured in the wrong one.
+TEST(NodeControlTest, KernelAxisBootsEachKernelAndCatchesAPowerCycle) {
+  Harness h;
+  Daemon controller = h.StartController();
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  // A second kernel installed on the node.
+  std::filesystem::create_directories(h.dir() / "sim-root/boot");
+  std::ofstream(h.dir() / "sim-root/boot/vmlinuz-6.12.9-fns") << "sim kernel\n";
+  Daemon server = StartSimServer(h);
+  Daemon client = h.StartAgent("client-1", "client");
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(10)))
+      << server.Log() << client.Log();
+  auto spec_with = [&](const std::string& name, const std::string& kernels) {
+    return h.WriteFile(name + ".yaml", absl::StrCat(R"(name: )", name, R"(
+matrix:
+  kernel: )",
+                                                    kernels, R"(
+  iommu: [strict]
+  workload: [get]
+workloads:
+  get:
+    app: redis
+    generator: {tests: [get], clients: 10, requests: 5000}
+switch: kexec
+timeouts: {boot: 1m, prepare: 30s, run: 1m, collect: 30s}
+)"));
+  };
+  auto verified_kernels = [&](int experiment) {
+    return h.Count(absl::StrCat(
+        "SELECT COUNT(*) FROM attempt_evidence e JOIN attempts a ON a.id = e.attempt_id "
+        "JOIN runs r ON r.id = a.run_id "
+        "JOIN attempt_evidence k ON k.attempt_id = a.id WHERE r.experiment_id = ",
+        experiment,
+        " AND a.state = 'SUCCEEDED' AND e.key = 'verify.kernel_release' AND k.key = "
+        "'kernel.release' AND e.value = k.value"));
+  };
+
+  CommandResult r = h.Cli({"submit", spec_with("to-fns", "[6.12.9-fns]"), "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << server.Log();
+  EXPECT_EQ(verified_kernels(1), 1);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'verify.kernel_release' "
+                    "AND value = '6.12.9-fns'"),
+            1);
+  std::ifstream release(h.dir() / "sim-root/proc/sys/kernel/osrelease");
+  std::string line;
+  std::getline(release, line);
+  EXPECT_EQ(line, "6.12.9-fns");
+
+  // A power cycle: the node boots its default (stock) kernel again.
+  ::kill(server.process->pid(), SIGKILL);
+  server.process->Stop(absl::Seconds(1));
+  std::filesystem::remove_all(h.dir() / "sim-root/proc");
+  server = StartSimServer(h);
+  ASSERT_TRUE(server.WaitForLog("starting (boot", absl::Seconds(10))) << server.Log();
+
+  r = h.Cli({"submit", spec_with("both", "[stock, 6.12.9-fns]"), "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << server.Log();
+  EXPECT_EQ(verified_kernels(2), 2) << server.Log();
+  // Found in the stock kernel, the node was booted into 6.12.9-fns again,
+  // and back into stock for the stock run.
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM events WHERE experiment_id = 2 AND kind = 'switching' "
+                    "AND message LIKE '%kernel 6.1.0-sim-amd64 -> 6.12.9-fns%'"),
+            1)
+      << h.Cli({"status", "2"}).out;
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM events WHERE experiment_id = 2 AND kind = 'switching' "
+                    "AND message LIKE '%kernel 6.12.9-fns -> 6.1.0-sim-amd64 (stock)%'"),
+            1);
+  // Results keep the kernel with the run's other axis values.
+  CommandResult results = h.Cli({"results", "2", "--format", "csv"});
+  EXPECT_NE(results.out.find("kernel=6.12.9-fns"), std::string::npos) << results.out;
+  EXPECT_NE(results.out.find("kernel=stock"), std::string::npos) << results.out;
+}
+
 }  // namespace
 }  // namespace iommuvm::testing

@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "iommu/mode_names.h"
+#include "spec/kernel_axis.h"
 #include "spec/matrix.h"
 #include "spec/spec_parser.h"
 
@@ -270,6 +272,53 @@ TEST(PlannerTest, LongGroupsAreSpreadOverPairs) {
   for (const auto& p : plan.pairs) total += p.run_time;
   EXPECT_LE(plan.makespan, (total + absl::Seconds(40) * 4) / 4 + absl::Seconds(16));
   EXPECT_GE(plan.makespan, plan.lower_bound);
+}
+
+}  // namespace
+}  // namespace iommuvm::planner
+
+namespace iommuvm::planner {
+namespace {
+
+// The kernel axis: (kernel, mode) is the boot config. One pair boots each
+// kernel's modes back to back, never by sysfs (another kernel is not
+// reached in place), and the plan says which kernel each boot runs.
+TEST(PlannerTest, KernelAxisGroupsBootsByKernelAndRebootsForThem) {
+  auto parsed = spec::ParseSpec(R"(name: k
+matrix:
+  kernel: [stock, 6.12.9-fns]
+  iommu: [strict, off, lazy]
+  workload: [w]
+workloads:
+  w: {app: redis, generator: {requests: 1000}}
+repetitions: 2
+switch: {method: sysfs, fallback: [kexec]}
+order: {repetitions_across_boots: false}
+)");
+  ASSERT_TRUE(parsed.spec) << parsed.errors[0].message;
+  auto runs = spec::ExpandMatrix(*parsed.spec);
+  ASSERT_EQ(runs.size(), 12u);
+  PlanOptions options = OptionsForSpec(*parsed.spec, 1, DefaultSwitchCosts());
+  Plan plan = MakePlan(runs, options);
+  EXPECT_EQ(plan.boot_groups, 6u);
+  const auto& boots = plan.pairs[0].boots;
+  ASSERT_EQ(boots.size(), 6u);
+  std::vector<std::string> order;
+  for (const Boot& b : boots) {
+    order.push_back(b.kernel + "/" + iommu::IommuModeName(b.mode));
+    for (uint32_t r : b.runs) {
+      EXPECT_EQ(spec::KernelOf(runs[r]), b.kernel);
+      EXPECT_EQ(runs[r].iommu, b.mode);
+    }
+    EXPECT_EQ(SwitchTo(options, b.mode, b.kernel).method, "kexec");
+  }
+  // Each kernel's boots adjacent, `off` last within it.
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"6.12.9-fns/lazy", "6.12.9-fns/strict", "6.12.9-fns/off",
+                                      "stock/lazy", "stock/strict", "stock/off"}));
+  EXPECT_EQ(plan.pairs[0].switches_by_method.at("kexec"), 6u);
+  // Without a kernel, sysfs stays the method for a mode change.
+  EXPECT_EQ(SwitchTo(options, v1::IOMMU_MODE_LAZY).method, "sysfs");
 }
 
 }  // namespace

@@ -60,6 +60,57 @@ TEST(GrubBootTest, DropInWinsOverSlicefixAppendedLines) {
   EXPECT_EQ(runner.ran.back(), "systemctl reboot");
 }
 
+// The kernel axis with grub: the drop-in also sets GRUB_DEFAULT to the
+// entry grub.cfg has for the kernel's image (by id, in its submenu), or
+// to the spec's grub_entry; a kernel grub.cfg does not know is refused
+// before anything is written.
+TEST(GrubBootTest, KernelAxisSetsTheDefaultEntryOfTheKernel) {
+  SysrootBuilder b;
+  b.File("/etc/default/grub", "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"console=ttyS0 iommu=pt\"\n")
+      .File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n")
+      .File("/boot/grub/grub.cfg",
+            "submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option "
+            "'gnulinux-advanced-u1' {\n"
+            "\tmenuentry 'Debian GNU/Linux, with Linux 6.12.9-fns' $menuentry_id_option "
+            "'gnulinux-6.12.9-fns-advanced-u1' {\n"
+            "\t\tlinux\t/boot/vmlinuz-6.12.9-fns root=UUID=u1 ro\n"
+            "\t}\n"
+            "}\n");
+  LocalFileSystem fs(b.root());
+  FakeCommandRunner runner;
+  runner.installed = {"update-grub"};
+  auto grub = MakeGrubBoot(&fs, &runner);
+  BootTarget t = Target(v1::IOMMU_MODE_CURRENT, "");
+  t.kernel = {"6.12.9-fns", "6.12.9-fns", "", "", ""};
+  ASSERT_TRUE(grub->CanReach(t).ok()) << grub->CanReach(t);
+  ASSERT_TRUE(grub->Apply(t).ok());
+  LocalCommandRunner sh;
+  CommandSpec spec;
+  spec.argv = {"sh",
+               "-c",
+               ". \"$1\"; . \"$2\"; echo \"$GRUB_DEFAULT|$GRUB_CMDLINE_LINUX\"",
+               "sh",
+               fs.HostPath("/etc/default/grub"),
+               fs.HostPath(kGrubDropIn)};
+  auto r = sh.Run(spec);
+  ASSERT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->err : r.status().ToString());
+  // Mode `current`: the file's own mode tokens stay.
+  EXPECT_EQ(r->out,
+            "gnulinux-advanced-u1>gnulinux-6.12.9-fns-advanced-u1|console=ttyS0 iommu=pt \n");
+
+  t.kernel.grub_entry = "Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux x";
+  ASSERT_TRUE(grub->Apply(t).ok());
+  EXPECT_TRUE(absl::StrContains(Read(fs, kGrubDropIn),
+                                "GRUB_DEFAULT=\"Advanced options for Debian GNU/Linux>Debian "
+                                "GNU/Linux, with Linux x\"\n"));
+
+  BootTarget unknown = Target(v1::IOMMU_MODE_STRICT, "iommu.strict=1");
+  unknown.kernel = {"hwe", "6.8.0-45-generic", "", "", ""};
+  EXPECT_EQ(grub->CanReach(unknown).message(),
+            "grub: no entry of /boot/grub/grub.cfg boots vmlinuz-6.8.0-45-generic (kernel hwe): is "
+            "it installed? run update-grub, or give kernels.hwe.grub_entry");
+}
+
 // Kernel parameters may hold glob characters (ivrs_ioapic[32]=..., a bare
 // `*`): the drop-in must treat them as words, neither as case patterns
 // that strip other tokens nor as file names expanded by the shell.

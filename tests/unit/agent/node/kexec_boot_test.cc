@@ -49,5 +49,50 @@ TEST(KexecBootTest, LoadsTheRunningKernelWithTheNewCmdline) {
             std::string::npos);
 }
 
+// The kernel axis: kexec loads the target kernel's image and initrd, the
+// command line keeps everything but names the new image; a kernel whose
+// image is missing is refused with its name, and sysfs never "switches"
+// kernels in place.
+TEST(KexecBootTest, BootsAnotherKernelsImageAndInitrd) {
+  SysrootBuilder b;
+  b.Cmdline("BOOT_IMAGE=/boot/vmlinuz-6.1.0-26-amd64 root=/dev/sda1 ro intel_iommu=on")
+      .File("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n")
+      .File("/boot/vmlinuz-6.1.0-26-amd64", "kernel")
+      .File("/boot/vmlinuz-6.12.9-fns", "kernel")
+      .File("/boot/initrd.img-6.12.9-fns", "initrd");
+  LocalFileSystem fs(b.root());
+  FakeCommandRunner runner;
+  runner.installed = {"kexec"};
+  BootTarget t = Target(v1::IOMMU_MODE_STRICT, "intel_iommu=on iommu.strict=1");
+  t.kernel = {"6.12.9-fns", "6.12.9-fns", "", "", ""};
+  std::vector<std::string> methods = {"sysfs", "kexec"};
+  auto kexec = ChooseBootConfigurator(methods, t, &fs, &runner, {});
+  ASSERT_TRUE(kexec.ok()) << kexec.status();
+  EXPECT_EQ((*kexec)->method(), "kexec");
+  ASSERT_TRUE((*kexec)->Apply(t).ok());
+  EXPECT_EQ(runner.ran[0],
+            "kexec -l " + b.root() + "/boot/vmlinuz-6.12.9-fns --initrd=" + b.root() +
+                "/boot/initrd.img-6.12.9-fns --command-line=BOOT_IMAGE=/boot/"
+                "vmlinuz-6.12.9-fns root=/dev/sda1 ro intel_iommu=on iommu.strict=1");
+  // sysfs refused it: another kernel is never reached in place.
+  methods = {"sysfs"};
+  EXPECT_EQ(ChooseBootConfigurator(methods, t, &fs, &runner, {}).status().message(),
+            "no switch method can reach this mode: sysfs: cannot boot kernel 6.12.9-fns in place "
+            "(the node runs 6.1.0-26-amd64)");
+
+  // Mode `current` with a kernel: the mode tokens stay as they are.
+  BootTarget same_mode = Target(v1::IOMMU_MODE_CURRENT, "");
+  same_mode.kernel = t.kernel;
+  EXPECT_EQ(NextCmdline("root=/dev/sda1 intel_iommu=on iommu=pt", same_mode),
+            "root=/dev/sda1 intel_iommu=on iommu=pt");
+
+  BootTarget missing = t;
+  missing.kernel = {"hwe", "6.8.0-45-generic", "/boot/vmlinuz-6.8.0-45-generic", "", ""};
+  methods = {"kexec"};
+  EXPECT_EQ(ChooseBootConfigurator(methods, missing, &fs, &runner, {}).status().message(),
+            "no switch method can reach this mode: kexec: the image "
+            "/boot/vmlinuz-6.8.0-45-generic of kernel hwe does not exist on this node");
+}
+
 }  // namespace
 }  // namespace iommuvm::agent
