@@ -555,6 +555,13 @@ class Parser {
     NodesSpec& nodes = spec->nodes;
     r.StringMap("selector", &nodes.selector);
     r.UInt32("count", &nodes.count, 1, 10000);
+    std::vector<std::string> client_mode;
+    r.StringList("client_iommu", &client_mode, kIommuModes);
+    if (client_mode.size() > 1) {
+      r.Error(r.Child("client_iommu"), r.ChildPath("client_iommu"), "expected one mode");
+    } else if (!client_mode.empty()) {
+      iommu::ParseIommuModeName(client_mode[0], &nodes.client_iommu);
+    }
     YAML::Node pairs = r.Child("pairs");
     if (!pairs.IsDefined()) return;
     if (!pairs.IsSequence() || pairs.size() == 0) {
@@ -688,10 +695,11 @@ class Parser {
              "(or grub), or set order.repetitions_across_boots: false");
   }
 
-  // Another kernel is booted, never switched to in place: the kernel
-  // axis needs kexec or grub among the switch methods.
+  // Another kernel is booted, never switched to in place, and a client is
+  // switched with a new boot: both need kexec or grub among the methods.
   void CheckKernelsBootable(MapReader& top, const ExperimentSpec& spec) {
-    if (spec.matrix.kernel.empty()) return;
+    bool client = spec.nodes.client_iommu != v1::IOMMU_MODE_CURRENT;
+    if (spec.matrix.kernel.empty() && !client) return;
     const SwitchSpec& sw = spec.switch_method;
     if (sw.method != "sysfs") return;
     for (const std::string& f : sw.fallback) {
@@ -699,8 +707,10 @@ class Parser {
     }
     YAML::Node at = top.Child("switch");
     AddError(errors_, at.IsDefined() ? at : top.Child("matrix"), "switch",
-             "the kernel axis boots other kernels, but sysfs switches in place; add fallback: "
-             "[kexec] (or grub)");
+             absl::StrCat(spec.matrix.kernel.empty()
+                              ? "nodes.client_iommu switches clients with a new boot"
+                              : "the kernel axis boots other kernels",
+                          ", but sysfs switches in place; add fallback: [kexec] (or grub)"));
   }
 
   void ReadOrder(MapReader& parent, OrderSpec* out) {

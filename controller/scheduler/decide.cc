@@ -56,6 +56,32 @@ Decision SwitchDone(const store::AttemptRecord& a, const std::string& agent_id,
   return d;
 }
 
+// The client back from its own switch (nodes.client_iommu): rebooted and
+// in the mode; then the server switches, or is verified as it is.
+Decision ClientSwitchDone(const store::AttemptRecord& a, const std::string& agent_id,
+                          const v1::StepUpdate& u) {
+  if (!u.has_switch_outcome()) return Fail(a, NoOutcome(agent_id, "SwitchOutcome"));
+  const v1::SwitchOutcome& outcome = u.switch_outcome();
+  const v1::ProbeReport& probe = outcome.probe();
+  if (outcome.boot_id_before() == probe.boot_id()) {
+    return Fail(a, absl::StrCat(agent_id, " (client): switched with ", outcome.method(),
+                                " but the boot id is unchanged: the node did not reboot"));
+  }
+  if (!probe.mismatch().empty()) {
+    return Fail(a, absl::StrCat(agent_id, " (client): ", probe.mismatch()));
+  }
+  auto server_switch = a.evidence.find(store::kServerSwitchKey);
+  bool then_server = server_switch != a.evidence.end() && server_switch->second == "true";
+  Decision d = then_server ? Move(a.state, AttemptState::kConfiguringBoot, StepKind::kSwitchMode)
+                           : Move(a.state, AttemptState::kVerifying, StepKind::kVerifyMode);
+  AddProbeEvidence(probe, "client.", &d.evidence);
+  d.evidence["client.switch.method"] = outcome.method();
+  d.events.emplace_back("client_switched", absl::StrCat(agent_id, " with ", outcome.method(),
+                                                        ", now ", ProbedMode(probe)));
+  d.client_switched = probe;
+  return d;
+}
+
 Decision Verified(const store::AttemptRecord& a, const std::string& agent_id,
                   const v1::StepUpdate& u, const StepFacts& facts) {
   if (!u.has_probe()) return Fail(a, NoOutcome(agent_id, "ProbeReport"));
@@ -138,6 +164,8 @@ Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string&
   switch (kind) {
     case StepKind::kSwitchMode:
       return SwitchDone(a, agent_id, u);
+    case StepKind::kSwitchClient:
+      return ClientSwitchDone(a, agent_id, u);
     case StepKind::kVerifyMode:
       return Verified(a, agent_id, u, facts);
     case StepKind::kLaunchVm:

@@ -48,6 +48,7 @@ struct Decision {
   bool run_succeeded = false;
   std::vector<std::pair<std::string, std::string>> events;  // kind, message
   std::optional<v1::ProbeReport> verified;                  // the node's mode, as its probe saw it
+  std::optional<v1::ProbeReport> client_switched;  // the client's mode after its own switch
 };
 
 // The decision for `u`, a SUCCEEDED or FAILED update of the attempt's

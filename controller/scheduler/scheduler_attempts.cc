@@ -79,8 +79,14 @@ void Scheduler::SendCleanup(const AttemptRecord& a, const spec::ExperimentSpec& 
 }
 
 bool Scheduler::Booting(const AttemptRecord& a, const std::string& node) const {
-  return node == a.server_node &&
-         (a.state == AttemptState::kConfiguringBoot || a.state == AttemptState::kRebooting);
+  if (a.state != AttemptState::kConfiguringBoot && a.state != AttemptState::kRebooting) {
+    return false;
+  }
+  // The client while its own switch runs (nodes.client_iommu), else the server.
+  int64_t id;
+  StepKind kind;
+  bool client_switch = ParseStepId(a.step_id, &id, &kind) && kind == StepKind::kSwitchClient;
+  return node == (client_switch ? a.client_node : a.server_node);
 }
 
 absl::Duration Scheduler::Grace(const AttemptRecord& a, const spec::ExperimentSpec& spec,

@@ -55,11 +55,19 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   }
   // The client's own IOMMU mode, from the same probe at its registration
   // (an AMD client translates by default): part of what was measured.
-  if (const store::NodeRecord* client = FindNode(nodes, pair.client)) {
+  const store::NodeRecord* client = FindNode(nodes, pair.client);
+  if (client != nullptr) {
     m.attempts.back().evidence["client.iommu_mode"] = client->iommu_mode;
     m.attempts.back().evidence["client.boot_id"] = client->boot_id;
     m.attempts.back().evidence["client.cmdline"] = client->kernel_cmdline;
+    m.attempts.back().evidence["client.cpu_vendor"] = client->cpu_vendor;
+    m.attempts.back().evidence["client.kernel_release"] = KernelReleaseOf(*client);
   }
+  // nodes.client_iommu: a client not in the mode switches first (a new
+  // boot), then the server as it needs.
+  v1::IommuMode client_mode = spec->nodes.client_iommu;
+  bool switch_client = client != nullptr && client_mode != v1::IOMMU_MODE_CURRENT &&
+                       client->iommu_mode != iommu::IommuModeName(client_mode);
   // The kernel axis: the release the run's kernel is on this node (stock:
   // what the node ran when its agent first started). A node found in
   // another kernel (a power cycle, a reload) boots it again.
@@ -95,10 +103,20 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
     in_mode = false;
     m.attempts.back().evidence[kFreshBootKey] = "true";
   }
-  AttemptUpdate next = Move(a, AttemptState::kAssigned,
-                            in_mode ? AttemptState::kVerifying : AttemptState::kConfiguringBoot);
-  next.step_id = StepId(a.id, in_mode ? StepKind::kVerifyMode : StepKind::kSwitchMode);
+  AttemptUpdate next =
+      Move(a, AttemptState::kAssigned,
+           in_mode && !switch_client ? AttemptState::kVerifying : AttemptState::kConfiguringBoot);
+  next.step_id = StepId(a.id, switch_client ? StepKind::kSwitchClient
+                              : in_mode     ? StepKind::kVerifyMode
+                                            : StepKind::kSwitchMode);
   m.attempts.push_back(next);
+  if (switch_client) {
+    m.attempts.back().evidence[kServerSwitchKey] = in_mode ? "false" : "true";
+    m.events.push_back(
+        Event(a, pair.client, "switching_client",
+              absl::StrCat(client->iommu_mode.empty() ? "unknown" : client->iommu_mode, " -> ",
+                           iommu::IommuModeName(client_mode))));
+  }
   if (!in_mode) {
     std::string change = absl::StrCat(server.iommu_mode.empty() ? "unknown" : server.iommu_mode,
                                       " -> ", iommu::IommuModeName(run.point.iommu));

@@ -49,6 +49,7 @@ using store::kKernelReleaseKey;
 using store::kKernelTargetKey;
 using store::kLoadEndedKey;
 using store::kLoadStartedKey;
+using store::kServerSwitchKey;
 using store::kSimulatedKey;
 using store::kUnsteadyKey;
 
@@ -66,7 +67,7 @@ using store::kParentLabel;
 // in its guest; everything else (switch, verify, launch, cleanup) on the
 // server node itself.
 inline std::string NodeFor(const store::AttemptRecord& a, StepKind kind) {
-  if (kind == StepKind::kRunLoad) return a.client_node;
+  if (kind == StepKind::kRunLoad || kind == StepKind::kSwitchClient) return a.client_node;
   std::string guest = store::GuestNodeOf(a);
   if (!guest.empty() && (kind == StepKind::kStartServer || kind == StepKind::kStopServer)) {
     return guest;

@@ -52,6 +52,16 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
                          EvidenceOf(a, kFreshBootKey) == "true", EvidenceOf(a, kKernelReleaseKey),
                          kernel ? &*kernel : nullptr));
     }
+    case StepKind::kSwitchClient:
+      // Always a new boot (never sysfs), on the client's own vendor and kernel.
+      {
+        *target_agent = NodeFor(a, kind);
+        v1::Step step = SwitchModeStep(a.id, a.run_id, *spec, spec->nodes.client_iommu,
+                                       EvidenceOf(a, "client.cpu_vendor"), /*fresh_boot=*/true,
+                                       EvidenceOf(a, "client.kernel_release"));
+        step.set_step_id(StepId(a.id, kind));
+        return std::optional<v1::Step>(std::move(step));
+      }
     case StepKind::kVerifyMode:
       *target_agent = NodeFor(a, kind);
       return std::optional<v1::Step>(
@@ -254,7 +264,8 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   bool current = found && found->step_id == u.step_id() && parsed;
   // The one STARTED update that moves an attempt: a node going down to
   // switch its boot config.
-  if (current && u.phase() == v1::StepUpdate::PHASE_STARTED && kind == StepKind::kSwitchMode &&
+  if (current && u.phase() == v1::StepUpdate::PHASE_STARTED &&
+      (kind == StepKind::kSwitchMode || kind == StepKind::kSwitchClient) &&
       found->state == AttemptState::kConfiguringBoot && u.switch_outcome().rebooting()) {
     const std::string& method = u.switch_outcome().method();
     AttemptUpdate up = Move(*found, AttemptState::kConfiguringBoot, AttemptState::kRebooting);
@@ -343,6 +354,9 @@ absl::Status Scheduler::Apply(const AttemptRecord& a, const std::string& agent_i
     idle_guests_[a.server_node] = {a.experiment_id, a.id, a.run_id};
   }
   if (d.verified) RecordNodeMode(agent_id, ProbedMode(*d.verified), d.verified->boot_id());
+  if (d.client_switched) {
+    RecordNodeMode(agent_id, ProbedMode(*d.client_switched), d.client_switched->boot_id());
+  }
   RETURN_IF_ERROR(Commit(m));
   return SendCurrentStep(a.id);
 }

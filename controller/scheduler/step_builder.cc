@@ -10,13 +10,10 @@ namespace iommuvm::scheduler {
 namespace {
 
 constexpr std::pair<StepKind, const char*> kSuffixes[] = {
-    {StepKind::kSwitchMode, "switch"},
-    {StepKind::kVerifyMode, "verify"},
-    {StepKind::kStartServer, "start"},
-    {StepKind::kRunLoad, "load"},
-    {StepKind::kStopServer, "stop"},
-    {StepKind::kCleanup, "cleanup"},
-    {StepKind::kLaunchVm, "launch"},
+    {StepKind::kSwitchMode, "switch"}, {StepKind::kSwitchClient, "client-switch"},
+    {StepKind::kVerifyMode, "verify"}, {StepKind::kStartServer, "start"},
+    {StepKind::kRunLoad, "load"},      {StepKind::kStopServer, "stop"},
+    {StepKind::kCleanup, "cleanup"},   {StepKind::kLaunchVm, "launch"},
 };
 
 uint32_t Ms(absl::Duration d) { return static_cast<uint32_t>(absl::ToInt64Milliseconds(d)); }

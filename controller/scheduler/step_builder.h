@@ -15,6 +15,7 @@ namespace iommuvm::scheduler {
 // guest too).
 enum class StepKind {
   kSwitchMode,
+  kSwitchClient,  // the client node into nodes.client_iommu, before the server's switch
   kVerifyMode,
   kLaunchVm,
   kStartServer,

@@ -17,6 +17,7 @@ constexpr std::pair<S, S> kForwardEdges[] = {
     {S::kConfiguringBoot, S::kRebooting},
     {S::kConfiguringBoot, S::kVerifying},  // switched without reboot (sysfs)
     {S::kRebooting, S::kVerifying},
+    {S::kRebooting, S::kConfiguringBoot},  // the client rebooted; now the server switches
     {S::kVerifying, S::kPreparing},
     {S::kVerifying, S::kLaunchingVm},  // a VM run: the host verified, its guest boots
     {S::kLaunchingVm, S::kPreparing},

@@ -52,6 +52,9 @@ inline constexpr char kKernelReleaseKey[] = "server.kernel_release";
 // server must run, resolved when the attempt is assigned.
 inline constexpr char kKernelNameKey[] = "kernel.name";
 inline constexpr char kKernelTargetKey[] = "kernel.release";
+// nodes.client_iommu: after the client's switch, whether the server still
+// switches ("true") or is verified as it is.
+inline constexpr char kServerSwitchKey[] = "assigned.server_switch";
 // "true" when the server's boots and modes are simulated (--simulate_boot).
 inline constexpr char kSimulatedKey[] = "server.simulated";
 // A VM run: the node id its guest registers as ("<host>/<vm>"); its server

@@ -260,5 +260,62 @@ timeouts: {boot: 1m, prepare: 30s, run: 1m, collect: 30s}
   EXPECT_NE(results.out.find("kernel=stock"), std::string::npos) << results.out;
 }
 
+// nodes.client_iommu: an AMD client, which translates by default, is
+// switched into passthrough (a new boot, then verified) before the first
+// run, and stays there for the next; every run records the client's mode.
+TEST(NodeControlTest, TheSpecSetsTheClientsModeOnceAndEveryRunRecordsIt) {
+  Harness h;
+  Daemon controller = h.StartController();
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10))) << controller.Log();
+  Daemon server = StartSimServer(h);
+  Daemon client = h.StartAgent("sim-client", "client", {},
+                               {"--simulate_boot", "--sysroot", h.dir() / "sim-client-root",
+                                "--sim_vendor", "amd", "--sim_cmdline", "console=ttyS0"});
+  ASSERT_TRUE(
+      h.WaitForCount("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-client' AND "
+                     "iommu_mode = 'lazy'",
+                     1, absl::Seconds(10)))
+      << client.Log();
+  std::string spec = h.WriteFile("client-mode.yaml", R"(name: client-mode
+matrix:
+  iommu: [strict, lazy]
+  workload: [get]
+workloads:
+  get:
+    app: redis
+    generator: {tests: [get], clients: 10, requests: 5000}
+nodes:
+  client_iommu: passthrough
+switch: kexec
+order: {repetitions_across_boots: false}
+timeouts: {boot: 1m, prepare: 30s, run: 1m, collect: 30s}
+)");
+  CommandResult r = h.Cli({"submit", spec, "--wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << client.Log();
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 2);
+  // One client switch, verified by its probe; the node keeps the mode.
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM events WHERE kind = 'switching_client' AND message = "
+                    "'lazy -> passthrough'"),
+            1);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM events WHERE kind = 'client_switched'"), 1)
+      << Exec({"sqlite3", h.db_path(), "SELECT attempt_id, agent_id, kind, message FROM events"})
+             .out
+      << client.Log();
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM nodes WHERE agent_id = 'sim-client' AND iommu_mode = "
+                    "'passthrough'"),
+            1);
+  EXPECT_EQ(Occurrences(client.Log(), "restarting as"), 1) << client.Log();
+  // The server still switched for its own runs, after the client.
+  EXPECT_GE(h.Count("SELECT COUNT(*) FROM events WHERE kind = 'switching'"), 1);
+  // Each run: the client's mode as the probe saw it at its switch, or as
+  // the node was recorded at assignment.
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'client.detected' AND "
+                    "value = 'passthrough'"),
+            1);
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempt_evidence e JOIN attempts a ON a.id = "
+                    "e.attempt_id WHERE a.state = 'SUCCEEDED' AND e.key = 'client.iommu_mode'"),
+            2);
+}
+
 }  // namespace
 }  // namespace iommuvm::testing

@@ -93,5 +93,22 @@ TEST(KernelAxisTest, ErrorsNameTheKeyAndTheFix) {
   EXPECT_TRUE(has("switch: the kernel axis boots other kernels, but sysfs switches in place"));
 }
 
+TEST(KernelAxisTest, ClientModeParsesAndNeedsAMethodThatReboots) {
+  constexpr char kClient[] = R"(name: c
+matrix: {workload: [w]}
+workloads:
+  w: {app: redis, generator: {requests: 1000}}
+nodes: {client_iommu: passthrough}
+)";
+  ParseResult r = ParseSpec(kClient);
+  ASSERT_TRUE(r.spec) << Errors(r)[0];
+  EXPECT_EQ(r.spec->nodes.client_iommu, v1::IOMMU_MODE_PASSTHROUGH);
+  ParseResult sysfs = ParseSpec(std::string(kClient) + "switch: sysfs\n");
+  ASSERT_FALSE(sysfs.spec);
+  EXPECT_EQ(Errors(sysfs)[0],
+            "switch: nodes.client_iommu switches clients with a new boot, but sysfs switches in "
+            "place; add fallback: [kexec] (or grub)");
+}
+
 }  // namespace
 }  // namespace iommuvm::spec

@@ -150,6 +150,43 @@ INSTANTIATE_TEST_SUITE_P(
               EXPECT_EQ(d.evidence.at("switch.boot_id"), "b2");
               EXPECT_EQ(d.events.at(0).second, "with kexec, now strict");
             }},
+        Row{"a_client_back_in_its_mode_lets_the_server_be_verified",
+            AttemptState::kRebooting,
+            StepKind::kSwitchClient,
+            Switched("kexec", "c1", "c2"),
+            {},
+            AttemptState::kVerifying,
+            StepKind::kVerifyMode,
+            "",
+            false,
+            [](const Decision& d) {
+              ASSERT_TRUE(d.client_switched);
+              EXPECT_FALSE(d.verified);  // the server's mode is not the client's
+              EXPECT_EQ(d.evidence.at("client.detected"), "strict");
+              EXPECT_EQ(d.evidence.at("client.boot_id"), "c2");
+              EXPECT_EQ(d.evidence.at("client.switch.method"), "kexec");
+            }},
+        Row{"a_client_that_did_not_reboot_fails",
+            AttemptState::kRebooting,
+            StepKind::kSwitchClient,
+            Switched("kexec", "c1", "c1"),
+            {},
+            AttemptState::kFailed,
+            std::nullopt,
+            "(client): switched with kexec but the boot id is unchanged"},
+        Row{"a_client_in_another_mode_fails_with_the_probes_words",
+            AttemptState::kRebooting,
+            StepKind::kSwitchClient,
+            [] {
+              v1::StepUpdate u = Switched("kexec", "c1", "c2");
+              *u.mutable_switch_outcome()->mutable_probe() =
+                  Probe("lazy", "c2", "group 3 has type DMA-FQ");
+              return u;
+            }(),
+            {},
+            AttemptState::kFailed,
+            std::nullopt,
+            "srv (client): group 3 has type DMA-FQ"},
         Row{"a_mismatch_fails_with_the_probes_words_and_keeps_its_evidence",
             AttemptState::kVerifying,
             StepKind::kVerifyMode,
