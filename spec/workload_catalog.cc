@@ -24,6 +24,9 @@ const std::vector<AppInfo>& Apps() {
       // Bulk TCP flows and request/response latency: the network path itself.
       {"iperf3", "iperf3", {"port", "cores"}, /*counts_requests=*/false},
       {"sockperf", "sockperf", {"port", "cores"}, /*counts_requests=*/false},
+      // netperf TCP_RR against netserver, where a node has netperf (not a
+      // Debian 12 package).
+      {"netperf", "netperf", {"port", "cores"}, /*counts_requests=*/false},
   };
   return *apps;
 }
@@ -70,6 +73,12 @@ const std::vector<ToolInfo>& Tools() {
        false,
        RunBound::kDuration,
        {"tool", "duration", "warmup", "message_size", "rate", "cores"}},
+      // TCP_RR: one transaction in flight, `message_size` bytes each way.
+      {"netperf",
+       {"netperf"},
+       false,
+       RunBound::kDuration,
+       {"tool", "duration", "warmup", "message_size", "cores"}},
   };
   return *tools;
 }

@@ -37,6 +37,7 @@ const std::vector<VersionProbe>& VersionProbes() {
       {"wrk2", {"wrk2", "-v"}},
       {"iperf3", {"iperf3", "--version"}},      // server and client in one program
       {"sockperf", {"sockperf", "--version"}},  // likewise
+      {"netperf", {"netperf", "-V"}},           // "Netperf version 2.7.0"
       {"qemu-system-x86_64", {"qemu-system-x86_64", "--version"}},
   };
   return *probes;

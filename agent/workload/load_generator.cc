@@ -10,6 +10,7 @@
 #include "agent/workload/iperf3.h"
 #include "agent/workload/memcaslap.h"
 #include "agent/workload/memtier.h"
+#include "agent/workload/netperf.h"
 #include "agent/workload/redis_benchmark.h"
 #include "agent/workload/sockperf.h"
 #include "agent/workload/wrk.h"
@@ -129,9 +130,11 @@ absl::StatusOr<std::unique_ptr<LoadGenerator>> MakeLoadGenerator(const std::stri
   if (tool == "wrk2") return std::unique_ptr<LoadGenerator>(new Wrk(env, /*open_loop=*/true));
   if (tool == "iperf3") return std::unique_ptr<LoadGenerator>(new Iperf3(env));
   if (tool == "sockperf") return std::unique_ptr<LoadGenerator>(new Sockperf(env));
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown load generator '", tool,
-      "'; known: redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2, iperf3, sockperf"));
+  if (tool == "netperf") return std::unique_ptr<LoadGenerator>(new Netperf(env));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown load generator '", tool,
+                   "'; known: redis-benchmark, memtier_benchmark, memcaslap, wrk, wrk2, iperf3, "
+                   "sockperf, netperf"));
 }
 
 uint32_t LoadGenerator::Threads(const v1::RunLoad& load) const {

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "agent/workload/iperf3_server.h"
 #include "agent/workload/memcached_server.h"
+#include "agent/workload/netserver_server.h"
 #include "agent/workload/nginx_server.h"
 #include "agent/workload/redis_server.h"
 #include "agent/workload/sockperf_server.h"
@@ -157,8 +158,10 @@ absl::StatusOr<std::unique_ptr<ServerApplication>> MakeServerApplication(const s
   if (app == "nginx") return std::unique_ptr<ServerApplication>(new NginxServer(env));
   if (app == "iperf3") return std::unique_ptr<ServerApplication>(new Iperf3Server(env));
   if (app == "sockperf") return std::unique_ptr<ServerApplication>(new SockperfServer(env));
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown application '", app, "'; known: redis, memcached, nginx, iperf3, sockperf"));
+  if (app == "netperf") return std::unique_ptr<ServerApplication>(new NetserverServer(env));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown application '", app,
+                   "'; known: redis, memcached, nginx, iperf3, sockperf, netperf"));
 }
 
 }  // namespace iommuvm::agent
