@@ -212,30 +212,39 @@ TEST(WorkloadsTest, Iperf3FlowsEachOnTheirOwnPortAndCore) {
   EXPECT_FALSE((*app)->Running());
 }
 
-// sockperf ping-pong against its server: round trips per second, a
-// round-trip latency distribution, nothing dropped.
-TEST(WorkloadsTest, SockperfPingPongRoundTrips) {
+// A 2 s request/response run of `tool` (128-byte messages) against
+// `app`'s server on loopback; its one operation.
+void RequestResponseRun(const std::string& app_name, const std::string& tool,
+                        v1::OperationResult* op) {
   LocalCommandRunner runner;
   testing::SysrootBuilder dir;
-  auto app = MakeServerApplication("sockperf", testing::HostEnv(&runner));
+  auto app = MakeServerApplication(app_name, testing::HostEnv(&runner));
   ASSERT_TRUE(app.ok()) << app.status();
   v1::StartServer cfg;
-  cfg.set_app("sockperf");
+  cfg.set_app(app_name);
   auto port = (*app)->Start(cfg, "127.0.0.1", dir.root(), absl::Seconds(20));
   ASSERT_TRUE(port.ok()) << port.status();
-  auto generator = MakeLoadGenerator("sockperf", testing::HostEnv(&runner));
+  auto generator = MakeLoadGenerator(tool, testing::HostEnv(&runner));
   ASSERT_TRUE(generator.ok()) << generator.status();
   v1::RunLoad load;
-  load.set_tool("sockperf");
-  load.set_app("sockperf");
+  load.set_tool(tool);
+  load.set_app(app_name);
   load.set_target_host("127.0.0.1");
   load.set_target_port(*port);
   load.set_duration_ms(2000);
   load.set_message_size(128);
   auto result = (*generator)->Run(load, dir.root(), absl::Seconds(30), nullptr);
+  EXPECT_TRUE((*app)->Stop());
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_EQ(result->operations.size(), 1u);
-  const v1::OperationResult& op = result->operations[0];
+  *op = result->operations[0];
+}
+
+// sockperf ping-pong against its server: round trips per second, a
+// round-trip latency distribution, nothing dropped.
+TEST(WorkloadsTest, SockperfPingPongRoundTrips) {
+  v1::OperationResult op;
+  ASSERT_NO_FATAL_FAILURE(RequestResponseRun("sockperf", "sockperf", &op));
   EXPECT_EQ(op.operation(), "ping-pong");
   EXPECT_GT(op.requests(), 100u);
   EXPECT_GT(op.throughput_ops(), 0);
@@ -245,7 +254,6 @@ TEST(WorkloadsTest, SockperfPingPongRoundTrips) {
   EXPECT_LE(op.latency_min_us(), op.latency_p50_us());
   EXPECT_LE(op.latency_p50_us(), op.latency_p99_us());
   EXPECT_LE(op.latency_p99_us(), op.latency_max_us());
-  EXPECT_TRUE((*app)->Stop());
 }
 
 // netperf TCP_RR against netserver, on a machine that has netperf (not a
@@ -255,33 +263,13 @@ TEST(WorkloadsTest, NetperfTcpRrTransactions) {
     GTEST_SKIP() << "netperf is not installed on this machine (not a Debian 12 package); its "
                     "output is tested from netperf's source in netperf_test";
   }
-  LocalCommandRunner runner;
-  testing::SysrootBuilder dir;
-  auto app = MakeServerApplication("netperf", testing::HostEnv(&runner));
-  ASSERT_TRUE(app.ok()) << app.status();
-  v1::StartServer cfg;
-  cfg.set_app("netperf");
-  auto port = (*app)->Start(cfg, "127.0.0.1", dir.root(), absl::Seconds(20));
-  ASSERT_TRUE(port.ok()) << port.status();
-  auto generator = MakeLoadGenerator("netperf", testing::HostEnv(&runner));
-  ASSERT_TRUE(generator.ok()) << generator.status();
-  v1::RunLoad load;
-  load.set_tool("netperf");
-  load.set_app("netperf");
-  load.set_target_host("127.0.0.1");
-  load.set_target_port(*port);
-  load.set_duration_ms(2000);
-  load.set_message_size(128);
-  auto result = (*generator)->Run(load, dir.root(), absl::Seconds(30), nullptr);
-  ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->operations.size(), 1u);
-  const v1::OperationResult& op = result->operations[0];
+  v1::OperationResult op;
+  ASSERT_NO_FATAL_FAILURE(RequestResponseRun("netperf", "netperf", &op));
   EXPECT_EQ(op.operation(), "TCP_RR");
   EXPECT_GT(op.requests(), 100u);
   EXPECT_NEAR(op.throughput_bytes(), op.throughput_ops() * 256, 1e-3);
   EXPECT_LE(op.latency_min_us(), op.latency_p50_us());
   EXPECT_LE(op.latency_p50_us(), op.latency_p99_us());
-  EXPECT_TRUE((*app)->Stop());
 }
 
 TEST(WorkloadsTest, AGeneratorThisMachineLacksFailsNamingIt) {
