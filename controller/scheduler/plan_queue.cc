@@ -6,7 +6,7 @@ namespace iommuvm::scheduler {
 
 void PlanQueue::Replan(const spec::ExperimentSpec& spec, const std::vector<PendingRun>& pending,
                        const std::vector<NodePair>& pairs,
-                       const std::map<NodePair, v1::IommuMode>& booted) {
+                       const std::map<NodePair, BootedAs>& booted) {
   valid_ = true;
   pairs_ = pairs;
   queues_.clear();
@@ -32,11 +32,9 @@ void PlanQueue::Replan(const spec::ExperimentSpec& spec, const std::vector<Pendi
     auto it = booted.find(pair);
     if (it == booted.end()) continue;
     for (size_t i = 0; i < plan.pairs.size(); ++i) {
-      // (Which kernel a pair runs is not known here: a kernel axis's first
-      // boot is matched by mode only when it names no kernel.)
       if (!taken[i] && !plan.pairs[i].boots.empty() &&
-          plan.pairs[i].boots.front().mode == it->second &&
-          plan.pairs[i].boots.front().kernel.empty()) {
+          plan.pairs[i].boots.front().mode == it->second.mode &&
+          plan.pairs[i].boots.front().kernel == it->second.kernel) {
         taken[i] = true;
         chosen[pair] = i;
         break;

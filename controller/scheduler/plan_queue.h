@@ -18,6 +18,14 @@
 
 namespace iommuvm::scheduler {
 
+// What a pair's server runs now: its host mode (UNSPECIFIED when unknown)
+// and, with a kernel axis, the axis value naming the kernel it runs ("" =
+// none of them, or no axis).
+struct BootedAs {
+  v1::IommuMode mode = v1::IOMMU_MODE_UNSPECIFIED;
+  std::string kernel;
+};
+
 struct PendingRun {
   int64_t attempt_id = 0;
   spec::RunPoint point;  // index is ignored (re-numbered for the planner)
@@ -25,12 +33,11 @@ struct PendingRun {
 
 class PlanQueue {
  public:
-  // Plans `pending` over `pairs`. `booted` is each pair's current host mode
-  // (UNSPECIFIED when unknown): a pair already in the mode of a planned
-  // sequence's first boot gets that sequence, so it starts without a switch.
+  // Plans `pending` over `pairs`. `booted` is what each pair's server runs:
+  // a pair already in the (kernel, mode) of a planned sequence's first boot
+  // gets that sequence, so it starts without a switch.
   void Replan(const spec::ExperimentSpec& spec, const std::vector<PendingRun>& pending,
-              const std::vector<NodePair>& pairs,
-              const std::map<NodePair, v1::IommuMode>& booted);
+              const std::vector<NodePair>& pairs, const std::map<NodePair, BootedAs>& booted);
 
   // The next attempt planned for `pair`, if any; Pop removes it.
   std::optional<int64_t> Next(const NodePair& pair) const;

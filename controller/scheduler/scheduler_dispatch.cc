@@ -394,11 +394,21 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
       pending.push_back(std::move(p));
     }
   }
-  std::map<NodePair, v1::IommuMode> booted;
+  std::map<NodePair, BootedAs> booted;
   for (const NodePair& pair : pairs) {
-    v1::IommuMode mode;
+    BootedAs as;
     const store::NodeRecord* n = FindNode(nodes, pair.server);
-    if (n != nullptr && iommu::ParseIommuModeName(n->iommu_mode, &mode)) booted[pair] = mode;
+    if (n == nullptr || !iommu::ParseIommuModeName(n->iommu_mode, &as.mode)) continue;
+    // The kernel axis: which of its kernels the node runs.
+    v1::Inventory inventory = InventoryOf(*n);
+    for (const std::string& kernel : spec.matrix.kernel) {
+      if (spec::ResolveKernel(spec, kernel, inventory.stock_kernel_release()).release ==
+          inventory.kernel_release()) {
+        as.kernel = kernel;
+        break;
+      }
+    }
+    booted[pair] = as;
   }
   queue->Replan(spec, pending, pairs, booted);
   if (!pending.empty() && pairs.empty()) {
