@@ -97,7 +97,7 @@ absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> Scheduler::SpecFor(
   return spec;
 }
 
-absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
+absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml, bool validate_only) {
   SubmitResult result;
   spec::ParseResult parsed = spec::ParseSpec(spec_yaml);
   if (!parsed.spec) {
@@ -111,6 +111,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml) {
     if (!result.errors.empty()) return result;
     result.warnings = NumaWarnings(spec_yaml, *parsed.spec, nodes);
   }
+  if (validate_only) return result;
   store::NewExperiment e;
   e.name = parsed.spec->name;
   e.spec_yaml = spec_yaml;

@@ -73,7 +73,8 @@ class Scheduler {
             ControllerMetrics* metrics, SchedulerOptions options);
 
   // Validates and stores a spec; an invalid spec writes nothing.
-  absl::StatusOr<SubmitResult> Submit(const std::string& spec_yaml);
+  // `validate_only`: the checks against the nodes, nothing stored.
+  absl::StatusOr<SubmitResult> Submit(const std::string& spec_yaml, bool validate_only = false);
   // Cancels every unfinished run of an experiment.
   absl::Status Cancel(int64_t experiment_id);
   // Queues a new attempt for each ended run `options` selects (rerun.h),

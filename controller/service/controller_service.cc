@@ -61,7 +61,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
     grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
     v1::SubmitExperimentResponse* resp) {
   if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
-  auto result = scheduler_->Submit(req->spec_yaml());
+  auto result = scheduler_->Submit(req->spec_yaml(), req->validate_only());
   if (!result.ok()) return Done(ctx, result.status());
   resp->set_experiment_id(result->experiment_id);
   auto copy = [&](const spec::SpecError& e, v1::SpecError* out) {

@@ -174,6 +174,29 @@ TEST(EndToEndTest, CancelStopsTheExperimentAndItsServers) {
   EXPECT_NE(status.out.find("\"state\": \"CANCELLED\""), std::string::npos) << status.out;
 }
 
+// `iommuvm validate --nodes`: the spec against the registered nodes, as a
+// submit checks it, with nothing stored; plain `validate` needs no
+// controller.
+TEST(EndToEndTest, ValidateAgainstTheNodesStoresNothing) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(h.StartCluster(&c));
+  std::string good = h.WriteFile("good.yaml", QuickSpec(1));
+  CommandResult ok = h.Cli({"validate", good, "--nodes"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("valid, also against the nodes registered at"), std::string::npos)
+      << ok.out;
+  std::string spec = QuickSpec(1);
+  spec += "nodes:\n  pairs: [{server: nowhere, client: client-1}]\n";
+  std::string bad = h.WriteFile("bad.yaml", spec);
+  EXPECT_EQ(h.Cli({"validate", bad}).exit_code, 0);  // fine as a file
+  CommandResult refused = h.Cli({"validate", bad, "--nodes"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("bad.yaml:"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("nowhere"), std::string::npos) << refused.err;
+  EXPECT_EQ(h.Count("SELECT COUNT(*) FROM experiments"), 0);
+}
+
 // `iommuvm rerun`: runs a cancel left without results are queued again in
 // the same experiment, a cell at a time or all of them, and the experiment
 // ends with every run measured.

@@ -825,6 +825,15 @@ TEST_F(SchedulerTest, ServerCoresAcrossNumaNodesAreWarnedAbout) {
       << remote;
   EXPECT_EQ(submit("36-43"), "");
   EXPECT_EQ(submit("auto:8"), "");
+  // `iommuvm validate --nodes`: the same warnings, nothing stored.
+  size_t experiments = store_->ListExperiments()->size();
+  std::string spec = kSpec;
+  spec.replace(spec.find("    generator:"), 0, "    server: {cores: \"30-39\"}\n");
+  auto checked = scheduler_->Submit(spec, /*validate_only=*/true);
+  ASSERT_THAT(checked, IsOk());
+  EXPECT_EQ(checked->experiment_id, 0);
+  ASSERT_EQ(checked->warnings.size(), 1u);
+  EXPECT_EQ(store_->ListExperiments()->size(), experiments);
 }
 
 }  // namespace
