@@ -63,7 +63,7 @@ absl::Status QemuNode::Start() {
   vm.set_name(config_.id);
   vm.set_vcpus(1);
   vm.set_memory_bytes(1024ull << 20);
-  vm.set_viommu("intel");
+  vm.set_viommu(config_.viommu);
   vm.set_intremap(true);
   vm.set_kernel(config_.dir + "/share/boot/vmlinuz-" + config_.kernels.front().first);
   vm.set_initrd(config_.initrd);
@@ -79,6 +79,14 @@ absl::Status QemuNode::Start() {
                    " iommuvm.node=iommuvm-node");
   auto argv = agent::QemuCommandLine(vm, launch);
   if (!argv.ok()) return argv.status();
+  // TCG's `max` CPU names a vendor of its own choosing; the node's is the
+  // vIOMMU's (an r650's or a c6525's), so the controller writes the tokens
+  // that vendor's IOMMU reads (intel_iommu=, amd_iommu=).
+  for (std::string& a : *argv) {
+    if (a == "max") {
+      a = config_.viommu == "amd" ? "max,vendor=AuthenticAMD" : "max,vendor=GenuineIntel";
+    }
+  }
   argv->insert(argv->end(),
                {"-virtfs", absl::StrCat("local,path=", config_.dir,
                                         "/share,mount_tag=iommuvm-node,security_model=none")});

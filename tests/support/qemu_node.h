@@ -1,6 +1,6 @@
 #pragma once
 // A testbed node that is a QEMU guest: Debian's kernel on q35 with an
-// emulated VT-d, the guest image's agent registered with the controller as
+// emulated VT-d or AMD-Vi, the guest image's agent registered with the controller as
 // a server node of its own (no host agent involved), its data NIC on a tap
 // in the topology's server namespace (the guests' bridge), and its disk a
 // host directory shared over 9p: /boot holds the kernels and initrds it
@@ -26,6 +26,9 @@ struct QemuNodeConfig {
   std::vector<std::pair<std::string, std::string>> kernels;
   std::string initrd;
   std::string cmdline = "intel_iommu=on iommu.strict=1";  // the first boot's IOMMU tokens
+  // The emulated IOMMU: intel (VT-d, with an Intel CPU) or amd (AMD-Vi,
+  // with an AMD CPU): the CPU vendor decides the tokens the controller writes.
+  std::string viommu = "intel";
 };
 
 class QemuNode {

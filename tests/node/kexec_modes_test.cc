@@ -1,0 +1,93 @@
+// kexec for real: the QEMU node (Debian's 6.1 kernel behind an emulated
+// VT-d, or AMD-Vi with an AMD CPU) is switched through the host modes by
+// `kexec -l` + `kexec -e` inside the guest. Each switch is a new boot, the
+// probe verifies the mode from the guest's own sysfs and kernel log, the
+// agent's outbox (on the node's disk) survives every kexec, and each mode's
+// run measures Redis in the guest.
+#include "absl/strings/str_join.h"
+#include "iommu/mode_names.h"
+#include "tests/node/node_testbed.h"
+
+namespace iommuvm::testing {
+namespace {
+
+struct Vendor {
+  std::string viommu;
+  std::string first_cmdline;       // the first boot: the kernel's default
+  std::vector<std::string> modes;  // what the emulated IOMMU can run
+};
+
+class KexecModesTest : public NodeTier, public ::testing::WithParamInterface<Vendor> {};
+
+TEST_P(KexecModesTest, EveryModeByARealKexecVerifiedFromInside) {
+  const Vendor& v = GetParam();
+  QemuNodeConfig config;
+  config.viommu = v.viommu;
+  config.cmdline = v.first_cmdline;
+  config.kernels = {{ReleaseOf(GuestDir() + "/vmlinuz"), GuestDir() + "/vmlinuz"}};
+  ASSERT_NO_FATAL_FAILURE(StartNode(config));
+  std::string spec = h_->WriteFile("modes.yaml", absl::StrCat(R"(name: kexec-modes
+matrix:
+  iommu: [)",
+                                                              absl::StrJoin(v.modes, ", "), R"(]
+  workload: [get]
+workloads:
+  get:
+    app: redis
+    generator: {tests: [get], clients: 4, requests: 20000}
+nodes:
+  pairs: [{server: qnode, client: client}]
+switch: kexec
+telemetry: {interval: 1s}
+timeouts: {boot: 3m, prepare: 60s, run: 2m, collect: 60s}
+)"));
+  CommandResult r = h_->Cli({"submit", spec, "--wait"}, absl::Minutes(10));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << Events() << node_->Console();
+  int n = static_cast<int>(v.modes.size());
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), n);
+  // Each run in its own mode, by the probe inside the guest.
+  for (const std::string& mode : v.modes) {
+    v1::IommuMode m;
+    ASSERT_TRUE(iommu::ParseIommuModeName(mode, &m));
+    EXPECT_EQ(h_->Count(absl::StrCat(
+                  "SELECT COUNT(*) FROM attempt_evidence e JOIN attempts a ON a.id = "
+                  "e.attempt_id JOIN runs r ON r.id = a.run_id WHERE a.state = 'SUCCEEDED' AND "
+                  "e.key = 'verify.detected' AND e.value = '",
+                  mode, "' AND r.iommu = ", static_cast<int>(m))),
+              1)
+        << mode << Events();
+  }
+  // Every switch a real kexec into a new boot, and the agent back each time
+  // with its outbox.
+  int switches =
+      static_cast<int>(h_->Count("SELECT COUNT(*) FROM events WHERE kind = 'switching'"));
+  EXPECT_GE(switches, n - 1);
+  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'switch.method' AND "
+                      "value = 'kexec'"),
+            switches);
+  EXPECT_EQ(h_->Count("SELECT COUNT(DISTINCT value) FROM attempt_evidence WHERE key = "
+                      "'switch.boot_id'"),
+            switches);
+  std::string console = node_->Console();
+  size_t resumed = 0;
+  for (size_t at = console.find("unacked messages to resend"); at != std::string::npos;
+       at = console.find("unacked messages to resend", at + 1)) {
+    ++resumed;
+  }
+  EXPECT_EQ(resumed, static_cast<size_t>(switches) + 1) << console;
+  std::cout << v.viommu << " kexec switch times under TCG:\n" << SwitchTimes();
+}
+
+INSTANTIATE_TEST_SUITE_P(Debian61, KexecModesTest,
+                         ::testing::Values(
+                             // Booted with no IOMMU tokens: the kernel's default (lazy here).
+                             // An AMD-Vi node is not here yet: under TCG, QEMU 7.2's amd-iommu
+                             // stalls the guest (RCU stall, with or without interrupt remapping)
+                             // as soon as its data NIC, translated behind it, comes up.
+                             Vendor{"intel", "", {"strict", "lazy", "passthrough", "off"}}),
+                         [](const ::testing::TestParamInfo<Vendor>& info) {
+                           return info.param.viommu;
+                         });
+
+}  // namespace
+}  // namespace iommuvm::testing

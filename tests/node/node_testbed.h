@@ -1,0 +1,87 @@
+#pragma once
+// What the node tier's tests share: the two-namespace topology with a
+// guests' bridge, a controller, a client agent in the client namespace, and
+// a QEMU guest as the server node (tests/support/qemu_node.h) booted from
+// the guest image. Skipped, with the reason, where the topology cannot be
+// built or the image lacks what a test needs.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/process_harness.h"
+#include "tests/support/qemu_node.h"
+#include "tests/support/topology.h"
+
+namespace iommuvm::testing {
+
+class NodeTier : public ::testing::Test {
+ protected:
+  static std::string GuestDir() { return IOMMUVM_GUEST_DIR; }
+
+  // vmlinuz -> kernel/<release>/boot/vmlinuz-<release>: the release.
+  static std::string ReleaseOf(const std::string& link) {
+    std::error_code ec;
+    std::string target = std::filesystem::read_symlink(link, ec).string();
+    size_t at = target.rfind("vmlinuz-");
+    return ec || at == std::string::npos ? "" : target.substr(at + 8);
+  }
+
+  void SetUp() override {
+    if (!std::filesystem::exists(GuestDir() + "/initrd.cpio")) {
+      GTEST_SKIP() << "no guest image in " << GuestDir() << " (scripts/test builds it)";
+    }
+    static int number = 0;
+    net_ = std::make_unique<Topology>(absl::StrCat("in", ::getpid() % 10000, "-", ++number));
+    if (absl::IsFailedPrecondition(net_->status())) GTEST_SKIP() << net_->status();
+    ASSERT_TRUE(net_->status().ok()) << net_->status();
+    ASSERT_TRUE(net_->AddGuestBridge().ok());
+    h_ = std::make_unique<Harness>(net_->controller_host());
+    controller_ = h_->StartController({"--agent_grace=30s"});
+    ASSERT_TRUE(controller_.WaitForLog("listening on", absl::Seconds(10))) << controller_.Log();
+    client_ = h_->StartAgent("client", "client", {}, {"--data_address", net_->client_address()},
+                             net_->In(net_->client_ns()));
+  }
+
+  // Boots the node "qnode" with `kernels` in its /boot (the first boots)
+  // and waits until it and the client have registered.
+  void StartNode(QemuNodeConfig config) {
+    config.id = "qnode";
+    config.controller_address = h_->address();
+    config.dir = h_->dir() / "qnode";
+    if (config.initrd.empty()) config.initrd = GuestDir() + "/initrd.cpio";
+    node_ = std::make_unique<QemuNode>(*net_, std::move(config));
+    ASSERT_TRUE(node_->Start().ok());
+    ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Minutes(2)))
+        << node_->Console() << client_.Log();
+  }
+
+  // Each switch's time, from the controller's request to the new boot
+  // verified, as "<from> -> <to>: <seconds> s" lines (printed by the test:
+  // the closing numbers of the tier).
+  std::string SwitchTimes() {
+    CommandResult times = Exec(
+        {"sqlite3", "-cmd", ".timeout 5000", h_->db_path(),
+         "SELECT s.message || ': ' || ((v.ts_ms - s.ts_ms) / 1000.0) || ' s' FROM events s JOIN "
+         "events v ON v.attempt_id = s.attempt_id AND v.kind = 'verified' WHERE s.kind = "
+         "'switching' ORDER BY s.ts_ms"});
+    return times.out + times.err;
+  }
+
+  std::string Events() {
+    return Exec({"sqlite3", "-cmd", ".timeout 5000", h_->db_path(),
+                 "SELECT attempt_id, agent_id, kind, message FROM events"})
+        .out;
+  }
+
+  std::unique_ptr<Topology> net_;
+  std::unique_ptr<Harness> h_;
+  Daemon controller_, client_;
+  std::unique_ptr<QemuNode> node_;
+};
+
+}  // namespace iommuvm::testing
