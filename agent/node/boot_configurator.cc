@@ -78,7 +78,7 @@ absl::StatusOr<std::unique_ptr<BootConfigurator>> ChooseBootConfigurator(
     } else if (method == "kexec") {
       c = MakeKexecBoot(fs, runner);
     } else if (method == "sysfs") {
-      c = MakeSysfsBoot(fs);
+      c = MakeSysfsBoot(fs, runner);
     } else {
       refusals.push_back(absl::StrCat(method, ": unknown method"));
       continue;

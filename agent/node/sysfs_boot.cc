@@ -1,10 +1,13 @@
 #include "agent/node/sysfs_boot.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/node/inventory.h"
+#include "agent/node/nic_addresses.h"
 #include "agent/node/sysfs.h"
 
 namespace iommuvm::agent {
@@ -26,7 +29,7 @@ std::pair<int, int> KernelVersion(const FileSystem& fs) {
 
 class SysfsBoot final : public BootConfigurator {
  public:
-  explicit SysfsBoot(FileSystem* fs) : fs_(fs) {}
+  SysfsBoot(FileSystem* fs, CommandRunner* runner) : fs_(fs), runner_(runner) {}
   std::string method() const override { return "sysfs"; }
 
   absl::Status CanReach(const BootTarget& target) override {
@@ -49,7 +52,13 @@ class SysfsBoot final : public BootConfigurator {
           need.first, ".", need.second, ")"));
     }
     auto group = DataGroup(target);
-    return group.ok() ? absl::OkStatus() : group.status();
+    if (!group.ok()) return group.status();
+    if (!runner_->Which("ip").ok()) {
+      return absl::FailedPreconditionError(
+          "sysfs: ip (iproute2) is not installed: the data NIC's addresses would not come back "
+          "after the rebind");
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<SwitchOutcome> Apply(const BootTarget& target) override {
@@ -57,6 +66,21 @@ class SysfsBoot final : public BootConfigurator {
     if (!group.ok()) return group.status();
     std::string type = GroupTypeFor(target.mode);
     std::string type_path = "/sys/kernel/iommu_groups/" + group->id + "/type";
+    // The group's network interfaces lose their addresses, MTU and routes
+    // with their driver: keep them to put back.
+    std::vector<NicAddresses> nics;
+    for (const NetInterface& n : NetInterfaces(*fs_)) {
+      if (std::find(group->devices.begin(), group->devices.end(), n.bdf) == group->devices.end()) {
+        continue;
+      }
+      auto snapshot = SnapshotNic(runner_, n.name);
+      if (!snapshot.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("sysfs: cannot read ", n.name,
+                         "'s addresses before unbinding it: ", snapshot.status().message()));
+      }
+      nics.push_back(std::move(*snapshot));
+    }
     // Unbind everything in the group, remembering each device's driver.
     std::vector<std::pair<std::string, std::string>> bound;  // bdf, driver
     for (const std::string& bdf : group->devices) {
@@ -77,6 +101,10 @@ class SysfsBoot final : public BootConfigurator {
                                               type, ": ", written.message()));
     }
     if (!rebound.ok()) return rebound;
+    for (const NicAddresses& nic : nics) {
+      absl::Status restored = RestoreNic(runner_, *fs_, nic, absl::Seconds(10));
+      if (!restored.ok()) return restored;
+    }
     auto now = fs_->ReadFile(type_path);
     std::string got = now.ok() ? std::string(absl::StripAsciiWhitespace(*now)) : "unreadable";
     if (got != type) {
@@ -123,6 +151,7 @@ class SysfsBoot final : public BootConfigurator {
   }
 
   FileSystem* fs_;
+  CommandRunner* runner_;
 };
 
 }  // namespace
@@ -136,8 +165,8 @@ std::string GroupTypeFor(v1::IommuMode mode) {
   }
 }
 
-std::unique_ptr<BootConfigurator> MakeSysfsBoot(FileSystem* fs) {
-  return std::make_unique<SysfsBoot>(fs);
+std::unique_ptr<BootConfigurator> MakeSysfsBoot(FileSystem* fs, CommandRunner* runner) {
+  return std::make_unique<SysfsBoot>(fs, runner);
 }
 
 }  // namespace iommuvm::agent

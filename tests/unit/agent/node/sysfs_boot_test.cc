@@ -7,6 +7,7 @@
 #include "agent/node/boot_configurator.h"
 #include "agent/node/grub_boot.h"
 #include "agent/node/iommu_probe.h"
+#include "agent/node/nic_addresses.h"
 #include "agent/node/sim_node.h"
 #include "common/file_system.h"
 #include "tests/support/fake_command_runner.h"
@@ -31,6 +32,27 @@ TEST(SysfsBootTest, UnbindsRetypesAndRebindsTheNicGroup) {
       .Nic("enp202s0f0np0", "0000:ca:00.0");
   LocalFileSystem fs(b.root());
   FakeCommandRunner runner;
+  runner.installed = {"ip"};
+  // The NIC's configuration, as iproute2 shows it: put back after the rebind.
+  runner.Answer("ip addr show dev enp202s0f0np0",
+                "4: enp202s0f0np0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 4000 qdisc mq state UP "
+                "group default qlen 1000\n"
+                "    link/ether 10:70:fd:1e:00:01 brd ff:ff:ff:ff:ff:ff\n"
+                "    inet 10.10.1.1/24 brd 10.10.1.255 scope global enp202s0f0np0\n"
+                "       valid_lft forever preferred_lft forever\n"
+                "    inet6 fe80::1270:fdff:fe1e:1/64 scope link\n"
+                "       valid_lft forever preferred_lft forever\n");
+  runner.Answer("ip route show dev enp202s0f0np0",
+                "10.10.1.0/24 proto kernel scope link src 10.10.1.1\n"
+                "10.20.0.0/16 via 10.10.1.254\n");
+  runner.Answer("ip -6 route show dev enp202s0f0np0",
+                "fe80::/64 proto kernel metric 256 pref medium\n");
+  for (const char* restore :
+       {"ip link set dev enp202s0f0np0 mtu 4000", "ip addr replace 10.10.1.1/24 dev enp202s0f0np0",
+        "ip link set dev enp202s0f0np0 up",
+        "ip route replace 10.20.0.0/16 via 10.10.1.254 dev enp202s0f0np0"}) {
+    runner.Answer(restore, "");
+  }
   BootTarget t = Target(v1::IOMMU_MODE_PASSTHROUGH, "");
   t.data_nic = "enp202s0f0np0";
   auto sysfs = ChooseBootConfigurator({"sysfs", "kexec"}, t, &fs, &runner, {});
@@ -47,7 +69,32 @@ TEST(SysfsBootTest, UnbindsRetypesAndRebindsTheNicGroup) {
   IommuProbe p = ProbeIommu(fs, "", false, "enp202s0f0np0");
   EXPECT_EQ(p.detected, "mixed");
   EXPECT_EQ(CheckMode(p, v1::IOMMU_MODE_PASSTHROUGH), "");
-  EXPECT_TRUE(runner.ran.empty());
+  // Read before the unbind, put back after the rebind: the MTU, the address
+  // (not the link-local one the kernel makes), the link, the gateway route
+  // (not the connected one the address brings).
+  EXPECT_EQ(
+      runner.ran,
+      (std::vector<std::string>{
+          "ip addr show dev enp202s0f0np0", "ip route show dev enp202s0f0np0",
+          "ip -6 route show dev enp202s0f0np0", "ip link set dev enp202s0f0np0 mtu 4000",
+          "ip addr replace 10.10.1.1/24 dev enp202s0f0np0", "ip link set dev enp202s0f0np0 up",
+          "ip route replace 10.20.0.0/16 via 10.10.1.254 dev "
+          "enp202s0f0np0"}));
+}
+
+// busybox's `ip` (the guest image's) prints the same fields its own way.
+TEST(SysfsBootTest, NicAddressesFromBusyboxIp) {
+  NicAddresses nic = ParseNicAddresses(
+      "eth1",
+      "3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc pfifo_fast qlen 1000\n"
+      "    link/ether 52:54:00:1e:00:01 brd ff:ff:ff:ff:ff:ff\n"
+      "    inet 10.198.2.2/24 scope global eth1\n"
+      "       valid_lft forever preferred_lft forever\n",
+      "default via 10.198.2.1 dev eth1 \n10.198.2.0/24 dev eth1 scope link  src 10.198.2.2 \n");
+  EXPECT_EQ(nic.mtu, 1500);
+  EXPECT_TRUE(nic.up);
+  EXPECT_EQ(nic.addresses, std::vector<std::string>{"10.198.2.2/24"});
+  EXPECT_EQ(nic.routes, std::vector<std::string>{"default via 10.198.2.1"});
 }
 
 TEST(SysfsBootTest, RefusesOffOldKernelsAndFallsBack) {
