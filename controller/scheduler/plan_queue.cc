@@ -6,7 +6,8 @@ namespace iommuvm::scheduler {
 
 void PlanQueue::Replan(const spec::ExperimentSpec& spec, const std::vector<PendingRun>& pending,
                        const std::vector<NodePair>& pairs,
-                       const std::map<NodePair, BootedAs>& booted) {
+                       const std::map<NodePair, BootedAs>& booted,
+                       const std::map<std::string, absl::Duration>& switch_costs) {
   valid_ = true;
   pairs_ = pairs;
   queues_.clear();
@@ -20,8 +21,7 @@ void PlanQueue::Replan(const spec::ExperimentSpec& spec, const std::vector<Pendi
     runs.back().index = static_cast<uint32_t>(runs.size() - 1);
   }
   planner::Plan plan = planner::MakePlan(
-      runs, planner::OptionsForSpec(spec, static_cast<uint32_t>(pairs.size()),
-                                    planner::DefaultSwitchCosts()));
+      runs, planner::OptionsForSpec(spec, static_cast<uint32_t>(pairs.size()), switch_costs));
   makespan_ = plan.makespan;
 
   // Planned sequences to real pairs: first those whose first boot matches

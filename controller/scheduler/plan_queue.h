@@ -35,9 +35,12 @@ class PlanQueue {
  public:
   // Plans `pending` over `pairs`. `booted` is what each pair's server runs:
   // a pair already in the (kernel, mode) of a planned sequence's first boot
-  // gets that sequence, so it starts without a switch.
-  void Replan(const spec::ExperimentSpec& spec, const std::vector<PendingRun>& pending,
-              const std::vector<NodePair>& pairs, const std::map<NodePair, BootedAs>& booted);
+  // gets that sequence, so it starts without a switch. `switch_costs`: per
+  // method (switch_costs.h; default planner::DefaultSwitchCosts).
+  void Replan(
+      const spec::ExperimentSpec& spec, const std::vector<PendingRun>& pending,
+      const std::vector<NodePair>& pairs, const std::map<NodePair, BootedAs>& booted,
+      const std::map<std::string, absl::Duration>& switch_costs = planner::DefaultSwitchCosts());
 
   // The next attempt planned for `pair`, if any; Pop removes it.
   std::optional<int64_t> Next(const NodePair& pair) const;

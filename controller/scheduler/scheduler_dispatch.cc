@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -9,6 +10,7 @@
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
+#include "controller/scheduler/switch_costs.h"
 #include "iommu/cmdline.h"
 #include "spec/kernel_axis.h"
 #include "spec/spec_parser.h"
@@ -410,7 +412,11 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
     }
     booted[pair] = as;
   }
-  queue->Replan(spec, pending, pairs, booted);
+  // What switches cost on these nodes, as they were measured.
+  std::set<std::string> servers;
+  for (const NodePair& pair : pairs) servers.insert(pair.server);
+  ASSIGN_OR_RETURN(auto switch_times, store_->SwitchTimes());
+  queue->Replan(spec, pending, pairs, booted, SwitchCostsFor(switch_times, servers));
   if (!pending.empty() && pairs.empty()) {
     Log(kLog, "experiment ", experiment_id, ": ", pending.size(),
         " pending runs wait for a usable server/client pair");

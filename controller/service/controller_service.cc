@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "controller/scheduler/switch_costs.h"
 #include "controller/service/proto_convert.h"
 #include "spec/spec_parser.h"
 #include "spec/vm_shape.h"
@@ -133,7 +134,18 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServer
                                                             const v1::ListAgentsRequest*,
                                                             v1::ListAgentsResponse* resp) {
   if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
-  for (const auto& a : scheduler_->Agents()) *resp->add_agents() = ToProto(a);
+  auto switches = store_->SwitchTimes();
+  if (!switches.ok()) return Done(ctx, switches.status());
+  for (const auto& a : scheduler_->Agents()) {
+    v1::Agent* agent = resp->add_agents();
+    *agent = ToProto(a);
+    for (const auto& [method, measured] : scheduler::SwitchesOf(*switches, a.node.agent_id)) {
+      v1::SwitchCost* cost = agent->add_switch_costs();
+      cost->set_method(method);
+      cost->set_median_ms(absl::ToInt64Milliseconds(measured.median));
+      cost->set_count(static_cast<uint32_t>(measured.count));
+    }
+  }
   return Done(ctx, absl::OkStatus());
 }
 

@@ -50,6 +50,7 @@ class SqliteStore final : public Store {
                                                             int64_t to_ms) override;
   absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts() override;
   absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<SwitchTime>> SwitchTimes() override;
 
   int schema_version() const { return schema_version_; }
 

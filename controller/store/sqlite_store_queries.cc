@@ -117,6 +117,25 @@ absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::RunStateCounts(int64_t 
   return CountRunStates(experiment_id);
 }
 
+absl::StatusOr<std::vector<SwitchTime>> SqliteStore::SwitchTimes() {
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(
+      Statement st,
+      db_->Prepare("SELECT s.agent_id, m.value, MIN(v.ts_ms) - s.ts_ms FROM events s "
+                   "JOIN events v ON v.attempt_id = s.attempt_id AND v.kind = 'verified' "
+                   "AND v.ts_ms >= s.ts_ms "
+                   "JOIN attempt_evidence m ON m.attempt_id = s.attempt_id AND "
+                   "m.key = 'switch.method' "
+                   "WHERE s.kind = 'switching' GROUP BY s.id ORDER BY s.ts_ms"));
+  std::vector<SwitchTime> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back({st.Text(0), st.Text(1), absl::Milliseconds(st.Int(2))});
+  }
+  return out;
+}
+
 absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::CountRunStates(int64_t experiment_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(

@@ -200,6 +200,12 @@ struct ArtifactRecord {
   std::string content;
 };
 
+struct SwitchTime {
+  std::string node;
+  std::string method;  // sysfs | kexec | grub | sim-...
+  absl::Duration took;
+};
+
 struct Mutation {
   std::optional<std::pair<std::string, uint64_t>> dedupe;  // (agent id, seq)
   std::vector<AttemptUpdate> attempts;                     // applied in order
@@ -295,6 +301,10 @@ class Store {
   virtual absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts() = 0;
   // Count of runs per state of one experiment.
   virtual absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts(int64_t experiment_id) = 0;
+  // Every mode switch a node made and was verified after, measured from
+  // the controller's request to the new mode verified (the attempt's
+  // `switching` and `verified` events, its switch.method), oldest first.
+  virtual absl::StatusOr<std::vector<SwitchTime>> SwitchTimes() = 0;
 };
 
 }  // namespace iommuvm::store

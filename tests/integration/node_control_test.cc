@@ -95,6 +95,10 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
   EXPECT_EQ(line, "console=ttyS0 intel_iommu=off");
   CommandResult status = h.Cli({"status", "1"});
   EXPECT_NE(status.out.find("switched=sim-kexec"), std::string::npos) << status.out;
+  // The switches as measured, per node and method: what the planner plans with.
+  CommandResult agents = h.Cli({"agents", "--format", "csv"});
+  EXPECT_NE(agents.out.find("s x3"), std::string::npos) << agents.out;
+  EXPECT_NE(agents.out.find("sim-kexec "), std::string::npos) << agents.out;
 
   // Each mode against off, the least protected (one repetition: a change,
   // no interval).
