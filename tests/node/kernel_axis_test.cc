@@ -23,25 +23,8 @@ TEST_F(KernelAxisNodeTest, KexecIntoASecondKernelAndBackVerifiedFromInside) {
   config.kernels = {{stock, guest + "/vmlinuz"}, {second, guest + "/vmlinuz-second"}};
   ASSERT_NO_FATAL_FAILURE(StartNode(config));
 
-  std::string spec = h_->WriteFile("kernels.yaml", absl::StrCat(R"(name: kernels
-matrix:
-  kernel: [stock, )",
-                                                                second, R"(]
-  iommu: [strict]
-  workload: [get]
-workloads:
-  get:
-    app: redis
-    generator: {tests: [get], clients: 4, requests: 20000}
-nodes:
-  pairs: [{server: qnode, client: client}]
-switch: kexec
-telemetry: {interval: 1s}
-timeouts: {boot: 3m, prepare: 60s, run: 2m, collect: 60s}
-)"));
-  CommandResult r = h_->Cli({"submit", spec, "--wait"}, absl::Minutes(8));
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << Events() << node_->Console();
-  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), 2);
+  ASSERT_NO_FATAL_FAILURE(SubmitAndWait(
+      absl::StrCat("  kernel: [stock, ", second, "]\n  iommu: [strict]\n"), "kexec", 2));
   // Each run verified in its own kernel by the probe inside the guest.
   for (const std::string& release : {stock, second}) {
     EXPECT_EQ(h_->Count(absl::StrCat(
@@ -53,11 +36,7 @@ timeouts: {boot: 3m, prepare: 60s, run: 2m, collect: 60s}
               1)
         << release;
   }
-  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence e JOIN attempts a ON a.id = "
-                      "e.attempt_id WHERE a.state = 'SUCCEEDED' AND key = 'verify.detected' AND "
-                      "value = 'strict'"),
-            2)
-      << Events();
+  EXPECT_EQ(Verified(v1::IOMMU_MODE_STRICT, "verify.detected", "strict"), 2) << Events();
   // Two real kexecs: into the second kernel, and back into stock, each a
   // new boot.
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'switch.method' AND "

@@ -26,36 +26,14 @@ TEST_P(KexecModesTest, EveryModeByARealKexecVerifiedFromInside) {
   config.cmdline = v.first_cmdline;
   config.kernels = {{ReleaseOf(GuestDir() + "/vmlinuz"), GuestDir() + "/vmlinuz"}};
   ASSERT_NO_FATAL_FAILURE(StartNode(config));
-  std::string spec = h_->WriteFile("modes.yaml", absl::StrCat(R"(name: kexec-modes
-matrix:
-  iommu: [)",
-                                                              absl::StrJoin(v.modes, ", "), R"(]
-  workload: [get]
-workloads:
-  get:
-    app: redis
-    generator: {tests: [get], clients: 4, requests: 20000}
-nodes:
-  pairs: [{server: qnode, client: client}]
-switch: kexec
-telemetry: {interval: 1s}
-timeouts: {boot: 3m, prepare: 60s, run: 2m, collect: 60s}
-)"));
-  CommandResult r = h_->Cli({"submit", spec, "--wait"}, absl::Minutes(10));
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << Events() << node_->Console();
   int n = static_cast<int>(v.modes.size());
-  EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), n);
+  ASSERT_NO_FATAL_FAILURE(
+      SubmitAndWait(absl::StrCat("  iommu: [", absl::StrJoin(v.modes, ", "), "]\n"), "kexec", n));
   // Each run in its own mode, by the probe inside the guest.
   for (const std::string& mode : v.modes) {
     v1::IommuMode m;
     ASSERT_TRUE(iommu::ParseIommuModeName(mode, &m));
-    EXPECT_EQ(h_->Count(absl::StrCat(
-                  "SELECT COUNT(*) FROM attempt_evidence e JOIN attempts a ON a.id = "
-                  "e.attempt_id JOIN runs r ON r.id = a.run_id WHERE a.state = 'SUCCEEDED' AND "
-                  "e.key = 'verify.detected' AND e.value = '",
-                  mode, "' AND r.iommu = ", static_cast<int>(m))),
-              1)
-        << mode << Events();
+    EXPECT_EQ(Verified(m, "verify.detected", mode), 1) << mode << Events();
   }
   // Every switch a real kexec into a new boot, and the agent back each time
   // with its outbox.

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "iommuvm/v1/common.pb.h"
 #include "tests/support/process_harness.h"
 #include "tests/support/qemu_node.h"
 #include "tests/support/topology.h"
@@ -70,6 +71,41 @@ class NodeTier : public ::testing::Test {
          "events v ON v.attempt_id = s.attempt_id AND v.kind = 'verified' WHERE s.kind = "
          "'switching' ORDER BY s.ts_ms"});
     return times.out + times.err;
+  }
+
+  // Submits a spec of Redis GET runs in the node ("qnode" against
+  // "client") with `matrix` (its lines, indented) and `switch_method`,
+  // waits, and fails the test (with the events and the node's console)
+  // unless every run succeeded. Long enough loads that whole telemetry
+  // intervals lie inside each (about 3 s here).
+  void SubmitAndWait(const std::string& matrix, const std::string& switch_method, int runs) {
+    std::string spec = h_->WriteFile("node.yaml", absl::StrCat(R"(name: node-tier
+matrix:
+)",
+                                                               matrix, R"(  workload: [get]
+workloads:
+  get:
+    app: redis
+    generator: {tests: [get], clients: 4, requests: 20000}
+nodes:
+  pairs: [{server: qnode, client: client}]
+switch: )",
+                                                               switch_method, R"(
+order: {repetitions_across_boots: false}
+telemetry: {interval: 1s}
+timeouts: {boot: 3m, prepare: 60s, run: 2m, collect: 60s}
+)"));
+    CommandResult r = h_->Cli({"submit", spec, "--wait"}, absl::Minutes(10));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << Events() << node_->Console();
+    ASSERT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), runs);
+  }
+
+  // Succeeded attempts of runs in `mode` whose evidence `key` is `value`.
+  int64_t Verified(v1::IommuMode mode, const std::string& key, const std::string& value) {
+    return h_->Count(absl::StrCat(
+        "SELECT COUNT(*) FROM attempt_evidence e JOIN attempts a ON a.id = e.attempt_id JOIN runs "
+        "r ON r.id = a.run_id WHERE a.state = 'SUCCEEDED' AND e.key = '",
+        key, "' AND e.value = '", value, "' AND r.iommu = ", static_cast<int>(mode)));
   }
 
   std::string Events() {
