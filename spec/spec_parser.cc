@@ -212,8 +212,9 @@ class Parser {
           r.Error(r.Child("release"), r.ChildPath("release"), e);
         }
       }
-      for (const char* key : {"image", "initrd"}) {
-        const std::string& v = std::string(key) == "image" ? k.image : k.initrd;
+      for (const auto& [key, path] :
+           {std::pair<const char*, const std::string*>{"image", &k.image}, {"initrd", &k.initrd}}) {
+        const std::string& v = *path;
         if (!v.empty() && (v[0] != '/' || v.find_first_of(" \t\n'\"") != std::string::npos)) {
           r.Error(r.Child(key), r.ChildPath(key),
                   absl::StrCat("expected an absolute path on the server node without spaces or "

@@ -113,10 +113,8 @@ std::string GrubEntryFor(const std::string& grub_cfg, const std::string& image_b
   // advanced-<uuid>", "... with Linux 6.1.0-18-amd64") keeps booting it.
   std::string version(absl::StripPrefix(image_basename, "vmlinuz-"));
   for (const std::string& f : found) {
-    if (absl::StrContains(f.substr(f.rfind('>') == std::string::npos ? 0 : f.rfind('>') + 1),
-                          version)) {
-      return f;
-    }
+    size_t last = f.rfind('>');  // the entry itself, not its submenu
+    if (absl::StrContains(last == std::string::npos ? f : f.substr(last + 1), version)) return f;
   }
   return found.empty() ? "" : found.front();
 }

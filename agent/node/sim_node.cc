@@ -74,10 +74,11 @@ class SimBootMethod final : public BootConfigurator {
       return absl::FailedPreconditionError(
           absl::StrCat("sim-sysfs: cannot boot kernel ", target.kernel.release, " in place"));
     }
-    if (requested_ != "sysfs" && !fs_->Exists(NextKernelImage(*fs_, target))) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("sim-", requested_, ": the image ", NextKernelImage(*fs_, target),
-                       " of kernel ", target.kernel.name, " does not exist"));
+    if (std::string image = NextKernelImage(*fs_, target);
+        requested_ != "sysfs" && !fs_->Exists(image)) {
+      return absl::FailedPreconditionError(absl::StrCat("sim-", requested_, ": the image ", image,
+                                                        " of kernel ", target.kernel.name,
+                                                        " does not exist"));
     }
     if (requested_ == "sysfs") {
       if (target.mode == v1::IOMMU_MODE_OFF) {

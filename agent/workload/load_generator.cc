@@ -70,6 +70,10 @@ uint32_t DurationSeconds(const v1::RunLoad& load) {
   return std::max<uint32_t>(1, (load.duration_ms() + 999) / 1000);
 }
 
+uint32_t MessageSize(const v1::RunLoad& load) {
+  return load.message_size() > 0 ? load.message_size() : 64;
+}
+
 std::string DescribeErrors(const std::map<std::string, uint64_t>& by_kind) {
   uint64_t total = 0;
   std::vector<std::string> kinds;

@@ -99,6 +99,9 @@ struct Concurrency {
 Concurrency ConcurrencyOf(const v1::RunLoad& load);
 // A time-bounded run's duration in whole seconds, rounded up, at least 1.
 uint32_t DurationSeconds(const v1::RunLoad& load);
+// Request/response tools (sockperf, netperf): bytes of each request and
+// each reply, the spec's default 64 when unset.
+uint32_t MessageSize(const v1::RunLoad& load);
 
 // True when a tool's output says its connection to the server failed
 // (reset, refused, timed out, no route; redis-benchmark's own words): an

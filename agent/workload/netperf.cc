@@ -9,7 +9,7 @@
 namespace iommuvm::agent {
 
 std::vector<std::string> Netperf::CommandLine(const v1::RunLoad& load) const {
-  uint32_t size = load.message_size() > 0 ? load.message_size() : 64;
+  uint32_t size = MessageSize(load);
   // Global options, then the test's after "--": -P 0 drops the banner, -j
   // keeps the latency statistics the selectors ask for.
   std::vector<std::string> argv = {"netperf",

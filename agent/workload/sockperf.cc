@@ -22,14 +22,6 @@ bool Sockperf::HasFullRtt(const std::string& version_line) {
   return major > 3 || (major == 3 && minor >= 6);
 }
 
-namespace {
-
-uint32_t MessageSize(const v1::RunLoad& load) {
-  return load.message_size() > 0 ? load.message_size() : 64;
-}
-
-}  // namespace
-
 std::vector<std::string> Sockperf::CommandLine(const v1::RunLoad& load, bool full_rtt) const {
   std::vector<std::string> argv = {"sockperf",
                                    "ping-pong",

@@ -139,8 +139,7 @@ void CheckVmNeeds(const std::string& yaml, const spec::ExperimentSpec& spec,
     if (vm == spec.vms.end()) continue;
     for (const auto& n : nodes) {
       v1::Inventory inventory;
-      if (!Matches(n, spec.nodes, v1::ROLE_SERVER) ||
-          !google::protobuf::util::JsonStringToMessage(n.inventory_json, &inventory).ok()) {
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER) || !ReadInventory(n, &inventory)) {
         continue;
       }
       for (const VmNeed& need : needs) {
@@ -203,8 +202,7 @@ spec::SpecErrors NumaWarnings(const std::string& yaml, const spec::ExperimentSpe
     if (!listed.ok()) continue;
     for (const auto& n : nodes) {
       v1::Inventory inv;
-      if (!Matches(n, spec.nodes, v1::ROLE_SERVER) ||
-          !google::protobuf::util::JsonStringToMessage(n.inventory_json, &inv).ok()) {
+      if (!Matches(n, spec.nodes, v1::ROLE_SERVER) || !ReadInventory(n, &inv)) {
         continue;
       }
       std::map<int, std::vector<int>> by_node;  // NUMA node -> listed CPUs on it

@@ -20,12 +20,15 @@ namespace iommuvm::scheduler {
 
 inline constexpr char kLog[] = "scheduler";
 
+// Reads a node's registered inventory; false when it is unreadable.
+inline bool ReadInventory(const store::NodeRecord& node, v1::Inventory* inventory) {
+  return google::protobuf::util::JsonStringToMessage(node.inventory_json, inventory).ok();
+}
+
 // A node's registered inventory (empty when unreadable).
 inline v1::Inventory InventoryOf(const store::NodeRecord& node) {
   v1::Inventory inventory;
-  if (!google::protobuf::util::JsonStringToMessage(node.inventory_json, &inventory).ok()) {
-    return v1::Inventory();
-  }
+  if (!ReadInventory(node, &inventory)) return v1::Inventory();
   return inventory;
 }
 

@@ -53,15 +53,11 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
                          kernel ? &*kernel : nullptr));
     }
     case StepKind::kSwitchClient:
-      // Always a new boot (never sysfs), on the client's own vendor and kernel.
-      {
-        *target_agent = NodeFor(a, kind);
-        v1::Step step = SwitchModeStep(a.id, a.run_id, *spec, spec->nodes.client_iommu,
-                                       EvidenceOf(a, "client.cpu_vendor"), /*fresh_boot=*/true,
-                                       EvidenceOf(a, "client.kernel_release"));
-        step.set_step_id(StepId(a.id, kind));
-        return std::optional<v1::Step>(std::move(step));
-      }
+      // On the client's own vendor and kernel.
+      *target_agent = NodeFor(a, kind);
+      return std::optional<v1::Step>(ClientSwitchStep(a.id, a.run_id, *spec,
+                                                      EvidenceOf(a, "client.cpu_vendor"),
+                                                      EvidenceOf(a, "client.kernel_release")));
     case StepKind::kVerifyMode:
       *target_agent = NodeFor(a, kind);
       return std::optional<v1::Step>(

@@ -90,6 +90,14 @@ v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::Experime
   return step;
 }
 
+v1::Step ClientSwitchStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                          const std::string& cpu_vendor, const std::string& kernel_release) {
+  v1::Step step = SwitchModeStep(attempt_id, run_id, exp, exp.nodes.client_iommu, cpu_vendor,
+                                 /*fresh_boot=*/true, kernel_release);
+  step.set_step_id(StepId(attempt_id, StepKind::kSwitchClient));
+  return step;
+}
+
 v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
                         v1::IommuMode expected, const std::string& kernel_release) {
   v1::Step step = BaseStep(attempt_id, run_id, exp, StepKind::kVerifyMode, exp.timeouts.prepare);

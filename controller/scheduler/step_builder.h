@@ -47,6 +47,10 @@ v1::Step SwitchModeStep(int64_t attempt_id, int64_t run_id, const spec::Experime
                         v1::IommuMode mode, const std::string& cpu_vendor, bool fresh_boot = false,
                         const std::string& kernel_release = "",
                         const spec::KernelSpec* kernel = nullptr);
+// Puts the client node into nodes.client_iommu (a new boot, never in
+// place) before the server's switch: its own step id ("aN-client-switch").
+v1::Step ClientSwitchStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
+                          const std::string& cpu_vendor, const std::string& kernel_release);
 // Probes the server node; `expected` CURRENT records without checking;
 // with `kernel_release` another kernel is a mismatch.
 v1::Step VerifyModeStep(int64_t attempt_id, int64_t run_id, const spec::ExperimentSpec& exp,
