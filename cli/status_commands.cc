@@ -31,7 +31,9 @@ constexpr char kAgentsUsage[] =
     "Known agents with their roles and health (READY, BUSY, LOST, QUARANTINED; STOPPED: a\n"
     "VM run's guest its host is not running), and the data messages the controller\n"
     "refused from each. --release takes a quarantined agent back into service (a node\n"
-    "lost 3 times is quarantined and gets no runs).\n";
+    "lost 3 times, or not back from a boot within timeouts.boot, is quarantined and gets\n"
+    "no runs; `why` says which, with the console's last line where the controller has\n"
+    "--console_command).\n";
 
 std::string Roles(const google::protobuf::RepeatedField<int>& roles) {
   std::vector<std::string> names;
@@ -262,7 +264,8 @@ int Agents(Context& ctx, const std::vector<std::string>& argv) {
            {"last_seen"},
            {"rejected"},
            {"last_rejection"},
-           {"switches"}});
+           {"switches"},
+           {"why"}});
   for (const auto& a : resp.agents()) {
     // "kexec 18.2s x4, sysfs 0.3s x3": the median of each method's switches.
     std::vector<std::string> switches;
@@ -273,7 +276,7 @@ int Agents(Context& ctx, const std::vector<std::string>& argv) {
     t.AddRow({a.agent_id(), Roles(a.roles()), std::string(StateName(a.health())), a.iommu_mode(),
               a.cpu_vendor(), a.hostname(), a.data_address(), a.boot_id(),
               FormatTimeMs(a.last_seen_ms()), std::to_string(a.rejected_messages()),
-              a.last_rejection(), absl::StrJoin(switches, ", ")});
+              a.last_rejection(), absl::StrJoin(switches, ", "), a.health_reason()});
   }
   t.Print(ctx.out, *format);
   return kExitOk;

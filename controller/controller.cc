@@ -26,8 +26,16 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
   ASSIGN_OR_RETURN(c->db_lock_, store::DatabaseLock::Acquire(config.db_path));
   ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.db_path, &c->clock_));
   c->gateway_ = std::make_unique<service::DurableGateway>(c->store_.get(), &c->registry_);
-  c->scheduler_ = std::make_unique<scheduler::Scheduler>(
-      c->store_.get(), c->gateway_.get(), &c->clock_, &c->metrics_, config.scheduler);
+  scheduler::SchedulerOptions options = config.scheduler;
+  if (!config.console_command.empty()) {
+    c->console_ = std::make_unique<NodeConsole>(&c->runner_, config.console_command);
+    options.read_console = [console = c->console_.get()](const std::string& node,
+                                                         const std::string& hostname) {
+      return console->LastLines(node, hostname);
+    };
+  }
+  c->scheduler_ = std::make_unique<scheduler::Scheduler>(c->store_.get(), c->gateway_.get(),
+                                                         &c->clock_, &c->metrics_, options);
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!config.tls_dir.empty()) {
     LocalFileSystem fs;

@@ -2,17 +2,18 @@
 // Controller: wires Store, Scheduler, the gRPC services and /metrics
 // together and runs the scheduling loop. main() only fills the config.
 
+#include <grpcpp/server.h>
+#include <prometheus/exposer.h>
+
 #include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 
-#include <grpcpp/server.h>
-#include <prometheus/exposer.h>
-
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controller/metrics.h"
+#include "controller/node_console.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/service/agent_service.h"
 #include "controller/service/controller_service.h"
@@ -33,6 +34,8 @@ struct ControllerConfig {
   // Plaintext on a non-loopback address (a closed network).
   bool insecure = false;
   absl::Duration tick_interval = absl::Milliseconds(200);
+  // Prints a node's serial console ({node}, {hostname}); empty: none.
+  std::string console_command;
   scheduler::SchedulerOptions scheduler;
 };
 
@@ -58,6 +61,8 @@ class Controller {
   RealClock clock_;
   std::unique_ptr<store::DatabaseLock> db_lock_;  // declared first: outlives store_
   std::unique_ptr<store::SqliteStore> store_;
+  LocalCommandRunner runner_;
+  std::unique_ptr<NodeConsole> console_;
   ControllerMetrics metrics_;
   service::SessionRegistry registry_;
   // Everything sent to agents goes out after one sync per group of commits.

@@ -15,6 +15,10 @@ ABSL_FLAG(bool, insecure, false,
           "allow plaintext on a non-loopback --listen (closed networks only)");
 ABSL_FLAG(absl::Duration, agent_grace, absl::Seconds(15),
           "an agent silent this long is lost and its attempt retried");
+ABSL_FLAG(std::string, console_command, "",
+          "shell command printing a node's serial console ({node}: agent id, {hostname}); its "
+          "last lines explain a node that did not come back from a boot, e.g. "
+          "'ssh ops tail -n 40 /var/log/tiplogs/{hostname}.run'");
 
 int main(int argc, char** argv) {
   iommuvm::BlockTerminationSignals();
@@ -33,6 +37,7 @@ int main(int argc, char** argv) {
   // protected one.
   if (config.insecure && config.tls_dir.empty()) iommuvm::SetLogPrefix("INSECURE ");
   config.scheduler.agent_grace = absl::GetFlag(FLAGS_agent_grace);
+  config.console_command = absl::GetFlag(FLAGS_console_command);
   auto controller = iommuvm::Controller::Start(config);
   if (!controller.ok()) {
     iommuvm::Log("iommuvm-controller", "refusing to start: ", controller.status().message());

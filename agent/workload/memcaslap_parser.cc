@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/terminal_text.h"
 
 namespace iommuvm::agent {
 namespace {
@@ -41,22 +42,9 @@ double Percentile(const Block& b, double q) {
 
 }  // namespace
 
-std::string StripTerminalEscapes(const std::string& output) {
-  std::string out;
-  for (size_t i = 0; i < output.size(); ++i) {
-    if (output[i] == '\x1b' && i + 1 < output.size() && output[i + 1] == '[') {
-      i += 2;
-      while (i < output.size() && !absl::ascii_isalpha(output[i])) ++i;
-      continue;
-    }
-    out += output[i];
-  }
-  return out;
-}
-
 void MemcaslapProgress::Feed(absl::string_view chunk) {
   lines_.Feed(chunk, [this](absl::string_view raw) {
-    std::string line = StripTerminalEscapes(std::string(raw));
+    std::string line = StripTerminalEscapes(raw);
     absl::string_view t = absl::StripAsciiWhitespace(line);
     if (absl::StartsWith(t, "Total Statistics") && !absl::EndsWith(t, "events)")) {
       in_total_ = true;

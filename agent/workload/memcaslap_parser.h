@@ -33,7 +33,4 @@ class MemcaslapProgress {
   bool in_total_ = false;
 };
 
-// `output` without ANSI escape sequences (memcaslap clears the screen).
-std::string StripTerminalEscapes(const std::string& output);
-
 }  // namespace iommuvm::agent

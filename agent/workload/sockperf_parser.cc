@@ -8,24 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/terminal_text.h"
 
 namespace iommuvm::agent {
 namespace {
-
-// `text` without ANSI escape sequences ("\x1b[2;35m").
-std::string WithoutColour(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {
-      i += 2;
-      while (i < text.size() && !(text[i] >= '@' && text[i] <= '~')) ++i;
-      continue;
-    }
-    out.push_back(text[i]);
-  }
-  return out;
-}
 
 // The number right after `key` in `line` ("RunTime=1.550 sec" -> 1.55).
 bool NumberAfter(absl::string_view line, absl::string_view key, double* out) {
@@ -41,7 +27,7 @@ bool NumberAfter(absl::string_view line, absl::string_view key, double* out) {
 
 absl::StatusOr<v1::OperationResult> ParseSockperf(const std::string& output,
                                                   uint32_t message_size) {
-  std::string text = WithoutColour(output);
+  std::string text = StripTerminalEscapes(output);
   double run_time = -1, received = -1, average = -1;
   double scale = 1;  // 2 when sockperf printed half round trips
   std::map<std::string, double> percentiles;

@@ -294,6 +294,7 @@ absl::Status Scheduler::ReleaseAgent(const std::string& agent_id) {
   store::NodeRecord n = *found;
   Log(kLog, "agent ", agent_id, " released (was ", n.health, " after ", n.losses, " losses)");
   n.health = NodeHealth::kReady;
+  n.health_reason.clear();
   n.losses = 0;
   RETURN_IF_ERROR(store_->UpsertNode(n));
   ++version_;

@@ -10,6 +10,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,11 @@ struct SchedulerOptions {
   absl::Duration agent_grace = absl::Seconds(15);
   absl::Duration heartbeat_interval = absl::Seconds(2);
   uint32_t quarantine_after_losses = 3;
+  // Reads the last lines of a node's console (agent id, host name); unset:
+  // none can be read. A node that does not come back from a boot is
+  // reported with them (controller/node_console.h).
+  std::function<absl::StatusOr<std::vector<std::string>>(const std::string&, const std::string&)>
+      read_console;
 };
 
 struct SubmitResult {
@@ -97,6 +103,8 @@ class Scheduler {
 
   // Detects lost agents and timeouts, assigns pending attempts to free
   // pairs, finishes experiments. Called periodically and after events.
+  // Consoles of nodes not back from a boot are read after the pass, with
+  // the lock released, and the loss is declared by the next pass.
   absl::Status Tick();
 
   std::vector<AgentView> Agents();
@@ -142,7 +150,18 @@ class Scheduler {
   // Moves a PENDING attempt onto `pair`. False when it ended at once (the
   // node cannot run it), so the pair is still free.
   absl::StatusOr<bool> StartAttempt(const store::AttemptRecord& a, const NodePair& pair);
-  absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node);
+  // `console`: the last lines of the node's console, read when it did not
+  // come back from a boot.
+  absl::Status LoseAttempt(const store::AttemptRecord& a, const std::string& node,
+                           const std::vector<std::string>& console);
+  // Tick's work under the lock.
+  absl::Status Pass();
+  // Whether the loss of `a` to `node` waits for the node's console to be
+  // read (a boot it did not come back from, with read_console set); the
+  // first call asks for it.
+  bool AwaitingConsole(const store::AttemptRecord& a, const std::string& node);
+  // Reads the consoles passes asked for, without the lock.
+  void ReadConsoles();
   // After attempt `a` ended transiently (lost, an outage): adds to `m` a
   // retry of its run while the spec's `retries` last (true), else the run
   // FAILED with "; no retries left" (false).
@@ -252,6 +271,15 @@ class Scheduler {
   absl::Status StopIdleGuests(int64_t experiment_id);
   // The plan each unfinished experiment follows (rebuilt after a restart).
   std::map<int64_t, PlanQueue> queues_;
+  // Per attempt lost to a node not back from a boot: that node's console,
+  // read outside the lock (a command on another host may take seconds).
+  struct ConsoleRead {
+    std::string node;
+    bool reading = false;
+    bool done = false;
+    std::vector<std::string> lines;
+  };
+  std::map<int64_t, ConsoleRead> consoles_;
 };
 
 }  // namespace iommuvm::scheduler

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/units.h"
+#include "controller/node_console.h"
 #include "controller/scheduler/scheduler.h"
 #include "controller/scheduler/scheduler_helpers.h"
 #include "controller/scheduler/step_builder.h"
@@ -135,14 +136,16 @@ absl::Time Scheduler::Deadline(const AttemptRecord& a, const spec::ExperimentSpe
   return std::max(a.updated, started_) + limit + kStepTimeoutSlack;
 }
 
-absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& node) {
+absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& node,
+                                    const std::vector<std::string>& console) {
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   std::string grace = SpecDuration(Grace(a, *spec, node));
-  std::string error =
-      Booting(a, node)
-          ? absl::StrCat("node ", node, " did not come back within timeouts.boot (", grace,
-                         ") after a mode switch")
-          : absl::StrCat("node ", node, " lost (no contact for ", grace, ")");
+  bool boot = Booting(a, node);
+  std::string error = boot
+                          ? absl::StrCat("node ", node, " did not come back within timeouts.boot (",
+                                         grace, ") after a mode switch")
+                          : absl::StrCat("node ", node, " lost (no contact for ", grace, ")");
+  if (!console.empty()) absl::StrAppend(&error, "; ", ConsoleSummary(console));
   Mutation m;
   AttemptUpdate up = Move(a, a.state, AttemptState::kLost);
   up.error = error;
@@ -154,14 +157,27 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   // The retry is a new PENDING attempt the plan does not know yet.
   if (retry) queues_[a.experiment_id].Invalidate();
   Log(kLog, "attempt ", a.id, " LOST: ", error);
+  consoles_.erase(a.id);
 
   ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
   if (const auto* found = FindNode(nodes, node)) {
     store::NodeRecord n = *found;
     ++n.losses;
     // A guest is booted afresh for the retry: only hosts are quarantined.
-    if (n.losses >= options_.quarantine_after_losses && !n.labels.count(store::kParentLabel)) {
+    // A host that did not come back from a boot at once: it hangs or
+    // panics in that boot (its next attempt would boot it the same way),
+    // and on a testbed it waits for a power cycle.
+    bool host = !n.labels.count(store::kParentLabel);
+    if (host && boot) {
       n.health = NodeHealth::kQuarantined;
+      n.health_reason =
+          absl::StrCat("after not coming back from a boot within timeouts.boot (", grace, ")");
+      if (std::string verdict = ConsoleVerdict(console); !verdict.empty()) {
+        absl::StrAppend(&n.health_reason, ", console: ", verdict);
+      }
+    } else if (host && n.losses >= options_.quarantine_after_losses) {
+      n.health = NodeHealth::kQuarantined;
+      n.health_reason = absl::StrCat("after ", n.losses, " losses");
     }
     RETURN_IF_ERROR(store_->UpsertNode(n));
   }

@@ -250,6 +250,45 @@ absl::Status Scheduler::StopIdleGuests(int64_t experiment_id) {
 }
 
 absl::Status Scheduler::Tick() {
+  absl::Status pass = Pass();
+  ReadConsoles();
+  return pass;
+}
+
+bool Scheduler::AwaitingConsole(const AttemptRecord& a, const std::string& node) {
+  if (!options_.read_console || !Booting(a, node)) return false;
+  auto [it, asked] = consoles_.try_emplace(a.id);
+  if (asked) it->second.node = node;
+  return !it->second.done;
+}
+
+void Scheduler::ReadConsoles() {
+  std::vector<std::tuple<int64_t, std::string, std::string>> todo;  // attempt, node, hostname
+  {
+    std::lock_guard lock(mu_);
+    auto nodes = store_->ListNodes();
+    for (auto& [attempt_id, c] : consoles_) {
+      if (c.reading || c.done) continue;
+      c.reading = true;
+      const store::NodeRecord* n = nodes.ok() ? FindNode(*nodes, c.node) : nullptr;
+      todo.emplace_back(attempt_id, c.node, n != nullptr ? n->hostname : c.node);
+    }
+  }
+  for (const auto& [attempt_id, node, hostname] : todo) {
+    auto lines = options_.read_console(node, hostname);
+    if (!lines.ok()) Log(kLog, "reading ", node, "'s console: ", lines.status().message());
+    std::lock_guard lock(mu_);
+    ConsoleRead& c = consoles_[attempt_id];
+    c.done = true;
+    c.lines = lines.ok() ? *lines
+                         : std::vector<std::string>{absl::StrCat(
+                               "(console unreadable: ", lines.status().message(), ")")};
+    ++version_;
+    changed_.notify_all();
+  }
+}
+
+absl::Status Scheduler::Pass() {
   std::lock_guard lock(mu_);
   absl::Time now = clock_->Now();
   ASSIGN_OR_RETURN(auto active, store_->ActiveAttempts());
@@ -257,10 +296,13 @@ absl::Status Scheduler::Tick() {
   for (const AttemptRecord& a : active) {
     ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
     if (auto lost = LostNode(a, *spec)) {
-      RETURN_IF_ERROR(LoseAttempt(a, *lost));
-      continue;
-    }
-    if (now > Deadline(a, *spec)) {
+      if (!AwaitingConsole(a, *lost)) {
+        auto console = consoles_.extract(a.id);
+        RETURN_IF_ERROR(
+            LoseAttempt(a, *lost, console ? console.mapped().lines : std::vector<std::string>{}));
+        continue;
+      }
+    } else if (now > Deadline(a, *spec)) {
       // A step that hangs (a tool stuck on a dead link, a node too slow
       // to answer) may not hang next time: retried within `retries`.
       RETURN_IF_ERROR(EndAttempt(
@@ -272,6 +314,14 @@ absl::Status Scheduler::Tick() {
     }
     busy[a.server_node] = a.experiment_id;
     busy[a.client_node] = a.experiment_id;
+  }
+  // A console read for an attempt that ended otherwise (its node came back
+  // after all) is not needed.
+  for (auto it = consoles_.begin(); it != consoles_.end();) {
+    bool open = std::any_of(active.begin(), active.end(),
+                            [&](const AttemptRecord& a) { return a.id == it->first; });
+    bool in_flight = it->second.reading && !it->second.done;
+    it = open || in_flight ? std::next(it) : consoles_.erase(it);
   }
   ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
   ASSIGN_OR_RETURN(auto experiments, store_->ListExperiments());
@@ -297,8 +347,10 @@ std::string Scheduler::WhyNoPair(const spec::ExperimentSpec& spec,
     if (!LabelsMatch(n.labels, spec.nodes.selector)) continue;
     std::string why;
     if (n.health == NodeHealth::kQuarantined) {
-      why = absl::StrCat(n.agent_id, " quarantined after ", n.losses,
-                         " losses (iommuvm agents --release ", n.agent_id, ")");
+      why = absl::StrCat(
+          n.agent_id, " quarantined ",
+          n.health_reason.empty() ? absl::StrCat("after ", n.losses, " losses") : n.health_reason,
+          " (iommuvm agents --release ", n.agent_id, ")");
     } else if (!liveness_.Responsive(n.agent_id)) {
       why = absl::StrCat(n.agent_id, " offline");
     } else if (claimed.count(n.agent_id)) {

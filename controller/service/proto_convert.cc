@@ -103,6 +103,7 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   // outage (a guest lost mid-run fails its attempt all the same).
   if (!a.connected && a.node.labels.count(store::kParentLabel)) health = v1::NODE_HEALTH_STOPPED;
   out.set_health(health);
+  out.set_health_reason(a.node.health_reason);
   out.set_iommu_mode(a.node.iommu_mode);
   out.set_cpu_vendor(a.node.cpu_vendor);
   out.set_connected(a.connected);

@@ -239,6 +239,8 @@ JOIN runs r ON r.id = x.run_id
 JOIN experiments e ON e.id = r.experiment_id
 WHERE a.state = 'SUCCEEDED';
 )sql",
+      // 8: why a node is quarantined (a boot it did not come back from).
+      "ALTER TABLE nodes ADD COLUMN health_reason TEXT NOT NULL DEFAULT '';",
   };
   return kMigrations;
 }

@@ -306,34 +306,36 @@ absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(
       Statement st,
-      db_->Prepare(
-          "INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
-          "hostname, data_address, health, losses, last_seen_ms, cpu_vendor, "
-          "iommu_mode, inventory, tools, outbox_epoch, simulated) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(agent_id) DO UPDATE "
-          "SET roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
-          "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
-          "data_address=excluded.data_address, health=excluded.health, "
-          "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms, "
-          "cpu_vendor=excluded.cpu_vendor, iommu_mode=excluded.iommu_mode, "
-          "inventory=excluded.inventory, tools=excluded.tools, "
-          "outbox_epoch=excluded.outbox_epoch, simulated=excluded.simulated"));
+      db_->Prepare("INSERT INTO nodes (agent_id, roles, labels, boot_id, kernel_cmdline, "
+                   "hostname, data_address, health, losses, last_seen_ms, cpu_vendor, "
+                   "iommu_mode, inventory, tools, outbox_epoch, simulated, health_reason) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+                   "CONFLICT(agent_id) DO UPDATE "
+                   "SET roles=excluded.roles, labels=excluded.labels, boot_id=excluded.boot_id, "
+                   "kernel_cmdline=excluded.kernel_cmdline, hostname=excluded.hostname, "
+                   "data_address=excluded.data_address, health=excluded.health, "
+                   "losses=excluded.losses, last_seen_ms=excluded.last_seen_ms, "
+                   "cpu_vendor=excluded.cpu_vendor, iommu_mode=excluded.iommu_mode, "
+                   "inventory=excluded.inventory, tools=excluded.tools, "
+                   "outbox_epoch=excluded.outbox_epoch, simulated=excluded.simulated, "
+                   "health_reason=excluded.health_reason"));
   return st
       .BindAll(n.agent_id, EncodeRoles(n.roles), EncodeMap(n.labels), n.boot_id, n.kernel_cmdline,
                n.hostname, n.data_address, NodeHealthName(n.health), n.losses,
                absl::ToUnixMillis(n.last_seen), n.cpu_vendor, n.iommu_mode, n.inventory_json,
-               EncodeMap(n.tools), n.outbox_epoch, n.simulated ? 1 : 0)
+               EncodeMap(n.tools), n.outbox_epoch, n.simulated ? 1 : 0, n.health_reason)
       .Run();
 }
 
 absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare("SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
-                                "hostname, data_address, health, losses, last_seen_ms, "
-                                "cpu_vendor, iommu_mode, inventory, tools, outbox_epoch, simulated "
-                                "FROM nodes "
-                                "ORDER BY agent_id"));
+  ASSIGN_OR_RETURN(
+      Statement st,
+      db_->Prepare("SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
+                   "hostname, data_address, health, losses, last_seen_ms, "
+                   "cpu_vendor, iommu_mode, inventory, tools, outbox_epoch, simulated, "
+                   "health_reason FROM nodes "
+                   "ORDER BY agent_id"));
   std::vector<NodeRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -355,6 +357,7 @@ absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
     n.tools = DecodeMap(st.Text(13));
     n.outbox_epoch = st.Text(14);
     n.simulated = st.Int(15) != 0;
+    n.health_reason = st.Text(16);
     out.push_back(std::move(n));
   }
   return out;

@@ -112,6 +112,9 @@ struct NodeRecord {
   std::string data_address;
   NodeHealth health = NodeHealth::kReady;
   uint32_t losses = 0;
+  // Why it is QUARANTINED ("" otherwise): what the scheduler saw, e.g. a
+  // boot it did not come back from, with its console's last line.
+  std::string health_reason;
   absl::Time last_seen;
   std::string cpu_vendor;  // GenuineIntel, AuthenticAMD
   // The mode the node's probe saw when it registered (its data-plane NIC's

@@ -42,7 +42,10 @@ class NodeTier : public ::testing::Test {
     ASSERT_TRUE(net_->status().ok()) << net_->status();
     ASSERT_TRUE(net_->AddGuestBridge().ok());
     h_ = std::make_unique<Harness>(net_->controller_host());
-    controller_ = h_->StartController({"--agent_grace=30s"});
+    // The node's serial console, as an operator's console server keeps it.
+    controller_ =
+        h_->StartController({"--agent_grace=30s", absl::StrCat("--console_command=tail -n 40 ",
+                                                               NodeDir(), "/console.log")});
     ASSERT_TRUE(controller_.WaitForLog("listening on", absl::Seconds(10))) << controller_.Log();
     client_ = h_->StartAgent("client", "client", {}, {"--data_address", net_->client_address()},
                              net_->In(net_->client_ns()));
@@ -53,13 +56,15 @@ class NodeTier : public ::testing::Test {
   void StartNode(QemuNodeConfig config) {
     config.id = "qnode";
     config.controller_address = h_->address();
-    config.dir = h_->dir() / "qnode";
+    config.dir = NodeDir();
     if (config.initrd.empty()) config.initrd = GuestDir() + "/initrd.cpio";
     node_ = std::make_unique<QemuNode>(*net_, std::move(config));
     ASSERT_TRUE(node_->Start().ok());
     ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Minutes(2)))
         << node_->Console() << client_.Log();
   }
+
+  std::string NodeDir() const { return h_->dir() / "qnode"; }
 
   // Each switch's time, from the controller's request to the new boot
   // verified, as "<from> -> <to>: <seconds> s" lines (printed by the test:

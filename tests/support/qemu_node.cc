@@ -38,7 +38,9 @@ absl::Status QemuNode::Start() {
     fs::copy_file(image, config_.dir + "/share/boot/vmlinuz-" + release,
                   fs::copy_options::overwrite_existing, ec);
     if (!ec) {
-      fs::copy_file(config_.initrd, config_.dir + "/share/boot/initrd.img-" + release,
+      auto own = config_.initrd_of.find(release);
+      fs::copy_file(own != config_.initrd_of.end() ? own->second : config_.initrd,
+                    config_.dir + "/share/boot/initrd.img-" + release,
                     fs::copy_options::overwrite_existing, ec);
     }
     if (ec)

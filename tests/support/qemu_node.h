@@ -7,6 +7,7 @@
 // can kexec into, and the agent's state survives each kexec as it would on
 // a real node's disk. Stopped (QEMU killed, tap removed) on destruction.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct QemuNodeConfig {
   // the first boots first. Each gets the guest image's initrd.
   std::vector<std::pair<std::string, std::string>> kernels;
   std::string initrd;
+  // Releases that boot another initrd than `initrd` (e.g. one that cannot
+  // boot): release -> its initrd on this host.
+  std::map<std::string, std::string> initrd_of;
   std::string cmdline = "intel_iommu=on iommu.strict=1";  // the first boot's IOMMU tokens
   // The emulated IOMMU: intel (VT-d, with an Intel CPU) or amd (AMD-Vi,
   // with an AMD CPU): the CPU vendor decides the tokens the controller writes.

@@ -85,9 +85,5 @@ TEST(MemcaslapParserTest, ProgressFromPeriodicTables) {
   EXPECT_EQ(tps, (std::vector<double>{162224}));
 }
 
-TEST(MemcaslapParserTest, StripsTerminalEscapes) {
-  EXPECT_EQ(StripTerminalEscapes("a\x1b[1;1H\x1b[2Jb"), "ab");
-}
-
 }  // namespace
 }  // namespace iommuvm::agent

@@ -546,8 +546,10 @@ TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
   EXPECT_NE(runs[0].error.find("the node did not reboot"), std::string::npos) << runs[0].error;
 }
 
-// A node that does not come back within timeouts.boot is LOST; its run is
-// retried; after three losses it is QUARANTINED.
+// A node that does not come back within timeouts.boot is LOST and
+// QUARANTINED at once (it hangs or panics in that boot; its next attempt
+// would boot it the same way); its run is retried on another pair, or waits
+// saying why.
 TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
   std::string yaml = StrictSpec() + "retries: 5\n";
   yaml.replace(yaml.find("retries: 1\n"), 11, "");
@@ -555,44 +557,122 @@ TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
   ASSERT_THAT(r, IsOk());
   ASSERT_TRUE(r->errors.empty()) << r->errors[0].Format("spec");
   Register("cli", v1::ROLE_CLIENT);
-  for (int loss = 1; loss <= 3; ++loss) {
-    Register("srv", v1::ROLE_SERVER);
-    ASSERT_THAT(scheduler_->Tick(), IsOk());
-    v1::Step sw = gateway_.LastStep("srv");
-    ASSERT_TRUE(sw.has_switch_mode()) << loss;
-    ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "grub", "b"), IsOk());
-    scheduler_->OnDisconnect("srv");
-    clock_.Advance(absl::Minutes(4));
-    scheduler_->OnHeartbeat("cli");
-    ASSERT_THAT(scheduler_->Tick(), IsOk());
-    EXPECT_EQ((*store_->ListAttempts(r->experiment_id)).back().state, AttemptState::kRebooting);
-    clock_.Advance(absl::Minutes(2));  // 6 min > timeouts.boot (5 min)
-    scheduler_->OnHeartbeat("cli");
-    ASSERT_THAT(scheduler_->Tick(), IsOk());
-    auto attempts = *store_->ListAttempts(r->experiment_id);
-    ASSERT_EQ(attempts.size(), static_cast<size_t>(loss + 1));
-    EXPECT_EQ(attempts[loss - 1].state, AttemptState::kLost);
-    EXPECT_NE(attempts[loss - 1].error.find("did not come back within timeouts.boot (5m)"),
-              std::string::npos)
-        << attempts[loss - 1].error;
-  }
-  auto agents = scheduler_->Agents();
-  for (const auto& a : agents) {
+  Register("srv", v1::ROLE_SERVER);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_TRUE(sw.has_switch_mode());
+  ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "grub", "b"), IsOk());
+  scheduler_->OnDisconnect("srv");
+  clock_.Advance(absl::Minutes(4));
+  scheduler_->OnHeartbeat("cli");
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  EXPECT_EQ((*store_->ListAttempts(r->experiment_id)).back().state, AttemptState::kRebooting);
+  clock_.Advance(absl::Minutes(2));  // 6 min > timeouts.boot (5 min)
+  scheduler_->OnHeartbeat("cli");
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  auto attempts = *store_->ListAttempts(r->experiment_id);
+  ASSERT_EQ(attempts.size(), 2u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kLost);
+  EXPECT_NE(attempts[0].error.find("did not come back within timeouts.boot (5m)"),
+            std::string::npos)
+      << attempts[0].error;
+  EXPECT_EQ(attempts[1].state, AttemptState::kPending) << "retried";
+  for (const auto& a : scheduler_->Agents()) {
     if (a.node.agent_id == "srv") {
       EXPECT_EQ(a.node.health, NodeHealth::kQuarantined);
+      EXPECT_EQ(a.node.health_reason,
+                "after not coming back from a boot within timeouts.boot (5m)");
     }
   }
-  // Back, but quarantined: the experiment says why its runs wait.
+  // Back after all, but quarantined: the experiment says why its runs wait.
   Register("srv", v1::ROLE_SERVER);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   EXPECT_EQ(scheduler_->WaitingReason(r->experiment_id),
-            "no eligible pair; servers: srv quarantined after 3 losses (iommuvm agents "
-            "--release srv); clients: cli available");
+            "no eligible pair; servers: srv quarantined after not coming back from a boot "
+            "within timeouts.boot (5m) (iommuvm agents --release srv); clients: cli available");
   ASSERT_THAT(scheduler_->ReleaseAgent("srv"), IsOk());
+  for (const auto& a : scheduler_->Agents()) {
+    if (a.node.agent_id == "srv") {
+      EXPECT_EQ(a.node.health_reason, "");
+    }
+  }
   ASSERT_THAT(scheduler_->Tick(), IsOk());
   EXPECT_EQ(scheduler_->WaitingReason(r->experiment_id), "");
   EXPECT_TRUE(gateway_.LastStep("srv").has_switch_mode()) << "released: runs start again";
   EXPECT_FALSE(scheduler_->ReleaseAgent("nobody").ok());
+}
+
+// With a console to read, the loss waits for it (read after the pass,
+// without the lock), and the error and the quarantine carry its last lines,
+// the kernel's panic line first.
+TEST_F(SchedulerTest, NodeNotBackFromABootIsReportedWithItsConsole) {
+  SchedulerOptions options;
+  options.agent_grace = absl::Seconds(10);
+  std::vector<std::pair<std::string, std::string>> asked;
+  options.read_console =
+      [&](const std::string& node,
+          const std::string& hostname) -> absl::StatusOr<std::vector<std::string>> {
+    asked.emplace_back(node, hostname);
+    return std::vector<std::string>{
+        "[    1.9] Kernel panic - not syncing: VFS: Unable to mount root fs on "
+        "unknown-block(0,0)",
+        "[    1.9] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs ]---"};
+  };
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  auto r = scheduler_->Submit(StrictSpec());
+  ASSERT_THAT(r, IsOk());
+  Register("cli", v1::ROLE_CLIENT);
+  Register("srv", v1::ROLE_SERVER);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());
+  v1::Step sw = gateway_.LastStep("srv");
+  ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "kexec", "b"), IsOk());
+  scheduler_->OnDisconnect("srv");
+  clock_.Advance(absl::Minutes(6));
+  scheduler_->OnHeartbeat("cli");
+  ASSERT_THAT(scheduler_->Tick(), IsOk());  // asks for the console, then reads it
+  EXPECT_EQ(asked.size(), 1u);
+  ASSERT_THAT(scheduler_->Tick(), IsOk());  // the loss, with it
+  EXPECT_EQ(asked.size(), 1u) << "read once";
+  auto attempts = *store_->ListAttempts(r->experiment_id);
+  EXPECT_EQ(attempts[0].state, AttemptState::kLost);
+  EXPECT_NE(attempts[0].error.find(
+                "; console: Kernel panic - not syncing: VFS: Unable to mount root fs on "
+                "unknown-block(0,0); its last lines: [    1.9] Kernel panic - not syncing: VFS: "
+                "Unable to mount root fs on unknown-block(0,0) | [    1.9] ---[ end Kernel panic"),
+            std::string::npos)
+      << attempts[0].error;
+  for (const auto& a : scheduler_->Agents()) {
+    if (a.node.agent_id != "srv") continue;
+    EXPECT_EQ(a.node.health, NodeHealth::kQuarantined);
+    EXPECT_EQ(a.node.health_reason,
+              "after not coming back from a boot within timeouts.boot (5m), console: Kernel panic "
+              "- not syncing: VFS: Unable to mount root fs on unknown-block(0,0)");
+  }
+}
+
+// An agent lost while it serves (not booting) is quarantined after the
+// third loss only: an outage passes.
+TEST_F(SchedulerTest, AgentLostThreeTimesIsQuarantined) {
+  std::string yaml = kSpec;
+  yaml.replace(yaml.find("retries: 1\n"), 11, "retries: 5\n");
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  Register("cli", v1::ROLE_CLIENT);
+  for (int loss = 1; loss <= 3; ++loss) {
+    Register("srv", v1::ROLE_SERVER);
+    TickAndVerify();
+    ASSERT_EQ((*store_->ListAttempts(r->experiment_id))[loss - 1].state, AttemptState::kPreparing);
+    scheduler_->OnDisconnect("srv");
+    clock_.Advance(absl::Seconds(11));
+    scheduler_->OnHeartbeat("cli");
+    ASSERT_THAT(scheduler_->Tick(), IsOk());
+    EXPECT_EQ((*store_->ListAttempts(r->experiment_id))[loss - 1].state, AttemptState::kLost);
+    for (const auto& a : scheduler_->Agents()) {
+      if (a.node.agent_id != "srv") continue;
+      EXPECT_EQ(a.node.health, loss < 3 ? NodeHealth::kReady : NodeHealth::kQuarantined) << loss;
+      EXPECT_EQ(a.node.health_reason, loss < 3 ? "" : "after 3 losses");
+    }
+  }
 }
 
 constexpr char kPlannedSpec[] = R"(name: planned
