@@ -94,7 +94,8 @@ absl::Status RunAgent(const AgentConfig& given, const std::atomic<bool>* stop) {
   for (const std::string& pf : vfio.DisableLeftoverVfs()) {
     Log("agent", "disabled the VFs of ", pf, " an earlier life enabled for a guest");
   }
-  // Proc/sys facts come from the sysroot; run directories live on the host.
+  // Steps measure the live host (its /proc, /sys, run directories); only
+  // node control and the probe read the sysroot.
   std::unique_ptr<PerfCounters> perf = MakeLinuxPerfCounters();
   AgentDeps deps{&host_fs, &runner, &clock, perf.get()};
   std::string agent_id = config.agent_id;

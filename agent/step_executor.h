@@ -32,7 +32,10 @@ namespace iommuvm::agent {
 
 // The agent's side effects, replaced by fakes in tests.
 struct AgentDeps {
-  FileSystem* fs = nullptr;      // rooted at the sysroot (/proc, /sys)
+  // The host's own files: run directories, and the live /proc and /sys the
+  // telemetry and host environment read. (Node control reads its sysroot
+  // instead: a generated tree on a simulated node.)
+  FileSystem* fs = nullptr;
   CommandRunner* runner = nullptr;
   const Clock* clock = nullptr;
   PerfCounters* perf = nullptr;  // for the iommu_pmu collector; null: none

@@ -59,7 +59,8 @@ void PrintExplanation(Context& ctx, const std::vector<results::ComparisonRow>& r
            {"unmaps_per_req"},
            {"inval_per_req"},
            {"softirq_us_per_req"},
-           {"bottleneck"}});
+           {"bottleneck"},
+           {"simulated"}});
   const results::ComparisonRow* base = nullptr;
   for (const auto& r : rows) {
     if (r.is_baseline) {
@@ -78,7 +79,8 @@ void PrintExplanation(Context& ctx, const std::vector<results::ComparisonRow>& r
               FromTo(base->softirq_us_per_request, r.softirq_us_per_request, 2),
               base->bottleneck == r.bottleneck
                   ? r.bottleneck
-                  : absl::StrCat(base->bottleneck, " -> ", r.bottleneck)});
+                  : absl::StrCat(base->bottleneck, " -> ", r.bottleneck),
+              base->simulated || r.simulated ? "SIMULATED" : ""});
   }
   t.Print(ctx.out, format);
 }

@@ -188,8 +188,18 @@ absl::StatusOr<int64_t> Database::QueryInt(absl::string_view sql) {
   return row ? st.Int(0) : 0;
 }
 
+namespace {
+// BEGIN and COMMIT as statements, so their errors are classified like any
+// other: a busy database or a full disk at COMMIT (where WAL pages are
+// written) is storage trouble that passes, not a fault of what was written.
+absl::Status RunStatement(Database& db, absl::string_view sql) {
+  ASSIGN_OR_RETURN(Statement st, db.Prepare(sql));
+  return st.Step().status();
+}
+}  // namespace
+
 Transaction::Transaction(Database& db) : db_(db) {
-  begin_status_ = db_.Exec("BEGIN IMMEDIATE");
+  begin_status_ = RunStatement(db_, "BEGIN IMMEDIATE");
   done_ = !begin_status_.ok();
 }
 
@@ -200,7 +210,7 @@ Transaction::~Transaction() {
 absl::Status Transaction::Commit() {
   RETURN_IF_ERROR(begin_status_);
   done_ = true;
-  absl::Status s = db_.Exec("COMMIT");
+  absl::Status s = RunStatement(db_, "COMMIT");
   if (!s.ok()) (void)db_.Exec("ROLLBACK");
   return s;
 }

@@ -103,7 +103,9 @@ void Controller::Loop() {
   uint64_t seen = 0;
   while (!stopping_.load()) {
     absl::Status s = scheduler_->Tick();
-    if (!s.ok()) Log("controller", "scheduling pass failed: ", s.message());
+    if (!s.ok() && !scheduler::StorageTrouble(s)) {
+      Log("controller", "scheduling pass failed: ", s.message());
+    }
     // Wake early on any change (a result, a new agent, a submission).
     seen = scheduler_->WaitForChange(seen, tick_interval_);
   }

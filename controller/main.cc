@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/shutdown.h"
 #include "controller/controller.h"
+#include "spec/matrix.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "gRPC address for the CLI and agents");
 ABSL_FLAG(std::string, db, "iommuvm.db", "SQLite results database (created if missing)");
@@ -15,6 +16,8 @@ ABSL_FLAG(bool, insecure, false,
           "allow plaintext on a non-loopback --listen (closed networks only)");
 ABSL_FLAG(absl::Duration, agent_grace, absl::Seconds(15),
           "an agent silent this long is lost and its attempt retried");
+ABSL_FLAG(uint64_t, max_runs_per_experiment, iommuvm::spec::kMaxRunsPerExperiment,
+          "the most runs one submitted spec may expand to");
 ABSL_FLAG(std::string, console_command, "",
           "shell command printing a node's serial console ({node}: agent id, {hostname}); its "
           "last lines explain a node that did not come back from a boot, e.g. "
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
   if (config.insecure && config.tls_dir.empty()) iommuvm::SetLogPrefix("INSECURE ");
   config.scheduler.agent_grace = absl::GetFlag(FLAGS_agent_grace);
   config.console_command = absl::GetFlag(FLAGS_console_command);
+  config.scheduler.max_runs_per_experiment = absl::GetFlag(FLAGS_max_runs_per_experiment);
   auto controller = iommuvm::Controller::Start(config);
   if (!controller.ok()) {
     iommuvm::Log("iommuvm-controller", "refusing to start: ", controller.status().message());

@@ -31,7 +31,7 @@ const std::vector<std::string> kSwitchMethods = {"sysfs", "kexec", "grub"};
 // Reads one spec file; each Read* method handles one section.
 class Parser {
  public:
-  explicit Parser(SpecErrors* errors) : errors_(errors) {}
+  Parser(SpecErrors* errors, uint64_t max_runs) : errors_(errors), max_runs_(max_runs) {}
 
   void ReadTop(const YAML::Node& root, ExperimentSpec* spec) {
     MapReader r(root, "", errors_);
@@ -146,12 +146,14 @@ class Parser {
     ReadPartialPoints(m, "include", *spec, &spec->matrix.include);
     std::string factors;
     uint64_t bound = MatrixSizeBound(*spec, &factors);
-    if (bound > kMaxRunsPerExperiment) {
+    if (bound > max_runs_) {
       m.Error(n, "matrix",
               absl::StrCat("expands to up to ",
                            bound == UINT64_MAX ? "more than 2^64" : absl::StrCat(bound), " runs (",
-                           factors, "), more than the ", kMaxRunsPerExperiment,
-                           " one experiment may have; split it or shorten the axes that multiply"));
+                           factors, "), more than the ", max_runs_,
+                           " one experiment may have (the controller's "
+                           "--max_runs_per_experiment); split it or shorten the axes that "
+                           "multiply"));
       return;  // too big to expand for the checks below
     }
     CheckVmAgainstModes(m, *spec);
@@ -724,11 +726,12 @@ class Parser {
   }
 
   SpecErrors* errors_;
+  uint64_t max_runs_;
 };
 
 }  // namespace
 
-ParseResult ParseSpec(absl::string_view yaml_text) {
+ParseResult ParseSpec(absl::string_view yaml_text, uint64_t max_runs) {
   ParseResult result;
   YAML::Node root;
   try {
@@ -743,7 +746,7 @@ ParseResult ParseSpec(absl::string_view yaml_text) {
   }
   ExperimentSpec spec;
   try {
-    Parser parser(&result.errors);
+    Parser parser(&result.errors, max_runs);
     parser.ReadTop(root, &spec);
   } catch (const YAML::Exception& e) {  // defensive: yaml-cpp throws on odd input
     SpecError err;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "spec/matrix.h"
 #include "spec/spec.h"
 #include "spec/spec_error.h"
 
@@ -16,6 +17,10 @@ struct ParseResult {
   SpecErrors errors;
 };
 
-ParseResult ParseSpec(absl::string_view yaml_text);
+// `max_runs`: the most runs a spec may expand to (a controller's
+// --max_runs_per_experiment); more is an error naming the axes that
+// multiply. A stored spec is read again with no cap (UINT64_MAX): it was
+// checked when submitted.
+ParseResult ParseSpec(absl::string_view yaml_text, uint64_t max_runs = kMaxRunsPerExperiment);
 
 }  // namespace iommuvm::spec

@@ -86,7 +86,7 @@ absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> Scheduler::SpecFor(
   auto it = specs_.find(experiment_id);
   if (it != specs_.end()) return it->second;
   ASSIGN_OR_RETURN(store::ExperimentRecord e, store_->GetExperiment(experiment_id));
-  spec::ParseResult parsed = spec::ParseSpec(e.spec_yaml);
+  spec::ParseResult parsed = spec::ParseSpec(e.spec_yaml, UINT64_MAX);
   if (!parsed.spec) {
     return absl::DataLossError(
         absl::StrCat("stored spec of experiment ", experiment_id,
@@ -99,7 +99,7 @@ absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> Scheduler::SpecFor(
 
 absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml, bool validate_only) {
   SubmitResult result;
-  spec::ParseResult parsed = spec::ParseSpec(spec_yaml);
+  spec::ParseResult parsed = spec::ParseSpec(spec_yaml, options_.max_runs_per_experiment);
   if (!parsed.spec) {
     result.errors = std::move(parsed.errors);
     return result;
@@ -182,6 +182,13 @@ absl::StatusOr<std::vector<uint32_t>> Scheduler::Rerun(int64_t experiment_id, bo
 absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
                                                       std::vector<v1::ControllerMessage>* resend) {
   std::lock_guard lock(mu_);
+  auto ack = Register(reg, resend);
+  NoteStorage(ack.status(), /*wrote=*/true);
+  return ack;
+}
+
+absl::StatusOr<v1::RegisterAck> Scheduler::Register(const v1::Register& reg,
+                                                    std::vector<v1::ControllerMessage>* resend) {
   absl::Time now = clock_->Now();
   store::NodeRecord node;
   ASSIGN_OR_RETURN(auto known, store_->ListNodes());

@@ -32,6 +32,7 @@
 #include "controller/store/store.h"
 #include "iommuvm/v1/agent.pb.h"
 #include "results/steady_state.h"
+#include "spec/matrix.h"
 #include "spec/spec.h"
 #include "spec/spec_error.h"
 
@@ -42,11 +43,18 @@ using store::ExperimentState;
 using store::NodeHealth;
 using store::RunState;
 
+// Storage trouble that passes (a full disk, an IO error, busy): not the
+// message's or the pass's fault. The scheduler logs it once per change;
+// callers need not log it again.
+bool StorageTrouble(const absl::Status& s);
+
 struct SchedulerOptions {
   // An agent silent or disconnected this long is lost; its attempt is LOST.
   absl::Duration agent_grace = absl::Seconds(15);
   absl::Duration heartbeat_interval = absl::Seconds(2);
   uint32_t quarantine_after_losses = 3;
+  // The most runs one submitted spec may expand to.
+  uint64_t max_runs_per_experiment = spec::kMaxRunsPerExperiment;
   // Reads the last lines of a node's console (agent id, host name); unset:
   // none can be read. A node that does not come back from a boot is
   // reported with them (controller/node_console.h).
@@ -280,6 +288,13 @@ class Scheduler {
     std::vector<std::string> lines;
   };
   std::map<int64_t, ConsoleRead> consoles_;
+  // The database could not store (full or failing disk): logged once when
+  // it starts and once when a write succeeds again.
+  bool storage_trouble_ = false;
+  // Notes the outcome of a store write (`wrote`: `s` OK means it stored).
+  void NoteStorage(const absl::Status& s, bool wrote);
+  absl::StatusOr<v1::RegisterAck> Register(const v1::Register& reg,
+                                           std::vector<v1::ControllerMessage>* resend);
 };
 
 }  // namespace iommuvm::scheduler

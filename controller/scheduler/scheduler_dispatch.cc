@@ -251,6 +251,10 @@ absl::Status Scheduler::StopIdleGuests(int64_t experiment_id) {
 
 absl::Status Scheduler::Tick() {
   absl::Status pass = Pass();
+  if (!pass.ok()) {
+    std::lock_guard lock(mu_);
+    NoteStorage(pass, /*wrote=*/false);
+  }
   ReadConsoles();
   return pass;
 }

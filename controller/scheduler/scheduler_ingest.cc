@@ -110,12 +110,22 @@ void Scheduler::SendStep(const std::string& agent_id, v1::Step step) {
   }
 }
 
-namespace {
-// Storage trouble that passes (full disk, IO error, busy): not the
-// message's fault, so it stays unacked and is resent.
 bool StorageTrouble(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsResourceExhausted(s);
 }
+
+void Scheduler::NoteStorage(const absl::Status& s, bool wrote) {
+  if (StorageTrouble(s) && !storage_trouble_) {
+    storage_trouble_ = true;
+    Log(kLog, "the database cannot store (", s.message(),
+        "); agents keep their messages and resend them until it can");
+  } else if (s.ok() && wrote && storage_trouble_) {
+    storage_trouble_ = false;
+    Log(kLog, "the database stores again; agents' held messages are being ingested");
+  }
+}
+
+namespace {
 
 std::string KindOf(const v1::AgentMessage& msg) {
   switch (msg.body_case()) {
@@ -138,6 +148,7 @@ absl::StatusOr<Ingested> Scheduler::OnData(const std::string& agent_id,
   if (msg.seq() == 0) return absl::InvalidArgumentError("data message without a sequence number");
   liveness_.HeardFrom(agent_id);
   absl::Status s = Ingest(agent_id, msg);
+  NoteStorage(s, /*wrote=*/true);
   if (s.ok() || StorageTrouble(s)) return s.ok() ? absl::StatusOr<Ingested>(Ingested{}) : s;
   // It can never be applied: record why (with its sequence number, so a
   // resent copy is a duplicate) and let the agent drop it.

@@ -34,8 +34,11 @@ class SessionReactor final
     }
     grpc::Status status = Handle(in_);
     if (!status.ok()) {
-      Log(kLog, "closing session of ", agent_id_.empty() ? peer_ : agent_id_, ": ",
-          status.error_message());
+      // Storage trouble is logged once by the scheduler, not per session.
+      if (!storage_refused_) {
+        Log(kLog, "closing session of ", agent_id_.empty() ? peer_ : agent_id_, ": ",
+            status.error_message());
+      }
       End(status);
       return;
     }
@@ -129,6 +132,7 @@ class SessionReactor final
       if (!ack.ok()) {
         registry_->Detach(agent_id_, this);
         agent_id_.clear();
+        storage_refused_ = scheduler::StorageTrouble(ack.status());
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(ack.status().message()));
       }
       v1::ControllerMessage reply;
@@ -151,6 +155,7 @@ class SessionReactor final
         auto ingested = scheduler_->OnData(agent_id_, msg);
         if (!ingested.ok()) {
           // Not acked: the agent keeps it in its outbox and resends.
+          storage_refused_ = scheduler::StorageTrouble(ingested.status());
           return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                               absl::StrCat("cannot store message ", msg.seq(), ": ",
                                            ingested.status().message()));
@@ -172,6 +177,7 @@ class SessionReactor final
   std::string peer_cn_;  // the certificate's common name; empty without TLS
   std::string agent_id_;
   v1::AgentMessage in_;
+  bool storage_refused_ = false;  // the session ends for the database's trouble
 
   std::mutex mu_;
   std::deque<v1::ControllerMessage> out_;

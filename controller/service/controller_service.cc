@@ -175,7 +175,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
     if (!s.ok()) return Done(ctx, s);
   }
   // VM runs carry their guest's shape, from the spec they ran.
-  spec::ParseResult parsed = spec::ParseSpec(exp->spec_yaml);
+  spec::ParseResult parsed = spec::ParseSpec(exp->spec_yaml, UINT64_MAX);
   for (auto& row : ToResultRows(*runs, *attempts, *results, store_)) {
     if (parsed.spec) {
       if (auto vm = parsed.spec->vms.find(row.vm()); vm != parsed.spec->vms.end()) {

@@ -250,13 +250,25 @@ TEST(AgentKillTest, AFullControllerDiskDelaysButLosesNothing) {
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
                              absl::Seconds(60)));
   disk->Fill();
-  ASSERT_TRUE(controller.WaitForLog("cannot store message", absl::Seconds(30))) << controller.Log();
+  ASSERT_TRUE(controller.WaitForLog("the database cannot store", absl::Seconds(30)))
+      << controller.Log();
   absl::SleepFor(absl::Seconds(2));
   disk->Free();
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
                              absl::Seconds(150)))
       << controller.Log() << client.Log() << server.Log();
   ExpectOneResultSetPerRun(h, 2);
+  // One line when it could not store, one when it could again, however
+  // many messages and sessions were refused in between.
+  auto count = [&](const std::string& line) {
+    size_t n = 0;
+    std::string log = controller.Log();
+    for (size_t at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("the database cannot store"), 1u) << controller.Log();
+  EXPECT_EQ(count("the database stores again"), 1u) << controller.Log();
+  EXPECT_EQ(count("cannot store message"), 0u) << controller.Log();
 }
 
 // The controller's disk fails mid-experiment (the kernel remounts it
@@ -280,7 +292,7 @@ TEST(AgentKillTest, AControllerDiskForcedReadOnlyLosesNoAckedMessage) {
       << c.controller.Log();
   std::string why;
   ASSERT_TRUE(disk->ForceReadOnly(&why)) << why;
-  ASSERT_TRUE(c.controller.WaitForLog("cannot store message", absl::Seconds(30)))
+  ASSERT_TRUE(c.controller.WaitForLog("the database cannot store", absl::Seconds(30)))
       << c.controller.Log();
   Kill(c.controller);
   ASSERT_TRUE(disk->Repair(&why)) << why;

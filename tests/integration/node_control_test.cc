@@ -129,7 +129,7 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
   CommandResult why = h.Cli({"compare", "1", "--allow-simulated", "--explain", "--format", "csv"});
   ASSERT_EQ(why.exit_code, 0) << why.err;
   EXPECT_EQ(why.out.find("workload,vm,params,op,baseline,mode,throughput_change_pct,maps_per_req,"
-                         "unmaps_per_req,inval_per_req,softirq_us_per_req,bottleneck\n"),
+                         "unmaps_per_req,inval_per_req,softirq_us_per_req,bottleneck,simulated\n"),
             0u)
       << why.out;
   for (const char* mode : {"passthrough", "lazy"}) {
@@ -137,6 +137,13 @@ TEST(NodeControlTest, ThreeModesThreeSimulatedRebootsWithEvidence) {
         << why.out;
   }
   EXPECT_NE(why.out.find("0.00 -> 0.00"), std::string::npos) << why.out;
+  // Every row of simulated modes says so.
+  size_t marked = 0;
+  for (size_t at = why.out.find(",SIMULATED\n"); at != std::string::npos;
+       at = why.out.find(",SIMULATED\n", at + 1)) {
+    ++marked;
+  }
+  EXPECT_EQ(marked, 2u) << why.out;
 
   // The HTML report: written, well-formed (XHTML parses as XML), one cost
   // table for the workload with every mode.

@@ -33,8 +33,24 @@ class SchedulerIngestTest : public SchedulerTest {
   }
 };
 
+// iommuvm_ingest_rejected_total{kind} as /metrics would show it.
+double RejectedOnMetrics(const ControllerMetrics& metrics, const std::string& kind) {
+  for (const auto& family : metrics.registry()->Collect()) {
+    if (family.name != "iommuvm_ingest_rejected_total") continue;
+    for (const auto& m : family.metric) {
+      if (m.label.size() == 1 && m.label[0].value == kind) return m.counter.value;
+    }
+  }
+  return -1;  // absent
+}
+
 TEST_F(SchedulerIngestTest, ASecondResultSetForAnAttemptIsRefusedAndRecorded) {
+  ControllerMetrics metrics;
+  SchedulerOptions options;
+  options.agent_grace = absl::Seconds(10);
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, &metrics, options);
   v1::Step load = StartLoad();
+  EXPECT_EQ(RejectedOnMetrics(metrics, "run_result"), -1);
   auto first = scheduler_->OnData("cli", ResultMessage(++seq_["cli"], load));
   ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->rejected, "");
@@ -47,10 +63,12 @@ TEST_F(SchedulerIngestTest, ASecondResultSetForAnAttemptIsRefusedAndRecorded) {
   ASSERT_TRUE(rejections.count("cli"));
   EXPECT_EQ(rejections["cli"].count, 1);
   EXPECT_EQ(rejections["cli"].last_seq, seq_["cli"]);
+  EXPECT_EQ(RejectedOnMetrics(metrics, "run_result"), 1);
   // Resent copies of the rejected message are duplicates, not new rejections.
   auto again = scheduler_->OnData("cli", ResultMessage(seq_["cli"], load));
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ((*store_->Rejections())["cli"].count, 1);
+  EXPECT_EQ(RejectedOnMetrics(metrics, "run_result"), 1);
   // The attempt goes on as if the second had never come.
   ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
   EXPECT_TRUE(gateway_.LastStep("srv").has_stop_server());

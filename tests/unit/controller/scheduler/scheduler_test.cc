@@ -675,6 +675,30 @@ TEST_F(SchedulerTest, AgentLostThreeTimesIsQuarantined) {
   }
 }
 
+// The cap on an experiment's size is the controller's to set: a spec over
+// it is refused at submit, naming the axes that multiply and the flag.
+TEST_F(SchedulerTest, TheRunCapIsTheControllersToSet) {
+  std::string yaml = kSpec;
+  yaml.replace(yaml.find("repetitions: 1\n"), 15, "repetitions: 12\n");
+  SchedulerOptions options;
+  options.max_runs_per_experiment = 10;
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  auto r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_NE(r->errors[0].message.find("expands to up to 12 runs"), std::string::npos)
+      << r->errors[0].message;
+  EXPECT_NE(r->errors[0].message.find("more than the 10 one experiment may have (the "
+                                      "controller's --max_runs_per_experiment)"),
+            std::string::npos)
+      << r->errors[0].message;
+  options.max_runs_per_experiment = 12;
+  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  r = scheduler_->Submit(yaml);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->errors.empty());
+}
+
 constexpr char kPlannedSpec[] = R"(name: planned
 matrix:
   workload: [a, b, c]

@@ -1,0 +1,80 @@
+// What `iommuvm results` and the `results` view say of a run: an unsteady
+// run (its server's rate fell below the threshold in some interval) and a
+// simulated one are marked in both.
+#include "controller/service/proto_convert.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/sqlite.h"
+#include "controller/store/sqlite_store.h"
+#include "tests/support/status_matchers.h"
+
+namespace iommuvm::service {
+namespace {
+
+using ::iommuvm::testing::IsOk;
+using store::AttemptState;
+
+TEST(ProtoConvertTest, AnUnsteadyRunIsMarkedInResultRowsAndTheResultsView) {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("proto_convert_test_" + std::to_string(::getpid()) + ".db"))
+                         .string();
+  for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path + s);
+  FakeClock clock;
+  auto s = *store::SqliteStore::Open(path, &clock);
+  store::NewExperiment e;
+  e.name = "x";
+  e.spec_yaml = "name: x";
+  e.spec_sha256 = "abc";
+  store::RunRecord run;
+  run.point.workload = "w";
+  run.point.vm = "bare-metal";
+  run.point.repetition = 1;
+  e.runs.push_back(run);
+  ASSERT_THAT(s->CreateExperiment(e), IsOk());
+  store::AttemptRecord a = (*s->OpenAttempts())[0];
+
+  const std::string why = "interval 3 at 31% of the median rate";
+  store::Mutation m;
+  AttemptState path_states[] = {AttemptState::kPending,   AttemptState::kAssigned,
+                                AttemptState::kVerifying, AttemptState::kPreparing,
+                                AttemptState::kRunning,   AttemptState::kCollecting,
+                                AttemptState::kSucceeded};
+  for (size_t i = 1; i < std::size(path_states); ++i) {
+    store::AttemptUpdate u;
+    u.attempt_id = a.id;
+    u.from = path_states[i - 1];
+    u.to = path_states[i];
+    if (i == 1) u.nodes = std::make_pair(std::string("srv"), std::string("cli"));
+    m.attempts.push_back(u);
+  }
+  m.attempts.back().evidence = {{store::kUnsteadyKey, why}, {store::kSimulatedKey, "true"}};
+  store::ResultRecord r;
+  r.attempt_id = a.id;
+  r.run_id = a.run_id;
+  r.tool = "redis-benchmark";
+  r.result.set_operation("GET");
+  r.result.set_throughput_ops(1000);
+  m.results.push_back(r);
+  ASSERT_THAT(s->Apply(m), IsOk());
+
+  auto rows = ToResultRows(*s->ListRuns(a.experiment_id), *s->ListAttempts(a.experiment_id),
+                           *s->ResultsOfAttempt(a.id), s.get());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].unsteady(), why);
+  EXPECT_TRUE(rows[0].simulated());
+
+  auto db = *sqlite::Database::Open(path, /*create=*/false, /*read_only=*/true);
+  auto q = *db->Prepare("SELECT unsteady, simulated FROM results");
+  ASSERT_TRUE(*q.Step());
+  EXPECT_EQ(q.Text(0), why);
+  EXPECT_EQ(q.Int(1), 1);
+  EXPECT_FALSE(*q.Step());
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+
+}  // namespace
+}  // namespace iommuvm::service
