@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +39,35 @@ struct Spawned {
   int out_fd = -1;
   int err_fd = -1;
 };
+
+// A guardian of process group `group`: a small child of this thread, outside
+// the group, that kills the whole group when this thread dies (however it
+// dies: SIGKILL included) and otherwise sleeps until killed itself. The
+// group leader's PR_SET_PDEATHSIG alone does not reach what it forked
+// (nginx's workers, a daemon's children): those would outlive the agent
+// and keep serving. Called after fork's rules: async-signal-safe only.
+pid_t SpawnGroupGuardian(pid_t group, pid_t parent) {
+  pid_t guardian = ::fork();
+  if (guardian != 0) return guardian;  // the parent (or -1: unguarded)
+  sigset_t wake;
+  sigemptyset(&wake);
+  sigaddset(&wake, SIGUSR1);
+  ::sigprocmask(SIG_SETMASK, &wake, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  if (::getppid() == parent) {
+    // Hold nothing of the agent's (sockets, database files, logs).
+    struct rlimit files;
+    int max_fd = ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 65536
+                     ? static_cast<int>(files.rlim_cur)
+                     : 65536;
+    for (int fd = 0; fd < max_fd; ++fd) ::close(fd);
+    siginfo_t info;
+    while (::sigwaitinfo(&wake, &info) < 0) {
+    }
+  }
+  ::kill(-group, SIGKILL);
+  ::_exit(0);
+}
 
 // Forks and execs `path` with argv; the child gets its own process group and
 // dies with the parent thread. With `log_path`, output goes to that file;
@@ -138,25 +168,37 @@ void KillGroupAndReap(pid_t pid, absl::Duration grace, int* status) {
 
 class LocalProcess final : public Process {
  public:
-  explicit LocalProcess(pid_t pid) : pid_(pid) {}
+  LocalProcess(pid_t pid, pid_t guardian) : pid_(pid), guardian_(guardian) {}
   ~LocalProcess() override { Stop(absl::Seconds(2)); }
   pid_t pid() const override { return pid_; }
   bool Running() override {
     if (reaped_) return false;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
+    if (::waitpid(pid_, &status_, WNOHANG) == pid_) Reaped();
     return !reaped_;
   }
   void Stop(absl::Duration grace) override {
     if (!Running()) return;
     KillGroupAndReap(pid_, grace, &status_);
-    reaped_ = true;
+    Reaped();
   }
   std::string ExitDescription() override {
     return Running() ? "running" : DescribeWaitStatus(status_);
   }
 
  private:
+  // The leader is reaped (its pid and group id may be reused from now on):
+  // its guardian goes too.
+  void Reaped() {
+    reaped_ = true;
+    if (guardian_ > 0) {
+      ::kill(guardian_, SIGKILL);
+      ::waitpid(guardian_, nullptr, 0);
+      guardian_ = -1;
+    }
+  }
+
   pid_t pid_;
+  pid_t guardian_;
   int status_ = 0;
   bool reaped_ = false;
 };
@@ -256,7 +298,8 @@ absl::StatusOr<std::unique_ptr<Process>> LocalCommandRunner::Start(const Command
   if (spec.log_path.empty()) return absl::InvalidArgumentError("Start needs a log_path");
   ASSIGN_OR_RETURN(std::string path, Which(spec.argv[0]));
   ASSIGN_OR_RETURN(Spawned child, Spawn(path, spec));
-  return std::unique_ptr<Process>(new LocalProcess(child.pid));
+  return std::unique_ptr<Process>(
+      new LocalProcess(child.pid, SpawnGroupGuardian(child.pid, ::getpid())));
 }
 
 }  // namespace iommuvm

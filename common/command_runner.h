@@ -45,9 +45,10 @@ struct CommandResult {
   std::string Describe(const std::string& tool) const;
 };
 
-// A started long-running child process (its own process group). Children
-// die with the thread that started them (PR_SET_PDEATHSIG), so start them
-// from long-lived threads.
+// A started long-running child process (its own process group). The whole
+// group dies with the thread that started it (PR_SET_PDEATHSIG on the child,
+// and a guardian that kills the group, so what the child forked goes too:
+// no server outlives a killed agent), so start them from long-lived threads.
 class Process {
  public:
   virtual ~Process() = default;

@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/leftover_processes.h"
 #include "agent/paths.h"
@@ -118,23 +121,67 @@ TEST(AgentKillTest, AServerAgentKilledMidLoadLeavesNoServerAndItsRunIsRetried) {
   Cluster c;
   ASSERT_NO_FATAL_FAILURE(StartNginxLoad(h, &c, 1));
   std::string runs = h.dir() / "agent-server-1/runs";
+  ASSERT_FALSE(agent::FindLeftovers("/proc", runs).empty()) << "nginx is not running";
   Kill(c.server);
-  std::vector<agent::LeftoverProcess> orphans = agent::FindLeftovers("/proc", runs);
-  EXPECT_FALSE(orphans.empty()) << "nginx workers should have outlived their agent";
+  // nginx's master and its workers (which no parent-death signal reaches)
+  // die with the agent, by themselves: nothing serves on without it.
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!agent::FindLeftovers("/proc", runs).empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty()) << "nginx outlived its agent";
   c.server = h.StartAgent("server-1", "server");
   ASSERT_TRUE(c.server.WaitForLog("registered", absl::Seconds(20)) ||
               c.server.WaitForLog("connected to controller", absl::Seconds(20)));
-  EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty());
-  if (!orphans.empty()) {
-    EXPECT_NE(c.server.Log().find("by an earlier life of this agent"), std::string::npos)
-        << c.server.Log();
-  }
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
                              absl::Seconds(120)))
       << c.controller.Log() << c.server.Log();
   EXPECT_EQ(h.Count("SELECT COUNT(*) FROM attempts WHERE state = 'SUCCEEDED'"), 1);
   EXPECT_GE(h.Count("SELECT COUNT(*) FROM attempts WHERE state IN ('FAILED', 'LOST')"), 1);
   ExpectOneResultSetPerRun(h, 1);
+  EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty());
+}
+
+// The agent's children that are forks of it, not programs it ran: the
+// guardians of its servers' process groups.
+std::vector<pid_t> GuardiansOf(pid_t agent) {
+  std::error_code ec;
+  std::string exe = std::filesystem::read_symlink(absl::StrCat("/proc/", agent, "/exe"), ec);
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    size_t paren = line.rfind(')');
+    std::vector<std::string> fields =
+        absl::StrSplit(line.substr(paren == std::string::npos ? 0 : paren + 2), ' ');
+    pid_t ppid = 0;
+    if (fields.size() < 2 || !absl::SimpleAtoi(fields[1], &ppid) || ppid != agent) continue;
+    std::error_code e2;
+    if (std::filesystem::read_symlink(entry.path() / "exe", e2) == exe) out.push_back(pid);
+  }
+  return out;
+}
+
+// What outlives an agent whose guardians died with it (the OOM killer, a
+// `kill -9` of its whole tree) is killed by its next life at start.
+TEST(AgentKillTest, LeftoversOfAnEarlierLifeAreKilledAtStart) {
+  Harness h;
+  Cluster c;
+  ASSERT_NO_FATAL_FAILURE(StartNginxLoad(h, &c, 1));
+  std::string runs = h.dir() / "agent-server-1/runs";
+  std::vector<pid_t> guardians = GuardiansOf(c.server.process->pid());
+  ASSERT_FALSE(guardians.empty()) << "no guardian of the server's process groups";
+  for (pid_t g : guardians) ::kill(g, SIGKILL);
+  Kill(c.server);
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_FALSE(agent::FindLeftovers("/proc", runs).empty())
+      << "with its guardian gone, nginx's workers outlive the agent";
+  c.server = h.StartAgent("server-1", "server");
+  ASSERT_TRUE(c.server.WaitForLog("by an earlier life of this agent", absl::Seconds(20)))
+      << c.server.Log();
   EXPECT_TRUE(agent::FindLeftovers("/proc", runs).empty());
 }
 
