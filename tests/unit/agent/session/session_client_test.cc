@@ -20,10 +20,13 @@
 namespace iommuvm::agent {
 namespace {
 
-// Acks every data message; answers the registration with `ack`.
+// Acks every data message; answers the registration with `ack`. With
+// `hang_up`, ends every session right after acking its registration (a
+// controller that cannot take what the agent sends next).
 class FakeController final : public v1::AgentService::Service {
  public:
-  explicit FakeController(v1::RegisterAck ack) : ack_(std::move(ack)) {}
+  explicit FakeController(v1::RegisterAck ack, bool hang_up = false)
+      : ack_(std::move(ack)), hang_up_(hang_up) {}
   grpc::Status Session(
       grpc::ServerContext*,
       grpc::ServerReaderWriter<v1::ControllerMessage, v1::AgentMessage>* stream) override {
@@ -32,10 +35,12 @@ class FakeController final : public v1::AgentService::Service {
     {
       std::lock_guard lock(mu_);
       registered_ = msg.register_();
+      ++sessions_;
     }
     v1::ControllerMessage reply;
     *reply.mutable_register_ack() = ack_;
     stream->Write(reply);
+    if (hang_up_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot store message 1");
     while (stream->Read(&msg)) {
       if (msg.seq() == 0) continue;  // heartbeat
       {
@@ -56,9 +61,15 @@ class FakeController final : public v1::AgentService::Service {
     std::lock_guard lock(mu_);
     return received_;
   }
+  int sessions() {
+    std::lock_guard lock(mu_);
+    return sessions_;
+  }
 
  private:
   v1::RegisterAck ack_;
+  bool hang_up_;
+  int sessions_ = 0;
   std::mutex mu_;
   v1::Register registered_;
   std::vector<v1::AgentMessage> received_;
@@ -185,6 +196,20 @@ TEST_F(SessionClientTest, SetsItsClockByTheControllersWhenAsked) {
   ASSERT_EQ(steps.size(), 1u);
   EXPECT_GT(steps[0], absl::Milliseconds(4500));
   EXPECT_LT(steps[0], absl::Milliseconds(5500));
+}
+
+// A session that ends right after registering does not reset the backoff:
+// 250 ms, 500 ms, 1 s... rather than a reconnect every 250 ms (a storm of
+// 1,975 reconnects in 40 s once, on a message the controller refused).
+TEST_F(SessionClientTest, ASessionThatDiesAtOnceBacksOffAsIfItNeverConnected) {
+  ASSERT_TRUE(outbox_->Enqueue(Batch(1)).ok());
+  FakeController controller(v1::RegisterAck{}, /*hang_up=*/true);
+  Connect(&controller);
+  absl::SleepFor(absl::Milliseconds(2000));
+  // With doubling from 250 ms (jitter 0.8-1.2): sessions at about 0, 0.25,
+  // 0.75 and 1.75 s. Reset every time it would be 8.
+  EXPECT_GE(controller.sessions(), 3);
+  EXPECT_LE(controller.sessions(), 5);
 }
 
 TEST(ClockOffsetTest, TheReferenceIsReadAtTheRoundTripsMidpoint) {
