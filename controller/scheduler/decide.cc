@@ -154,8 +154,27 @@ Decision GuestUp(const store::AttemptRecord& a, const std::string& agent_id,
 
 }  // namespace
 
+// A STARTED update: the node says what it is about to do.
+Decision Started(const store::AttemptRecord& a, StepKind kind, const v1::StepUpdate& u) {
+  bool switching = kind == StepKind::kSwitchMode || kind == StepKind::kSwitchClient;
+  if (!switching || a.state != AttemptState::kConfiguringBoot || !u.switch_outcome().rebooting()) {
+    Decision d;
+    d.from = d.to = a.state;
+    return d;
+  }
+  // The node goes down to switch its boot config: it gets the boot grace.
+  Decision d;
+  d.from = AttemptState::kConfiguringBoot;
+  d.to = AttemptState::kRebooting;
+  d.await_node = true;
+  d.evidence["switch.method"] = u.switch_outcome().method();
+  d.events.emplace_back("rebooting", absl::StrCat("switching with ", u.switch_outcome().method()));
+  return d;
+}
+
 Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string& agent_id,
                 const v1::StepUpdate& u, const StepFacts& facts) {
+  if (u.phase() == v1::StepUpdate::PHASE_STARTED) return Started(a, kind, u);
   if (u.phase() == v1::StepUpdate::PHASE_FAILED) {
     Decision d = Fail(a, absl::StrCat(agent_id, ": ", u.error()), u.transient());
     d.count_samples = true;

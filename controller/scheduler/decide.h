@@ -49,10 +49,15 @@ struct Decision {
   std::vector<std::pair<std::string, std::string>> events;  // kind, message
   std::optional<v1::ProbeReport> verified;                  // the node's mode, as its probe saw it
   std::optional<v1::ProbeReport> client_switched;  // the client's mode after its own switch
+  // Nothing to send after it: the node is going down (its agent comes back
+  // registered, and the attempt's step is sent again then).
+  bool await_node = false;
 };
 
-// The decision for `u`, a SUCCEEDED or FAILED update of the attempt's
-// current step `kind`, sent by `agent_id` (one of the attempt's nodes).
+// The decision for `u`, an update of the attempt's current step `kind`,
+// sent by `agent_id` (one of the attempt's nodes). A STARTED update moves
+// only a switch that reboots (CONFIGURING_BOOT -> REBOOTING); any other
+// decides nothing (from == to, no error).
 Decision Decide(const store::AttemptRecord& a, StepKind kind, const std::string& agent_id,
                 const v1::StepUpdate& u, const StepFacts& facts);
 

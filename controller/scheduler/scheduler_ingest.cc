@@ -269,19 +269,14 @@ absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t s
   bool parsed = ParseStepId(u.step_id(), &parsed_attempt, &kind);
   if (found && parsed && agent_id != NodeFor(*found, kind)) return NotItsNode(*found, agent_id);
   bool current = found && found->step_id == u.step_id() && parsed;
-  // The one STARTED update that moves an attempt: a node going down to
-  // switch its boot config.
-  if (current && u.phase() == v1::StepUpdate::PHASE_STARTED &&
-      (kind == StepKind::kSwitchMode || kind == StepKind::kSwitchClient) &&
-      found->state == AttemptState::kConfiguringBoot && u.switch_outcome().rebooting()) {
-    const std::string& method = u.switch_outcome().method();
-    AttemptUpdate up = Move(*found, AttemptState::kConfiguringBoot, AttemptState::kRebooting);
-    up.evidence = {{"switch.method", method}};
-    m.attempts.push_back(up);
-    m.events.push_back(
-        Event(*found, agent_id, "rebooting", absl::StrCat("switching with ", method)));
-    if (metrics_) metrics_->CountIngest(kind_name, false);
-    return Commit(m);
+  // A STARTED update moves an attempt only when Decide says so (a node
+  // going down to switch its boot config).
+  if (current && u.phase() == v1::StepUpdate::PHASE_STARTED) {
+    Decision d = Decide(*found, kind, agent_id, u, StepFacts{});
+    if (d.from != d.to) {
+      if (metrics_) metrics_->CountIngest(kind_name, false);
+      return Apply(*found, agent_id, u, d, std::move(m));
+    }
   }
   current = current && u.phase() != v1::StepUpdate::PHASE_STARTED;
   if (!current) {
@@ -365,7 +360,7 @@ absl::Status Scheduler::Apply(const AttemptRecord& a, const std::string& agent_i
     RecordNodeMode(agent_id, ProbedMode(*d.client_switched), d.client_switched->boot_id());
   }
   RETURN_IF_ERROR(Commit(m));
-  return SendCurrentStep(a.id);
+  return d.await_node ? absl::OkStatus() : SendCurrentStep(a.id);
 }
 
 void Scheduler::CountSamples(const AttemptRecord& a, const std::string& agent_id,

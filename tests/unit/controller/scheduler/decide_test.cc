@@ -24,6 +24,15 @@ v1::StepUpdate Switched(const std::string& method, const std::string& before,
   return u;
 }
 
+// The STARTED update of a switch that reboots the node.
+v1::StepUpdate GoingDown(const std::string& method) {
+  v1::StepUpdate u;
+  u.set_phase(v1::StepUpdate::PHASE_STARTED);
+  u.mutable_switch_outcome()->set_method(method);
+  u.mutable_switch_outcome()->set_rebooting(true);
+  return u;
+}
+
 v1::StepUpdate Verified(const v1::ProbeReport& p) {
   v1::StepUpdate u;
   u.set_phase(v1::StepUpdate::PHASE_SUCCEEDED);
@@ -111,6 +120,54 @@ INSTANTIATE_TEST_SUITE_P(
             "srv: Connection reset by peer",
             true,
             [](const Decision& d) { EXPECT_TRUE(d.count_samples); }},
+        Row{"a_node_going_down_to_switch_is_rebooting",
+            AttemptState::kConfiguringBoot,
+            StepKind::kSwitchMode,
+            GoingDown("kexec"),
+            {},
+            AttemptState::kRebooting,
+            std::nullopt,
+            "",
+            false,
+            [](const Decision& d) {
+              EXPECT_EQ(d.from, AttemptState::kConfiguringBoot);
+              EXPECT_TRUE(d.await_node);
+              EXPECT_EQ(d.evidence.at("switch.method"), "kexec");
+            }},
+        Row{"the_clients_own_switch_goes_down_the_same_way",
+            AttemptState::kConfiguringBoot,
+            StepKind::kSwitchClient,
+            GoingDown("grub"),
+            {},
+            AttemptState::kRebooting,
+            std::nullopt,
+            ""},
+        Row{"a_started_switch_in_place_decides_nothing",
+            AttemptState::kConfiguringBoot,
+            StepKind::kSwitchMode,
+            [] {
+              v1::StepUpdate u = GoingDown("sysfs");
+              u.mutable_switch_outcome()->set_rebooting(false);
+              return u;
+            }(),
+            {},
+            AttemptState::kConfiguringBoot,
+            std::nullopt,
+            "",
+            false,
+            [](const Decision& d) { EXPECT_EQ(d.from, d.to); }},
+        Row{"a_started_load_decides_nothing",
+            AttemptState::kRunning,
+            StepKind::kRunLoad,
+            [] {
+              v1::StepUpdate u;
+              u.set_phase(v1::StepUpdate::PHASE_STARTED);
+              return u;
+            }(),
+            {},
+            AttemptState::kRunning,
+            std::nullopt,
+            ""},
         Row{"a_switch_without_its_outcome_is_an_old_agent",
             AttemptState::kRebooting,
             StepKind::kSwitchMode,
@@ -250,9 +307,8 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"a_partly_degraded_load_counts_marked_unsteady", AttemptState::kCollecting,
             StepKind::kStopServer, Succeeded(), Judged(std::nullopt, "interval 3 at 41%"),
             AttemptState::kSucceeded, std::nullopt, "", false,
-            [](const Decision& d) {
-              EXPECT_EQ(d.evidence.at(store::kUnsteadyKey), "interval 3 at 41%");
-            }}),
+            [](const Decision&
+                   d) { EXPECT_EQ(d.evidence.at(store::kUnsteadyKey), "interval 3 at 41%"); }}),
     [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
 
 }  // namespace
