@@ -121,7 +121,7 @@ bool ServerApplication::Stop() {
   bool was_running = !processes_.empty();
   for (auto& p : processes_) {
     was_running = was_running && p->Running();
-    p->Stop(absl::Seconds(3));
+    p->Stop(StopGrace());
   }
   processes_.clear();
   return was_running;

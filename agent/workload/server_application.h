@@ -38,6 +38,9 @@ class ServerApplication {
   // Whether the server counts the requests it serves (RequestsServed);
   // iperf3 and sockperf do not.
   virtual bool HasRequestCounter() const { return true; }
+  // How long Stop lets the server exit after SIGTERM before SIGKILL. No
+  // run keeps a server's data, so a server slow to exit is not waited for.
+  virtual absl::Duration StopGrace() const { return absl::Seconds(3); }
 
  protected:
   // The program's name (log file and messages).
