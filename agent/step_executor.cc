@@ -37,6 +37,9 @@ absl::Duration TelemetryInterval(const v1::Step& step) {
 constexpr char kLog[] = "agent";
 // How often a step whose outcome could not be stored tries again.
 constexpr absl::Duration kOutboxRetry = absl::Seconds(1);
+// How long a queued reboot may take to stop the agent (systemd stops every
+// unit first; a unit slow to stop holds it for up to its stop timeout).
+constexpr absl::Duration kShutdownPatience = absl::Minutes(10);
 // Raw tool output kept per run (head and tail): far below the 4 MB a
 // gRPC message may have, whatever a tool prints.
 constexpr size_t kMaxRawOutput = 1 << 20;
@@ -576,6 +579,19 @@ void StepExecutor::SwitchMode(const v1::Step& step) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   absl::Status rebooted = node_->Reboot();
+  // systemd queued the reboot: the machine goes down in a moment and stops
+  // this agent with it. Reporting the switch now would report the boot
+  // that is ending (an unchanged boot id) as the new one.
+  if (rebooted.ok() && node_->RebootStillToCome()) {
+    absl::Time until = deps_.clock->Now() + kShutdownPatience;
+    while (!stopping_.load() && deps_.clock->Now() < until) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    if (stopping_.load()) return;  // the shutdown is stopping the agent
+    rebooted = absl::DeadlineExceededError(
+        absl::StrCat("the reboot was queued, but the node was still up after ",
+                     absl::FormatDuration(kShutdownPatience)));
+  }
   // Still running: either a simulation without restart (tests) or a failure.
   if (rebooted.ok()) {
     if (auto done = node_->CompletePendingBoot()) {

@@ -65,7 +65,9 @@ class BootConfigurator {
   virtual absl::Status CanReach(const BootTarget& target) = 0;
   // Prepares the next boot, or switches in place.
   virtual absl::StatusOr<SwitchOutcome> Apply(const BootTarget& target) = 0;
-  // Reboots into the prepared boot. Returns only when that failed.
+  // Reboots into the prepared boot. An error: it failed. OK: the reboot is
+  // under way (a systemd job queued: the machine goes down in a moment,
+  // stopping the agent) or, simulated, done.
   virtual absl::Status Reboot() = 0;
 };
 

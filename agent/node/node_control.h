@@ -64,6 +64,11 @@ class NodeControl {
   };
   // Carries out a SwitchMode step up to the reboot.
   absl::StatusOr<SwitchResult> Switch(const v1::Step& step);
+  // Whether a Reboot that returned OK still has to take the machine down:
+  // systemd's `systemctl reboot` and `systemctl kexec` (and `reboot`, a link
+  // to systemctl) only queue the job and return. False on a simulated node,
+  // whose reboot is done when it returns.
+  bool RebootStillToCome() const { return !config_.boot.simulate; }
   // Reboots into the configured boot. Returns only on failure, after
   // forgetting the pending boot.
   absl::Status Reboot();
