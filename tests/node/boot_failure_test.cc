@@ -20,27 +20,16 @@ TEST_F(BootFailureNodeTest, APanickingKernelIsLostQuarantinedAndExplainedByItsCo
   config.initrd_of[broken] = bad_initrd;
   ASSERT_NO_FATAL_FAILURE(StartNode(config));
 
-  std::string spec = h_->WriteFile("broken.yaml", absl::StrCat(R"(name: broken-kernel
-matrix:
-  kernel: [)",
-                                                               broken, R"(]
-  iommu: [strict]
-  workload: [get]
-workloads:
-  get:
-    app: redis
-    generator: {tests: [get], clients: 4, requests: 20000}
-nodes:
-  pairs: [{server: qnode, client: client}]
-switch: kexec
-retries: 1
-timeouts: {boot: 40s}
-)"));
+  std::string spec = h_->WriteFile(
+      "broken.yaml",
+      RedisGetPairSpec("broken-kernel",
+                       absl::StrCat("  kernel: [", broken, "]\n  iommu: [strict]\n"), "qnode",
+                       "switch: kexec\nretries: 1\ntimeouts: {boot: 40s}\n"));
   CommandResult submitted = h_->Cli({"submit", spec});
   ASSERT_EQ(submitted.exit_code, 0) << submitted.out << submitted.err;
   ASSERT_TRUE(
       h_->WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'LOST'", 1, absl::Minutes(4)))
-      << Events() << node_->Console();
+      << h_->Events() << node_->Console();
   EXPECT_NE(node_->Console().find("Kernel panic - not syncing"), std::string::npos)
       << node_->Console();
 

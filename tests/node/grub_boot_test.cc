@@ -53,37 +53,21 @@ class GrubNodeTest : public ::testing::Test {
 
   void Submit(const std::string& name, const std::string& modes, const std::string& switch_spec,
               int runs_before) {
-    std::string spec = h_->WriteFile(name + ".yaml", absl::StrCat("name: ", name, R"(
-matrix:
-  iommu: [)",
-                                                                  modes, R"(]
-  workload: [get]
-workloads:
-  get:
-    app: redis
-    generator: {tests: [get], clients: 4, requests: 20000}
-nodes:
-  pairs: [{server: gnode, client: client}]
-switch: )",
-                                                                  switch_spec, R"(
+    std::string spec = h_->WriteFile(
+        name + ".yaml", RedisGetPairSpec(name, absl::StrCat("  iommu: [", modes, "]\n"), "gnode",
+                                         absl::StrCat("switch: ", switch_spec, R"(
 order: {repetitions_across_boots: false}
 telemetry: {interval: 1s}
 timeouts: {boot: 5m, prepare: 60s, run: 2m, collect: 60s}
-)"));
+)")));
     absl::Time start = absl::Now();
     CommandResult r = h_->Cli({"submit", spec, "--wait"}, absl::Minutes(15));
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << Events() << node_->Console()
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << h_->Events() << node_->Console()
                               << node_->Ssh("journalctl -b -u iommuvm-agent --no-pager -n 60").out
                               << node_->Ssh("journalctl --list-boots --no-pager").out;
     std::cout << name << ": "
               << absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))) << "\n";
     EXPECT_GE(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), runs_before);
-  }
-
-  std::string Events() {
-    return Exec({"sqlite3", "-cmd", ".timeout 5000", h_->db_path(),
-                 "SELECT attempt_id, agent_id, kind, message FROM events"})
-        .out;
   }
 
   std::unique_ptr<Topology> net_;
@@ -146,11 +130,11 @@ TEST_F(GrubNodeTest, DropInAndGrubRebootSwitchARealBootAndUndeployRestoresIt) {
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'switch.method' AND "
                       "value = 'grub'"),
             3)
-      << Events();
+      << h_->Events();
   EXPECT_EQ(h_->Count("SELECT COUNT(DISTINCT value) FROM attempt_evidence WHERE key = "
                       "'verify.detected'"),
             3)
-      << Events();
+      << h_->Events();
   std::cout << "grub switch times under TCG:\n"
             << Exec({"sqlite3", "-cmd", ".timeout 5000", h_->db_path(),
                      "SELECT s.message || ': ' || ((v.ts_ms - s.ts_ms) / 1000.0) || ' s' FROM "

@@ -36,7 +36,7 @@ TEST_F(KernelAxisNodeTest, KexecIntoASecondKernelAndBackVerifiedFromInside) {
               1)
         << release;
   }
-  EXPECT_EQ(Verified(v1::IOMMU_MODE_STRICT, "verify.detected", "strict"), 2) << Events();
+  EXPECT_EQ(Verified(v1::IOMMU_MODE_STRICT, "verify.detected", "strict"), 2) << h_->Events();
   // Two real kexecs: into the second kernel, and back into stock, each a
   // new boot.
   EXPECT_EQ(h_->Count("SELECT COUNT(*) FROM attempt_evidence WHERE key = 'switch.method' AND "

@@ -33,7 +33,7 @@ TEST_P(KexecModesTest, EveryModeByARealKexecVerifiedFromInside) {
   for (const std::string& mode : v.modes) {
     v1::IommuMode m;
     ASSERT_TRUE(iommu::ParseIommuModeName(mode, &m));
-    EXPECT_EQ(Verified(m, "verify.detected", mode), 1) << mode << Events();
+    EXPECT_EQ(Verified(m, "verify.detected", mode), 1) << mode << h_->Events();
   }
   // Every switch a real kexec into a new boot, and the agent back each time
   // with its outbox.

@@ -84,24 +84,15 @@ class NodeTier : public ::testing::Test {
   // unless every run succeeded. Long enough loads that whole telemetry
   // intervals lie inside each (about 3 s here).
   void SubmitAndWait(const std::string& matrix, const std::string& switch_method, int runs) {
-    std::string spec = h_->WriteFile("node.yaml", absl::StrCat(R"(name: node-tier
-matrix:
-)",
-                                                               matrix, R"(  workload: [get]
-workloads:
-  get:
-    app: redis
-    generator: {tests: [get], clients: 4, requests: 20000}
-nodes:
-  pairs: [{server: qnode, client: client}]
-switch: )",
-                                                               switch_method, R"(
+    std::string spec = h_->WriteFile(
+        "node.yaml",
+        RedisGetPairSpec("node-tier", matrix, "qnode", absl::StrCat("switch: ", switch_method, R"(
 order: {repetitions_across_boots: false}
 telemetry: {interval: 1s}
 timeouts: {boot: 3m, prepare: 60s, run: 2m, collect: 60s}
-)"));
+)")));
     CommandResult r = h_->Cli({"submit", spec, "--wait"}, absl::Minutes(10));
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << Events() << node_->Console();
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << h_->Events() << node_->Console();
     ASSERT_EQ(h_->Count("SELECT COUNT(*) FROM runs WHERE state = 'SUCCEEDED'"), runs);
   }
 
@@ -111,12 +102,6 @@ timeouts: {boot: 3m, prepare: 60s, run: 2m, collect: 60s}
         "SELECT COUNT(*) FROM attempt_evidence e JOIN attempts a ON a.id = e.attempt_id JOIN runs "
         "r ON r.id = a.run_id WHERE a.state = 'SUCCEEDED' AND e.key = '",
         key, "' AND e.value = '", value, "' AND r.iommu = ", static_cast<int>(mode)));
-  }
-
-  std::string Events() {
-    return Exec({"sqlite3", "-cmd", ".timeout 5000", h_->db_path(),
-                 "SELECT attempt_id, agent_id, kind, message FROM events"})
-        .out;
   }
 
   std::unique_ptr<Topology> net_;

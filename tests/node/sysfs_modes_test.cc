@@ -20,7 +20,7 @@ TEST_F(SysfsModesTest, TheDataNicsGroupIsRetypedInPlaceAndKeepsItsAddress) {
   for (const char* mode : {"lazy", "passthrough", "strict"}) {
     v1::IommuMode m;
     ASSERT_TRUE(iommu::ParseIommuModeName(mode, &m));
-    EXPECT_EQ(Verified(m, "verify.data_mode", mode), 1) << mode << Events();
+    EXPECT_EQ(Verified(m, "verify.data_mode", mode), 1) << mode << h_->Events();
   }
   // Switched in place: sysfs each time, never a new boot.
   int switches =

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "agent/workload/tcp_probe.h"
 #include "common/file_system.h"
+#include "tests/support/ssh_node.h"
 
 namespace iommuvm::testing {
 
@@ -27,9 +28,7 @@ GrubNode::~GrubNode() {
   stopping_ = true;
   if (supervisor_.joinable()) supervisor_.join();
   if (qemu_ != nullptr) qemu_->Stop(absl::Seconds(2));
-  CommandSpec del;
-  del.argv = {"ip", "-n", net_.sut_ns(), "link", "del", tap_};
-  (void)runner_.Run(del);
+  net_.RemoveGuestTap(tap_);
 }
 
 std::string GrubNode::Console() const {
@@ -49,17 +48,14 @@ absl::Status GrubNode::Start() {
   if (!port.ok()) return port.status();
   port_ = static_cast<int>(*port);
   std::string overlay = dir_ + "/disk.qcow2";
-  for (const std::vector<std::string>& argv :
-       {std::vector<std::string>{"qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-                                 image_dir_ + "/disk.img", overlay},
-        {"ip", "-n", net_.sut_ns(), "tuntap", "add", "dev", tap_, "mode", "tap"},
-        {"ip", "-n", net_.sut_ns(), "link", "set", tap_, "master", net_.guest_bridge(), "up"}}) {
-    CommandSpec spec;
-    spec.argv = argv;
-    auto r = runner_.Run(spec);
-    if (!r.ok()) return r.status();
-    if (!r->ok()) return absl::InternalError(r->Describe(argv[0]));
-  }
+  CommandSpec create;
+  create.argv = {
+      "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image_dir_ + "/disk.img",
+      overlay};
+  auto created = runner_.Run(create);
+  if (!created.ok()) return created.status();
+  if (!created->ok()) return absl::InternalError(created->Describe("qemu-img"));
+  if (absl::Status s = net_.AddGuestTap(tap_); !s.ok()) return s;
   // No caching mode: with it, VT-d drivers disallow batching ("IOMMU
   // batching disallowed due to virtualization") and every domain is strict,
   // so lazy could not be booted. QEMU runs in the sut namespace (where the tap is); its user
@@ -145,23 +141,7 @@ absl::Status GrubNode::WaitForSsh(absl::Duration timeout) {
 
 CommandResult GrubNode::Ssh(const std::string& command, absl::Duration timeout) {
   CommandSpec spec;
-  spec.argv = {"ssh",
-               "-i",
-               key(),
-               "-p",
-               absl::StrCat(port_),
-               "-o",
-               "StrictHostKeyChecking=no",
-               "-o",
-               "UserKnownHostsFile=/dev/null",
-               "-o",
-               "LogLevel=ERROR",
-               "-o",
-               "ConnectTimeout=5",
-               "-o",
-               "BatchMode=yes",
-               absl::StrCat("root@", host()),
-               command};
+  spec.argv = SshArgv(key(), host(), port_, command);
   spec.timeout = timeout;
   return runner_.Run(spec).value_or(CommandResult{});
 }

@@ -119,6 +119,12 @@ std::string Harness::WriteFile(const std::string& name, const std::string& text)
   return path;
 }
 
+std::string Harness::Events() const {
+  return Exec({"sqlite3", "-cmd", ".timeout 5000", db_path_,
+               "SELECT attempt_id, agent_id, kind, message FROM events"})
+      .out;
+}
+
 int64_t Harness::Count(const std::string& sql) const {
   auto db = sqlite::Database::Open(db_path(), /*create=*/false, /*read_only=*/true);
   if (!db.ok()) return -1;
@@ -152,6 +158,18 @@ std::string SourceFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string RedisGetPairSpec(const std::string& name, const std::string& matrix,
+                             const std::string& server, const std::string& rest) {
+  return absl::StrCat("name: ", name, "\nmatrix:\n", matrix, R"(  workload: [get]
+workloads:
+  get:
+    app: redis
+    generator: {tests: [get], clients: 4, requests: 20000}
+nodes:
+  pairs: [{server: )",
+                      server, ", client: client}]\n", rest);
 }
 
 std::string QuickSpec(int repetitions, uint64_t requests) {

@@ -75,6 +75,8 @@ class Harness {
   std::string WriteFile(const std::string& name, const std::string& text) const;
   // Opens the controller's database read-only and returns a count query.
   int64_t Count(const std::string& sql) const;
+  // Every event in the database, a line each (for failure messages).
+  std::string Events() const;
   // Polls `sql` until it returns `want`; false after `timeout`.
   bool WaitForCount(const std::string& sql, int64_t want, absl::Duration timeout) const;
 
@@ -102,5 +104,10 @@ std::string SourceFile(const std::string& path);
 // The quickstart spec's Redis workloads with fewer requests, so a run takes
 // about a second.
 std::string QuickSpec(int repetitions, uint64_t requests = 20000);
+// Redis GET runs on one pair, `server` against the agent "client": the
+// spec's `name`, `matrix` (the other axes, as indented lines) and `rest`
+// (top-level keys: switch, order, timeouts...).
+std::string RedisGetPairSpec(const std::string& name, const std::string& matrix,
+                             const std::string& server, const std::string& rest);
 
 }  // namespace iommuvm::testing

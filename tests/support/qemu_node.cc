@@ -17,9 +17,7 @@ QemuNode::QemuNode(const Topology& net, QemuNodeConfig config)
 
 QemuNode::~QemuNode() {
   if (qemu_ != nullptr) qemu_->Stop(absl::Seconds(2));
-  CommandSpec del;
-  del.argv = {"ip", "-n", net_.sut_ns(), "link", "del", tap_};
-  (void)runner_.Run(del);
+  net_.RemoveGuestTap(tap_);
 }
 
 std::string QemuNode::Console() const {
@@ -46,16 +44,7 @@ absl::Status QemuNode::Start() {
     if (ec)
       return absl::InternalError(absl::StrCat("installing kernel ", release, ": ", ec.message()));
   }
-  for (const std::vector<std::string>& argv :
-       {std::vector<std::string>{"ip", "-n", net_.sut_ns(), "tuntap", "add", "dev", tap_, "mode",
-                                 "tap"},
-        {"ip", "-n", net_.sut_ns(), "link", "set", tap_, "master", net_.guest_bridge(), "up"}}) {
-    CommandSpec spec;
-    spec.argv = argv;
-    auto r = runner_.Run(spec);
-    if (!r.ok()) return r.status();
-    if (!r->ok()) return absl::InternalError(r->Describe(argv[0]));
-  }
+  if (absl::Status s = net_.AddGuestTap(tap_); !s.ok()) return s;
   agent::GuestHost host;
   host.controller_address = config_.controller_address;
   host.guest_address = net_.guest_address() + "/24";

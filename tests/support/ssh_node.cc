@@ -22,6 +22,27 @@ absl::Status Run(LocalCommandRunner& runner, std::vector<std::string> argv) {
 
 }  // namespace
 
+std::vector<std::string> SshArgv(const std::string& key, const std::string& host, int port,
+                                 const std::string& command) {
+  return {"ssh",
+          "-i",
+          key,
+          "-p",
+          absl::StrCat(port),
+          "-o",
+          "StrictHostKeyChecking=no",
+          "-o",
+          "UserKnownHostsFile=/dev/null",
+          "-o",
+          "LogLevel=ERROR",
+          "-o",
+          "ConnectTimeout=5",
+          "-o",
+          "BatchMode=yes",
+          absl::StrCat("root@", host),
+          command};
+}
+
 absl::Status WaitForSshBanner(int port, Process* server, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -18,6 +19,11 @@ namespace iommuvm::testing {
 // first): OK; Aborted when `server` ends first; DeadlineExceeded after
 // `timeout`.
 absl::Status WaitForSshBanner(int port, Process* server, absl::Duration timeout);
+
+// `ssh` running `command` as root on host:port with `key`, for throwaway
+// test nodes (their host keys are not recorded; no prompts).
+std::vector<std::string> SshArgv(const std::string& key, const std::string& host, int port,
+                                 const std::string& command);
 
 class SshNode {
  public:

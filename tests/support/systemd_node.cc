@@ -73,19 +73,7 @@ absl::Status SystemdNode::Start() {
 
 CommandResult SystemdNode::Ssh(const std::string& command) {
   CommandSpec spec;
-  spec.argv = {"ssh",
-               "-i",
-               key_,
-               "-p",
-               absl::StrCat(port_),
-               "-o",
-               "StrictHostKeyChecking=no",
-               "-o",
-               "UserKnownHostsFile=/dev/null",
-               "-o",
-               "LogLevel=ERROR",
-               "root@127.0.0.1",
-               command};
+  spec.argv = SshArgv(key_, "127.0.0.1", port_, command);
   spec.timeout = absl::Seconds(60);
   return runner_.Run(spec).value_or(CommandResult{});
 }

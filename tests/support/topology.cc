@@ -64,6 +64,18 @@ absl::Status Topology::AddGuestBridge() {
   return absl::OkStatus();
 }
 
+absl::Status Topology::AddGuestTap(const std::string& tap) const {
+  if (absl::Status s = Run({"ip", "-n", sut_ns(), "tuntap", "add", "dev", tap, "mode", "tap"});
+      !s.ok()) {
+    return s;
+  }
+  return Run({"ip", "-n", sut_ns(), "link", "set", tap, "master", guest_bridge(), "up"});
+}
+
+void Topology::RemoveGuestTap(const std::string& tap) const {
+  (void)Run({"ip", "-n", sut_ns(), "link", "del", tap});
+}
+
 Topology::~Topology() {
   (void)Run({"ip", "netns", "del", sut_ns()});
   (void)Run({"ip", "netns", "del", client_ns()});

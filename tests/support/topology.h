@@ -41,6 +41,10 @@ class Topology {
   std::string guest_bridge() const { return name_ + "-vb"; }
   std::string guest_gateway() const { return prefix_ + "2.1"; }
   std::string guest_address() const { return prefix_ + "2.2"; }
+  // A tap on the guests' bridge for one QEMU guest's data NIC; removed by
+  // RemoveGuestTap (or with the namespace).
+  absl::Status AddGuestTap(const std::string& tap) const;
+  void RemoveGuestTap(const std::string& tap) const;
   // Takes the data-plane link down, or up again with fresh neighbour
   // caches on both sides (for fault tests).
   absl::Status SetDataLink(bool up);
