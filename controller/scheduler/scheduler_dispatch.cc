@@ -270,9 +270,13 @@ void Scheduler::ReadConsoles() {
   std::vector<std::tuple<int64_t, std::string, std::string>> todo;  // attempt, node, hostname
   {
     std::lock_guard lock(mu_);
+    // Every pass calls this: the nodes are read only when a console is due.
+    auto due = [](const auto& entry) { return !entry.second.reading && !entry.second.done; };
+    if (std::none_of(consoles_.begin(), consoles_.end(), due)) return;
     auto nodes = store_->ListNodes();
-    for (auto& [attempt_id, c] : consoles_) {
-      if (c.reading || c.done) continue;
+    for (auto& entry : consoles_) {
+      if (!due(entry)) continue;
+      auto& [attempt_id, c] = entry;
       c.reading = true;
       const store::NodeRecord* n = nodes.ok() ? FindNode(*nodes, c.node) : nullptr;
       todo.emplace_back(attempt_id, c.node, n != nullptr ? n->hostname : c.node);

@@ -135,12 +135,7 @@ TEST_F(GrubNodeTest, DropInAndGrubRebootSwitchARealBootAndUndeployRestoresIt) {
                       "'verify.detected'"),
             3)
       << h_->Events();
-  std::cout << "grub switch times under TCG:\n"
-            << Exec({"sqlite3", "-cmd", ".timeout 5000", h_->db_path(),
-                     "SELECT s.message || ': ' || ((v.ts_ms - s.ts_ms) / 1000.0) || ' s' FROM "
-                     "events s JOIN events v ON v.attempt_id = s.attempt_id AND v.kind = "
-                     "'verified' WHERE s.kind = 'switching' ORDER BY s.ts_ms"})
-                   .out;
+  std::cout << "grub switch times under TCG:\n" << h_->SwitchTimes();
 
   // Undeploy, reboot: the node boots the command line it had.
   CommandResult undeployed = h_->Cli({"undeploy", "--inventory", inventory, "--identity",

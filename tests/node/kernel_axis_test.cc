@@ -46,7 +46,7 @@ TEST_F(KernelAxisNodeTest, KexecIntoASecondKernelAndBackVerifiedFromInside) {
                       "'switch.boot_id'"),
             2);
   EXPECT_NE(node_->Console().find("Linux version " + second), std::string::npos);
-  std::cout << "kexec kernel switch times under TCG:\n" << SwitchTimes();
+  std::cout << "kexec kernel switch times under TCG:\n" << h_->SwitchTimes();
 }
 
 }  // namespace

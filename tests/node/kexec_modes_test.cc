@@ -53,7 +53,7 @@ TEST_P(KexecModesTest, EveryModeByARealKexecVerifiedFromInside) {
     ++resumed;
   }
   EXPECT_EQ(resumed, static_cast<size_t>(switches) + 1) << console;
-  std::cout << v.viommu << " kexec switch times under TCG:\n" << SwitchTimes();
+  std::cout << v.viommu << " kexec switch times under TCG:\n" << h_->SwitchTimes();
 }
 
 INSTANTIATE_TEST_SUITE_P(Debian61, KexecModesTest,

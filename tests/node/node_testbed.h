@@ -66,18 +66,6 @@ class NodeTier : public ::testing::Test {
 
   std::string NodeDir() const { return h_->dir() / "qnode"; }
 
-  // Each switch's time, from the controller's request to the new boot
-  // verified, as "<from> -> <to>: <seconds> s" lines (printed by the test:
-  // the closing numbers of the tier).
-  std::string SwitchTimes() {
-    CommandResult times = Exec(
-        {"sqlite3", "-cmd", ".timeout 5000", h_->db_path(),
-         "SELECT s.message || ': ' || ((v.ts_ms - s.ts_ms) / 1000.0) || ' s' FROM events s JOIN "
-         "events v ON v.attempt_id = s.attempt_id AND v.kind = 'verified' WHERE s.kind = "
-         "'switching' ORDER BY s.ts_ms"});
-    return times.out + times.err;
-  }
-
   // Submits a spec of Redis GET runs in the node ("qnode" against
   // "client") with `matrix` (its lines, indented) and `switch_method`,
   // waits, and fails the test (with the events and the node's console)

@@ -32,7 +32,7 @@ TEST_F(SysfsModesTest, TheDataNicsGroupIsRetypedInPlaceAndKeepsItsAddress) {
   EXPECT_EQ(h_->Count("SELECT COUNT(DISTINCT value) FROM attempt_evidence WHERE key = "
                       "'verify.boot_id'"),
             1);
-  std::cout << "sysfs switch times under TCG:\n" << SwitchTimes();
+  std::cout << "sysfs switch times under TCG:\n" << h_->SwitchTimes();
 }
 
 }  // namespace

@@ -125,6 +125,15 @@ std::string Harness::Events() const {
       .out;
 }
 
+std::string Harness::SwitchTimes() const {
+  CommandResult times =
+      Exec({"sqlite3", "-cmd", ".timeout 5000", db_path_,
+            "SELECT s.message || ': ' || ((v.ts_ms - s.ts_ms) / 1000.0) || ' s' FROM events s "
+            "JOIN events v ON v.attempt_id = s.attempt_id AND v.kind = 'verified' WHERE "
+            "s.kind = 'switching' ORDER BY s.ts_ms"});
+  return times.out + times.err;
+}
+
 int64_t Harness::Count(const std::string& sql) const {
   auto db = sqlite::Database::Open(db_path(), /*create=*/false, /*read_only=*/true);
   if (!db.ok()) return -1;

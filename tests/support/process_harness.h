@@ -77,6 +77,9 @@ class Harness {
   int64_t Count(const std::string& sql) const;
   // Every event in the database, a line each (for failure messages).
   std::string Events() const;
+  // Each switch's time, from the controller's request to the new mode
+  // verified, as "<from> -> <to>: <seconds> s" lines.
+  std::string SwitchTimes() const;
   // Polls `sql` until it returns `want`; false after `timeout`.
   bool WaitForCount(const std::string& sql, int64_t want, absl::Duration timeout) const;
 

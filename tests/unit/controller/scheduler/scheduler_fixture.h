@@ -60,9 +60,17 @@ class SchedulerTest : public ::testing::Test {
                 .string();
     for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);
     store_ = *store::SqliteStore::Open(path_, &clock_);
+    Restart();
+  }
+  // The scheduler's options in these tests: an agent is lost after 10 s.
+  static SchedulerOptions Options() {
     SchedulerOptions options;
     options.agent_grace = absl::Seconds(10);
-    scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+    return options;
+  }
+  // A new scheduler on the same store: a controller restart, or other options.
+  void Restart(const SchedulerOptions& options = Options(), ControllerMetrics* metrics = nullptr) {
+    scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, metrics, options);
   }
   void TearDown() override {
     for (const char* s : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + s);

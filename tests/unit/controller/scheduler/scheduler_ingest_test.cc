@@ -46,9 +46,7 @@ double RejectedOnMetrics(const ControllerMetrics& metrics, const std::string& ki
 
 TEST_F(SchedulerIngestTest, ASecondResultSetForAnAttemptIsRefusedAndRecorded) {
   ControllerMetrics metrics;
-  SchedulerOptions options;
-  options.agent_grace = absl::Seconds(10);
-  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, &metrics, options);
+  Restart(Options(), &metrics);
   v1::Step load = StartLoad();
   EXPECT_EQ(RejectedOnMetrics(metrics, "run_result"), -1);
   auto first = scheduler_->OnData("cli", ResultMessage(++seq_["cli"], load));

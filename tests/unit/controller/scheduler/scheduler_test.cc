@@ -208,9 +208,7 @@ TEST_F(SchedulerTest, ControllerDowntimeDoesNotCountAgainstADeadline) {
   ASSERT_THAT(Update("srv", start, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
   v1::Step load = gateway_.LastStep("cli");  // RUNNING from now; timeouts.run is 10m
   clock_.Advance(absl::Minutes(15));         // the controller is down
-  SchedulerOptions options;
-  options.agent_grace = absl::Seconds(10);
-  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  Restart();
   Register("srv", v1::ROLE_SERVER);
   Register("cli", v1::ROLE_CLIENT);
   ASSERT_THAT(scheduler_->Tick(), IsOk());
@@ -606,8 +604,7 @@ TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
 // without the lock), and the error and the quarantine carry its last lines,
 // the kernel's panic line first.
 TEST_F(SchedulerTest, NodeNotBackFromABootIsReportedWithItsConsole) {
-  SchedulerOptions options;
-  options.agent_grace = absl::Seconds(10);
+  SchedulerOptions options = Options();
   std::vector<std::pair<std::string, std::string>> asked;
   options.read_console =
       [&](const std::string& node,
@@ -618,7 +615,7 @@ TEST_F(SchedulerTest, NodeNotBackFromABootIsReportedWithItsConsole) {
         "unknown-block(0,0)",
         "[    1.9] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs ]---"};
   };
-  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  Restart(options);
   auto r = scheduler_->Submit(StrictSpec());
   ASSERT_THAT(r, IsOk());
   Register("cli", v1::ROLE_CLIENT);
@@ -680,9 +677,9 @@ TEST_F(SchedulerTest, AgentLostThreeTimesIsQuarantined) {
 TEST_F(SchedulerTest, TheRunCapIsTheControllersToSet) {
   std::string yaml = kSpec;
   yaml.replace(yaml.find("repetitions: 1\n"), 15, "repetitions: 12\n");
-  SchedulerOptions options;
+  SchedulerOptions options = Options();
   options.max_runs_per_experiment = 10;
-  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  Restart(options);
   auto r = scheduler_->Submit(yaml);
   ASSERT_THAT(r, IsOk());
   ASSERT_EQ(r->errors.size(), 1u);
@@ -693,7 +690,7 @@ TEST_F(SchedulerTest, TheRunCapIsTheControllersToSet) {
             std::string::npos)
       << r->errors[0].message;
   options.max_runs_per_experiment = 12;
-  scheduler_ = std::make_unique<Scheduler>(store_.get(), &gateway_, &clock_, nullptr, options);
+  Restart(options);
   r = scheduler_->Submit(yaml);
   ASSERT_THAT(r, IsOk());
   EXPECT_TRUE(r->errors.empty());
