@@ -62,8 +62,12 @@ StubFactory GrpcStubFactory() {
       if (!files.ok()) return files.status();
       credentials = tls::ChannelCredentials(*files);
     }
-    return std::unique_ptr<v1::ControllerService::StubInterface>(
-        v1::ControllerService::NewStub(grpc::CreateChannel(endpoint.address, credentials)));
+    // Replies come in pages well below gRPC's 4 MB default; the larger
+    // limit is only a safety net for a reply that outgrows it anyway.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    return std::unique_ptr<v1::ControllerService::StubInterface>(v1::ControllerService::NewStub(
+        grpc::CreateCustomChannel(endpoint.address, credentials, args)));
   };
 }
 

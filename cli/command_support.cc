@@ -105,16 +105,46 @@ grpc::ClientContext* WithDeadline(grpc::ClientContext* c) {
 std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
                                                        v1::ControllerService::StubInterface* stub,
                                                        const std::string& address, int64_t id) {
-  grpc::ClientContext rpc;
+  std::vector<v1::ResultRow> rows;
   v1::GetResultsRequest req;
   req.set_experiment_id(id);
-  v1::GetResultsResponse resp;
-  grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, &resp);
-  if (!s.ok()) {
-    ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
-    return std::nullopt;
-  }
-  return std::vector<v1::ResultRow>(resp.rows().begin(), resp.rows().end());
+  do {  // a page of runs at a time
+    grpc::ClientContext rpc;
+    v1::GetResultsResponse resp;
+    grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, &resp);
+    if (!s.ok()) {
+      ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
+      return std::nullopt;
+    }
+    for (auto& row : *resp.mutable_rows()) rows.push_back(std::move(row));
+    req.set_page_token(resp.next_page_token());
+  } while (!req.page_token().empty());
+  return rows;
+}
+
+std::optional<v1::Experiment> FetchExperiment(Context& ctx,
+                                              v1::ControllerService::StubInterface* stub,
+                                              const std::string& address,
+                                              v1::GetExperimentRequest req) {
+  v1::Experiment all;
+  do {  // the experiment with its first page, then the runs of the others
+    grpc::ClientContext rpc;
+    v1::Experiment page;
+    grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &page);
+    if (!s.ok()) {
+      ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
+      return std::nullopt;
+    }
+    std::string next = page.next_page_token();
+    if (req.page_token().empty()) {
+      all = std::move(page);
+    } else {
+      for (auto& run : *page.mutable_runs()) *all.add_runs() = std::move(run);
+    }
+    req.set_page_token(next);
+  } while (!req.page_token().empty());
+  all.clear_next_page_token();
+  return all;
 }
 
 std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text) {

@@ -58,6 +58,12 @@ grpc::ClientContext* WithDeadline(grpc::ClientContext* c);
 std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
                                                        v1::ControllerService::StubInterface* stub,
                                                        const std::string& address, int64_t id);
+// The experiment `req` names with every run `req` asks for, read a page at
+// a time; nullopt after printing why not.
+std::optional<v1::Experiment> FetchExperiment(Context& ctx,
+                                              v1::ControllerService::StubInterface* stub,
+                                              const std::string& address,
+                                              v1::GetExperimentRequest req);
 // "12:05" style mm:ss (h:mm:ss past an hour).
 std::string FormatClockTime(absl::Duration d);
 std::string FormatTimeMs(int64_t unix_ms);

@@ -76,24 +76,23 @@ int DiffEnv(Context& ctx, const std::vector<std::string>& argv) {
   }
   std::map<std::string, std::string> envs[2];
   for (int i = 0; i < 2; ++i) {
+    // The one run, with all its evidence.
     v1::GetExperimentRequest req;
     req.set_experiment_id(exps[i]);
+    req.add_run_indexes(idx[i]);
     v1::Experiment e;
     grpc::ClientContext rpc;
     grpc::Status s = inv->stub->GetExperiment(WithDeadline(&rpc), req, &e);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND && e.runs_size() == 0 &&
+        absl::StrContains(s.error_message(), "has no run")) {
+      ctx.err << "iommuvm: experiment " << exps[i] << " has no run " << idx[i] << "\n";
+      return kExitUsage;
+    }
     if (!s.ok()) {
       ctx.err << "iommuvm: " << RpcError(s, inv->address) << "\n";
       return kExitFailure;
     }
-    const v1::Run* run = nullptr;
-    for (const auto& r : e.runs()) {
-      if (r.index() == idx[i]) run = &r;
-    }
-    if (run == nullptr) {
-      ctx.err << "iommuvm: experiment " << exps[i] << " has no run " << idx[i] << "\n";
-      return kExitUsage;
-    }
-    envs[i] = EnvOf(*run);
+    envs[i] = EnvOf(e.runs(0));
   }
   std::string a = exps[0] == exps[1] ? absl::StrCat(idx[0]) : absl::StrCat(exps[0], ":", idx[0]);
   std::string b = exps[0] == exps[1] ? absl::StrCat(idx[1]) : absl::StrCat(exps[1], ":", idx[1]);

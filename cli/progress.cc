@@ -1,5 +1,7 @@
 #include "cli/progress.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/command_support.h"
@@ -44,8 +46,20 @@ std::optional<v1::ExperimentState> FollowExperiment(Context& ctx,
   v1::ExperimentState state = v1::EXPERIMENT_STATE_UNSPECIFIED;
   size_t last_len = 0;
   std::string last_line;
+  // The watch sends the runs active at first, then the runs that changed:
+  // the active ones are kept here, by index.
+  std::map<uint32_t, v1::Run> active;
   while (reader->Read(&e)) {
     state = e.state();
+    for (const auto& r : e.runs()) {
+      if (r.state() == v1::RUN_STATE_ACTIVE) {
+        active[r.index()] = r;
+      } else {
+        active.erase(r.index());
+      }
+    }
+    e.clear_runs();
+    for (const auto& [index, r] : active) *e.add_runs() = r;
     std::string line = ProgressLine(e, absl::Now() - start);
     if (ctx.interactive) {
       std::string pad = line.size() < last_len ? std::string(last_len - line.size(), ' ') : "";

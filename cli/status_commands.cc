@@ -121,12 +121,9 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
   if (!id) return kExitUsage;
   v1::GetExperimentRequest req;
   req.set_experiment_id(*id);
-  v1::Experiment e;
-  grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &e);
-  if (!s.ok()) {
-    ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
-    return kExitFailure;
-  }
+  auto fetched = FetchExperiment(ctx, stub.get(), address, req);
+  if (!fetched) return kExitFailure;
+  const v1::Experiment& e = *fetched;
   if (*format == Format::kTable) {
     ctx.out << "experiment " << e.id() << " '" << e.name() << "' " << StateName(e.state()) << ": "
             << e.runs_succeeded() << "/" << e.runs_total() << " runs succeeded, " << e.runs_failed()

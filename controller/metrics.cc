@@ -1,5 +1,8 @@
 #include "controller/metrics.h"
 
+#include <algorithm>
+#include <set>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
@@ -96,6 +99,18 @@ std::string ControllerMetrics::LiveName(const std::string& sample_name) {
 
 void ControllerMetrics::SetLive(const LiveRun& run, const std::string& agent_id,
                                 const std::string& role, const v1::MetricSample& sample) {
+  // The series' key: its labels in a fixed order (a proto map has none).
+  std::vector<std::pair<std::string, std::string>> own(sample.labels().begin(),
+                                                       sample.labels().end());
+  std::sort(own.begin(), own.end());
+  std::string key = absl::StrCat(agent_id, "\x1f", role, "\x1f", sample.name());
+  for (const auto& [k, v] : own) absl::StrAppend(&key, "\x1f", k, "=", v);
+  std::lock_guard lock(mu_);
+  auto& series = live_series_[run.attempt_id];
+  if (auto known = series.find(key); known != series.end()) {
+    known->second.gauge->Set(sample.value());
+    return;
+  }
   std::map<std::string, std::string> labels = {
       {"agent", agent_id},
       {"role", role},
@@ -106,8 +121,7 @@ void ControllerMetrics::SetLive(const LiveRun& run, const std::string& agent_id,
       {"iommu", run.simulated ? run.iommu + " (simulated)" : run.iommu},
       {"simulated", run.simulated ? "true" : "false"},
       {"vm", run.vm}};
-  for (const auto& [k, v] : sample.labels()) labels.emplace(Sanitized(k), v);
-  std::lock_guard lock(mu_);
+  for (const auto& [k, v] : own) labels.emplace(Sanitized(k), v);
   std::string name = LiveName(sample.name());
   auto it = live_families_.find(name);
   if (it == live_families_.end()) {
@@ -120,14 +134,18 @@ void ControllerMetrics::SetLive(const LiveRun& run, const std::string& agent_id,
   }
   prometheus::Gauge& gauge = it->second->Add(labels);
   gauge.Set(sample.value());
-  live_series_[run.attempt_id].insert({it->second, &gauge});
+  series.emplace(std::move(key), LiveSeries{it->second, &gauge});
 }
 
 void ControllerMetrics::EndLive(int64_t attempt_id) {
   std::lock_guard lock(mu_);
   auto it = live_series_.find(attempt_id);
   if (it == live_series_.end()) return;
-  for (auto& [family, gauge] : it->second) family->Remove(gauge);
+  // Two keys can name one series (labels equal once sanitized): remove once.
+  std::set<prometheus::Gauge*> removed;
+  for (auto& [key, s] : it->second) {
+    if (removed.insert(s.gauge).second) s.family->Remove(s.gauge);
+  }
   live_series_.erase(it);
 }
 

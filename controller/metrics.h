@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "controller/store/states.h"
@@ -72,10 +73,14 @@ class ControllerMetrics {
   std::mutex mu_;
   std::map<store::RunState, prometheus::Gauge*> run_gauges_;
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> live_families_;
-  // attempt id -> the live series it set, to remove them when it ends.
-  std::map<int64_t,
-           std::set<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>>>
-      live_series_;
+  // attempt id -> the live series it set, by agent, role, sample name and
+  // labels: a sample finds its gauge without building its label set (that
+  // cost more than storing it), and the series go when the attempt ends.
+  struct LiveSeries {
+    prometheus::Family<prometheus::Gauge>* family;
+    prometheus::Gauge* gauge;
+  };
+  std::map<int64_t, std::unordered_map<std::string, LiveSeries>> live_series_;
 };
 
 }  // namespace iommuvm

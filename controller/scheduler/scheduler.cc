@@ -70,13 +70,13 @@ absl::Status Scheduler::Commit(const Mutation& m) {
   (void)outcome;
   ++version_;
   changed_.notify_all();
-  if (metrics_ != nullptr) {
-    for (const auto& u : m.attempts) {
-      if (!IsTerminal(u.to)) continue;
-      metrics_->CountAttemptEnd(std::string(AttemptStateName(u.to)));
-      metrics_->EndLive(u.attempt_id);
-      live_runs_.erase(u.attempt_id);
-    }
+  if (!m.runs.empty() || !m.new_runs.empty()) run_counts_stale_ = true;
+  for (const auto& u : m.attempts) {
+    // Its nodes or its end changed what a metric batch is checked against.
+    sampled_.erase(u.attempt_id);
+    if (!IsTerminal(u.to) || metrics_ == nullptr) continue;
+    metrics_->CountAttemptEnd(std::string(AttemptStateName(u.to)));
+    metrics_->EndLive(u.attempt_id);
   }
   return absl::OkStatus();
 }
@@ -123,6 +123,7 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml, boo
   }
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(result.experiment_id, store_->CreateExperiment(e));
+  run_counts_stale_ = true;
   ++version_;
   changed_.notify_all();
   Log(kLog, "experiment ", result.experiment_id, " '", e.name, "' submitted with ", e.runs.size(),
@@ -288,9 +289,15 @@ void Scheduler::OnDisconnect(const std::string& agent_id) {
 
 void Scheduler::UpdateGauges() {
   if (metrics_ == nullptr) return;
-  auto counts = store_->RunStateCounts();
-  if (counts.ok()) metrics_->SetRunsByState(*counts);
   metrics_->SetAgentsConnected(liveness_.ConnectedCount());
+  // Counting reads every run: only after runs changed, at most once a second.
+  absl::Time now = clock_->Now();
+  if (!run_counts_stale_ || now - run_counts_at_ < absl::Seconds(1)) return;
+  auto counts = store_->RunStateCounts();
+  if (!counts.ok()) return;
+  metrics_->SetRunsByState(*counts);
+  run_counts_stale_ = false;
+  run_counts_at_ = now;
 }
 
 absl::Status Scheduler::ReleaseAgent(const std::string& agent_id) {

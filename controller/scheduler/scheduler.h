@@ -126,6 +126,12 @@ class Scheduler {
   uint64_t WaitForChange(uint64_t seen, absl::Duration timeout);
 
  private:
+  // What a metric batch of an open attempt is checked against and labelled
+  // with (sampled_).
+  struct SampledAttempt {
+    std::string server_node, client_node, guest_node;
+    LiveRun live;
+  };
   absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecFor(int64_t experiment_id);
   absl::Status Commit(const store::Mutation& m);
   // Why no pair can be formed for `spec` from `nodes` (names each node
@@ -210,8 +216,11 @@ class Scheduler {
   // (reported with the result) says: a failure (no telemetry, a hole, a
   // stall) or an unsteady mark.
   results::LoadJudgement JudgeLoadOf(const store::AttemptRecord& a);
-  // Sets the /metrics live gauges from an ingested metric batch of `a`.
-  void ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
+  // The open attempt a metric batch names (nullptr when it has ended or
+  // does not exist), from sampled_ or the store.
+  absl::StatusOr<const SampledAttempt*> SampledAttemptOf(int64_t attempt_id);
+  // Sets the /metrics live gauges from an ingested metric batch.
+  void ExportLive(const SampledAttempt& a, const std::string& agent_id,
                   const v1::MetricBatch& batch);
   // An experiment whose runs have all ended, with adaptive repetitions:
   // adds the runs of cells not yet precise enough (adaptive_repetitions.h).
@@ -249,9 +258,15 @@ class Scheduler {
   std::condition_variable changed_;
   uint64_t version_ = 0;
   NodeLiveness liveness_;  // sessions and last contact of every agent
-  // The run each running attempt's live gauges are labelled with, read once
-  // per attempt rather than once per metric batch; dropped when it ends.
-  std::map<int64_t, LiveRun> live_runs_;
+  // What a metric batch of an open attempt is checked against and labelled
+  // with, read once per attempt rather than once per batch (the store read
+  // with all its evidence cost more than storing the samples). Dropped when
+  // the attempt changes state: a batch after that reads it afresh.
+  std::map<int64_t, SampledAttempt> sampled_;
+  // The /metrics run-state gauges need a count of every run: taken again
+  // only after runs changed, at most once a second.
+  bool run_counts_stale_ = true;
+  absl::Time run_counts_at_ = absl::InfinitePast();
   std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
   // Per server node: the boot its probe last verified, and the (experiment,
   // mode, repetition, kernel) points verified in it

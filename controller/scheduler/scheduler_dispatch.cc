@@ -157,13 +157,12 @@ absl::Status Scheduler::FinishExperiments(
       queues_.erase(e.id);
       continue;
     }
-    ASSIGN_OR_RETURN(auto counts, store_->RunStateCounts(e.id));
-    bool done = true, all_ok = true;
-    for (const auto& [state, n] : counts) {
-      if (n > 0 && (state == RunState::kPending || state == RunState::kActive)) done = false;
-      if (n > 0 && state != RunState::kSucceeded) all_ok = false;
-    }
-    if (!done) continue;
+    // Index lookups, not counts: every pass asks, whatever the size.
+    ASSIGN_OR_RETURN(bool open, store_->AnyRunIn(e.id, {RunState::kPending, RunState::kActive}));
+    if (open) continue;
+    ASSIGN_OR_RETURN(bool failed,
+                     store_->AnyRunIn(e.id, {RunState::kFailed, RunState::kCancelled}));
+    bool all_ok = !failed;
     ASSIGN_OR_RETURN(bool more, AddRepetitions(e.id));
     if (more) continue;
     queues_.erase(e.id);

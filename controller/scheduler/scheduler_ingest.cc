@@ -172,22 +172,22 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
   m.dedupe = std::make_pair(agent_id, msg.seq());
   std::string kind;
   uint64_t samples = 0;
-  std::optional<store::AttemptRecord> sampled;  // the attempt a metric batch belongs to
+  const SampledAttempt* sampled = nullptr;  // the attempt a metric batch belongs to
   switch (msg.body_case()) {
     case v1::AgentMessage::kStepUpdate:
       return HandleStepUpdate(agent_id, msg.seq(), msg.step_update(), "step_update");
     case v1::AgentMessage::kMetricBatch: {
       kind = "metric_batch";
       const v1::MetricBatch& b = msg.metric_batch();
-      ASSIGN_OR_RETURN(auto a, FindOpen(b.attempt_id()));
-      if (a && a->server_node != agent_id && a->client_node != agent_id &&
-          store::GuestNodeOf(*a) != agent_id) {
-        return NotItsNode(*a, agent_id);
+      ASSIGN_OR_RETURN(sampled, SampledAttemptOf(b.attempt_id()));
+      if (sampled && sampled->server_node != agent_id && sampled->client_node != agent_id &&
+          sampled->guest_node != agent_id) {
+        ASSIGN_OR_RETURN(store::AttemptRecord a, store_->GetAttempt(b.attempt_id()));
+        return NotItsNode(a, agent_id);
       }
-      if (a) {
-        for (const auto& s : b.samples()) m.samples.push_back({a->id, agent_id, s});
+      if (sampled) {
+        for (const auto& s : b.samples()) m.samples.push_back({b.attempt_id(), agent_id, s});
         samples = m.samples.size();
-        sampled = a;
       } else {
         Log(kLog, "ignoring late metric batch of attempt ", b.attempt_id(), " from ", agent_id);
       }
@@ -223,8 +223,12 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
       return absl::InvalidArgumentError("unexpected data message");
   }
   ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));
-  ++version_;
-  changed_.notify_all();
+  // Samples change nothing a scheduling pass or a watch looks at: no pass
+  // for them (one per batch cost as much as the ingest itself).
+  if (kind != "metric_batch") {
+    ++version_;
+    changed_.notify_all();
+  }
   if (metrics_ != nullptr) {
     metrics_->CountIngest(kind, outcome == store::ApplyOutcome::kDuplicate);
     if (outcome == store::ApplyOutcome::kApplied) metrics_->CountSamples(samples);
@@ -235,28 +239,30 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
   return absl::OkStatus();
 }
 
-void Scheduler::ExportLive(const store::AttemptRecord& a, const std::string& agent_id,
+absl::StatusOr<const Scheduler::SampledAttempt*> Scheduler::SampledAttemptOf(int64_t attempt_id) {
+  if (auto it = sampled_.find(attempt_id); it != sampled_.end()) return &it->second;
+  ASSIGN_OR_RETURN(auto a, FindOpen(attempt_id));
+  if (!a) return nullptr;
+  ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a->run_id));
+  SampledAttempt s;
+  s.server_node = a->server_node;
+  s.client_node = a->client_node;
+  s.guest_node = store::GuestNodeOf(*a);
+  s.live.attempt_id = a->id;
+  s.live.experiment_id = run.experiment_id;
+  s.live.run_index = run.point.index;
+  s.live.workload = run.point.workload;
+  s.live.iommu = iommu::IommuModeName(run.point.iommu);
+  s.live.vm = run.point.vm;
+  s.live.simulated = EvidenceOf(*a, kSimulatedKey) == "true";
+  return &sampled_.emplace(attempt_id, std::move(s)).first->second;
+}
+
+void Scheduler::ExportLive(const SampledAttempt& a, const std::string& agent_id,
                            const v1::MetricBatch& batch) {
-  auto cached = live_runs_.find(a.id);
-  if (cached == live_runs_.end()) {
-    auto run = store_->GetRun(a.run_id);
-    if (!run.ok()) return;  // the samples are stored; only the live view misses them
-    LiveRun live;
-    live.attempt_id = a.id;
-    live.experiment_id = run->experiment_id;
-    live.run_index = run->point.index;
-    live.workload = run->point.workload;
-    live.iommu = iommu::IommuModeName(run->point.iommu);
-    live.vm = run->point.vm;
-    auto simulated = a.evidence.find(kSimulatedKey);
-    live.simulated = simulated != a.evidence.end() && simulated->second == "true";
-    cached = live_runs_.emplace(a.id, std::move(live)).first;
-  }
-  const LiveRun& live = cached->second;
   // A dual-role node serving itself counts as the server.
-  std::string role =
-      a.server_node == agent_id || store::GuestNodeOf(a) == agent_id ? "server" : "client";
-  for (const auto& s : batch.samples()) metrics_->SetLive(live, agent_id, role, s);
+  std::string role = a.server_node == agent_id || a.guest_node == agent_id ? "server" : "client";
+  for (const auto& s : batch.samples()) metrics_->SetLive(a.live, agent_id, role, s);
 }
 
 absl::Status Scheduler::HandleStepUpdate(const std::string& agent_id, uint64_t seq,

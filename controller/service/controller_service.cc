@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "controller/scheduler/switch_costs.h"
+#include "controller/service/experiment_view.h"
 #include "controller/service/proto_convert.h"
 #include "spec/spec_parser.h"
 #include "spec/vm_shape.h"
@@ -42,21 +43,22 @@ ControllerServiceImpl::ControllerServiceImpl(scheduler::Scheduler* scheduler, st
     : scheduler_(scheduler),
       store_(store),
       authorization_(authorization),
-      watches_(scheduler, [scheduler, store](int64_t id) {
-        return LoadExperiment(store, scheduler, id, /*with_runs=*/true);
+      watches_(scheduler, [scheduler, store](int64_t id, int64_t since) {
+        return LoadExperimentChanges(store, scheduler, id, since);
       }) {}
 
-absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Scheduler* scheduler,
-                                              int64_t id, bool with_runs) {
-  ASSIGN_OR_RETURN(store::ExperimentRecord e, store->GetExperiment(id));
-  ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
-  ASSIGN_OR_RETURN(auto attempts, store->ListAttempts(id));
-  v1::Experiment out = ToProto(e, runs, attempts, with_runs);
-  if (e.state == store::ExperimentState::kQueued || e.state == store::ExperimentState::kRunning)
-    out.set_waiting(scheduler->WaitingReason(id));
-  if (with_runs) out.set_spec_yaml(e.spec_yaml);
-  return out;
+namespace {
+
+// The experiment without its runs (what a cancel or rerun returns).
+absl::StatusOr<v1::Experiment> LoadSummary(store::Store* store, scheduler::Scheduler* scheduler,
+                                           int64_t id) {
+  v1::GetExperimentRequest req;
+  req.set_experiment_id(id);
+  req.set_without_runs(true);
+  return LoadExperiment(store, scheduler, req);
 }
+
+}  // namespace
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::SubmitExperiment(
     grpc::CallbackServerContext* ctx, const v1::SubmitExperimentRequest* req,
@@ -81,7 +83,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetExperiment(grpc::CallbackSer
                                                                const v1::GetExperimentRequest* req,
                                                                v1::Experiment* resp) {
   if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
-  auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
+  auto exp = LoadExperiment(store_, scheduler_, *req);
   if (exp.ok()) *resp = std::move(*exp);
   return Done(ctx, exp.status());
 }
@@ -93,8 +95,9 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListExperiments(
   auto list = store_->ListExperiments();
   if (!list.ok()) return Done(ctx, list.status());
   for (const auto& e : *list) {
-    auto exp = LoadExperiment(store_, scheduler_, e.id, false);
+    auto exp = LoadSummary(store_, scheduler_, e.id);
     if (!exp.ok()) return Done(ctx, exp.status());
+    exp->clear_spec_yaml();
     *resp->add_experiments() = std::move(*exp);
   }
   return Done(ctx, absl::OkStatus());
@@ -106,7 +109,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::CancelExperiment(
   if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   absl::Status s = scheduler_->Cancel(req->experiment_id());
   if (!s.ok()) return Done(ctx, s);
-  auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
+  auto exp = LoadSummary(store_, scheduler_, req->experiment_id());
   if (exp.ok()) *resp = std::move(*exp);
   return Done(ctx, exp.status());
 }
@@ -119,7 +122,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::RerunExperiment(
   auto queued = scheduler_->Rerun(req->experiment_id(), req->failed(), req->unsteady(), cells);
   if (!queued.ok()) return Done(ctx, queued.status());
   for (uint32_t i : *queued) resp->add_run_indexes(i);
-  auto exp = LoadExperiment(store_, scheduler_, req->experiment_id(), true);
+  auto exp = LoadSummary(store_, scheduler_, req->experiment_id());
   if (exp.ok()) *resp->mutable_experiment() = std::move(*exp);
   return Done(ctx, exp.status());
 }
@@ -127,7 +130,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::RerunExperiment(
 grpc::ServerWriteReactor<v1::Experiment>* ControllerServiceImpl::WatchExperiment(
     grpc::CallbackServerContext* ctx, const v1::WatchExperimentRequest* req) {
   if (auto denied = Authorize(ctx); !denied.ok()) return new RefusedStream(ToGrpc(denied));
-  return watches_.Open(req->experiment_id());
+  return watches_.Open(req->experiment_id(), req->since_change());
 }
 
 grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServerContext* ctx,
@@ -168,10 +171,16 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
   int64_t id = req->experiment_id();
   auto exp = store_->GetExperiment(id);
   if (!exp.ok()) return Done(ctx, exp.status());
-  auto runs = store_->ListRuns(id);
-  auto attempts = store_->ListAttempts(id);
-  auto results = store_->ResultsOfExperiment(id);
-  for (const absl::Status& s : {runs.status(), attempts.status(), results.status()}) {
+  auto page = ParsePage(req->page_size(), req->page_token());
+  if (!page.ok()) return Done(ctx, page.status());
+  auto runs = store_->ListRuns(id, page->after_index, page->size + 1);
+  if (!runs.ok()) return Done(ctx, runs.status());
+  resp->set_next_page_token(NextPageToken(*page, &*runs));
+  std::vector<int64_t> ids;
+  for (const auto& r : *runs) ids.push_back(r.id);
+  auto attempts = store_->AttemptsOfRuns(ids, {});
+  auto results = store_->ResultsOfRuns(ids);
+  for (const absl::Status& s : {attempts.status(), results.status()}) {
     if (!s.ok()) return Done(ctx, s);
   }
   // VM runs carry their guest's shape, from the spec they ran.

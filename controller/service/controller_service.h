@@ -56,9 +56,6 @@ class ControllerServiceImpl final : public v1::ControllerService::CallbackServic
   WatchHub watches_;  // every WatchExperiment stream, on one thread
 };
 
-// Loads an experiment with its runs and attempts as the API presents it.
-absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Scheduler* scheduler,
-                                              int64_t id, bool with_runs);
 // The artifacts `req` asks for (one with content, or the list of an
 // attempt's), or NotFound naming what exists.
 absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,

@@ -46,8 +46,7 @@ results::BottleneckInputs BottleneckInputsOf(const store::AttemptRecord& a,
 }  // namespace
 
 v1::Experiment ToProto(const store::ExperimentRecord& e,
-                       const std::vector<store::RunRecord>& runs,
-                       const std::vector<store::AttemptRecord>& attempts, bool with_runs) {
+                       const std::map<store::RunState, int64_t>& counts) {
   v1::Experiment out;
   out.set_id(e.id);
   out.set_name(e.name);
@@ -55,18 +54,27 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
   out.set_spec_sha256(e.spec_sha256);
   out.set_created_ms(absl::ToUnixMillis(e.created));
   if (e.finished) out.set_finished_ms(absl::ToUnixMillis(*e.finished));
-  out.set_runs_total(static_cast<uint32_t>(runs.size()));
+  auto count = [&](store::RunState s) {
+    auto it = counts.find(s);
+    return it == counts.end() ? 0u : static_cast<uint32_t>(it->second);
+  };
+  uint32_t total = 0;
+  for (const auto& [state, n] : counts) total += static_cast<uint32_t>(n);
+  out.set_runs_total(total);
+  out.set_runs_succeeded(count(store::RunState::kSucceeded));
+  out.set_runs_failed(count(store::RunState::kFailed));
+  out.set_runs_cancelled(count(store::RunState::kCancelled));
+  out.set_runs_active(count(store::RunState::kActive));
+  return out;
+}
+
+void AddRuns(const std::vector<store::RunRecord>& runs,
+             const std::vector<store::AttemptRecord>& attempts, v1::Experiment* out) {
   auto latest = store::LatestAttempts(attempts);
   std::map<int64_t, uint32_t> attempt_counts;
   for (const auto& a : attempts) ++attempt_counts[a.run_id];
   for (const auto& r : runs) {
-    using store::RunState;
-    if (r.state == RunState::kSucceeded) out.set_runs_succeeded(out.runs_succeeded() + 1);
-    if (r.state == RunState::kFailed) out.set_runs_failed(out.runs_failed() + 1);
-    if (r.state == RunState::kCancelled) out.set_runs_cancelled(out.runs_cancelled() + 1);
-    if (r.state == RunState::kActive) out.set_runs_active(out.runs_active() + 1);
-    if (!with_runs) continue;
-    v1::Run* run = out.add_runs();
+    v1::Run* run = out->add_runs();
     run->set_id(r.id);
     run->set_index(r.point.index);
     run->set_iommu(r.point.iommu);
@@ -86,7 +94,6 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
       for (const auto& [k, v] : a.evidence) (*run->mutable_evidence())[k] = v;
     }
   }
-  return out;
 }
 
 v1::Agent ToProto(const scheduler::AgentView& a) {

@@ -3,6 +3,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -15,10 +16,13 @@ namespace iommuvm::service {
 // The API status of a controller status (same code and message).
 grpc::Status ToGrpc(const absl::Status& s);
 
-// Summary counts always; runs (with their latest attempt) when `runs` given.
+// The experiment with its run counts (by state), no runs.
 v1::Experiment ToProto(const store::ExperimentRecord& e,
-                       const std::vector<store::RunRecord>& runs,
-                       const std::vector<store::AttemptRecord>& attempts, bool with_runs);
+                       const std::map<store::RunState, int64_t>& counts);
+// Appends `runs` to `out`, each with its latest attempt among `attempts`
+// (the evidence that attempt was read with) and its attempt count.
+void AddRuns(const std::vector<store::RunRecord>& runs,
+             const std::vector<store::AttemptRecord>& attempts, v1::Experiment* out);
 v1::Agent ToProto(const scheduler::AgentView& a);
 // One row per run and measured operation; runs without results get one row.
 std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& runs,

@@ -1,5 +1,7 @@
 #include "controller/service/watch_hub.h"
 
+#include <algorithm>
+
 #include "controller/service/proto_convert.h"
 #include "controller/store/states.h"
 
@@ -18,7 +20,7 @@ bool IsFinal(v1::ExperimentState s) {
 // take it too, so the hub never touches a watch gRPC has let go of.
 class WatchHub::Watch final : public grpc::ServerWriteReactor<v1::Experiment> {
  public:
-  Watch(WatchHub* hub, int64_t id) : hub_(hub), id(id) {}
+  Watch(WatchHub* hub, int64_t id, int64_t since) : hub_(hub), id(id), since(since) {}
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(hub_->mu_);
@@ -53,8 +55,9 @@ class WatchHub::Watch final : public grpc::ServerWriteReactor<v1::Experiment> {
   bool ending = false;   // finish after the write in flight
   bool finished = false;
   bool dirty = true;       // the experiment may have changed since the last look
-  std::string last_sent;   // serialized snapshot last written
-  v1::Experiment pending;  // the snapshot being written
+  int64_t since;           // the change number the client has everything up to
+  std::string last_sent;   // the experiment without runs, as last written
+  v1::Experiment pending;  // the message being written
 };
 
 WatchHub::WatchHub(scheduler::Scheduler* scheduler, Loader load)
@@ -67,8 +70,8 @@ WatchHub::~WatchHub() {
   for (Watch* w : watches_) w->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down"));
 }
 
-grpc::ServerWriteReactor<v1::Experiment>* WatchHub::Open(int64_t id) {
-  auto* w = new Watch(this, id);
+grpc::ServerWriteReactor<v1::Experiment>* WatchHub::Open(int64_t id, int64_t since) {
+  auto* w = new Watch(this, id, since);
   std::lock_guard lock(mu_);
   watches_.insert(w);
   Serve(w);  // the first snapshot at once
@@ -83,14 +86,20 @@ void WatchHub::Remove(Watch* w) {
 void WatchHub::Serve(Watch* w) {
   if (w->finished || w->writing || w->ending || !w->dirty) return;
   w->dirty = false;
-  auto exp = load_(w->id);
+  auto exp = load_(w->id, w->since);
   if (!exp.ok()) {
     w->End(ToGrpc(exp.status()));
     return;
   }
-  std::string serialized = exp->SerializeAsString();
+  bool first = w->last_sent.empty();
+  // The next look asks for what follows this one.
+  w->since = exp->change();
+  v1::Experiment header = *exp;
+  header.clear_runs();
+  header.clear_change();
+  std::string serialized = header.SerializeAsString();
   bool final = IsFinal(exp->state());
-  if (serialized == w->last_sent) {
+  if (!first && serialized == w->last_sent && exp->runs_size() == 0) {
     if (final) w->End(grpc::Status::OK);
     return;
   }

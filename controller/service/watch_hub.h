@@ -1,9 +1,11 @@
 #pragma once
 // WatchHub: every open WatchExperiment stream, served by one thread. After
-// each committed change the hub reloads each idle watch's experiment and
-// writes it when it differs from what that watch last sent; a watch whose
-// experiment has ended is finished after its last write. Open watches cost
-// memory, not threads (a thread per watch made 300 watches 300 threads).
+// each committed change the hub reads, for each idle watch, its
+// experiment's counts and the runs changed since what it last sent, and
+// writes them when anything differs; a watch whose experiment has ended is
+// finished after its last write. Open watches cost memory, not threads (a
+// thread per watch made 300 watches 300 threads), and a change costs the
+// runs it changed, not the experiment's size.
 
 #include <grpcpp/grpcpp.h>
 
@@ -24,14 +26,16 @@ namespace iommuvm::service {
 
 class WatchHub {
  public:
-  using Loader = std::function<absl::StatusOr<v1::Experiment>(int64_t id)>;
-  // `load` reads an experiment as the API presents it.
+  // The experiment with the runs changed after change number `since` (0:
+  // the runs active now), as experiment_view.h reads it.
+  using Loader = std::function<absl::StatusOr<v1::Experiment>(int64_t id, int64_t since)>;
   WatchHub(scheduler::Scheduler* scheduler, Loader load);
   // Finishes every open watch and stops the thread.
   ~WatchHub();
 
-  // A new stream for experiment `id` (owned by gRPC; deletes itself).
-  grpc::ServerWriteReactor<v1::Experiment>* Open(int64_t id);
+  // A new stream for experiment `id` from change `since` (owned by gRPC;
+  // deletes itself).
+  grpc::ServerWriteReactor<v1::Experiment>* Open(int64_t id, int64_t since);
 
  private:
   class Watch;

@@ -241,6 +241,28 @@ WHERE a.state = 'SUCCEEDED';
 )sql",
       // 8: why a node is quarantined (a boot it did not come back from).
       "ALTER TABLE nodes ADD COLUMN health_reason TEXT NOT NULL DEFAULT '';",
+      // 9: experiments of 100k runs. Indexes for per-experiment counts and
+      // states; change numbers, so a watch sends only the runs that
+      // changed (a retry's new attempt counts; a run's first does not).
+      R"sql(
+CREATE INDEX runs_by_state ON runs(experiment_id, state);
+ALTER TABLE runs ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_by_change ON runs(experiment_id, changed);
+CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
+INSERT INTO changes VALUES (1, 0);
+CREATE TRIGGER run_changed AFTER UPDATE OF state, error ON runs BEGIN
+  UPDATE changes SET last = last + 1;
+  UPDATE runs SET changed = (SELECT last FROM changes) WHERE id = NEW.id;
+END;
+CREATE TRIGGER attempt_changed AFTER UPDATE ON attempts BEGIN
+  UPDATE changes SET last = last + 1;
+  UPDATE runs SET changed = (SELECT last FROM changes) WHERE id = NEW.run_id;
+END;
+CREATE TRIGGER attempt_retried AFTER INSERT ON attempts WHEN NEW.number > 1 BEGIN
+  UPDATE changes SET last = last + 1;
+  UPDATE runs SET changed = (SELECT last FROM changes) WHERE id = NEW.run_id;
+END;
+)sql",
   };
   return kMigrations;
 }

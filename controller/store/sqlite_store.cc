@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "controller/store/attempt_state.h"
@@ -22,6 +23,12 @@ std::string SqlStateList(Pick pick) {
 }
 
 using sqlite::Statement;
+
+// Every evidence key (QueryAttempts' evidence prefixes: none means all).
+const std::optional<std::vector<std::string>> kAllEvidence = std::vector<std::string>();
+
+// Text for a quoted SQL literal.
+std::string SqlQuoted(absl::string_view text) { return absl::StrReplaceAll(text, {{"'", "''"}}); }
 
 absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
 
@@ -112,10 +119,10 @@ absl::Status SqliteStore::Migrate() {
 }
 
 absl::Status SqliteStore::InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms) {
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare("INSERT INTO attempts (run_id, number, state, created_ms, "
-                                "updated_ms) VALUES (?, ?, ?, ?, ?)"));
-  return st.BindAll(run_id, number, AttemptStateName(AttemptState::kPending), now_ms, now_ms)
+  ASSIGN_OR_RETURN(Statement * st,
+                   db_->Cached("INSERT INTO attempts (run_id, number, state, created_ms, "
+                               "updated_ms) VALUES (?, ?, ?, ?, ?)"));
+  return st->BindAll(run_id, number, AttemptStateName(AttemptState::kPending), now_ms, now_ms)
       .Run();
 }
 
@@ -189,98 +196,147 @@ absl::StatusOr<std::vector<ExperimentRecord>> SqliteStore::ListExperiments() {
 }
 
 absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string& where,
-                                                              int64_t arg) {
+                                                              const std::vector<int64_t>& args) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare(absl::StrCat("SELECT id, experiment_id, idx, iommu, workload, vm, "
-                                             "repetition, state, error, params FROM runs ",
-                                             where)));
-  st.BindAll(arg);
+  ASSIGN_OR_RETURN(Statement * st,
+                   db_->Cached(absl::StrCat("SELECT id, experiment_id, idx, iommu, workload, vm, "
+                                            "repetition, state, error, params FROM runs ",
+                                            where)));
+  for (size_t i = 0; i < args.size(); ++i) st->Bind(static_cast<int>(i + 1), args[i]);
   std::vector<RunRecord> out;
   while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
+    ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
     RunRecord r;
-    r.id = st.Int(0);
-    r.experiment_id = st.Int(1);
-    r.point.index = static_cast<uint32_t>(st.Int(2));
-    r.point.iommu = static_cast<v1::IommuMode>(st.Int(3));
-    r.point.workload = st.Text(4);
-    r.point.vm = st.Text(5);
-    r.point.repetition = static_cast<uint32_t>(st.Int(6));
-    r.state = ParseRunState(st.Text(7)).value_or(RunState::kFailed);
-    r.error = st.Text(8);
-    r.point.params = DecodeMap(st.Text(9));
+    r.id = st->Int(0);
+    r.experiment_id = st->Int(1);
+    r.point.index = static_cast<uint32_t>(st->Int(2));
+    r.point.iommu = static_cast<v1::IommuMode>(st->Int(3));
+    r.point.workload = st->Text(4);
+    r.point.vm = st->Text(5);
+    r.point.repetition = static_cast<uint32_t>(st->Int(6));
+    r.state = ParseRunState(st->Text(7)).value_or(RunState::kFailed);
+    r.error = st->Text(8);
+    r.point.params = DecodeMap(st->Text(9));
     out.push_back(std::move(r));
   }
   return out;
 }
 
 absl::StatusOr<std::vector<RunRecord>> SqliteStore::ListRuns(int64_t experiment_id) {
-  return QueryRuns("WHERE experiment_id = ? ORDER BY idx", experiment_id);
+  return QueryRuns("WHERE experiment_id = ? ORDER BY idx", {experiment_id});
+}
+
+absl::StatusOr<std::vector<RunRecord>> SqliteStore::ListRuns(int64_t experiment_id,
+                                                             int64_t after_index, int64_t limit) {
+  return QueryRuns("WHERE experiment_id = ? AND idx > ? ORDER BY idx LIMIT ?",
+                   {experiment_id, after_index, limit});
+}
+
+absl::StatusOr<std::vector<RunRecord>> SqliteStore::RunsChangedSince(int64_t experiment_id,
+                                                                     int64_t change) {
+  return QueryRuns("WHERE experiment_id = ? AND changed > ? ORDER BY idx", {experiment_id, change});
+}
+
+absl::StatusOr<std::vector<RunRecord>> SqliteStore::RunsIn(int64_t experiment_id, RunState state) {
+  return QueryRuns(
+      absl::StrCat("WHERE experiment_id = ? AND state = '", RunStateName(state), "' ORDER BY idx"),
+      {experiment_id});
 }
 
 absl::StatusOr<RunRecord> SqliteStore::GetRun(int64_t run_id) {
-  ASSIGN_OR_RETURN(std::vector<RunRecord> runs, QueryRuns("WHERE id = ?", run_id));
+  ASSIGN_OR_RETURN(std::vector<RunRecord> runs, QueryRuns("WHERE id = ?", {run_id}));
   if (runs.empty()) return absl::NotFoundError(absl::StrCat("no run ", run_id));
   return runs.front();
 }
 
-absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(const std::string& where,
-                                                                      int64_t arg, bool bind,
-                                                                      bool with_evidence) {
-  ASSIGN_OR_RETURN(Statement st, db_->Prepare(absl::StrCat(
-                                     "SELECT ", kAttemptColumns,
-                                     " FROM attempts a JOIN runs r ON r.id = a.run_id ", where)));
-  if (bind) st.BindAll(arg);
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
+    const std::string& where, const std::vector<int64_t>& args,
+    const std::optional<std::vector<std::string>>& evidence) {
+  std::string sql = absl::StrCat("SELECT ", kAttemptColumns,
+                                 " FROM attempts a JOIN runs r ON r.id = a.run_id ", where);
+  // Fixed queries are kept prepared; a list of ids makes each one new.
+  std::optional<Statement> once;
+  Statement* st = nullptr;
+  if (absl::StrContains(where, " IN (")) {
+    ASSIGN_OR_RETURN(Statement prepared, db_->Prepare(sql));
+    st = &once.emplace(std::move(prepared));
+  } else {
+    ASSIGN_OR_RETURN(st, db_->Cached(sql));
+  }
+  for (size_t i = 0; i < args.size(); ++i) st->Bind(static_cast<int>(i + 1), args[i]);
   std::vector<AttemptRecord> out;
   while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
+    ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    out.push_back(ReadAttempt(st));
+    out.push_back(ReadAttempt(*st));
   }
-  if (!with_evidence) return out;
-  ASSIGN_OR_RETURN(Statement ev,
-                   db_->Prepare("SELECT key, value FROM attempt_evidence WHERE attempt_id = ?"));
+  st->Reset();
+  if (!evidence) return out;
+  // Keys by prefix: a range of the (attempt_id, key) primary key each.
+  std::vector<std::string> ranges;
+  for (const std::string& prefix : *evidence) {
+    std::string end = prefix;
+    ++end.back();
+    ranges.push_back(
+        absl::StrCat("(key >= '", SqlQuoted(prefix), "' AND key < '", SqlQuoted(end), "')"));
+  }
+  ASSIGN_OR_RETURN(
+      Statement * ev,
+      db_->Cached(absl::StrCat(
+          "SELECT key, value FROM attempt_evidence WHERE attempt_id = ?",
+          ranges.empty() ? "" : absl::StrCat(" AND (", absl::StrJoin(ranges, " OR "), ")"))));
   for (AttemptRecord& a : out) {
-    ev.Reset();
-    ev.BindAll(a.id);
+    ev->BindAll(a.id);
     while (true) {
-      ASSIGN_OR_RETURN(bool row, ev.Step());
+      ASSIGN_OR_RETURN(bool row, ev->Step());
       if (!row) break;
-      a.evidence[ev.Text(0)] = ev.Text(1);
+      a.evidence[ev->Text(0)] = ev->Text(1);
     }
+    ev->Reset();
   }
   return out;
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ListAttempts(int64_t experiment_id) {
   std::lock_guard lock(mu_);
-  return QueryAttempts("WHERE r.experiment_id = ? ORDER BY r.idx, a.number", experiment_id, true);
+  return QueryAttempts("WHERE r.experiment_id = ? ORDER BY r.idx, a.number", {experiment_id},
+                       kAllEvidence);
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRuns(
+    const std::vector<int64_t>& run_ids, const std::vector<std::string>& evidence_prefixes) {
+  std::lock_guard lock(mu_);
+  if (run_ids.empty()) return std::vector<AttemptRecord>();
+  // Ids are integers: written into the SQL as they are.
+  return QueryAttempts(absl::StrCat("WHERE a.run_id IN (", absl::StrJoin(run_ids, ","),
+                                    ") ORDER BY r.idx, a.number"),
+                       {}, evidence_prefixes);
 }
 
 absl::StatusOr<AttemptRecord> SqliteStore::GetAttempt(int64_t attempt_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto found, QueryAttempts("WHERE a.id = ?", attempt_id, true));
+  ASSIGN_OR_RETURN(auto found, QueryAttempts("WHERE a.id = ?", {attempt_id}, kAllEvidence));
   if (found.empty()) return absl::NotFoundError(absl::StrCat("no attempt ", attempt_id));
   return found.front();
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::OpenAttempts() {
   std::lock_guard lock(mu_);
-  static const std::string kWhere =
-      absl::StrCat("WHERE a.state NOT IN (", SqlStateList(IsTerminal), ") ",
-                   "ORDER BY r.experiment_id, r.idx, a.number");
-  return QueryAttempts(kWhere, 0, false);
+  // IN, not NOT IN: the state index finds them without reading every attempt.
+  static const std::string kWhere = absl::StrCat(
+      "WHERE a.state IN (", SqlStateList([](AttemptState s) { return !IsTerminal(s); }), ") ",
+      "ORDER BY r.experiment_id, r.idx, a.number");
+  return QueryAttempts(kWhere, {}, kAllEvidence);
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ActiveAttempts() {
   std::lock_guard lock(mu_);
   static const std::string kWhere = absl::StrCat(
-      "WHERE a.state NOT IN (",
-      SqlStateList([](AttemptState s) { return s == AttemptState::kPending || IsTerminal(s); }),
+      "WHERE a.state IN (",
+      SqlStateList([](AttemptState s) { return s != AttemptState::kPending && !IsTerminal(s); }),
       ") ORDER BY a.id");
-  return QueryAttempts(kWhere, 0, false);
+  return QueryAttempts(kWhere, {}, kAllEvidence);
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::PendingAttempts(int64_t experiment_id) {
@@ -291,7 +347,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::PendingAttempts(int64_t 
                      return s == AttemptState::kPending;
                    }),
                    " AND r.experiment_id = ? ORDER BY r.idx");
-  return QueryAttempts(kWhere, experiment_id, true, /*with_evidence=*/false);
+  return QueryAttempts(kWhere, {experiment_id}, std::nullopt);
 }
 
 absl::StatusOr<uint32_t> SqliteStore::AttemptCount(int64_t run_id) {

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -25,6 +26,19 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments() override;
   absl::StatusOr<RunRecord> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id, int64_t after_index,
+                                                  int64_t limit) override;
+  absl::StatusOr<std::vector<RunRecord>> RunsChangedSince(int64_t experiment_id,
+                                                          int64_t change) override;
+  absl::StatusOr<std::vector<RunRecord>> RunsIn(int64_t experiment_id, RunState state) override;
+  absl::StatusOr<int64_t> LastChange() override;
+  absl::StatusOr<bool> AnyRunIn(int64_t experiment_id,
+                                const std::vector<RunState>& states) override;
+  absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRuns(
+      const std::vector<int64_t>& run_ids,
+      const std::vector<std::string>& evidence_prefixes) override;
+  absl::StatusOr<std::vector<ResultRecord>> ResultsOfRuns(
+      const std::vector<int64_t>& run_ids) override;
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) override;
   absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() override;
@@ -58,20 +72,24 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<sqlite::Database> db, const Clock* clock)
       : db_(std::move(db)), clock_(clock) {}
   absl::Status Migrate();
-  absl::StatusOr<std::vector<RunRecord>> QueryRuns(const std::string& where, int64_t arg);
+  absl::StatusOr<std::vector<RunRecord>> QueryRuns(const std::string& where,
+                                                   const std::vector<int64_t>& args);
   // Run counts by state; experiment_id 0: all experiments.
   absl::StatusOr<std::map<RunState, int64_t>> CountRunStates(int64_t experiment_id);
-  // Attempts matching `where`; with_evidence also reads their evidence.
-  absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(const std::string& where,
-                                                           int64_t arg, bool bind,
-                                                           bool with_evidence = true);
+  // Attempts matching `where` (its ? bound to `args`), with the evidence
+  // keys that start with one of `evidence` (every key when it is empty;
+  // none when there is no list). mu_ held.
+  absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(
+      const std::string& where, const std::vector<int64_t>& args,
+      const std::optional<std::vector<std::string>>& evidence);
   absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
   // Sets one evidence key of an attempt (replacing its value).
   absl::Status PutEvidence(int64_t attempt_id, const std::string& key, const std::string& value);
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
   // A PENDING run of `experiment_id` with its first attempt.
   absl::Status InsertRun(int64_t experiment_id, const spec::RunPoint& point, int64_t now_ms);
-  absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where, int64_t arg);
+  absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where,
+                                                         const std::vector<int64_t>& args);
 
   // The columns of run_results, in the order Apply inserts and QueryResults
   // reads them.

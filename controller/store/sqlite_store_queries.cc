@@ -2,6 +2,7 @@
 // counts (the experiment/run/attempt/node state and Apply are in
 // sqlite_store.cc).
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "controller/store/sqlite_store.h"
 
@@ -9,13 +10,13 @@ namespace iommuvm::store {
 
 using sqlite::Statement;
 
-absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(const std::string& where,
-                                                                    int64_t arg) {
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(
+    const std::string& where, const std::vector<int64_t>& args) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement st,
                    db_->Prepare(absl::StrCat("SELECT ", kResultColumns, " FROM run_results ", where,
                                              " ORDER BY run_id, id")));
-  st.BindAll(arg);
+  for (size_t i = 0; i < args.size(); ++i) st.Bind(static_cast<int>(i + 1), args[i]);
   std::vector<ResultRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -46,11 +47,39 @@ absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(const std::s
 }
 
 absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfExperiment(int64_t id) {
-  return QueryResults("WHERE run_id IN (SELECT id FROM runs WHERE experiment_id = ?)", id);
+  return QueryResults("WHERE run_id IN (SELECT id FROM runs WHERE experiment_id = ?)", {id});
 }
 
 absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfAttempt(int64_t attempt_id) {
-  return QueryResults("WHERE attempt_id = ?", attempt_id);
+  return QueryResults("WHERE attempt_id = ?", {attempt_id});
+}
+
+absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfRuns(
+    const std::vector<int64_t>& run_ids) {
+  if (run_ids.empty()) return std::vector<ResultRecord>();
+  // Ids are integers: written into the SQL as they are.
+  return QueryResults(absl::StrCat("WHERE run_id IN (", absl::StrJoin(run_ids, ","), ")"), {});
+}
+
+absl::StatusOr<int64_t> SqliteStore::LastChange() {
+  std::lock_guard lock(mu_);
+  return db_->QueryInt("SELECT last FROM changes");
+}
+
+absl::StatusOr<bool> SqliteStore::AnyRunIn(int64_t experiment_id,
+                                           const std::vector<RunState>& states) {
+  std::vector<std::string> names;
+  for (RunState s : states) names.push_back(absl::StrCat("'", RunStateName(s), "'"));
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Statement * st,
+                   db_->Cached(absl::StrCat("SELECT EXISTS (SELECT 1 FROM runs WHERE "
+                                            "experiment_id = ? AND state IN (",
+                                            absl::StrJoin(names, ","), "))")));
+  st->BindAll(experiment_id);
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  bool any = row && st->Int(0) != 0;
+  st->Reset();
+  return any;
 }
 
 absl::StatusOr<std::vector<ArtifactRecord>> SqliteStore::ArtifactsOfAttempt(int64_t attempt_id) {
@@ -139,16 +168,16 @@ absl::StatusOr<std::vector<SwitchTime>> SqliteStore::SwitchTimes() {
 absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::CountRunStates(int64_t experiment_id) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(
-      Statement st,
-      db_->Prepare(experiment_id == 0 ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
-                                      : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
-                                        "GROUP BY state"));
-  if (experiment_id != 0) st.BindAll(experiment_id);
+      Statement * st,
+      db_->Cached(experiment_id == 0 ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
+                                     : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
+                                       "GROUP BY state"));
+  if (experiment_id != 0) st->BindAll(experiment_id);
   std::map<RunState, int64_t> out;
   while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
+    ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    out[ParseRunState(st.Text(0)).value_or(RunState::kFailed)] = st.Int(1);
+    out[ParseRunState(st->Text(0)).value_or(RunState::kFailed)] = st->Int(1);
   }
   return out;
 }

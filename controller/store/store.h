@@ -253,8 +253,27 @@ class Store {
   virtual absl::StatusOr<RunRecord> GetRun(int64_t run_id) = 0;
   // Runs of an experiment in index order.
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) = 0;
+  // One page of them: at most `limit` runs with an index above `after_index`.
+  virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id,
+                                                          int64_t after_index, int64_t limit) = 0;
+  // What an experiment's view changed by. Every change of a run's state or
+  // error, of its attempts or a retry gets the next change number (kept by
+  // triggers, migration 9); runs remember their latest.
+  virtual absl::StatusOr<int64_t> LastChange() = 0;
+  // Runs of an experiment changed after change number `change`, by index.
+  virtual absl::StatusOr<std::vector<RunRecord>> RunsChangedSince(int64_t experiment_id,
+                                                                  int64_t change) = 0;
+  // Runs of an experiment in `state`, by index.
+  virtual absl::StatusOr<std::vector<RunRecord>> RunsIn(int64_t experiment_id, RunState state) = 0;
+  // Whether a run of the experiment is in one of `states` (an index lookup).
+  virtual absl::StatusOr<bool> AnyRunIn(int64_t experiment_id,
+                                        const std::vector<RunState>& states) = 0;
   // Attempts of an experiment, by run index then attempt number.
   virtual absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) = 0;
+  // The attempts of these runs, by run index then attempt number, with the
+  // evidence keys starting with one of `evidence_prefixes` (all if empty).
+  virtual absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRuns(
+      const std::vector<int64_t>& run_ids, const std::vector<std::string>& evidence_prefixes) = 0;
   // The attempt with this id (NotFound if none).
   virtual absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) = 0;
   // Every attempt not in a terminal state, oldest experiment and run first.
@@ -287,6 +306,8 @@ class Store {
 
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) = 0;
   virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) = 0;
+  virtual absl::StatusOr<std::vector<ResultRecord>> ResultsOfRuns(
+      const std::vector<int64_t>& run_ids) = 0;
   // The artifacts kept with an attempt, by name.
   virtual absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) = 0;
   virtual absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) = 0;
