@@ -57,9 +57,16 @@ const std::vector<std::string>& SummaryEvidence() {
 absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Scheduler* scheduler,
                                               const v1::GetExperimentRequest& req) {
   int64_t id = req.experiment_id();
-  ASSIGN_OR_RETURN(v1::Experiment out, Header(store, scheduler, id));
-  ASSIGN_OR_RETURN(store::ExperimentRecord e, store->GetExperiment(id));
-  out.set_spec_yaml(e.spec_yaml);
+  v1::Experiment out;
+  // Later pages are only runs: counting 100k runs for each cost more than
+  // the page.
+  if (req.page_token().empty()) {
+    ASSIGN_OR_RETURN(out, Header(store, scheduler, id));
+    ASSIGN_OR_RETURN(store::ExperimentRecord e, store->GetExperiment(id));
+    out.set_spec_yaml(e.spec_yaml);
+  } else {
+    out.set_id(id);
+  }
   if (req.without_runs()) return out;
   std::vector<store::RunRecord> runs;
   std::vector<std::string> evidence = SummaryEvidence();

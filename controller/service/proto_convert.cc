@@ -163,7 +163,10 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
       base.set_simulated(simulated != a.evidence.end() && simulated->second == "true");
       auto unsteady = a.evidence.find(store::kUnsteadyKey);
       if (unsteady != a.evidence.end()) base.set_unsteady(unsteady->second);
-      auto samples = store->CountSamples(a.id);
+      // A pending attempt has sent nothing: no queries for it (most runs
+      // of a big experiment that waits).
+      bool began = a.state != store::AttemptState::kPending;
+      auto samples = began ? store->CountSamples(a.id) : absl::StatusOr<uint64_t>(0);
       if (samples.ok()) base.set_metric_samples(*samples);
       // Over the measured load only (warmup, preload and idle excluded).
       int64_t from = 0, to = 0;
@@ -176,7 +179,8 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
       }
       // The server's telemetry comes from where it ran: a VM run's guest.
       std::string guest = store::GuestNodeOf(a);
-      auto means = store->MeanSamples(a.id, guest.empty() ? a.server_node : guest, from, to);
+      auto means = began ? store->MeanSamples(a.id, guest.empty() ? a.server_node : guest, from, to)
+                         : absl::StatusOr<std::map<std::string, double>>();
       if (auto host = a.evidence.find(absl::StrCat(store::kHostVerifyPrefix, "detected"));
           host != a.evidence.end()) {
         base.set_host_mode(host->second);

@@ -281,19 +281,40 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
     ranges.push_back(
         absl::StrCat("(key >= '", SqlQuoted(prefix), "' AND key < '", SqlQuoted(end), "')"));
   }
-  ASSIGN_OR_RETURN(
-      Statement * ev,
-      db_->Cached(absl::StrCat(
-          "SELECT key, value FROM attempt_evidence WHERE attempt_id = ?",
-          ranges.empty() ? "" : absl::StrCat(" AND (", absl::StrJoin(ranges, " OR "), ")"))));
-  for (AttemptRecord& a : out) {
-    ev->BindAll(a.id);
+  std::string keys =
+      ranges.empty() ? "" : absl::StrCat(" AND (", absl::StrJoin(ranges, " OR "), ")");
+  if (out.size() == 1) {
+    ASSIGN_OR_RETURN(Statement * ev,
+                     db_->Cached(absl::StrCat("SELECT key, value FROM attempt_evidence WHERE "
+                                              "attempt_id = ?",
+                                              keys)));
+    ev->BindAll(out[0].id);
     while (true) {
       ASSIGN_OR_RETURN(bool row, ev->Step());
       if (!row) break;
-      a.evidence[ev->Text(0)] = ev->Text(1);
+      out[0].evidence[ev->Text(0)] = ev->Text(1);
     }
-    ev->Reset();
+    return out;
+  }
+  // Many attempts (a page of runs): a query per 10000, not one per attempt.
+  std::map<int64_t, AttemptRecord*> by_id;
+  std::vector<int64_t> ids;
+  for (AttemptRecord& a : out) {
+    by_id[a.id] = &a;
+    ids.push_back(a.id);
+  }
+  for (size_t from = 0; from < ids.size(); from += 10000) {
+    std::vector<int64_t> chunk(ids.begin() + from,
+                               ids.begin() + std::min(ids.size(), from + 10000));
+    ASSIGN_OR_RETURN(Statement ev, db_->Prepare(absl::StrCat(
+                                       "SELECT attempt_id, key, value FROM attempt_evidence WHERE "
+                                       "attempt_id IN (",
+                                       absl::StrJoin(chunk, ","), ")", keys)));
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, ev.Step());
+      if (!row) break;
+      by_id.at(ev.Int(0))->evidence[ev.Text(1)] = ev.Text(2);
+    }
   }
   return out;
 }

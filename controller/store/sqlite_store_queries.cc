@@ -99,16 +99,17 @@ absl::StatusOr<std::vector<ArtifactRecord>> SqliteStore::ArtifactsOfAttempt(int6
 absl::StatusOr<std::map<std::string, double>> SqliteStore::MeanSamples(
     int64_t attempt_id, const std::string& agent_id, int64_t from_ms, int64_t to_ms) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare("SELECT name, AVG(value) FROM metric_samples WHERE attempt_id = ? "
-                                "AND agent_id = ? AND labels = '' AND (?3 = 0 OR (ts_ms > ?4 "
-                                "AND ts_ms <= ?3)) GROUP BY name"));
-  st.BindAll(attempt_id, agent_id, to_ms, from_ms);
+  // Kept prepared: `results` reads it for every run.
+  ASSIGN_OR_RETURN(Statement * st,
+                   db_->Cached("SELECT name, AVG(value) FROM metric_samples WHERE attempt_id = ? "
+                               "AND agent_id = ? AND labels = '' AND (?3 = 0 OR (ts_ms > ?4 "
+                               "AND ts_ms <= ?3)) GROUP BY name"));
+  st->BindAll(attempt_id, agent_id, to_ms, from_ms);
   std::map<std::string, double> out;
   while (true) {
-    ASSIGN_OR_RETURN(bool row, st.Step());
+    ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    out[st.Text(0)] = st.Double(1);
+    out[st->Text(0)] = st->Double(1);
   }
   return out;
 }
@@ -131,11 +132,13 @@ absl::StatusOr<std::vector<std::pair<int64_t, double>>> SqliteStore::SeriesOf(
 
 absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare("SELECT COUNT(*) FROM metric_samples WHERE attempt_id = ?"));
-  st.BindAll(attempt_id);
-  ASSIGN_OR_RETURN(bool row, st.Step());
-  return row ? static_cast<uint64_t>(st.Int(0)) : 0;
+  ASSIGN_OR_RETURN(Statement * st,
+                   db_->Cached("SELECT COUNT(*) FROM metric_samples WHERE attempt_id = ?"));
+  st->BindAll(attempt_id);
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  uint64_t n = row ? static_cast<uint64_t>(st->Int(0)) : 0;
+  st->Reset();  // no read left open
+  return n;
 }
 
 absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::RunStateCounts() {

@@ -45,7 +45,8 @@ TEST_F(ExperimentViewTest, PagesHoldEveryRunOnceInIndexOrder) {
   do {
     auto page = Get(id, 0, token);
     ASSERT_THAT(page, IsOk());
-    EXPECT_EQ(page->runs_total(), 2345u);
+    // The counts come with the first page; later pages are only runs.
+    EXPECT_EQ(page->runs_total(), token.empty() ? 2345u : 0u);
     EXPECT_LE(page->runs_size(), static_cast<int>(service::kDefaultPageSize));
     for (const auto& r : page->runs()) seen.push_back(r.index());
     token = page->next_page_token();
