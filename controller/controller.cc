@@ -7,11 +7,19 @@
 #include "absl/strings/str_cat.h"
 #include "common/file_system.h"
 #include "common/log.h"
+#include "common/open_files.h"
 #include "common/status_macros.h"
 #include "tls/certificate_authority.h"
 #include "tls/credentials.h"
 
 namespace iommuvm {
+namespace {
+
+// Descriptors agent sessions never take: CLI calls, /metrics scrapes, the
+// database and its journal, commands such as --console_command.
+constexpr uint64_t kOpenFilesHeadroom = 256;
+
+}  // namespace
 
 bool IsLoopbackAddress(const std::string& address) {
   if (absl::StartsWith(address, "unix:")) return true;
@@ -23,6 +31,16 @@ bool IsLoopbackAddress(const std::string& address) {
 
 absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerConfig& config) {
   std::unique_ptr<Controller> c(new Controller());
+  // One socket per agent: the soft limit (often 1,024) would stop it near a
+  // thousand agents and then lock out the CLI too. Room is kept for both.
+  OpenFilesLimit files = RaiseOpenFilesLimit();
+  uint64_t capacity = AgentCapacity(files, kOpenFilesHeadroom);
+  if (config.max_agents > 0) capacity = std::min(capacity, config.max_agents);
+  c->registry_.set_capacity(capacity);
+  Log("controller", "open files: limit ", files.now,
+      files.now != files.before ? absl::StrCat(" (raised from ", files.before, ")") : "",
+      "; room for ", capacity, " agent sessions, ", kOpenFilesHeadroom,
+      " descriptors kept for the CLI, /metrics and the database");
   ASSIGN_OR_RETURN(c->db_lock_, store::DatabaseLock::Acquire(config.db_path));
   ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.db_path, &c->clock_));
   c->gateway_ = std::make_unique<service::DurableGateway>(c->store_.get(), &c->registry_);
@@ -68,6 +86,9 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A connection without calls (an agent refused for capacity, between its
+  // retries) gives its descriptor back.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 30000);
   c->server_ = builder.BuildAndStart();
   if (c->server_ == nullptr || c->port_ == 0) {
     return absl::UnavailableError(

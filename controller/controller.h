@@ -34,6 +34,9 @@ struct ControllerConfig {
   // Plaintext on a non-loopback address (a closed network).
   bool insecure = false;
   absl::Duration tick_interval = absl::Milliseconds(200);
+  // Agent sessions at once; 0: as many as the open-files limit allows
+  // after raising it (common/open_files.h).
+  uint64_t max_agents = 0;
   // Prints a node's serial console ({node}, {hostname}); empty: none.
   std::string console_command;
   scheduler::SchedulerOptions scheduler;

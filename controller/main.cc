@@ -18,6 +18,9 @@ ABSL_FLAG(absl::Duration, agent_grace, absl::Seconds(15),
           "an agent silent this long is lost and its attempt retried");
 ABSL_FLAG(uint64_t, max_runs_per_experiment, iommuvm::spec::kMaxRunsPerExperiment,
           "the most runs one submitted spec may expand to");
+ABSL_FLAG(uint64_t, max_agents, 0,
+          "agent sessions at once (0: as many as the open-files limit allows, raised to its "
+          "hard limit at start, less room kept for the CLI and /metrics)");
 ABSL_FLAG(std::string, console_command, "",
           "shell command printing a node's serial console ({node}: agent id, {hostname}); its "
           "last lines explain a node that did not come back from a boot, e.g. "
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
   if (config.insecure && config.tls_dir.empty()) iommuvm::SetLogPrefix("INSECURE ");
   config.scheduler.agent_grace = absl::GetFlag(FLAGS_agent_grace);
   config.console_command = absl::GetFlag(FLAGS_console_command);
+  config.max_agents = absl::GetFlag(FLAGS_max_agents);
   config.scheduler.max_runs_per_experiment = absl::GetFlag(FLAGS_max_runs_per_experiment);
   auto controller = iommuvm::Controller::Start(config);
   if (!controller.ok()) {

@@ -1,5 +1,6 @@
 #include "controller/service/agent_service.h"
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 
@@ -11,6 +12,9 @@ namespace iommuvm::service {
 namespace {
 
 constexpr char kLog[] = "session";
+
+// Sessions refused for the controller's capacity, over its life.
+std::atomic<uint64_t> refused_sessions{0};
 
 class SessionReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>,
@@ -120,11 +124,25 @@ class SessionReactor final
         std::lock_guard lock(mu_);
         holding_ = true;
       }
-      if (!registry_->Attach(msg.register_().agent_id(), this)) {
-        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
-                            absl::StrCat("agent id '", msg.register_().agent_id(),
-                                         "' already has a live session; a second one is "
-                                         "refused until it ends"));
+      switch (registry_->Attach(msg.register_().agent_id(), this)) {
+        case SessionRegistry::Attached::kYes:
+          break;
+        case SessionRegistry::Attached::kIdTaken:
+          return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                              absl::StrCat("agent id '", msg.register_().agent_id(),
+                                           "' already has a live session; a second one is "
+                                           "refused until it ends"));
+        case SessionRegistry::Attached::kFull: {
+          std::string why = absl::StrCat(
+              "the controller holds its limit of ", registry_->capacity(),
+              " agent sessions (set by its open-files limit, or --max_agents); raise the "
+              "limit (LimitNOFILE= in its systemd unit, ulimit -n) and restart it");
+          // Refused agents retry: a line for the first and every 100th.
+          if (refused_sessions.fetch_add(1) % 100 == 0) {
+            Log(kLog, "refused agent ", msg.register_().agent_id(), ": ", why);
+          }
+          return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, why);
+        }
       }
       agent_id_ = msg.register_().agent_id();
       std::vector<v1::ControllerMessage> resend;

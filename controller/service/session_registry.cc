@@ -2,10 +2,23 @@
 
 namespace iommuvm::service {
 
-bool SessionRegistry::Attach(const std::string& agent_id, SessionSink* sink) {
+void SessionRegistry::set_capacity(size_t capacity) {
   std::lock_guard lock(mu_);
-  auto [it, inserted] = sessions_.emplace(agent_id, sink);
-  return inserted || it->second == sink;
+  capacity_ = capacity;
+}
+
+size_t SessionRegistry::capacity() const {
+  std::lock_guard lock(mu_);
+  return capacity_;
+}
+
+SessionRegistry::Attached SessionRegistry::Attach(const std::string& agent_id, SessionSink* sink) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(agent_id);
+  if (it != sessions_.end()) return it->second == sink ? Attached::kYes : Attached::kIdTaken;
+  if (sessions_.size() >= capacity_) return Attached::kFull;
+  sessions_.emplace(agent_id, sink);
+  return Attached::kYes;
 }
 
 bool SessionRegistry::Detach(const std::string& agent_id, SessionSink* sink) {

@@ -2,6 +2,7 @@
 // Who is connected right now: agent id -> the open Session stream. The
 // scheduler sends to agents only through the AgentGateway interface.
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -30,10 +31,16 @@ class SessionSink {
 
 class SessionRegistry final : public AgentGateway {
  public:
-  // Makes `sink` the agent's session. False, changing nothing, when the
+  // At most `capacity` sessions at once (each holds a socket; see
+  // common/open_files.h); unlimited until set.
+  void set_capacity(size_t capacity);
+  size_t capacity() const;
+  enum class Attached { kYes, kIdTaken, kFull };
+  // Makes `sink` the agent's session. kIdTaken, changing nothing, when the
   // agent id already has a live session: the older one wins until it is
   // gone, so a second process (or an impostor) using the id cannot evict it.
-  bool Attach(const std::string& agent_id, SessionSink* sink);
+  // kFull when `capacity` sessions are open.
+  Attached Attach(const std::string& agent_id, SessionSink* sink);
   // Removes `sink` if it is still the agent's session; true if it was.
   bool Detach(const std::string& agent_id, SessionSink* sink);
   bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) override;
@@ -46,6 +53,7 @@ class SessionRegistry final : public AgentGateway {
  private:
   mutable std::mutex mu_;
   std::map<std::string, SessionSink*> sessions_;
+  size_t capacity_ = SIZE_MAX;
 };
 
 }  // namespace iommuvm::service

@@ -29,7 +29,7 @@ TEST(DurableGatewayTest, DeliversInOrderAfterASyncAndReportsWhoIsConnected) {
   auto store = *store::SqliteStore::Open(path, &clock);
   SessionRegistry registry;
   RecordingSink sink;
-  ASSERT_TRUE(registry.Attach("a", &sink));
+  ASSERT_EQ(registry.Attach("a", &sink), SessionRegistry::Attached::kYes);
   DurableGateway gateway(store.get(), &registry);
   for (uint64_t seq = 1; seq <= 100; ++seq) {
     v1::ControllerMessage ack;
