@@ -242,10 +242,12 @@ WHERE a.state = 'SUCCEEDED';
       // 8: why a node is quarantined (a boot it did not come back from).
       "ALTER TABLE nodes ADD COLUMN health_reason TEXT NOT NULL DEFAULT '';",
       // 9: experiments of 100k runs. Indexes for per-experiment counts and
-      // states; change numbers, so a watch sends only the runs that
-      // changed (a retry's new attempt counts; a run's first does not).
+      // states and for the switch times (read at every re-plan and by
+      // `iommuvm agents`); change numbers, so a watch sends only the runs
+      // that changed (a retry's new attempt counts; a run's first does not).
       R"sql(
 CREATE INDEX runs_by_state ON runs(experiment_id, state);
+CREATE INDEX events_by_kind ON events(kind, attempt_id);
 ALTER TABLE runs ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX runs_by_change ON runs(experiment_id, changed);
 CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL);
