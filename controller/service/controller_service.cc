@@ -139,10 +139,14 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::ListAgents(grpc::CallbackServer
   if (auto denied = Authorize(ctx); !denied.ok()) return Done(ctx, denied);
   auto switches = store_->SwitchTimes();
   if (!switches.ok()) return Done(ctx, switches.status());
+  // Each node's switches, grouped once (not a pass over all per node).
+  std::map<std::string, std::vector<store::SwitchTime>> by_node;
+  for (auto& t : *switches) by_node[t.node].push_back(std::move(t));
   for (const auto& a : scheduler_->Agents()) {
     v1::Agent* agent = resp->add_agents();
     *agent = ToProto(a);
-    for (const auto& [method, measured] : scheduler::SwitchesOf(*switches, a.node.agent_id)) {
+    for (const auto& [method, measured] :
+         scheduler::SwitchesOf(by_node[a.node.agent_id], a.node.agent_id)) {
       v1::SwitchCost* cost = agent->add_switch_costs();
       cost->set_method(method);
       cost->set_median_ms(absl::ToInt64Milliseconds(measured.median));
