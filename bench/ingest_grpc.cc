@@ -357,7 +357,7 @@ int Run() {
     options.extra_args.push_back(absl::StrCat("--max_runs_per_experiment=", queued * 2));
   auto controller = ControllerProcess::Start(options);
   if (!controller.ok()) {
-    std::cerr << controller.status().message() << "\n";
+    std::cerr << controller.status().message() << "\nscratch directory kept: " << *dir << "\n";
     return 1;
   }
   auto stub = v1::ControllerService::NewStub(
