@@ -290,7 +290,8 @@ void MeasureIngest(ControllerProcess& controller, v1::ControllerService::Stub& s
   double acked = (fleet1.totals.samples_acked - fleet0.totals.samples_acked) / seconds;
   double batches = (fleet1.totals.acked - fleet0.totals.acked) / seconds;
   report.Add("gRPC ingest via the controller", absl::StrFormat("%.0f", rate), "samples/s",
-             absl::StrFormat("%d agents streaming, %.0f batches/s acked", st.streaming, batches));
+             absl::StrFormat("%d agents streaming at the start, %d at the end; %.0f batches/s",
+                             st.streaming, fleet1.streaming, batches));
   report.Add("  samples acked, as the agents counted", absl::StrFormat("%.0f", acked), "samples/s");
   auto ratio = [&](const Rate& r) {
     return absl::StrFormat("%.2f", r.per_second() > 0 ? rate / r.per_second() : 0);
@@ -315,8 +316,9 @@ void MeasureIngest(ControllerProcess& controller, v1::ControllerService::Stub& s
   report.Add("messages the controller rejected",
              absl::StrCat(rejected.ok() ? *rejected : -1, " / ", end.totals.rejected), "",
              "its /metrics / acks the agents got; goal 0");
+  report.Add("agent sessions the controller lost", absl::StrCat(end.failed), "", "goal 0");
   if (!rejected.ok() || *rejected > 0 || end.totals.rejected > 0 || end.failed > 0) {
-    report.Fail(absl::StrCat("rejections or failed sessions (", end.failed, " failed)"));
+    report.Fail(absl::StrCat("rejected messages or lost sessions (", end.failed, " lost)"));
     for (const auto& p : fleet.Problems()) std::cerr << "  " << p << "\n";
   }
   fleet.Stop();
