@@ -271,7 +271,7 @@ void SimAgent::Stop() {
 }
 
 bool SimAgent::streaming() const {
-  return !servers_.empty() || (load_source_.has_value() && load_.has_value());
+  return registered_ && (!servers_.empty() || (load_source_.has_value() && load_.has_value()));
 }
 
 uint64_t SimAgent::Enqueue(v1::AgentMessage msg) {

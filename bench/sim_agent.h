@@ -77,7 +77,8 @@ class SimAgent {
   v1::Role role() const { return role_; }
   bool registered() const { return registered_; }  // in a session the controller acked
   std::optional<absl::Time> first_registered() const { return first_registered_; }
-  bool streaming() const;                                  // an open attempt's telemetry is flowing
+  // In a live session, with an open attempt's telemetry flowing.
+  bool streaming() const;
   const std::string& failure() const { return failure_; }  // "" unless a session failed
   const std::string& last_rejection() const { return last_rejection_; }
   const SimAgentCounters& counters() const { return counters_; }
