@@ -7,9 +7,11 @@
 // real CLI's `iommuvm agents --format csv` takes with N agents against the
 // same command on the same controller just before the agents connected (0
 // agents: the baseline), median of --cli_runs each. Agents that fail to
-// register are counted and their errors printed. This process raises its
-// own open-files limit to the hard limit; the controller gets the soft
-// limit this program started with (or --controller_nofile).
+// register are counted and their errors printed. They connect all at once
+// (a controller restart) unless --connect_per_second paces them (agents
+// joining one by one). This process raises its own open-files limit to the
+// hard limit; the controller gets the soft limit this program started with
+// (or --controller_nofile).
 // Run:   build/bench/iommuvm_agents_scale_bench [--agents 100,1000,3000] [--idle_seconds 10]
 // Smoke: --agents 20 --idle_seconds 2 --cli_runs 3 (ctest -L bench)
 #include <filesystem>
@@ -30,6 +32,8 @@ ABSL_FLAG(std::string, controller, IOMMUVM_CONTROLLER_BIN, "the iommuvm-controll
 ABSL_FLAG(std::string, cli, IOMMUVM_CLI_BIN, "the iommuvm CLI binary to time");
 ABSL_FLAG(std::vector<std::string>, agents, std::vector<std::string>({"100", "1000", "3000"}),
           "fleet sizes, one controller each");
+ABSL_FLAG(double, connect_per_second, 0,
+          "agents connecting per second (0: all at once, as after a controller restart)");
 ABSL_FLAG(double, idle_seconds, 10, "length of the heartbeat-only CPU measurement");
 ABSL_FLAG(double, settle_seconds, 2, "wait after the last registration before measuring");
 ABSL_FLAG(int, cli_runs, 5, "runs of each CLI command (the median counts)");
@@ -99,6 +103,7 @@ Row Measure(int n, const std::string& dir, int nofile, SimNodeFacts& facts) {
   options.controller = (*controller)->address();
   options.agents = n;
   options.id_prefix = "scale";
+  options.connect_per_second = absl::GetFlag(FLAGS_connect_per_second);
   options.agent.labels = {{"pool", "scale"}};
   SimAgents fleet(options, &facts);
   fleet.Start();
@@ -219,10 +224,15 @@ int Run() {
   rlimit files{};
   ::getrlimit(RLIMIT_NOFILE, &files);
   std::cout << absl::StrFormat(
-      "agents scale: %s agents, %g s of heartbeats each; open files: this process %d, the "
+      "agents scale: %s agents (connecting %s), %g s of heartbeats each; open files: this "
+      "process %d, the "
       "controller %d\ncontroller %s\ncli %s\nscratch %s\nload average at the start: %s\n\n",
-      absl::StrJoin(sizes, ","), absl::GetFlag(FLAGS_idle_seconds), files.rlim_cur, nofile,
-      absl::GetFlag(FLAGS_controller), absl::GetFlag(FLAGS_cli), *dir, LoadAverage());
+      absl::StrJoin(sizes, ","),
+      absl::GetFlag(FLAGS_connect_per_second) > 0
+          ? absl::StrCat(absl::GetFlag(FLAGS_connect_per_second), "/s")
+          : std::string("all at once"),
+      absl::GetFlag(FLAGS_idle_seconds), files.rlim_cur, nofile, absl::GetFlag(FLAGS_controller),
+      absl::GetFlag(FLAGS_cli), *dir, LoadAverage());
   std::vector<Row> rows;
   bool ok = true;
   for (int n : sizes) {

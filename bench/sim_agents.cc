@@ -177,7 +177,10 @@ void SimAgents::Start() {
         grpc::CreateCustomChannel(options_.controller, grpc::InsecureChannelCredentials(), args);
     slots_[i]->stub = v1::AgentService::NewStub(slots_[i]->channel);
   }
-  for (auto& slot : slots_) Connect(*slot, absl::Now());
+  if (options_.connect_per_second <= 0) {
+    for (auto& slot : slots_) Connect(*slot, absl::Now());
+    first_connects_ = slots_.size();
+  }
   ticker_ = std::thread([this] { Tick(); });
 }
 
@@ -201,7 +204,16 @@ void SimAgents::Connect(Slot& slot, absl::Time now) {
 void SimAgents::Tick() {
   while (!stopping_.load()) {
     absl::Time now = absl::Now();
-    for (auto& slot : slots_) {
+    // Agents not yet due for their first session wait their turn.
+    size_t due = slots_.size();
+    if (options_.connect_per_second > 0) {
+      due = std::min(due, static_cast<size_t>(absl::ToDoubleSeconds(now - started_) *
+                                              options_.connect_per_second) +
+                              1);
+    }
+    for (; first_connects_ < due; ++first_connects_) Connect(*slots_[first_connects_], now);
+    for (size_t i = 0; i < first_connects_; ++i) {
+      Slot* slot = slots_[i].get();
       std::shared_ptr<Session> session;
       bool work = false, end = false, connect = false;
       {

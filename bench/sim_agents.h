@@ -28,6 +28,9 @@ struct SimAgentsOptions {
   std::string controller;  // host:port
   int agents = 8;
   std::string id_prefix = "sim";  // agent ids: sim-0000, sim-0001, ...
+  // First connections per second, in index order; 0: all at once (a fleet
+  // whose controller came back).
+  double connect_per_second = 0;
   SimAgentConfig agent;
 };
 
@@ -48,8 +51,8 @@ class SimAgents {
   SimAgents(SimAgentsOptions options, SimNodeFacts* facts);
   ~SimAgents();
 
-  // Opens every agent's session at once (as a fleet does when its
-  // controller comes back) and starts the ticker.
+  // Opens the agents' sessions (at once, or at connect_per_second) and
+  // starts the ticker.
   void Start();
   SimAgentsStats Stats() const;
   // Polls Stats() until `done` holds or `timeout` passes; the last stats.
@@ -72,6 +75,7 @@ class SimAgents {
   SimNodeFacts* facts_;
   std::vector<std::unique_ptr<Slot>> slots_;
   absl::Time started_;
+  size_t first_connects_ = 0;  // agents whose first session was opened (ticker only)
   std::atomic<bool> stopping_{false};
   std::thread ticker_;
   mutable std::mutex mu_;
