@@ -47,7 +47,7 @@ namespace iommuvm::bench {
 namespace {
 
 struct CliTiming {
-  double median_ms = 0;
+  double median_ms = -1;  // -1: the command failed
   int rows = -1;  // data lines of the CSV (-1: the command failed)
   std::string error;
 };
