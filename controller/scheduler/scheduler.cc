@@ -81,6 +81,19 @@ absl::Status Scheduler::Commit(const Mutation& m) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<Scheduler::NodesPtr> Scheduler::Nodes() {
+  if (nodes_ == nullptr) {
+    ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+    nodes_ = std::make_shared<const std::vector<store::NodeRecord>>(std::move(nodes));
+  }
+  return nodes_;
+}
+
+absl::Status Scheduler::SaveNode(const store::NodeRecord& node) {
+  nodes_.reset();  // whether or not the write lands: read afresh
+  return store_->UpsertNode(node);
+}
+
 absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> Scheduler::SpecFor(
     int64_t experiment_id) {
   auto it = specs_.find(experiment_id);
@@ -106,10 +119,10 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml, boo
   }
   {
     std::lock_guard lock(mu_);
-    ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
-    result.errors = CheckAgainstNodes(spec_yaml, *parsed.spec, nodes);
+    ASSIGN_OR_RETURN(NodesPtr nodes, Nodes());
+    result.errors = CheckAgainstNodes(spec_yaml, *parsed.spec, *nodes);
     if (!result.errors.empty()) return result;
-    result.warnings = NumaWarnings(spec_yaml, *parsed.spec, nodes);
+    result.warnings = NumaWarnings(spec_yaml, *parsed.spec, *nodes);
   }
   if (validate_only) return result;
   store::NewExperiment e;
@@ -182,9 +195,23 @@ absl::StatusOr<std::vector<uint32_t>> Scheduler::Rerun(int64_t experiment_id, bo
 
 absl::StatusOr<v1::RegisterAck> Scheduler::OnRegister(const v1::Register& reg,
                                                       std::vector<v1::ControllerMessage>* resend) {
-  std::lock_guard lock(mu_);
-  auto ack = Register(reg, resend);
-  NoteStorage(ack.status(), /*wrote=*/true);
+  absl::StatusOr<v1::RegisterAck> ack;
+  {
+    std::lock_guard lock(mu_);
+    ack = Register(reg, resend);
+    NoteStorage(ack.status(), /*wrote=*/true);
+    if (!ack.ok()) return ack;
+  }
+  // The agent drops what is at or below committed_seq: it must be on disk
+  // before the ack leaves. Synced outside the lock: in a registration storm
+  // an fsync each under it held up every other agent (their keepalives
+  // went unanswered and their sessions died).
+  absl::Status synced = store_->Sync();
+  if (!synced.ok()) {
+    std::lock_guard lock(mu_);
+    NoteStorage(synced, /*wrote=*/true);
+    return synced;
+  }
   return ack;
 }
 
@@ -192,8 +219,10 @@ absl::StatusOr<v1::RegisterAck> Scheduler::Register(const v1::Register& reg,
                                                     std::vector<v1::ControllerMessage>* resend) {
   absl::Time now = clock_->Now();
   store::NodeRecord node;
-  ASSIGN_OR_RETURN(auto known, store_->ListNodes());
-  if (const auto* existing = FindNode(known, reg.agent_id())) node = *existing;
+  // This node only: a registration storm (3,000 agents after a controller
+  // restart) must not read every node for each.
+  ASSIGN_OR_RETURN(std::optional<store::NodeRecord> existing, store_->GetNode(reg.agent_id()));
+  if (existing) node = std::move(*existing);
   std::string earlier_epoch = node.outbox_epoch;
   node.outbox_epoch = reg.outbox_epoch();
   node.simulated = reg.simulated();
@@ -213,15 +242,14 @@ absl::StatusOr<v1::RegisterAck> Scheduler::Register(const v1::Register& reg,
   (void)google::protobuf::util::MessageToJsonString(reg.inventory(), &node.inventory_json);
   if (node.health != NodeHealth::kQuarantined) node.health = NodeHealth::kReady;
   node.last_seen = now;
-  RETURN_IF_ERROR(store_->UpsertNode(node));
+  RETURN_IF_ERROR(SaveNode(node));
   liveness_.Connected(node.agent_id);
   registered_probes_[node.agent_id] = reg.probe();
   Log(kLog, "agent ", node.agent_id, " registered (boot ", node.boot_id, ", last acked seq ",
       reg.last_acked_seq(), ")");
 
   v1::RegisterAck ack;
-  // The agent drops what is at or below committed_seq: it must be on disk.
-  RETURN_IF_ERROR(store_->Sync());
+  // Synced by OnRegister before the ack goes out.
   ASSIGN_OR_RETURN(uint64_t committed, store_->CommittedSeq(node.agent_id));
   ack.set_committed_seq(committed);
   // A new state directory under a known id (re-imaged node, another
@@ -302,15 +330,15 @@ void Scheduler::UpdateGauges() {
 
 absl::Status Scheduler::ReleaseAgent(const std::string& agent_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
-  const store::NodeRecord* found = FindNode(nodes, agent_id);
+  ASSIGN_OR_RETURN(NodesPtr nodes, Nodes());
+  const store::NodeRecord* found = FindNode(*nodes, agent_id);
   if (found == nullptr) return absl::NotFoundError(absl::StrCat("no agent '", agent_id, "'"));
   store::NodeRecord n = *found;
   Log(kLog, "agent ", agent_id, " released (was ", n.health, " after ", n.losses, " losses)");
   n.health = NodeHealth::kReady;
   n.health_reason.clear();
   n.losses = 0;
-  RETURN_IF_ERROR(store_->UpsertNode(n));
+  RETURN_IF_ERROR(SaveNode(n));
   ++version_;
   changed_.notify_all();
   return absl::OkStatus();
@@ -325,7 +353,7 @@ std::string Scheduler::WaitingReason(int64_t experiment_id) {
 std::vector<AgentView> Scheduler::Agents() {
   std::lock_guard lock(mu_);
   std::vector<AgentView> out;
-  auto nodes = store_->ListNodes();
+  auto nodes = Nodes();
   auto open = store_->ActiveAttempts();
   auto rejections = store_->Rejections();
   if (!nodes.ok()) return out;
@@ -334,7 +362,7 @@ std::vector<AgentView> Scheduler::Agents() {
   if (open.ok()) {
     for (const auto& a : *open) busy.insert({a.server_node, a.client_node, store::GuestNodeOf(a)});
   }
-  for (const auto& n : *nodes) {
+  for (const auto& n : **nodes) {
     AgentView v;
     v.node = n;
     v.connected = liveness_.IsConnected(n.agent_id);

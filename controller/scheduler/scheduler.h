@@ -133,6 +133,12 @@ class Scheduler {
     LiveRun live;
   };
   absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecFor(int64_t experiment_id);
+  // Every node as stored, read once and kept until a node changes (every
+  // pass reads them; 3,000 nodes with their inventories each time cost
+  // more than the pass). The scheduler is the nodes' only writer: SaveNode.
+  using NodesPtr = std::shared_ptr<const std::vector<store::NodeRecord>>;
+  absl::StatusOr<NodesPtr> Nodes();
+  absl::Status SaveNode(const store::NodeRecord& node);
   absl::Status Commit(const store::Mutation& m);
   // Why no pair can be formed for `spec` from `nodes` (names each node
   // left out and why).
@@ -268,6 +274,7 @@ class Scheduler {
   bool run_counts_stale_ = true;
   absl::Time run_counts_at_ = absl::InfinitePast();
   std::map<int64_t, std::shared_ptr<const spec::ExperimentSpec>> specs_;
+  NodesPtr nodes_;  // Nodes(): null until read, and after a node changed
   // Per server node: the boot its probe last verified, and the (experiment,
   // mode, repetition, kernel) points verified in it
   // (order.repetitions_across_boots).

@@ -159,8 +159,8 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
   Log(kLog, "attempt ", a.id, " LOST: ", error);
   consoles_.erase(a.id);
 
-  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
-  if (const auto* found = FindNode(nodes, node)) {
+  ASSIGN_OR_RETURN(NodesPtr nodes, Nodes());
+  if (const auto* found = FindNode(*nodes, node)) {
     store::NodeRecord n = *found;
     ++n.losses;
     // A guest is booted afresh for the retry: only hosts are quarantined.
@@ -179,7 +179,7 @@ absl::Status Scheduler::LoseAttempt(const AttemptRecord& a, const std::string& n
       n.health = NodeHealth::kQuarantined;
       n.health_reason = absl::StrCat("after ", n.losses, " losses");
     }
-    RETURN_IF_ERROR(store_->UpsertNode(n));
+    RETURN_IF_ERROR(SaveNode(n));
   }
   SendCleanup(a, *spec);
   return absl::OkStatus();

@@ -28,8 +28,8 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   ASSIGN_OR_RETURN(auto spec, SpecFor(a.experiment_id));
   ASSIGN_OR_RETURN(store::RunRecord run, store_->GetRun(a.run_id));
   ASSIGN_OR_RETURN(store::ExperimentRecord exp, store_->GetExperiment(a.experiment_id));
-  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
-  const store::NodeRecord* found = FindNode(nodes, pair.server);
+  ASSIGN_OR_RETURN(NodesPtr nodes, Nodes());
+  const store::NodeRecord* found = FindNode(*nodes, pair.server);
   if (found == nullptr) return absl::NotFoundError(absl::StrCat("unknown node ", pair.server));
   const store::NodeRecord& server = *found;
   Mutation m;
@@ -57,7 +57,7 @@ absl::StatusOr<bool> Scheduler::StartAttempt(const AttemptRecord& a, const NodeP
   }
   // The client's own IOMMU mode, from the same probe at its registration
   // (an AMD client translates by default): part of what was measured.
-  const store::NodeRecord* client = FindNode(nodes, pair.client);
+  const store::NodeRecord* client = FindNode(*nodes, pair.client);
   if (client != nullptr) {
     m.attempts.back().evidence["client.iommu_mode"] = client->iommu_mode;
     m.attempts.back().evidence["client.boot_id"] = client->boot_id;
@@ -272,12 +272,12 @@ void Scheduler::ReadConsoles() {
     // Every pass calls this: the nodes are read only when a console is due.
     auto due = [](const auto& entry) { return !entry.second.reading && !entry.second.done; };
     if (std::none_of(consoles_.begin(), consoles_.end(), due)) return;
-    auto nodes = store_->ListNodes();
+    auto nodes = Nodes();
     for (auto& entry : consoles_) {
       if (!due(entry)) continue;
       auto& [attempt_id, c] = entry;
       c.reading = true;
-      const store::NodeRecord* n = nodes.ok() ? FindNode(*nodes, c.node) : nullptr;
+      const store::NodeRecord* n = nodes.ok() ? FindNode(**nodes, c.node) : nullptr;
       todo.emplace_back(attempt_id, c.node, n != nullptr ? n->hostname : c.node);
     }
   }
@@ -330,14 +330,14 @@ absl::Status Scheduler::Pass() {
     bool in_flight = it->second.reading && !it->second.done;
     it = open || in_flight ? std::next(it) : consoles_.erase(it);
   }
-  ASSIGN_OR_RETURN(auto nodes, store_->ListNodes());
+  ASSIGN_OR_RETURN(NodesPtr nodes, Nodes());
   ASSIGN_OR_RETURN(auto experiments, store_->ListExperiments());
   std::sort(experiments.begin(), experiments.end(),
             [](const auto& x, const auto& y) { return x.id < y.id; });
   std::set<std::string> claimed;
   for (const auto& e : experiments) {
     if (e.state != ExperimentState::kQueued && e.state != ExperimentState::kRunning) continue;
-    RETURN_IF_ERROR(Dispatch(e.id, nodes, &busy, &claimed));
+    RETURN_IF_ERROR(Dispatch(e.id, *nodes, &busy, &claimed));
   }
   // The list read above still tells which experiments are open: only this
   // pass (under mu_) changed them, and only from QUEUED to RUNNING.

@@ -95,9 +95,9 @@ absl::StatusOr<std::optional<v1::Step>> Scheduler::CurrentStep(const AttemptReco
 }
 
 std::map<std::string, std::string> Scheduler::LabelsOf(const std::string& agent_id) {
-  auto nodes = store_->ListNodes();
+  auto nodes = Nodes();
   if (!nodes.ok()) return {};
-  const store::NodeRecord* n = FindNode(*nodes, agent_id);
+  const store::NodeRecord* n = FindNode(**nodes, agent_id);
   return n == nullptr ? std::map<std::string, std::string>() : n->labels;
 }
 
@@ -424,14 +424,14 @@ results::LoadJudgement Scheduler::JudgeLoadOf(const store::AttemptRecord& a) {
 
 void Scheduler::RecordNodeMode(const std::string& agent_id, const std::string& mode,
                                const std::string& boot_id) {
-  auto nodes = store_->ListNodes();
+  auto nodes = Nodes();
   if (!nodes.ok()) return;
-  const store::NodeRecord* found = FindNode(*nodes, agent_id);
+  const store::NodeRecord* found = FindNode(**nodes, agent_id);
   if (found == nullptr) return;
   store::NodeRecord n = *found;
   n.iommu_mode = mode;
   if (!boot_id.empty()) n.boot_id = boot_id;
-  absl::Status s = store_->UpsertNode(n);
+  absl::Status s = SaveNode(n);
   if (!s.ok()) Log(kLog, "cannot record node ", agent_id, "'s mode: ", s.message());
 }
 

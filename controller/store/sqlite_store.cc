@@ -405,14 +405,26 @@ absl::Status SqliteStore::UpsertNode(const NodeRecord& n) {
 }
 
 absl::StatusOr<std::vector<NodeRecord>> SqliteStore::ListNodes() {
+  return QueryNodes("ORDER BY agent_id", "");
+}
+
+absl::StatusOr<std::optional<NodeRecord>> SqliteStore::GetNode(const std::string& agent_id) {
+  ASSIGN_OR_RETURN(auto found, QueryNodes("WHERE agent_id = ?", agent_id));
+  if (found.empty()) return std::optional<NodeRecord>();
+  return std::optional<NodeRecord>(std::move(found.front()));
+}
+
+absl::StatusOr<std::vector<NodeRecord>> SqliteStore::QueryNodes(const std::string& where,
+                                                                const std::string& arg) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(
-      Statement st,
-      db_->Prepare("SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
-                   "hostname, data_address, health, losses, last_seen_ms, "
-                   "cpu_vendor, iommu_mode, inventory, tools, outbox_epoch, simulated, "
-                   "health_reason FROM nodes "
-                   "ORDER BY agent_id"));
+  ASSIGN_OR_RETURN(Statement st,
+                   db_->Prepare(absl::StrCat(
+                       "SELECT agent_id, roles, labels, boot_id, kernel_cmdline, "
+                       "hostname, data_address, health, losses, last_seen_ms, "
+                       "cpu_vendor, iommu_mode, inventory, tools, outbox_epoch, simulated, "
+                       "health_reason FROM nodes ",
+                       where)));
+  if (!arg.empty()) st.BindAll(arg);
   std::vector<NodeRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());

@@ -47,6 +47,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) override;
   absl::Status UpsertNode(const NodeRecord& node) override;
   absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;
+  absl::StatusOr<std::optional<NodeRecord>> GetNode(const std::string& agent_id) override;
   absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) override;
   absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) override;
   absl::Status Sync() override;
@@ -72,6 +73,9 @@ class SqliteStore final : public Store {
   SqliteStore(std::unique_ptr<sqlite::Database> db, const Clock* clock)
       : db_(std::move(db)), clock_(clock) {}
   absl::Status Migrate();
+  // Nodes matching `where` (its one ? bound to `arg` unless that is empty).
+  absl::StatusOr<std::vector<NodeRecord>> QueryNodes(const std::string& where,
+                                                     const std::string& arg);
   absl::StatusOr<std::vector<RunRecord>> QueryRuns(const std::string& where,
                                                    const std::vector<int64_t>& args);
   // Run counts by state; experiment_id 0: all experiments.

@@ -288,6 +288,8 @@ class Store {
   // Creates or replaces a node's registration.
   virtual absl::Status UpsertNode(const NodeRecord& node) = 0;
   virtual absl::StatusOr<std::vector<NodeRecord>> ListNodes() = 0;
+  // One node's registration (nullopt when it never registered).
+  virtual absl::StatusOr<std::optional<NodeRecord>> GetNode(const std::string& agent_id) = 0;
 
   // Applies all parts of `m` in one transaction. kDuplicate (and nothing
   // changed) when m.dedupe was applied before; Aborted (and nothing changed)
