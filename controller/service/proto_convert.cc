@@ -127,6 +127,16 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   return out;
 }
 
+const std::vector<std::string>& ResultEvidence() {
+  static const std::vector<std::string> kKeys = {"verify.",
+                                                 "load.",
+                                                 store::kSimulatedKey,
+                                                 store::kGuestNodeKey,
+                                                 store::kHostVerifyPrefix,
+                                                 "server.env.cores"};
+  return kKeys;
+}
+
 std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& runs,
                                         const std::vector<store::AttemptRecord>& attempts,
                                         const std::vector<store::ResultRecord>& results,

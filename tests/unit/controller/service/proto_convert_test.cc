@@ -66,6 +66,12 @@ TEST(ProtoConvertTest, AnUnsteadyRunIsMarkedInResultRowsAndTheResultsView) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].unsteady(), why);
   EXPECT_TRUE(rows[0].simulated());
+  // A page of rows reads only the evidence rows need, and says the same.
+  auto paged =
+      ToResultRows(*s->ListRuns(a.experiment_id), *s->AttemptsOfRuns({a.run_id}, ResultEvidence()),
+                   *s->ResultsOfRuns({a.run_id}), s.get());
+  ASSERT_EQ(paged.size(), 1u);
+  EXPECT_EQ(paged[0].SerializeAsString(), rows[0].SerializeAsString());
 
   auto db = *sqlite::Database::Open(path, /*create=*/false, /*read_only=*/true);
   auto q = *db->Prepare("SELECT unsteady, simulated FROM results");
