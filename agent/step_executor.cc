@@ -342,8 +342,14 @@ void StepExecutor::RunLoad(const v1::Step& original, const std::atomic<bool>* ca
     absl::Duration warmup = absl::Milliseconds(load.warmup_ms());
     bool timed = load.duration_ms() > 0;
     warm.set_duration_ms(load.warmup_ms());
+    // When the unmeasured load really ran (a tool overruns its -d): the
+    // node was loaded, not idle, until the measured load began.
+    (*u.mutable_evidence())["warmup_started_ms"] =
+        absl::StrCat(absl::ToUnixMillis(deps_.clock->Now()));
     auto warmed =
         (*generator)->Run(warm, *run_dir, timed ? warmup + Timeout(step) : warmup, cancel);
+    (*u.mutable_evidence())["warmup_ended_ms"] =
+        absl::StrCat(absl::ToUnixMillis(deps_.clock->Now()));
     Log(kLog, "warmup of attempt ", step.attempt_id(), " done (",
         warmed.ok() ? "ok" : std::string(warmed.status().message()).substr(0, 80), ")");
     if (cancel->load()) return Finish(step, absl::CancelledError("cancelled during warmup"), {});
