@@ -37,10 +37,6 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
   uint64_t capacity = AgentCapacity(files, kOpenFilesHeadroom);
   if (config.max_agents > 0) capacity = std::min(capacity, config.max_agents);
   c->registry_.set_capacity(capacity);
-  Log("controller", "open files: limit ", files.now,
-      files.now != files.before ? absl::StrCat(" (raised from ", files.before, ")") : "",
-      "; room for ", capacity, " agent sessions, ", kOpenFilesHeadroom,
-      " descriptors kept for the CLI, /metrics and the database");
   ASSIGN_OR_RETURN(c->db_lock_, store::DatabaseLock::Acquire(config.db_path));
   ASSIGN_OR_RETURN(c->store_, store::SqliteStore::Open(config.db_path, &c->clock_));
   c->gateway_ = std::make_unique<service::DurableGateway>(c->store_.get(), &c->registry_);
@@ -111,6 +107,11 @@ absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerCo
       ", database ", config.db_path, " (schema v", c->store_->schema_version(), ")",
       c->exposer_ ? absl::StrCat(", metrics on :", c->metrics_port()) : "",
       config.tls_dir.empty() ? ", plaintext" : absl::StrCat(", mutual TLS from ", config.tls_dir));
+  // Said once it runs: a controller that refuses to start logs only why.
+  Log("controller", "open files: limit ", files.now,
+      files.now != files.before ? absl::StrCat(" (raised from ", files.before, ")") : "",
+      "; room for ", capacity, " agent sessions, ", kOpenFilesHeadroom,
+      " descriptors kept for the CLI, /metrics and the database");
   return c;
 }
 
