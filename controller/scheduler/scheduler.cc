@@ -344,6 +344,12 @@ absl::Status Scheduler::ReleaseAgent(const std::string& agent_id) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> Scheduler::SpecOf(
+    int64_t experiment_id) {
+  std::lock_guard lock(mu_);
+  return SpecFor(experiment_id);
+}
+
 std::string Scheduler::WaitingReason(int64_t experiment_id) {
   std::lock_guard lock(mu_);
   auto it = waiting_.find(experiment_id);

@@ -120,6 +120,8 @@ class Scheduler {
   absl::Status ReleaseAgent(const std::string& agent_id);
   // Why experiment `id`'s pending runs wait ("" when nothing holds them).
   std::string WaitingReason(int64_t experiment_id);
+  // The experiment's spec as parsed (once; kept while the controller runs).
+  absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> SpecOf(int64_t experiment_id);
   // A counter bumped on every committed change.
   uint64_t version();
   // Waits until version() != seen or `timeout` passes; returns version().

@@ -9,7 +9,6 @@
 #include "controller/scheduler/switch_costs.h"
 #include "controller/service/experiment_view.h"
 #include "controller/service/proto_convert.h"
-#include "spec/spec_parser.h"
 #include "spec/vm_shape.h"
 #include "tls/credentials.h"
 
@@ -187,11 +186,12 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
   for (const absl::Status& s : {attempts.status(), results.status()}) {
     if (!s.ok()) return Done(ctx, s);
   }
-  // VM runs carry their guest's shape, from the spec they ran.
-  spec::ParseResult parsed = spec::ParseSpec(exp->spec_yaml, UINT64_MAX);
+  // VM runs carry their guest's shape, from the spec they ran (the
+  // scheduler's parsed copy, not a parse per page).
+  auto parsed_spec = scheduler_->SpecOf(id);
   for (auto& row : ToResultRows(*runs, *attempts, *results, store_)) {
-    if (parsed.spec) {
-      if (auto vm = parsed.spec->vms.find(row.vm()); vm != parsed.spec->vms.end()) {
+    if (parsed_spec.ok()) {
+      if (auto vm = (*parsed_spec)->vms.find(row.vm()); vm != (*parsed_spec)->vms.end()) {
         row.set_vm_shape(spec::VmShape(vm->second));
       }
     }
@@ -203,15 +203,17 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
 absl::StatusOr<v1::GetArtifactsResponse> LoadArtifacts(store::Store* store,
                                                        const v1::GetArtifactsRequest& req) {
   int64_t id = req.experiment_id();
-  ASSIGN_OR_RETURN(auto runs, store->ListRuns(id));
-  auto run = std::find_if(runs.begin(), runs.end(), [&](const store::RunRecord& r) {
-    return r.point.index == req.run_index();
-  });
-  if (run == runs.end()) {
+  // The one run and its attempts, not the experiment's 100k.
+  ASSIGN_OR_RETURN(auto runs, store->ListRuns(id, static_cast<int64_t>(req.run_index()) - 1, 1));
+  auto run = runs.begin();
+  if (run == runs.end() || run->point.index != req.run_index()) {
+    ASSIGN_OR_RETURN(auto counts, store->RunStateCounts(id));
+    int64_t total = 0;
+    for (const auto& [state, n] : counts) total += n;
     return absl::NotFoundError(absl::StrCat("experiment ", id, " has no run ", req.run_index(),
-                                            " (it has ", runs.size(), " runs, from 0)"));
+                                            " (it has ", total, " runs, from 0)"));
   }
-  ASSIGN_OR_RETURN(auto attempts, store->ListAttempts(id));
+  ASSIGN_OR_RETURN(auto attempts, store->AttemptsOfRuns({run->id}, {}));
   const store::AttemptRecord* chosen = nullptr;
   uint32_t count = 0;
   for (const auto& a : attempts) {
