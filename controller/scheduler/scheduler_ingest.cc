@@ -225,7 +225,7 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
   ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));
   // Samples change nothing a scheduling pass or a watch looks at: no pass
   // for them (one per batch cost as much as the ingest itself).
-  if (kind != "metric_batch") {
+  if (msg.body_case() != v1::AgentMessage::kMetricBatch) {
     ++version_;
     changed_.notify_all();
   }

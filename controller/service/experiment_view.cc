@@ -11,9 +11,10 @@ namespace iommuvm::service {
 namespace {
 
 // The experiment without runs: counts, why it waits, and the change number
-// read before anything else, so what follows it is never missed.
+// read before anything else, so what follows it is never missed. The spec
+// too when `with_spec`.
 absl::StatusOr<v1::Experiment> Header(store::Store* store, scheduler::Scheduler* scheduler,
-                                      int64_t id) {
+                                      int64_t id, bool with_spec) {
   ASSIGN_OR_RETURN(int64_t change, store->LastChange());
   ASSIGN_OR_RETURN(store::ExperimentRecord e, store->GetExperiment(id));
   ASSIGN_OR_RETURN(auto counts, store->RunStateCounts(id));
@@ -21,6 +22,7 @@ absl::StatusOr<v1::Experiment> Header(store::Store* store, scheduler::Scheduler*
   out.set_change(change);
   if (e.state == store::ExperimentState::kQueued || e.state == store::ExperimentState::kRunning)
     out.set_waiting(scheduler->WaitingReason(id));
+  if (with_spec) out.set_spec_yaml(std::move(e.spec_yaml));
   return out;
 }
 
@@ -61,9 +63,7 @@ absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Sc
   // Later pages are only runs: counting 100k runs for each cost more than
   // the page.
   if (req.page_token().empty()) {
-    ASSIGN_OR_RETURN(out, Header(store, scheduler, id));
-    ASSIGN_OR_RETURN(store::ExperimentRecord e, store->GetExperiment(id));
-    out.set_spec_yaml(e.spec_yaml);
+    ASSIGN_OR_RETURN(out, Header(store, scheduler, id, /*with_spec=*/true));
   } else {
     out.set_id(id);
   }
@@ -93,7 +93,7 @@ absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Sc
 absl::StatusOr<v1::Experiment> LoadExperimentChanges(store::Store* store,
                                                      scheduler::Scheduler* scheduler, int64_t id,
                                                      int64_t since) {
-  ASSIGN_OR_RETURN(v1::Experiment out, Header(store, scheduler, id));
+  ASSIGN_OR_RETURN(v1::Experiment out, Header(store, scheduler, id, /*with_spec=*/false));
   std::vector<store::RunRecord> runs;
   if (since == 0) {
     ASSIGN_OR_RETURN(runs, store->RunsIn(id, store::RunState::kActive));

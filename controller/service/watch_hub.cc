@@ -1,7 +1,5 @@
 #include "controller/service/watch_hub.h"
 
-#include <algorithm>
-
 #include "controller/service/proto_convert.h"
 #include "controller/store/states.h"
 
