@@ -149,7 +149,15 @@ absl::StatusOr<std::vector<std::string>> QemuCommandLine(const v1::VmConfig& vm,
     argv.insert(argv.end(), {"-device", absl::StrCat("vfio-pci,host=", vm.vf_bdf(), ",bus=rp1",
                                                      nested ? ",iommufd=iommufd0" : "")});
   } else {
-    std::string nic = "virtio-net-pci,netdev=data,bus=rp1,disable-legacy=on";
+    // QEMU's amd-iommu (7.2, and until "amd_iommu: Fix handling device on
+    // buses != 0") keys a device by the bus number it had when QEMU created
+    // it, before the firmware numbered the buses: behind rp1 the NIC is
+    // translated with 00:00.0's device table entry, its ring reads return
+    // zeros and virtio-net's control command spins forever (soft lockup,
+    // RCU stall). On pcie.0 the number is 0 from the start; AMD-Vi here has
+    // no ATS to lose.
+    const char* bus = vm.viommu() == "amd" ? "pcie.0" : "rp1";
+    std::string nic = absl::StrCat("virtio-net-pci,netdev=data,bus=", bus, ",disable-legacy=on");
     // Behind a vIOMMU the device must use it (and then needs modern-only
     // virtio: disable-legacy above).
     if (vm.viommu() != "none") absl::StrAppend(&nic, ",iommu_platform=on");

@@ -2,7 +2,8 @@
 // The QEMU command line for a guest (v1::VmConfig): q35, the accelerator
 // the host chose, the emulated IOMMU (intel-iommu, amd-iommu,
 // virtio-iommu-pci) created before any device it translates, the NIC behind
-// a PCIe root port (virtio-net with iommu_platform, or an assigned VF),
+// a PCIe root port (virtio-net with iommu_platform, or an assigned VF; on
+// pcie.0 under amd-iommu, which mistranslates a device behind a port),
 // direct kernel boot with the guest IOMMU mode's tokens, and the serial
 // console in a file. Configurations QEMU or the guest cannot run are
 // refused with the reason (e.g. VFIO behind intel-iommu needs caching mode;
