@@ -102,23 +102,47 @@ grpc::ClientContext* WithDeadline(grpc::ClientContext* c) {
   return c;
 }
 
-std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
-                                                       v1::ControllerService::StubInterface* stub,
-                                                       const std::string& address, int64_t id) {
-  std::vector<v1::ResultRow> rows;
+std::optional<std::vector<v1::GetResultsResponse*>> FetchResultPages(
+    Context& ctx, v1::ControllerService::StubInterface* stub, const std::string& address,
+    int64_t id, google::protobuf::Arena* arena) {
+  std::vector<v1::GetResultsResponse*> pages;
   v1::GetResultsRequest req;
   req.set_experiment_id(id);
   do {  // a page of runs at a time
     grpc::ClientContext rpc;
-    v1::GetResultsResponse resp;
-    grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, &resp);
+    auto* page = google::protobuf::Arena::CreateMessage<v1::GetResultsResponse>(arena);
+    grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, page);
     if (!s.ok()) {
       ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
       return std::nullopt;
     }
-    for (auto& row : *resp.mutable_rows()) rows.push_back(std::move(row));
-    req.set_page_token(resp.next_page_token());
+    pages.push_back(page);
+    req.set_page_token(page->next_page_token());
   } while (!req.page_token().empty());
+  return pages;
+}
+
+std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
+                                                       v1::ControllerService::StubInterface* stub,
+                                                       const std::string& address, int64_t id) {
+  google::protobuf::Arena arena;
+  auto pages = FetchResultPages(ctx, stub, address, id, &arena);
+  if (!pages) return std::nullopt;
+  std::vector<const v1::ResultRow*> all = RowsOf(*pages);
+  std::vector<v1::ResultRow> rows;
+  rows.reserve(all.size());
+  for (const v1::ResultRow* row : all) rows.push_back(*row);
+  return rows;
+}
+
+std::vector<const v1::ResultRow*> RowsOf(const std::vector<v1::GetResultsResponse*>& pages) {
+  size_t total = 0;
+  for (const auto* page : pages) total += page->rows_size();
+  std::vector<const v1::ResultRow*> rows;
+  rows.reserve(total);
+  for (const auto* page : pages) {
+    for (const v1::ResultRow& row : page->rows()) rows.push_back(&row);
+  }
   return rows;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "cli/commands.h"
 #include "common/args.h"
 #include "spec/spec.h"
@@ -54,6 +55,14 @@ std::optional<Format> FormatOf(Context& ctx, const Args& args);
 std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text);
 // `c` with the deadline of the CLI's one-shot calls (30 s).
 grpc::ClientContext* WithDeadline(grpc::ClientContext* c);
+// The result pages of experiment `id`, parsed onto `arena` (which owns
+// them: no copy of a row, and no allocation of its own per field);
+// nullopt after printing why not.
+std::optional<std::vector<v1::GetResultsResponse*>> FetchResultPages(
+    Context& ctx, v1::ControllerService::StubInterface* stub, const std::string& address,
+    int64_t id, google::protobuf::Arena* arena);
+// Every row of `pages`, in order.
+std::vector<const v1::ResultRow*> RowsOf(const std::vector<v1::GetResultsResponse*>& pages);
 // The result rows of experiment `id`; nullopt after printing why not.
 std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
                                                        v1::ControllerService::StubInterface* stub,

@@ -155,8 +155,9 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
 
 bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
                   const std::string& address, int64_t id, Format format) {
-  auto rows = FetchResults(ctx, stub, address, id);
-  if (!rows) return false;
+  google::protobuf::Arena arena;
+  auto pages = FetchResultPages(ctx, stub, address, id, &arena);
+  if (!pages) return false;
   // `verified` is the mode the node's probe saw (for `current`, what the
   // node runs; otherwise the requested mode, proven).
   Table t({{"run", true},
@@ -182,7 +183,8 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
            {"bottleneck"},
            {"simulated"},
            {"limits"}});
-  for (const auto& r : *rows) {
+  for (const v1::ResultRow* row : RowsOf(*pages)) {
+    const v1::ResultRow& r = *row;
     bool has = r.has_result();
     const v1::OperationResult& o = r.result();
     t.AddRow({absl::StrCat(r.run_index()),

@@ -15,7 +15,7 @@ absl::StatusOr<Format> ParseFormat(const std::string& text) {
       absl::StrCat("unknown format '", text, "'; allowed: table, csv, json"));
 }
 
-std::string JsonEscape(const std::string& s) {
+std::string JsonEscape(absl::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
@@ -37,6 +37,13 @@ std::string JsonEscape(const std::string& s) {
 
 std::string Fixed(double v, int digits) { return absl::StrFormat("%.*f", digits, v); }
 
+void Table::AddRow(const std::vector<std::string>& cells) {
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    if (c < cells.size()) text_ += cells[c];
+    ends_.push_back(text_.size());
+  }
+}
+
 void Table::Print(std::ostream& out, Format format) const {
   switch (format) {
     case Format::kTable: return PrintText(out);
@@ -47,48 +54,50 @@ void Table::Print(std::ostream& out, Format format) const {
 
 void Table::PrintText(std::ostream& out) const {
   std::vector<size_t> width(columns_.size());
-  for (size_t c = 0; c < columns_.size(); ++c) {
-    width[c] = columns_[c].name.size();
-    for (const auto& row : rows_) width[c] = std::max(width[c], row[c].size());
+  for (size_t c = 0; c < columns_.size(); ++c) width[c] = columns_[c].name.size();
+  for (size_t r = 0; r < size(); ++r) {
+    for (size_t c = 0; c < columns_.size(); ++c) width[c] = std::max(width[c], Cell(r, c).size());
   }
-  auto print_row = [&](const std::vector<std::string>& cells) {
-    std::string line;
+  std::string line;
+  auto print_row = [&](auto cell) {
+    line.clear();
     for (size_t c = 0; c < columns_.size(); ++c) {
-      const std::string& cell = cells[c];
-      std::string pad(width[c] - cell.size(), ' ');
-      line += columns_[c].numeric ? pad + cell : cell + pad;
+      absl::string_view text = cell(c);
+      size_t pad = width[c] - text.size();
+      if (columns_[c].numeric) line.append(pad, ' ');
+      line.append(text.data(), text.size());
+      if (!columns_[c].numeric) line.append(pad, ' ');
       if (c + 1 < columns_.size()) line += "  ";
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
+    line += '\n';
+    out.write(line.data(), static_cast<std::streamsize>(line.size()));
   };
-  std::vector<std::string> header;
-  for (const auto& col : columns_) header.push_back(col.name);
-  print_row(header);
-  for (const auto& row : rows_) print_row(row);
+  print_row([&](size_t c) { return absl::string_view(columns_[c].name); });
+  for (size_t r = 0; r < size(); ++r) print_row([&](size_t c) { return Cell(r, c); });
 }
 
 void Table::PrintCsv(std::ostream& out) const {
-  auto cell = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  auto cell = [](absl::string_view s) {
+    if (s.find_first_of(",\"\n") == absl::string_view::npos) return std::string(s);
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
     return q + "\"";
   };
   for (size_t c = 0; c < columns_.size(); ++c) out << (c ? "," : "") << cell(columns_[c].name);
   out << "\n";
-  for (const auto& row : rows_) {
-    for (size_t c = 0; c < columns_.size(); ++c) out << (c ? "," : "") << cell(row[c]);
+  for (size_t r = 0; r < size(); ++r) {
+    for (size_t c = 0; c < columns_.size(); ++c) out << (c ? "," : "") << cell(Cell(r, c));
     out << "\n";
   }
 }
 
 void Table::PrintJson(std::ostream& out) const {
   out << "[";
-  for (size_t r = 0; r < rows_.size(); ++r) {
+  for (size_t r = 0; r < size(); ++r) {
     out << (r ? ",\n " : "\n ") << "{";
     for (size_t c = 0; c < columns_.size(); ++c) {
-      const std::string& v = rows_[r][c];
+      absl::string_view v = Cell(r, c);
       out << (c ? ", " : "") << JsonEscape(columns_[c].name) << ": ";
       if (columns_[c].numeric && !v.empty()) {
         out << v;
@@ -100,7 +109,7 @@ void Table::PrintJson(std::ostream& out) const {
     }
     out << "}";
   }
-  out << (rows_.empty() ? "]\n" : "\n]\n");
+  out << (size() == 0 ? "]\n" : "\n]\n");
 }
 
 }  // namespace iommuvm

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace iommuvm {
 
@@ -24,19 +25,28 @@ class Table {
  public:
   explicit Table(std::vector<Column> columns) : columns_(std::move(columns)) {}
   // Adds a row; it must have one cell per column.
-  void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
-  size_t size() const { return rows_.size(); }
+  void AddRow(const std::vector<std::string>& cells);
+  size_t size() const { return columns_.empty() ? 0 : ends_.size() / columns_.size(); }
   void Print(std::ostream& out, Format format) const;
 
  private:
+  // Cell `c` of row `r`.
+  absl::string_view Cell(size_t r, size_t c) const {
+    size_t i = r * columns_.size() + c;
+    size_t begin = i == 0 ? 0 : ends_[i - 1];
+    return absl::string_view(text_).substr(begin, ends_[i] - begin);
+  }
   void PrintText(std::ostream& out) const;
   void PrintCsv(std::ostream& out) const;
   void PrintJson(std::ostream& out) const;
   std::vector<Column> columns_;
-  std::vector<std::vector<std::string>> rows_;
+  // Every cell, row after row, end to end in one string (a big result
+  // table is 10k rows of 20+ short cells: one allocation, not one each).
+  std::string text_;
+  std::vector<size_t> ends_;  // where each cell ends in text_
 };
 
-std::string JsonEscape(const std::string& s);
+std::string JsonEscape(absl::string_view s);
 // Fixed-point with `digits` decimals ("1234.5").
 std::string Fixed(double v, int digits);
 

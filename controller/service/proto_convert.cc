@@ -223,7 +223,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     }
     auto [first, last] = by_attempt.equal_range(base.attempt_id());
     if (first == last) {
-      rows.push_back(base);
+      rows.push_back(std::move(base));
       continue;
     }
     // Per request: the IOMMU work over the load window divided by every

@@ -1,5 +1,8 @@
 #include "controller/store/sqlite_store.h"
 
+#include <set>
+#include <unordered_map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -86,6 +89,16 @@ AttemptRecord ReadAttempt(const Statement& st) {
 }
 
 }  // namespace
+
+std::string JsonIds(const std::vector<int64_t>& ids) {
+  return absl::StrCat("[", absl::StrJoin(ids, ","), "]");
+}
+
+void BindArgs(Statement& st, const std::vector<SqlArg>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::visit([&](const auto& v) { st.Bind(static_cast<int>(i + 1), v); }, args[i]);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                                const Clock* clock) {
@@ -196,13 +209,13 @@ absl::StatusOr<std::vector<ExperimentRecord>> SqliteStore::ListExperiments() {
 }
 
 absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string& where,
-                                                              const std::vector<int64_t>& args) {
+                                                              const std::vector<SqlArg>& args) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement * st,
                    db_->Cached(absl::StrCat("SELECT id, experiment_id, idx, iommu, workload, vm, "
                                             "repetition, state, error, params FROM runs ",
                                             where)));
-  for (size_t i = 0; i < args.size(); ++i) st->Bind(static_cast<int>(i + 1), args[i]);
+  BindArgs(*st, args);
   std::vector<RunRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st->Step());
@@ -251,20 +264,13 @@ absl::StatusOr<RunRecord> SqliteStore::GetRun(int64_t run_id) {
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
-    const std::string& where, const std::vector<int64_t>& args,
+    const std::string& where, const std::vector<SqlArg>& args,
     const std::optional<std::vector<std::string>>& evidence) {
-  std::string sql = absl::StrCat("SELECT ", kAttemptColumns,
-                                 " FROM attempts a JOIN runs r ON r.id = a.run_id ", where);
-  // Fixed queries are kept prepared; a list of ids makes each one new.
-  std::optional<Statement> once;
-  Statement* st = nullptr;
-  if (absl::StrContains(where, " IN (")) {
-    ASSIGN_OR_RETURN(Statement prepared, db_->Prepare(sql));
-    st = &once.emplace(std::move(prepared));
-  } else {
-    ASSIGN_OR_RETURN(st, db_->Cached(sql));
-  }
-  for (size_t i = 0; i < args.size(); ++i) st->Bind(static_cast<int>(i + 1), args[i]);
+  ASSIGN_OR_RETURN(Statement * st,
+                   db_->Cached(absl::StrCat("SELECT ", kAttemptColumns,
+                                            " FROM attempts a JOIN runs r ON r.id = a.run_id ",
+                                            where)));
+  BindArgs(*st, args);
   std::vector<AttemptRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st->Step());
@@ -296,25 +302,26 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
     }
     return out;
   }
-  // Many attempts (a page of runs): a query per 10000, not one per attempt.
-  std::map<int64_t, AttemptRecord*> by_id;
+  // Many attempts (a page of runs): one query, not one per attempt. A
+  // pending attempt has no evidence (it gets its first on assignment): not
+  // looked up (most runs of a big experiment wait).
+  std::unordered_map<int64_t, AttemptRecord*> by_id;
   std::vector<int64_t> ids;
   for (AttemptRecord& a : out) {
+    if (a.state == AttemptState::kPending) continue;
     by_id[a.id] = &a;
     ids.push_back(a.id);
   }
-  for (size_t from = 0; from < ids.size(); from += 10000) {
-    std::vector<int64_t> chunk(ids.begin() + from,
-                               ids.begin() + std::min(ids.size(), from + 10000));
-    ASSIGN_OR_RETURN(Statement ev, db_->Prepare(absl::StrCat(
-                                       "SELECT attempt_id, key, value FROM attempt_evidence WHERE "
-                                       "attempt_id IN (",
-                                       absl::StrJoin(chunk, ","), ")", keys)));
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, ev.Step());
-      if (!row) break;
-      by_id.at(ev.Int(0))->evidence[ev.Text(1)] = ev.Text(2);
-    }
+  if (ids.empty()) return out;
+  ASSIGN_OR_RETURN(Statement * ev,
+                   db_->Cached(absl::StrCat("SELECT attempt_id, key, value FROM attempt_evidence "
+                                            "WHERE attempt_id IN (SELECT value FROM json_each(?))",
+                                            keys)));
+  ev->BindAll(JsonIds(ids));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, ev->Step());
+    if (!row) break;
+    by_id.at(ev->Int(0))->evidence[ev->Text(1)] = ev->Text(2);
   }
   return out;
 }
@@ -329,10 +336,9 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRuns(
     const std::vector<int64_t>& run_ids, const std::vector<std::string>& evidence_prefixes) {
   std::lock_guard lock(mu_);
   if (run_ids.empty()) return std::vector<AttemptRecord>();
-  // Ids are integers: written into the SQL as they are.
-  return QueryAttempts(absl::StrCat("WHERE a.run_id IN (", absl::StrJoin(run_ids, ","),
-                                    ") ORDER BY r.idx, a.number"),
-                       {}, evidence_prefixes);
+  return QueryAttempts(
+      "WHERE a.run_id IN (SELECT value FROM json_each(?)) ORDER BY r.idx, a.number",
+      {JsonIds(run_ids)}, evidence_prefixes);
 }
 
 absl::StatusOr<AttemptRecord> SqliteStore::GetAttempt(int64_t attempt_id) {
@@ -488,9 +494,54 @@ absl::Status SqliteStore::PutEvidence(int64_t attempt_id, const std::string& key
 
 absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
   std::lock_guard lock(mu_);
-  int64_t now = absl::ToUnixMillis(clock_->Now());
   sqlite::Transaction tx(*db_);
   RETURN_IF_ERROR(tx.status());
+  ASSIGN_OR_RETURN(ApplyOutcome outcome, ApplyInTransaction(m, absl::ToUnixMillis(clock_->Now())));
+  if (outcome == ApplyOutcome::kDuplicate) return outcome;  // tx rolls back
+  RETURN_IF_ERROR(tx.Commit());
+  return outcome;
+}
+
+std::vector<absl::StatusOr<ApplyOutcome>> SqliteStore::ApplyGroup(
+    const std::vector<Mutation>& ms) {
+  std::lock_guard lock(mu_);
+  std::vector<absl::StatusOr<ApplyOutcome>> outcomes;
+  sqlite::Transaction tx(*db_);
+  if (!tx.status().ok()) return {ms.size(), tx.status()};
+  int64_t now = absl::ToUnixMillis(clock_->Now());
+  auto run = [&](const char* sql) -> absl::Status {
+    ASSIGN_OR_RETURN(Statement * st, db_->Cached(sql));
+    return st->Run();
+  };
+  std::set<std::string> failed;  // agents one of whose mutations failed
+  for (const Mutation& m : ms) {
+    if (m.dedupe && failed.count(m.dedupe->first)) {
+      outcomes.push_back(absl::AbortedError(
+          absl::StrCat("not applied: message ", m.dedupe->second, " of ", m.dedupe->first,
+                       " follows one of its own that failed")));
+      continue;
+    }
+    if (absl::Status begun = run("SAVEPOINT mutation"); !begun.ok()) {
+      outcomes.push_back(begun);
+      continue;
+    }
+    absl::StatusOr<ApplyOutcome> outcome = ApplyInTransaction(m, now);
+    if (!outcome.ok() || *outcome == ApplyOutcome::kDuplicate) {
+      (void)run("ROLLBACK TO mutation");
+    }
+    absl::Status released = run("RELEASE mutation");
+    outcomes.push_back(released.ok() ? std::move(outcome) : released);
+    if (!outcomes.back().ok() && m.dedupe) failed.insert(m.dedupe->first);
+  }
+  if (absl::Status committed = tx.Commit(); !committed.ok()) {
+    for (auto& outcome : outcomes) {
+      if (outcome.ok()) outcome = committed;
+    }
+  }
+  return outcomes;
+}
+
+absl::StatusOr<ApplyOutcome> SqliteStore::ApplyInTransaction(const Mutation& m, int64_t now) {
   if (m.dedupe) {
     ASSIGN_OR_RETURN(Statement * st,
                      db_->Cached("INSERT OR IGNORE INTO ingested (agent_id, seq) VALUES (?, ?)"));
@@ -594,7 +645,6 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
                                  "reason, ts_ms) VALUES (?, ?, ?, ?, ?)"));
     RETURN_IF_ERROR(st->BindAll(r.agent_id, r.seq, r.kind, r.reason, now).Run());
   }
-  RETURN_IF_ERROR(tx.Commit());
   return ApplyOutcome::kApplied;
 }
 

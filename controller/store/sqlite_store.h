@@ -6,12 +6,21 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "common/clock.h"
 #include "common/sqlite.h"
 #include "controller/store/store.h"
 
 namespace iommuvm::store {
+
+// A value bound to a query's ?: an integer, or text. A list of ids is the
+// text of a JSON array, read by `IN (SELECT value FROM json_each(?))`: one
+// statement, kept prepared, for a list of any length.
+using SqlArg = std::variant<int64_t, std::string>;
+std::string JsonIds(const std::vector<int64_t>& ids);
+// Binds args[i] to the statement's ? number i + 1.
+void BindArgs(sqlite::Statement& st, const std::vector<SqlArg>& args);
 
 class SqliteStore final : public Store {
  public:
@@ -49,6 +58,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;
   absl::StatusOr<std::optional<NodeRecord>> GetNode(const std::string& agent_id) override;
   absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) override;
+  std::vector<absl::StatusOr<ApplyOutcome>> ApplyGroup(const std::vector<Mutation>& ms) override;
   absl::StatusOr<uint64_t> CommittedSeq(const std::string& agent_id) override;
   absl::Status Sync() override;
   absl::StatusOr<std::map<std::string, RejectionSummary>> Rejections() override;
@@ -77,23 +87,26 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<NodeRecord>> QueryNodes(const std::string& where,
                                                      const std::string& arg);
   absl::StatusOr<std::vector<RunRecord>> QueryRuns(const std::string& where,
-                                                   const std::vector<int64_t>& args);
+                                                   const std::vector<SqlArg>& args);
   // Run counts by state; experiment_id 0: all experiments.
   absl::StatusOr<std::map<RunState, int64_t>> CountRunStates(int64_t experiment_id);
   // Attempts matching `where` (its ? bound to `args`), with the evidence
   // keys that start with one of `evidence` (every key when it is empty;
   // none when there is no list). mu_ held.
   absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(
-      const std::string& where, const std::vector<int64_t>& args,
+      const std::string& where, const std::vector<SqlArg>& args,
       const std::optional<std::vector<std::string>>& evidence);
   absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
+  // Apply's writes, inside the caller's transaction (mu_ held). On
+  // kDuplicate or an error the caller rolls back what it wrote.
+  absl::StatusOr<ApplyOutcome> ApplyInTransaction(const Mutation& m, int64_t now);
   // Sets one evidence key of an attempt (replacing its value).
   absl::Status PutEvidence(int64_t attempt_id, const std::string& key, const std::string& value);
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
   // A PENDING run of `experiment_id` with its first attempt.
   absl::Status InsertRun(int64_t experiment_id, const spec::RunPoint& point, int64_t now_ms);
   absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where,
-                                                         const std::vector<int64_t>& args);
+                                                         const std::vector<SqlArg>& args);
 
   // The columns of run_results, in the order Apply inserts and QueryResults
   // reads them.

@@ -11,12 +11,13 @@ namespace iommuvm::store {
 using sqlite::Statement;
 
 absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(
-    const std::string& where, const std::vector<int64_t>& args) {
+    const std::string& where, const std::vector<SqlArg>& args) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare(absl::StrCat("SELECT ", kResultColumns, " FROM run_results ", where,
-                                             " ORDER BY run_id, id")));
-  for (size_t i = 0; i < args.size(); ++i) st.Bind(static_cast<int>(i + 1), args[i]);
+  ASSIGN_OR_RETURN(Statement * statement,
+                   db_->Cached(absl::StrCat("SELECT ", kResultColumns, " FROM run_results ", where,
+                                            " ORDER BY run_id, id")));
+  Statement& st = *statement;
+  BindArgs(st, args);
   std::vector<ResultRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st.Step());
@@ -57,8 +58,7 @@ absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfAttempt(int64_t 
 absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfRuns(
     const std::vector<int64_t>& run_ids) {
   if (run_ids.empty()) return std::vector<ResultRecord>();
-  // Ids are integers: written into the SQL as they are.
-  return QueryResults(absl::StrCat("WHERE run_id IN (", absl::StrJoin(run_ids, ","), ")"), {});
+  return QueryResults("WHERE run_id IN (SELECT value FROM json_each(?))", {JsonIds(run_ids)});
 }
 
 absl::StatusOr<int64_t> SqliteStore::LastChange() {

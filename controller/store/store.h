@@ -295,6 +295,15 @@ class Store {
   // changed) when m.dedupe was applied before; Aborted (and nothing changed)
   // when an attempt is no longer in its expected `from` state.
   virtual absl::StatusOr<ApplyOutcome> Apply(const Mutation& m) = 0;
+  // Applies each of `ms` as Apply would, all in one transaction (a commit
+  // writes every page it touched: one for a group of small mutations costs
+  // far less than one each). Each has its own savepoint, so one that fails
+  // or is a duplicate leaves nothing and the others still apply, except
+  // the later ones of the same agent (m.dedupe), which fail (Aborted): an
+  // agent's messages never commit past one of its own that did not. A
+  // failed commit fails them all. One outcome per mutation, in order.
+  virtual std::vector<absl::StatusOr<ApplyOutcome>> ApplyGroup(
+      const std::vector<Mutation>& ms) = 0;
   // Makes every commit so far durable. Commits are not synced one by one:
   // whatever depends on them (an ack, a step sent to an agent) goes out
   // only after one Sync for the whole group (service/durable_gateway.h).

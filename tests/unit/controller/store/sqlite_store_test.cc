@@ -15,6 +15,7 @@ namespace iommuvm::store {
 namespace {
 
 using ::iommuvm::testing::IsOk;
+using ::iommuvm::testing::IsOkAndHolds;
 using ::iommuvm::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -194,6 +195,50 @@ TEST_F(SqliteStoreTest, StaleTransitionRollsBackTheWholeMutation) {
   EXPECT_THAT(s->Apply(m), StatusIs(absl::StatusCode::kAborted, HasSubstr("no longer")));
   EXPECT_EQ(*s->CommittedSeq("agent-a"), 0u);  // dedupe row rolled back too
   EXPECT_EQ((*s->OpenAttempts())[0].state, AttemptState::kPending);
+}
+
+// A group commit: each mutation on its own, as Apply would take it, in one
+// transaction; but an agent's messages never commit past one of its own
+// that failed (it drops what is at or below its committed sequence).
+TEST_F(SqliteStoreTest, AGroupAppliesEachMutationOnItsOwnInOneTransaction) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  AttemptRecord a = (*s->OpenAttempts())[0];
+  v1::MetricSample sample;
+  sample.set_name("node_cpu_utilization");
+  auto batch = [&](const std::string& agent, uint64_t seq) {
+    Mutation m;
+    m.dedupe = std::make_pair(agent, seq);
+    m.samples.push_back({a.id, agent, sample});
+    return m;
+  };
+  ASSERT_THAT(s->Apply(batch("agent-a", 1)), IsOk());
+  Mutation stale = batch("agent-b", 5);  // fails: the attempt is PENDING
+  AttemptUpdate u;
+  u.attempt_id = a.id;
+  u.from = AttemptState::kAssigned;
+  u.to = AttemptState::kVerifying;
+  stale.attempts.push_back(u);
+  auto outcomes =
+      s->ApplyGroup({batch("agent-a", 2), batch("agent-a", 1), batch("agent-b", 4), stale,
+                     batch("agent-b", 6), batch("agent-a", 2), batch("agent-c", 1)});
+  ASSERT_EQ(outcomes.size(), 7u);
+  EXPECT_THAT(outcomes[0], IsOkAndHolds(ApplyOutcome::kApplied));
+  EXPECT_THAT(outcomes[1], IsOkAndHolds(ApplyOutcome::kDuplicate));  // applied before
+  EXPECT_THAT(outcomes[2], IsOkAndHolds(ApplyOutcome::kApplied));
+  EXPECT_THAT(outcomes[3], StatusIs(absl::StatusCode::kAborted, HasSubstr("no longer")));
+  EXPECT_THAT(outcomes[4], StatusIs(absl::StatusCode::kAborted,
+                                    HasSubstr("message 6 of agent-b follows one of its own")));
+  EXPECT_THAT(outcomes[5], IsOkAndHolds(ApplyOutcome::kDuplicate));  // earlier in the group
+  EXPECT_THAT(outcomes[6], IsOkAndHolds(ApplyOutcome::kApplied));
+  // Committed: 1 + the group's three; nothing of the failed one (its
+  // sample, its sequence number) nor of the one after it.
+  EXPECT_EQ(*s->CountSamples(a.id), 4u);
+  EXPECT_EQ(*s->CommittedSeq("agent-a"), 2u);
+  EXPECT_EQ(*s->CommittedSeq("agent-b"), 4u);
+  EXPECT_EQ(*s->CommittedSeq("agent-c"), 1u);
+  EXPECT_EQ((*s->OpenAttempts())[0].state, AttemptState::kPending);
+  EXPECT_TRUE(s->ApplyGroup({}).empty());
 }
 
 TEST_F(SqliteStoreTest, IllegalTransitionIsRejected) {
