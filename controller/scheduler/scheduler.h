@@ -73,6 +73,12 @@ struct Ingested {
   std::string rejected;  // non-empty: refused for good, with the reason
 };
 
+// A data message and the agent whose session it came on.
+struct DataMessage {
+  std::string agent_id;
+  const v1::AgentMessage* msg;
+};
+
 struct AgentView {
   store::NodeRecord node;
   bool connected = false;
@@ -108,6 +114,11 @@ class Scheduler {
   // must drop it): the caller acks it. An error is storage trouble that
   // passes (full disk, IO error): not acked, so the agent resends it.
   absl::StatusOr<Ingested> OnData(const std::string& agent_id, const v1::AgentMessage& msg);
+  // OnData for each of `group`, in order, with one store transaction for
+  // consecutive metric batches (the bulk of ingest: one commit for many).
+  // An agent's message after one of its own that failed is not applied
+  // (it fails too): an agent's messages never commit out of order.
+  std::vector<absl::StatusOr<Ingested>> OnDataGroup(const std::vector<DataMessage>& group);
 
   // Detects lost agents and timeouts, assigns pending attempts to free
   // pairs, finishes experiments. Called periodically and after events.
@@ -203,8 +214,17 @@ class Scheduler {
   static bool NeedsCleanup(const store::AttemptRecord& a);
   // Adds to `m` the cleanup `a` owes its server node.
   static void OweCleanup(const store::AttemptRecord& a, store::Mutation& m);
-  // OnData's work: an error other than storage trouble rejects `msg`.
+  // OnData's work for a step update or a result: an error other than
+  // storage trouble rejects `msg`.
   absl::Status Ingest(const std::string& agent_id, const v1::AgentMessage& msg);
+  // What OnData answers for `msg` after its ingest ended in `s` (mu_ held):
+  // a rejection is recorded (with its sequence number) and acked.
+  absl::StatusOr<Ingested> Settle(const std::string& agent_id, const v1::AgentMessage& msg,
+                                  const absl::Status& s);
+  // The samples of a metric batch to store in `m` (none for an attempt
+  // that ended: *sampled null); an error rejects the batch.
+  absl::Status PrepareMetricBatch(const std::string& agent_id, const v1::AgentMessage& msg,
+                                  store::Mutation* m, const SampledAttempt** sampled);
   // Adds to `up` the samples `agent_id` stored for `a` since its last
   // report (StepUpdate.samples_sent is cumulative per agent and attempt).
   static void CountSamples(const store::AttemptRecord& a, const std::string& agent_id,

@@ -144,10 +144,110 @@ std::string KindOf(const v1::AgentMessage& msg) {
 
 absl::StatusOr<Ingested> Scheduler::OnData(const std::string& agent_id,
                                            const v1::AgentMessage& msg) {
+  return OnDataGroup({{agent_id, &msg}}).front();
+}
+
+std::vector<absl::StatusOr<Ingested>> Scheduler::OnDataGroup(
+    const std::vector<DataMessage>& group) {
   std::lock_guard lock(mu_);
-  if (msg.seq() == 0) return absl::InvalidArgumentError("data message without a sequence number");
-  liveness_.HeardFrom(agent_id);
-  absl::Status s = Ingest(agent_id, msg);
+  std::vector<absl::StatusOr<Ingested>> out(group.size(), Ingested{});
+  // Agents with a message that was not stored: the rest of theirs in the
+  // group are not applied either (they would commit past it).
+  std::set<std::string> failed;
+  auto skipped = [] {
+    return absl::UnavailableError(
+        "not applied: an earlier message of this agent could not be stored");
+  };
+  // Consecutive metric batches, applied in one transaction by flush().
+  struct Pending {
+    size_t index;
+    const SampledAttempt* sampled;  // null: a late batch, its samples dropped
+  };
+  std::vector<Pending> pending;
+  std::vector<Mutation> mutations;
+  auto flush = [&] {
+    if (mutations.empty()) return;
+    std::vector<absl::StatusOr<store::ApplyOutcome>> outcomes = store_->ApplyGroup(mutations);
+    for (size_t i = 0; i < pending.size(); ++i) {
+      size_t at = pending[i].index;
+      const DataMessage& d = group[at];
+      if (!outcomes[i].ok()) {
+        out[at] = Settle(d.agent_id, *d.msg, outcomes[i].status());
+        if (!out[at].ok()) failed.insert(d.agent_id);
+        continue;
+      }
+      bool applied = *outcomes[i] == store::ApplyOutcome::kApplied;
+      if (metrics_ != nullptr) {
+        metrics_->CountIngest("metric_batch", !applied);
+        if (applied) metrics_->CountSamples(mutations[i].samples.size());
+        if (applied && pending[i].sampled) {
+          ExportLive(*pending[i].sampled, d.agent_id, d.msg->metric_batch());
+        }
+      }
+      out[at] = Settle(d.agent_id, *d.msg, absl::OkStatus());
+    }
+    pending.clear();
+    mutations.clear();
+  };
+  for (size_t i = 0; i < group.size(); ++i) {
+    const DataMessage& d = group[i];
+    if (failed.count(d.agent_id)) {
+      out[i] = skipped();
+      continue;
+    }
+    if (d.msg->seq() == 0) {
+      out[i] = absl::InvalidArgumentError("data message without a sequence number");
+      failed.insert(d.agent_id);
+      continue;
+    }
+    liveness_.HeardFrom(d.agent_id);
+    absl::Status s;
+    if (d.msg->body_case() == v1::AgentMessage::kMetricBatch) {
+      Mutation m;
+      const SampledAttempt* sampled = nullptr;
+      s = PrepareMetricBatch(d.agent_id, *d.msg, &m, &sampled);
+      if (s.ok()) {
+        pending.push_back({i, sampled});
+        mutations.push_back(std::move(m));
+        continue;
+      }
+    }
+    // Anything else is applied on its own, after what came before it.
+    flush();
+    if (failed.count(d.agent_id)) {
+      out[i] = skipped();
+      continue;
+    }
+    if (d.msg->body_case() != v1::AgentMessage::kMetricBatch) s = Ingest(d.agent_id, *d.msg);
+    out[i] = Settle(d.agent_id, *d.msg, s);
+    if (!out[i].ok()) failed.insert(d.agent_id);
+  }
+  flush();
+  return out;
+}
+
+absl::Status Scheduler::PrepareMetricBatch(const std::string& agent_id,
+                                           const v1::AgentMessage& msg, Mutation* m,
+                                           const SampledAttempt** sampled) {
+  m->dedupe = std::make_pair(agent_id, msg.seq());
+  const v1::MetricBatch& b = msg.metric_batch();
+  ASSIGN_OR_RETURN(*sampled, SampledAttemptOf(b.attempt_id()));
+  const SampledAttempt* a = *sampled;
+  if (a && a->server_node != agent_id && a->client_node != agent_id &&
+      a->guest_node != agent_id) {
+    ASSIGN_OR_RETURN(store::AttemptRecord record, store_->GetAttempt(b.attempt_id()));
+    return NotItsNode(record, agent_id);
+  }
+  if (a) {
+    for (const auto& s : b.samples()) m->samples.push_back({b.attempt_id(), agent_id, s});
+  } else {
+    Log(kLog, "ignoring late metric batch of attempt ", b.attempt_id(), " from ", agent_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ingested> Scheduler::Settle(const std::string& agent_id,
+                                           const v1::AgentMessage& msg, const absl::Status& s) {
   NoteStorage(s, /*wrote=*/true);
   if (s.ok() || StorageTrouble(s)) return s.ok() ? absl::StatusOr<Ingested>(Ingested{}) : s;
   // It can never be applied: record why (with its sequence number, so a
@@ -170,31 +270,10 @@ absl::StatusOr<Ingested> Scheduler::OnData(const std::string& agent_id,
 absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessage& msg) {
   Mutation m;
   m.dedupe = std::make_pair(agent_id, msg.seq());
-  std::string kind;
-  uint64_t samples = 0;
-  const SampledAttempt* sampled = nullptr;  // the attempt a metric batch belongs to
   switch (msg.body_case()) {
     case v1::AgentMessage::kStepUpdate:
       return HandleStepUpdate(agent_id, msg.seq(), msg.step_update(), "step_update");
-    case v1::AgentMessage::kMetricBatch: {
-      kind = "metric_batch";
-      const v1::MetricBatch& b = msg.metric_batch();
-      ASSIGN_OR_RETURN(sampled, SampledAttemptOf(b.attempt_id()));
-      if (sampled && sampled->server_node != agent_id && sampled->client_node != agent_id &&
-          sampled->guest_node != agent_id) {
-        ASSIGN_OR_RETURN(store::AttemptRecord a, store_->GetAttempt(b.attempt_id()));
-        return NotItsNode(a, agent_id);
-      }
-      if (sampled) {
-        for (const auto& s : b.samples()) m.samples.push_back({b.attempt_id(), agent_id, s});
-        samples = m.samples.size();
-      } else {
-        Log(kLog, "ignoring late metric batch of attempt ", b.attempt_id(), " from ", agent_id);
-      }
-      break;
-    }
     case v1::AgentMessage::kRunResult: {
-      kind = "run_result";
       const v1::RunResult& r = msg.run_result();
       ASSIGN_OR_RETURN(auto a, FindOpen(r.attempt_id()));
       if (a && a->client_node != agent_id) return NotItsNode(*a, agent_id);
@@ -223,18 +302,10 @@ absl::Status Scheduler::Ingest(const std::string& agent_id, const v1::AgentMessa
       return absl::InvalidArgumentError("unexpected data message");
   }
   ASSIGN_OR_RETURN(store::ApplyOutcome outcome, store_->Apply(m));
-  // Samples change nothing a scheduling pass or a watch looks at: no pass
-  // for them (one per batch cost as much as the ingest itself).
-  if (msg.body_case() != v1::AgentMessage::kMetricBatch) {
-    ++version_;
-    changed_.notify_all();
-  }
+  ++version_;
+  changed_.notify_all();
   if (metrics_ != nullptr) {
-    metrics_->CountIngest(kind, outcome == store::ApplyOutcome::kDuplicate);
-    if (outcome == store::ApplyOutcome::kApplied) metrics_->CountSamples(samples);
-    if (outcome == store::ApplyOutcome::kApplied && sampled) {
-      ExportLive(*sampled, agent_id, msg.metric_batch());
-    }
+    metrics_->CountIngest("run_result", outcome == store::ApplyOutcome::kDuplicate);
   }
   return absl::OkStatus();
 }

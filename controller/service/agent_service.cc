@@ -20,11 +20,13 @@ class SessionReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>,
       public SessionSink {
  public:
-  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry, AgentGateway* gateway,
-                 const PeerAuthorization* authorization, std::string peer, std::string peer_cn)
+  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry,
+                 IngestPipeline* ingest, const PeerAuthorization* authorization, std::string peer,
+                 std::string peer_cn)
       : scheduler_(scheduler),
         registry_(registry),
-        gateway_(gateway),
+        ingest_(ingest),
+        session_(ingest->NewSession()),
         authorization_(authorization),
         peer_(std::move(peer)),
         peer_cn_(std::move(peer_cn)) {
@@ -107,7 +109,7 @@ class SessionReactor final
     }
   }
 
-  grpc::Status Handle(const v1::AgentMessage& msg) {
+  grpc::Status Handle(v1::AgentMessage& msg) {
     if (agent_id_.empty()) {
       if (msg.body_case() != v1::AgentMessage::kRegister || msg.register_().agent_id().empty()) {
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -170,18 +172,11 @@ class SessionReactor final
       case v1::AgentMessage::kRegister:
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "registered twice");
       default: {
-        auto ingested = scheduler_->OnData(agent_id_, msg);
-        if (!ingested.ok()) {
-          // Not acked: the agent keeps it in its outbox and resends.
-          storage_refused_ = scheduler::StorageTrouble(ingested.status());
-          return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              absl::StrCat("cannot store message ", msg.seq(), ": ",
-                                           ingested.status().message()));
-        }
-        v1::ControllerMessage ack;
-        ack.mutable_ack()->set_seq(msg.seq());
-        ack.mutable_ack()->set_rejected(ingested->rejected);
-        gateway_->Send(agent_id_, ack);  // once the commit is on disk
+        // Acked by the pipeline once committed and synced; one that cannot
+        // be stored closes this session (the agent resends).
+        auto queued = std::make_unique<v1::AgentMessage>();
+        queued->Swap(&msg);
+        ingest_->Submit(session_, agent_id_, std::move(queued));
         return grpc::Status::OK;
       }
     }
@@ -189,7 +184,8 @@ class SessionReactor final
 
   scheduler::Scheduler* scheduler_;
   SessionRegistry* registry_;
-  AgentGateway* gateway_;
+  IngestPipeline* ingest_;
+  uint64_t session_;  // this session's number in the pipeline
   const PeerAuthorization* authorization_;
   std::string peer_;
   std::string peer_cn_;  // the certificate's common name; empty without TLS
@@ -211,8 +207,8 @@ class SessionReactor final
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentServiceImpl::Session(
     grpc::CallbackServerContext* context) {
-  return new SessionReactor(scheduler_, registry_, gateway_, &authorization_, context->peer(),
-                            tls::PeerCommonName(*context));
+  return new SessionReactor(scheduler_, registry_, ingest_.get(), &authorization_,
+                            context->peer(), tls::PeerCommonName(*context));
 }
 
 }  // namespace iommuvm::service

@@ -21,6 +21,8 @@ namespace iommuvm::scheduler {
 namespace {  // one copy per test file
 
 using ::iommuvm::testing::IsOk;
+using ::iommuvm::testing::StatusIs;
+using ::testing::HasSubstr;
 
 // Records what the scheduler sends, per agent.
 class FakeGateway final : public service::AgentGateway {

@@ -3,6 +3,9 @@
 // recorded, a new outbox told to continue after the committed sequence.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "tests/unit/controller/scheduler/scheduler_fixture.h"
 
 namespace iommuvm::scheduler {
@@ -113,6 +116,77 @@ TEST_F(SchedulerIngestTest, OnlyTheAttemptsOwnNodesSpeakForIt) {
   ASSERT_THAT(Result("cli", load), IsOk());
   ASSERT_THAT(Update("cli", load, v1::StepUpdate::PHASE_SUCCEEDED), IsOk());
   EXPECT_TRUE(gateway_.LastStep("srv").has_stop_server());
+}
+
+// Metric batches from many sessions at once are applied in groups (one
+// transaction each): every batch is stored exactly once, resent copies are
+// duplicates, and each agent's committed sequence is its last.
+TEST_F(SchedulerIngestTest, MetricBatchesFromManySessionsAtOnceAreStoredExactlyOnce) {
+  ControllerMetrics metrics;
+  Restart(Options(), &metrics);
+  v1::Step load = StartLoad();
+  constexpr int kBatches = 200;
+  auto batch = [&](uint64_t seq) {
+    v1::AgentMessage m;
+    m.set_seq(seq);
+    m.mutable_metric_batch()->set_attempt_id(load.attempt_id());
+    for (int i = 0; i < 3; ++i) m.mutable_metric_batch()->add_samples()->set_name("x");
+    return m;
+  };
+  uint64_t first_srv = seq_["srv"] + 1, first_cli = seq_["cli"] + 1;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> sessions;
+  for (const auto& [agent, first] : {std::pair{"srv", first_srv}, {"cli", first_cli}}) {
+    for (int copy = 0; copy < 2; ++copy) {  // each batch also resent, concurrently
+      sessions.emplace_back([&, agent = std::string(agent), first = first] {
+        for (uint64_t seq = first; seq < first + kBatches; ++seq) {
+          auto r = scheduler_->OnData(agent, batch(seq));
+          if (!r.ok() || !r->rejected.empty()) ++failures;
+        }
+      });
+    }
+  }
+  for (auto& t : sessions) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(*store_->CountSamples(load.attempt_id()), 2u * kBatches * 3);
+  EXPECT_EQ(*store_->CommittedSeq("srv"), first_srv + kBatches - 1);
+  EXPECT_EQ(*store_->CommittedSeq("cli"), first_cli + kBatches - 1);
+  EXPECT_EQ(store_->Rejections()->size(), 0u);
+}
+
+// In a group, an agent's message after one of its own that failed is not
+// applied: committed past it, the failed one would be dropped by the agent
+// on reconnecting (it drops what is at or below the committed sequence).
+// Other agents' messages, and a result between batches, apply in order.
+TEST_F(SchedulerIngestTest, AGroupNeverCommitsAnAgentsMessagePastOneOfItsOwnThatFailed) {
+  v1::Step load = StartLoad();
+  auto batch = [&](uint64_t seq) {
+    v1::AgentMessage m;
+    m.set_seq(seq);
+    m.mutable_metric_batch()->set_attempt_id(load.attempt_id());
+    m.mutable_metric_batch()->add_samples()->set_name("x");
+    return m;
+  };
+  uint64_t srv = seq_["srv"], cli = seq_["cli"];
+  v1::AgentMessage unnumbered = batch(0);  // cannot be stored: no sequence number
+  v1::AgentMessage srv_after = batch(srv + 1), cli_first = batch(cli + 1),
+                   cli_result = ResultMessage(cli + 2, load), cli_last = batch(cli + 3);
+  auto outcomes = scheduler_->OnDataGroup({{"cli", &cli_first},
+                                           {"srv", &unnumbered},
+                                           {"cli", &cli_result},
+                                           {"srv", &srv_after},
+                                           {"cli", &cli_last}});
+  ASSERT_EQ(outcomes.size(), 5u);
+  EXPECT_THAT(outcomes[0], IsOk());
+  EXPECT_THAT(outcomes[1], StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sequence")));
+  EXPECT_THAT(outcomes[2], IsOk());
+  EXPECT_THAT(outcomes[3], StatusIs(absl::StatusCode::kUnavailable,
+                                    HasSubstr("an earlier message of this agent")));
+  EXPECT_THAT(outcomes[4], IsOk());
+  EXPECT_EQ(*store_->CommittedSeq("srv"), srv);
+  EXPECT_EQ(*store_->CommittedSeq("cli"), cli + 3);
+  EXPECT_EQ(*store_->CountSamples(load.attempt_id()), 2u);
+  EXPECT_EQ(store_->ResultsOfAttempt(load.attempt_id())->size(), 1u);
 }
 
 TEST_F(SchedulerIngestTest, ANewOutboxUnderAKnownIdContinuesAfterTheCommittedSequence) {
