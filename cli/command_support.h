@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "google/protobuf/arena.h"
 #include "cli/commands.h"
 #include "common/args.h"
+#include "google/protobuf/arena.h"
 #include "spec/spec.h"
 
 namespace iommuvm::cli {

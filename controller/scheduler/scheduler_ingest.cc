@@ -226,15 +226,13 @@ std::vector<absl::StatusOr<Ingested>> Scheduler::OnDataGroup(
   return out;
 }
 
-absl::Status Scheduler::PrepareMetricBatch(const std::string& agent_id,
-                                           const v1::AgentMessage& msg, Mutation* m,
-                                           const SampledAttempt** sampled) {
+absl::Status Scheduler::PrepareMetricBatch(const std::string& agent_id, const v1::AgentMessage& msg,
+                                           Mutation* m, const SampledAttempt** sampled) {
   m->dedupe = std::make_pair(agent_id, msg.seq());
   const v1::MetricBatch& b = msg.metric_batch();
   ASSIGN_OR_RETURN(*sampled, SampledAttemptOf(b.attempt_id()));
   const SampledAttempt* a = *sampled;
-  if (a && a->server_node != agent_id && a->client_node != agent_id &&
-      a->guest_node != agent_id) {
+  if (a && a->server_node != agent_id && a->client_node != agent_id && a->guest_node != agent_id) {
     ASSIGN_OR_RETURN(store::AttemptRecord record, store_->GetAttempt(b.attempt_id()));
     return NotItsNode(record, agent_id);
   }
@@ -246,8 +244,8 @@ absl::Status Scheduler::PrepareMetricBatch(const std::string& agent_id,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Ingested> Scheduler::Settle(const std::string& agent_id,
-                                           const v1::AgentMessage& msg, const absl::Status& s) {
+absl::StatusOr<Ingested> Scheduler::Settle(const std::string& agent_id, const v1::AgentMessage& msg,
+                                           const absl::Status& s) {
   NoteStorage(s, /*wrote=*/true);
   if (s.ok() || StorageTrouble(s)) return s.ok() ? absl::StatusOr<Ingested>(Ingested{}) : s;
   // It can never be applied: record why (with its sequence number, so a

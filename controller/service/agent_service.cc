@@ -20,9 +20,8 @@ class SessionReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>,
       public SessionSink {
  public:
-  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry,
-                 IngestPipeline* ingest, const PeerAuthorization* authorization, std::string peer,
-                 std::string peer_cn)
+  SessionReactor(scheduler::Scheduler* scheduler, SessionRegistry* registry, IngestPipeline* ingest,
+                 const PeerAuthorization* authorization, std::string peer, std::string peer_cn)
       : scheduler_(scheduler),
         registry_(registry),
         ingest_(ingest),
@@ -207,8 +206,8 @@ class SessionReactor final
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::ControllerMessage>* AgentServiceImpl::Session(
     grpc::CallbackServerContext* context) {
-  return new SessionReactor(scheduler_, registry_, ingest_.get(), &authorization_,
-                            context->peer(), tls::PeerCommonName(*context));
+  return new SessionReactor(scheduler_, registry_, ingest_.get(), &authorization_, context->peer(),
+                            tls::PeerCommonName(*context));
 }
 
 }  // namespace iommuvm::service

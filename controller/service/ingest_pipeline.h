@@ -29,13 +29,11 @@ namespace iommuvm::service {
 
 class IngestPipeline {
  public:
-  IngestPipeline(scheduler::Scheduler* scheduler, SessionRegistry* registry,
-                 AgentGateway* gateway);
+  IngestPipeline(scheduler::Scheduler* scheduler, SessionRegistry* registry, AgentGateway* gateway);
   // Applies what is queued, then stops.
   ~IngestPipeline();
   // Queues `msg` from `agent_id`'s session number `session`.
-  void Submit(uint64_t session, const std::string& agent_id,
-              std::unique_ptr<v1::AgentMessage> msg);
+  void Submit(uint64_t session, const std::string& agent_id, std::unique_ptr<v1::AgentMessage> msg);
   // A number for a new session, unique in this controller's life.
   uint64_t NewSession();
 

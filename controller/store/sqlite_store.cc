@@ -266,10 +266,9 @@ absl::StatusOr<RunRecord> SqliteStore::GetRun(int64_t run_id) {
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
     const std::string& where, const std::vector<SqlArg>& args,
     const std::optional<std::vector<std::string>>& evidence) {
-  ASSIGN_OR_RETURN(Statement * st,
-                   db_->Cached(absl::StrCat("SELECT ", kAttemptColumns,
-                                            " FROM attempts a JOIN runs r ON r.id = a.run_id ",
-                                            where)));
+  ASSIGN_OR_RETURN(Statement * st, db_->Cached(absl::StrCat(
+                                       "SELECT ", kAttemptColumns,
+                                       " FROM attempts a JOIN runs r ON r.id = a.run_id ", where)));
   BindArgs(*st, args);
   std::vector<AttemptRecord> out;
   while (true) {
@@ -502,8 +501,7 @@ absl::StatusOr<ApplyOutcome> SqliteStore::Apply(const Mutation& m) {
   return outcome;
 }
 
-std::vector<absl::StatusOr<ApplyOutcome>> SqliteStore::ApplyGroup(
-    const std::vector<Mutation>& ms) {
+std::vector<absl::StatusOr<ApplyOutcome>> SqliteStore::ApplyGroup(const std::vector<Mutation>& ms) {
   std::lock_guard lock(mu_);
   std::vector<absl::StatusOr<ApplyOutcome>> outcomes;
   sqlite::Transaction tx(*db_);
@@ -516,9 +514,9 @@ std::vector<absl::StatusOr<ApplyOutcome>> SqliteStore::ApplyGroup(
   std::set<std::string> failed;  // agents one of whose mutations failed
   for (const Mutation& m : ms) {
     if (m.dedupe && failed.count(m.dedupe->first)) {
-      outcomes.push_back(absl::AbortedError(
-          absl::StrCat("not applied: message ", m.dedupe->second, " of ", m.dedupe->first,
-                       " follows one of its own that failed")));
+      outcomes.push_back(
+          absl::AbortedError(absl::StrCat("not applied: message ", m.dedupe->second, " of ",
+                                          m.dedupe->first, " follows one of its own that failed")));
       continue;
     }
     if (absl::Status begun = run("SAVEPOINT mutation"); !begun.ok()) {

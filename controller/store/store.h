@@ -302,8 +302,7 @@ class Store {
   // the later ones of the same agent (m.dedupe), which fail (Aborted): an
   // agent's messages never commit past one of its own that did not. A
   // failed commit fails them all. One outcome per mutation, in order.
-  virtual std::vector<absl::StatusOr<ApplyOutcome>> ApplyGroup(
-      const std::vector<Mutation>& ms) = 0;
+  virtual std::vector<absl::StatusOr<ApplyOutcome>> ApplyGroup(const std::vector<Mutation>& ms) = 0;
   // Makes every commit so far durable. Commits are not synced one by one:
   // whatever depends on them (an ack, a step sent to an agent) goes out
   // only after one Sync for the whole group (service/durable_gateway.h).
