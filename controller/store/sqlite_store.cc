@@ -312,10 +312,16 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
     ids.push_back(a.id);
   }
   if (ids.empty()) return out;
-  ASSIGN_OR_RETURN(Statement * ev,
-                   db_->Cached(absl::StrCat("SELECT attempt_id, key, value FROM attempt_evidence "
-                                            "WHERE attempt_id IN (SELECT value FROM json_each(?))",
-                                            keys)));
+  // A query per key range, joined: each seeks its range of the primary key
+  // (one with the ranges OR'ed reads every key of every attempt).
+  std::vector<std::string> selects;
+  for (const std::string& range : ranges.empty() ? std::vector<std::string>{""} : ranges) {
+    selects.push_back(
+        absl::StrCat("SELECT attempt_id, key, value FROM attempt_evidence WHERE "
+                     "attempt_id IN (SELECT value FROM json_each(?1))",
+                     range.empty() ? "" : " AND ", range));
+  }
+  ASSIGN_OR_RETURN(Statement * ev, db_->Cached(absl::StrJoin(selects, " UNION ALL ")));
   ev->BindAll(JsonIds(ids));
   while (true) {
     ASSIGN_OR_RETURN(bool row, ev->Step());
