@@ -151,13 +151,23 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
                               ExperimentStateName(ExperimentState::kQueued), now)
                       .Run());
   int64_t id = db_->LastInsertId();
-  for (const RunRecord& r : e.runs) RETURN_IF_ERROR(InsertRun(id, r.point, now));
+  for (const RunRecord& r : e.runs) {
+    RETURN_IF_ERROR(InsertRun(id, r.point, now, /*with_attempt=*/false));
+  }
+  // The first attempts in one statement after the runs: one index at a
+  // time stays in the cache (interleaved, a 100k-run submit took twice as
+  // long as copying the same rows).
+  ASSIGN_OR_RETURN(Statement attempts,
+                   db_->Prepare("INSERT INTO attempts (run_id, number, state, created_ms, "
+                                "updated_ms) SELECT id, 1, ?, ?, ? FROM runs WHERE experiment_id "
+                                "= ? ORDER BY idx"));
+  RETURN_IF_ERROR(attempts.BindAll(AttemptStateName(AttemptState::kPending), now, now, id).Run());
   RETURN_IF_ERROR(tx.Commit());
   return id;
 }
 
 absl::Status SqliteStore::InsertRun(int64_t experiment_id, const spec::RunPoint& point,
-                                    int64_t now_ms) {
+                                    int64_t now_ms, bool with_attempt) {
   ASSIGN_OR_RETURN(Statement * run,
                    db_->Cached("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
                                "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -166,7 +176,7 @@ absl::Status SqliteStore::InsertRun(int64_t experiment_id, const spec::RunPoint&
                                point.workload, point.vm, point.repetition, EncodeMap(point.params),
                                RunStateName(RunState::kPending))
                       .Run());
-  return InsertAttempt(db_->LastInsertId(), 1, now_ms);
+  return with_attempt ? InsertAttempt(db_->LastInsertId(), 1, now_ms) : absl::OkStatus();
 }
 
 absl::StatusOr<ExperimentRecord> SqliteStore::GetExperiment(int64_t id) {

@@ -103,8 +103,10 @@ class SqliteStore final : public Store {
   // Sets one evidence key of an attempt (replacing its value).
   absl::Status PutEvidence(int64_t attempt_id, const std::string& key, const std::string& value);
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
-  // A PENDING run of `experiment_id` with its first attempt.
-  absl::Status InsertRun(int64_t experiment_id, const spec::RunPoint& point, int64_t now_ms);
+  // A PENDING run of `experiment_id`, with its first attempt unless
+  // `with_attempt` is false (the caller adds it).
+  absl::Status InsertRun(int64_t experiment_id, const spec::RunPoint& point, int64_t now_ms,
+                         bool with_attempt = true);
   absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where,
                                                          const std::vector<SqlArg>& args);
 
