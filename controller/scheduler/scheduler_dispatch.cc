@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -445,13 +446,13 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
   std::vector<PendingRun> pending;
   if (!attempts.empty()) {
     ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
-    std::map<int64_t, const store::RunRecord*> by_id;
+    std::unordered_map<int64_t, const store::RunRecord*> by_id;
     for (const auto& r : runs) by_id[r.id] = &r;
-    for (const AttemptRecord& a : attempts) {
-      const store::RunRecord& r = *by_id.at(a.run_id);
+    pending.reserve(attempts.size());
+    for (const auto& [attempt_id, run_id] : attempts) {
       PendingRun p;
-      p.attempt_id = a.id;
-      p.point = r.point;
+      p.attempt_id = attempt_id;
+      p.point = by_id.at(run_id)->point;
       pending.push_back(std::move(p));
     }
   }

@@ -381,15 +381,22 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ActiveAttempts() {
   return QueryAttempts(kWhere, {}, kAllEvidence);
 }
 
-absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::PendingAttempts(int64_t experiment_id) {
+absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::PendingAttempts(
+    int64_t experiment_id) {
   std::lock_guard lock(mu_);
-  // A pending attempt has no evidence yet.
-  static const std::string kWhere =
-      absl::StrCat("WHERE a.state = ", SqlStateList([](AttemptState s) {
-                     return s == AttemptState::kPending;
-                   }),
-                   " AND r.experiment_id = ? ORDER BY r.idx");
-  return QueryAttempts(kWhere, {experiment_id}, std::nullopt);
+  static const std::string kQuery = absl::StrCat(
+      "SELECT a.id, a.run_id FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.state = ",
+      SqlStateList([](AttemptState s) { return s == AttemptState::kPending; }),
+      " AND r.experiment_id = ? ORDER BY r.idx");
+  ASSIGN_OR_RETURN(Statement * st, db_->Cached(kQuery));
+  st->BindAll(experiment_id);
+  std::vector<std::pair<int64_t, int64_t>> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.emplace_back(st->Int(0), st->Int(1));
+  }
+  return out;
 }
 
 absl::StatusOr<uint32_t> SqliteStore::AttemptCount(int64_t run_id) {

@@ -52,7 +52,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() override;
   absl::StatusOr<std::vector<AttemptRecord>> ActiveAttempts() override;
-  absl::StatusOr<std::vector<AttemptRecord>> PendingAttempts(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> PendingAttempts(
+      int64_t experiment_id) override;
   absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) override;
   absl::Status UpsertNode(const NodeRecord& node) override;
   absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;

@@ -280,8 +280,10 @@ class Store {
   virtual absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() = 0;
   // Attempts on a pair now: neither PENDING nor ended, oldest first.
   virtual absl::StatusOr<std::vector<AttemptRecord>> ActiveAttempts() = 0;
-  // PENDING attempts of an experiment, by run index.
-  virtual absl::StatusOr<std::vector<AttemptRecord>> PendingAttempts(int64_t experiment_id) = 0;
+  // PENDING attempts of an experiment, by run index: (attempt id, run id)
+  // each (a plan of 100k runs needs no more).
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> PendingAttempts(
+      int64_t experiment_id) = 0;
   // Number of attempts a run has had.
   virtual absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) = 0;
 
