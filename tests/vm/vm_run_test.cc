@@ -215,14 +215,24 @@ TEST_F(VmRunTest, AStrictGuestServesRedisAndIsVerifiedFromInside) {
   }
 }
 
+// hugetlbfs mounted before the agents start: each runs in a network
+// namespace's own copy of the mounts (`ip netns exec`), taken at its start,
+// and a host without systemd has none mounted.
+class VmHugepagesTest : public VmRunTest {
+ protected:
+  void BeforeAgents() override {
+    if (!Shell("grep -q hugetlbfs /proc/mounts || (mkdir -p /dev/hugepages && mount -t "
+               "hugetlbfs none /dev/hugepages)")
+             .ok()) {
+      GTEST_SKIP() << "cannot mount hugetlbfs here";
+    }
+  }
+};
+
 // Hugepage-backed guest memory: refused with how many pages to reserve
 // while the node has none, used once they are reserved.
-TEST_F(VmRunTest, HugepagesAreUsedWhenReservedAndAskedForOtherwise) {
+TEST_F(VmHugepagesTest, HugepagesAreUsedWhenReservedAndAskedForOtherwise) {
   auto sh = [](const std::string& cmd) { return Shell(cmd).ok(); };
-  if (!sh("grep -q hugetlbfs /proc/mounts || (mkdir -p /dev/hugepages && mount -t hugetlbfs "
-          "none /dev/hugepages)")) {
-    GTEST_SKIP() << "cannot mount hugetlbfs here";
-  }
   ASSERT_TRUE(sh("echo 0 > /proc/sys/vm/nr_hugepages"));
   std::string spec = absl::StrReplaceAll(
       VmTcgSpec("vm-strict", "redis", 10000),
