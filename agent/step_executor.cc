@@ -176,9 +176,12 @@ void StepExecutor::Finish(const v1::Step& step, const absl::Status& status, v1::
   } else {
     update.set_phase(v1::StepUpdate::PHASE_FAILED);
     update.set_error(std::string(status.message()));
-    // Unavailable (connection refused/reset, socket timeouts, no route) and
-    // DeadlineExceeded (a tool hanging on a dead link) may pass.
-    update.set_transient(absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status));
+    // Unavailable (connection refused/reset, socket timeouts, no route),
+    // DeadlineExceeded (a tool hanging on a dead link) and ResourceExhausted
+    // (the node's disk is full; the outbox holds this update until it is
+    // not) may pass.
+    update.set_transient(absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+                         absl::IsResourceExhausted(status));
     Log(kLog, "step ", step.step_id(), " failed: ", status.message());
   }
   v1::AgentMessage msg;

@@ -22,6 +22,10 @@ absl::Status FromErrorCode(const std::error_code& ec, const std::string& what,
   std::string msg = absl::StrCat(what, " ", path, ": ", ec.message());
   if (ec == std::errc::no_such_file_or_directory) return absl::NotFoundError(msg);
   if (ec == std::errc::permission_denied) return absl::PermissionDeniedError(msg);
+  // A full disk (or quota) may pass: callers can tell it from a fault.
+  if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT) {
+    return absl::ResourceExhaustedError(msg);
+  }
   return absl::InternalError(msg);
 }
 }  // namespace

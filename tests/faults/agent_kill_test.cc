@@ -278,6 +278,34 @@ TEST(AgentKillTest, AFullAgentDiskDelaysButLosesNoResult) {
   ExpectOneResultSetPerRun(h, 2);
 }
 
+// The client's disk is already full when its first load step starts: it
+// cannot even write its run directory. That step fails transient (a full
+// disk may pass), its update waits in the outbox until there is space,
+// and the run is retried then, not failed.
+TEST(AgentKillTest, AFullAgentDiskBeforeALoadRetriesItsRun) {
+  Harness h;
+  std::string mnt = h.dir() / "small";
+  std::unique_ptr<SmallDisk> disk;
+  SmallDisk::Mount(mnt, &disk);
+  if (!disk) return;  // skipped
+  Daemon controller = h.StartController({"--agent_grace=10s"});
+  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10)));
+  Daemon server = h.StartAgent("server-1", "server");
+  Daemon client = h.StartAgent("client-1", "client", {}, {"--state_dir", mnt + "/client"});
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
+  disk->Fill();
+  ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
+  ASSERT_TRUE(client.WaitForLog("No space left on device", absl::Seconds(60))) << client.Log();
+  absl::SleepFor(absl::Seconds(2));
+  disk->Free();
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
+                             absl::Seconds(120)))
+      << controller.Log() << client.Log();
+  ExpectOneResultSetPerRun(h, 2);
+  EXPECT_GE(h.Count("SELECT COUNT(*) FROM attempts WHERE error LIKE '%No space left%'"), 1)
+      << controller.Log();
+}
+
 // The controller's disk fills up mid-experiment: what it cannot commit
 // stays in the agents' outboxes (never acked), one log line says so, and
 // everything is ingested by itself when space returns.

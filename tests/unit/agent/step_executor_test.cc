@@ -11,6 +11,7 @@
 #include "common/file_system.h"
 #include "tests/support/fake_command_runner.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/forwarding_file_system.h"
 #include "tests/support/sysroot_builder.h"
 
 namespace iommuvm::agent {
@@ -127,6 +128,35 @@ TEST_F(StepExecutorTest, AGeneratorThatLostItsServerFailsTransient) {
   EXPECT_TRUE(done.transient());
   EXPECT_NE(done.error().find("Connection refused"), std::string::npos) << done.error();
   EXPECT_TRUE(outbox_->IsStepDone("a3-load"));
+}
+
+// The node's disk is full when a load step makes its run directory: the
+// step fails transient (retried within `retries`, like an outage), not as
+// a fault of the run's. The update itself waits in the outbox for space.
+TEST_F(StepExecutorTest, AFullDiskFailsTheStepTransient) {
+  // Every run directory is made on a full disk: the error is what writing
+  // /dev/full returns (ENOSPC).
+  class FullRunsDisk final : public testing::ForwardingFileSystem {
+   public:
+    FullRunsDisk() : ForwardingFileSystem("/") {}
+    absl::Status MakeDirs(const std::string& path) override {
+      if (path.find("/runs/") == std::string::npos) return fs_.MakeDirs(path);
+      return fs_.WriteFile("/dev/full", "x");
+    }
+  } full;
+  executor_.reset();
+  executor_ = std::make_unique<StepExecutor>(AgentDeps{&full, &runner_, &clock_, nullptr},
+                                             dir_.root(), kNobodysAddress, outbox_.get());
+  runner_.results["redis-benchmark"] = CommandResult{};
+  executor_->Submit(Load("a3-load"));
+  executor_->WaitIdle();
+  std::vector<v1::AgentMessage> stored = Stored();
+  ASSERT_FALSE(stored.empty());
+  const v1::StepUpdate& done = stored.back().step_update();
+  EXPECT_EQ(done.phase(), v1::StepUpdate::PHASE_FAILED);
+  EXPECT_TRUE(done.transient()) << done.error();
+  EXPECT_NE(done.error().find("No space left on device"), std::string::npos) << done.error();
+  executor_.reset();  // before `full` goes
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/file_system.h"
 #include "tests/support/fake_command_runner.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/forwarding_file_system.h"
 #include "tests/support/sysroot_builder.h"
 
 namespace iommuvm::agent {
@@ -17,32 +18,13 @@ namespace {
 
 // A sysfs whose writes to some files are ignored, as the kernel ignores a
 // governor no driver offers, or a C-state firmware keeps enabled.
-class StubbornFileSystem final : public FileSystem {
+class StubbornFileSystem final : public testing::ForwardingFileSystem {
  public:
-  explicit StubbornFileSystem(const std::string& root) : fs_(root) {}
+  using ForwardingFileSystem::ForwardingFileSystem;
   std::set<std::string> ignored;
-  absl::StatusOr<std::string> ReadFile(const std::string& p) const override {
-    return fs_.ReadFile(p);
-  }
   absl::Status WriteFile(const std::string& p, const std::string& c) override {
     return ignored.count(p) ? absl::OkStatus() : fs_.WriteFile(p, c);
   }
-  absl::Status AppendFile(const std::string& p, absl::string_view c) override {
-    return fs_.AppendFile(p, c);
-  }
-  bool Exists(const std::string& p) const override { return fs_.Exists(p); }
-  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) const override {
-    return fs_.ListDir(p);
-  }
-  absl::StatusOr<std::string> ReadLink(const std::string& p) const override {
-    return fs_.ReadLink(p);
-  }
-  absl::Status MakeDirs(const std::string& p) override { return fs_.MakeDirs(p); }
-  absl::Status RemoveAll(const std::string& p) override { return fs_.RemoveAll(p); }
-  std::string HostPath(const std::string& p) const override { return fs_.HostPath(p); }
-
- private:
-  LocalFileSystem fs_;
 };
 
 // Two NUMA nodes of 4 CPUs, intel_pstate, SMT control, three idle states;
