@@ -181,7 +181,7 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
   resp->set_next_page_token(NextPageToken(*page, &*runs));
   std::vector<int64_t> ids;
   for (const auto& r : *runs) ids.push_back(r.id);
-  auto attempts = store_->AttemptsOfRuns(ids, ResultEvidence());
+  auto attempts = store_->AttemptsOfRunsForResults(ids);
   auto results = store_->ResultsOfRuns(ids);
   for (const absl::Status& s : {attempts.status(), results.status()}) {
     if (!s.ok()) return Done(ctx, s);

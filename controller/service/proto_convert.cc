@@ -3,6 +3,7 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <unordered_map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +42,23 @@ results::BottleneckInputs BottleneckInputsOf(const store::AttemptRecord& a,
   in.server_cpu = server_cpu;
   in.server_pinned = pinned;
   return in;
+}
+
+// An attempt's samples that describe its measurement: the server's (a VM
+// run's guest's: the server's telemetry comes from where it ran) over the
+// measured load only (warmup, preload and idle excluded).
+store::SampleWindow SampleWindowOf(const store::AttemptRecord& a) {
+  store::SampleWindow w;
+  w.attempt_id = a.id;
+  std::string guest = store::GuestNodeOf(a);
+  w.agent_id = guest.empty() ? a.server_node : guest;
+  auto started = a.evidence.find(store::kLoadStartedKey),
+       ended = a.evidence.find(store::kLoadEndedKey);
+  if (started != a.evidence.end() && ended != a.evidence.end()) {
+    (void)absl::SimpleAtoi(started->second, &w.from_ms);
+    (void)absl::SimpleAtoi(ended->second, &w.to_ms);
+  }
+  return w;
 }
 
 }  // namespace
@@ -127,16 +145,6 @@ v1::Agent ToProto(const scheduler::AgentView& a) {
   return out;
 }
 
-const std::vector<std::string>& ResultEvidence() {
-  static const std::vector<std::string> kKeys = {"verify.",
-                                                 "load.",
-                                                 store::kSimulatedKey,
-                                                 store::kGuestNodeKey,
-                                                 store::kHostVerifyPrefix,
-                                                 "server.env.cores"};
-  return kKeys;
-}
-
 std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& runs,
                                         const std::vector<store::AttemptRecord>& attempts,
                                         const std::vector<store::ResultRecord>& results,
@@ -144,6 +152,18 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
   auto latest = LatestAttempts(attempts);
   std::multimap<int64_t, const store::ResultRecord*> by_attempt;
   for (const auto& r : results) by_attempt.emplace(r.attempt_id, &r);
+  // The samples of every run's latest attempt, summarized in one go. A
+  // pending attempt has sent nothing (most runs of a big experiment that
+  // waits): no window.
+  std::vector<store::SampleWindow> windows;
+  std::unordered_map<int64_t, size_t> window_of;  // by attempt id
+  for (const auto& run : runs) {
+    auto it = latest.find(run.id);
+    if (it == latest.end() || it->second->state == store::AttemptState::kPending) continue;
+    window_of[it->second->id] = windows.size();
+    windows.push_back(SampleWindowOf(*it->second));
+  }
+  auto summaries = store->SummarizeSamples(windows);
   std::vector<v1::ResultRow> rows;
   for (const auto& run : runs) {
     v1::ResultRow base;
@@ -173,36 +193,25 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
       base.set_simulated(simulated != a.evidence.end() && simulated->second == "true");
       auto unsteady = a.evidence.find(store::kUnsteadyKey);
       if (unsteady != a.evidence.end()) base.set_unsteady(unsteady->second);
-      // A pending attempt has sent nothing: no queries for it (most runs
-      // of a big experiment that waits).
-      bool began = a.state != store::AttemptState::kPending;
-      auto samples = began ? store->CountSamples(a.id) : absl::StatusOr<uint64_t>(0);
-      if (samples.ok()) base.set_metric_samples(*samples);
-      // Over the measured load only (warmup, preload and idle excluded).
-      int64_t from = 0, to = 0;
-      auto started = a.evidence.find(store::kLoadStartedKey),
-           ended = a.evidence.find(store::kLoadEndedKey);
-      if (started != a.evidence.end() && ended != a.evidence.end()) {
-        (void)absl::SimpleAtoi(started->second, &from);
-        (void)absl::SimpleAtoi(ended->second, &to);
-        load_window_ms = to - from;
+      const store::SampleSummary* summary = nullptr;
+      if (auto w = window_of.find(a.id); w != window_of.end() && summaries.ok()) {
+        summary = &(*summaries)[w->second];
+        base.set_metric_samples(summary->count);
+        load_window_ms = windows[w->second].to_ms - windows[w->second].from_ms;
       }
-      // The server's telemetry comes from where it ran: a VM run's guest.
-      std::string guest = store::GuestNodeOf(a);
-      auto means = began ? store->MeanSamples(a.id, guest.empty() ? a.server_node : guest, from, to)
-                         : absl::StatusOr<std::map<std::string, double>>();
       if (auto host = a.evidence.find(absl::StrCat(store::kHostVerifyPrefix, "detected"));
           host != a.evidence.end()) {
         base.set_host_mode(host->second);
       }
       std::optional<double> server_cpu;
       bool pinned = false;
-      if (means.ok()) {
+      if (summary != nullptr) {
+        const std::map<std::string, double>& means = summary->means;
         auto mean = [&](const char* name) {
-          auto m = means->find(name);
-          return m == means->end() ? 0.0 : m->second;
+          auto m = means.find(name);
+          return m == means.end() ? 0.0 : m->second;
         };
-        server_cpu = ServerCpu(*means, &pinned);
+        server_cpu = ServerCpu(means, &pinned);
         base.set_server_cpu_utilization(server_cpu.value_or(0));
         base.set_server_interrupts_per_second(mean("node_interrupts_total_per_second"));
         base.set_server_packets_per_second(mean("node_network_packets_per_second"));

@@ -24,10 +24,9 @@ v1::Experiment ToProto(const store::ExperimentRecord& e,
 void AddRuns(const std::vector<store::RunRecord>& runs,
              const std::vector<store::AttemptRecord>& attempts, v1::Experiment* out);
 v1::Agent ToProto(const scheduler::AgentView& a);
-// The evidence keys ToResultRows reads, as prefixes (Store::AttemptsOfRuns):
-// a page of result rows need not read every attempt's inventory.
-const std::vector<std::string>& ResultEvidence();
 // One row per run and measured operation; runs without results get one row.
+// Its attempts need the evidence of store::kResultEvidenceKeys only
+// (Store::AttemptsOfRunsForResults).
 std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& runs,
                                         const std::vector<store::AttemptRecord>& attempts,
                                         const std::vector<store::ResultRecord>& results,

@@ -1,13 +1,14 @@
 #include "controller/store/sqlite_store.h"
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/table.h"
 #include "controller/store/attempt_state.h"
 #include "controller/store/migrations.h"
 
@@ -29,9 +30,6 @@ using sqlite::Statement;
 
 // Every evidence key (QueryAttempts' evidence prefixes: none means all).
 const std::optional<std::vector<std::string>> kAllEvidence = std::vector<std::string>();
-
-// Text for a quoted SQL literal.
-std::string SqlQuoted(absl::string_view text) { return absl::StrReplaceAll(text, {{"'", "''"}}); }
 
 absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
 
@@ -288,57 +286,57 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
   }
   st->Reset();
   if (!evidence) return out;
-  // Keys by prefix: a range of the (attempt_id, key) primary key each.
-  std::vector<std::string> ranges;
+  if (evidence->empty()) {
+    RETURN_IF_ERROR(AddEvidence(out,
+                                "SELECT e.attempt_id, e.key, e.value FROM json_each(?1) j "
+                                "CROSS JOIN attempt_evidence e WHERE e.attempt_id = j.value",
+                                {}));
+    return out;
+  }
+  // Keys by prefix: a range [prefix, prefix with its last byte + 1) of
+  // the (attempt_id, key) primary key each, bound as [[from, to], ...].
+  std::string ranges = "[";
   for (const std::string& prefix : *evidence) {
     std::string end = prefix;
     ++end.back();
-    ranges.push_back(
-        absl::StrCat("(key >= '", SqlQuoted(prefix), "' AND key < '", SqlQuoted(end), "')"));
+    absl::StrAppend(&ranges, ranges.size() > 1 ? "," : "", "[", JsonEscape(prefix), ",",
+                    JsonEscape(end), "]");
   }
-  std::string keys =
-      ranges.empty() ? "" : absl::StrCat(" AND (", absl::StrJoin(ranges, " OR "), ")");
-  if (out.size() == 1) {
-    ASSIGN_OR_RETURN(Statement * ev,
-                     db_->Cached(absl::StrCat("SELECT key, value FROM attempt_evidence WHERE "
-                                              "attempt_id = ?",
-                                              keys)));
-    ev->BindAll(out[0].id);
-    while (true) {
-      ASSIGN_OR_RETURN(bool row, ev->Step());
-      if (!row) break;
-      out[0].evidence[ev->Text(0)] = ev->Text(1);
-    }
-    return out;
-  }
-  // Many attempts (a page of runs): one query, not one per attempt. A
-  // pending attempt has no evidence (it gets its first on assignment): not
-  // looked up (most runs of a big experiment wait).
+  ranges += "]";
+  RETURN_IF_ERROR(AddEvidence(out,
+                              "SELECT e.attempt_id, e.key, e.value FROM json_each(?1) j "
+                              "CROSS JOIN json_each(?2) p CROSS JOIN attempt_evidence e "
+                              "WHERE e.attempt_id = j.value AND e.key >= p.value ->> 0 "
+                              "AND e.key < p.value ->> 1",
+                              {ranges}));
+  return out;
+}
+
+absl::Status SqliteStore::AddEvidence(std::vector<AttemptRecord>& attempts,
+                                      const std::string& query,
+                                      const std::vector<SqlArg>& more_args) {
   std::unordered_map<int64_t, AttemptRecord*> by_id;
   std::vector<int64_t> ids;
-  for (AttemptRecord& a : out) {
-    if (a.state == AttemptState::kPending) continue;
+  for (AttemptRecord& a : attempts) {
+    if (a.state == AttemptState::kPending && attempts.size() > 1) continue;
     by_id[a.id] = &a;
     ids.push_back(a.id);
   }
-  if (ids.empty()) return out;
-  // A query per key range, joined: each seeks its range of the primary key
-  // (one with the ranges OR'ed reads every key of every attempt).
-  std::vector<std::string> selects;
-  for (const std::string& range : ranges.empty() ? std::vector<std::string>{""} : ranges) {
-    selects.push_back(
-        absl::StrCat("SELECT attempt_id, key, value FROM attempt_evidence WHERE "
-                     "attempt_id IN (SELECT value FROM json_each(?1))",
-                     range.empty() ? "" : " AND ", range));
-  }
-  ASSIGN_OR_RETURN(Statement * ev, db_->Cached(absl::StrJoin(selects, " UNION ALL ")));
-  ev->BindAll(JsonIds(ids));
+  if (ids.empty()) return absl::OkStatus();
+  // In key order, each attempt's keys one after another: its evidence
+  // pages are read once (a page of 1,000 attempts' evidence is more than
+  // SQLite's page cache holds; a query per prefix read each page again).
+  std::sort(ids.begin(), ids.end());
+  ASSIGN_OR_RETURN(Statement * ev, db_->Cached(query));
+  std::vector<SqlArg> args = {JsonIds(ids)};
+  args.insert(args.end(), more_args.begin(), more_args.end());
+  BindArgs(*ev, args);
   while (true) {
     ASSIGN_OR_RETURN(bool row, ev->Step());
     if (!row) break;
     by_id.at(ev->Int(0))->evidence[ev->Text(1)] = ev->Text(2);
   }
-  return out;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ListAttempts(int64_t experiment_id) {
@@ -354,6 +352,20 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRuns(
   return QueryAttempts(
       "WHERE a.run_id IN (SELECT value FROM json_each(?)) ORDER BY r.idx, a.number",
       {JsonIds(run_ids)}, evidence_prefixes);
+}
+
+absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRunsForResults(
+    const std::vector<int64_t>& run_ids) {
+  std::lock_guard lock(mu_);
+  if (run_ids.empty()) return std::vector<AttemptRecord>();
+  ASSIGN_OR_RETURN(auto out, QueryAttempts("WHERE a.run_id IN (SELECT value FROM json_each(?)) "
+                                           "ORDER BY r.idx, a.number",
+                                           {JsonIds(run_ids)}, std::nullopt));
+  RETURN_IF_ERROR(AddEvidence(out,
+                              "SELECT e.attempt_id, e.key, e.value FROM json_each(?1) j "
+                              "CROSS JOIN result_evidence e WHERE e.attempt_id = j.value",
+                              {}));
+  return out;
 }
 
 absl::StatusOr<AttemptRecord> SqliteStore::GetAttempt(int64_t attempt_id) {

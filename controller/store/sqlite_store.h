@@ -46,6 +46,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRuns(
       const std::vector<int64_t>& run_ids,
       const std::vector<std::string>& evidence_prefixes) override;
+  absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRunsForResults(
+      const std::vector<int64_t>& run_ids) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfRuns(
       const std::vector<int64_t>& run_ids) override;
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) override;
@@ -67,13 +69,10 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfExperiment(int64_t id) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) override;
-  absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) override;
   absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(
       int64_t attempt_id, const std::string& agent_id, const std::string& name) override;
-  absl::StatusOr<std::map<std::string, double>> MeanSamples(int64_t attempt_id,
-                                                            const std::string& agent_id,
-                                                            int64_t from_ms,
-                                                            int64_t to_ms) override;
+  absl::StatusOr<std::vector<SampleSummary>> SummarizeSamples(
+      const std::vector<SampleWindow>& windows) override;
   absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts() override;
   absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts(int64_t experiment_id) override;
   absl::StatusOr<std::vector<SwitchTime>> SwitchTimes() override;
@@ -97,6 +96,12 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(
       const std::string& where, const std::vector<SqlArg>& args,
       const std::optional<std::vector<std::string>>& evidence);
+  // Adds to `attempts` the evidence rows (attempt id, key, value) `query`
+  // returns with ?1 bound to the attempts' ids as a JSON array. A pending
+  // attempt of many has none (it gets its first on assignment): not looked
+  // up (most runs of a big experiment wait). mu_ held.
+  absl::Status AddEvidence(std::vector<AttemptRecord>& attempts, const std::string& query,
+                           const std::vector<SqlArg>& more_args);
   absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
   // Apply's writes, inside the caller's transaction (mu_ held). On
   // kDuplicate or an error the caller rolls back what it wrote.

@@ -1,9 +1,12 @@
 // SqliteStore, what was measured: results, artifacts, samples and run
 // counts (the experiment/run/attempt/node state and Apply are in
 // sqlite_store.cc).
+#include <unordered_map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/table.h"
 #include "controller/store/sqlite_store.h"
 
 namespace iommuvm::store {
@@ -96,20 +99,47 @@ absl::StatusOr<std::vector<ArtifactRecord>> SqliteStore::ArtifactsOfAttempt(int6
   return out;
 }
 
-absl::StatusOr<std::map<std::string, double>> SqliteStore::MeanSamples(
-    int64_t attempt_id, const std::string& agent_id, int64_t from_ms, int64_t to_ms) {
+absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
+    const std::vector<SampleWindow>& windows) {
+  std::vector<SampleSummary> out(windows.size());
+  if (windows.empty()) return out;
+  // The windows as one bound JSON array of [attempt, agent, from, to]:
+  // prepared once, whatever the page's size.
+  std::string json = "[";
+  std::vector<int64_t> ids;
+  for (const SampleWindow& w : windows) {
+    absl::StrAppend(&json, json.size() > 1 ? "," : "", "[", w.attempt_id, ",",
+                    JsonEscape(w.agent_id), ",", w.from_ms, ",", w.to_ms, "]");
+    ids.push_back(w.attempt_id);
+  }
+  json += "]";
   std::lock_guard lock(mu_);
-  // Kept prepared: `results` reads it for every run.
-  ASSIGN_OR_RETURN(Statement * st,
-                   db_->Cached("SELECT name, AVG(value) FROM metric_samples WHERE attempt_id = ? "
-                               "AND agent_id = ? AND labels = '' AND (?3 = 0 OR (ts_ms > ?4 "
-                               "AND ts_ms <= ?3)) GROUP BY name"));
-  st->BindAll(attempt_id, agent_id, to_ms, from_ms);
-  std::map<std::string, double> out;
+  // Windows by position; an attempt may appear in several.
+  std::unordered_multimap<int64_t, size_t> by_attempt;
+  for (size_t i = 0; i < windows.size(); ++i) by_attempt.emplace(windows[i].attempt_id, i);
+  ASSIGN_OR_RETURN(Statement * counts,
+                   db_->Cached("SELECT attempt_id, COUNT(*) FROM metric_samples WHERE attempt_id "
+                               "IN (SELECT value FROM json_each(?)) GROUP BY attempt_id"));
+  counts->BindAll(JsonIds(ids));
   while (true) {
-    ASSIGN_OR_RETURN(bool row, st->Step());
+    ASSIGN_OR_RETURN(bool row, counts->Step());
     if (!row) break;
-    out[st->Text(0)] = st->Double(1);
+    auto [first, last] = by_attempt.equal_range(counts->Int(0));
+    for (auto it = first; it != last; ++it) out[it->second].count = counts->Int(1);
+  }
+  // Each window seeks its attempt's samples (metric_samples_by_attempt).
+  ASSIGN_OR_RETURN(
+      Statement * means,
+      db_->Cached("SELECT w.key, s.name, AVG(s.value) FROM json_each(?) w "
+                  "JOIN metric_samples s ON s.attempt_id = w.value ->> 0 "
+                  "WHERE s.agent_id = w.value ->> 1 AND s.labels = '' AND (w.value ->> 3 = 0 "
+                  "OR (s.ts_ms > w.value ->> 2 AND s.ts_ms <= w.value ->> 3)) "
+                  "GROUP BY w.key, s.name"));
+  means->BindAll(json);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, means->Step());
+    if (!row) break;
+    out[static_cast<size_t>(means->Int(0))].means[means->Text(1)] = means->Double(2);
   }
   return out;
 }
@@ -128,17 +158,6 @@ absl::StatusOr<std::vector<std::pair<int64_t, double>>> SqliteStore::SeriesOf(
     out.emplace_back(st.Int(0), st.Double(1));
   }
   return out;
-}
-
-absl::StatusOr<uint64_t> SqliteStore::CountSamples(int64_t attempt_id) {
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement * st,
-                   db_->Cached("SELECT COUNT(*) FROM metric_samples WHERE attempt_id = ?"));
-  st->BindAll(attempt_id);
-  ASSIGN_OR_RETURN(bool row, st->Step());
-  uint64_t n = row ? static_cast<uint64_t>(st->Int(0)) : 0;
-  st->Reset();  // no read left open
-  return n;
 }
 
 absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::RunStateCounts() {

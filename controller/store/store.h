@@ -3,6 +3,7 @@
 // written as one Mutation, applied atomically; agent data carries a dedupe
 // key (agent id, sequence number) so redelivered messages change nothing.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -62,6 +63,15 @@ inline constexpr char kSimulatedKey[] = "server.simulated";
 // is under host.verify.*.
 inline constexpr char kGuestNodeKey[] = "vm.guest_id";
 inline constexpr char kHostVerifyPrefix[] = "host.verify.";
+
+// Every evidence key a result row is made of (service::ToResultRows), in
+// key order. A page of results reads them from their copy in the table
+// result_evidence, kept by triggers that list exactly these keys
+// (migration 10): a new key here needs a migration that lists it there.
+inline constexpr std::array<const char*, 12> kResultEvidenceKeys = {
+    "host.verify.detected",  "load.ended_ms",    "load.generator_busy", "load.link_speed_mbps",
+    "load.link_utilization", "load.started_ms",  "load.unsteady",       "server.env.cores",
+    "server.simulated",      "verify.data_mode", "verify.detected",     "vm.guest_id"};
 
 struct AttemptRecord {
   int64_t id = 0;
@@ -181,6 +191,21 @@ struct ResultRecord {
   v1::OperationResult result;
 };
 
+// Which of an attempt's samples to summarize (Store::SummarizeSamples).
+struct SampleWindow {
+  int64_t attempt_id = 0;
+  std::string agent_id;  // whose unlabelled metrics are averaged
+  // Samples with from_ms < ts <= to_ms (each covers the interval before
+  // it); to_ms 0: all of them.
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+};
+
+struct SampleSummary {
+  uint64_t count = 0;                   // the attempt's samples, from every agent
+  std::map<std::string, double> means;  // the window's agent, by metric name
+};
+
 struct SampleRecord {
   int64_t attempt_id = 0;
   std::string agent_id;
@@ -274,6 +299,10 @@ class Store {
   // evidence keys starting with one of `evidence_prefixes` (all if empty).
   virtual absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRuns(
       const std::vector<int64_t>& run_ids, const std::vector<std::string>& evidence_prefixes) = 0;
+  // The same with the evidence keys of kResultEvidenceKeys: a page of
+  // result rows.
+  virtual absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRunsForResults(
+      const std::vector<int64_t>& run_ids) = 0;
   // The attempt with this id (NotFound if none).
   virtual absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) = 0;
   // Every attempt not in a terminal state, oldest experiment and run first.
@@ -322,13 +351,17 @@ class Store {
       const std::vector<int64_t>& run_ids) = 0;
   // The artifacts kept with an attempt, by name.
   virtual absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) = 0;
-  virtual absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) = 0;
-  // Mean value of each unlabelled metric `agent_id` reported for an
-  // attempt, by name, over the samples with from_ms < ts <= to_ms (each
-  // covers the interval before it); to_ms 0: all of them.
-  virtual absl::StatusOr<std::map<std::string, double>> MeanSamples(
-      int64_t attempt_id, const std::string& agent_id, int64_t from_ms = 0,
-      int64_t to_ms = 0) = 0;
+  // For each window, in order: how many samples its attempt has and the
+  // mean of each unlabelled metric its agent reported in it. Two queries
+  // for any number of windows (a page of result rows).
+  virtual absl::StatusOr<std::vector<SampleSummary>> SummarizeSamples(
+      const std::vector<SampleWindow>& windows) = 0;
+  // Every metric sample an attempt has, from any agent.
+  absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) {
+    auto summaries = SummarizeSamples({SampleWindow{attempt_id, "", 0, 0}});
+    if (!summaries.ok()) return summaries.status();
+    return (*summaries)[0].count;
+  }
   // The (timestamp ms, value) samples of one metric `agent_id` reported for
   // an attempt, all label sets summed per timestamp, in time order.
   virtual absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(

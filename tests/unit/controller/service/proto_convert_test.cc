@@ -51,13 +51,35 @@ TEST(ProtoConvertTest, AnUnsteadyRunIsMarkedInResultRowsAndTheResultsView) {
     if (i == 1) u.nodes = std::make_pair(std::string("srv"), std::string("cli"));
     m.attempts.push_back(u);
   }
-  m.attempts.back().evidence = {{store::kUnsteadyKey, why}, {store::kSimulatedKey, "true"}};
+  // Every key a row is made of, and more it is not.
+  m.attempts.back().evidence = {{store::kUnsteadyKey, why},
+                                {store::kSimulatedKey, "true"},
+                                {"verify.detected", "strict"},
+                                {"verify.cmdline", "console=ttyS0 intel_iommu=on"},
+                                {"host.verify.detected", "passthrough"},
+                                {store::kGuestNodeKey, "srv/vm1"},
+                                {store::kLoadStartedKey, "1000"},
+                                {store::kLoadEndedKey, "3000"},
+                                {"load.link_utilization", "0.95"},
+                                {"load.link_speed_mbps", "100000"},
+                                {"load.generator_busy", "0.2"},
+                                {"server.env.cores", "2-3 (auto: node 0)"},
+                                {"server.env.governor", "performance"}};
+  // The guest's telemetry, in the load window and out of it.
+  for (auto [ts, value] : {std::pair{2000, 0.8}, {4000, 0.1}}) {
+    v1::MetricSample sample;
+    sample.set_name("server_cores_cpu_softirq");
+    sample.set_timestamp_ms(ts);
+    sample.set_value(value);
+    m.samples.push_back({a.id, "srv/vm1", sample});
+  }
   store::ResultRecord r;
   r.attempt_id = a.id;
   r.run_id = a.run_id;
   r.tool = "redis-benchmark";
   r.result.set_operation("GET");
   r.result.set_throughput_ops(1000);
+  r.result.set_duration_s(2);
   m.results.push_back(r);
   ASSERT_THAT(s->Apply(m), IsOk());
 
@@ -66,10 +88,15 @@ TEST(ProtoConvertTest, AnUnsteadyRunIsMarkedInResultRowsAndTheResultsView) {
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].unsteady(), why);
   EXPECT_TRUE(rows[0].simulated());
-  // A page of rows reads only the evidence rows need, and says the same.
-  auto paged =
-      ToResultRows(*s->ListRuns(a.experiment_id), *s->AttemptsOfRuns({a.run_id}, ResultEvidence()),
-                   *s->ResultsOfRuns({a.run_id}), s.get());
+  EXPECT_EQ(rows[0].detected_mode(), "strict");
+  EXPECT_EQ(rows[0].host_mode(), "passthrough");
+  EXPECT_EQ(rows[0].metric_samples(), 2u);
+  EXPECT_GT(rows[0].softirq_us_per_request(), 0);  // the guest's, in the window
+  EXPECT_FALSE(rows[0].bottleneck().empty());
+  // A page of rows reads only the evidence rows need
+  // (store::kResultEvidenceKeys), and says the same.
+  auto paged = ToResultRows(*s->ListRuns(a.experiment_id), *s->AttemptsOfRunsForResults({a.run_id}),
+                            *s->ResultsOfRuns({a.run_id}), s.get());
   ASSERT_EQ(paged.size(), 1u);
   EXPECT_EQ(paged[0].SerializeAsString(), rows[0].SerializeAsString());
 

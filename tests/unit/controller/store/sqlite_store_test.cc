@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/sqlite.h"
 #include "controller/store/migrations.h"
 #include "tests/support/status_matchers.h"
 
@@ -175,9 +176,65 @@ TEST_F(SqliteStoreTest, MeansOverTheLoadWindowOnly) {
     sample.set_value(value);
     m.samples.push_back({attempt, "srv", sample});
   }
+  // Neither another agent's samples nor a labelled series count in the
+  // means; every sample counts in the attempt's total.
+  v1::MetricSample other;
+  other.set_name("node_cpu_utilization");
+  other.set_timestamp_ms(2000);
+  other.set_value(100);
+  m.samples.push_back({attempt, "guest \"1\"", other});
+  other.mutable_labels()->insert({"cpu", "3"});
+  m.samples.push_back({attempt, "srv", other});
   ASSERT_THAT(s->Apply(m), IsOk());
-  EXPECT_DOUBLE_EQ(s->MeanSamples(attempt, "srv", 1000, 3000)->at("node_cpu_utilization"), 0.6);
-  EXPECT_DOUBLE_EQ(s->MeanSamples(attempt, "srv", 0, 0)->at("node_cpu_utilization"), 0.525);
+  // Several windows in one call, the same attempt twice, one with no samples.
+  auto summaries = s->SummarizeSamples({{attempt, "srv", 1000, 3000},
+                                        {attempt, "srv", 0, 0},
+                                        {attempt, "guest \"1\"", 0, 0},
+                                        {attempt + 1000, "srv", 0, 0}});
+  ASSERT_THAT(summaries, IsOk());
+  ASSERT_EQ(summaries->size(), 4u);
+  EXPECT_DOUBLE_EQ((*summaries)[0].means.at("node_cpu_utilization"), 0.6);
+  EXPECT_DOUBLE_EQ((*summaries)[1].means.at("node_cpu_utilization"), 0.525);
+  EXPECT_DOUBLE_EQ((*summaries)[2].means.at("node_cpu_utilization"), 100);
+  for (int i : {0, 1, 2}) EXPECT_EQ((*summaries)[i].count, 6u) << i;
+  EXPECT_EQ((*summaries)[3].count, 0u);
+  EXPECT_TRUE((*summaries)[3].means.empty());
+  EXPECT_THAT(s->SummarizeSamples({}), IsOkAndHolds(::testing::IsEmpty()));
+}
+
+// A page of result rows reads its evidence from result_evidence: the
+// triggers that keep it copy exactly kResultEvidenceKeys, as written,
+// rewritten and deleted.
+TEST_F(SqliteStoreTest, ResultEvidenceIsACopyOfTheKeysResultRowsRead) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  int64_t attempt = (*s->OpenAttempts())[0].id;
+  s.reset();
+  auto db = *sqlite::Database::Open(path_);
+  auto add = *db->Prepare("INSERT OR REPLACE INTO attempt_evidence VALUES (?, ?, ?)");
+  for (const char* key : kResultEvidenceKeys) {
+    add.Reset();
+    add.BindAll(attempt, std::string(key), std::string("first"));
+    ASSERT_THAT(add.Run(), IsOk());
+  }
+  add.Reset();
+  add.BindAll(attempt, std::string("verify.cmdline"), std::string("not a result's"));
+  ASSERT_THAT(add.Run(), IsOk());
+  add.Reset();
+  add.BindAll(attempt, std::string("verify.detected"), std::string("strict"));  // rewritten
+  ASSERT_THAT(add.Run(), IsOk());
+  ASSERT_THAT(db->Exec("UPDATE attempt_evidence SET value = 'lazy' WHERE key = 'verify.data_mode'"),
+              IsOk());
+  ASSERT_THAT(db->Exec("DELETE FROM attempt_evidence WHERE key = 'vm.guest_id'"), IsOk());
+  auto copy = *db->Prepare("SELECT key, value FROM result_evidence ORDER BY key");
+  std::map<std::string, std::string> copied;
+  while (*copy.Step()) copied[copy.Text(0)] = copy.Text(1);
+  std::map<std::string, std::string> want;
+  for (const char* key : kResultEvidenceKeys) want[key] = "first";
+  want["verify.detected"] = "strict";
+  want["verify.data_mode"] = "lazy";
+  want.erase("vm.guest_id");
+  EXPECT_EQ(copied, want);
 }
 
 TEST_F(SqliteStoreTest, StaleTransitionRollsBackTheWholeMutation) {
