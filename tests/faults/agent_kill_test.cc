@@ -248,33 +248,41 @@ TEST(AgentKillTest, ControllerDowntimeLongerThanTheRunTimeoutIsNotTheRunsFault) 
   ExpectOneResultSetPerRun(h, 1);
 }
 
+// A cluster whose client keeps its state on `disk`, a small file system
+// the test fills; no disk: this machine cannot mount one (skipped).
+void StartWithClientOnSmallDisk(Harness& h, Cluster* c, std::unique_ptr<SmallDisk>* disk) {
+  std::string mnt = h.dir() / "small";
+  SmallDisk::Mount(mnt, disk);
+  if (!*disk) return;
+  c->controller = h.StartController({"--agent_grace=10s"});
+  ASSERT_TRUE(c->controller.WaitForLog("listening on", absl::Seconds(10)));
+  c->server = h.StartAgent("server-1", "server");
+  c->client = h.StartAgent("client-1", "client", {}, {"--state_dir", mnt + "/client"});
+  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
+}
+
 // The agent's disk fills up mid-experiment: outcomes wait in the step
 // (never dropped, never marked done) and go out when space returns, with one
 // log line per change; every run still ends measured once.
 TEST(AgentKillTest, AFullAgentDiskDelaysButLosesNoResult) {
   Harness h;
-  std::string mnt = h.dir() / "small";
+  Cluster c;
   std::unique_ptr<SmallDisk> disk;
-  SmallDisk::Mount(mnt, &disk);
+  ASSERT_NO_FATAL_FAILURE(StartWithClientOnSmallDisk(h, &c, &disk));
   if (!disk) return;  // skipped
-  Daemon controller = h.StartController({"--agent_grace=10s"});
-  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10)));
-  Daemon server = h.StartAgent("server-1", "server");
-  Daemon client = h.StartAgent("client-1", "client", {}, {"--state_dir", mnt + "/client"});
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
   ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM attempts WHERE state = 'RUNNING'", 1,
                              absl::Seconds(60)));
   disk->Fill();
-  ASSERT_TRUE(client.WaitForLog("outbox: cannot store messages", absl::Seconds(30)))
-      << client.Log();
+  ASSERT_TRUE(c.client.WaitForLog("outbox: cannot store messages", absl::Seconds(30)))
+      << c.client.Log();
   absl::SleepFor(absl::Seconds(2));
   disk->Free();
-  ASSERT_TRUE(client.WaitForLog("outbox: storing messages again", absl::Seconds(30)))
-      << client.Log();
+  ASSERT_TRUE(c.client.WaitForLog("outbox: storing messages again", absl::Seconds(30)))
+      << c.client.Log();
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
                              absl::Seconds(120)))
-      << controller.Log() << client.Log();
+      << c.controller.Log() << c.client.Log();
   ExpectOneResultSetPerRun(h, 2);
 }
 
@@ -284,26 +292,21 @@ TEST(AgentKillTest, AFullAgentDiskDelaysButLosesNoResult) {
 // and the run is retried then, not failed.
 TEST(AgentKillTest, AFullAgentDiskBeforeALoadRetriesItsRun) {
   Harness h;
-  std::string mnt = h.dir() / "small";
+  Cluster c;
   std::unique_ptr<SmallDisk> disk;
-  SmallDisk::Mount(mnt, &disk);
+  ASSERT_NO_FATAL_FAILURE(StartWithClientOnSmallDisk(h, &c, &disk));
   if (!disk) return;  // skipped
-  Daemon controller = h.StartController({"--agent_grace=10s"});
-  ASSERT_TRUE(controller.WaitForLog("listening on", absl::Seconds(10)));
-  Daemon server = h.StartAgent("server-1", "server");
-  Daemon client = h.StartAgent("client-1", "client", {}, {"--state_dir", mnt + "/client"});
-  ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Seconds(20)));
   disk->Fill();
   ASSERT_EQ(h.Cli({"submit", h.WriteFile("n.yaml", NginxSpec(2))}).exit_code, 0);
-  ASSERT_TRUE(client.WaitForLog("No space left on device", absl::Seconds(60))) << client.Log();
+  ASSERT_TRUE(c.client.WaitForLog("No space left on device", absl::Seconds(60))) << c.client.Log();
   absl::SleepFor(absl::Seconds(2));
   disk->Free();
   ASSERT_TRUE(h.WaitForCount("SELECT COUNT(*) FROM experiments WHERE state = 'SUCCEEDED'", 1,
                              absl::Seconds(120)))
-      << controller.Log() << client.Log();
+      << c.controller.Log() << c.client.Log();
   ExpectOneResultSetPerRun(h, 2);
   EXPECT_GE(h.Count("SELECT COUNT(*) FROM attempts WHERE error LIKE '%No space left%'"), 1)
-      << controller.Log();
+      << c.controller.Log();
 }
 
 // The controller's disk fills up mid-experiment: what it cannot commit

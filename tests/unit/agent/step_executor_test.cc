@@ -49,6 +49,23 @@ class StepExecutorTest : public ::testing::Test {
   }
   // Every stored message, in order.
   std::vector<v1::AgentMessage> Stored() { return *outbox_->After(0, 1000); }
+  // Runs the load step a3-load; the update it stored last.
+  v1::StepUpdate RunLoad() {
+    executor_->Submit(Load("a3-load"));
+    executor_->WaitIdle();
+    std::vector<v1::AgentMessage> stored = Stored();
+    if (stored.empty()) {
+      ADD_FAILURE() << "the step stored nothing";
+      return {};
+    }
+    return stored.back().step_update();
+  }
+  // The executor on other files (the test resets executor_ before they go).
+  void UseFiles(FileSystem* files) {
+    executor_.reset();
+    executor_ = std::make_unique<StepExecutor>(AgentDeps{files, &runner_, &clock_, nullptr},
+                                               dir_.root(), kNobodysAddress, outbox_.get());
+  }
 
   testing::SysrootBuilder dir_;  // the agent's state directory
   LocalFileSystem files_{"/"};
@@ -119,11 +136,7 @@ TEST_F(StepExecutorTest, AGeneratorThatLostItsServerFailsTransient) {
   refused.exit_code = 1;
   refused.err = "Could not connect to Redis at 127.0.0.1:6379: Connection refused\n";
   runner_.results["redis-benchmark"] = refused;
-  executor_->Submit(Load("a3-load"));
-  executor_->WaitIdle();
-  std::vector<v1::AgentMessage> stored = Stored();
-  ASSERT_FALSE(stored.empty());
-  const v1::StepUpdate& done = stored.back().step_update();
+  v1::StepUpdate done = RunLoad();
   EXPECT_EQ(done.phase(), v1::StepUpdate::PHASE_FAILED);
   EXPECT_TRUE(done.transient());
   EXPECT_NE(done.error().find("Connection refused"), std::string::npos) << done.error();
@@ -144,15 +157,9 @@ TEST_F(StepExecutorTest, AFullDiskFailsTheStepTransient) {
       return fs_.WriteFile("/dev/full", "x");
     }
   } full;
-  executor_.reset();
-  executor_ = std::make_unique<StepExecutor>(AgentDeps{&full, &runner_, &clock_, nullptr},
-                                             dir_.root(), kNobodysAddress, outbox_.get());
+  UseFiles(&full);
   runner_.results["redis-benchmark"] = CommandResult{};
-  executor_->Submit(Load("a3-load"));
-  executor_->WaitIdle();
-  std::vector<v1::AgentMessage> stored = Stored();
-  ASSERT_FALSE(stored.empty());
-  const v1::StepUpdate& done = stored.back().step_update();
+  v1::StepUpdate done = RunLoad();
   EXPECT_EQ(done.phase(), v1::StepUpdate::PHASE_FAILED);
   EXPECT_TRUE(done.transient()) << done.error();
   EXPECT_NE(done.error().find("No space left on device"), std::string::npos) << done.error();
