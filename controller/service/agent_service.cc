@@ -69,6 +69,7 @@ class SessionReactor final
     if (!agent_id_.empty() && registry_->Detach(agent_id_, this)) {
       scheduler_->OnDisconnect(agent_id_);
     }
+    ingest_->EndSession(session_);
     delete this;
   }
 
@@ -125,7 +126,7 @@ class SessionReactor final
         std::lock_guard lock(mu_);
         holding_ = true;
       }
-      switch (registry_->Attach(msg.register_().agent_id(), this)) {
+      switch (registry_->Attach(msg.register_().agent_id(), this, session_)) {
         case SessionRegistry::Attached::kYes:
           break;
         case SessionRegistry::Attached::kIdTaken:

@@ -24,6 +24,14 @@ uint64_t IngestPipeline::NewSession() {
   return ++sessions_;
 }
 
+void IngestPipeline::EndSession(uint64_t session) {
+  {
+    std::lock_guard lock(mu_);
+    ended_.push_back(session);
+  }
+  cv_.notify_all();
+}
+
 void IngestPipeline::Submit(uint64_t session, const std::string& agent_id,
                             std::unique_ptr<v1::AgentMessage> msg) {
   {
@@ -36,8 +44,10 @@ void IngestPipeline::Submit(uint64_t session, const std::string& agent_id,
 void IngestPipeline::Loop() {
   std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty() || !ended_.empty(); });
+    ForgetEndedSessions();
     if (queue_.empty() && stop_) return;
+    if (queue_.empty()) continue;
     std::vector<Item> group;
     size_t n = std::min(queue_.size(), kMaxGroup);
     group.assign(std::make_move_iterator(queue_.begin()),
@@ -47,6 +57,21 @@ void IngestPipeline::Loop() {
     Apply(group);
     lock.lock();
   }
+}
+
+void IngestPipeline::ForgetEndedSessions() {
+  std::vector<uint64_t> still_queued;
+  for (uint64_t session : ended_) {
+    bool queued = std::any_of(queue_.begin(), queue_.end(),
+                              [&](const Item& item) { return item.session == session; });
+    if (queued) {
+      still_queued.push_back(session);
+    } else {
+      failed_sessions_.erase(session);
+    }
+  }
+  ended_ = std::move(still_queued);
+  failed_count_ = failed_sessions_.size();
 }
 
 void IngestPipeline::Apply(std::vector<Item>& group) {
@@ -65,8 +90,10 @@ void IngestPipeline::Apply(std::vector<Item>& group) {
       // Not acked: the session ends, and the agent resends this and all
       // after it (theirs still queued are dropped, not applied out of order).
       failed_sessions_.insert(item.session);
-      registry_->Close(item.agent_id, absl::StrCat("cannot store message ", item.msg->seq(), ": ",
-                                                   outcomes[i].status().message()));
+      failed_count_ = failed_sessions_.size();
+      registry_->CloseSession(item.agent_id, item.session,
+                              absl::StrCat("cannot store message ", item.msg->seq(), ": ",
+                                           outcomes[i].status().message()));
       continue;
     }
     v1::ControllerMessage ack;

@@ -13,6 +13,7 @@
 // session is closed and every message of that session still queued is
 // dropped unapplied: the agent resends them all, in order.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -36,6 +37,11 @@ class IngestPipeline {
   void Submit(uint64_t session, const std::string& agent_id, std::unique_ptr<v1::AgentMessage> msg);
   // A number for a new session, unique in this controller's life.
   uint64_t NewSession();
+  // The session has ended: it submits nothing more.
+  void EndSession(uint64_t session);
+  // Failed sessions whose queued messages are still being dropped (for
+  // tests: it returns to 0 once they have ended and their queue is gone).
+  size_t failed_sessions() const { return failed_count_.load(); }
 
   // Messages taken in one group at most: the group holds the scheduler's
   // lock while it is applied (64 metric batches: about 10 ms here).
@@ -49,6 +55,9 @@ class IngestPipeline {
   };
   void Loop();
   void Apply(std::vector<Item>& group);
+  // Forgets the failed sessions that have ended with nothing queued. mu_
+  // held, on the pipeline thread.
+  void ForgetEndedSessions();
 
   scheduler::Scheduler* scheduler_;
   SessionRegistry* registry_;
@@ -58,9 +67,12 @@ class IngestPipeline {
   std::vector<Item> queue_;
   uint64_t sessions_ = 0;
   bool stop_ = false;
+  std::vector<uint64_t> ended_;  // sessions that have ended, to forget
   // Sessions closed because a message could not be stored (their queued
-  // messages are dropped). Only the pipeline thread touches it.
+  // messages are dropped). Only the pipeline thread touches it; a session
+  // is forgotten once it has ended and none of its messages is queued.
   std::set<uint64_t> failed_sessions_;
+  std::atomic<size_t> failed_count_{0};
   std::thread thread_;
 };
 

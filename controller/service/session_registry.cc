@@ -12,19 +12,20 @@ size_t SessionRegistry::capacity() const {
   return capacity_;
 }
 
-SessionRegistry::Attached SessionRegistry::Attach(const std::string& agent_id, SessionSink* sink) {
+SessionRegistry::Attached SessionRegistry::Attach(const std::string& agent_id, SessionSink* sink,
+                                                  uint64_t session) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(agent_id);
-  if (it != sessions_.end()) return it->second == sink ? Attached::kYes : Attached::kIdTaken;
+  if (it != sessions_.end()) return it->second.sink == sink ? Attached::kYes : Attached::kIdTaken;
   if (sessions_.size() >= capacity_) return Attached::kFull;
-  sessions_.emplace(agent_id, sink);
+  sessions_.emplace(agent_id, Entry{sink, session});
   return Attached::kYes;
 }
 
 bool SessionRegistry::Detach(const std::string& agent_id, SessionSink* sink) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(agent_id);
-  if (it == sessions_.end() || it->second != sink) return false;
+  if (it == sessions_.end() || it->second.sink != sink) return false;
   sessions_.erase(it);
   return true;
 }
@@ -33,7 +34,7 @@ bool SessionRegistry::Send(const std::string& agent_id, const v1::ControllerMess
   std::lock_guard lock(mu_);
   auto it = sessions_.find(agent_id);
   if (it == sessions_.end()) return false;
-  it->second->Write(msg);
+  it->second.sink->Write(msg);
   return true;
 }
 
@@ -45,7 +46,14 @@ bool SessionRegistry::Connected(const std::string& agent_id) const {
 void SessionRegistry::Close(const std::string& agent_id, const std::string& reason) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(agent_id);
-  if (it != sessions_.end()) it->second->Close(reason);
+  if (it != sessions_.end()) it->second.sink->Close(reason);
+}
+
+void SessionRegistry::CloseSession(const std::string& agent_id, uint64_t session,
+                                   const std::string& reason) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(agent_id);
+  if (it != sessions_.end() && it->second.session == session) it->second.sink->Close(reason);
 }
 
 size_t SessionRegistry::size() const {

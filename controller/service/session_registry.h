@@ -40,7 +40,8 @@ class SessionRegistry final : public AgentGateway {
   // agent id already has a live session: the older one wins until it is
   // gone, so a second process (or an impostor) using the id cannot evict it.
   // kFull when `capacity` sessions are open.
-  Attached Attach(const std::string& agent_id, SessionSink* sink);
+  // `session` numbers it (IngestPipeline::NewSession), for CloseSession.
+  Attached Attach(const std::string& agent_id, SessionSink* sink, uint64_t session = 0);
   // Removes `sink` if it is still the agent's session; true if it was.
   bool Detach(const std::string& agent_id, SessionSink* sink);
   bool Send(const std::string& agent_id, const v1::ControllerMessage& msg) override;
@@ -48,11 +49,18 @@ class SessionRegistry final : public AgentGateway {
   bool Connected(const std::string& agent_id) const;
   // Ends the agent's session, if it has one (it reconnects and resends).
   void Close(const std::string& agent_id, const std::string& reason);
+  // The same, only if that session is still number `session`: a newer one
+  // the agent opened meanwhile stays.
+  void CloseSession(const std::string& agent_id, uint64_t session, const std::string& reason);
   size_t size() const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, SessionSink*> sessions_;
+  struct Entry {
+    SessionSink* sink;
+    uint64_t session;
+  };
+  std::map<std::string, Entry> sessions_;
   size_t capacity_ = SIZE_MAX;
 };
 
