@@ -44,6 +44,16 @@ results::BottleneckInputs BottleneckInputsOf(const store::AttemptRecord& a,
   return in;
 }
 
+// The metrics a row is made of (their means over the load window).
+const std::vector<std::string> kRowMetrics = {"server_cores_cpu_utilization",
+                                              "node_cpu_utilization",
+                                              "node_interrupts_total_per_second",
+                                              "node_network_packets_per_second",
+                                              "iommu_maps_per_second",
+                                              "iommu_unmaps_per_second",
+                                              "iommu_invalidations_per_second",
+                                              "server_cores_cpu_softirq"};
+
 // An attempt's samples that describe its measurement: the server's (a VM
 // run's guest's: the server's telemetry comes from where it ran) over the
 // measured load only (warmup, preload and idle excluded).
@@ -163,7 +173,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     window_of[it->second->id] = windows.size();
     windows.push_back(SampleWindowOf(*it->second));
   }
-  auto summaries = store->SummarizeSamples(windows);
+  auto summaries = store->SummarizeSamples(windows, kRowMetrics);
   std::vector<v1::ResultRow> rows;
   for (const auto& run : runs) {
     v1::ResultRow base;

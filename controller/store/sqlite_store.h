@@ -72,7 +72,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<std::pair<int64_t, double>>> SeriesOf(
       int64_t attempt_id, const std::string& agent_id, const std::string& name) override;
   absl::StatusOr<std::vector<SampleSummary>> SummarizeSamples(
-      const std::vector<SampleWindow>& windows) override;
+      const std::vector<SampleWindow>& windows, const std::vector<std::string>& names) override;
   absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts() override;
   absl::StatusOr<std::map<RunState, int64_t>> RunStateCounts(int64_t experiment_id) override;
   absl::StatusOr<std::vector<SwitchTime>> SwitchTimes() override;

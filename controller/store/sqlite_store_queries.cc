@@ -100,7 +100,7 @@ absl::StatusOr<std::vector<ArtifactRecord>> SqliteStore::ArtifactsOfAttempt(int6
 }
 
 absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
-    const std::vector<SampleWindow>& windows) {
+    const std::vector<SampleWindow>& windows, const std::vector<std::string>& names) {
   std::vector<SampleSummary> out(windows.size());
   if (windows.empty()) return out;
   // The windows as one bound JSON array of [attempt, agent, from, to]:
@@ -128,14 +128,24 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
     for (auto it = first; it != last; ++it) out[it->second].count = counts->Int(1);
   }
   // Each window seeks its attempt's samples (metric_samples_by_attempt).
+  // Its fields are taken out of the JSON once (MATERIALIZED), not for
+  // every sample compared: a quarter of the time at 200 samples a window.
+  std::string names_json = "[";
+  for (const std::string& name : names) {
+    absl::StrAppend(&names_json, names_json.size() > 1 ? "," : "", JsonEscape(name));
+  }
+  names_json += "]";
   ASSIGN_OR_RETURN(
       Statement * means,
-      db_->Cached("SELECT w.key, s.name, AVG(s.value) FROM json_each(?) w "
-                  "JOIN metric_samples s ON s.attempt_id = w.value ->> 0 "
-                  "WHERE s.agent_id = w.value ->> 1 AND s.labels = '' AND (w.value ->> 3 = 0 "
-                  "OR (s.ts_ms > w.value ->> 2 AND s.ts_ms <= w.value ->> 3)) "
-                  "GROUP BY w.key, s.name"));
-  means->BindAll(json);
+      db_->Cached("WITH w AS MATERIALIZED (SELECT key AS i, value ->> 0 AS attempt, "
+                  "value ->> 1 AS agent, value ->> 2 AS from_ms, value ->> 3 AS to_ms "
+                  "FROM json_each(?1)) "
+                  "SELECT w.i, s.name, AVG(s.value) FROM w CROSS JOIN metric_samples s "
+                  "WHERE s.attempt_id = w.attempt AND s.agent_id = w.agent AND s.labels = '' "
+                  "AND (?2 = '[]' OR s.name IN (SELECT value FROM json_each(?2))) "
+                  "AND (w.to_ms = 0 OR (s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms)) "
+                  "GROUP BY w.i, s.name"));
+  means->BindAll(json, names_json);
   while (true) {
     ASSIGN_OR_RETURN(bool row, means->Step());
     if (!row) break;

@@ -352,13 +352,14 @@ class Store {
   // The artifacts kept with an attempt, by name.
   virtual absl::StatusOr<std::vector<ArtifactRecord>> ArtifactsOfAttempt(int64_t attempt_id) = 0;
   // For each window, in order: how many samples its attempt has and the
-  // mean of each unlabelled metric its agent reported in it. Two queries
-  // for any number of windows (a page of result rows).
+  // mean of each unlabelled metric its agent reported in it (those named in
+  // `names`; every one when it is empty). Two queries for any number of
+  // windows (a page of result rows).
   virtual absl::StatusOr<std::vector<SampleSummary>> SummarizeSamples(
-      const std::vector<SampleWindow>& windows) = 0;
+      const std::vector<SampleWindow>& windows, const std::vector<std::string>& names) = 0;
   // Every metric sample an attempt has, from any agent.
   absl::StatusOr<uint64_t> CountSamples(int64_t attempt_id) {
-    auto summaries = SummarizeSamples({SampleWindow{attempt_id, "", 0, 0}});
+    auto summaries = SummarizeSamples({SampleWindow{attempt_id, "", 0, 0}}, {});
     if (!summaries.ok()) return summaries.status();
     return (*summaries)[0].count;
   }

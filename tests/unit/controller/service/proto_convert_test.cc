@@ -65,13 +65,19 @@ TEST(ProtoConvertTest, AnUnsteadyRunIsMarkedInResultRowsAndTheResultsView) {
                                 {"load.generator_busy", "0.2"},
                                 {"server.env.cores", "2-3 (auto: node 0)"},
                                 {"server.env.governor", "performance"}};
-  // The guest's telemetry, in the load window and out of it.
-  for (auto [ts, value] : {std::pair{2000, 0.8}, {4000, 0.1}}) {
-    v1::MetricSample sample;
-    sample.set_name("server_cores_cpu_softirq");
-    sample.set_timestamp_ms(ts);
-    sample.set_value(value);
-    m.samples.push_back({a.id, "srv/vm1", sample});
+  // The guest's telemetry, in the load window and out of it: every metric
+  // a row is made of.
+  for (const char* name :
+       {"server_cores_cpu_softirq", "server_cores_cpu_utilization", "node_cpu_utilization",
+        "node_interrupts_total_per_second", "node_network_packets_per_second",
+        "iommu_maps_per_second", "iommu_unmaps_per_second", "iommu_invalidations_per_second"}) {
+    for (auto [ts, value] : {std::pair{2000, 0.8}, {4000, 0.1}}) {
+      v1::MetricSample sample;
+      sample.set_name(name);
+      sample.set_timestamp_ms(ts);
+      sample.set_value(value);
+      m.samples.push_back({a.id, "srv/vm1", sample});
+    }
   }
   store::ResultRecord r;
   r.attempt_id = a.id;
@@ -90,8 +96,15 @@ TEST(ProtoConvertTest, AnUnsteadyRunIsMarkedInResultRowsAndTheResultsView) {
   EXPECT_TRUE(rows[0].simulated());
   EXPECT_EQ(rows[0].detected_mode(), "strict");
   EXPECT_EQ(rows[0].host_mode(), "passthrough");
-  EXPECT_EQ(rows[0].metric_samples(), 2u);
-  EXPECT_GT(rows[0].softirq_us_per_request(), 0);  // the guest's, in the window
+  EXPECT_EQ(rows[0].metric_samples(), 16u);
+  // The guest's, in the window.
+  EXPECT_GT(rows[0].softirq_us_per_request(), 0);
+  EXPECT_DOUBLE_EQ(rows[0].server_cpu_utilization(), 0.8);
+  EXPECT_DOUBLE_EQ(rows[0].server_interrupts_per_second(), 0.8);
+  EXPECT_DOUBLE_EQ(rows[0].server_packets_per_second(), 0.8);
+  EXPECT_GT(rows[0].iommu_maps_per_request(), 0);
+  EXPECT_GT(rows[0].iommu_unmaps_per_request(), 0);
+  EXPECT_GT(rows[0].iommu_invalidations_per_request(), 0);
   EXPECT_FALSE(rows[0].bottleneck().empty());
   // A page of rows reads only the evidence rows need
   // (store::kResultEvidenceKeys), and says the same.

@@ -190,7 +190,8 @@ TEST_F(SqliteStoreTest, MeansOverTheLoadWindowOnly) {
   auto summaries = s->SummarizeSamples({{attempt, "srv", 1000, 3000},
                                         {attempt, "srv", 0, 0},
                                         {attempt, "guest \"1\"", 0, 0},
-                                        {attempt + 1000, "srv", 0, 0}});
+                                        {attempt + 1000, "srv", 0, 0}},
+                                       {});
   ASSERT_THAT(summaries, IsOk());
   ASSERT_EQ(summaries->size(), 4u);
   EXPECT_DOUBLE_EQ((*summaries)[0].means.at("node_cpu_utilization"), 0.6);
@@ -199,7 +200,22 @@ TEST_F(SqliteStoreTest, MeansOverTheLoadWindowOnly) {
   for (int i : {0, 1, 2}) EXPECT_EQ((*summaries)[i].count, 6u) << i;
   EXPECT_EQ((*summaries)[3].count, 0u);
   EXPECT_TRUE((*summaries)[3].means.empty());
-  EXPECT_THAT(s->SummarizeSamples({}), IsOkAndHolds(::testing::IsEmpty()));
+  EXPECT_THAT(s->SummarizeSamples({}, {}), IsOkAndHolds(::testing::IsEmpty()));
+  // Only the metrics asked for.
+  v1::MetricSample memory;
+  memory.set_name("node_memory_used_bytes");
+  memory.set_timestamp_ms(2000);
+  memory.set_value(1e9);
+  Mutation more;
+  more.samples.push_back({attempt, "srv", memory});
+  ASSERT_THAT(s->Apply(more), IsOk());
+  auto all = s->SummarizeSamples({{attempt, "srv", 0, 0}}, {});
+  auto cpu = s->SummarizeSamples({{attempt, "srv", 0, 0}}, {"node_cpu_utilization"});
+  ASSERT_THAT(all, IsOk());
+  ASSERT_THAT(cpu, IsOk());
+  EXPECT_EQ((*all)[0].means.size(), 2u);
+  EXPECT_EQ((*cpu)[0].means.size(), 1u);
+  EXPECT_EQ((*cpu)[0].count, 7u);
 }
 
 // A page of result rows reads its evidence from result_evidence: the
