@@ -54,23 +54,6 @@ const std::vector<std::string> kRowMetrics = {"server_cores_cpu_utilization",
                                               "iommu_invalidations_per_second",
                                               "server_cores_cpu_softirq"};
 
-// An attempt's samples that describe its measurement: the server's (a VM
-// run's guest's: the server's telemetry comes from where it ran) over the
-// measured load only (warmup, preload and idle excluded).
-store::SampleWindow SampleWindowOf(const store::AttemptRecord& a) {
-  store::SampleWindow w;
-  w.attempt_id = a.id;
-  std::string guest = store::GuestNodeOf(a);
-  w.agent_id = guest.empty() ? a.server_node : guest;
-  auto started = a.evidence.find(store::kLoadStartedKey),
-       ended = a.evidence.find(store::kLoadEndedKey);
-  if (started != a.evidence.end() && ended != a.evidence.end()) {
-    (void)absl::SimpleAtoi(started->second, &w.from_ms);
-    (void)absl::SimpleAtoi(ended->second, &w.to_ms);
-  }
-  return w;
-}
-
 }  // namespace
 
 v1::Experiment ToProto(const store::ExperimentRecord& e,
@@ -171,7 +154,7 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     auto it = latest.find(run.id);
     if (it == latest.end() || it->second->state == store::AttemptState::kPending) continue;
     window_of[it->second->id] = windows.size();
-    windows.push_back(SampleWindowOf(*it->second));
+    windows.push_back(store::SampleWindowOf(*it->second));
   }
   auto summaries = store->SummarizeSamples(windows, kRowMetrics);
   std::vector<v1::ResultRow> rows;

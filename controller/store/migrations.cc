@@ -299,6 +299,26 @@ CREATE TRIGGER result_evidence_deleted AFTER DELETE ON attempt_evidence BEGIN
   DELETE FROM result_evidence WHERE attempt_id = OLD.attempt_id AND key = OLD.key;
 END;
 )sql",
+      // 11: an ended attempt's samples, summarized when it ended (a batch
+      // that comes later is dropped, so they never change): `results`
+      // reads a few rows per attempt, not its thousands of samples. The
+      // window they cover is kept with them; attempts that ended before
+      // this are summarized when read.
+      R"sql(
+CREATE TABLE sample_summaries (
+  attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
+  agent_id TEXT NOT NULL,
+  from_ms INTEGER NOT NULL,
+  to_ms INTEGER NOT NULL,
+  samples INTEGER NOT NULL
+);
+CREATE TABLE sample_means (
+  attempt_id INTEGER NOT NULL REFERENCES attempts(id),
+  name TEXT NOT NULL,
+  mean REAL NOT NULL,
+  PRIMARY KEY (attempt_id, name)
+) WITHOUT ROWID;
+)sql",
   };
   return kMigrations;
 }

@@ -678,7 +678,46 @@ absl::StatusOr<ApplyOutcome> SqliteStore::ApplyInTransaction(const Mutation& m, 
                                  "reason, ts_ms) VALUES (?, ?, ?, ?, ?)"));
     RETURN_IF_ERROR(st->BindAll(r.agent_id, r.seq, r.kind, r.reason, now).Run());
   }
+  // An attempt that ended has all the samples it will have (a batch that
+  // comes later is dropped): summarized now, with this mutation's own.
+  for (const AttemptUpdate& u : m.attempts) {
+    if (IsTerminal(u.to)) RETURN_IF_ERROR(SummarizeEndedAttempt(u.attempt_id));
+  }
   return ApplyOutcome::kApplied;
+}
+
+absl::Status SqliteStore::SummarizeEndedAttempt(int64_t attempt_id) {
+  AttemptRecord a;
+  a.id = attempt_id;
+  ASSIGN_OR_RETURN(Statement * node, db_->Cached("SELECT server_node FROM attempts WHERE id = ?"));
+  node->BindAll(attempt_id);
+  ASSIGN_OR_RETURN(bool found, node->Step());
+  if (found) a.server_node = node->Text(0);
+  node->Reset();  // no read left open in the transaction
+  if (!found) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Statement * ev,
+                   db_->Cached("SELECT key, value FROM result_evidence WHERE attempt_id = ?"));
+  ev->BindAll(attempt_id);
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, ev->Step());
+    if (!row) break;
+    a.evidence[ev->Text(0)] = ev->Text(1);
+  }
+  SampleWindow w = SampleWindowOf(a);
+  ASSIGN_OR_RETURN(Statement * summary,
+                   db_->Cached("INSERT OR REPLACE INTO sample_summaries (attempt_id, agent_id, "
+                               "from_ms, to_ms, samples) SELECT ?1, ?2, ?3, ?4, COUNT(*) "
+                               "FROM metric_samples WHERE attempt_id = ?1"));
+  RETURN_IF_ERROR(summary->BindAll(w.attempt_id, w.agent_id, w.from_ms, w.to_ms).Run());
+  ASSIGN_OR_RETURN(Statement * clear, db_->Cached("DELETE FROM sample_means WHERE attempt_id = ?"));
+  RETURN_IF_ERROR(clear->BindAll(attempt_id).Run());
+  ASSIGN_OR_RETURN(
+      Statement * means,
+      db_->Cached("INSERT INTO sample_means (attempt_id, name, mean) "
+                  "SELECT ?1, name, AVG(value) FROM metric_samples WHERE attempt_id = ?1 "
+                  "AND agent_id = ?2 AND labels = '' "
+                  "AND (?4 = 0 OR (ts_ms > ?3 AND ts_ms <= ?4)) GROUP BY name"));
+  return means->BindAll(w.attempt_id, w.agent_id, w.from_ms, w.to_ms).Run();
 }
 
 absl::StatusOr<std::vector<int64_t>> SqliteStore::CleanupsOwedBy(const std::string& agent_id) {

@@ -103,6 +103,10 @@ class SqliteStore final : public Store {
   absl::Status AddEvidence(std::vector<AttemptRecord>& attempts, const std::string& query,
                            const std::vector<SqlArg>& more_args);
   absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
+  // Stores the ended attempt's sample count and the means over its
+  // SampleWindowOf (sample_summaries, sample_means). mu_ held, in a
+  // transaction.
+  absl::Status SummarizeEndedAttempt(int64_t attempt_id);
   // Apply's writes, inside the caller's transaction (mu_ held). On
   // kDuplicate or an error the caller rolls back what it wrote.
   absl::StatusOr<ApplyOutcome> ApplyInTransaction(const Mutation& m, int64_t now);

@@ -103,42 +103,91 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
     const std::vector<SampleWindow>& windows, const std::vector<std::string>& names) {
   std::vector<SampleSummary> out(windows.size());
   if (windows.empty()) return out;
-  // The windows as one bound JSON array of [attempt, agent, from, to]:
-  // prepared once, whatever the page's size.
-  std::string json = "[";
-  std::vector<int64_t> ids;
-  for (const SampleWindow& w : windows) {
-    absl::StrAppend(&json, json.size() > 1 ? "," : "", "[", w.attempt_id, ",",
-                    JsonEscape(w.agent_id), ",", w.from_ms, ",", w.to_ms, "]");
-    ids.push_back(w.attempt_id);
-  }
-  json += "]";
-  std::lock_guard lock(mu_);
-  // Windows by position; an attempt may appear in several.
-  std::unordered_multimap<int64_t, size_t> by_attempt;
-  for (size_t i = 0; i < windows.size(); ++i) by_attempt.emplace(windows[i].attempt_id, i);
-  ASSIGN_OR_RETURN(Statement * counts,
-                   db_->Cached("SELECT attempt_id, COUNT(*) FROM metric_samples WHERE attempt_id "
-                               "IN (SELECT value FROM json_each(?)) GROUP BY attempt_id"));
-  counts->BindAll(JsonIds(ids));
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, counts->Step());
-    if (!row) break;
-    auto [first, last] = by_attempt.equal_range(counts->Int(0));
-    for (auto it = first; it != last; ++it) out[it->second].count = counts->Int(1);
-  }
-  // Each window seeks its attempt's samples (metric_samples_by_attempt).
-  // Its fields are taken out of the JSON once (MATERIALIZED), not for
-  // every sample compared: a quarter of the time at 200 samples a window.
   std::string names_json = "[";
   for (const std::string& name : names) {
     absl::StrAppend(&names_json, names_json.size() > 1 ? "," : "", JsonEscape(name));
   }
   names_json += "]";
+  std::vector<int64_t> ids;
+  for (const SampleWindow& w : windows) ids.push_back(w.attempt_id);
+  std::lock_guard lock(mu_);
+  // Windows by position; an attempt may appear in several.
+  std::unordered_multimap<int64_t, size_t> by_attempt;
+  for (size_t i = 0; i < windows.size(); ++i) by_attempt.emplace(windows[i].attempt_id, i);
+
+  // Ended attempts were summarized when they ended, over their window: a
+  // window that is that one is answered from the summary.
+  std::vector<bool> stored(windows.size(), false);
+  std::vector<int64_t> stored_ids;
+  ASSIGN_OR_RETURN(Statement * summaries,
+                   db_->Cached("SELECT s.attempt_id, s.agent_id, s.from_ms, s.to_ms, s.samples "
+                               "FROM json_each(?) j CROSS JOIN sample_summaries s "
+                               "WHERE s.attempt_id = j.value"));
+  summaries->BindAll(JsonIds(ids));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, summaries->Step());
+    if (!row) break;
+    auto [first, last] = by_attempt.equal_range(summaries->Int(0));
+    for (auto it = first; it != last; ++it) {
+      const SampleWindow& w = windows[it->second];
+      if (w.agent_id != summaries->Text(1) || w.from_ms != summaries->Int(2) ||
+          w.to_ms != summaries->Int(3)) {
+        continue;
+      }
+      stored[it->second] = true;
+      out[it->second].count = static_cast<uint64_t>(summaries->Int(4));
+      stored_ids.push_back(w.attempt_id);
+    }
+  }
+  if (!stored_ids.empty()) {
+    ASSIGN_OR_RETURN(Statement * means,
+                     db_->Cached("SELECT m.attempt_id, m.name, m.mean FROM json_each(?1) j "
+                                 "CROSS JOIN sample_means m WHERE m.attempt_id = j.value AND "
+                                 "(?2 = '[]' OR m.name IN (SELECT value FROM json_each(?2)))"));
+    means->BindAll(JsonIds(stored_ids), names_json);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, means->Step());
+      if (!row) break;
+      auto [first, last] = by_attempt.equal_range(means->Int(0));
+      for (auto it = first; it != last; ++it) {
+        if (stored[it->second]) out[it->second].means[means->Text(1)] = means->Double(2);
+      }
+    }
+  }
+
+  // The others from their samples. The windows as one bound JSON array of
+  // [position, attempt, agent, from, to]: prepared once, whatever the
+  // page's size.
+  std::string json = "[";
+  std::vector<int64_t> live_ids;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    if (stored[i]) continue;
+    const SampleWindow& w = windows[i];
+    absl::StrAppend(&json, json.size() > 1 ? "," : "", "[", i, ",", w.attempt_id, ",",
+                    JsonEscape(w.agent_id), ",", w.from_ms, ",", w.to_ms, "]");
+    live_ids.push_back(w.attempt_id);
+  }
+  json += "]";
+  if (live_ids.empty()) return out;
+  ASSIGN_OR_RETURN(Statement * counts,
+                   db_->Cached("SELECT attempt_id, COUNT(*) FROM metric_samples WHERE attempt_id "
+                               "IN (SELECT value FROM json_each(?)) GROUP BY attempt_id"));
+  counts->BindAll(JsonIds(live_ids));
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, counts->Step());
+    if (!row) break;
+    auto [first, last] = by_attempt.equal_range(counts->Int(0));
+    for (auto it = first; it != last; ++it) {
+      if (!stored[it->second]) out[it->second].count = counts->Int(1);
+    }
+  }
+  // Each window seeks its attempt's samples (metric_samples_by_attempt).
+  // Its fields are taken out of the JSON once (MATERIALIZED), not for
+  // every sample compared: a quarter of the time at 200 samples a window.
   ASSIGN_OR_RETURN(
       Statement * means,
-      db_->Cached("WITH w AS MATERIALIZED (SELECT key AS i, value ->> 0 AS attempt, "
-                  "value ->> 1 AS agent, value ->> 2 AS from_ms, value ->> 3 AS to_ms "
+      db_->Cached("WITH w AS MATERIALIZED (SELECT value ->> 0 AS i, value ->> 1 AS attempt, "
+                  "value ->> 2 AS agent, value ->> 3 AS from_ms, value ->> 4 AS to_ms "
                   "FROM json_each(?1)) "
                   "SELECT w.i, s.name, AVG(s.value) FROM w CROSS JOIN metric_samples s "
                   "WHERE s.attempt_id = w.attempt AND s.agent_id = w.agent AND s.labels = '' "

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "controller/store/states.h"
 #include "iommuvm/v1/common.pb.h"
@@ -200,6 +201,23 @@ struct SampleWindow {
   int64_t from_ms = 0;
   int64_t to_ms = 0;
 };
+
+// An attempt's samples that describe its measurement: the server's (a VM
+// run's guest's: the server's telemetry comes from where it ran) over the
+// measured load only (warmup, preload and idle excluded). Needs the
+// evidence of kResultEvidenceKeys.
+inline SampleWindow SampleWindowOf(const AttemptRecord& a) {
+  SampleWindow w;
+  w.attempt_id = a.id;
+  std::string guest = GuestNodeOf(a);
+  w.agent_id = guest.empty() ? a.server_node : guest;
+  auto started = a.evidence.find(kLoadStartedKey), ended = a.evidence.find(kLoadEndedKey);
+  if (started != a.evidence.end() && ended != a.evidence.end()) {
+    (void)absl::SimpleAtoi(started->second, &w.from_ms);
+    (void)absl::SimpleAtoi(ended->second, &w.to_ms);
+  }
+  return w;
+}
 
 struct SampleSummary {
   uint64_t count = 0;                   // the attempt's samples, from every agent

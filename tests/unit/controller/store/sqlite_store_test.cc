@@ -253,6 +253,59 @@ TEST_F(SqliteStoreTest, ResultEvidenceIsACopyOfTheKeysResultRowsRead) {
   EXPECT_EQ(copied, want);
 }
 
+// An attempt that ends has its samples summarized in the same
+// transaction, over its load window and its server's samples; a window
+// that is that one is answered from the summary (even with the samples
+// gone), any other from the samples.
+TEST_F(SqliteStoreTest, AnEndedAttemptsSamplesAreSummarizedWhenItEnds) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  CreateOneRun(s.get());
+  int64_t attempt = (*s->OpenAttempts())[0].id;
+  Mutation m;
+  AttemptUpdate u;
+  u.attempt_id = attempt;
+  u.from = AttemptState::kPending;
+  u.to = AttemptState::kFailed;
+  u.nodes = std::make_pair(std::string("srv"), std::string("cli"));
+  u.evidence = {{kLoadStartedKey, "1000"}, {kLoadEndedKey, "3000"}};
+  m.attempts.push_back(u);
+  for (auto [ts, value] : {std::pair{1000, 0.9}, {2000, 0.5}, {3000, 0.7}, {4000, 0.0}}) {
+    v1::MetricSample sample;
+    sample.set_name("node_cpu_utilization");
+    sample.set_timestamp_ms(ts);
+    sample.set_value(value);
+    m.samples.push_back({attempt, "srv", sample});
+  }
+  v1::MetricSample client;
+  client.set_name("node_cpu_utilization");
+  client.set_timestamp_ms(2000);
+  client.set_value(1);
+  m.samples.push_back({attempt, "cli", client});
+  ASSERT_THAT(s->Apply(m), IsOk());
+  auto before = s->SummarizeSamples({{attempt, "srv", 1000, 3000}}, {});
+  ASSERT_THAT(before, IsOk());
+  EXPECT_EQ((*before)[0].count, 5u);
+  EXPECT_DOUBLE_EQ((*before)[0].means.at("node_cpu_utilization"), 0.6);
+  {
+    auto db = *sqlite::Database::Open(path_);
+    auto summary = *db->Prepare("SELECT agent_id, from_ms, to_ms, samples FROM sample_summaries");
+    ASSERT_TRUE(*summary.Step());
+    EXPECT_EQ(summary.Text(0), "srv");
+    EXPECT_EQ(summary.Int(1), 1000);
+    EXPECT_EQ(summary.Int(2), 3000);
+    EXPECT_EQ(summary.Int(3), 5);
+    summary.Reset();
+    ASSERT_THAT(db->Exec("DELETE FROM metric_samples"), IsOk());
+  }
+  auto after = s->SummarizeSamples({{attempt, "srv", 1000, 3000}, {attempt, "cli", 0, 0}},
+                                   {"node_cpu_utilization"});
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ((*after)[0].count, 5u);
+  EXPECT_DOUBLE_EQ((*after)[0].means.at("node_cpu_utilization"), 0.6);
+  EXPECT_EQ((*after)[1].count, 0u);  // not the summarized window: from the samples
+  EXPECT_TRUE((*after)[1].means.empty());
+}
+
 TEST_F(SqliteStoreTest, StaleTransitionRollsBackTheWholeMutation) {
   auto s = *SqliteStore::Open(path_, &clock_);
   CreateOneRun(s.get());
