@@ -20,6 +20,18 @@ using ::iommuvm::testing::IsOkAndHolds;
 using ::iommuvm::testing::StatusIs;
 using ::testing::HasSubstr;
 
+// srv's CPU over a run whose load window is (1000, 3000]: a busy warmup
+// (0.9 at 1000), the load (0.5, 0.7: mean 0.6) and an idle tail (0 at 4000).
+void AddLoadWindowSamples(int64_t attempt, Mutation* m) {
+  for (auto [ts, value] : {std::pair{1000, 0.9}, {2000, 0.5}, {3000, 0.7}, {4000, 0.0}}) {
+    v1::MetricSample sample;
+    sample.set_name("node_cpu_utilization");
+    sample.set_timestamp_ms(ts);
+    sample.set_value(value);
+    m->samples.push_back({attempt, "srv", sample});
+  }
+}
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -169,13 +181,7 @@ TEST_F(SqliteStoreTest, MeansOverTheLoadWindowOnly) {
   CreateOneRun(s.get());
   int64_t attempt = (*s->OpenAttempts())[0].id;
   Mutation m;
-  for (auto [ts, value] : {std::pair{1000, 0.9}, {2000, 0.5}, {3000, 0.7}, {4000, 0.0}}) {
-    v1::MetricSample sample;
-    sample.set_name("node_cpu_utilization");
-    sample.set_timestamp_ms(ts);
-    sample.set_value(value);
-    m.samples.push_back({attempt, "srv", sample});
-  }
+  AddLoadWindowSamples(attempt, &m);
   // Neither another agent's samples nor a labelled series count in the
   // means; every sample counts in the attempt's total.
   v1::MetricSample other;
@@ -269,13 +275,7 @@ TEST_F(SqliteStoreTest, AnEndedAttemptsSamplesAreSummarizedWhenItEnds) {
   u.nodes = std::make_pair(std::string("srv"), std::string("cli"));
   u.evidence = {{kLoadStartedKey, "1000"}, {kLoadEndedKey, "3000"}};
   m.attempts.push_back(u);
-  for (auto [ts, value] : {std::pair{1000, 0.9}, {2000, 0.5}, {3000, 0.7}, {4000, 0.0}}) {
-    v1::MetricSample sample;
-    sample.set_name("node_cpu_utilization");
-    sample.set_timestamp_ms(ts);
-    sample.set_value(value);
-    m.samples.push_back({attempt, "srv", sample});
-  }
+  AddLoadWindowSamples(attempt, &m);
   v1::MetricSample client;
   client.set_name("node_cpu_utilization");
   client.set_timestamp_ms(2000);
