@@ -46,6 +46,11 @@ absl::Duration NodeLiveness::SilentFor(const std::string& node) const {
   return clock_->Now() - (n->connected ? n->last_seen : n->disconnected_at);
 }
 
+absl::Duration NodeLiveness::SinceHeard(const std::string& node) const {
+  const Node* n = Find(node);
+  return n == nullptr ? absl::InfiniteDuration() : clock_->Now() - n->last_seen;
+}
+
 int64_t NodeLiveness::ConnectedCount() const {
   int64_t connected = 0;
   for (const auto& [_, n] : nodes_) connected += n.connected ? 1 : 0;

@@ -32,6 +32,9 @@ class NodeLiveness {
   // How long the node has been silent: since its last contact while its
   // session is open, since the session closed otherwise.
   absl::Duration SilentFor(const std::string& node) const;
+  // Since its last message, whether or not its session has closed since
+  // (infinite for a node never heard of).
+  absl::Duration SinceHeard(const std::string& node) const;
   int64_t ConnectedCount() const;
 
  private:

@@ -102,7 +102,14 @@ std::optional<std::string> Scheduler::LostNode(const AttemptRecord& a,
                                                const spec::ExperimentSpec& spec) {
   for (const std::string& node : {a.server_node, a.client_node}) {
     if (node.empty()) continue;
-    if (liveness_.SilentFor(node) > Grace(a, spec, node)) return node;
+    absl::Duration silent = liveness_.SilentFor(node);
+    if (a.state == AttemptState::kRebooting && Booting(a, node)) {
+      // Gone with the kernel it ran on: its stream closes only when
+      // keepalive notices, maybe long after. Back is a word from it since
+      // the reboot began; the boot grace counts from that start.
+      silent = std::min(liveness_.SinceHeard(node), clock_->Now() - std::max(a.updated, started_));
+    }
+    if (silent > Grace(a, spec, node)) return node;
   }
   // A VM run's guest, once it serves (QEMU killed, the guest crashed).
   bool serving = a.state == AttemptState::kPreparing || a.state == AttemptState::kRunning ||
