@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 
 #include "absl/time/time.h"
@@ -43,10 +44,14 @@ class NodeLiveness {
     absl::Time last_seen;
     absl::Time disconnected_at;
   };
-  const Node* Find(const std::string& node) const;
+  const Node* Find(const std::string& node) const;  // mu_ held
 
   const Clock* clock_;
   absl::Duration grace_;
+  // Its own lock, not the scheduler's: a heartbeat is recorded when it
+  // arrives even while the scheduler waits on its disk, so a controller
+  // stuck in a slow commit does not see its agents as silent.
+  mutable std::mutex mu_;
   std::map<std::string, Node> nodes_;
 };
 

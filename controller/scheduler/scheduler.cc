@@ -303,7 +303,7 @@ absl::StatusOr<v1::RegisterAck> Scheduler::Register(const v1::Register& reg,
 }
 
 void Scheduler::OnHeartbeat(const std::string& agent_id) {
-  std::lock_guard lock(mu_);
+  // Not under mu_: recorded as it arrives, even while a commit holds mu_.
   liveness_.HeardFrom(agent_id);
 }
 

@@ -544,38 +544,32 @@ TEST_F(SchedulerTest, ARebootThatKeepsTheBootIdFails) {
   EXPECT_NE(runs[0].error.find("the node did not reboot"), std::string::npos) << runs[0].error;
 }
 
-// A node that does not come back within timeouts.boot is LOST and
-// QUARANTINED at once (it hangs or panics in that boot; its next attempt
-// would boot it the same way); its run is retried on another pair, or waits
-// saying why.
 // The rebooting node's kernel is gone, but its stream closes only minutes
 // later (keepalive on a loaded controller): it is still LOST when its boot
 // time is up, counted from the reboot, not from the close, and before the
 // state's own deadline could fail the attempt as timed out.
 TEST_F(SchedulerTest, ARebootingNodeWhoseStreamClosesLateIsLostAtItsBootTimeout) {
-  auto r = scheduler_->Submit(StrictSpec());
-  ASSERT_THAT(r, IsOk());
-  Register("cli", v1::ROLE_CLIENT);
-  Register("srv", v1::ROLE_SERVER);
-  ASSERT_THAT(scheduler_->Tick(), IsOk());
-  v1::Step sw = gateway_.LastStep("srv");
-  ASSERT_TRUE(sw.has_switch_mode());
+  auto [experiment, sw] = StartStrictAttempt();
   ASSERT_THAT(Switched("srv", sw, v1::StepUpdate::PHASE_STARTED, "grub", "b"), IsOk());
   clock_.Advance(absl::Minutes(3));
   scheduler_->OnHeartbeat("cli");
   scheduler_->OnDisconnect("srv");  // noticed now
   ASSERT_THAT(scheduler_->Tick(), IsOk());
-  EXPECT_EQ((*store_->ListAttempts(r->experiment_id)).back().state, AttemptState::kRebooting);
+  EXPECT_EQ((*store_->ListAttempts(experiment)).back().state, AttemptState::kRebooting);
   clock_.Advance(absl::Minutes(2) + absl::Seconds(1));  // 5m1s > timeouts.boot (5 min)
   scheduler_->OnHeartbeat("cli");
   ASSERT_THAT(scheduler_->Tick(), IsOk());
-  auto attempts = *store_->ListAttempts(r->experiment_id);
+  auto attempts = *store_->ListAttempts(experiment);
   EXPECT_EQ(attempts[0].state, AttemptState::kLost) << attempts[0].error;
   EXPECT_NE(attempts[0].error.find("did not come back within timeouts.boot (5m)"),
             std::string::npos)
       << attempts[0].error;
 }
 
+// A node that does not come back within timeouts.boot is LOST and
+// QUARANTINED at once (it hangs or panics in that boot; its next attempt
+// would boot it the same way); its run is retried on another pair, or waits
+// saying why.
 TEST_F(SchedulerTest, NodeThatNeverComesBackIsLostAndQuarantined) {
   std::string yaml = StrictSpec() + "retries: 5\n";
   yaml.replace(yaml.find("retries: 1\n"), 11, "");
