@@ -60,8 +60,16 @@ class NodeTier : public ::testing::Test {
     if (config.initrd.empty()) config.initrd = GuestDir() + "/initrd.cpio";
     node_ = std::make_unique<QemuNode>(*net_, std::move(config));
     ASSERT_TRUE(node_->Start().ok());
-    ASSERT_TRUE(h_->WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Minutes(2)))
-        << node_->Console() << client_.Log();
+    if (!h_->WaitForCount("SELECT COUNT(*) FROM nodes", 2, absl::Minutes(2))) {
+      // The console's end says why the node did not come up; its start
+      // is the kernel's banner, which logs cut first.
+      std::string console = node_->Console();
+      FAIL() << "registered: " << h_->Cli({"agents"}).out << "\nthe node's console, last part:\n"
+             << console.substr(console.size() > 6000 ? console.size() - 6000 : 0)
+             << "\nthe client agent:\n"
+             << client_.Log() << "\nthe controller:\n"
+             << controller_.Log();
+    }
   }
 
   std::string NodeDir() const { return h_->dir() / "qnode"; }

@@ -1,8 +1,11 @@
 #include "tests/support/topology.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -10,12 +13,69 @@
 
 namespace iommuvm::testing {
 
-Topology::Topology(const std::string& name)
-    : name_(name), prefix_(absl::StrCat("10.", 100 + ::getpid() % 100, ".")) {
+namespace {
+
+// Holds an exclusive lock on a file shared by every test process while it
+// is alive: choosing a free control subnet and taking it is one step.
+class SubnetLock {
+ public:
+  SubnetLock()
+      : fd_(::open("/run/lock/iommuvm-topology.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
+    if (fd_ >= 0) (void)::flock(fd_, LOCK_EX);
+  }
+  ~SubnetLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SubnetLock(const SubnetLock&) = delete;
+  SubnetLock& operator=(const SubnetLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// The IPv4 addresses and routes of the root namespace, as `ip` prints them.
+std::string RootNamespaceAddressesAndRoutes() {
+  std::string all;
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{"ip", "-4", "-o", "addr", "show"},
+        std::vector<std::string>{"ip", "-4", "route", "show", "table", "all"}}) {
+    LocalCommandRunner runner;
+    CommandSpec spec;
+    spec.argv = argv;
+    spec.timeout = absl::Seconds(10);
+    auto r = runner.Run(spec);
+    if (r.ok() && r->ok()) absl::StrAppend(&all, r->out, "\n");
+  }
+  return all;
+}
+
+// "10.<net>." for the first <net> from the process's own (100 + pid % 100)
+// that no address or route of the root namespace uses. A bridge left behind
+// by a killed test keeps its subnet; a second bridge with the same /24
+// would make the controller unreachable from one of the two without any
+// error, so a used subnet is never taken again.
+std::string FreeControlPrefix() {
+  const std::string used = RootNamespaceAddressesAndRoutes();
+  const int first = ::getpid() % 100;
+  for (int i = 0; i < 100; ++i) {
+    std::string prefix = absl::StrCat("10.", 100 + (first + i) % 100, ".");
+    if (!absl::StrContains(used, " " + prefix) && !absl::StartsWith(used, prefix) &&
+        !absl::StrContains(used, "\n" + prefix)) {
+      return prefix;
+    }
+  }
+  return absl::StrCat("10.", 100 + first, ".");
+}
+
+}  // namespace
+
+Topology::Topology(const std::string& name) : name_(name) {
   if (::geteuid() != 0) {
     status_ = absl::FailedPreconditionError("network namespaces need root");
     return;
   }
+  SubnetLock lock;  // until the bridge holds the chosen subnet
+  prefix_ = FreeControlPrefix();
   std::string br = name_ + "-br", d0 = name_ + "-d0", d1 = name_ + "-d1";
   std::string cs = name_ + "-cs", cs_peer = name_ + "-csp", cc = name_ + "-cc",
               cc_peer = name_ + "-ccp";

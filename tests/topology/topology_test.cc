@@ -228,5 +228,28 @@ TEST_F(TopologyTest, HostSettingsAreAppliedReadBackAndCompared) {
   EXPECT_NE(same.out.find("client nic.channels"), std::string::npos) << same.out;
 }
 
+// A topology left behind by a killed test keeps its bridge and subnet in
+// the root namespace. A new topology never takes a subnet in use: two
+// bridges with one /24 would route the controller's replies out of the
+// wrong one, and the agents would never register, with no error.
+TEST(TopologySubnetTest, ASubnetLeftBehindIsNotTakenAgain) {
+  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  Topology left_behind(absl::StrCat("lb", ::getpid() % 10000));
+  ASSERT_TRUE(left_behind.status().ok()) << left_behind.status();
+  Topology next(absl::StrCat("nx", ::getpid() % 10000));
+  ASSERT_TRUE(next.status().ok()) << next.status();
+  EXPECT_NE(next.controller_host().substr(0, next.controller_host().rfind(".0.1")),
+            left_behind.controller_host().substr(0, left_behind.controller_host().rfind(".0.1")));
+  // The controller's replies to the new topology's sut leave by its bridge.
+  LocalCommandRunner runner;
+  CommandSpec route;
+  route.argv = {"ip", "route", "get", next.sut_control_address()};
+  route.timeout = absl::Seconds(5);
+  auto r = runner.Run(route);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(r->out.find(absl::StrCat("dev nx", ::getpid() % 10000, "-br")), std::string::npos)
+      << r->out;
+}
+
 }  // namespace
 }  // namespace iommuvm::testing
