@@ -66,6 +66,25 @@ constexpr char kAttemptColumns[] =
     "a.id, a.run_id, r.experiment_id, a.number, a.state, a.server_node, a.client_node, "
     "a.step_id, a.endpoint_host, a.endpoint_port, a.error, a.samples_reported, "
     "a.created_ms, a.updated_ms";
+constexpr int kAttemptColumnCount = 14;
+
+// result_facts' columns, one per result evidence key, as "f.<key>".
+const std::string& ResultFactColumns() {
+  static const std::string columns = [] {
+    std::vector<std::string> quoted;
+    for (const char* key : kResultEvidenceKeys) quoted.push_back(absl::StrCat("f.\"", key, "\""));
+    return absl::StrJoin(quoted, ", ");
+  }();
+  return columns;
+}
+
+// The result evidence of `a` from result_facts' columns, from `first` on.
+void ReadResultFacts(const Statement& st, int first, AttemptRecord& a) {
+  for (size_t i = 0; i < kResultEvidenceKeys.size(); ++i) {
+    int col = first + static_cast<int>(i);
+    if (!st.IsNull(col)) a.evidence.emplace(kResultEvidenceKeys[i], st.Text(col));
+  }
+}
 
 AttemptRecord ReadAttempt(const Statement& st) {
   AttemptRecord a;
@@ -358,13 +377,23 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRunsForResults
     const std::vector<int64_t>& run_ids) {
   std::lock_guard lock(mu_);
   if (run_ids.empty()) return std::vector<AttemptRecord>();
-  ASSIGN_OR_RETURN(auto out, QueryAttempts("WHERE a.run_id IN (SELECT value FROM json_each(?)) "
-                                           "ORDER BY r.idx, a.number",
-                                           {JsonIds(run_ids)}, std::nullopt));
-  RETURN_IF_ERROR(AddEvidence(out,
-                              "SELECT e.attempt_id, e.key, e.value FROM json_each(?1) j "
-                              "CROSS JOIN result_evidence e WHERE e.attempt_id = j.value",
-                              {}));
+  // The evidence in the same join: one row per attempt (a pending one
+  // has none).
+  static const std::string kQuery =
+      absl::StrCat("SELECT ", kAttemptColumns, ", ", ResultFactColumns(),
+                   " FROM attempts a JOIN runs r ON r.id = a.run_id LEFT JOIN result_facts f ON "
+                   "f.attempt_id = a.id WHERE a.run_id IN (SELECT value FROM json_each(?)) "
+                   "ORDER BY r.idx, a.number");
+  ASSIGN_OR_RETURN(Statement * st, db_->Cached(kQuery));
+  st->BindAll(JsonIds(run_ids));
+  std::vector<AttemptRecord> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.push_back(ReadAttempt(*st));
+    ReadResultFacts(*st, kAttemptColumnCount, out.back());
+  }
+  st->Reset();
   return out;
 }
 
@@ -689,20 +718,18 @@ absl::StatusOr<ApplyOutcome> SqliteStore::ApplyInTransaction(const Mutation& m, 
 absl::Status SqliteStore::SummarizeEndedAttempt(int64_t attempt_id) {
   AttemptRecord a;
   a.id = attempt_id;
-  ASSIGN_OR_RETURN(Statement * node, db_->Cached("SELECT server_node FROM attempts WHERE id = ?"));
+  static const std::string kQuery = absl::StrCat(
+      "SELECT a.server_node, ", ResultFactColumns(),
+      " FROM attempts a LEFT JOIN result_facts f ON f.attempt_id = a.id WHERE a.id = ?");
+  ASSIGN_OR_RETURN(Statement * node, db_->Cached(kQuery));
   node->BindAll(attempt_id);
   ASSIGN_OR_RETURN(bool found, node->Step());
-  if (found) a.server_node = node->Text(0);
+  if (found) {
+    a.server_node = node->Text(0);
+    ReadResultFacts(*node, 1, a);
+  }
   node->Reset();  // no read left open in the transaction
   if (!found) return absl::OkStatus();
-  ASSIGN_OR_RETURN(Statement * ev,
-                   db_->Cached("SELECT key, value FROM result_evidence WHERE attempt_id = ?"));
-  ev->BindAll(attempt_id);
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, ev->Step());
-    if (!row) break;
-    a.evidence[ev->Text(0)] = ev->Text(1);
-  }
   SampleWindow w = SampleWindowOf(a);
   ASSIGN_OR_RETURN(Statement * summary,
                    db_->Cached("INSERT OR REPLACE INTO sample_summaries (attempt_id, agent_id, "

@@ -67,8 +67,8 @@ inline constexpr char kHostVerifyPrefix[] = "host.verify.";
 
 // Every evidence key a result row is made of (service::ToResultRows), in
 // key order. A page of results reads them from their copy in the table
-// result_evidence, kept by triggers that list exactly these keys
-// (migration 10): a new key here needs a migration that lists it there.
+// result_facts, a column each, kept by triggers that list exactly these
+// keys (migration 12): a new key here needs a migration that adds it there.
 inline constexpr std::array<const char*, 12> kResultEvidenceKeys = {
     "host.verify.detected",  "load.ended_ms",    "load.generator_busy", "load.link_speed_mbps",
     "load.link_utilization", "load.started_ms",  "load.unsteady",       "server.env.cores",

@@ -114,6 +114,30 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseIsUpgradedKeepingItsRows) {
   EXPECT_TRUE(runs[0].point.params.empty());
 }
 
+// Attempts measured before result_facts (schema 11) keep what their rows
+// show: the upgrade fills the table from the evidence copy they had.
+TEST_F(SqliteStoreTest, ResultEvidenceOfASchema11DatabaseBecomesItsResultFacts) {
+  {
+    auto db = *sqlite::Database::Open(path_);
+    for (int v = 0; v < 11; ++v) ASSERT_THAT(db->Exec(Migrations()[v]), IsOk()) << v;
+    ASSERT_THAT(db->Exec("PRAGMA user_version = 11"), IsOk());
+    ASSERT_THAT(db->Exec("INSERT INTO experiments (name, spec_yaml, spec_sha256, state, "
+                         "created_ms) VALUES ('old', 'name: old', 'x', 'SUCCEEDED', 1);"
+                         "INSERT INTO runs (experiment_id, idx, iommu, workload, vm, repetition, "
+                         "state) VALUES (1, 0, 4, 'w', 'bare-metal', 1, 'SUCCEEDED');"
+                         "INSERT INTO attempts (run_id, number, state, created_ms, updated_ms) "
+                         "VALUES (1, 1, 'SUCCEEDED', 1, 1);"
+                         "INSERT INTO attempt_evidence VALUES (1, 'verify.detected', 'strict'),"
+                         "(1, 'load.started_ms', '1000'), (1, 'verify.cmdline', 'x')"),
+                IsOk());
+  }
+  auto s = *SqliteStore::Open(path_, &clock_);
+  auto attempts = *s->AttemptsOfRunsForResults({1});
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].evidence, (std::map<std::string, std::string>{
+                                      {"load.started_ms", "1000"}, {"verify.detected", "strict"}}));
+}
+
 TEST_F(SqliteStoreTest, RunParamsRoundTrip) {
   auto s = *SqliteStore::Open(path_, &clock_);
   NewExperiment e;
@@ -224,7 +248,7 @@ TEST_F(SqliteStoreTest, MeansOverTheLoadWindowOnly) {
   EXPECT_EQ((*cpu)[0].count, 7u);
 }
 
-// A page of result rows reads its evidence from result_evidence: the
+// A page of result rows reads its evidence from result_facts: the
 // triggers that keep it copy exactly kResultEvidenceKeys, as written,
 // rewritten and deleted.
 TEST_F(SqliteStoreTest, ResultEvidenceIsACopyOfTheKeysResultRowsRead) {
@@ -248,9 +272,17 @@ TEST_F(SqliteStoreTest, ResultEvidenceIsACopyOfTheKeysResultRowsRead) {
   ASSERT_THAT(db->Exec("UPDATE attempt_evidence SET value = 'lazy' WHERE key = 'verify.data_mode'"),
               IsOk());
   ASSERT_THAT(db->Exec("DELETE FROM attempt_evidence WHERE key = 'vm.guest_id'"), IsOk());
-  auto copy = *db->Prepare("SELECT key, value FROM result_evidence ORDER BY key");
+  // A column per key, named as the key: a key the table lacks is missing
+  // here, one it has beyond the list is extra.
+  auto copy = *db->Prepare("SELECT * FROM result_facts");
   std::map<std::string, std::string> copied;
-  while (*copy.Step()) copied[copy.Text(0)] = copy.Text(1);
+  ASSERT_TRUE(*copy.Step());
+  EXPECT_EQ(copy.Int(0), attempt);
+  for (int col = 1; col < copy.ColumnCount(); ++col) {
+    if (!copy.IsNull(col)) copied[copy.ColumnName(col)] = copy.Text(col);
+  }
+  EXPECT_EQ(copy.ColumnCount(), static_cast<int>(kResultEvidenceKeys.size()) + 1);
+  EXPECT_FALSE(*copy.Step());
   std::map<std::string, std::string> want;
   for (const char* key : kResultEvidenceKeys) want[key] = "first";
   want["verify.detected"] = "strict";
