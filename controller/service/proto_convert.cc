@@ -239,7 +239,8 @@ std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& run
     }
     double window_s = static_cast<double>(load_window_ms) / 1000;
     for (auto r = first; r != last; ++r) {
-      v1::ResultRow row = base;
+      // The last operation takes the base; the others copy it.
+      v1::ResultRow row = std::next(r) == last ? std::move(base) : base;
       *row.mutable_result() = r->second->result;
       if (requests > 0 && window_s > 0) {
         row.set_iommu_maps_per_request(iommu_rates[0] * window_s / requests);
