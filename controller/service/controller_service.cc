@@ -179,6 +179,11 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
   auto runs = store_->ListRuns(id, page->after_index, page->size + 1);
   if (!runs.ok()) return Done(ctx, runs.status());
   resp->set_next_page_token(NextPageToken(*page, &*runs));
+  if (req->page_token().empty() && !resp->next_page_token().empty()) {
+    auto starts = store_->PageStarts(id, page->size);
+    if (!starts.ok()) return Done(ctx, starts.status());
+    for (int64_t after : *starts) resp->add_page_tokens(absl::StrCat(after));
+  }
   std::vector<int64_t> ids;
   for (const auto& r : *runs) ids.push_back(r.id);
   auto attempts = store_->AttemptsOfRunsForResults(ids);

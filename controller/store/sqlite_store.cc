@@ -275,6 +275,27 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::ListRuns(int64_t experiment_
                    {experiment_id, after_index, limit});
 }
 
+absl::StatusOr<std::vector<int64_t>> SqliteStore::PageStarts(int64_t experiment_id,
+                                                             int64_t page_size) {
+  std::lock_guard lock(mu_);
+  // Every page_size-th run's index, but the last run's (no page after it);
+  // the (experiment_id, idx) index only.
+  ASSIGN_OR_RETURN(
+      Statement * st,
+      db_->Cached("SELECT idx FROM (SELECT idx, ROW_NUMBER() OVER (ORDER BY idx) AS n, "
+                  "COUNT(*) OVER () AS total FROM runs WHERE experiment_id = ?1) "
+                  "WHERE n % ?2 = 0 AND n < total ORDER BY idx"));
+  st->BindAll(experiment_id, page_size);
+  std::vector<int64_t> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.push_back(st->Int(0));
+  }
+  st->Reset();
+  return out;
+}
+
 absl::StatusOr<std::vector<RunRecord>> SqliteStore::RunsChangedSince(int64_t experiment_id,
                                                                      int64_t change) {
   return QueryRuns("WHERE experiment_id = ? AND changed > ? ORDER BY idx", {experiment_id, change});

@@ -35,6 +35,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<ExperimentRecord>> ListExperiments() override;
   absl::StatusOr<RunRecord> GetRun(int64_t run_id) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id) override;
+  absl::StatusOr<std::vector<int64_t>> PageStarts(int64_t experiment_id,
+                                                  int64_t page_size) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id, int64_t after_index,
                                                   int64_t limit) override;
   absl::StatusOr<std::vector<RunRecord>> RunsChangedSince(int64_t experiment_id,

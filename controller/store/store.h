@@ -299,6 +299,10 @@ class Store {
   // One page of them: at most `limit` runs with an index above `after_index`.
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(int64_t experiment_id,
                                                           int64_t after_index, int64_t limit) = 0;
+  // Where the pages of `page_size` runs after the first begin: for each, the
+  // index of the last run before it (its ListRuns `after_index`).
+  virtual absl::StatusOr<std::vector<int64_t>> PageStarts(int64_t experiment_id,
+                                                          int64_t page_size) = 0;
   // What an experiment's view changed by. Every change of a run's state or
   // error, of its attempts or a retry gets the next change number (kept by
   // triggers, migration 9); runs remember their latest.

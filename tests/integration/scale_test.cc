@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/support/process_harness.h"
 
@@ -45,6 +46,14 @@ TEST(ScaleTest, AHundredThousandRunExperimentIsShownInFull) {
   CommandResult results = h.Cli({"results", "1", "--format", "csv"});
   ASSERT_EQ(results.exit_code, 0) << results.err;
   EXPECT_EQ(Lines(results.out), 100001u);
+  // Its 100 pages, fetched two at a time, in order: run k on line k.
+  size_t line = 0, out_of_order = 0;
+  for (size_t at = results.out.find('\n'); at != std::string::npos && at + 1 < results.out.size();
+       at = results.out.find('\n', at + 1)) {
+    if (!absl::StartsWith(results.out.substr(at + 1, 12), absl::StrCat(line++, ",")))
+      ++out_of_order;
+  }
+  EXPECT_EQ(out_of_order, 0u);
   CommandResult report = h.Cli({"report", "1", "--out", h.dir() / "report.html"});
   ASSERT_EQ(report.exit_code, 0) << report.err;
   CommandResult list = h.Cli({"status", "--format", "csv"});

@@ -138,6 +138,35 @@ TEST_F(SqliteStoreTest, ResultEvidenceOfASchema11DatabaseBecomesItsResultFacts) 
                                       {"load.started_ms", "1000"}, {"verify.detected", "strict"}}));
 }
 
+// A client may ask for every page of results at once: where each page
+// after the first begins, and none after the last run.
+TEST_F(SqliteStoreTest, PageStartsAreTheLastIndexBeforeEachLaterPage) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  auto experiment = [&](int runs) {
+    NewExperiment e;
+    e.name = "pages";
+    for (int i = 0; i < runs; ++i) {
+      RunRecord r;
+      r.point.index = static_cast<uint32_t>(i);
+      r.point.workload = "w";
+      r.point.vm = "bare-metal";
+      r.point.repetition = 1;
+      e.runs.push_back(r);
+    }
+    return *s->CreateExperiment(e);
+  };
+  int64_t uneven = experiment(25), even = experiment(20), one_page = experiment(3);
+  EXPECT_EQ(*s->PageStarts(uneven, 10), (std::vector<int64_t>{9, 19}));
+  EXPECT_EQ(*s->PageStarts(even, 10), (std::vector<int64_t>{9}));
+  EXPECT_TRUE(s->PageStarts(one_page, 10)->empty());
+  // Each start is the after_index that gives that page.
+  auto starts = s->PageStarts(uneven, 10);
+  ASSERT_THAT(starts, IsOk());
+  for (int64_t after : *starts) {
+    EXPECT_EQ((*s->ListRuns(uneven, after, 10)).front().point.index, after + 1);
+  }
+}
+
 TEST_F(SqliteStoreTest, RunParamsRoundTrip) {
   auto s = *SqliteStore::Open(path_, &clock_);
   NewExperiment e;
