@@ -761,13 +761,11 @@ absl::Status SqliteStore::SummarizeEndedAttempt(int64_t attempt_id) {
   RETURN_IF_ERROR(summary->BindAll(w.attempt_id, w.agent_id, w.from_ms, w.to_ms).Run());
   ASSIGN_OR_RETURN(Statement * clear, db_->Cached("DELETE FROM sample_means WHERE attempt_id = ?"));
   RETURN_IF_ERROR(clear->BindAll(attempt_id).Run());
-  ASSIGN_OR_RETURN(
-      Statement * means,
-      db_->Cached("INSERT INTO sample_means (attempt_id, name, mean) "
-                  "SELECT ?1, name, AVG(value) FROM metric_samples WHERE attempt_id = ?1 "
-                  "AND agent_id = ?2 AND labels = '' "
-                  "AND (?4 = 0 OR (ts_ms > ?3 AND ts_ms <= ?4)) GROUP BY name"));
-  return means->BindAll(w.attempt_id, w.agent_id, w.from_ms, w.to_ms).Run();
+  static const std::string kInsert =
+      absl::StrCat("INSERT INTO sample_means (attempt_id, name, mean) SELECT ?3, name, mean FROM (",
+                   kWindowMeansQuery, ")");
+  ASSIGN_OR_RETURN(Statement * means, db_->Cached(kInsert));
+  return means->BindAll(absl::StrCat("[", WindowJson(0, w), "]"), "[]", attempt_id).Run();
 }
 
 absl::StatusOr<std::vector<int64_t>> SqliteStore::CleanupsOwedBy(const std::string& agent_id) {

@@ -19,6 +19,11 @@ namespace iommuvm::store {
 // statement, kept prepared, for a list of any length.
 using SqlArg = std::variant<int64_t, std::string>;
 std::string JsonIds(const std::vector<int64_t>& ids);
+// The means of samples over windows (sqlite_store_queries.cc): the one
+// definition the stored summaries and the pages' reads share.
+extern const char* const kWindowMeansQuery;
+// A window as kWindowMeansQuery binds it, at `position` in its array.
+std::string WindowJson(size_t position, const SampleWindow& w);
 // Binds args[i] to the statement's ? number i + 1.
 void BindArgs(sqlite::Statement& st, const std::vector<SqlArg>& args);
 

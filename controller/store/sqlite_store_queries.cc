@@ -13,6 +13,28 @@ namespace iommuvm::store {
 
 using sqlite::Statement;
 
+// What a window's means are, for a page of windows read now and for an
+// ended attempt's stored summary alike: ?1 the windows as a JSON array of
+// [position, attempt, agent, from, to], ?2 the names (a JSON array, [] for
+// all). Rows (i, name, mean). Each window seeks its attempt's samples
+// (metric_samples_by_attempt); its fields are taken out of the JSON once
+// (MATERIALIZED), not for every sample compared: a quarter of the time
+// at 200 samples a window.
+const char* const kWindowMeansQuery =
+    "WITH w AS MATERIALIZED (SELECT value ->> 0 AS i, value ->> 1 AS attempt, "
+    "value ->> 2 AS agent, value ->> 3 AS from_ms, value ->> 4 AS to_ms "
+    "FROM json_each(?1)) "
+    "SELECT w.i AS i, s.name AS name, AVG(s.value) AS mean FROM w CROSS JOIN metric_samples s "
+    "WHERE s.attempt_id = w.attempt AND s.agent_id = w.agent AND s.labels = '' "
+    "AND (?2 = '[]' OR s.name IN (SELECT value FROM json_each(?2))) "
+    "AND (w.to_ms = 0 OR (s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms)) "
+    "GROUP BY w.i, s.name";
+
+std::string WindowJson(size_t position, const SampleWindow& w) {
+  return absl::StrCat("[", position, ",", w.attempt_id, ",", JsonEscape(w.agent_id), ",", w.from_ms,
+                      ",", w.to_ms, "]");
+}
+
 absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(
     const std::string& where, const std::vector<SqlArg>& args) {
   std::lock_guard lock(mu_);
@@ -162,10 +184,8 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
   std::vector<int64_t> live_ids;
   for (size_t i = 0; i < windows.size(); ++i) {
     if (stored[i]) continue;
-    const SampleWindow& w = windows[i];
-    absl::StrAppend(&json, json.size() > 1 ? "," : "", "[", i, ",", w.attempt_id, ",",
-                    JsonEscape(w.agent_id), ",", w.from_ms, ",", w.to_ms, "]");
-    live_ids.push_back(w.attempt_id);
+    absl::StrAppend(&json, json.size() > 1 ? "," : "", WindowJson(i, windows[i]));
+    live_ids.push_back(windows[i].attempt_id);
   }
   json += "]";
   if (live_ids.empty()) return out;
@@ -181,19 +201,7 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
       if (!stored[it->second]) out[it->second].count = counts->Int(1);
     }
   }
-  // Each window seeks its attempt's samples (metric_samples_by_attempt).
-  // Its fields are taken out of the JSON once (MATERIALIZED), not for
-  // every sample compared: a quarter of the time at 200 samples a window.
-  ASSIGN_OR_RETURN(
-      Statement * means,
-      db_->Cached("WITH w AS MATERIALIZED (SELECT value ->> 0 AS i, value ->> 1 AS attempt, "
-                  "value ->> 2 AS agent, value ->> 3 AS from_ms, value ->> 4 AS to_ms "
-                  "FROM json_each(?1)) "
-                  "SELECT w.i, s.name, AVG(s.value) FROM w CROSS JOIN metric_samples s "
-                  "WHERE s.attempt_id = w.attempt AND s.agent_id = w.agent AND s.labels = '' "
-                  "AND (?2 = '[]' OR s.name IN (SELECT value FROM json_each(?2))) "
-                  "AND (w.to_ms = 0 OR (s.ts_ms > w.from_ms AND s.ts_ms <= w.to_ms)) "
-                  "GROUP BY w.i, s.name"));
+  ASSIGN_OR_RETURN(Statement * means, db_->Cached(kWindowMeansQuery));
   means->BindAll(json, names_json);
   while (true) {
     ASSIGN_OR_RETURN(bool row, means->Step());
