@@ -56,8 +56,9 @@ std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text);
 // `c` with the deadline of the CLI's one-shot calls (30 s).
 grpc::ClientContext* WithDeadline(grpc::ClientContext* c);
 // The result pages of experiment `id`, parsed onto `arena` (which owns
-// them: no copy of a row, and no allocation of its own per field);
-// nullopt after printing why not.
+// them: no copy of a row, and no allocation of its own per field), or
+// with no arena on the heap, the caller's to delete; nullopt after
+// printing why not (and nothing to delete).
 std::optional<std::vector<v1::GetResultsResponse*>> FetchResultPages(
     Context& ctx, v1::ControllerService::StubInterface* stub, const std::string& address,
     int64_t id, google::protobuf::Arena* arena);
