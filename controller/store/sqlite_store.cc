@@ -278,19 +278,30 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::ListRuns(int64_t experiment_
 absl::StatusOr<std::vector<int64_t>> SqliteStore::PageStarts(int64_t experiment_id,
                                                              int64_t page_size) {
   std::lock_guard lock(mu_);
-  // Every page_size-th run's index, but the last run's (no page after it);
-  // the (experiment_id, idx) index only.
-  ASSIGN_OR_RETURN(
-      Statement * st,
-      db_->Cached("SELECT idx FROM (SELECT idx, ROW_NUMBER() OVER (ORDER BY idx) AS n, "
-                  "COUNT(*) OVER () AS total FROM runs WHERE experiment_id = ?1) "
-                  "WHERE n % ?2 = 0 AND n < total ORDER BY idx"));
-  st->BindAll(experiment_id, page_size);
+  // Every page_size-th run's index, but the last run's (no page after it).
+  // A plan's indexes are 0..n-1: then they follow from the count (a window
+  // function over the runs took 12 ms at 10k); else from the index, read
+  // through once.
   std::vector<int64_t> out;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) break;
-    out.push_back(st->Int(0));
+  ASSIGN_OR_RETURN(Statement * range, db_->Cached("SELECT COUNT(*), MIN(idx), MAX(idx) FROM runs "
+                                                  "WHERE experiment_id = ?"));
+  range->BindAll(experiment_id);
+  ASSIGN_OR_RETURN(bool row, range->Step());
+  int64_t count = row ? range->Int(0) : 0, first = row ? range->Int(1) : 0,
+          last = row ? range->Int(2) : 0;
+  range->Reset();
+  if (count == 0 || page_size <= 0) return out;
+  if (first == 0 && last == count - 1) {
+    for (int64_t after = page_size - 1; after < count - 1; after += page_size) out.push_back(after);
+    return out;
+  }
+  ASSIGN_OR_RETURN(Statement * st,
+                   db_->Cached("SELECT idx FROM runs WHERE experiment_id = ? ORDER BY idx"));
+  st->BindAll(experiment_id);
+  for (int64_t n = 1;; ++n) {
+    ASSIGN_OR_RETURN(bool more, st->Step());
+    if (!more) break;
+    if (n % page_size == 0 && n < count) out.push_back(st->Int(0));
   }
   st->Reset();
   return out;

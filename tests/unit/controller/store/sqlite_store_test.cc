@@ -142,12 +142,12 @@ TEST_F(SqliteStoreTest, ResultEvidenceOfASchema11DatabaseBecomesItsResultFacts) 
 // after the first begins, and none after the last run.
 TEST_F(SqliteStoreTest, PageStartsAreTheLastIndexBeforeEachLaterPage) {
   auto s = *SqliteStore::Open(path_, &clock_);
-  auto experiment = [&](int runs) {
+  auto experiment = [&](int runs, int gap_at = 1 << 30) {
     NewExperiment e;
     e.name = "pages";
     for (int i = 0; i < runs; ++i) {
       RunRecord r;
-      r.point.index = static_cast<uint32_t>(i);
+      r.point.index = static_cast<uint32_t>(i < gap_at ? i : i + 5);
       r.point.workload = "w";
       r.point.vm = "bare-metal";
       r.point.repetition = 1;
@@ -159,6 +159,9 @@ TEST_F(SqliteStoreTest, PageStartsAreTheLastIndexBeforeEachLaterPage) {
   EXPECT_EQ(*s->PageStarts(uneven, 10), (std::vector<int64_t>{9, 19}));
   EXPECT_EQ(*s->PageStarts(even, 10), (std::vector<int64_t>{9}));
   EXPECT_TRUE(s->PageStarts(one_page, 10)->empty());
+  // Indexes with a gap (not a plan's 0..n-1): read from the runs.
+  int64_t gapped = experiment(25, 15);
+  EXPECT_EQ(*s->PageStarts(gapped, 10), (std::vector<int64_t>{9, 24}));
   // Each start is the after_index that gives that page.
   auto starts = s->PageStarts(uneven, 10);
   ASSERT_THAT(starts, IsOk());
