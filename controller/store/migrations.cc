@@ -1,6 +1,65 @@
 #include "controller/store/migrations.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+
 namespace iommuvm::store {
+
+namespace {
+
+// Migration 12's SQL, written out from its own list of keys (the keys as
+// they were then: a later key needs a migration of its own).
+absl::string_view ResultFactsMigration() {
+  static const std::string kSql = [] {
+    const std::vector<std::string> keys = {
+        "host.verify.detected",  "load.ended_ms",    "load.generator_busy", "load.link_speed_mbps",
+        "load.link_utilization", "load.started_ms",  "load.unsteady",       "server.env.cores",
+        "server.simulated",      "verify.data_mode", "verify.detected",     "vm.guest_id"};
+    // `each` with every key for %k, joined by `separator`.
+    auto each = [&](const std::string& pattern, const char* separator) {
+      std::vector<std::string> parts;
+      for (const std::string& key : keys)
+        parts.push_back(absl::StrReplaceAll(pattern, {{"%k", key}}));
+      return absl::StrJoin(parts, separator);
+    };
+    const std::string in = absl::StrCat("(", each("'%k'", ", "), ")");
+    // Sets the column of `row`.key to `value`, the others to themselves.
+    auto set = [&](const std::string& row, const std::string& value) {
+      return absl::StrCat("  UPDATE result_facts SET\n",
+                          each(absl::StrCat("  \"%k\" = CASE WHEN ", row, ".key = '%k' THEN ",
+                                            value, " ELSE \"%k\" END"),
+                               ",\n"),
+                          "\n  WHERE attempt_id = ", row, ".attempt_id;\n");
+    };
+    return absl::StrCat(
+        "CREATE TABLE result_facts (\n  attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),\n",
+        each("  \"%k\" TEXT", ",\n"), "\n);\n", "INSERT INTO result_facts SELECT attempt_id,\n",
+        each("  MAX(CASE WHEN key = '%k' THEN value END)", ",\n"),
+        "\nFROM result_evidence GROUP BY attempt_id;\n",
+        "DROP TRIGGER result_evidence_inserted;\n"
+        "DROP TRIGGER result_evidence_updated;\n"
+        "DROP TRIGGER result_evidence_deleted;\n"
+        "DROP TABLE result_evidence;\n",
+        "CREATE TRIGGER result_fact_inserted AFTER INSERT ON attempt_evidence\nWHEN NEW.key IN ",
+        in,
+        "\nBEGIN\n"
+        "  INSERT INTO result_facts (attempt_id) VALUES (NEW.attempt_id) ON CONFLICT DO NOTHING;\n",
+        set("NEW", "NEW.value"), "END;\n",
+        "CREATE TRIGGER result_fact_updated AFTER UPDATE ON attempt_evidence\nWHEN OLD.key IN ", in,
+        " OR NEW.key IN ", in, "\nBEGIN\n", set("OLD", "NULL"),
+        "  INSERT INTO result_facts (attempt_id) SELECT NEW.attempt_id WHERE NEW.key IN ", in,
+        "\n  ON CONFLICT DO NOTHING;\n", set("NEW", "NEW.value"), "END;\n",
+        "CREATE TRIGGER result_fact_deleted AFTER DELETE ON attempt_evidence\nWHEN OLD.key IN ", in,
+        "\nBEGIN\n", set("OLD", "NULL"), "END;\n");
+  }();
+  return kSql;
+}
+
+}  // namespace
 
 const std::vector<absl::string_view>& Migrations() {
   static const std::vector<absl::string_view> kMigrations = {
@@ -322,124 +381,7 @@ CREATE TABLE sample_means (
       // 12: result rows' evidence as one row per attempt, a column per key
       // (kResultEvidenceKeys, exactly), kept by triggers: a page's
       // attempts are read with it in one join, not ~10 rows each after them.
-      R"sql(
-CREATE TABLE result_facts (
-  attempt_id INTEGER PRIMARY KEY REFERENCES attempts(id),
-  "host.verify.detected" TEXT,
-  "load.ended_ms" TEXT,
-  "load.generator_busy" TEXT,
-  "load.link_speed_mbps" TEXT,
-  "load.link_utilization" TEXT,
-  "load.started_ms" TEXT,
-  "load.unsteady" TEXT,
-  "server.env.cores" TEXT,
-  "server.simulated" TEXT,
-  "verify.data_mode" TEXT,
-  "verify.detected" TEXT,
-  "vm.guest_id" TEXT
-);
-INSERT INTO result_facts SELECT attempt_id,
-  MAX(CASE WHEN key = 'host.verify.detected' THEN value END),
-  MAX(CASE WHEN key = 'load.ended_ms' THEN value END),
-  MAX(CASE WHEN key = 'load.generator_busy' THEN value END),
-  MAX(CASE WHEN key = 'load.link_speed_mbps' THEN value END),
-  MAX(CASE WHEN key = 'load.link_utilization' THEN value END),
-  MAX(CASE WHEN key = 'load.started_ms' THEN value END),
-  MAX(CASE WHEN key = 'load.unsteady' THEN value END),
-  MAX(CASE WHEN key = 'server.env.cores' THEN value END),
-  MAX(CASE WHEN key = 'server.simulated' THEN value END),
-  MAX(CASE WHEN key = 'verify.data_mode' THEN value END),
-  MAX(CASE WHEN key = 'verify.detected' THEN value END),
-  MAX(CASE WHEN key = 'vm.guest_id' THEN value END)
-FROM result_evidence GROUP BY attempt_id;
-DROP TRIGGER result_evidence_inserted;
-DROP TRIGGER result_evidence_updated;
-DROP TRIGGER result_evidence_deleted;
-DROP TABLE result_evidence;
-CREATE TRIGGER result_fact_inserted AFTER INSERT ON attempt_evidence
-WHEN NEW.key IN ('host.verify.detected', 'load.ended_ms', 'load.generator_busy', 'load.link_speed_mbps',
-  'load.link_utilization', 'load.started_ms', 'load.unsteady', 'server.env.cores',
-  'server.simulated', 'verify.data_mode', 'verify.detected', 'vm.guest_id')
-BEGIN
-  INSERT INTO result_facts (attempt_id) VALUES (NEW.attempt_id) ON CONFLICT DO NOTHING;
-  UPDATE result_facts SET
-  "host.verify.detected" = CASE WHEN NEW.key = 'host.verify.detected' THEN NEW.value ELSE "host.verify.detected" END,
-  "load.ended_ms" = CASE WHEN NEW.key = 'load.ended_ms' THEN NEW.value ELSE "load.ended_ms" END,
-  "load.generator_busy" = CASE WHEN NEW.key = 'load.generator_busy' THEN NEW.value ELSE "load.generator_busy" END,
-  "load.link_speed_mbps" = CASE WHEN NEW.key = 'load.link_speed_mbps' THEN NEW.value ELSE "load.link_speed_mbps" END,
-  "load.link_utilization" = CASE WHEN NEW.key = 'load.link_utilization' THEN NEW.value ELSE "load.link_utilization" END,
-  "load.started_ms" = CASE WHEN NEW.key = 'load.started_ms' THEN NEW.value ELSE "load.started_ms" END,
-  "load.unsteady" = CASE WHEN NEW.key = 'load.unsteady' THEN NEW.value ELSE "load.unsteady" END,
-  "server.env.cores" = CASE WHEN NEW.key = 'server.env.cores' THEN NEW.value ELSE "server.env.cores" END,
-  "server.simulated" = CASE WHEN NEW.key = 'server.simulated' THEN NEW.value ELSE "server.simulated" END,
-  "verify.data_mode" = CASE WHEN NEW.key = 'verify.data_mode' THEN NEW.value ELSE "verify.data_mode" END,
-  "verify.detected" = CASE WHEN NEW.key = 'verify.detected' THEN NEW.value ELSE "verify.detected" END,
-  "vm.guest_id" = CASE WHEN NEW.key = 'vm.guest_id' THEN NEW.value ELSE "vm.guest_id" END
-  WHERE attempt_id = NEW.attempt_id;
-END;
-CREATE TRIGGER result_fact_updated AFTER UPDATE ON attempt_evidence
-WHEN OLD.key IN ('host.verify.detected', 'load.ended_ms', 'load.generator_busy', 'load.link_speed_mbps',
-  'load.link_utilization', 'load.started_ms', 'load.unsteady', 'server.env.cores',
-  'server.simulated', 'verify.data_mode', 'verify.detected', 'vm.guest_id')
-  OR NEW.key IN ('host.verify.detected', 'load.ended_ms', 'load.generator_busy', 'load.link_speed_mbps',
-  'load.link_utilization', 'load.started_ms', 'load.unsteady', 'server.env.cores',
-  'server.simulated', 'verify.data_mode', 'verify.detected', 'vm.guest_id')
-BEGIN
-  UPDATE result_facts SET
-  "host.verify.detected" = CASE WHEN OLD.key = 'host.verify.detected' THEN NULL ELSE "host.verify.detected" END,
-  "load.ended_ms" = CASE WHEN OLD.key = 'load.ended_ms' THEN NULL ELSE "load.ended_ms" END,
-  "load.generator_busy" = CASE WHEN OLD.key = 'load.generator_busy' THEN NULL ELSE "load.generator_busy" END,
-  "load.link_speed_mbps" = CASE WHEN OLD.key = 'load.link_speed_mbps' THEN NULL ELSE "load.link_speed_mbps" END,
-  "load.link_utilization" = CASE WHEN OLD.key = 'load.link_utilization' THEN NULL ELSE "load.link_utilization" END,
-  "load.started_ms" = CASE WHEN OLD.key = 'load.started_ms' THEN NULL ELSE "load.started_ms" END,
-  "load.unsteady" = CASE WHEN OLD.key = 'load.unsteady' THEN NULL ELSE "load.unsteady" END,
-  "server.env.cores" = CASE WHEN OLD.key = 'server.env.cores' THEN NULL ELSE "server.env.cores" END,
-  "server.simulated" = CASE WHEN OLD.key = 'server.simulated' THEN NULL ELSE "server.simulated" END,
-  "verify.data_mode" = CASE WHEN OLD.key = 'verify.data_mode' THEN NULL ELSE "verify.data_mode" END,
-  "verify.detected" = CASE WHEN OLD.key = 'verify.detected' THEN NULL ELSE "verify.detected" END,
-  "vm.guest_id" = CASE WHEN OLD.key = 'vm.guest_id' THEN NULL ELSE "vm.guest_id" END
-  WHERE attempt_id = OLD.attempt_id;
-  INSERT INTO result_facts (attempt_id) SELECT NEW.attempt_id
-  WHERE NEW.key IN ('host.verify.detected', 'load.ended_ms', 'load.generator_busy', 'load.link_speed_mbps',
-  'load.link_utilization', 'load.started_ms', 'load.unsteady', 'server.env.cores',
-  'server.simulated', 'verify.data_mode', 'verify.detected', 'vm.guest_id')
-  ON CONFLICT DO NOTHING;
-  UPDATE result_facts SET
-  "host.verify.detected" = CASE WHEN NEW.key = 'host.verify.detected' THEN NEW.value ELSE "host.verify.detected" END,
-  "load.ended_ms" = CASE WHEN NEW.key = 'load.ended_ms' THEN NEW.value ELSE "load.ended_ms" END,
-  "load.generator_busy" = CASE WHEN NEW.key = 'load.generator_busy' THEN NEW.value ELSE "load.generator_busy" END,
-  "load.link_speed_mbps" = CASE WHEN NEW.key = 'load.link_speed_mbps' THEN NEW.value ELSE "load.link_speed_mbps" END,
-  "load.link_utilization" = CASE WHEN NEW.key = 'load.link_utilization' THEN NEW.value ELSE "load.link_utilization" END,
-  "load.started_ms" = CASE WHEN NEW.key = 'load.started_ms' THEN NEW.value ELSE "load.started_ms" END,
-  "load.unsteady" = CASE WHEN NEW.key = 'load.unsteady' THEN NEW.value ELSE "load.unsteady" END,
-  "server.env.cores" = CASE WHEN NEW.key = 'server.env.cores' THEN NEW.value ELSE "server.env.cores" END,
-  "server.simulated" = CASE WHEN NEW.key = 'server.simulated' THEN NEW.value ELSE "server.simulated" END,
-  "verify.data_mode" = CASE WHEN NEW.key = 'verify.data_mode' THEN NEW.value ELSE "verify.data_mode" END,
-  "verify.detected" = CASE WHEN NEW.key = 'verify.detected' THEN NEW.value ELSE "verify.detected" END,
-  "vm.guest_id" = CASE WHEN NEW.key = 'vm.guest_id' THEN NEW.value ELSE "vm.guest_id" END
-  WHERE attempt_id = NEW.attempt_id;
-END;
-CREATE TRIGGER result_fact_deleted AFTER DELETE ON attempt_evidence
-WHEN OLD.key IN ('host.verify.detected', 'load.ended_ms', 'load.generator_busy', 'load.link_speed_mbps',
-  'load.link_utilization', 'load.started_ms', 'load.unsteady', 'server.env.cores',
-  'server.simulated', 'verify.data_mode', 'verify.detected', 'vm.guest_id')
-BEGIN
-  UPDATE result_facts SET
-  "host.verify.detected" = CASE WHEN OLD.key = 'host.verify.detected' THEN NULL ELSE "host.verify.detected" END,
-  "load.ended_ms" = CASE WHEN OLD.key = 'load.ended_ms' THEN NULL ELSE "load.ended_ms" END,
-  "load.generator_busy" = CASE WHEN OLD.key = 'load.generator_busy' THEN NULL ELSE "load.generator_busy" END,
-  "load.link_speed_mbps" = CASE WHEN OLD.key = 'load.link_speed_mbps' THEN NULL ELSE "load.link_speed_mbps" END,
-  "load.link_utilization" = CASE WHEN OLD.key = 'load.link_utilization' THEN NULL ELSE "load.link_utilization" END,
-  "load.started_ms" = CASE WHEN OLD.key = 'load.started_ms' THEN NULL ELSE "load.started_ms" END,
-  "load.unsteady" = CASE WHEN OLD.key = 'load.unsteady' THEN NULL ELSE "load.unsteady" END,
-  "server.env.cores" = CASE WHEN OLD.key = 'server.env.cores' THEN NULL ELSE "server.env.cores" END,
-  "server.simulated" = CASE WHEN OLD.key = 'server.simulated' THEN NULL ELSE "server.simulated" END,
-  "verify.data_mode" = CASE WHEN OLD.key = 'verify.data_mode' THEN NULL ELSE "verify.data_mode" END,
-  "verify.detected" = CASE WHEN OLD.key = 'verify.detected' THEN NULL ELSE "verify.detected" END,
-  "vm.guest_id" = CASE WHEN OLD.key = 'vm.guest_id' THEN NULL ELSE "vm.guest_id" END
-  WHERE attempt_id = OLD.attempt_id;
-END;
-)sql",
+      ResultFactsMigration(),
   };
   return kMigrations;
 }
