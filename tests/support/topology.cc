@@ -17,36 +17,51 @@ namespace {
 
 // Holds an exclusive lock on a file shared by every test process while it
 // is alive: choosing a free control subnet and taking it is one step.
-class SubnetLock {
+class TopologyLock {
  public:
-  SubnetLock()
+  TopologyLock()
       : fd_(::open("/run/lock/iommuvm-topology.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
     if (fd_ >= 0) (void)::flock(fd_, LOCK_EX);
   }
-  ~SubnetLock() {
+  ~TopologyLock() {
     if (fd_ >= 0) ::close(fd_);
   }
-  SubnetLock(const SubnetLock&) = delete;
-  SubnetLock& operator=(const SubnetLock&) = delete;
+  TopologyLock(const TopologyLock&) = delete;
+  TopologyLock& operator=(const TopologyLock&) = delete;
 
  private:
   int fd_;
 };
 
-// The IPv4 addresses and routes of the root namespace, as `ip` prints them.
-std::string RootNamespaceAddressesAndRoutes() {
+// What `ip` prints for each of `commands`, one after another.
+std::string IpOutput(const std::vector<std::vector<std::string>>& commands) {
   std::string all;
-  for (const std::vector<std::string>& argv :
-       {std::vector<std::string>{"ip", "-4", "-o", "addr", "show"},
-        std::vector<std::string>{"ip", "-4", "route", "show", "table", "all"}}) {
+  for (const std::vector<std::string>& argv : commands) {
     LocalCommandRunner runner;
     CommandSpec spec;
     spec.argv = argv;
     spec.timeout = absl::Seconds(10);
     auto r = runner.Run(spec);
-    if (r.ok() && r->ok()) absl::StrAppend(&all, r->out, "\n");
+    if (r.ok() && r->ok()) absl::StrAppend(&all, "\n", r->out, "\n");
   }
   return all;
+}
+
+// `name`, or with a letter after it, so that no namespace or bridge of
+// that name is left from a killed test (its names, from another process
+// with the same pid % 10000, would make every step fail).
+std::string FreeName(const std::string& name) {
+  const std::string taken = IpOutput({{"ip", "-o", "link", "show"}, {"ip", "netns", "list"}});
+  auto free = [&](const std::string& n) {
+    return !absl::StrContains(taken, absl::StrCat(" ", n, "-br:")) &&
+           !absl::StrContains(taken, absl::StrCat("\n", n, "-sut")) &&
+           !absl::StrContains(taken, absl::StrCat("\n", n, "-cli"));
+  };
+  if (free(name)) return name;
+  for (char c = 'a'; c <= 'z'; ++c) {
+    if (free(name + c)) return name + c;
+  }
+  return name;
 }
 
 // "10.<net>." for the first <net> from the process's own (100 + pid % 100)
@@ -55,12 +70,12 @@ std::string RootNamespaceAddressesAndRoutes() {
 // would make the controller unreachable from one of the two without any
 // error, so a used subnet is never taken again.
 std::string FreeControlPrefix() {
-  const std::string used = RootNamespaceAddressesAndRoutes();
+  const std::string used =
+      IpOutput({{"ip", "-4", "-o", "addr", "show"}, {"ip", "-4", "route", "show", "table", "all"}});
   const int first = ::getpid() % 100;
   for (int i = 0; i < 100; ++i) {
     std::string prefix = absl::StrCat("10.", 100 + (first + i) % 100, ".");
-    if (!absl::StrContains(used, " " + prefix) && !absl::StartsWith(used, prefix) &&
-        !absl::StrContains(used, "\n" + prefix)) {
+    if (!absl::StrContains(used, " " + prefix) && !absl::StrContains(used, "\n" + prefix)) {
       return prefix;
     }
   }
@@ -74,7 +89,8 @@ Topology::Topology(const std::string& name) : name_(name) {
     status_ = absl::FailedPreconditionError("network namespaces need root");
     return;
   }
-  SubnetLock lock;  // until the bridge holds the chosen subnet
+  TopologyLock lock;  // until the bridge holds the chosen name and subnet
+  name_ = FreeName(name_);
   prefix_ = FreeControlPrefix();
   std::string br = name_ + "-br", d0 = name_ + "-d0", d1 = name_ + "-d1";
   std::string cs = name_ + "-cs", cs_peer = name_ + "-csp", cc = name_ + "-cc",

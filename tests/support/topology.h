@@ -5,6 +5,9 @@
 // a bridge in the root namespace (10.<net>.0.1) where the controller
 // listens: the control plane. Nothing leaves the machine. Removed on
 // destruction. Later fault tests cut and restore links with SetLink.
+// What a killed test left behind is never reused: <name> gets a letter
+// after it if its namespaces or bridge exist, and <net> is a subnet no
+// address or route of the root namespace has.
 
 #include <string>
 #include <vector>

@@ -231,8 +231,9 @@ TEST_F(TopologyTest, HostSettingsAreAppliedReadBackAndCompared) {
 // A topology left behind by a killed test keeps its bridge and subnet in
 // the root namespace. A new topology never takes a subnet in use: two
 // bridges with one /24 would route the controller's replies out of the
-// wrong one, and the agents would never register, with no error.
-TEST(TopologySubnetTest, ASubnetLeftBehindIsNotTakenAgain) {
+// wrong one, and the agents would never register, with no error. Nor a
+// name in use, where every step would fail.
+TEST(TopologySubnetTest, WhatATopologyLeftBehindHoldsIsNotTakenAgain) {
   if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
   Topology left_behind(absl::StrCat("lb", ::getpid() % 10000));
   ASSERT_TRUE(left_behind.status().ok()) << left_behind.status();
@@ -249,6 +250,10 @@ TEST(TopologySubnetTest, ASubnetLeftBehindIsNotTakenAgain) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NE(r->out.find(absl::StrCat("dev nx", ::getpid() % 10000, "-br")), std::string::npos)
       << r->out;
+  // Nor its names: a topology of the same name gets names of its own.
+  Topology same_name(absl::StrCat("lb", ::getpid() % 10000));
+  ASSERT_TRUE(same_name.status().ok()) << same_name.status();
+  EXPECT_NE(same_name.sut_ns(), left_behind.sut_ns());
 }
 
 }  // namespace
