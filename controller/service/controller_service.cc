@@ -176,25 +176,22 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
   if (!exp.ok()) return Done(ctx, exp.status());
   auto page = ParsePage(req->page_size(), req->page_token());
   if (!page.ok()) return Done(ctx, page.status());
-  auto runs = store_->ListRuns(id, page->after_index, page->size + 1);
-  if (!runs.ok()) return Done(ctx, runs.status());
-  resp->set_next_page_token(NextPageToken(*page, &*runs));
+  auto read = store_->RunsForResults(id, page->after_index, page->size + 1);
+  if (!read.ok()) return Done(ctx, read.status());
+  resp->set_next_page_token(NextPageToken(*page, &read->runs));
   if (req->page_token().empty() && !resp->next_page_token().empty()) {
     auto starts = store_->PageStarts(id, page->size);
     if (!starts.ok()) return Done(ctx, starts.status());
     for (int64_t after : *starts) resp->add_page_tokens(absl::StrCat(after));
   }
   std::vector<int64_t> ids;
-  for (const auto& r : *runs) ids.push_back(r.id);
-  auto attempts = store_->AttemptsOfRunsForResults(ids);
+  for (const auto& r : read->runs) ids.push_back(r.id);
   auto results = store_->ResultsOfRuns(ids);
-  for (const absl::Status& s : {attempts.status(), results.status()}) {
-    if (!s.ok()) return Done(ctx, s);
-  }
+  if (!results.ok()) return Done(ctx, results.status());
   // VM runs carry their guest's shape, from the spec they ran (the
   // scheduler's parsed copy, not a parse per page).
   auto parsed_spec = scheduler_->SpecOf(id);
-  for (auto& row : ToResultRows(*runs, *attempts, *results, store_)) {
+  for (auto& row : ToResultRows(read->runs, read->attempts, *results, store_)) {
     if (parsed_spec.ok()) {
       if (auto vm = (*parsed_spec)->vms.find(row.vm()); vm != (*parsed_spec)->vms.end()) {
         row.set_vm_shape(spec::VmShape(vm->second));

@@ -26,7 +26,7 @@ void AddRuns(const std::vector<store::RunRecord>& runs,
 v1::Agent ToProto(const scheduler::AgentView& a);
 // One row per run and measured operation; runs without results get one row.
 // Its attempts need the evidence of store::kResultEvidenceKeys only
-// (Store::AttemptsOfRunsForResults).
+// (Store::RunsForResults).
 std::vector<v1::ResultRow> ToResultRows(const std::vector<store::RunRecord>& runs,
                                         const std::vector<store::AttemptRecord>& attempts,
                                         const std::vector<store::ResultRecord>& results,

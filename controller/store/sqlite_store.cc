@@ -88,23 +88,44 @@ void ReadResultFacts(const Statement& st, int first, AttemptRecord& a) {
   }
 }
 
-AttemptRecord ReadAttempt(const Statement& st) {
+// kAttemptColumns from column `first` on.
+AttemptRecord ReadAttempt(const Statement& st, int first = 0) {
   AttemptRecord a;
-  a.id = st.Int(0);
-  a.run_id = st.Int(1);
-  a.experiment_id = st.Int(2);
-  a.number = static_cast<uint32_t>(st.Int(3));
-  a.state = store::ParseAttemptState(st.Text(4)).value_or(AttemptState::kFailed);
-  a.server_node = st.Text(5);
-  a.client_node = st.Text(6);
-  a.step_id = st.Text(7);
-  a.endpoint_host = st.Text(8);
-  a.endpoint_port = static_cast<uint32_t>(st.Int(9));
-  a.error = st.Text(10);
-  a.samples_reported = static_cast<uint64_t>(st.Int(11));
-  a.created = FromMs(st.Int(12));
-  a.updated = FromMs(st.Int(13));
+  a.id = st.Int(first + 0);
+  a.run_id = st.Int(first + 1);
+  a.experiment_id = st.Int(first + 2);
+  a.number = static_cast<uint32_t>(st.Int(first + 3));
+  a.state = store::ParseAttemptState(st.Text(first + 4)).value_or(AttemptState::kFailed);
+  a.server_node = st.Text(first + 5);
+  a.client_node = st.Text(first + 6);
+  a.step_id = st.Text(first + 7);
+  a.endpoint_host = st.Text(first + 8);
+  a.endpoint_port = static_cast<uint32_t>(st.Int(first + 9));
+  a.error = st.Text(first + 10);
+  a.samples_reported = static_cast<uint64_t>(st.Int(first + 11));
+  a.created = FromMs(st.Int(first + 12));
+  a.updated = FromMs(st.Int(first + 13));
   return a;
+}
+
+constexpr char kRunColumns[] =
+    "r.id, r.experiment_id, r.idx, r.iommu, r.workload, r.vm, r.repetition, r.state, r.error, "
+    "r.params";
+constexpr int kRunColumnCount = 10;
+
+RunRecord ReadRun(const Statement& st) {
+  RunRecord r;
+  r.id = st.Int(0);
+  r.experiment_id = st.Int(1);
+  r.point.index = static_cast<uint32_t>(st.Int(2));
+  r.point.iommu = static_cast<v1::IommuMode>(st.Int(3));
+  r.point.workload = st.Text(4);
+  r.point.vm = st.Text(5);
+  r.point.repetition = static_cast<uint32_t>(st.Int(6));
+  r.state = ParseRunState(st.Text(7)).value_or(RunState::kFailed);
+  r.error = st.Text(8);
+  r.point.params = DecodeMap(st.Text(9));
+  return r;
 }
 
 }  // namespace
@@ -241,26 +262,13 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string&
                                                               const std::vector<SqlArg>& args) {
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Statement * st,
-                   db_->Cached(absl::StrCat("SELECT id, experiment_id, idx, iommu, workload, vm, "
-                                            "repetition, state, error, params FROM runs ",
-                                            where)));
+                   db_->Cached(absl::StrCat("SELECT ", kRunColumns, " FROM runs r ", where)));
   BindArgs(*st, args);
   std::vector<RunRecord> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    RunRecord r;
-    r.id = st->Int(0);
-    r.experiment_id = st->Int(1);
-    r.point.index = static_cast<uint32_t>(st->Int(2));
-    r.point.iommu = static_cast<v1::IommuMode>(st->Int(3));
-    r.point.workload = st->Text(4);
-    r.point.vm = st->Text(5);
-    r.point.repetition = static_cast<uint32_t>(st->Int(6));
-    r.state = ParseRunState(st->Text(7)).value_or(RunState::kFailed);
-    r.error = st->Text(8);
-    r.point.params = DecodeMap(st->Text(9));
-    out.push_back(std::move(r));
+    out.push_back(ReadRun(*st));
   }
   return out;
 }
@@ -407,25 +415,28 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRuns(
       {JsonIds(run_ids)}, evidence_prefixes);
 }
 
-absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRunsForResults(
-    const std::vector<int64_t>& run_ids) {
+absl::StatusOr<Store::RunsWithLatestAttempts> SqliteStore::RunsForResults(int64_t experiment_id,
+                                                                          int64_t after_index,
+                                                                          int64_t limit) {
   std::lock_guard lock(mu_);
-  if (run_ids.empty()) return std::vector<AttemptRecord>();
-  // The evidence in the same join: one row per attempt (a pending one
-  // has none).
+  // The runs, their latest attempts and those attempts' result evidence in
+  // one join (a pending attempt has no facts row).
   static const std::string kQuery =
-      absl::StrCat("SELECT ", kAttemptColumns, ", ", ResultFactColumns(),
-                   " FROM attempts a JOIN runs r ON r.id = a.run_id LEFT JOIN result_facts f ON "
-                   "f.attempt_id = a.id WHERE a.run_id IN (SELECT value FROM json_each(?)) "
-                   "ORDER BY r.idx, a.number");
+      absl::StrCat("SELECT ", kRunColumns, ", ", kAttemptColumns, ", ", ResultFactColumns(),
+                   " FROM runs r LEFT JOIN attempts a ON a.run_id = r.id AND a.number = "
+                   "(SELECT MAX(number) FROM attempts m WHERE m.run_id = r.id) "
+                   "LEFT JOIN result_facts f ON f.attempt_id = a.id "
+                   "WHERE r.experiment_id = ? AND r.idx > ? ORDER BY r.idx LIMIT ?");
   ASSIGN_OR_RETURN(Statement * st, db_->Cached(kQuery));
-  st->BindAll(JsonIds(run_ids));
-  std::vector<AttemptRecord> out;
+  st->BindAll(experiment_id, after_index, limit);
+  RunsWithLatestAttempts out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    out.push_back(ReadAttempt(*st));
-    ReadResultFacts(*st, kAttemptColumnCount, out.back());
+    out.runs.push_back(ReadRun(*st));
+    if (st->IsNull(kRunColumnCount)) continue;  // never attempted
+    out.attempts.push_back(ReadAttempt(*st, kRunColumnCount));
+    ReadResultFacts(*st, kRunColumnCount + kAttemptColumnCount, out.attempts.back());
   }
   st->Reset();
   return out;

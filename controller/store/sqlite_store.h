@@ -53,8 +53,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRuns(
       const std::vector<int64_t>& run_ids,
       const std::vector<std::string>& evidence_prefixes) override;
-  absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRunsForResults(
-      const std::vector<int64_t>& run_ids) override;
+  absl::StatusOr<RunsWithLatestAttempts> RunsForResults(int64_t experiment_id, int64_t after_index,
+                                                        int64_t limit) override;
   absl::StatusOr<std::vector<ResultRecord>> ResultsOfRuns(
       const std::vector<int64_t>& run_ids) override;
   absl::StatusOr<std::vector<AttemptRecord>> ListAttempts(int64_t experiment_id) override;

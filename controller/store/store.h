@@ -321,10 +321,16 @@ class Store {
   // evidence keys starting with one of `evidence_prefixes` (all if empty).
   virtual absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRuns(
       const std::vector<int64_t>& run_ids, const std::vector<std::string>& evidence_prefixes) = 0;
-  // The same with the evidence keys of kResultEvidenceKeys: a page of
-  // result rows.
-  virtual absl::StatusOr<std::vector<AttemptRecord>> AttemptsOfRunsForResults(
-      const std::vector<int64_t>& run_ids) = 0;
+  // A page of runs for result rows: the runs ListRuns(experiment_id,
+  // after_index, limit) gives, with each one's latest attempt (none before
+  // its first) carrying the evidence of kResultEvidenceKeys, in one read.
+  struct RunsWithLatestAttempts {
+    std::vector<RunRecord> runs;
+    std::vector<AttemptRecord> attempts;
+  };
+  virtual absl::StatusOr<RunsWithLatestAttempts> RunsForResults(int64_t experiment_id,
+                                                                int64_t after_index,
+                                                                int64_t limit) = 0;
   // The attempt with this id (NotFound if none).
   virtual absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) = 0;
   // Every attempt not in a terminal state, oldest experiment and run first.

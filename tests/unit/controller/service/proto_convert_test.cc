@@ -108,8 +108,10 @@ TEST(ProtoConvertTest, AnUnsteadyRunIsMarkedInResultRowsAndTheResultsView) {
   EXPECT_FALSE(rows[0].bottleneck().empty());
   // A page of rows reads only the evidence rows need
   // (store::kResultEvidenceKeys), and says the same.
-  auto paged = ToResultRows(*s->ListRuns(a.experiment_id), *s->AttemptsOfRunsForResults({a.run_id}),
-                            *s->ResultsOfRuns({a.run_id}), s.get());
+  auto page = s->RunsForResults(a.experiment_id, -1, 1000);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_EQ(page->runs.size(), 1u);
+  auto paged = ToResultRows(page->runs, page->attempts, *s->ResultsOfRuns({a.run_id}), s.get());
   ASSERT_EQ(paged.size(), 1u);
   EXPECT_EQ(paged[0].SerializeAsString(), rows[0].SerializeAsString());
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "common/sqlite.h"
 #include "controller/store/migrations.h"
 #include "tests/support/status_matchers.h"
@@ -132,10 +133,11 @@ TEST_F(SqliteStoreTest, ResultEvidenceOfASchema11DatabaseBecomesItsResultFacts) 
                 IsOk());
   }
   auto s = *SqliteStore::Open(path_, &clock_);
-  auto attempts = *s->AttemptsOfRunsForResults({1});
-  ASSERT_EQ(attempts.size(), 1u);
-  EXPECT_EQ(attempts[0].evidence, (std::map<std::string, std::string>{
-                                      {"load.started_ms", "1000"}, {"verify.detected", "strict"}}));
+  auto page = *s->RunsForResults(1, -1, 1000);
+  ASSERT_EQ(page.attempts.size(), 1u);
+  EXPECT_EQ(page.attempts[0].evidence,
+            (std::map<std::string, std::string>{{"load.started_ms", "1000"},
+                                                {"verify.detected", "strict"}}));
 }
 
 // A client may ask for every page of results at once: where each page
@@ -167,6 +169,54 @@ TEST_F(SqliteStoreTest, PageStartsAreTheLastIndexBeforeEachLaterPage) {
   ASSERT_THAT(starts, IsOk());
   for (int64_t after : *starts) {
     EXPECT_EQ((*s->ListRuns(uneven, after, 10)).front().point.index, after + 1);
+  }
+}
+
+// A page of results reads its runs with each one's latest attempt and
+// that attempt's result evidence in one statement.
+TEST_F(SqliteStoreTest, RunsForResultsGivesAPageOfRunsWithTheirLatestAttempts) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  NewExperiment e;
+  e.name = "r";
+  for (uint32_t i = 0; i < 3; ++i) {
+    RunRecord r;
+    r.point.index = i;
+    r.point.workload = "w";
+    r.point.vm = "bare-metal";
+    r.point.repetition = 1;
+    r.point.params = {{"clients", absl::StrCat(i)}};
+    e.runs.push_back(r);
+  }
+  int64_t id = *s->CreateExperiment(e);
+  std::vector<RunRecord> runs = *s->ListRuns(id);
+  // Run 1 failed once and is tried again; its first attempt carries evidence.
+  AttemptRecord first = (*s->AttemptsOfRuns({runs[1].id}, {}))[0];
+  Mutation m;
+  AttemptUpdate u;
+  u.attempt_id = first.id;
+  u.from = AttemptState::kPending;
+  u.to = AttemptState::kFailed;
+  u.evidence = {{"verify.detected", "strict"}};
+  m.attempts.push_back(u);
+  m.new_attempts.push_back(runs[1].id);
+  ASSERT_THAT(s->Apply(m), IsOk());
+
+  auto page = s->RunsForResults(id, 0, 2);  // after run 0, two runs
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->runs.size(), 2u);
+  EXPECT_EQ(page->runs[0].point.index, 1u);
+  EXPECT_EQ(page->runs[1].point.index, 2u);
+  EXPECT_EQ(page->runs[0].point.params, runs[1].point.params);
+  ASSERT_EQ(page->attempts.size(), 2u);
+  EXPECT_EQ(page->attempts[0].run_id, runs[1].id);
+  EXPECT_EQ(page->attempts[0].number, 2u);  // the retry, not the failed one
+  EXPECT_TRUE(page->attempts[0].evidence.empty());
+  EXPECT_EQ(page->attempts[1].run_id, runs[2].id);
+  // The same runs as ListRuns reads.
+  auto listed = *s->ListRuns(id, 0, 2);
+  for (size_t i = 0; i < listed.size(); ++i) {
+    EXPECT_EQ(page->runs[i].id, listed[i].id);
+    EXPECT_EQ(page->runs[i].state, listed[i].state);
   }
 }
 
