@@ -16,7 +16,8 @@ namespace iommuvm::testing {
 namespace {
 
 // Holds an exclusive lock on a file shared by every test process while it
-// is alive: choosing a free control subnet and taking it is one step.
+// is alive: choosing a free name and control subnet and taking them is
+// one step.
 class TopologyLock {
  public:
   TopologyLock()
@@ -33,16 +34,27 @@ class TopologyLock {
   int fd_;
 };
 
+// What `argv` prints, or why it failed.
+absl::StatusOr<std::string> Output(const std::vector<std::string>& argv, absl::Duration timeout) {
+  LocalCommandRunner runner;
+  CommandSpec spec;
+  spec.argv = argv;
+  spec.timeout = timeout;
+  auto r = runner.Run(spec);
+  if (!r.ok()) return r.status();
+  if (!r->ok()) {
+    return absl::InternalError(
+        absl::StrCat(absl::StrJoin(argv, " "), ": ", r->Describe(argv.front())));
+  }
+  return std::move(r->out);
+}
+
 // What `ip` prints for each of `commands`, one after another.
 std::string IpOutput(const std::vector<std::vector<std::string>>& commands) {
   std::string all;
   for (const std::vector<std::string>& argv : commands) {
-    LocalCommandRunner runner;
-    CommandSpec spec;
-    spec.argv = argv;
-    spec.timeout = absl::Seconds(10);
-    auto r = runner.Run(spec);
-    if (r.ok() && r->ok()) absl::StrAppend(&all, "\n", r->out, "\n");
+    auto out = Output(argv, absl::Seconds(10));
+    if (out.ok()) absl::StrAppend(&all, "\n", *out, "\n");
   }
   return all;
 }
@@ -159,16 +171,7 @@ Topology::~Topology() {
 }
 
 absl::Status Topology::Run(const std::vector<std::string>& argv) const {
-  LocalCommandRunner runner;
-  CommandSpec spec;
-  spec.argv = argv;
-  spec.timeout = absl::Seconds(10);
-  auto r = runner.Run(spec);
-  if (!r.ok()) return r.status();
-  if (!r->ok()) {
-    return absl::InternalError(absl::StrCat(absl::StrJoin(argv, " "), ": ", r->Describe("ip")));
-  }
-  return absl::OkStatus();
+  return Output(argv, absl::Seconds(10)).status();
 }
 
 std::vector<std::string> Topology::In(const std::string& ns) const {
@@ -177,14 +180,11 @@ std::vector<std::string> Topology::In(const std::string& ns) const {
 
 int64_t Topology::Counter(const std::string& ns, const std::string& iface,
                           const std::string& name) const {
-  LocalCommandRunner runner;
-  CommandSpec spec;
-  spec.argv = In(ns);
-  spec.argv.insert(spec.argv.end(), {"cat", "/sys/class/net/" + iface + "/statistics/" + name});
-  spec.timeout = absl::Seconds(5);
-  auto r = runner.Run(spec);
+  std::vector<std::string> argv = In(ns);
+  argv.insert(argv.end(), {"cat", "/sys/class/net/" + iface + "/statistics/" + name});
+  auto out = Output(argv, absl::Seconds(5));
   int64_t v = -1;
-  if (r.ok() && r->ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(r->out), &v);
+  if (out.ok()) (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*out), &v);
   return v;
 }
 
