@@ -79,11 +79,11 @@ std::string Statement::Text(int col) const {
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, bool create,
-                                                         bool read_only) {
+                                                         bool read_only, Threads threads) {
   sqlite3* db = nullptr;
   int flags =
       read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-  flags |= SQLITE_OPEN_FULLMUTEX;
+  flags |= threads == Threads::kShared ? SQLITE_OPEN_FULLMUTEX : SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = absl::StrCat("cannot open database ", path, ": ",
@@ -180,6 +180,10 @@ absl::StatusOr<Statement*> Database::Cached(absl::string_view sql) {
   }
   it->second->Reset();
   return it->second.get();
+}
+
+void Database::ResetCached() {
+  for (auto& [sql, st] : cached_) st->Reset();
 }
 
 absl::StatusOr<int64_t> Database::QueryInt(absl::string_view sql) {

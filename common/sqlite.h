@@ -75,8 +75,12 @@ class Database {
   // Opens (creating if `create`) the database at `path` with foreign keys
   // on and a 5 s busy timeout. Writes nothing; FailedPrecondition when a
   // writable open yields a read-only database.
+  // kOneAtATime: the caller never uses the connection from two threads at
+  // once, so SQLite's own mutex (taken on every column read) is left out.
+  enum class Threads { kShared, kOneAtATime };
   static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path, bool create = true,
-                                                        bool read_only = false);
+                                                        bool read_only = false,
+                                                        Threads threads = Threads::kShared);
   ~Database();
 
   // WAL journal, readers never block the writer. kSyncEachCommit
@@ -96,6 +100,8 @@ class Database {
   // executing. The pointer stays valid until the database closes; callers
   // serialize use (one user at a time per statement).
   absl::StatusOr<Statement*> Cached(absl::string_view sql);
+  // Resets every cached statement: none keeps a read transaction open.
+  void ResetCached();
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   int Changes() const { return sqlite3_changes(db_); }
   // Runs a query returning one integer (0 when there is no row).

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -140,6 +141,11 @@ void BindArgs(Statement& st, const std::vector<SqlArg>& args) {
   }
 }
 
+SqliteStore::SqliteStore(std::unique_ptr<sqlite::Database> db, const Clock* clock)
+    : db_(std::move(db)),
+      readers_(db_->path(), std::max(2u, std::thread::hardware_concurrency())),
+      clock_(clock) {}
+
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                                const Clock* clock) {
   ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path));
@@ -220,21 +226,21 @@ absl::Status SqliteStore::InsertRun(int64_t experiment_id, const spec::RunPoint&
 }
 
 absl::StatusOr<ExperimentRecord> SqliteStore::GetExperiment(int64_t id) {
-  std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(Statement st,
-                   db_->Prepare("SELECT id, name, spec_yaml, spec_sha256, state, created_ms, "
-                                "finished_ms FROM experiments WHERE id = ?"));
-  st.BindAll(id);
-  ASSIGN_OR_RETURN(bool row, st.Step());
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
+  ASSIGN_OR_RETURN(Statement * st,
+                   db->Cached("SELECT id, name, spec_yaml, spec_sha256, state, created_ms, "
+                              "finished_ms FROM experiments WHERE id = ?"));
+  st->BindAll(id);
+  ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return absl::NotFoundError(absl::StrCat("no experiment ", id));
   ExperimentRecord e;
-  e.id = st.Int(0);
-  e.name = st.Text(1);
-  e.spec_yaml = st.Text(2);
-  e.spec_sha256 = st.Text(3);
-  e.state = ParseExperimentState(st.Text(4)).value_or(ExperimentState::kFailed);
-  e.created = FromMs(st.Int(5));
-  if (!st.IsNull(6)) e.finished = FromMs(st.Int(6));
+  e.id = st->Int(0);
+  e.name = st->Text(1);
+  e.spec_yaml = st->Text(2);
+  e.spec_sha256 = st->Text(3);
+  e.state = ParseExperimentState(st->Text(4)).value_or(ExperimentState::kFailed);
+  e.created = FromMs(st->Int(5));
+  if (!st->IsNull(6)) e.finished = FromMs(st->Int(6));
   return e;
 }
 
@@ -260,9 +266,9 @@ absl::StatusOr<std::vector<ExperimentRecord>> SqliteStore::ListExperiments() {
 
 absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string& where,
                                                               const std::vector<SqlArg>& args) {
-  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   ASSIGN_OR_RETURN(Statement * st,
-                   db_->Cached(absl::StrCat("SELECT ", kRunColumns, " FROM runs r ", where)));
+                   db->Cached(absl::StrCat("SELECT ", kRunColumns, " FROM runs r ", where)));
   BindArgs(*st, args);
   std::vector<RunRecord> out;
   while (true) {
@@ -285,14 +291,14 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::ListRuns(int64_t experiment_
 
 absl::StatusOr<std::vector<int64_t>> SqliteStore::PageStarts(int64_t experiment_id,
                                                              int64_t page_size) {
-  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   // Every page_size-th run's index, but the last run's (no page after it).
   // A plan's indexes are 0..n-1: then they follow from the count (a window
   // function over the runs took 12 ms at 10k); else from the index, read
   // through once.
   std::vector<int64_t> out;
-  ASSIGN_OR_RETURN(Statement * range, db_->Cached("SELECT COUNT(*), MIN(idx), MAX(idx) FROM runs "
-                                                  "WHERE experiment_id = ?"));
+  ASSIGN_OR_RETURN(Statement * range, db->Cached("SELECT COUNT(*), MIN(idx), MAX(idx) FROM runs "
+                                                 "WHERE experiment_id = ?"));
   range->BindAll(experiment_id);
   ASSIGN_OR_RETURN(bool row, range->Step());
   int64_t count = row ? range->Int(0) : 0, first = row ? range->Int(1) : 0,
@@ -304,7 +310,7 @@ absl::StatusOr<std::vector<int64_t>> SqliteStore::PageStarts(int64_t experiment_
     return out;
   }
   ASSIGN_OR_RETURN(Statement * st,
-                   db_->Cached("SELECT idx FROM runs WHERE experiment_id = ? ORDER BY idx"));
+                   db->Cached("SELECT idx FROM runs WHERE experiment_id = ? ORDER BY idx"));
   st->BindAll(experiment_id);
   for (int64_t n = 1;; ++n) {
     ASSIGN_OR_RETURN(bool more, st->Step());
@@ -333,9 +339,9 @@ absl::StatusOr<RunRecord> SqliteStore::GetRun(int64_t run_id) {
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
-    const std::string& where, const std::vector<SqlArg>& args,
+    sqlite::Database& db, const std::string& where, const std::vector<SqlArg>& args,
     const std::optional<std::vector<std::string>>& evidence) {
-  ASSIGN_OR_RETURN(Statement * st, db_->Cached(absl::StrCat(
+  ASSIGN_OR_RETURN(Statement * st, db.Cached(absl::StrCat(
                                        "SELECT ", kAttemptColumns,
                                        " FROM attempts a JOIN runs r ON r.id = a.run_id ", where)));
   BindArgs(*st, args);
@@ -348,7 +354,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
   st->Reset();
   if (!evidence) return out;
   if (evidence->empty()) {
-    RETURN_IF_ERROR(AddEvidence(out,
+    RETURN_IF_ERROR(AddEvidence(db, out,
                                 "SELECT e.attempt_id, e.key, e.value FROM json_each(?1) j "
                                 "CROSS JOIN attempt_evidence e WHERE e.attempt_id = j.value",
                                 {}));
@@ -364,7 +370,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
                     JsonEscape(end), "]");
   }
   ranges += "]";
-  RETURN_IF_ERROR(AddEvidence(out,
+  RETURN_IF_ERROR(AddEvidence(db, out,
                               "SELECT e.attempt_id, e.key, e.value FROM json_each(?1) j "
                               "CROSS JOIN json_each(?2) p CROSS JOIN attempt_evidence e "
                               "WHERE e.attempt_id = j.value AND e.key >= p.value ->> 0 "
@@ -373,7 +379,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::QueryAttempts(
   return out;
 }
 
-absl::Status SqliteStore::AddEvidence(std::vector<AttemptRecord>& attempts,
+absl::Status SqliteStore::AddEvidence(sqlite::Database& db, std::vector<AttemptRecord>& attempts,
                                       const std::string& query,
                                       const std::vector<SqlArg>& more_args) {
   std::unordered_map<int64_t, AttemptRecord*> by_id;
@@ -388,7 +394,7 @@ absl::Status SqliteStore::AddEvidence(std::vector<AttemptRecord>& attempts,
   // pages are read once (a page of 1,000 attempts' evidence is more than
   // SQLite's page cache holds; a query per prefix read each page again).
   std::sort(ids.begin(), ids.end());
-  ASSIGN_OR_RETURN(Statement * ev, db_->Cached(query));
+  ASSIGN_OR_RETURN(Statement * ev, db.Cached(query));
   std::vector<SqlArg> args = {JsonIds(ids)};
   args.insert(args.end(), more_args.begin(), more_args.end());
   BindArgs(*ev, args);
@@ -402,23 +408,23 @@ absl::Status SqliteStore::AddEvidence(std::vector<AttemptRecord>& attempts,
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ListAttempts(int64_t experiment_id) {
   std::lock_guard lock(mu_);
-  return QueryAttempts("WHERE r.experiment_id = ? ORDER BY r.idx, a.number", {experiment_id},
+  return QueryAttempts(*db_, "WHERE r.experiment_id = ? ORDER BY r.idx, a.number", {experiment_id},
                        kAllEvidence);
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::AttemptsOfRuns(
     const std::vector<int64_t>& run_ids, const std::vector<std::string>& evidence_prefixes) {
-  std::lock_guard lock(mu_);
   if (run_ids.empty()) return std::vector<AttemptRecord>();
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   return QueryAttempts(
-      "WHERE a.run_id IN (SELECT value FROM json_each(?)) ORDER BY r.idx, a.number",
+      *db, "WHERE a.run_id IN (SELECT value FROM json_each(?)) ORDER BY r.idx, a.number",
       {JsonIds(run_ids)}, evidence_prefixes);
 }
 
 absl::StatusOr<Store::RunsWithLatestAttempts> SqliteStore::RunsForResults(int64_t experiment_id,
                                                                           int64_t after_index,
                                                                           int64_t limit) {
-  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   // The runs, their latest attempts and those attempts' result evidence in
   // one join (a pending attempt has no facts row).
   static const std::string kQuery =
@@ -427,7 +433,7 @@ absl::StatusOr<Store::RunsWithLatestAttempts> SqliteStore::RunsForResults(int64_
                    "(SELECT MAX(number) FROM attempts m WHERE m.run_id = r.id) "
                    "LEFT JOIN result_facts f ON f.attempt_id = a.id "
                    "WHERE r.experiment_id = ? AND r.idx > ? ORDER BY r.idx LIMIT ?");
-  ASSIGN_OR_RETURN(Statement * st, db_->Cached(kQuery));
+  ASSIGN_OR_RETURN(Statement * st, db->Cached(kQuery));
   st->BindAll(experiment_id, after_index, limit);
   RunsWithLatestAttempts out;
   while (true) {
@@ -444,7 +450,7 @@ absl::StatusOr<Store::RunsWithLatestAttempts> SqliteStore::RunsForResults(int64_
 
 absl::StatusOr<AttemptRecord> SqliteStore::GetAttempt(int64_t attempt_id) {
   std::lock_guard lock(mu_);
-  ASSIGN_OR_RETURN(auto found, QueryAttempts("WHERE a.id = ?", {attempt_id}, kAllEvidence));
+  ASSIGN_OR_RETURN(auto found, QueryAttempts(*db_, "WHERE a.id = ?", {attempt_id}, kAllEvidence));
   if (found.empty()) return absl::NotFoundError(absl::StrCat("no attempt ", attempt_id));
   return found.front();
 }
@@ -455,7 +461,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::OpenAttempts() {
   static const std::string kWhere = absl::StrCat(
       "WHERE a.state IN (", SqlStateList([](AttemptState s) { return !IsTerminal(s); }), ") ",
       "ORDER BY r.experiment_id, r.idx, a.number");
-  return QueryAttempts(kWhere, {}, kAllEvidence);
+  return QueryAttempts(*db_, kWhere, {}, kAllEvidence);
 }
 
 absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ActiveAttempts() {
@@ -464,7 +470,7 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ActiveAttempts() {
       "WHERE a.state IN (",
       SqlStateList([](AttemptState s) { return s != AttemptState::kPending && !IsTerminal(s); }),
       ") ORDER BY a.id");
-  return QueryAttempts(kWhere, {}, kAllEvidence);
+  return QueryAttempts(*db_, kWhere, {}, kAllEvidence);
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::PendingAttempts(

@@ -1,6 +1,8 @@
 #pragma once
 // Store on one SQLite file (WAL, numbered migrations). Thread-safe: every
-// call is serialized on one connection.
+// write, and every read a write path depends on, is serialized on one
+// connection; the reads that serve pages (runs, results, attempts of runs,
+// samples) borrow read-only connections and run beside it and each other.
 
 #include <memory>
 #include <mutex>
@@ -10,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/sqlite.h"
+#include "common/sqlite_readers.h"
 #include "controller/store/store.h"
 
 namespace iommuvm::store {
@@ -87,8 +90,7 @@ class SqliteStore final : public Store {
   int schema_version() const { return schema_version_; }
 
  private:
-  SqliteStore(std::unique_ptr<sqlite::Database> db, const Clock* clock)
-      : db_(std::move(db)), clock_(clock) {}
+  SqliteStore(std::unique_ptr<sqlite::Database> db, const Clock* clock);
   absl::Status Migrate();
   // Nodes matching `where` (its one ? bound to `arg` unless that is empty).
   absl::StatusOr<std::vector<NodeRecord>> QueryNodes(const std::string& where,
@@ -99,16 +101,16 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::map<RunState, int64_t>> CountRunStates(int64_t experiment_id);
   // Attempts matching `where` (its ? bound to `args`), with the evidence
   // keys that start with one of `evidence` (every key when it is empty;
-  // none when there is no list). mu_ held.
+  // none when there is no list), read through `db` (mu_ held for db_).
   absl::StatusOr<std::vector<AttemptRecord>> QueryAttempts(
-      const std::string& where, const std::vector<SqlArg>& args,
+      sqlite::Database& db, const std::string& where, const std::vector<SqlArg>& args,
       const std::optional<std::vector<std::string>>& evidence);
   // Adds to `attempts` the evidence rows (attempt id, key, value) `query`
   // returns with ?1 bound to the attempts' ids as a JSON array. A pending
   // attempt of many has none (it gets its first on assignment): not looked
-  // up (most runs of a big experiment wait). mu_ held.
-  absl::Status AddEvidence(std::vector<AttemptRecord>& attempts, const std::string& query,
-                           const std::vector<SqlArg>& more_args);
+  // up (most runs of a big experiment wait).
+  absl::Status AddEvidence(sqlite::Database& db, std::vector<AttemptRecord>& attempts,
+                           const std::string& query, const std::vector<SqlArg>& more_args);
   absl::Status ApplyAttemptUpdate(const AttemptUpdate& u, int64_t now_ms);
   // Stores the ended attempt's sample count and the means over its
   // SampleWindowOf (sample_summaries, sample_means). mu_ held, in a
@@ -134,8 +136,11 @@ class SqliteStore final : public Store {
       "latency_mean_us, latency_min_us, latency_p50_us, latency_p90_us, latency_p95_us, "
       "latency_p99_us, latency_p999_us, latency_max_us, requests, errors, duration_s";
 
-  std::mutex mu_;
+  std::mutex mu_;  // db_'s
   std::unique_ptr<sqlite::Database> db_;
+  // For the page reads: two pages of `results` are read on two cores, and
+  // neither waits for ingest's commits.
+  sqlite::Readers readers_;
   const Clock* clock_;
   int schema_version_ = 0;
 };

@@ -37,10 +37,10 @@ std::string WindowJson(size_t position, const SampleWindow& w) {
 
 absl::StatusOr<std::vector<ResultRecord>> SqliteStore::QueryResults(
     const std::string& where, const std::vector<SqlArg>& args) {
-  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   ASSIGN_OR_RETURN(Statement * statement,
-                   db_->Cached(absl::StrCat("SELECT ", kResultColumns, " FROM run_results ", where,
-                                            " ORDER BY run_id, id")));
+                   db->Cached(absl::StrCat("SELECT ", kResultColumns, " FROM run_results ", where,
+                                           " ORDER BY run_id, id")));
   Statement& st = *statement;
   BindArgs(st, args);
   std::vector<ResultRecord> out;
@@ -132,7 +132,7 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
   names_json += "]";
   std::vector<int64_t> ids;
   for (const SampleWindow& w : windows) ids.push_back(w.attempt_id);
-  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   // Windows by position; an attempt may appear in several.
   std::unordered_multimap<int64_t, size_t> by_attempt;
   for (size_t i = 0; i < windows.size(); ++i) by_attempt.emplace(windows[i].attempt_id, i);
@@ -142,9 +142,9 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
   std::vector<bool> stored(windows.size(), false);
   std::vector<int64_t> stored_ids;
   ASSIGN_OR_RETURN(Statement * summaries,
-                   db_->Cached("SELECT s.attempt_id, s.agent_id, s.from_ms, s.to_ms, s.samples "
-                               "FROM json_each(?) j CROSS JOIN sample_summaries s "
-                               "WHERE s.attempt_id = j.value"));
+                   db->Cached("SELECT s.attempt_id, s.agent_id, s.from_ms, s.to_ms, s.samples "
+                              "FROM json_each(?) j CROSS JOIN sample_summaries s "
+                              "WHERE s.attempt_id = j.value"));
   summaries->BindAll(JsonIds(ids));
   while (true) {
     ASSIGN_OR_RETURN(bool row, summaries->Step());
@@ -163,9 +163,9 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
   }
   if (!stored_ids.empty()) {
     ASSIGN_OR_RETURN(Statement * means,
-                     db_->Cached("SELECT m.attempt_id, m.name, m.mean FROM json_each(?1) j "
-                                 "CROSS JOIN sample_means m WHERE m.attempt_id = j.value AND "
-                                 "(?2 = '[]' OR m.name IN (SELECT value FROM json_each(?2)))"));
+                     db->Cached("SELECT m.attempt_id, m.name, m.mean FROM json_each(?1) j "
+                                "CROSS JOIN sample_means m WHERE m.attempt_id = j.value AND "
+                                "(?2 = '[]' OR m.name IN (SELECT value FROM json_each(?2)))"));
     means->BindAll(JsonIds(stored_ids), names_json);
     while (true) {
       ASSIGN_OR_RETURN(bool row, means->Step());
@@ -190,8 +190,8 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
   json += "]";
   if (live_ids.empty()) return out;
   ASSIGN_OR_RETURN(Statement * counts,
-                   db_->Cached("SELECT attempt_id, COUNT(*) FROM metric_samples WHERE attempt_id "
-                               "IN (SELECT value FROM json_each(?)) GROUP BY attempt_id"));
+                   db->Cached("SELECT attempt_id, COUNT(*) FROM metric_samples WHERE attempt_id "
+                              "IN (SELECT value FROM json_each(?)) GROUP BY attempt_id"));
   counts->BindAll(JsonIds(live_ids));
   while (true) {
     ASSIGN_OR_RETURN(bool row, counts->Step());
@@ -201,7 +201,7 @@ absl::StatusOr<std::vector<SampleSummary>> SqliteStore::SummarizeSamples(
       if (!stored[it->second]) out[it->second].count = counts->Int(1);
     }
   }
-  ASSIGN_OR_RETURN(Statement * means, db_->Cached(kWindowMeansQuery));
+  ASSIGN_OR_RETURN(Statement * means, db->Cached(kWindowMeansQuery));
   means->BindAll(json, names_json);
   while (true) {
     ASSIGN_OR_RETURN(bool row, means->Step());
