@@ -2,6 +2,7 @@
 // Helpers shared by the commands: argument parsing with the common
 // options, --help text, and time formatting.
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -55,15 +56,16 @@ std::optional<Format> FormatOf(Context& ctx, const Args& args);
 std::optional<int64_t> ExperimentId(Context& ctx, const std::string& text);
 // `c` with the deadline of the CLI's one-shot calls (30 s).
 grpc::ClientContext* WithDeadline(grpc::ClientContext* c);
+// Each page, in order, as it arrives (on the caller's thread, while later
+// pages are still being fetched).
+using ResultPageHandler = std::function<void(v1::GetResultsResponse& page)>;
 // The result pages of experiment `id`, parsed onto `arena` (which owns
 // them: no copy of a row, and no allocation of its own per field), or
 // with no arena on the heap, the caller's to delete; nullopt after
-// printing why not (and nothing to delete).
+// printing why not (and nothing to delete; `on_page` may have seen some).
 std::optional<std::vector<v1::GetResultsResponse*>> FetchResultPages(
     Context& ctx, v1::ControllerService::StubInterface* stub, const std::string& address,
-    int64_t id, google::protobuf::Arena* arena);
-// Every row of `pages`, in order.
-std::vector<const v1::ResultRow*> RowsOf(const std::vector<v1::GetResultsResponse*>& pages);
+    int64_t id, google::protobuf::Arena* arena, const ResultPageHandler& on_page);
 // The result rows of experiment `id`; nullopt after printing why not.
 std::optional<std::vector<v1::ResultRow>> FetchResults(Context& ctx,
                                                        v1::ControllerService::StubInterface* stub,

@@ -155,9 +155,6 @@ int Status(Context& ctx, const std::vector<std::string>& argv) {
 
 bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
                   const std::string& address, int64_t id, Format format) {
-  google::protobuf::Arena arena;
-  auto pages = FetchResultPages(ctx, stub, address, id, &arena);
-  if (!pages) return false;
   // `verified` is the mode the node's probe saw (for `current`, what the
   // node runs; otherwise the requested mode, proven).
   Table t({{"run", true},
@@ -183,34 +180,38 @@ bool PrintResults(Context& ctx, v1::ControllerService::StubInterface* stub,
            {"bottleneck"},
            {"simulated"},
            {"limits"}});
-  for (const v1::ResultRow* row : RowsOf(*pages)) {
-    const v1::ResultRow& r = *row;
-    bool has = r.has_result();
-    const v1::OperationResult& o = r.result();
-    t.AddRow({absl::StrCat(r.run_index()),
-              iommu::IommuModeName(r.iommu()),
-              r.detected_mode(),
-              r.workload(),
-              r.vm(),
-              Params(r.params()),
-              absl::StrCat(r.repetition()),
-              has ? o.operation() : "",
-              has ? Fixed(o.throughput_ops(), 1) : "",
-              has ? Fixed(o.throughput_bytes() * 8 / 1e9, 3) : "",
-              has ? Fixed(o.latency_p50_us(), 1) : "",
-              has ? Fixed(o.latency_p99_us(), 1) : "",
-              has ? Fixed(o.latency_max_us(), 1) : "",
-              Fixed(r.server_cpu_utilization() * 100, 1),
-              Fixed(r.server_interrupts_per_second(), 0),
-              Fixed(r.server_packets_per_second(), 0),
-              absl::StrCat(r.metric_samples()),
-              std::string(StateName(r.state())),
-              r.error(),
-              r.unsteady(),
-              r.bottleneck(),
-              r.simulated() ? "SIMULATED" : "",
-              r.bottleneck_evidence()});
-  }
+  // Each page's rows are laid out while the next pages are fetched.
+  auto add_rows = [&](const v1::GetResultsResponse& page) {
+    for (const v1::ResultRow& r : page.rows()) {
+      bool has = r.has_result();
+      const v1::OperationResult& o = r.result();
+      t.AddRow({absl::StrCat(r.run_index()),
+                iommu::IommuModeName(r.iommu()),
+                r.detected_mode(),
+                r.workload(),
+                r.vm(),
+                Params(r.params()),
+                absl::StrCat(r.repetition()),
+                has ? o.operation() : "",
+                has ? Fixed(o.throughput_ops(), 1) : "",
+                has ? Fixed(o.throughput_bytes() * 8 / 1e9, 3) : "",
+                has ? Fixed(o.latency_p50_us(), 1) : "",
+                has ? Fixed(o.latency_p99_us(), 1) : "",
+                has ? Fixed(o.latency_max_us(), 1) : "",
+                Fixed(r.server_cpu_utilization() * 100, 1),
+                Fixed(r.server_interrupts_per_second(), 0),
+                Fixed(r.server_packets_per_second(), 0),
+                absl::StrCat(r.metric_samples()),
+                std::string(StateName(r.state())),
+                r.error(),
+                r.unsteady(),
+                r.bottleneck(),
+                r.simulated() ? "SIMULATED" : "",
+                r.bottleneck_evidence()});
+    }
+  };
+  google::protobuf::Arena arena;
+  if (!FetchResultPages(ctx, stub, address, id, &arena, add_rows)) return false;
   t.Print(ctx.out, format);
   return true;
 }
