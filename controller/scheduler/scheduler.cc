@@ -129,9 +129,11 @@ absl::StatusOr<SubmitResult> Scheduler::Submit(const std::string& spec_yaml, boo
   e.name = parsed.spec->name;
   e.spec_yaml = spec_yaml;
   e.spec_sha256 = Sha256Hex(spec_yaml);
-  for (const spec::RunPoint& p : spec::ExpandMatrix(*parsed.spec)) {
+  std::vector<spec::RunPoint> points = spec::ExpandMatrix(*parsed.spec);
+  e.runs.reserve(points.size());
+  for (spec::RunPoint& p : points) {
     store::RunRecord r;
-    r.point = p;
+    r.point = std::move(p);
     e.runs.push_back(std::move(r));
   }
   std::lock_guard lock(mu_);
@@ -351,7 +353,7 @@ absl::StatusOr<std::shared_ptr<const spec::ExperimentSpec>> Scheduler::SpecOf(
 }
 
 std::string Scheduler::WaitingReason(int64_t experiment_id) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(waiting_mu_);
   auto it = waiting_.find(experiment_id);
   return it == waiting_.end() ? "" : it->second;
 }

@@ -305,6 +305,9 @@ class Scheduler {
       std::pair<std::string, std::set<std::tuple<int64_t, v1::IommuMode, uint32_t, std::string>>>>
       boot_repetitions_;
   // Why each experiment's pending runs cannot start (set by Dispatch).
+  // Under a lock of its own: a watch reads it without waiting for a
+  // scheduling pass (re-planning 100k runs holds mu_ for a quarter second).
+  std::mutex waiting_mu_;
   std::map<int64_t, std::string> waiting_;
   // The probe each agent registered with last: a VM run's guest is
   // verified with it (its agent registers once the guest is up).

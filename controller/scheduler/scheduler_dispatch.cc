@@ -391,6 +391,7 @@ absl::Status Scheduler::Dispatch(int64_t experiment_id,
   }
   PlanQueue& queue = queues_[experiment_id];
   std::vector<NodePair> pairs = FormPairs(spec->nodes, candidates, queue.pairs());
+  std::unique_lock waiting_lock(waiting_mu_);
   if (pairs.empty()) {
     std::string why = WhyNoPair(*spec, nodes, *claimed);
     if (waiting_[experiment_id] != why) {
@@ -403,6 +404,7 @@ absl::Status Scheduler::Dispatch(int64_t experiment_id,
     ++version_;
     changed_.notify_all();
   }
+  waiting_lock.unlock();
   if (!queue.valid() || pairs != queue.pairs()) {
     RETURN_IF_ERROR(Replan(experiment_id, *spec, nodes, pairs, &queue));
   }
@@ -444,18 +446,8 @@ absl::Status Scheduler::Replan(int64_t experiment_id, const spec::ExperimentSpec
                                const std::vector<NodePair>& pairs, PlanQueue* queue) {
   ASSIGN_OR_RETURN(auto attempts, store_->PendingAttempts(experiment_id));
   std::vector<PendingRun> pending;
-  if (!attempts.empty()) {
-    ASSIGN_OR_RETURN(auto runs, store_->ListRuns(experiment_id));
-    std::unordered_map<int64_t, const store::RunRecord*> by_id;
-    for (const auto& r : runs) by_id[r.id] = &r;
-    pending.reserve(attempts.size());
-    for (const auto& [attempt_id, run_id] : attempts) {
-      PendingRun p;
-      p.attempt_id = attempt_id;
-      p.point = by_id.at(run_id)->point;
-      pending.push_back(std::move(p));
-    }
-  }
+  pending.reserve(attempts.size());
+  for (store::PendingAttempt& a : attempts) pending.push_back({a.attempt_id, std::move(a.point)});
   std::map<NodePair, BootedAs> booted;
   for (const NodePair& pair : pairs) {
     BootedAs as;

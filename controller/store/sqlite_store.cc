@@ -109,23 +109,34 @@ AttemptRecord ReadAttempt(const Statement& st, int first = 0) {
   return a;
 }
 
-constexpr char kRunColumns[] =
-    "r.id, r.experiment_id, r.idx, r.iommu, r.workload, r.vm, r.repetition, r.state, r.error, "
-    "r.params";
+// A run's point, as ReadRunPoint reads it from column `first` on.
+constexpr char kRunPointColumns[] = "r.idx, r.iommu, r.workload, r.vm, r.repetition, r.params";
+// A run, as ReadRun reads it: its own columns, then its point's.
+const std::string& RunColumns() {
+  static const std::string columns =
+      absl::StrCat("r.id, r.experiment_id, r.state, r.error, ", kRunPointColumns);
+  return columns;
+}
 constexpr int kRunColumnCount = 10;
+
+spec::RunPoint ReadRunPoint(const Statement& st, int first) {
+  spec::RunPoint p;
+  p.index = static_cast<uint32_t>(st.Int(first + 0));
+  p.iommu = static_cast<v1::IommuMode>(st.Int(first + 1));
+  p.workload = st.Text(first + 2);
+  p.vm = st.Text(first + 3);
+  p.repetition = static_cast<uint32_t>(st.Int(first + 4));
+  p.params = DecodeMap(st.Text(first + 5));
+  return p;
+}
 
 RunRecord ReadRun(const Statement& st) {
   RunRecord r;
   r.id = st.Int(0);
   r.experiment_id = st.Int(1);
-  r.point.index = static_cast<uint32_t>(st.Int(2));
-  r.point.iommu = static_cast<v1::IommuMode>(st.Int(3));
-  r.point.workload = st.Text(4);
-  r.point.vm = st.Text(5);
-  r.point.repetition = static_cast<uint32_t>(st.Int(6));
-  r.state = ParseRunState(st.Text(7)).value_or(RunState::kFailed);
-  r.error = st.Text(8);
-  r.point.params = DecodeMap(st.Text(9));
+  r.state = ParseRunState(st.Text(2)).value_or(RunState::kFailed);
+  r.error = st.Text(3);
+  r.point = ReadRunPoint(st, 4);
   return r;
 }
 
@@ -158,6 +169,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   }
   // Group commit: one Sync for many commits, before what depends on them.
   RETURN_IF_ERROR(db->EnableWal(sqlite::Database::Durability::kSyncExplicitly));
+  RETURN_IF_ERROR(db->Exec("PRAGMA cache_size=-65536"));
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), clock));
   store->schema_version_ = static_cast<int>(version);
   RETURN_IF_ERROR(store->Migrate());
@@ -197,9 +209,7 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
                               ExperimentStateName(ExperimentState::kQueued), now)
                       .Run());
   int64_t id = db_->LastInsertId();
-  for (const RunRecord& r : e.runs) {
-    RETURN_IF_ERROR(InsertRun(id, r.point, now, /*with_attempt=*/false));
-  }
+  RETURN_IF_ERROR(InsertRuns(id, e.runs));
   // The first attempts in one statement after the runs: one index at a
   // time stays in the cache (interleaved, a 100k-run submit took twice as
   // long as copying the same rows).
@@ -212,8 +222,41 @@ absl::StatusOr<int64_t> SqliteStore::CreateExperiment(const NewExperiment& e) {
   return id;
 }
 
+absl::Status SqliteStore::InsertRuns(int64_t experiment_id, const std::vector<RunRecord>& runs) {
+  // Many rows to a statement: a statement per run cost as much again as
+  // writing the rows (100k runs: 0.55 s, against 0.25 s 256 at a time).
+  constexpr size_t kRunsPerInsert = 256;
+  constexpr int kColumns = 8;
+  auto sql = [](size_t rows) {
+    std::vector<std::string> values(rows, "(?, ?, ?, ?, ?, ?, ?, ?)");
+    return absl::StrCat("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, repetition, ",
+                        "params, state) VALUES ", absl::StrJoin(values, ", "));
+  };
+  static const std::string kFullInsert = sql(kRunsPerInsert);
+  const std::string pending(RunStateName(RunState::kPending));
+  for (size_t first = 0; first < runs.size(); first += kRunsPerInsert) {
+    size_t count = std::min(kRunsPerInsert, runs.size() - first);
+    ASSIGN_OR_RETURN(Statement * st,
+                     db_->Cached(count == kRunsPerInsert ? kFullInsert : sql(count)));
+    for (size_t i = 0; i < count; ++i) {
+      const spec::RunPoint& point = runs[first + i].point;
+      int at = static_cast<int>(i) * kColumns;
+      st->Bind(at + 1, experiment_id)
+          .Bind(at + 2, point.index)
+          .Bind(at + 3, static_cast<int>(point.iommu))
+          .Bind(at + 4, point.workload)
+          .Bind(at + 5, point.vm)
+          .Bind(at + 6, point.repetition)
+          .Bind(at + 7, EncodeMap(point.params))
+          .Bind(at + 8, pending);
+    }
+    RETURN_IF_ERROR(st->Run());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqliteStore::InsertRun(int64_t experiment_id, const spec::RunPoint& point,
-                                    int64_t now_ms, bool with_attempt) {
+                                    int64_t now_ms) {
   ASSIGN_OR_RETURN(Statement * run,
                    db_->Cached("INSERT INTO runs (experiment_id, idx, iommu, workload, vm, "
                                "repetition, params, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -222,7 +265,7 @@ absl::Status SqliteStore::InsertRun(int64_t experiment_id, const spec::RunPoint&
                                point.workload, point.vm, point.repetition, EncodeMap(point.params),
                                RunStateName(RunState::kPending))
                       .Run());
-  return with_attempt ? InsertAttempt(db_->LastInsertId(), 1, now_ms) : absl::OkStatus();
+  return InsertAttempt(db_->LastInsertId(), 1, now_ms);
 }
 
 absl::StatusOr<ExperimentRecord> SqliteStore::GetExperiment(int64_t id) {
@@ -268,7 +311,7 @@ absl::StatusOr<std::vector<RunRecord>> SqliteStore::QueryRuns(const std::string&
                                                               const std::vector<SqlArg>& args) {
   ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   ASSIGN_OR_RETURN(Statement * st,
-                   db->Cached(absl::StrCat("SELECT ", kRunColumns, " FROM runs r ", where)));
+                   db->Cached(absl::StrCat("SELECT ", RunColumns(), " FROM runs r ", where)));
   BindArgs(*st, args);
   std::vector<RunRecord> out;
   while (true) {
@@ -428,7 +471,7 @@ absl::StatusOr<Store::RunsWithLatestAttempts> SqliteStore::RunsForResults(int64_
   // The runs, their latest attempts and those attempts' result evidence in
   // one join (a pending attempt has no facts row).
   static const std::string kQuery =
-      absl::StrCat("SELECT ", kRunColumns, ", ", kAttemptColumns, ", ", ResultFactColumns(),
+      absl::StrCat("SELECT ", RunColumns(), ", ", kAttemptColumns, ", ", ResultFactColumns(),
                    " FROM runs r LEFT JOIN attempts a ON a.run_id = r.id AND a.number = "
                    "(SELECT MAX(number) FROM attempts m WHERE m.run_id = r.id) "
                    "LEFT JOIN result_facts f ON f.attempt_id = a.id "
@@ -473,20 +516,21 @@ absl::StatusOr<std::vector<AttemptRecord>> SqliteStore::ActiveAttempts() {
   return QueryAttempts(*db_, kWhere, {}, kAllEvidence);
 }
 
-absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::PendingAttempts(
-    int64_t experiment_id) {
+absl::StatusOr<std::vector<PendingAttempt>> SqliteStore::PendingAttempts(int64_t experiment_id) {
   std::lock_guard lock(mu_);
-  static const std::string kQuery = absl::StrCat(
-      "SELECT a.id, a.run_id FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.state = ",
-      SqlStateList([](AttemptState s) { return s == AttemptState::kPending; }),
-      " AND r.experiment_id = ? ORDER BY r.idx");
-  ASSIGN_OR_RETURN(Statement * st, db_->Cached(kQuery));
+  sqlite::Database* db = db_.get();
+  static const std::string kQuery =
+      absl::StrCat("SELECT a.id, ", kRunPointColumns,
+                   " FROM attempts a JOIN runs r ON r.id = a.run_id WHERE a.state = ",
+                   SqlStateList([](AttemptState s) { return s == AttemptState::kPending; }),
+                   " AND r.experiment_id = ? ORDER BY r.idx");
+  ASSIGN_OR_RETURN(Statement * st, db->Cached(kQuery));
   st->BindAll(experiment_id);
-  std::vector<std::pair<int64_t, int64_t>> out;
+  std::vector<PendingAttempt> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) break;
-    out.emplace_back(st->Int(0), st->Int(1));
+    out.push_back({st->Int(0), ReadRunPoint(*st, 1)});
   }
   return out;
 }

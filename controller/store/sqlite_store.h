@@ -64,8 +64,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<AttemptRecord> GetAttempt(int64_t attempt_id) override;
   absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() override;
   absl::StatusOr<std::vector<AttemptRecord>> ActiveAttempts() override;
-  absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> PendingAttempts(
-      int64_t experiment_id) override;
+  absl::StatusOr<std::vector<PendingAttempt>> PendingAttempts(int64_t experiment_id) override;
   absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) override;
   absl::Status UpsertNode(const NodeRecord& node) override;
   absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;
@@ -122,10 +121,11 @@ class SqliteStore final : public Store {
   // Sets one evidence key of an attempt (replacing its value).
   absl::Status PutEvidence(int64_t attempt_id, const std::string& key, const std::string& value);
   absl::Status InsertAttempt(int64_t run_id, uint32_t number, int64_t now_ms);
-  // A PENDING run of `experiment_id`, with its first attempt unless
-  // `with_attempt` is false (the caller adds it).
-  absl::Status InsertRun(int64_t experiment_id, const spec::RunPoint& point, int64_t now_ms,
-                         bool with_attempt = true);
+  // A new experiment's runs, PENDING, without attempts (mu_ held, in a
+  // transaction).
+  absl::Status InsertRuns(int64_t experiment_id, const std::vector<RunRecord>& runs);
+  // A PENDING run of `experiment_id` with its first attempt.
+  absl::Status InsertRun(int64_t experiment_id, const spec::RunPoint& point, int64_t now_ms);
   absl::StatusOr<std::vector<ResultRecord>> QueryResults(const std::string& where,
                                                          const std::vector<SqlArg>& args);
 

@@ -255,12 +255,12 @@ absl::StatusOr<std::vector<SwitchTime>> SqliteStore::SwitchTimes() {
 }
 
 absl::StatusOr<std::map<RunState, int64_t>> SqliteStore::CountRunStates(int64_t experiment_id) {
-  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
   ASSIGN_OR_RETURN(
       Statement * st,
-      db_->Cached(experiment_id == 0 ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
-                                     : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
-                                       "GROUP BY state"));
+      db->Cached(experiment_id == 0 ? "SELECT state, COUNT(*) FROM runs GROUP BY state"
+                                    : "SELECT state, COUNT(*) FROM runs WHERE experiment_id = ? "
+                                      "GROUP BY state"));
   if (experiment_id != 0) st->BindAll(experiment_id);
   std::map<RunState, int64_t> out;
   while (true) {

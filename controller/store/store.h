@@ -39,6 +39,12 @@ struct RunRecord {
   std::string error;
 };
 
+// An attempt that waits for a pair, with its run's point (Store::PendingAttempts).
+struct PendingAttempt {
+  int64_t attempt_id = 0;
+  spec::RunPoint point;
+};
+
 // Attempt evidence keys (AttemptRecord::evidence; the results view reads
 // load.unsteady and server.simulated by name). The measured load window
 // the client reported (unix ms), and why the run counts as unsteady.
@@ -337,10 +343,10 @@ class Store {
   virtual absl::StatusOr<std::vector<AttemptRecord>> OpenAttempts() = 0;
   // Attempts on a pair now: neither PENDING nor ended, oldest first.
   virtual absl::StatusOr<std::vector<AttemptRecord>> ActiveAttempts() = 0;
-  // PENDING attempts of an experiment, by run index: (attempt id, run id)
-  // each (a plan of 100k runs needs no more).
-  virtual absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> PendingAttempts(
-      int64_t experiment_id) = 0;
+  // PENDING attempts of an experiment, by run index, with their runs'
+  // points: what a plan is made of, and no more (not the runs' records:
+  // a plan of 100k runs read them all, then joined them by id).
+  virtual absl::StatusOr<std::vector<PendingAttempt>> PendingAttempts(int64_t experiment_id) = 0;
   // Number of attempts a run has had.
   virtual absl::StatusOr<uint32_t> AttemptCount(int64_t run_id) = 0;
 

@@ -220,6 +220,88 @@ TEST_F(SqliteStoreTest, RunsForResultsGivesAPageOfRunsWithTheirLatestAttempts) {
   }
 }
 
+// A submit writes its runs many to a statement: every run of uneven
+// chunks (two full, one short) is stored with its own point and its first
+// attempt, in order.
+TEST_F(SqliteStoreTest, EveryRunOfABigSubmitIsStoredWithItsPointAndFirstAttempt) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  NewExperiment e;
+  e.name = "big";
+  constexpr uint32_t kRuns = 600;
+  for (uint32_t i = 0; i < kRuns; ++i) {
+    RunRecord r;
+    r.point.index = i;
+    r.point.iommu = i % 2 == 0 ? v1::IOMMU_MODE_STRICT : v1::IOMMU_MODE_LAZY;
+    r.point.workload = absl::StrCat("w", i % 7);
+    r.point.vm = i % 3 == 0 ? "bare-metal" : "vm1";
+    r.point.repetition = i / 10 + 1;
+    r.point.params = {{"clients", absl::StrCat(i % 10)}, {"run", absl::StrCat(i)}};
+    e.runs.push_back(r);
+  }
+  int64_t id = *s->CreateExperiment(e);
+  std::vector<RunRecord> runs = *s->ListRuns(id);
+  ASSERT_EQ(runs.size(), kRuns);
+  for (uint32_t i = 0; i < kRuns; ++i) {
+    const spec::RunPoint& want = e.runs[i].point;
+    EXPECT_EQ(runs[i].point.index, want.index);
+    EXPECT_EQ(runs[i].point.iommu, want.iommu) << i;
+    EXPECT_EQ(runs[i].point.workload, want.workload) << i;
+    EXPECT_EQ(runs[i].point.vm, want.vm) << i;
+    EXPECT_EQ(runs[i].point.repetition, want.repetition) << i;
+    EXPECT_EQ(runs[i].point.params, want.params) << i;
+    EXPECT_EQ(runs[i].state, RunState::kPending);
+  }
+  auto attempts = *s->ListAttempts(id);
+  ASSERT_EQ(attempts.size(), kRuns);
+  for (uint32_t i = 0; i < kRuns; ++i) {
+    EXPECT_EQ(attempts[i].run_id, runs[i].id);
+    EXPECT_EQ(attempts[i].number, 1u);
+    EXPECT_EQ(attempts[i].state, AttemptState::kPending);
+  }
+}
+
+// What a plan is made of: the experiment's PENDING attempts, by run index,
+// with their runs' points; not an attempt that began, nor another
+// experiment's.
+TEST_F(SqliteStoreTest, PendingAttemptsComeWithTheirRunsPointsInIndexOrder) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  auto experiment = [&](int runs) {
+    NewExperiment e;
+    e.name = "plan";
+    for (int i = runs - 1; i >= 0; --i) {  // stored out of index order
+      RunRecord r;
+      r.point.index = static_cast<uint32_t>(i);
+      r.point.workload = "w";
+      r.point.vm = "bare-metal";
+      r.point.repetition = 1;
+      r.point.params = {{"clients", absl::StrCat(i)}};
+      e.runs.push_back(r);
+    }
+    return *s->CreateExperiment(e);
+  };
+  int64_t id = experiment(3);
+  experiment(2);  // another experiment's pending attempts
+  std::vector<RunRecord> runs = *s->ListRuns(id);
+  AttemptRecord began = (*s->AttemptsOfRuns({runs[1].id}, {}))[0];
+  Mutation m;
+  AttemptUpdate u;
+  u.attempt_id = began.id;
+  u.from = AttemptState::kPending;
+  u.to = AttemptState::kFailed;
+  m.attempts.push_back(u);
+  ASSERT_THAT(s->Apply(m), IsOk());
+
+  auto pending = s->PendingAttempts(id);
+  ASSERT_THAT(pending, IsOk());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].point.index, 0u);
+  EXPECT_EQ((*pending)[0].point.params, runs[0].point.params);
+  EXPECT_EQ((*pending)[0].attempt_id, (*s->AttemptsOfRuns({runs[0].id}, {}))[0].id);
+  EXPECT_EQ((*pending)[1].point.index, 2u);
+  EXPECT_EQ((*pending)[1].point.workload, "w");
+  EXPECT_EQ((*pending)[1].point.params, runs[2].point.params);
+}
+
 TEST_F(SqliteStoreTest, RunParamsRoundTrip) {
   auto s = *SqliteStore::Open(path_, &clock_);
   NewExperiment e;
