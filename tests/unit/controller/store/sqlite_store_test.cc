@@ -33,6 +33,15 @@ void AddLoadWindowSamples(int64_t attempt, Mutation* m) {
   }
 }
 
+// `attempt`'s move from PENDING to `to`.
+AttemptUpdate FromPending(int64_t attempt, AttemptState to) {
+  AttemptUpdate u;
+  u.attempt_id = attempt;
+  u.from = AttemptState::kPending;
+  u.to = to;
+  return u;
+}
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -192,12 +201,8 @@ TEST_F(SqliteStoreTest, RunsForResultsGivesAPageOfRunsWithTheirLatestAttempts) {
   // Run 1 failed once and is tried again; its first attempt carries evidence.
   AttemptRecord first = (*s->AttemptsOfRuns({runs[1].id}, {}))[0];
   Mutation m;
-  AttemptUpdate u;
-  u.attempt_id = first.id;
-  u.from = AttemptState::kPending;
-  u.to = AttemptState::kFailed;
-  u.evidence = {{"verify.detected", "strict"}};
-  m.attempts.push_back(u);
+  m.attempts.push_back(FromPending(first.id, AttemptState::kFailed));
+  m.attempts.back().evidence = {{"verify.detected", "strict"}};
   m.new_attempts.push_back(runs[1].id);
   ASSERT_THAT(s->Apply(m), IsOk());
 
@@ -284,11 +289,7 @@ TEST_F(SqliteStoreTest, PendingAttemptsComeWithTheirRunsPointsInIndexOrder) {
   std::vector<RunRecord> runs = *s->ListRuns(id);
   AttemptRecord began = (*s->AttemptsOfRuns({runs[1].id}, {}))[0];
   Mutation m;
-  AttemptUpdate u;
-  u.attempt_id = began.id;
-  u.from = AttemptState::kPending;
-  u.to = AttemptState::kFailed;
-  m.attempts.push_back(u);
+  m.attempts.push_back(FromPending(began.id, AttemptState::kFailed));
   ASSERT_THAT(s->Apply(m), IsOk());
 
   auto pending = s->PendingAttempts(id);
@@ -568,11 +569,7 @@ TEST_F(SqliteStoreTest, IllegalTransitionIsRejected) {
   CreateOneRun(s.get());
   AttemptRecord a = (*s->OpenAttempts())[0];
   Mutation m;
-  AttemptUpdate u;
-  u.attempt_id = a.id;
-  u.from = AttemptState::kPending;
-  u.to = AttemptState::kRunning;
-  m.attempts.push_back(u);
+  m.attempts.push_back(FromPending(a.id, AttemptState::kRunning));
   EXPECT_THAT(s->Apply(m),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("PENDING -> RUNNING")));
 }
@@ -594,12 +591,8 @@ TEST_F(SqliteStoreTest, RetryCreatesNumberedAttempt) {
   CreateOneRun(s.get());
   AttemptRecord a = (*s->OpenAttempts())[0];
   Mutation m;
-  AttemptUpdate u;
-  u.attempt_id = a.id;
-  u.from = AttemptState::kPending;
-  u.to = AttemptState::kLost;
-  u.error = "node gone";
-  m.attempts.push_back(u);
+  m.attempts.push_back(FromPending(a.id, AttemptState::kLost));
+  m.attempts.back().error = "node gone";
   m.new_attempts.push_back(a.run_id);
   ASSERT_THAT(s->Apply(m), IsOk());
   auto open = *s->OpenAttempts();
