@@ -1,17 +1,14 @@
 #include "cli/command_support.h"
 
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "cli/pages_in_order.h"
 #include "spec/spec_parser.h"
 
 namespace iommuvm::cli {
@@ -129,53 +126,20 @@ std::optional<std::vector<v1::GetResultsResponse*>> FetchResultPages(
   }
   on_page(*first);
   if (first->page_tokens_size() > 0) {
-    // The first page lists the others. Two are asked for at once (the
-    // controller reads them side by side) while this thread hands over,
-    // in order, those that arrived.
-    constexpr int kPagesInFlight = 2;
-    const size_t count = static_cast<size_t>(first->page_tokens_size());
-    std::vector<v1::GetResultsResponse*> later(count, nullptr);
-    std::vector<grpc::Status> status(count);
-    std::vector<bool> arrived(count, false);  // under mu
-    std::mutex mu;
-    std::condition_variable arrival;
-    std::atomic<size_t> next{0};
-    std::atomic<bool> stop{false};  // a page failed: ask for no more
-    auto fetch = [&] {
-      // Pages are taken in order, so every page before a failed one was
-      // taken before it and arrives.
-      for (size_t i = next++; i < count && !stop; i = next++) {
-        v1::GetResultsRequest page_req = req;
-        page_req.set_page_token(first->page_tokens(static_cast<int>(i)));
-        grpc::ClientContext rpc;
-        later[i] = google::protobuf::Arena::CreateMessage<v1::GetResultsResponse>(arena);
-        grpc::Status s = stub->GetResults(WithDeadline(&rpc), page_req, later[i]);
-        if (!s.ok()) stop = true;
-        std::lock_guard lock(mu);
-        status[i] = std::move(s);
-        arrived[i] = true;
-        arrival.notify_all();
-      }
-    };
-    std::vector<std::thread> helpers;
-    for (int w = 0; w < kPagesInFlight; ++w) helpers.emplace_back(fetch);
-    size_t failed_page = count;
-    for (size_t i = 0; i < count; ++i) {
-      {
-        std::unique_lock lock(mu);
-        arrival.wait(lock, [&] { return arrived[i]; });
-      }
-      if (!status[i].ok()) {
-        failed_page = i;
-        break;
-      }
-      on_page(*later[i]);
-    }
-    for (std::thread& t : helpers) t.join();
-    for (v1::GetResultsResponse* page : later) {
+    auto later = FetchPagesInOrder<v1::GetResultsResponse>(
+        static_cast<size_t>(first->page_tokens_size()),
+        [&] { return google::protobuf::Arena::CreateMessage<v1::GetResultsResponse>(arena); },
+        [&](size_t i, v1::GetResultsResponse* page) {
+          v1::GetResultsRequest page_req = req;
+          page_req.set_page_token(first->page_tokens(static_cast<int>(i)));
+          grpc::ClientContext rpc;
+          return stub->GetResults(WithDeadline(&rpc), page_req, page);
+        },
+        on_page);
+    for (v1::GetResultsResponse* page : later.pages) {
       if (page != nullptr) pages.push_back(page);
     }
-    if (failed_page < count) return failed(status[failed_page]);
+    if (!later.status.ok()) return failed(later.status);
     return pages;
   }
   // A controller that lists no pages: one after another.
@@ -216,24 +180,47 @@ std::optional<v1::Experiment> FetchExperiment(Context& ctx,
                                               v1::ControllerService::StubInterface* stub,
                                               const std::string& address,
                                               v1::GetExperimentRequest req) {
-  v1::Experiment all;
-  do {  // the experiment with its first page, then the runs of the others
+  auto failed = [&](const grpc::Status& s) {
+    ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
+    return std::nullopt;
+  };
+  v1::Experiment all;  // the experiment with its first page, then the runs of the others
+  {
     grpc::ClientContext rpc;
-    v1::Experiment page;
-    grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &page);
-    if (!s.ok()) {
-      ctx.err << "iommuvm: " << RpcError(s, address) << "\n";
-      return std::nullopt;
+    grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &all);
+    if (!s.ok()) return failed(s);
+  }
+  auto append = [&](v1::Experiment& page) {
+    for (auto& run : *page.mutable_runs()) *all.add_runs() = std::move(run);
+  };
+  if (all.page_tokens_size() > 0) {
+    // A copy: `all` grows on this thread while the pages are asked for.
+    const std::vector<std::string> tokens(all.page_tokens().begin(), all.page_tokens().end());
+    auto later = FetchPagesInOrder<v1::Experiment>(
+        tokens.size(), [] { return new v1::Experiment; },
+        [&](size_t i, v1::Experiment* page) {
+          v1::GetExperimentRequest page_req = req;
+          page_req.set_page_token(tokens[i]);
+          grpc::ClientContext rpc;
+          return stub->GetExperiment(WithDeadline(&rpc), page_req, page);
+        },
+        append);
+    for (v1::Experiment* page : later.pages) delete page;
+    if (!later.status.ok()) return failed(later.status);
+  } else {
+    // A controller that lists no pages: one after another.
+    req.set_page_token(all.next_page_token());
+    while (!req.page_token().empty()) {
+      grpc::ClientContext rpc;
+      v1::Experiment page;
+      grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &page);
+      if (!s.ok()) return failed(s);
+      append(page);
+      req.set_page_token(page.next_page_token());
     }
-    std::string next = page.next_page_token();
-    if (req.page_token().empty()) {
-      all = std::move(page);
-    } else {
-      for (auto& run : *page.mutable_runs()) *all.add_runs() = std::move(run);
-    }
-    req.set_page_token(next);
-  } while (!req.page_token().empty());
+  }
   all.clear_next_page_token();
+  all.clear_page_tokens();
   return all;
 }
 

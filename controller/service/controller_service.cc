@@ -180,9 +180,9 @@ grpc::ServerUnaryReactor* ControllerServiceImpl::GetResults(grpc::CallbackServer
   if (!read.ok()) return Done(ctx, read.status());
   resp->set_next_page_token(NextPageToken(*page, &read->runs));
   if (req->page_token().empty() && !resp->next_page_token().empty()) {
-    auto starts = store_->PageStarts(id, page->size);
-    if (!starts.ok()) return Done(ctx, starts.status());
-    for (int64_t after : *starts) resp->add_page_tokens(absl::StrCat(after));
+    auto tokens = LaterPageTokens(store_, id, *page);
+    if (!tokens.ok()) return Done(ctx, tokens.status());
+    for (std::string& t : *tokens) resp->add_page_tokens(std::move(t));
   }
   std::vector<int64_t> ids;
   for (const auto& r : read->runs) ids.push_back(r.id);

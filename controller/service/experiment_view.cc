@@ -45,6 +45,15 @@ absl::StatusOr<RunPage> ParsePage(uint32_t page_size, const std::string& page_to
   return page;
 }
 
+absl::StatusOr<std::vector<std::string>> LaterPageTokens(store::Store* store, int64_t id,
+                                                         const RunPage& page) {
+  ASSIGN_OR_RETURN(std::vector<int64_t> starts, store->PageStarts(id, page.size));
+  std::vector<std::string> tokens;
+  tokens.reserve(starts.size());
+  for (int64_t after : starts) tokens.push_back(absl::StrCat(after));
+  return tokens;
+}
+
 std::string NextPageToken(const RunPage& page, std::vector<store::RunRecord>* runs) {
   if (static_cast<int64_t>(runs->size()) <= page.size) return "";
   runs->resize(page.size);
@@ -84,6 +93,10 @@ absl::StatusOr<v1::Experiment> LoadExperiment(store::Store* store, scheduler::Sc
     ASSIGN_OR_RETURN(RunPage page, ParsePage(req.page_size(), req.page_token()));
     ASSIGN_OR_RETURN(runs, store->ListRuns(id, page.after_index, page.size + 1));
     out.set_next_page_token(NextPageToken(page, &runs));
+    if (req.page_token().empty() && !out.next_page_token().empty()) {
+      ASSIGN_OR_RETURN(auto tokens, LaterPageTokens(store, id, page));
+      for (std::string& t : tokens) out.add_page_tokens(std::move(t));
+    }
   }
   ASSIGN_OR_RETURN(auto attempts, store->AttemptsOfRuns(IdsOf(runs), evidence));
   AddRuns(runs, attempts, &out);

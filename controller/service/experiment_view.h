@@ -29,6 +29,10 @@ absl::StatusOr<RunPage> ParsePage(uint32_t page_size, const std::string& page_to
 // Trims `runs`, read with one run more than the page holds, to the page;
 // the token of the next page, "" when this was the last.
 std::string NextPageToken(const RunPage& page, std::vector<store::RunRecord>* runs);
+// For a first page of `page`'s size: the token of every later page of
+// experiment `id`'s runs, in order (a client asks for several at once).
+absl::StatusOr<std::vector<std::string>> LaterPageTokens(store::Store* store, int64_t id,
+                                                         const RunPage& page);
 
 // The evidence keys a run shows unless asked for by index: what `status`
 // prints (the verified mode and group, the boot, the switch).
