@@ -459,28 +459,32 @@ std::string XmlElement::Text() const { return std::string(absl::StripAsciiWhites
 
 std::string MarkupEscape(absl::string_view text) {
   std::string out;
+  AppendMarkupEscaped(&out, text);
+  return out;
+}
+
+void AppendMarkupEscaped(std::string* out, absl::string_view text) {
   for (char c : text) {
     switch (c) {
       case '&':
-        out += "&amp;";
+        *out += "&amp;";
         break;
       case '<':
-        out += "&lt;";
+        *out += "&lt;";
         break;
       case '>':
-        out += "&gt;";
+        *out += "&gt;";
         break;
       case '"':
-        out += "&quot;";
+        *out += "&quot;";
         break;
       case '\'':
-        out += "&#39;";
+        *out += "&#39;";
         break;
       default:
-        out.push_back(c);
+        out->push_back(c);
     }
   }
-  return out;
 }
 
 XmlElement* XmlElement::MutableChild(absl::string_view child) {

@@ -48,6 +48,9 @@ struct XmlElement {
 // `text` with & < > " ' escaped: safe as XML or HTML text and attribute
 // values alike.
 std::string MarkupEscape(absl::string_view text);
+// The same, appended to `out` (a big document built without a string per
+// value).
+void AppendMarkupEscaped(std::string* out, absl::string_view text);
 
 // The element as an indented XML document (no prolog). Text of an element
 // with children is dropped unless it is more than whitespace, which a
