@@ -87,8 +87,10 @@ absl::StatusOr<std::vector<ResultRecord>> SqliteStore::ResultsOfRuns(
 }
 
 absl::StatusOr<int64_t> SqliteStore::LastChange() {
-  std::lock_guard lock(mu_);
-  return db_->QueryInt("SELECT last FROM changes");
+  ASSIGN_OR_RETURN(sqlite::Readers::Lease db, readers_.Borrow());
+  ASSIGN_OR_RETURN(Statement * st, db->Cached("SELECT last FROM changes"));
+  ASSIGN_OR_RETURN(bool row, st->Step());
+  return row ? st->Int(0) : 0;
 }
 
 absl::StatusOr<bool> SqliteStore::AnyRunIn(int64_t experiment_id,
