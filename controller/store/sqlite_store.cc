@@ -236,8 +236,17 @@ absl::Status SqliteStore::InsertRuns(int64_t experiment_id, const std::vector<Ru
   const std::string pending(RunStateName(RunState::kPending));
   for (size_t first = 0; first < runs.size(); first += kRunsPerInsert) {
     size_t count = std::min(kRunsPerInsert, runs.size() - first);
-    ASSIGN_OR_RETURN(Statement * st,
-                     db_->Cached(count == kRunsPerInsert ? kFullInsert : sql(count)));
+    // The full statement is kept; the last, short one is made for this
+    // submit only (a kept one per length would pile up).
+    std::optional<Statement> short_one;
+    Statement* st = nullptr;
+    if (count == kRunsPerInsert) {
+      ASSIGN_OR_RETURN(st, db_->Cached(kFullInsert));
+    } else {
+      absl::StatusOr<Statement> prepared = db_->Prepare(sql(count));
+      if (!prepared.ok()) return prepared.status();
+      st = &short_one.emplace(std::move(*prepared));
+    }
     for (size_t i = 0; i < count; ++i) {
       const spec::RunPoint& point = runs[first + i].point;
       int at = static_cast<int>(i) * kColumns;
