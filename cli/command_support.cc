@@ -125,34 +125,19 @@ std::optional<std::vector<v1::GetResultsResponse*>> FetchResultPages(
     if (!s.ok()) return failed(s);
   }
   on_page(*first);
-  if (first->page_tokens_size() > 0) {
-    auto later = FetchPagesInOrder<v1::GetResultsResponse>(
-        static_cast<size_t>(first->page_tokens_size()),
-        [&] { return google::protobuf::Arena::CreateMessage<v1::GetResultsResponse>(arena); },
-        [&](size_t i, v1::GetResultsResponse* page) {
-          v1::GetResultsRequest page_req = req;
-          page_req.set_page_token(first->page_tokens(static_cast<int>(i)));
-          grpc::ClientContext rpc;
-          return stub->GetResults(WithDeadline(&rpc), page_req, page);
-        },
-        on_page);
-    for (v1::GetResultsResponse* page : later.pages) {
-      if (page != nullptr) pages.push_back(page);
-    }
-    if (!later.status.ok()) return failed(later.status);
-    return pages;
+  auto later = FetchLaterPages<v1::GetResultsResponse>(
+      *first, [&] { return google::protobuf::Arena::CreateMessage<v1::GetResultsResponse>(arena); },
+      [&](const std::string& token, v1::GetResultsResponse* page) {
+        v1::GetResultsRequest page_req = req;
+        page_req.set_page_token(token);
+        grpc::ClientContext rpc;
+        return stub->GetResults(WithDeadline(&rpc), page_req, page);
+      },
+      on_page);
+  for (v1::GetResultsResponse* page : later.pages) {
+    if (page != nullptr) pages.push_back(page);
   }
-  // A controller that lists no pages: one after another.
-  req.set_page_token(first->next_page_token());
-  while (!req.page_token().empty()) {  // a page of runs at a time
-    grpc::ClientContext rpc;
-    auto* page = google::protobuf::Arena::CreateMessage<v1::GetResultsResponse>(arena);
-    pages.push_back(page);
-    grpc::Status s = stub->GetResults(WithDeadline(&rpc), req, page);
-    if (!s.ok()) return failed(s);
-    on_page(*page);
-    req.set_page_token(page->next_page_token());
-  }
+  if (!later.status.ok()) return failed(later.status);
   return pages;
 }
 
@@ -190,35 +175,19 @@ std::optional<v1::Experiment> FetchExperiment(Context& ctx,
     grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &all);
     if (!s.ok()) return failed(s);
   }
-  auto append = [&](v1::Experiment& page) {
-    for (auto& run : *page.mutable_runs()) *all.add_runs() = std::move(run);
-  };
-  if (all.page_tokens_size() > 0) {
-    // A copy: `all` grows on this thread while the pages are asked for.
-    const std::vector<std::string> tokens(all.page_tokens().begin(), all.page_tokens().end());
-    auto later = FetchPagesInOrder<v1::Experiment>(
-        tokens.size(), [] { return new v1::Experiment; },
-        [&](size_t i, v1::Experiment* page) {
-          v1::GetExperimentRequest page_req = req;
-          page_req.set_page_token(tokens[i]);
-          grpc::ClientContext rpc;
-          return stub->GetExperiment(WithDeadline(&rpc), page_req, page);
-        },
-        append);
-    for (v1::Experiment* page : later.pages) delete page;
-    if (!later.status.ok()) return failed(later.status);
-  } else {
-    // A controller that lists no pages: one after another.
-    req.set_page_token(all.next_page_token());
-    while (!req.page_token().empty()) {
-      grpc::ClientContext rpc;
-      v1::Experiment page;
-      grpc::Status s = stub->GetExperiment(WithDeadline(&rpc), req, &page);
-      if (!s.ok()) return failed(s);
-      append(page);
-      req.set_page_token(page.next_page_token());
-    }
-  }
+  auto later = FetchLaterPages<v1::Experiment>(
+      all, [] { return new v1::Experiment; },
+      [&](const std::string& token, v1::Experiment* page) {
+        v1::GetExperimentRequest page_req = req;
+        page_req.set_page_token(token);
+        grpc::ClientContext rpc;
+        return stub->GetExperiment(WithDeadline(&rpc), page_req, page);
+      },
+      [&](v1::Experiment& page) {
+        for (auto& run : *page.mutable_runs()) *all.add_runs() = std::move(run);
+      });
+  for (v1::Experiment* page : later.pages) delete page;
+  if (!later.status.ok()) return failed(later.status);
   all.clear_next_page_token();
   all.clear_page_tokens();
   return all;

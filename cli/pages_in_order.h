@@ -1,8 +1,9 @@
 #pragma once
-// Later pages of a paged reply (results, an experiment's runs), asked for
-// two at a time once the first page has listed their tokens: the
-// controller reads them side by side while this process hands over, in
-// page order, those that arrived.
+// The pages after the first of a paged reply (results, an experiment's
+// runs). When the first page lists their tokens they are asked for two at
+// a time: the controller reads them side by side while this process
+// hands over, in page order, those that arrived. From a controller that
+// lists none, one after another by next_page_token.
 
 #include <grpcpp/grpcpp.h>
 
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,20 +19,34 @@ namespace iommuvm::cli {
 
 template <typename Page>
 struct PagesInOrder {
-  std::vector<Page*> pages;  // every page asked for (null: never asked), the caller's
+  std::vector<Page*> pages;  // every page made (null: never asked for), the caller's
   grpc::Status status;       // the first failure in page order
 };
 
-// Asks for pages 0..count-1, `fetch(i, page)` filling `page` (made by
-// `make`), two at a time; hands each to `on_page` on this thread in page
-// order as soon as it and every page before it arrived. After a failure
-// no page after it is handed over and no more are asked for.
+// Every page after `first` (read before any page is handed over: the
+// caller may grow it in `on_page`), `fetch(token, page)` filling `page`
+// (made by `make`); each handed to `on_page` on this thread in page order
+// as soon as it and every page before it arrived. After a failure no page
+// after it is handed over and no more are asked for.
 template <typename Page>
-PagesInOrder<Page> FetchPagesInOrder(size_t count, const std::function<Page*()>& make,
-                                     const std::function<grpc::Status(size_t, Page*)>& fetch,
-                                     const std::function<void(Page&)>& on_page) {
-  constexpr int kPagesInFlight = 2;
+PagesInOrder<Page> FetchLaterPages(
+    const Page& first, const std::function<Page*()>& make,
+    const std::function<grpc::Status(const std::string&, Page*)>& fetch,
+    const std::function<void(Page&)>& on_page) {
   PagesInOrder<Page> out;
+  const std::vector<std::string> tokens(first.page_tokens().begin(), first.page_tokens().end());
+  if (tokens.empty()) {
+    for (std::string token = first.next_page_token(); !token.empty();) {
+      Page* page = out.pages.emplace_back(make());
+      out.status = fetch(token, page);
+      if (!out.status.ok()) break;
+      on_page(*page);
+      token = page->next_page_token();
+    }
+    return out;
+  }
+  constexpr int kPagesInFlight = 2;
+  const size_t count = tokens.size();
   out.pages.assign(count, nullptr);
   std::vector<grpc::Status> status(count);
   std::vector<bool> arrived(count, false);  // under mu
@@ -43,7 +59,7 @@ PagesInOrder<Page> FetchPagesInOrder(size_t count, const std::function<Page*()>&
     // taken before it and arrives.
     for (size_t i = next++; i < count && !stop; i = next++) {
       out.pages[i] = make();
-      grpc::Status s = fetch(i, out.pages[i]);
+      grpc::Status s = fetch(tokens[i], out.pages[i]);
       if (!s.ok()) stop = true;
       std::lock_guard lock(mu);
       status[i] = std::move(s);

@@ -20,8 +20,11 @@ namespace {
 // lists `pages - 1` tokens ("1".."pages-1").
 class PagedController final : public v1::ControllerService::Service {
  public:
-  PagedController(int pages, int slow_page, int failing_page)
-      : pages_(pages), slow_page_(slow_page), failing_page_(failing_page) {}
+  PagedController(int pages, int slow_page, int failing_page, bool lists_tokens = true)
+      : pages_(pages),
+        slow_page_(slow_page),
+        failing_page_(failing_page),
+        lists_tokens_(lists_tokens) {}
 
   grpc::Status GetResults(grpc::ServerContext*, const v1::GetResultsRequest* req,
                           v1::GetResultsResponse* resp) override {
@@ -34,7 +37,7 @@ class PagedController final : public v1::ControllerService::Service {
       return grpc::Status(grpc::StatusCode::INTERNAL, absl::StrCat("page ", page, " broke"));
     }
     resp->add_rows()->set_run_index(static_cast<uint32_t>(page));
-    if (page == 0) {
+    if (page == 0 && lists_tokens_) {
       for (int p = 1; p < pages_; ++p) resp->add_page_tokens(absl::StrCat(p));
     }
     if (page + 1 < pages_) resp->set_next_page_token(absl::StrCat(page + 1));
@@ -43,6 +46,7 @@ class PagedController final : public v1::ControllerService::Service {
 
  private:
   const int pages_, slow_page_, failing_page_;
+  const bool lists_tokens_;  // false: a controller from before page_tokens
 };
 
 class ResultPagesTest : public ::testing::Test {
@@ -91,6 +95,35 @@ TEST_F(ResultPagesTest, AFailedPageFailsAllAndNothingAfterItIsHandedOver) {
   EXPECT_FALSE(pages.has_value());
   EXPECT_EQ(seen, (std::vector<uint32_t>{0, 1, 2}));
   EXPECT_NE(err_.str().find("page 3 broke"), std::string::npos) << err_.str();
+}
+
+TEST_F(ResultPagesTest, AControllerThatListsNoTokensIsReadOnePageAfterAnother) {
+  PagedController controller(/*pages=*/5, /*slow_page=*/-1, /*failing_page=*/3,
+                             /*lists_tokens=*/false);
+  Serve(&controller);
+  std::vector<uint32_t> seen;
+  auto pages = FetchResultPages(ctx_, stub_.get(), "in-process", 1, /*arena=*/nullptr,
+                                [&](v1::GetResultsResponse& page) {
+                                  for (const auto& row : page.rows())
+                                    seen.push_back(row.run_index());
+                                });
+  EXPECT_FALSE(pages.has_value());
+  EXPECT_EQ(seen, (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_NE(err_.str().find("page 3 broke"), std::string::npos) << err_.str();
+
+  PagedController whole(/*pages=*/5, /*slow_page=*/-1, /*failing_page=*/-1,
+                        /*lists_tokens=*/false);
+  server_->Shutdown();
+  Serve(&whole);
+  seen.clear();
+  google::protobuf::Arena arena;
+  pages = FetchResultPages(ctx_, stub_.get(), "in-process", 1, &arena,
+                           [&](v1::GetResultsResponse& page) {
+                             for (const auto& row : page.rows()) seen.push_back(row.run_index());
+                           });
+  ASSERT_TRUE(pages.has_value()) << err_.str();
+  EXPECT_EQ(seen, (std::vector<uint32_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(pages->size(), 5u);
 }
 
 TEST_F(ResultPagesTest, AFailedFirstPageHandsOverNothing) {
