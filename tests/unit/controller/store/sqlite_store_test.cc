@@ -265,6 +265,36 @@ TEST_F(SqliteStoreTest, EveryRunOfABigSubmitIsStoredWithItsPointAndFirstAttempt)
   }
 }
 
+// A run added later (adaptive repetitions) is stored as a submit's are:
+// with its point and a first attempt.
+TEST_F(SqliteStoreTest, ARunAddedByAMutationIsStoredWithItsPointAndFirstAttempt) {
+  auto s = *SqliteStore::Open(path_, &clock_);
+  int64_t id = CreateOneRun(s.get());
+  Mutation m;
+  RunRecord added;
+  added.experiment_id = id;
+  added.point.index = 1;
+  added.point.iommu = v1::IOMMU_MODE_LAZY;
+  added.point.workload = "w";
+  added.point.vm = "vm1";
+  added.point.repetition = 2;
+  added.point.params = {{"clients", "8"}};
+  m.new_runs.push_back(added);
+  ASSERT_THAT(s->Apply(m), IsOk());
+  std::vector<RunRecord> runs = *s->ListRuns(id);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].point.index, 1u);
+  EXPECT_EQ(runs[1].point.iommu, v1::IOMMU_MODE_LAZY);
+  EXPECT_EQ(runs[1].point.vm, "vm1");
+  EXPECT_EQ(runs[1].point.repetition, 2u);
+  EXPECT_EQ(runs[1].point.params, added.point.params);
+  EXPECT_EQ(runs[1].state, RunState::kPending);
+  auto attempts = *s->AttemptsOfRuns({runs[1].id}, {});
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].number, 1u);
+  EXPECT_EQ(attempts[0].state, AttemptState::kPending);
+}
+
 // What a plan is made of: the experiment's PENDING attempts, by run index,
 // with their runs' points; not an attempt that began, nor another
 // experiment's.
